@@ -1,0 +1,1 @@
+//! Pools, per-pool atomic address bitmaps and per-shard free-lease queues

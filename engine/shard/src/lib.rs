@@ -1,0 +1,1 @@
+//! The per-core runtime: reuseport sockets with steering filters, batched I/O, glommio executors

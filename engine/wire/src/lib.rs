@@ -1,0 +1,1 @@
+//! DHCPv4/DHCPv6 codec: in-place packet views and option writers, no allocation

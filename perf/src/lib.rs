@@ -1,0 +1,1 @@
+//! perfdhcp-compatible DHCP load generator
