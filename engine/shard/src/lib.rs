@@ -1,1 +1,134 @@
-//! The per-core runtime: reuseport sockets with steering filters, batched I/O, glommio executors
+//! The per-core runtime: reuseport sockets with steering filters, batched I/O, glommio executors.
+//!
+//! This crate is the only part of the DHCPv4 data path that touches sockets and threads
+//! (DESIGN.md, "The life of a DHCPv4 packet", points 1, 2 and 6, and "Threads and tuning"). It
+//! binds one UDP socket per shard in one `SO_REUSEPORT` group and has the kernel steer every
+//! client to the same shard by a hash of its hardware address ([`bind_shard_sockets`],
+//! [`shard_of_chaddr`]); it runs one glommio executor per shard, pinned to a core, that drains its
+//! socket with `recvmmsg` into preallocated buffers, hands each datagram to a sans-IO
+//! [`ShardHandler`], and sends the replies with one `sendmmsg` per batch ([`start`]). It must
+//! never know DHCP beyond the `chaddr` offset, never allocate or lock per packet, never share
+//! mutable state between shards (each shard's counters are written by that shard only), and
+//! never close a shard socket while the process runs (the kernel would re-number the group).
+//!
+//! # How a shard waits for datagrams
+//! glommio 0.9 has no public "wait until this foreign fd is readable" and its `UdpSocket` has no
+//! batching and no control messages. A shard therefore keeps two handles on its socket: the
+//! socket itself, drained with non-blocking `recvmmsg` until EAGAIN, and a `dup` of it wrapped in
+//! a glommio `UdpSocket` used **only** to await readiness: a 1-byte `MSG_PEEK` receive that
+//! glommio submits to io_uring and that completes when a datagram arrives, without consuming it.
+//! The wait carries a read timeout (the time to the next tick, at most 100 ms), which is how
+//! ticks and the shutdown flag are served while idle. Under load the socket is never empty, so
+//! the shard never waits and pays one `recvmmsg` and one `sendmmsg` per batch; glommio's small
+//! per-wait allocation happens only when the socket runs dry. DESIGN.md's loopback figures for
+//! the alternatives: recvmmsg/sendmmsg 244–304k req/s, raw io_uring 259–300k/s, glommio
+//! `UdpSocket` alone 192–224k/s: batching through the plain syscalls is as fast as a private
+//! io_uring ring and needs no second ring per shard.
+//!
+//! # Queue overflow
+//! The kernel socket buffer is the shard's backlog. When it is full the kernel drops the
+//! **newest** datagram (Kea's packet queue drops the oldest); see [`RuntimeConfig::queue_size`]
+//! and [`ShardCountersSnapshot::dropped_queue_overflow`].
+
+mod batch;
+mod runtime;
+mod steering;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::{Duration, SystemTime};
+
+pub use batch::{
+    FlushOutcome, QueueError, RecvBatch, RecvDrop, SendBatch, DATAGRAM_CAPACITY, MAX_BATCH,
+};
+pub use runtime::{start, Runtime, RuntimeError, ShardCountersSnapshot, ShutdownHandle};
+pub use steering::{
+    attach_shard_socket_filter, bind_shard_sockets, shard_of_chaddr, CHADDR_OFFSET,
+    DEFAULT_RECV_BUFFER, DEFAULT_SEND_BUFFER,
+};
+
+/// Arrival metadata of one datagram (from `recvmmsg` + `IP_PKTINFO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvMeta {
+    /// The sender (a relay's address and port 67, or a client's address and port 68).
+    pub src: SocketAddrV4,
+    /// The IP header's destination address: 255.255.255.255 for a client broadcast
+    /// (`ipi_addr`). 0.0.0.0 if the kernel gave no `IP_PKTINFO`.
+    pub dst: Ipv4Addr,
+    /// The interface the datagram came in on (`ipi_ifindex`); 0 if unknown.
+    pub ifindex: u32,
+    /// The local address the kernel would answer from (`ipi_spec_dst`): the destination itself
+    /// for unicast, the arrival interface's primary address for broadcasts. The natural
+    /// `SendMeta::src_ip` of a reply to a direct client.
+    pub local: Ipv4Addr,
+}
+
+impl RecvMeta {
+    /// True when the datagram was sent to a broadcast or multicast address rather than to one
+    /// of ours, i.e. the kernel copied it to every shard socket and the socket filters chose.
+    pub fn is_broadcast(&self) -> bool {
+        self.dst.is_broadcast() || self.dst.is_multicast() || self.dst != self.local
+    }
+}
+
+/// Where a reply goes. `src_ip`/`ifindex` set `IP_PKTINFO` on send: reply from the address the
+/// request came to, out of the interface it came in on (needed to broadcast on the right link,
+/// RFC 2131 section 4.1). A `src_ip` that is broadcast, multicast or 0.0.0.0 is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendMeta {
+    pub dst: SocketAddrV4,
+    pub src_ip: Option<Ipv4Addr>,
+    pub ifindex: Option<u32>,
+    /// Bytes of the reply written at the start of the `out` buffer.
+    pub len: usize,
+}
+
+/// The protocol logic of one shard, as seen by the runtime. Built on its shard's thread by the
+/// factory given to [`start`], so it may hold `!Send` state; it is never shared.
+pub trait ShardHandler: 'static {
+    /// One datagram in; writes a reply into `out` (length [`DATAGRAM_CAPACITY`]) and says where
+    /// it goes, or `None` (dropped / no reply). `now` is read once per batch.
+    fn on_datagram(
+        &mut self,
+        meta: &RecvMeta,
+        data: &[u8],
+        out: &mut [u8],
+        now: SystemTime,
+    ) -> Option<SendMeta>;
+
+    /// End of a receive batch, BEFORE its replies are sent (lease-log group commit happens
+    /// here, DESIGN.md "The lease log").
+    fn on_batch_end(&mut self, _now: SystemTime) {}
+
+    /// Called about every `tick` (lease reclamation, timers); must not block.
+    fn on_tick(&mut self, _now: SystemTime) {}
+}
+
+/// How the runtime runs its shards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Number of shards; must equal the number of sockets given to [`start`].
+    pub shards: usize,
+    /// Pin shard `i` to CPU `i % ncpu` (DESIGN.md "Threads and tuning").
+    pub pin_cores: bool,
+    /// Datagrams per `recvmmsg` / `sendmmsg` (clamped to 1..=[`MAX_BATCH`]).
+    pub batch: usize,
+    /// Interval of [`ShardHandler::on_tick`] (at least 1 ms).
+    pub tick: Duration,
+    /// Datagrams each shard's kernel receive buffer should hold (Kea's `packet-queue-size`,
+    /// ARM section 9.2.x "Multi-threading"). 0 keeps [`DEFAULT_RECV_BUFFER`] from
+    /// [`bind_shard_sockets`]. The buffer is sized by the kernel's per-datagram cost, so the
+    /// bound is approximate.
+    pub queue_size: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            shards: 1,
+            pin_cores: true,
+            batch: 64,
+            tick: Duration::from_millis(250),
+            queue_size: 0,
+        }
+    }
+}

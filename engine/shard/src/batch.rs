@@ -1,0 +1,393 @@
+//! Batched datagram I/O: `recvmmsg` with `IP_PKTINFO` into preallocated slots, `sendmmsg` with
+//! per-reply `IP_PKTINFO` out of preallocated slots (DESIGN.md points 2 and 6).
+//!
+//! Every buffer, address, iovec, control block and `mmsghdr` is allocated once in `new`; the
+//! headers point into the other boxed slices, whose heap storage never moves, so a batch can be
+//! moved freely. Nothing here allocates per datagram. The raw pointers make both types `!Send`,
+//! which is right: a batch belongs to one shard thread.
+
+use std::io;
+use std::mem::size_of;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::RawFd;
+
+use crate::{RecvMeta, SendMeta};
+
+/// Bytes per datagram slot. DHCPv4 travels in Ethernet-sized frames (RFC 2131 section 2 requires
+/// only 576; relays forward at most one MTU), so 2 KiB holds any datagram a 1500-byte link
+/// carries. A larger datagram is reported as truncated and dropped.
+pub const DATAGRAM_CAPACITY: usize = 2048;
+
+/// Upper bound on slots per batch, so a configuration typo cannot allocate gigabytes.
+pub const MAX_BATCH: usize = 1024;
+
+/// One control-message block: room for `IP_PKTINFO` (32 bytes on 64-bit Linux) with margin,
+/// aligned for `cmsghdr`.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+struct ControlSlot([u8; 64]);
+
+const CONTROL_LEN: usize = size_of::<ControlSlot>();
+
+fn zeroed_sockaddr() -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+fn zeroed_mmsghdr() -> libc::mmsghdr {
+    // SAFETY: mmsghdr is plain old data (null pointers, zero lengths); all-zero is valid.
+    unsafe { std::mem::zeroed() }
+}
+
+fn ipv4_of(addr: libc::in_addr) -> Ipv4Addr {
+    // s_addr holds the address in network byte order, i.e. its bytes are the octets.
+    Ipv4Addr::from(addr.s_addr.to_ne_bytes())
+}
+
+fn in_addr_of(ip: Ipv4Addr) -> libc::in_addr {
+    libc::in_addr {
+        s_addr: u32::from_ne_bytes(ip.octets()),
+    }
+}
+
+fn errno_of(err: &io::Error) -> i32 {
+    err.raw_os_error().unwrap_or(0)
+}
+
+/// Why a received slot yields no datagram for the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvDrop {
+    /// Longer than [`DATAGRAM_CAPACITY`]; the kernel cut it (`MSG_TRUNC`).
+    Truncated,
+    /// No IPv4 source address (cannot happen on an AF_INET socket; kept for safety).
+    NotIpv4,
+    /// Index beyond the datagrams of the last receive.
+    OutOfRange,
+}
+
+/// Preallocated receive slots for `recvmmsg`.
+pub struct RecvBatch {
+    buffers: Box<[u8]>,
+    addrs: Box<[libc::sockaddr_in]>,
+    controls: Box<[ControlSlot]>,
+    iovecs: Box<[libc::iovec]>,
+    headers: Box<[libc::mmsghdr]>,
+    received: usize,
+}
+
+impl RecvBatch {
+    /// Allocates `slots` receive slots (clamped to 1..=[`MAX_BATCH`]).
+    pub fn new(slots: usize) -> Self {
+        let slots = slots.clamp(1, MAX_BATCH);
+        let mut batch = RecvBatch {
+            buffers: vec![0u8; slots * DATAGRAM_CAPACITY].into_boxed_slice(),
+            addrs: vec![zeroed_sockaddr(); slots].into_boxed_slice(),
+            controls: vec![ControlSlot([0; CONTROL_LEN]); slots].into_boxed_slice(),
+            iovecs: vec![
+                libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0
+                };
+                slots
+            ]
+            .into_boxed_slice(),
+            headers: vec![zeroed_mmsghdr(); slots].into_boxed_slice(),
+            received: 0,
+        };
+        let buffers = batch.buffers.as_mut_ptr();
+        for i in 0..slots {
+            // SAFETY: i * DATAGRAM_CAPACITY < buffers.len() for every i < slots.
+            let base = unsafe { buffers.add(i * DATAGRAM_CAPACITY) };
+            batch.iovecs[i] = libc::iovec {
+                iov_base: base.cast(),
+                iov_len: DATAGRAM_CAPACITY,
+            };
+            let hdr = &mut batch.headers[i].msg_hdr;
+            hdr.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_in).cast();
+            hdr.msg_iov = &mut batch.iovecs[i];
+            hdr.msg_iovlen = 1;
+            hdr.msg_control = batch.controls[i].0.as_mut_ptr().cast();
+        }
+        batch
+    }
+
+    /// Number of slots.
+    pub fn slots(&self) -> usize {
+        self.headers.len()
+    }
+
+    /// Number of datagrams the last [`RecvBatch::recv`] returned.
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
+    /// Receives up to [`RecvBatch::slots`] datagrams without blocking. `Ok(0)` means the socket
+    /// is empty (EAGAIN).
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.received = 0;
+        for header in self.headers.iter_mut() {
+            // The kernel overwrites these on every receive; reset them to the slot sizes.
+            header.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            header.msg_hdr.msg_controllen = CONTROL_LEN as _;
+            header.msg_hdr.msg_flags = 0;
+            header.msg_len = 0;
+        }
+        let slots = libc::c_uint::try_from(self.headers.len()).unwrap_or(libc::c_uint::MAX);
+        // SAFETY: every header points at live, correctly sized slots owned by self.
+        let rc = unsafe {
+            libc::recvmmsg(
+                fd,
+                self.headers.as_mut_ptr(),
+                slots,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            return match errno_of(&err) {
+                libc::EAGAIN | libc::EINTR => Ok(0),
+                _ => Err(err),
+            };
+        }
+        self.received = usize::try_from(rc).unwrap_or(0).min(self.headers.len());
+        Ok(self.received)
+    }
+
+    /// The `index`th datagram of the last receive with its arrival metadata.
+    pub fn datagram(&self, index: usize) -> Result<(RecvMeta, &[u8]), RecvDrop> {
+        if index >= self.received {
+            return Err(RecvDrop::OutOfRange);
+        }
+        let header = self.headers.get(index).ok_or(RecvDrop::OutOfRange)?;
+        if header.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+            return Err(RecvDrop::Truncated);
+        }
+        let addr = self.addrs.get(index).ok_or(RecvDrop::OutOfRange)?;
+        if (header.msg_hdr.msg_namelen as usize) < size_of::<libc::sockaddr_in>()
+            || addr.sin_family != libc::AF_INET as libc::sa_family_t
+        {
+            return Err(RecvDrop::NotIpv4);
+        }
+        let src = SocketAddrV4::new(ipv4_of(addr.sin_addr), u16::from_be(addr.sin_port));
+        let (dst, local, ifindex) = match pktinfo_of(&header.msg_hdr) {
+            Some(info) => (
+                ipv4_of(info.ipi_addr),
+                ipv4_of(info.ipi_spec_dst),
+                u32::try_from(info.ipi_ifindex).unwrap_or(0),
+            ),
+            None => (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0),
+        };
+        let len = (header.msg_len as usize).min(DATAGRAM_CAPACITY);
+        let start = index * DATAGRAM_CAPACITY;
+        let data = self
+            .buffers
+            .get(start..start + len)
+            .ok_or(RecvDrop::OutOfRange)?;
+        Ok((
+            RecvMeta {
+                src,
+                dst,
+                ifindex,
+                local,
+            },
+            data,
+        ))
+    }
+}
+
+/// Finds the `IP_PKTINFO` control message of a received header.
+fn pktinfo_of(hdr: &libc::msghdr) -> Option<libc::in_pktinfo> {
+    // SAFETY: hdr's control pointer and the length the kernel wrote describe our ControlSlot;
+    // the CMSG_* walkers stay within msg_controllen. The payload is read unaligned.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::IPPROTO_IP
+                && (*cmsg).cmsg_type == libc::IP_PKTINFO
+                && (*cmsg).cmsg_len as usize
+                    >= libc::CMSG_LEN(size_of::<libc::in_pktinfo>() as libc::c_uint) as usize
+            {
+                let data = libc::CMSG_DATA(cmsg).cast::<libc::in_pktinfo>();
+                return Some(std::ptr::read_unaligned(data));
+            }
+            cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
+        }
+    }
+    None
+}
+
+/// What one [`SendBatch::flush`] achieved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushOutcome {
+    /// Datagrams the kernel accepted.
+    pub sent: usize,
+    /// Datagrams the kernel refused with an error other than EAGAIN (they are skipped).
+    pub failed: usize,
+    /// Datagrams still queued because the socket's send buffer was full (EAGAIN).
+    pub blocked: usize,
+}
+
+/// Why a reply could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueError {
+    /// Every slot holds an unsent reply.
+    Full,
+    /// `SendMeta::len` is larger than the slot it was written into.
+    TooLong,
+}
+
+/// Preallocated reply slots for `sendmmsg`.
+pub struct SendBatch {
+    buffers: Box<[u8]>,
+    addrs: Box<[libc::sockaddr_in]>,
+    controls: Box<[ControlSlot]>,
+    iovecs: Box<[libc::iovec]>,
+    headers: Box<[libc::mmsghdr]>,
+    queued: usize,
+    flushed: usize,
+}
+
+impl SendBatch {
+    /// Allocates `slots` reply slots (clamped to 1..=[`MAX_BATCH`]).
+    pub fn new(slots: usize) -> Self {
+        let slots = slots.clamp(1, MAX_BATCH);
+        let mut batch = SendBatch {
+            buffers: vec![0u8; slots * DATAGRAM_CAPACITY].into_boxed_slice(),
+            addrs: vec![zeroed_sockaddr(); slots].into_boxed_slice(),
+            controls: vec![ControlSlot([0; CONTROL_LEN]); slots].into_boxed_slice(),
+            iovecs: vec![
+                libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0
+                };
+                slots
+            ]
+            .into_boxed_slice(),
+            headers: vec![zeroed_mmsghdr(); slots].into_boxed_slice(),
+            queued: 0,
+            flushed: 0,
+        };
+        let buffers = batch.buffers.as_mut_ptr();
+        for i in 0..slots {
+            // SAFETY: i * DATAGRAM_CAPACITY < buffers.len() for every i < slots.
+            let base = unsafe { buffers.add(i * DATAGRAM_CAPACITY) };
+            batch.iovecs[i] = libc::iovec {
+                iov_base: base.cast(),
+                iov_len: 0,
+            };
+            let hdr = &mut batch.headers[i].msg_hdr;
+            hdr.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_in).cast();
+            hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            hdr.msg_iov = &mut batch.iovecs[i];
+            hdr.msg_iovlen = 1;
+        }
+        batch
+    }
+
+    /// Replies queued and not yet flushed.
+    pub fn pending(&self) -> usize {
+        self.queued - self.flushed
+    }
+
+    /// The buffer the next reply is written into, or `None` when every slot is taken.
+    pub fn next_buffer(&mut self) -> Option<&mut [u8]> {
+        let start = self.queued.checked_mul(DATAGRAM_CAPACITY)?;
+        self.buffers.get_mut(start..start + DATAGRAM_CAPACITY)
+    }
+
+    /// Queues the reply just written into [`SendBatch::next_buffer`].
+    pub fn commit(&mut self, meta: &SendMeta) -> Result<(), QueueError> {
+        let index = self.queued;
+        if meta.len > DATAGRAM_CAPACITY {
+            return Err(QueueError::TooLong);
+        }
+        let (Some(addr), Some(iov), Some(control), Some(header)) = (
+            self.addrs.get_mut(index),
+            self.iovecs.get_mut(index),
+            self.controls.get_mut(index),
+            self.headers.get_mut(index),
+        ) else {
+            return Err(QueueError::Full);
+        };
+        *addr = zeroed_sockaddr();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_port = meta.dst.port().to_be();
+        addr.sin_addr = in_addr_of(*meta.dst.ip());
+        iov.iov_len = meta.len;
+        // A source of broadcast, multicast or 0.0.0.0 is not a local address; the kernel would
+        // refuse the datagram (EINVAL), so leave the choice of source to the routing table.
+        let src_ip = meta
+            .src_ip
+            .filter(|ip| !ip.is_broadcast() && !ip.is_multicast() && !ip.is_unspecified());
+        let ifindex = meta.ifindex.filter(|i| *i != 0);
+        if src_ip.is_none() && ifindex.is_none() {
+            header.msg_hdr.msg_control = std::ptr::null_mut();
+            header.msg_hdr.msg_controllen = 0;
+        } else {
+            let info = libc::in_pktinfo {
+                ipi_ifindex: ifindex
+                    .and_then(|i| libc::c_int::try_from(i).ok())
+                    .unwrap_or(0),
+                ipi_spec_dst: in_addr_of(src_ip.unwrap_or(Ipv4Addr::UNSPECIFIED)),
+                ipi_addr: in_addr_of(Ipv4Addr::UNSPECIFIED),
+            };
+            let data_len = size_of::<libc::in_pktinfo>() as libc::c_uint;
+            // SAFETY: the control slot is 64 bytes, aligned for cmsghdr, and CMSG_SPACE of an
+            // in_pktinfo is 32 bytes; the header is written at its start and the payload at
+            // CMSG_DATA, inside the slot.
+            unsafe {
+                let cmsg = control.0.as_mut_ptr().cast::<libc::cmsghdr>();
+                std::ptr::write_bytes(control.0.as_mut_ptr(), 0, CONTROL_LEN);
+                (*cmsg).cmsg_len = libc::CMSG_LEN(data_len) as _;
+                (*cmsg).cmsg_level = libc::IPPROTO_IP;
+                (*cmsg).cmsg_type = libc::IP_PKTINFO;
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::in_pktinfo>(), info);
+                header.msg_hdr.msg_control = cmsg.cast();
+                header.msg_hdr.msg_controllen = libc::CMSG_SPACE(data_len) as _;
+            }
+        }
+        self.queued += 1;
+        Ok(())
+    }
+
+    /// Sends the queued replies without blocking, continuing after the last flush. A reply the
+    /// kernel refuses (other than EAGAIN) is counted as failed and skipped.
+    pub fn flush(&mut self, fd: RawFd) -> FlushOutcome {
+        let mut outcome = FlushOutcome::default();
+        // Each iteration sends at least one datagram, skips one, or returns; EINTR is retried
+        // at most once per queued datagram.
+        let mut interrupts = 0;
+        while self.flushed < self.queued {
+            let rest = &mut self.headers[self.flushed..self.queued];
+            let count = libc::c_uint::try_from(rest.len()).unwrap_or(libc::c_uint::MAX);
+            // SAFETY: the headers point at live slots owned by self.
+            let rc = unsafe { libc::sendmmsg(fd, rest.as_mut_ptr(), count, libc::MSG_DONTWAIT) };
+            if rc > 0 {
+                let sent = usize::try_from(rc).unwrap_or(0);
+                outcome.sent += sent;
+                self.flushed += sent;
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            match errno_of(&err) {
+                libc::EINTR if interrupts < self.queued => interrupts += 1,
+                libc::EAGAIN => {
+                    outcome.blocked = self.queued - self.flushed;
+                    return outcome;
+                }
+                _ => {
+                    outcome.failed += 1;
+                    self.flushed += 1;
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Forgets every queued reply (after a flush, or to give up on blocked ones).
+    pub fn clear(&mut self) {
+        self.queued = 0;
+        self.flushed = 0;
+    }
+}

@@ -1,0 +1,593 @@
+//! One glommio executor per shard, each owning its socket: receive a batch, hand it to the
+//! handler, commit, send the replies, count (DESIGN.md points 2, 6, 7 and "Threads and tuning").
+
+use std::io;
+use std::net::UdpSocket;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant, SystemTime};
+
+use glommio::{ExecutorJoinHandle, GlommioError, LocalExecutorBuilder, Placement};
+
+use crate::batch::{RecvBatch, RecvDrop, SendBatch};
+use crate::{RuntimeConfig, ShardHandler};
+
+/// glommio refuses to start below this locked-memory limit (its io_uring rings are locked).
+const MIN_MEMLOCK: u64 = 512 * 1024;
+/// Largest io_uring buffer arena per executor: shards only use glommio for 1-byte readiness
+/// peeks and timers, so a small arena is plenty (DESIGN.md: keep io_memory under a third of the
+/// locked-memory limit).
+const MAX_IO_MEMORY: u64 = 256 * 1024;
+const MIN_IO_MEMORY: u64 = 16 * 1024;
+/// Longest an idle shard sleeps before looking at the shutdown flag again.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
+/// How long `start` waits for every shard to build its handler and report ready.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts to flush replies when the send buffer is full, before counting them as errors.
+const SEND_ATTEMPTS: u32 = 3;
+const SEND_RETRY_PAUSE: Duration = Duration::from_micros(200);
+/// Pause after an unexpected receive error, so a persistent error cannot spin a core.
+const ERROR_PAUSE: Duration = Duration::from_millis(10);
+/// Estimated kernel memory per queued small datagram (skb truesize), for `queue_size`.
+const TRUESIZE_ESTIMATE: usize = 2304;
+/// `SO_MEMINFO` (include/uapi/asm-generic/socket.h) and the index of the drop counter in its
+/// u32 array (include/uapi/linux/sock_diag.h, `SK_MEMINFO_DROPS`).
+const SO_MEMINFO: libc::c_int = 55;
+const SK_MEMINFO_DROPS: usize = 8;
+
+/// Why the runtime could not start or a shard stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    #[error(
+        "the locked-memory limit (RLIMIT_MEMLOCK) is {have_kib} KiB but the glommio shards need \
+         at least {need_kib} KiB for their io_uring rings; raise it with `ulimit -l {need_kib}` \
+         or LimitMEMLOCK= in the systemd unit"
+    )]
+    MemlockTooLow { have_kib: u64, need_kib: u64 },
+    #[error("at least one shard is needed (got 0 sockets)")]
+    NoShards,
+    #[error(
+        "the runtime is configured for {configured} shards but got {sockets} sockets; bind one \
+         socket per shard with bind_shard_sockets"
+    )]
+    ShardCountMismatch { configured: usize, sockets: usize },
+    #[error("shard {shard}: cannot start its glommio executor: {reason}")]
+    ExecutorStart { shard: usize, reason: String },
+    #[error("shard {shard} did not report ready within {seconds} s")]
+    StartTimeout { shard: usize, seconds: u64 },
+    #[error("shard {shard} stopped: {reason}")]
+    ShardFailed { shard: usize, reason: String },
+}
+
+impl From<RuntimeError> for io::Error {
+    fn from(err: RuntimeError) -> io::Error {
+        io::Error::other(err)
+    }
+}
+
+/// A shard's counters as written by the shard; read by anyone. Padded to two cache lines so
+/// shards never write to a line another shard writes (adjacent-line prefetch included).
+#[repr(align(128))]
+#[derive(Default)]
+struct ShardCounters {
+    received: AtomicU64,
+    sent: AtomicU64,
+    send_errors: AtomicU64,
+    batches: AtomicU64,
+    dropped_truncated: AtomicU64,
+    recv_errors: AtomicU64,
+    broadcasts_received: AtomicU64,
+    kernel_drops: AtomicU64,
+}
+
+/// The shard's private tally; published to [`ShardCounters`] once per batch with plain stores
+/// (one writer, so no read-modify-write atomics on the hot path).
+#[derive(Default)]
+struct LocalCounters {
+    received: u64,
+    sent: u64,
+    send_errors: u64,
+    batches: u64,
+    dropped_truncated: u64,
+    recv_errors: u64,
+    broadcasts_received: u64,
+    kernel_drops: u64,
+}
+
+impl ShardCounters {
+    fn publish(&self, local: &LocalCounters) {
+        self.received.store(local.received, Ordering::Relaxed);
+        self.sent.store(local.sent, Ordering::Relaxed);
+        self.send_errors.store(local.send_errors, Ordering::Relaxed);
+        self.batches.store(local.batches, Ordering::Relaxed);
+        self.dropped_truncated
+            .store(local.dropped_truncated, Ordering::Relaxed);
+        self.recv_errors.store(local.recv_errors, Ordering::Relaxed);
+        self.broadcasts_received
+            .store(local.broadcasts_received, Ordering::Relaxed);
+        self.kernel_drops
+            .store(local.kernel_drops, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> ShardCountersSnapshot {
+        ShardCountersSnapshot {
+            received: self.received.load(Ordering::Relaxed),
+            sent: self.sent.load(Ordering::Relaxed),
+            send_errors: self.send_errors.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+            dropped_truncated: self.dropped_truncated.load(Ordering::Relaxed),
+            recv_errors: self.recv_errors.load(Ordering::Relaxed),
+            broadcasts_received: self.broadcasts_received.load(Ordering::Relaxed),
+            kernel_drops: self.kernel_drops.load(Ordering::Relaxed),
+            dropped_queue_overflow: 0,
+        }
+    }
+}
+
+/// One shard's counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShardCountersSnapshot {
+    /// Datagrams handed to the handler.
+    pub received: u64,
+    /// Replies the kernel accepted.
+    pub sent: u64,
+    /// Replies not sent: refused by the kernel, still blocked after retries, or longer than a
+    /// slot.
+    pub send_errors: u64,
+    /// Receive batches that carried at least one datagram.
+    pub batches: u64,
+    /// Datagrams longer than [`crate::DATAGRAM_CAPACITY`], dropped.
+    pub dropped_truncated: u64,
+    /// Failed `recvmmsg` calls and unusable slots.
+    pub recv_errors: u64,
+    /// Received datagrams that were sent to a broadcast or multicast address.
+    pub broadcasts_received: u64,
+    /// The kernel's drop counter of this socket (`SK_MEMINFO_DROPS`, read every tick). It also
+    /// counts the broadcast copies this socket's filter rejected because another shard owns
+    /// the client.
+    pub kernel_drops: u64,
+    /// Datagrams the kernel dropped because this shard's receive buffer was full: estimated as
+    /// `kernel_drops` minus the broadcasts the other shards received (each of those is a copy
+    /// this socket's filter rejected). Over-counts by N-1 for a broadcast dropped at its owner.
+    pub dropped_queue_overflow: u64,
+}
+
+/// Sets the shutdown flag from anywhere (e.g. a signal-handling thread); cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle(Arc<AtomicBool>);
+
+impl ShutdownHandle {
+    /// Asks every shard to stop after its current batch (within about 100 ms when idle).
+    pub fn shutdown(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// The running shards.
+pub struct Runtime {
+    shutdown: Arc<AtomicBool>,
+    counters: Arc<[ShardCounters]>,
+    handles: Vec<ExecutorJoinHandle<io::Result<()>>>,
+}
+
+impl Runtime {
+    /// Number of shards.
+    pub fn shards(&self) -> usize {
+        self.counters.len()
+    }
+
+    /// Asks every shard to stop; [`Runtime::join`] waits for them.
+    pub fn shutdown(&self) {
+        self.shutdown.store(true, Ordering::Release);
+    }
+
+    /// A handle that can stop the runtime from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(Arc::clone(&self.shutdown))
+    }
+
+    /// Waits for every shard to stop; returns the first shard's error, if any.
+    pub fn join(mut self) -> io::Result<()> {
+        join_all(std::mem::take(&mut self.handles))
+    }
+
+    /// Every shard's counters, in shard order.
+    pub fn counters(&self) -> Vec<ShardCountersSnapshot> {
+        let mut snapshots: Vec<ShardCountersSnapshot> =
+            self.counters.iter().map(ShardCounters::snapshot).collect();
+        let broadcasts_total: u64 = snapshots.iter().map(|s| s.broadcasts_received).sum();
+        for snapshot in &mut snapshots {
+            let filtered_copies = broadcasts_total.saturating_sub(snapshot.broadcasts_received);
+            snapshot.dropped_queue_overflow = snapshot.kernel_drops.saturating_sub(filtered_copies);
+        }
+        snapshots
+    }
+}
+
+impl Drop for Runtime {
+    /// Dropping a runtime that was not joined stops its shards and waits for them, so no shard
+    /// thread outlives its owner.
+    fn drop(&mut self) {
+        self.shutdown();
+        let _ = join_all(std::mem::take(&mut self.handles));
+    }
+}
+
+fn join_all(handles: Vec<ExecutorJoinHandle<io::Result<()>>>) -> io::Result<()> {
+    let mut first_error = None;
+    for (shard, handle) in handles.into_iter().enumerate() {
+        let result = match handle.join() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(RuntimeError::ShardFailed {
+                shard,
+                reason: err.to_string(),
+            }),
+            Err(err) => Err(RuntimeError::ShardFailed {
+                shard,
+                reason: executor_error_text(&err),
+            }),
+        };
+        if let (Err(err), None) = (result, &first_error) {
+            first_error = Some(err);
+        }
+    }
+    match first_error {
+        Some(err) => Err(err.into()),
+        None => Ok(()),
+    }
+}
+
+fn executor_error_text(err: &GlommioError<()>) -> String {
+    match err {
+        GlommioError::BuilderError(glommio::BuilderErrorKind::ThreadPanic(_)) => {
+            "its thread panicked".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The locked-memory limit in bytes (`None`: unlimited).
+fn memlock_limit() -> io::Result<Option<u64>> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur))
+}
+
+/// Checks the locked-memory limit and picks each executor's io_uring buffer arena: together
+/// under a third of the limit, 16..=256 KiB each, in whole pages.
+fn io_memory_per_shard(shards: usize) -> Result<usize, RuntimeError> {
+    let limit = memlock_limit().map_err(|err| RuntimeError::ExecutorStart {
+        shard: 0,
+        reason: format!("cannot read RLIMIT_MEMLOCK: {err}"),
+    })?;
+    let bytes = match limit {
+        None => MAX_IO_MEMORY,
+        Some(have) if have < MIN_MEMLOCK => {
+            return Err(RuntimeError::MemlockTooLow {
+                have_kib: have / 1024,
+                need_kib: MIN_MEMLOCK / 1024,
+            })
+        }
+        Some(have) => (have / 3 / shards.max(1) as u64).clamp(MIN_IO_MEMORY, MAX_IO_MEMORY),
+    };
+    Ok(usize::try_from(bytes & !4095).unwrap_or(MIN_IO_MEMORY as usize))
+}
+
+/// Reports a shard's start-up result to `start` exactly once, also when the shard's thread
+/// dies before running (executor creation failed) or its handler factory panics.
+struct ReadyReport {
+    shard: usize,
+    tx: Option<mpsc::Sender<(usize, Result<(), String>)>>,
+}
+
+impl ReadyReport {
+    fn report(&mut self, result: Result<(), String>) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send((self.shard, result));
+        }
+    }
+}
+
+impl Drop for ReadyReport {
+    fn drop(&mut self) {
+        self.report(Err(
+            "the shard stopped before it was ready (see the error from join)".to_string(),
+        ));
+    }
+}
+
+/// Everything a shard needs besides its handler; moved into the shard's thread.
+struct ShardSetup {
+    index: usize,
+    socket: UdpSocket,
+    batch: usize,
+    tick: Duration,
+    shutdown: Arc<AtomicBool>,
+    counters: Arc<[ShardCounters]>,
+}
+
+/// Starts one glommio executor per shard (pinned to core `i % ncpu` when `pin_cores`), each
+/// owning socket `i`, building its handler with `make_handler(i)` on its own thread, then
+/// serving datagrams until [`Runtime::shutdown`]. Returns once every shard is ready, or the
+/// first start-up error (after stopping the shards that did start).
+pub fn start<H, F>(
+    cfg: RuntimeConfig,
+    sockets: Vec<UdpSocket>,
+    make_handler: F,
+) -> io::Result<Runtime>
+where
+    F: Fn(usize) -> H + Send + Sync + 'static,
+    H: ShardHandler,
+{
+    if sockets.is_empty() {
+        return Err(RuntimeError::NoShards.into());
+    }
+    if cfg.shards != sockets.len() {
+        return Err(RuntimeError::ShardCountMismatch {
+            configured: cfg.shards,
+            sockets: sockets.len(),
+        }
+        .into());
+    }
+    let io_memory = io_memory_per_shard(sockets.len())?;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let shards = sockets.len();
+    let make_handler = Arc::new(make_handler);
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let counters: Arc<[ShardCounters]> = (0..shards).map(|_| ShardCounters::default()).collect();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let mut runtime = Runtime {
+        shutdown: Arc::clone(&shutdown),
+        counters: Arc::clone(&counters),
+        handles: Vec::with_capacity(shards),
+    };
+
+    for (index, socket) in sockets.into_iter().enumerate() {
+        socket.set_nonblocking(true)?;
+        if cfg.queue_size > 0 {
+            crate::steering::set_recv_buffer(
+                &socket,
+                cfg.queue_size.saturating_mul(TRUESIZE_ESTIMATE),
+            )?;
+        }
+        let placement = if cfg.pin_cores {
+            Placement::Fixed(index % cpus)
+        } else {
+            Placement::Unbound
+        };
+        let setup = ShardSetup {
+            index,
+            socket,
+            batch: cfg.batch,
+            tick: cfg.tick.max(Duration::from_millis(1)),
+            shutdown: Arc::clone(&shutdown),
+            counters: Arc::clone(&counters),
+        };
+        let mut ready = ReadyReport {
+            shard: index,
+            tx: Some(ready_tx.clone()),
+        };
+        let make_handler = Arc::clone(&make_handler);
+        let spawned = LocalExecutorBuilder::new(placement)
+            .name(&format!("shard{index}"))
+            .io_memory(io_memory)
+            .spawn(move || async move {
+                let handler = make_handler(setup.index);
+                run_shard(setup, handler, &mut ready).await
+            });
+        match spawned {
+            Ok(handle) => runtime.handles.push(handle),
+            Err(err) => {
+                return Err(RuntimeError::ExecutorStart {
+                    shard: index,
+                    reason: executor_error_text(&err),
+                }
+                .into());
+            }
+        }
+    }
+    drop(ready_tx);
+
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut ready = vec![false; shards];
+    while ready.iter().any(|r| !r) {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match ready_rx.recv_timeout(wait) {
+            Ok((shard, Ok(()))) => {
+                if let Some(slot) = ready.get_mut(shard) {
+                    *slot = true;
+                }
+            }
+            Ok((shard, Err(reason))) => {
+                runtime.shutdown();
+                return Err(match join_all(std::mem::take(&mut runtime.handles)) {
+                    Err(err) => err,
+                    Ok(()) => RuntimeError::ExecutorStart { shard, reason }.into(),
+                });
+            }
+            // Every shard reports before it drops its sender, so this cannot precede the
+            // reports; treat it as the end of them.
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let shard = ready.iter().position(|r| !r).unwrap_or(0);
+                return Err(RuntimeError::StartTimeout {
+                    shard,
+                    seconds: START_TIMEOUT.as_secs(),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(runtime)
+}
+
+/// Awaits readability of the shard socket through glommio (see the crate docs): a 1-byte
+/// `MSG_PEEK` that completes when a datagram is queued, or after `timeout`.
+async fn wait_readable(waiter: &glommio::net::UdpSocket, timeout: Duration) -> io::Result<()> {
+    waiter
+        .set_read_timeout(Some(timeout.max(Duration::from_micros(1))))
+        .map_err(io::Error::from)?;
+    let mut probe = [0u8; 1];
+    match waiter.peek_from(&mut probe).await {
+        Ok(_) | Err(GlommioError::TimedOut(_)) => Ok(()),
+        Err(err) => {
+            let err = io::Error::from(err);
+            if err.kind() == io::ErrorKind::TimedOut {
+                Ok(())
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+/// The kernel's drop counter of the socket (`SK_MEMINFO_DROPS`).
+fn kernel_drops(fd: RawFd) -> Option<u64> {
+    let mut meminfo = [0u32; 16];
+    let mut len = std::mem::size_of_val(&meminfo) as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into the local array and updates `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_MEMINFO,
+            meminfo.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 || (len as usize) < (SK_MEMINFO_DROPS + 1) * 4 {
+        return None;
+    }
+    meminfo.get(SK_MEMINFO_DROPS).map(|d| u64::from(*d))
+}
+
+/// Sends what the batch queued, retrying briefly while the send buffer is full.
+async fn flush_replies(replies: &mut SendBatch, fd: RawFd, local: &mut LocalCounters) {
+    for attempt in 1..=SEND_ATTEMPTS {
+        let outcome = replies.flush(fd);
+        local.sent += outcome.sent as u64;
+        local.send_errors += outcome.failed as u64;
+        if outcome.blocked == 0 {
+            break;
+        }
+        if attempt == SEND_ATTEMPTS {
+            local.send_errors += outcome.blocked as u64;
+            break;
+        }
+        glommio::timer::sleep(SEND_RETRY_PAUSE).await;
+    }
+    replies.clear();
+}
+
+/// Hands every datagram of the last receive to the handler and queues its replies.
+fn handle_batch<H: ShardHandler>(
+    handler: &mut H,
+    requests: &RecvBatch,
+    replies: &mut SendBatch,
+    local: &mut LocalCounters,
+    now: SystemTime,
+) {
+    for index in 0..requests.received() {
+        let (meta, data) = match requests.datagram(index) {
+            Ok(datagram) => datagram,
+            Err(RecvDrop::Truncated) => {
+                local.dropped_truncated += 1;
+                continue;
+            }
+            Err(RecvDrop::NotIpv4 | RecvDrop::OutOfRange) => {
+                local.recv_errors += 1;
+                continue;
+            }
+        };
+        local.received += 1;
+        if meta.is_broadcast() {
+            local.broadcasts_received += 1;
+        }
+        // Reply slots equal receive slots, so a free slot always exists here.
+        let Some(out) = replies.next_buffer() else {
+            local.send_errors += 1;
+            continue;
+        };
+        if let Some(reply) = handler.on_datagram(&meta, data, out, now) {
+            if replies.commit(&reply).is_err() {
+                local.send_errors += 1;
+            }
+        }
+    }
+}
+
+/// The shard's event loop: drain the socket batch by batch, wait through glommio only when it
+/// is empty, tick, stop when asked.
+async fn run_shard<H: ShardHandler>(
+    setup: ShardSetup,
+    mut handler: H,
+    ready: &mut ReadyReport,
+) -> io::Result<()> {
+    let fd = setup.socket.as_raw_fd();
+    // SAFETY: dup returns a new descriptor (or -1, checked) that the glommio socket owns and
+    // closes; the shard socket itself stays open, so the reuseport group never changes.
+    let waiter = unsafe {
+        let dup = libc::dup(fd);
+        if dup < 0 {
+            let err = io::Error::last_os_error();
+            ready.report(Err(format!("dup of the shard socket failed: {err}")));
+            return Err(err);
+        }
+        glommio::net::UdpSocket::from_raw_fd(dup)
+    };
+    let counters = setup
+        .counters
+        .get(setup.index)
+        .ok_or_else(|| io::Error::other("shard index beyond the counters"))?;
+    let mut requests = RecvBatch::new(setup.batch);
+    let mut replies = SendBatch::new(requests.slots());
+    let mut local = LocalCounters::default();
+    let mut next_tick = Instant::now() + setup.tick;
+    ready.report(Ok(()));
+
+    while !setup.shutdown.load(Ordering::Acquire) {
+        let received = match requests.recv(fd) {
+            Ok(n) => n,
+            Err(_) => {
+                local.recv_errors += 1;
+                counters.publish(&local);
+                glommio::timer::sleep(ERROR_PAUSE).await;
+                continue;
+            }
+        };
+        if received > 0 {
+            let now = SystemTime::now();
+            handle_batch(&mut handler, &requests, &mut replies, &mut local, now);
+            handler.on_batch_end(now);
+            flush_replies(&mut replies, fd, &mut local).await;
+            local.batches += 1;
+            counters.publish(&local);
+        }
+        let now = Instant::now();
+        if now >= next_tick {
+            handler.on_tick(SystemTime::now());
+            local.kernel_drops = kernel_drops(fd).unwrap_or(local.kernel_drops);
+            counters.publish(&local);
+            next_tick = now + setup.tick;
+        }
+        if received == 0 {
+            let timeout = next_tick.saturating_duration_since(now).min(SHUTDOWN_POLL);
+            if wait_readable(&waiter, timeout).await.is_err() {
+                local.recv_errors += 1;
+                counters.publish(&local);
+                glommio::timer::sleep(ERROR_PAUSE).await;
+            }
+        }
+    }
+    local.kernel_drops = kernel_drops(fd).unwrap_or(local.kernel_drops);
+    counters.publish(&local);
+    Ok(())
+}

@@ -1,0 +1,407 @@
+//! Kernel-side steering of DHCPv4 clients to shards (DESIGN.md, "The life of a DHCPv4 packet",
+//! point 1).
+//!
+//! One hash of the client hardware address (DHCPv4 `chaddr`, the first six bytes, RFC 2131
+//! section 2) decides a client's shard. The same function exists three times and the three must
+//! agree bit for bit:
+//! - [`shard_of_chaddr`], in Rust, for the control plane and for tests;
+//! - a classic BPF program attached with `SO_ATTACH_REUSEPORT_CBPF` to the reuseport group, which
+//!   picks the socket for unicast datagrams; it sees the UDP **payload** at offset 0;
+//! - a classic BPF socket filter (`SO_ATTACH_FILTER`) on each socket that keeps only its own
+//!   clients, because broadcasts bypass reuseport selection and are copied to every socket; a
+//!   UDP socket filter sees the **UDP header** at offset 0 (the kernel runs it before pulling the
+//!   header), so its offsets are 8 bytes later. Both offsets are pinned by the integration tests.
+//!
+//! Datagrams shorter than 34 payload bytes make the filter's loads fail; a failed cBPF load
+//! returns 0, so such datagrams are dropped by every socket filter. They cannot be DHCPv4
+//! anyway (the fixed header is 236 bytes).
+
+use std::io;
+use std::net::{SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// `SO_ATTACH_REUSEPORT_CBPF` (include/uapi/asm-generic/socket.h); the libc crate lacks it.
+const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
+
+/// Offset of `chaddr` in the DHCPv4 fixed header (RFC 2131 section 2: op, htype, hlen, hops,
+/// xid(4), secs(2), flags(2), ciaddr, yiaddr, siaddr, giaddr = 28 bytes).
+pub const CHADDR_OFFSET: u32 = 28;
+/// Size of the UDP header that a socket filter sees before the payload.
+const UDP_HEADER_LEN: u32 = 8;
+
+/// Receive buffer asked for each shard socket. Bursts of DISCOVERs after a power cut at an ISP
+/// come in tens of thousands; 8 MiB holds several thousand small datagrams.
+pub const DEFAULT_RECV_BUFFER: usize = 8 << 20;
+/// Send buffer asked for each shard socket: one full reply batch must never hit EAGAIN.
+pub const DEFAULT_SEND_BUFFER: usize = 4 << 20;
+
+const MIX_1: u32 = 0x9E37_79B1;
+const MIX_2: u32 = 0x85EB_CA6B;
+
+/// The shard-steering hash of a 6-byte hardware address. `word` is chaddr bytes 0..4 and `half`
+/// bytes 4..6, both big-endian, exactly as cBPF `ld [k]` / `ldh [k]` load them.
+///
+/// Two multiply-and-fold rounds so that every byte, including the vendor prefix (OUI) that many
+/// clients of one ISP share, reaches the low bits that `% shards` keeps.
+fn steering_hash(word: u32, half: u32) -> u32 {
+    let mut a = word.wrapping_mul(MIX_1);
+    a ^= a >> 16;
+    a ^= half;
+    a = a.wrapping_mul(MIX_2);
+    a ^= a >> 16;
+    a
+}
+
+/// The shard that owns the client with this hardware address: the same answer the kernel gives
+/// when it steers the client's datagrams. `chaddr6` is the first six bytes of `chaddr` (shorter
+/// input is zero-padded, longer input is cut at six bytes); `shards` of 0 is treated as 1.
+pub fn shard_of_chaddr(chaddr6: &[u8], shards: usize) -> usize {
+    let mut mac = [0u8; 6];
+    for (dst, src) in mac.iter_mut().zip(chaddr6) {
+        *dst = *src;
+    }
+    let word = u32::from_be_bytes([mac[0], mac[1], mac[2], mac[3]]);
+    let half = u32::from(u16::from_be_bytes([mac[4], mac[5]]));
+    let shards = u32::try_from(shards.max(1)).unwrap_or(u32::MAX);
+    // u32 -> usize cannot truncate on the 64-bit Linux targets glommio supports.
+    (steering_hash(word, half) % shards) as usize
+}
+
+// Classic BPF opcodes (include/uapi/linux/filter.h, bpf_common.h).
+const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W (0) | BPF_ABS
+const BPF_LD_H_ABS: u16 = 0x08 | 0x20; // BPF_LD | BPF_H | BPF_ABS
+const BPF_ALU_MUL_K: u16 = 0x04 | 0x20;
+const BPF_ALU_RSH_K: u16 = 0x04 | 0x70;
+const BPF_ALU_XOR_X: u16 = 0x04 | 0xa0 | 0x08;
+const BPF_ALU_MOD_K: u16 = 0x04 | 0x90;
+const BPF_MISC_TAX: u16 = 0x07; // BPF_MISC | BPF_TAX (0)
+const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP | BPF_JEQ | BPF_K (0)
+const BPF_RET_A: u16 = 0x06 | 0x10;
+const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K (0)
+
+fn insn(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// The hash of [`steering_hash`] as cBPF, leaving `hash % shards` in A. `base` is where the UDP
+/// payload starts for the program kind (0 for reuseport, 8 for a socket filter).
+fn hash_mod_program(base: u32, shards: u32) -> Vec<libc::sock_filter> {
+    let chaddr = base + CHADDR_OFFSET;
+    vec![
+        insn(BPF_LD_W_ABS, 0, 0, chaddr),     // A = chaddr[0..4]
+        insn(BPF_ALU_MUL_K, 0, 0, MIX_1),     // A *= MIX_1
+        insn(BPF_MISC_TAX, 0, 0, 0),          // X = A
+        insn(BPF_ALU_RSH_K, 0, 0, 16),        // A >>= 16
+        insn(BPF_ALU_XOR_X, 0, 0, 0),         // A ^= X
+        insn(BPF_MISC_TAX, 0, 0, 0),          // X = A
+        insn(BPF_LD_H_ABS, 0, 0, chaddr + 4), // A = chaddr[4..6]
+        insn(BPF_ALU_XOR_X, 0, 0, 0),         // A ^= X
+        insn(BPF_ALU_MUL_K, 0, 0, MIX_2),     // A *= MIX_2
+        insn(BPF_MISC_TAX, 0, 0, 0),          // X = A
+        insn(BPF_ALU_RSH_K, 0, 0, 16),        // A >>= 16
+        insn(BPF_ALU_XOR_X, 0, 0, 0),         // A ^= X
+        insn(BPF_ALU_MOD_K, 0, 0, shards),    // A %= shards
+    ]
+}
+
+/// The reuseport program: returns the index of the socket that gets the datagram.
+fn reuseport_program(shards: u32) -> Vec<libc::sock_filter> {
+    let mut prog = hash_mod_program(0, shards);
+    prog.push(insn(BPF_RET_A, 0, 0, 0));
+    prog
+}
+
+/// The socket filter of shard `index`: keep the whole datagram when it hashes to `index`, else
+/// drop it (return 0 bytes).
+fn socket_filter_program(shards: u32, index: u32) -> Vec<libc::sock_filter> {
+    let mut prog = hash_mod_program(UDP_HEADER_LEN, shards);
+    prog.push(insn(BPF_JMP_JEQ_K, 0, 1, index));
+    prog.push(insn(BPF_RET_K, 0, 0, u32::MAX));
+    prog.push(insn(BPF_RET_K, 0, 0, 0));
+    prog
+}
+
+fn attach_program(
+    socket: &Socket,
+    option: libc::c_int,
+    prog: &mut [libc::sock_filter],
+) -> io::Result<()> {
+    let len = u16::try_from(prog.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "BPF program too long"))?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: prog.as_mut_ptr(),
+    };
+    // SAFETY: fprog points at `prog`, which outlives the call; the kernel copies the program.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&fprog as *const libc::sock_fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Attaches the socket filter that keeps only the datagrams of shard `index` of `shards` to any
+/// UDP socket. [`bind_shard_sockets`] does this for every shard socket; it is public so a test
+/// can pin the filter's offsets on a single socket.
+pub fn attach_shard_socket_filter(
+    socket: &impl AsRawFd,
+    shards: usize,
+    index: usize,
+) -> io::Result<()> {
+    let (shards, index) = shard_count_and_index(shards, index)?;
+    let mut prog = socket_filter_program(shards, index);
+    // SAFETY: borrowing the fd only for the setsockopt call; ManuallyDrop keeps it open.
+    let borrowed = std::mem::ManuallyDrop::new(unsafe {
+        <Socket as std::os::fd::FromRawFd>::from_raw_fd(socket.as_raw_fd())
+    });
+    attach_program(&borrowed, libc::SO_ATTACH_FILTER, &mut prog)
+}
+
+fn shard_count_and_index(shards: usize, index: usize) -> io::Result<(u32, u32)> {
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
+    if shards == 0 {
+        return Err(invalid("shard count must be at least 1"));
+    }
+    if index >= shards {
+        return Err(invalid("shard index must be below the shard count"));
+    }
+    let shards = u32::try_from(shards).map_err(|_| invalid("shard count too large"))?;
+    let index = u32::try_from(index).map_err(|_| invalid("shard index too large"))?;
+    Ok((shards, index))
+}
+
+fn set_int_option(
+    socket: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: passes a pointer to a local c_int with its exact size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Asks for a buffer of `bytes`, first with the privileged `*BUFFORCE` option (which ignores
+/// `net.core.rmem_max`), then with the ordinary one; the kernel may still grant less.
+fn set_buffer(
+    socket: &Socket,
+    forced: libc::c_int,
+    plain: libc::c_int,
+    bytes: usize,
+) -> io::Result<()> {
+    let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    set_int_option(socket, libc::SOL_SOCKET, forced, bytes)
+        .or_else(|_| set_int_option(socket, libc::SOL_SOCKET, plain, bytes))
+}
+
+/// Sets the receive buffer of a shard socket (used by the runtime to honour `queue_size`).
+pub(crate) fn set_recv_buffer(socket: &impl AsRawFd, bytes: usize) -> io::Result<()> {
+    // SAFETY: borrowing the fd only for the setsockopt call; ManuallyDrop keeps it open.
+    let borrowed = std::mem::ManuallyDrop::new(unsafe {
+        <Socket as std::os::fd::FromRawFd>::from_raw_fd(socket.as_raw_fd())
+    });
+    set_buffer(&borrowed, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, bytes)
+}
+
+fn shard_socket(
+    addr: SocketAddrV4,
+    shards: u32,
+    index: u32,
+    device: Option<&str>,
+) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_port(true)?;
+    // DHCP servers answer clients that have no address yet at the broadcast address
+    // (RFC 2131 section 4.1).
+    socket.set_broadcast(true)?;
+    socket.set_nonblocking(true)?;
+    // The arrival interface and destination address select the subnet for direct clients and
+    // the source address of the reply (Kea ARM 8.2.x "Interface Configuration").
+    set_int_option(&socket, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
+    set_buffer(
+        &socket,
+        libc::SO_RCVBUFFORCE,
+        libc::SO_RCVBUF,
+        DEFAULT_RECV_BUFFER,
+    )?;
+    set_buffer(
+        &socket,
+        libc::SO_SNDBUFFORCE,
+        libc::SO_SNDBUF,
+        DEFAULT_SEND_BUFFER,
+    )?;
+    if let Some(device) = device {
+        socket.bind_device(Some(device.as_bytes()))?;
+    }
+    // The filter goes on before bind, so no unfiltered datagram is ever queued.
+    let mut filter = socket_filter_program(shards, index);
+    attach_program(&socket, libc::SO_ATTACH_FILTER, &mut filter)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
+/// Creates `shards` UDP sockets bound to `addr` with `SO_REUSEPORT`, in shard order (the
+/// reuseport group indexes sockets in bind order), each with `SO_BROADCAST`, `IP_PKTINFO`,
+/// non-blocking, large send and receive buffers, an optional `SO_BINDTODEVICE`, and the shard's
+/// socket filter; then attaches the steering program to the group.
+///
+/// The sockets must live as long as the process: closing one makes the kernel move the last
+/// socket into its slot and breaks the client-to-shard mapping.
+pub fn bind_shard_sockets(
+    addr: SocketAddrV4,
+    shards: usize,
+    device: Option<&str>,
+) -> io::Result<Vec<UdpSocket>> {
+    let mut sockets = Vec::with_capacity(shards);
+    for index in 0..shards {
+        let (count, index) = shard_count_and_index(shards, index)?;
+        sockets.push(shard_socket(addr, count, index, device)?);
+    }
+    if let Some(first) = sockets.first() {
+        let (count, _) = shard_count_and_index(shards, 0)?;
+        let mut prog = reuseport_program(count);
+        attach_program(first, SO_ATTACH_REUSEPORT_CBPF, &mut prog)?;
+    } else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "shard count must be at least 1",
+        ));
+    }
+    Ok(sockets.into_iter().map(UdpSocket::from).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny classic-BPF interpreter for the opcodes we emit, so the programs are checked
+    /// against `shard_of_chaddr` without a kernel.
+    fn run(prog: &[libc::sock_filter], packet: &[u8]) -> u32 {
+        let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        for _ in 0..64 {
+            let Some(i) = prog.get(pc) else { return 0 };
+            pc += 1;
+            let load = |len: usize| -> Option<u32> {
+                let start = i.k as usize;
+                let bytes = packet.get(start..start + len)?;
+                Some(bytes.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
+            };
+            match i.code {
+                BPF_LD_W_ABS => match load(4) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                BPF_LD_H_ABS => match load(2) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                BPF_ALU_MUL_K => a = a.wrapping_mul(i.k),
+                BPF_ALU_RSH_K => a >>= i.k,
+                BPF_ALU_XOR_X => a ^= x,
+                BPF_ALU_MOD_K => a %= i.k,
+                BPF_MISC_TAX => x = a,
+                BPF_JMP_JEQ_K => pc += usize::from(if a == i.k { i.jt } else { i.jf }),
+                BPF_RET_A => return a,
+                BPF_RET_K => return i.k,
+                other => panic!("opcode {other:#x} not emitted"),
+            }
+        }
+        panic!("program did not return")
+    }
+
+    fn payload(mac: [u8; 6]) -> Vec<u8> {
+        let mut p = vec![0u8; 300];
+        p[28..34].copy_from_slice(&mac);
+        p
+    }
+
+    fn macs() -> impl Iterator<Item = [u8; 6]> {
+        (0u32..500).map(|i| {
+            let b = i.wrapping_mul(2_654_435_761).to_be_bytes();
+            [0x00, 0x1b, b[0], b[1], b[2], b[3]]
+        })
+    }
+
+    #[test]
+    fn reuseport_program_computes_shard_of_chaddr_on_payload() {
+        for shards in 1..=8 {
+            let prog = reuseport_program(shards as u32);
+            for mac in macs() {
+                assert_eq!(
+                    run(&prog, &payload(mac)) as usize,
+                    shard_of_chaddr(&mac, shards)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn socket_filter_keeps_only_its_shard_after_udp_header() {
+        let shards = 4;
+        for mac in macs() {
+            let mut datagram = vec![0u8; 8];
+            datagram.extend_from_slice(&payload(mac));
+            let owner = shard_of_chaddr(&mac, shards);
+            for index in 0..shards {
+                let prog = socket_filter_program(shards as u32, index as u32);
+                let kept = run(&prog, &datagram);
+                assert_eq!(kept, if index == owner { u32::MAX } else { 0 });
+            }
+        }
+    }
+
+    #[test]
+    fn short_datagram_is_dropped_by_every_socket_filter() {
+        let prog = socket_filter_program(2, 0);
+        assert_eq!(run(&prog, &[0u8; 8 + 33]), 0);
+    }
+
+    #[test]
+    fn shard_of_chaddr_spreads_one_vendor_prefix_over_all_shards() {
+        let shards = 4;
+        let mut seen = [0usize; 4];
+        for mac in macs() {
+            seen[shard_of_chaddr(&mac, shards)] += 1;
+        }
+        // 500 addresses of one OUI: each shard gets a fair share (expected 125 each).
+        for count in seen {
+            assert!((80..=170).contains(&count), "uneven spread {seen:?}");
+        }
+    }
+
+    #[test]
+    fn shard_of_chaddr_pads_short_input_and_ignores_bytes_after_six() {
+        assert_eq!(
+            shard_of_chaddr(&[1, 2, 3], 7),
+            shard_of_chaddr(&[1, 2, 3, 0, 0, 0], 7)
+        );
+        assert_eq!(
+            shard_of_chaddr(&[1, 2, 3, 4, 5, 6, 7, 8], 7),
+            shard_of_chaddr(&[1, 2, 3, 4, 5, 6], 7)
+        );
+        assert_eq!(shard_of_chaddr(&[9, 9, 9, 9, 9, 9], 0), 0);
+    }
+}
