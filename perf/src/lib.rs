@@ -1,1 +1,461 @@
-//! perfdhcp-compatible DHCP load generator
+//! `corelease perf`: a DHCP load generator that takes perfdhcp's command line, puts the same
+//! packets on the wire (for DHCPv4 it acts as a relay agent: giaddr = its local address,
+//! replies come back to its local port, 67 by default), and prints perfdhcp's report, so it
+//! can replace ISC perfdhcp in operators' scripts. On top it reports latency percentiles
+//! (HDR histogram), writes JSON (`--json`), an SVG chart (`--plot`), every ACKed lease
+//! (`--record-acks`), shows a live progress line on a terminal, and spreads the work over
+//! several sender/receiver threads (`--threads`), each owning a socket and a slice of the
+//! clients, so that one generator outruns the server it measures.
+//!
+//! It must never send anywhere but the one server address it was given, never run unbounded
+//! (every run ends by -n, -p, or the --time-cap), and never allocate or lock per packet on
+//! the send/receive path.
+
+pub mod engine;
+pub mod options;
+pub mod report;
+pub mod stats;
+pub mod wire;
+
+use engine::{AckRecorder, AddressTable, LiveCounters, RunError, Shared, Worker, WorkerPlan};
+use options::{Family, MaxDrop, Options, Scenario};
+use report::Summary;
+use stats::{ExchangeKind, ExchangeStats};
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Exit code: everything completed.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: a general error (socket, resolution, files).
+pub const EXIT_ERROR: i32 = 1;
+/// Exit code: the command line could not be parsed (perfdhcp(8) "Exit status").
+pub const EXIT_PARSE: i32 = 2;
+/// Exit code: the run worked but some exchanges did not complete (or -D was reached).
+pub const EXIT_DROPS: i32 = 3;
+
+const USAGE: &str = "\
+corelease perf [-4 | -6] [-b mac=BASE] [-B] [-d drop-time] [-D max-drop] [-f renew-rate]
+               [-F release-rate] [-h] [-i] [-l local-address|interface] [-L local-port]
+               [-n num-request] [-N remote-port] [-p test-period] [-r rate] [-R num-clients]
+               [--scenario basic|avalanche] [-t report] [-u] [-v] [-W exit-wait-time]
+               [-x diagnostic-selector] [--json] [--plot FILE.svg] [--record-acks FILE]
+               [--threads N] [--window N] [--time-cap SECONDS] server
+
+A perfdhcp-compatible DHCPv4 load generator (see perfdhcp(8) for the shared options).
+It acts as a relay agent: giaddr is the local address (-l), requests leave from and replies
+return to the local port (-L, default 67); the server port is -N (default 67).
+Without -r, exchanges start as fast as the in-flight window (--window, per thread) allows.
+Extras: --json prints a JSON report instead of text; --plot writes an SVG of rate and
+latency over time; --record-acks writes one line per ACK (client-id address lifetime);
+--threads sets sender/receiver threads (default: one per core); --time-cap bounds every
+run (default 600 s).
+Exit status: 0 success, 1 general error, 2 bad command line, 3 exchanges not completed.
+";
+
+/// Runs the generator with perfdhcp-style arguments (without the program name); returns the
+/// exit code perfdhcp would (0 ok, 1 general error, 2 parse error, 3 drops over -D).
+pub fn main_with_args(args: Vec<OsString>) -> i32 {
+    let printable: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let opts = match options::parse(args) {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprint!("{USAGE}");
+            eprintln!("\nERROR: parsing command line options: {e}");
+            return EXIT_PARSE;
+        }
+    };
+    if opts.help {
+        print!("{USAGE}");
+        return EXIT_OK;
+    }
+    if opts.version {
+        println!("{}", env!("CARGO_PKG_VERSION"));
+        return EXIT_OK;
+    }
+    match run(&opts, &printable) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ERROR: running corelease perf: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Splits `total` over `parts`: the first `total % parts` parts get one more.
+fn share(total: u64, parts: usize, index: usize) -> u64 {
+    let parts = parts.max(1) as u64;
+    total / parts + u64::from((index as u64) < total % parts)
+}
+
+fn thread_count(opts: &Options) -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mut threads = opts.threads.unwrap_or(cores).max(1);
+    threads = threads.min(opts.clients.max(1) as usize);
+    if let Some(n) = opts.num_requests {
+        threads = threads.min(n.max(1) as usize);
+    }
+    threads
+}
+
+/// Why initiation stopped, worded as perfdhcp's `-x e` prints it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ExitReason {
+    MaxRequests,
+    TestPeriod,
+    MaxDrops,
+    TimeCap,
+    AllAnswered,
+}
+
+impl ExitReason {
+    fn text(self) -> &'static str {
+        match self {
+            ExitReason::MaxRequests => "Reached max requests limit.",
+            ExitReason::TestPeriod => "reached test-period.",
+            ExitReason::MaxDrops => "Reached maximum drops number.",
+            ExitReason::TimeCap => "reached --time-cap.",
+            ExitReason::AllAnswered => "All exchanges answered.",
+        }
+    }
+}
+
+fn sum_live(live: &[LiveCounters], pick: impl Fn(&LiveCounters) -> u64) -> u64 {
+    live.iter().map(pick).sum()
+}
+
+fn live_at(counters: &[std::sync::atomic::AtomicU64; 4], kind: ExchangeKind) -> u64 {
+    counters
+        .get(kind.index())
+        .map(|c| c.load(Ordering::Relaxed))
+        .unwrap_or(0)
+}
+
+/// -D: perfdhcp counts drops found by the drop timer; a percentage is checked once at least
+/// ten replies were due.
+fn max_drop_reached(max: MaxDrop, live: &[LiveCounters]) -> bool {
+    let collected = sum_live(live, |l| {
+        live_at(&l.collected, ExchangeKind::DiscoverOffer)
+            + live_at(&l.collected, ExchangeKind::RequestAck)
+    });
+    match max {
+        MaxDrop::Count(n) => collected >= n,
+        MaxDrop::Percent(p) => {
+            let received = sum_live(live, |l| {
+                live_at(&l.received, ExchangeKind::DiscoverOffer)
+                    + live_at(&l.received, ExchangeKind::RequestAck)
+            });
+            let due = received + collected;
+            due >= 10 && collected as f64 * 100.0 / due as f64 > p
+        }
+    }
+}
+
+/// perfdhcp's periodic (-t) line: "sent: a/b; received: c/d; drops: e/f; rejected: g/h".
+fn periodic_line(live: &[LiveCounters]) -> String {
+    let get = |f: &dyn Fn(&LiveCounters) -> &[std::sync::atomic::AtomicU64; 4], k| {
+        sum_live(live, |l| live_at(f(l), k))
+    };
+    let (d, r) = (ExchangeKind::DiscoverOffer, ExchangeKind::RequestAck);
+    format!(
+        "sent: {}/{}; received: {}/{}; drops: {}/{}; rejected: {}/{}",
+        get(&|l| &l.sent, d),
+        get(&|l| &l.sent, r),
+        get(&|l| &l.received, d),
+        get(&|l| &l.received, r),
+        get(&|l| &l.collected, d),
+        get(&|l| &l.collected, r),
+        get(&|l| &l.rejected, d),
+        get(&|l| &l.rejected, r),
+    )
+}
+
+fn open_record_file(path: &std::path::Path) -> Result<Arc<File>, RunError> {
+    let err = |e| RunError::RecordFile(path.display().to_string(), e);
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(err)?;
+    file.set_len(0).map_err(err)?;
+    Ok(Arc::new(file))
+}
+
+fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
+    if opts.family == Family::V6 {
+        return Err(RunError::V6NotImplemented);
+    }
+    let endpoints = engine::resolve_endpoints(opts)?;
+    let threads = thread_count(opts);
+    // perfdhcp without -n, -p or -r performs a single exchange ("pinging the server").
+    let num_requests = match (
+        opts.num_requests,
+        opts.test_period,
+        opts.rate,
+        opts.scenario,
+    ) {
+        (None, None, None, Scenario::Basic) => Some(1),
+        (n, ..) => n,
+    };
+    let sockets = engine::open_sockets(endpoints.local, threads)?;
+    let record = match &opts.record_acks {
+        Some(path) => Some(open_record_file(path)?),
+        None => None,
+    };
+    let uniqueness = opts
+        .uniqueness
+        .then(|| Arc::new(AddressTable::new(opts.clients)));
+    let text_output = !opts.json;
+    if text_output {
+        println!("Running: corelease perf {}", printable_args.join(" "));
+        match opts.scenario {
+            Scenario::Basic => println!("Scenario: basic."),
+            Scenario::Avalanche => println!("Scenario: avalanche."),
+        }
+        println!("Multi-thread mode enabled.");
+        if opts.diag('a') {
+            println!("{opts:#?}");
+            println!(
+                "local={} server={} threads={threads}",
+                endpoints.local, endpoints.server
+            );
+        }
+    }
+    let shared = Arc::new(Shared {
+        stop: Default::default(),
+        abort: Default::default(),
+        live: (0..threads).map(|_| LiveCounters::default()).collect(),
+        start: Instant::now(),
+    });
+    let per_thread = |total: Option<u32>| total.map(|r| f64::from(r) / threads as f64);
+    let mut handles = Vec::with_capacity(threads);
+    for (index, socket) in sockets.into_iter().enumerate() {
+        let plan = WorkerPlan {
+            index,
+            threads,
+            endpoints,
+            clients: opts.clients,
+            mac_base: opts.mac_base,
+            broadcast: opts.broadcast,
+            initial_only: opts.initial_only,
+            scenario: opts.scenario,
+            rate: per_thread(opts.rate),
+            renew_rate: per_thread(opts.renew_rate),
+            release_rate: per_thread(opts.release_rate),
+            quota: num_requests.map(|n| share(n, threads, index)),
+            window: opts.window,
+            drop_time: opts.drop_time,
+            exit_wait: opts.exit_wait,
+            time_cap: opts.time_cap,
+        };
+        let worker = Worker::new(
+            plan,
+            socket,
+            Arc::clone(&shared),
+            uniqueness.clone(),
+            record.clone().map(AckRecorder::new),
+        );
+        let handle = std::thread::Builder::new()
+            .name(format!("perf-{index}"))
+            .spawn(move || worker.run())
+            .map_err(RunError::Spawn)?;
+        handles.push(handle);
+    }
+
+    let reason = supervise(opts, &shared, num_requests.is_some());
+    let mut results = Vec::with_capacity(threads);
+    for handle in handles {
+        if let Ok(result) = handle.join() {
+            results.push(result);
+        }
+    }
+    let end = shared.start.elapsed();
+
+    let mut merged: [ExchangeStats; 4] = Default::default();
+    let mut malformed = 0;
+    let mut completed = 0;
+    let mut retransmissions = 0;
+    let mut last_completion = Duration::ZERO;
+    let mut series = Vec::with_capacity(results.len());
+    for r in &results {
+        for (total, part) in merged.iter_mut().zip(r.stats.iter()) {
+            total.merge(part);
+        }
+        malformed += r.malformed;
+        completed += r.completed;
+        retransmissions += r.retransmissions;
+        last_completion = last_completion.max(r.last_completion.unwrap_or(Duration::ZERO));
+        series.push(r.series.clone());
+    }
+    let series = stats::merge_series(&series);
+    let mut exchanges = vec![ExchangeKind::DiscoverOffer];
+    if !opts.initial_only {
+        exchanges.push(ExchangeKind::RequestAck);
+    }
+    if opts.renew_rate.is_some() {
+        exchanges.push(ExchangeKind::RenewAck);
+    }
+    if opts.release_rate.is_some() {
+        exchanges.push(ExchangeKind::Release);
+    }
+    let exchanges: Vec<(ExchangeKind, ExchangeStats)> = exchanges
+        .into_iter()
+        .map(|k| (k, merged.get(k.index()).cloned().unwrap_or_default()))
+        .collect();
+    // RELEASE has no reply (RFC 2131 4.4.6), so it cannot be "not completed".
+    let incomplete = exchanges
+        .iter()
+        .filter(|(k, _)| *k != ExchangeKind::Release)
+        .any(|(_, s)| s.drops() > 0);
+    let exit_code = if reason == ExitReason::MaxDrops || incomplete {
+        EXIT_DROPS
+    } else {
+        EXIT_OK
+    };
+    // The rate runs over the time exchanges were completing: from the start to the last
+    // completion (or to the end, when nothing completed).
+    let duration = if last_completion > Duration::ZERO {
+        last_completion
+    } else {
+        end
+    };
+    let summary = Summary {
+        exchanges,
+        malformed,
+        completed,
+        duration,
+        expected_rate: opts.rate,
+        initial_only: opts.initial_only,
+        avalanche: opts.scenario == Scenario::Avalanche,
+        retransmissions,
+        threads,
+        series,
+        exit_reason: reason.text(),
+        exit_code,
+    };
+    if let Some(path) = &opts.plot {
+        std::fs::write(path, report::svg_plot(&summary.series))
+            .map_err(|e| RunError::RecordFile(path.display().to_string(), e))?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if opts.json {
+        let _ = writeln!(stdout, "{}", report::json_report(&summary));
+    } else {
+        if opts.diag('e') {
+            let _ = writeln!(stdout, "{}", reason.text());
+        }
+        let _ = write!(stdout, "{}", report::perfdhcp_text(&summary));
+    }
+    let _ = stdout.flush();
+    Ok(exit_code)
+}
+
+/// The main thread's loop while workers run: test period, time cap, -D, -t reports and the
+/// progress line. Returns why initiation stopped.
+fn supervise(opts: &Options, shared: &Shared, bounded_by_count: bool) -> ExitReason {
+    let tick = Duration::from_millis(10);
+    let progress = !opts.json && std::io::stdout().is_terminal();
+    let mut reason = None;
+    let mut next_report = opts.report_interval;
+    let mut next_progress = Duration::from_secs(1);
+    let mut last_completed = 0u64;
+    loop {
+        std::thread::sleep(tick);
+        let elapsed = shared.start.elapsed();
+        let all_done = shared.live.iter().all(|l| l.done.load(Ordering::Acquire));
+        if all_done {
+            break;
+        }
+        if reason.is_none() {
+            if opts.test_period.is_some_and(|p| elapsed >= p) {
+                reason = Some(ExitReason::TestPeriod);
+                shared.stop.store(true, Ordering::Relaxed);
+            } else if elapsed >= opts.time_cap {
+                reason = Some(ExitReason::TimeCap);
+                shared.stop.store(true, Ordering::Relaxed);
+            } else if opts
+                .max_drop
+                .is_some_and(|m| max_drop_reached(m, &shared.live))
+            {
+                reason = Some(ExitReason::MaxDrops);
+                shared.abort.store(true, Ordering::Relaxed);
+            }
+        }
+        if let Some(at) = next_report {
+            if elapsed >= at && !opts.json {
+                println!("{}", periodic_line(&shared.live));
+                next_report = opts.report_interval.map(|i| at + i);
+            }
+        }
+        if progress && elapsed >= next_progress {
+            let completed = sum_live(&shared.live, |l| l.completed.load(Ordering::Relaxed));
+            let sent = sum_live(&shared.live, |l| {
+                live_at(&l.sent, ExchangeKind::DiscoverOffer)
+            });
+            let drops = sum_live(&shared.live, |l| {
+                live_at(&l.collected, ExchangeKind::DiscoverOffer)
+                    + live_at(&l.collected, ExchangeKind::RequestAck)
+            });
+            let p99 = shared
+                .live
+                .iter()
+                .map(|l| l.p99_us.load(Ordering::Relaxed))
+                .max()
+                .unwrap_or(0);
+            print!(
+                "\r{:>6.1}s sent {sent} completed {completed} rate {}/s drops {drops} p99 {:.3} ms\x1b[K",
+                elapsed.as_secs_f64(),
+                completed - last_completed.min(completed),
+                p99 as f64 / 1000.0
+            );
+            let _ = std::io::stdout().flush();
+            last_completed = completed;
+            next_progress += Duration::from_secs(1);
+        }
+    }
+    if progress {
+        print!("\r\x1b[K");
+        let _ = std::io::stdout().flush();
+    }
+    match reason {
+        Some(r) => r,
+        None if bounded_by_count => ExitReason::MaxRequests,
+        None => ExitReason::AllAnswered,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up_to_the_total() {
+        let parts: Vec<u64> = (0..3).map(|i| share(10, 3, i)).collect();
+        assert_eq!(parts, vec![4, 3, 3]);
+        assert_eq!((0..4).map(|i| share(2, 4, i)).sum::<u64>(), 2);
+    }
+
+    #[test]
+    fn parse_errors_exit_with_code_2() {
+        assert_eq!(
+            main_with_args(vec!["-R".into(), "abc".into(), "127.0.0.1".into()]),
+            EXIT_PARSE
+        );
+    }
+
+    #[test]
+    fn v6_runs_are_refused_with_code_1() {
+        assert_eq!(
+            main_with_args(vec!["-6".into(), "-l".into(), "lo".into(), "all".into()]),
+            EXIT_ERROR
+        );
+    }
+}

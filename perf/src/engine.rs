@@ -1,0 +1,1110 @@
+//! The sender/receiver threads. Each worker owns one UDP socket bound to the same local
+//! address and port as its siblings (SO_REUSEPORT) and a slice of the client space
+//! (clients `index, index + threads, ...`). The transaction ids it uses satisfy
+//! `xid % threads == index`, and a classic BPF program attached to the reuseport group
+//! (SO_ATTACH_REUSEPORT_CBPF) returns `xid % threads`, so the kernel hands every reply to the
+//! thread that sent the request: no locks and no hand-offs between threads.
+//!
+//! A worker loop: drain the socket, expire requests older than the drop time (-d), initiate
+//! new exchanges as the rate (-r) or the in-flight window allows, send renewals / releases
+//! (-f / -F), publish counters for the main thread's reports. Nothing in the loop allocates
+//! per packet: requests are built into a fixed buffer and in-flight exchanges live in a
+//! pre-sized ring of slots indexed by sequence number.
+
+use crate::options::{Options, Scenario};
+use crate::stats::{ExchangeKind, ExchangeStats, SecondSample, TimeSeries};
+use crate::wire::{self, ClientFrame, MessageType, MAX_BUILT_LEN};
+use std::fs::File;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Linux SO_ATTACH_REUSEPORT_CBPF (asm-generic/socket.h); the libc crate lacks it.
+const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
+/// Receive at most this many datagrams before doing other work, so sending keeps pace.
+const RECV_BATCH: usize = 64;
+/// Without -r, initiate at most this many exchanges per loop turn.
+const SEND_BATCH: usize = 64;
+
+/// Failures that stop a run before or while it starts (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    #[error("cannot resolve server {0:?} to an IPv4 address")]
+    BadServer(String),
+    #[error("cannot find a local IPv4 address from -l {0:?} (give an address or an interface with an IPv4 address)")]
+    BadLocal(String),
+    #[error("cannot find the local address that routes to {0}: {1}")]
+    NoRoute(SocketAddr, std::io::Error),
+    #[error("cannot open UDP socket on {0}: {1} (is a server bound to the same address and port? give another local address with -l, or another port with -L)")]
+    Socket(SocketAddrV4, std::io::Error),
+    #[error("cannot attach the reply-steering BPF program to the reuseport group: {0} (use --threads 1)")]
+    Steering(std::io::Error),
+    #[error("cannot open --record-acks file {0}: {1}")]
+    RecordFile(String, std::io::Error),
+    #[error("cannot spawn worker thread: {0}")]
+    Spawn(std::io::Error),
+    #[error("DHCPv6 is not implemented yet in corelease perf (use -4)")]
+    V6NotImplemented,
+}
+
+/// Where the generator sends from and to.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoints {
+    pub local: SocketAddrV4,
+    pub server: SocketAddrV4,
+}
+
+/// Resolves the server argument, -N, -l and -L the way perfdhcp does for DHCPv4: remote and
+/// local ports default to 67 (the generator is a relay agent, RFC 1542 / RFC 2131 4.1, and
+/// servers answer relays on the server port).
+pub fn resolve_endpoints(opts: &Options) -> Result<Endpoints, RunError> {
+    use std::net::ToSocketAddrs;
+    let name = opts.server.clone().unwrap_or_default();
+    let remote_port = if opts.remote_port == 0 {
+        67
+    } else {
+        opts.remote_port
+    };
+    let server = (name.as_str(), remote_port)
+        .to_socket_addrs()
+        .map_err(|_| RunError::BadServer(name.clone()))?
+        .find_map(|a| match a {
+            SocketAddr::V4(v4) => Some(v4),
+            SocketAddr::V6(_) => None,
+        })
+        .ok_or_else(|| RunError::BadServer(name.clone()))?;
+    let local_ip = match &opts.local {
+        Some(text) => match text.parse::<Ipv4Addr>() {
+            Ok(ip) => ip,
+            Err(_) => interface_ipv4(text).ok_or_else(|| RunError::BadLocal(text.clone()))?,
+        },
+        None => route_source(SocketAddr::V4(server))?,
+    };
+    let local_port = if opts.local_port == 0 {
+        67
+    } else {
+        opts.local_port
+    };
+    Ok(Endpoints {
+        local: SocketAddrV4::new(local_ip, local_port),
+        server,
+    })
+}
+
+/// The source address the kernel would use towards `server` (connect a UDP socket; no
+/// packet is sent).
+fn route_source(server: SocketAddr) -> Result<Ipv4Addr, RunError> {
+    let probe = UdpSocket::bind("0.0.0.0:0").map_err(|e| RunError::NoRoute(server, e))?;
+    probe
+        .connect(server)
+        .map_err(|e| RunError::NoRoute(server, e))?;
+    match probe
+        .local_addr()
+        .map_err(|e| RunError::NoRoute(server, e))?
+    {
+        SocketAddr::V4(a) => Ok(*a.ip()),
+        SocketAddr::V6(_) => Err(RunError::NoRoute(
+            server,
+            std::io::Error::other("route source is IPv6"),
+        )),
+    }
+}
+
+/// First IPv4 address of the named interface (getifaddrs(3)).
+fn interface_ipv4(name: &str) -> Option<Ipv4Addr> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we free below with freeifaddrs.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return None;
+    }
+    let mut found = None;
+    let mut cursor = head;
+    while !cursor.is_null() {
+        // SAFETY: cursor walks the list getifaddrs returned, which stays valid until freed.
+        let entry = unsafe { &*cursor };
+        cursor = entry.ifa_next;
+        if entry.ifa_addr.is_null() || entry.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        let entry_name = unsafe { std::ffi::CStr::from_ptr(entry.ifa_name) };
+        // SAFETY: ifa_addr is non-null and points to a sockaddr of the family it declares.
+        let family = unsafe { (*entry.ifa_addr).sa_family } as libc::c_int;
+        if entry_name.to_bytes() == name.as_bytes() && family == libc::AF_INET {
+            // SAFETY: family AF_INET means the sockaddr is a sockaddr_in.
+            let sin = unsafe { &*(entry.ifa_addr as *const libc::sockaddr_in) };
+            found = Some(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
+            break;
+        }
+    }
+    // SAFETY: head came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    found
+}
+
+/// Opens `count` sockets bound to `local`, in thread order. With more than one socket they
+/// form a reuseport group steered by `xid % count` (see the module comment).
+pub fn open_sockets(local: SocketAddrV4, count: usize) -> Result<Vec<UdpSocket>, RunError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut sockets = Vec::with_capacity(count);
+    for _ in 0..count {
+        let err = |e| RunError::Socket(local, e);
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(err)?;
+        if count > 1 {
+            socket.set_reuse_port(true).map_err(err)?;
+        }
+        // Large buffers absorb reply bursts; failing to grow them is not fatal.
+        let _ = socket.set_recv_buffer_size(4 << 20);
+        let _ = socket.set_send_buffer_size(4 << 20);
+        socket.bind(&SocketAddr::V4(local).into()).map_err(err)?;
+        socket.set_nonblocking(true).map_err(err)?;
+        sockets.push(UdpSocket::from(socket));
+    }
+    if count > 1 {
+        if let Some(first) = sockets.first() {
+            attach_xid_steering(first, count as u32)?;
+        }
+    }
+    Ok(sockets)
+}
+
+/// Attaches `return xid % n` to the reuseport group. A reuseport program sees the UDP payload
+/// at offset 0, so the DHCP xid is the 32-bit big-endian word at offset 4 (RFC 2131 figure 1).
+fn attach_xid_steering(socket: &UdpSocket, n: u32) -> Result<(), RunError> {
+    let mut program = [
+        // ld [4]  (BPF_LD | BPF_W | BPF_ABS): A = xid
+        libc::sock_filter {
+            code: 0x20,
+            jt: 0,
+            jf: 0,
+            k: 4,
+        },
+        // mod #n  (BPF_ALU | BPF_MOD | BPF_K)
+        libc::sock_filter {
+            code: 0x94,
+            jt: 0,
+            jf: 0,
+            k: n,
+        },
+        // ret a   (BPF_RET | BPF_A): index of the socket in bind order
+        libc::sock_filter {
+            code: 0x16,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: fprog points at `program`, which outlives the call; the kernel copies it.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_ATTACH_REUSEPORT_CBPF,
+            &fprog as *const libc::sock_fprog as *const libc::c_void,
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(RunError::Steering(std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Counters a worker publishes for the main thread (reports, -D, progress). Each worker has
+/// its own, on its own cache line; only the owner writes.
+#[derive(Default)]
+#[repr(align(64))]
+pub struct LiveCounters {
+    pub sent: [AtomicU64; 4],
+    pub received: [AtomicU64; 4],
+    pub collected: [AtomicU64; 4],
+    pub rejected: [AtomicU64; 4],
+    pub completed: AtomicU64,
+    pub p99_us: AtomicU64,
+    pub done: AtomicBool,
+}
+
+/// State shared by the main thread and the workers.
+pub struct Shared {
+    /// Stop initiating exchanges (test period over, time cap); workers then drain.
+    pub stop: AtomicBool,
+    /// Stop at once (-D reached).
+    pub abort: AtomicBool,
+    pub live: Vec<LiveCounters>,
+    pub start: Instant,
+}
+
+/// Optional -u checker shared by the workers: an open-addressing table of
+/// (address << 32 | client + 1) words updated with compare-and-swap, so threads never lock.
+pub struct AddressTable {
+    words: Vec<AtomicU64>,
+    mask: usize,
+}
+
+impl AddressTable {
+    pub fn new(clients: u32) -> Self {
+        let size = (clients as usize * 2)
+            .next_power_of_two()
+            .clamp(1024, 1 << 24);
+        AddressTable {
+            words: (0..size).map(|_| AtomicU64::new(0)).collect(),
+            mask: size - 1,
+        }
+    }
+
+    /// Records that `client` now holds `address`; returns false if another client held it.
+    pub fn claim(&self, address: Ipv4Addr, client: u32) -> bool {
+        let key = u64::from(u32::from(address));
+        let owner = u64::from(client) + 1;
+        let word = (key << 32) | owner;
+        let mut at = (u32::from(address).wrapping_mul(0x9e37_79b9) as usize) & self.mask;
+        for _ in 0..=self.mask {
+            let Some(slot) = self.words.get(at) else {
+                return true;
+            };
+            let current = slot.load(Ordering::Relaxed);
+            if current == 0 {
+                match slot.compare_exchange(0, word, Ordering::AcqRel, Ordering::Relaxed) {
+                    Ok(_) => return true,
+                    Err(_) => continue, // someone took the slot: re-read it
+                }
+            }
+            if current >> 32 == key {
+                let previous = current & 0xffff_ffff;
+                slot.store(word, Ordering::Relaxed);
+                return previous == 0 || previous == owner;
+            }
+            at = (at + 1) & self.mask;
+        }
+        true // table full: cannot judge, do not report a false duplicate
+    }
+
+    /// Marks `address` as no longer held (after a RELEASE).
+    pub fn release(&self, address: Ipv4Addr) {
+        let key = u64::from(u32::from(address));
+        let mut at = (u32::from(address).wrapping_mul(0x9e37_79b9) as usize) & self.mask;
+        for _ in 0..=self.mask {
+            let Some(slot) = self.words.get(at) else {
+                return;
+            };
+            let current = slot.load(Ordering::Relaxed);
+            if current == 0 {
+                return;
+            }
+            if current >> 32 == key {
+                slot.store(key << 32, Ordering::Relaxed);
+                return;
+            }
+            at = (at + 1) & self.mask;
+        }
+    }
+}
+
+/// Everything a worker needs from the command line, resolved once.
+#[derive(Clone, Debug)]
+pub struct WorkerPlan {
+    pub index: usize,
+    pub threads: usize,
+    pub endpoints: Endpoints,
+    pub clients: u32,
+    pub mac_base: [u8; 6],
+    pub broadcast: bool,
+    pub initial_only: bool,
+    pub scenario: Scenario,
+    /// This worker's share of -r / -f / -F (per second).
+    pub rate: Option<f64>,
+    pub renew_rate: Option<f64>,
+    pub release_rate: Option<f64>,
+    /// This worker's share of -n.
+    pub quota: Option<u64>,
+    pub window: usize,
+    pub drop_time: Duration,
+    pub exit_wait: Option<Duration>,
+    pub time_cap: Duration,
+}
+
+/// What a worker hands back when it ends.
+pub struct WorkerResult {
+    pub stats: [ExchangeStats; 4],
+    pub malformed: u64,
+    pub series: Vec<SecondSample>,
+    pub last_completion: Option<Duration>,
+    pub retransmissions: u64,
+    pub completed: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum SlotState {
+    Free,
+    AwaitOffer,
+    AwaitAck,
+    AwaitRenewAck,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    xid: u32,
+    state: SlotState,
+    /// Position of the client within this worker's slice.
+    client_pos: u32,
+    sent_ns: u64,
+    /// Avalanche: retransmissions so far.
+    attempts: u32,
+}
+
+const FREE_SLOT: Slot = Slot {
+    xid: 0,
+    state: SlotState::Free,
+    client_pos: 0,
+    sent_ns: 0,
+    attempts: 0,
+};
+
+#[derive(Clone, Copy, Debug)]
+struct LeaseRecord {
+    address: Option<Ipv4Addr>,
+    server_id: Ipv4Addr,
+}
+
+const NO_LEASE: LeaseRecord = LeaseRecord {
+    address: None,
+    server_id: Ipv4Addr::UNSPECIFIED,
+};
+
+/// Buffers --record-acks lines and writes whole buffers to the shared O_APPEND file, so lines
+/// of different threads never interleave (appends of one write(2) are atomic on Linux for
+/// regular files) and nothing allocates per ACK.
+pub struct AckRecorder {
+    file: Arc<File>,
+    buffer: Vec<u8>,
+}
+
+const RECORD_FLUSH_AT: usize = 60 * 1024;
+
+impl AckRecorder {
+    pub fn new(file: Arc<File>) -> Self {
+        AckRecorder {
+            file,
+            buffer: Vec::with_capacity(64 * 1024),
+        }
+    }
+
+    fn record(&mut self, client_id: &[u8], address: Ipv4Addr, lifetime: Option<u32>) {
+        for (i, byte) in client_id.iter().enumerate() {
+            if i > 0 {
+                self.buffer.push(b':');
+            }
+            let _ = write!(self.buffer, "{byte:02x}");
+        }
+        let _ = match lifetime {
+            Some(l) => writeln!(self.buffer, " {address} {l}"),
+            None => writeln!(self.buffer, " {address} -"),
+        };
+        if self.buffer.len() >= RECORD_FLUSH_AT {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.buffer.is_empty() {
+            let _ = (&*self.file).write_all(&self.buffer);
+            self.buffer.clear();
+        }
+    }
+}
+
+/// MAC address of client number `n`: the -b mac base plus `n`, carried across the octets
+/// from the right (perfdhcp derives client MACs from the base the same way).
+pub fn client_mac(base: &[u8; 6], n: u32) -> [u8; 6] {
+    let mut value = 0u64;
+    for byte in base {
+        value = (value << 8) | u64::from(*byte);
+    }
+    let value = value.wrapping_add(u64::from(n)) & 0xffff_ffff_ffff;
+    let bytes = value.to_be_bytes();
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&bytes[2..8]);
+    mac
+}
+
+/// One sender/receiver thread.
+pub struct Worker {
+    plan: WorkerPlan,
+    socket: UdpSocket,
+    shared: Arc<Shared>,
+    uniqueness: Option<Arc<AddressTable>>,
+    recorder: Option<AckRecorder>,
+    slots: Vec<Slot>,
+    mask: u64,
+    next_seq: u64,
+    oldest_seq: u64,
+    in_flight: u64,
+    /// Number of clients in this worker's slice.
+    slice_len: u32,
+    next_client_pos: u32,
+    initiated: u64,
+    renews_sent: u64,
+    releases_sent: u64,
+    leases: Vec<LeaseRecord>,
+    lease_cursor: u32,
+    stats: [ExchangeStats; 4],
+    malformed: u64,
+    series: TimeSeries,
+    completed: u64,
+    last_completion_ns: Option<u64>,
+    retransmissions: u64,
+    tx: [u8; MAX_BUILT_LEN],
+    rx: [u8; 1500],
+}
+
+impl Worker {
+    pub fn new(
+        plan: WorkerPlan,
+        socket: UdpSocket,
+        shared: Arc<Shared>,
+        uniqueness: Option<Arc<AddressTable>>,
+        recorder: Option<AckRecorder>,
+    ) -> Self {
+        let slice_len = slice_len(plan.clients, plan.index, plan.threads);
+        let wanted = match plan.scenario {
+            Scenario::Avalanche => (slice_len as usize).max(plan.window),
+            Scenario::Basic => plan.window,
+        };
+        let capacity = wanted.next_power_of_two().clamp(16, 1 << 21);
+        let track_leases = plan.renew_rate.is_some() || plan.release_rate.is_some();
+        Worker {
+            slots: vec![FREE_SLOT; capacity],
+            mask: capacity as u64 - 1,
+            next_seq: 0,
+            oldest_seq: 0,
+            in_flight: 0,
+            slice_len,
+            next_client_pos: 0,
+            initiated: 0,
+            renews_sent: 0,
+            releases_sent: 0,
+            leases: if track_leases {
+                vec![NO_LEASE; slice_len as usize]
+            } else {
+                Vec::new()
+            },
+            lease_cursor: 0,
+            stats: Default::default(),
+            malformed: 0,
+            series: TimeSeries::default(),
+            completed: 0,
+            last_completion_ns: None,
+            retransmissions: 0,
+            tx: [0u8; MAX_BUILT_LEN],
+            rx: [0u8; 1500],
+            plan,
+            socket,
+            shared,
+            uniqueness,
+            recorder,
+        }
+    }
+
+    fn live(&self) -> Option<&LiveCounters> {
+        self.shared.live.get(self.plan.index)
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.shared.start.elapsed().as_nanos() as u64
+    }
+
+    fn client_number(&self, pos: u32) -> u32 {
+        pos.wrapping_mul(self.plan.threads as u32)
+            .wrapping_add(self.plan.index as u32)
+    }
+
+    fn frame(&self, xid: u32, client_pos: u32) -> ClientFrame {
+        ClientFrame {
+            xid,
+            mac: client_mac(&self.plan.mac_base, self.client_number(client_pos)),
+            giaddr: *self.plan.endpoints.local.ip(),
+            broadcast: self.plan.broadcast,
+        }
+    }
+
+    fn xid_for(&self, seq: u64) -> u32 {
+        (seq.wrapping_mul(self.plan.threads as u64) + self.plan.index as u64) as u32
+    }
+
+    fn send(&mut self, len: usize) -> bool {
+        let Some(bytes) = self.tx.get(..len) else {
+            return false;
+        };
+        self.socket
+            .send_to(bytes, self.plan.endpoints.server)
+            .is_ok()
+    }
+
+    /// Takes the next sequence number if the ring has room.
+    fn take_slot(&mut self) -> Option<(u64, u32)> {
+        if self.next_seq - self.oldest_seq > self.mask {
+            return None;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Some((seq, self.xid_for(seq)))
+    }
+
+    fn slot_mut(&mut self, seq: u64) -> Option<&mut Slot> {
+        self.slots.get_mut((seq & self.mask) as usize)
+    }
+
+    fn start_exchange(&mut self, now_ns: u64) -> bool {
+        if self.slice_len == 0 {
+            return false;
+        }
+        let Some((seq, xid)) = self.take_slot() else {
+            return false;
+        };
+        let client_pos = self.next_client_pos;
+        self.next_client_pos = (self.next_client_pos + 1) % self.slice_len;
+        let frame = self.frame(xid, client_pos);
+        let len = wire::build_discover(&mut self.tx, &frame);
+        let sent = self.send(len);
+        if let Some(slot) = self.slot_mut(seq) {
+            *slot = Slot {
+                xid,
+                state: SlotState::AwaitOffer,
+                client_pos,
+                sent_ns: now_ns,
+                attempts: 0,
+            };
+        }
+        self.in_flight += 1;
+        self.initiated += 1;
+        self.stats[ExchangeKind::DiscoverOffer.index()].sent += 1;
+        if !sent {
+            // A local send failure (perfdhcp's "locallimit") still counts as sent and will be
+            // collected as a drop, as perfdhcp counts it.
+        }
+        true
+    }
+
+    fn send_renew(&mut self, now_ns: u64) -> bool {
+        let Some(pos) = self.next_leased_client() else {
+            return false;
+        };
+        let Some(lease) = self.leases.get(pos as usize).copied() else {
+            return false;
+        };
+        let Some(address) = lease.address else {
+            return false;
+        };
+        let Some((seq, xid)) = self.take_slot() else {
+            return false;
+        };
+        let frame = self.frame(xid, pos);
+        let len = wire::build_request_renewing(&mut self.tx, &frame, address);
+        self.send(len);
+        if let Some(slot) = self.slot_mut(seq) {
+            *slot = Slot {
+                xid,
+                state: SlotState::AwaitRenewAck,
+                client_pos: pos,
+                sent_ns: now_ns,
+                attempts: 0,
+            };
+        }
+        self.in_flight += 1;
+        self.stats[ExchangeKind::RenewAck.index()].sent += 1;
+        true
+    }
+
+    fn send_release(&mut self) -> bool {
+        let Some(pos) = self.next_leased_client() else {
+            return false;
+        };
+        let Some(lease) = self.leases.get(pos as usize).copied() else {
+            return false;
+        };
+        let Some(address) = lease.address else {
+            return false;
+        };
+        // RFC 2131 4.4.6: a RELEASE gets no reply, so it needs no slot, only a fresh xid.
+        let xid = self.xid_for(self.next_seq.wrapping_add(1 << 40));
+        let frame = self.frame(xid, pos);
+        let len = wire::build_release(&mut self.tx, &frame, address, lease.server_id);
+        self.send(len);
+        if let Some(record) = self.leases.get_mut(pos as usize) {
+            record.address = None;
+        }
+        if let Some(table) = &self.uniqueness {
+            table.release(address);
+        }
+        self.stats[ExchangeKind::Release.index()].sent += 1;
+        true
+    }
+
+    /// Round-robin over the clients of this slice that hold a lease.
+    fn next_leased_client(&mut self) -> Option<u32> {
+        let len = self.leases.len() as u32;
+        for _ in 0..len.min(4096) {
+            let pos = self.lease_cursor % len.max(1);
+            self.lease_cursor = self.lease_cursor.wrapping_add(1);
+            if self
+                .leases
+                .get(pos as usize)
+                .is_some_and(|l| l.address.is_some())
+            {
+                return Some(pos);
+            }
+        }
+        None
+    }
+
+    /// Handles every datagram waiting on the socket (at most RECV_BATCH).
+    fn receive(&mut self) -> usize {
+        let mut handled = 0;
+        while handled < RECV_BATCH {
+            let len = match self.socket.recv(&mut self.rx) {
+                Ok(len) => len,
+                Err(_) => break,
+            };
+            handled += 1;
+            let now_ns = self.now_ns();
+            let reply = match self.rx.get(..len).map(wire::parse_reply) {
+                Some(Ok(reply)) => reply,
+                _ => {
+                    self.malformed += 1;
+                    continue;
+                }
+            };
+            self.handle_reply(&reply, now_ns);
+        }
+        handled
+    }
+
+    fn orphan(&mut self, kind: ExchangeKind) {
+        self.stats[kind.index()].orphans += 1;
+    }
+
+    fn handle_reply(&mut self, reply: &wire::Reply, now_ns: u64) {
+        let threads = self.plan.threads as u64;
+        let xid = u64::from(reply.xid);
+        let reply_kind = match reply.message_type {
+            MessageType::Offer => ExchangeKind::DiscoverOffer,
+            _ => ExchangeKind::RequestAck,
+        };
+        if xid % threads != self.plan.index as u64 {
+            self.orphan(reply_kind);
+            return;
+        }
+        // Recover the full sequence number from the 32-bit xid: the in-flight window is far
+        // smaller than 2^32 / threads, so the nearest candidate at or below next_seq is it.
+        let low = xid / threads;
+        let span = (1u64 << 32) / threads;
+        let mut seq = (self.next_seq / span) * span + low;
+        if seq >= self.next_seq {
+            seq = seq.wrapping_sub(span);
+        }
+        let Some(slot) = self.slots.get((seq & self.mask) as usize).copied() else {
+            self.orphan(reply_kind);
+            return;
+        };
+        if slot.state == SlotState::Free || slot.xid != reply.xid {
+            self.orphan(reply_kind);
+            return;
+        }
+        let delay = now_ns.saturating_sub(slot.sent_ns);
+        match (slot.state, reply.message_type) {
+            (SlotState::AwaitOffer, MessageType::Offer) => {
+                self.on_offer(seq, slot, reply, delay, now_ns)
+            }
+            (SlotState::AwaitAck, MessageType::Ack | MessageType::Nak) => {
+                self.on_ack(seq, slot, reply, delay, now_ns, ExchangeKind::RequestAck)
+            }
+            (SlotState::AwaitRenewAck, MessageType::Ack | MessageType::Nak) => {
+                self.on_ack(seq, slot, reply, delay, now_ns, ExchangeKind::RenewAck)
+            }
+            _ => self.orphan(reply_kind),
+        }
+    }
+
+    fn free_slot(&mut self, seq: u64) {
+        if let Some(slot) = self.slot_mut(seq) {
+            slot.state = SlotState::Free;
+        }
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    fn complete(&mut self, delay: u64, now_ns: u64) {
+        self.completed += 1;
+        self.last_completion_ns = Some(now_ns);
+        self.series.record(now_ns / 1_000_000_000, delay);
+    }
+
+    fn on_offer(&mut self, seq: u64, slot: Slot, reply: &wire::Reply, delay: u64, now_ns: u64) {
+        let stats = &mut self.stats[ExchangeKind::DiscoverOffer.index()];
+        stats.record_delay(delay);
+        let server_id = match reply.server_id {
+            Some(id) if !reply.yiaddr.is_unspecified() => id,
+            _ => {
+                // An OFFER without an address or server identifier cannot be requested.
+                stats.rejected += 1;
+                self.free_slot(seq);
+                return;
+            }
+        };
+        if self.plan.initial_only {
+            self.free_slot(seq);
+            self.complete(delay, now_ns);
+            return;
+        }
+        let frame = self.frame(slot.xid, slot.client_pos);
+        let len = wire::build_request_selecting(&mut self.tx, &frame, reply.yiaddr, server_id);
+        self.send(len);
+        self.stats[ExchangeKind::RequestAck.index()].sent += 1;
+        if let Some(s) = self.slot_mut(seq) {
+            s.state = SlotState::AwaitAck;
+            s.sent_ns = now_ns;
+            s.attempts = 0;
+        }
+    }
+
+    fn on_ack(
+        &mut self,
+        seq: u64,
+        slot: Slot,
+        reply: &wire::Reply,
+        delay: u64,
+        now_ns: u64,
+        kind: ExchangeKind,
+    ) {
+        self.free_slot(seq);
+        let client = self.client_number(slot.client_pos);
+        let stats = &mut self.stats[kind.index()];
+        stats.record_delay(delay);
+        if reply.message_type == MessageType::Nak || reply.yiaddr.is_unspecified() {
+            stats.rejected += 1;
+            if let Some(record) = self.leases.get_mut(slot.client_pos as usize) {
+                record.address = None;
+            }
+            return;
+        }
+        if let Some(table) = &self.uniqueness {
+            if !table.claim(reply.yiaddr, client) {
+                stats.non_unique += 1;
+            }
+        }
+        if let Some(record) = self.leases.get_mut(slot.client_pos as usize) {
+            record.address = Some(reply.yiaddr);
+            record.server_id = reply.server_id.unwrap_or(*self.plan.endpoints.server.ip());
+        }
+        if kind == ExchangeKind::RequestAck {
+            self.complete(delay, now_ns);
+        }
+        if let Some(recorder) = &mut self.recorder {
+            recorder.record(&wire::client_id(&reply.mac), reply.yiaddr, reply.lease_time);
+        }
+    }
+
+    /// Collects requests older than the drop time (perfdhcp -d) from the oldest end of the
+    /// ring; in the avalanche scenario they are retransmitted instead.
+    fn expire(&mut self, now_ns: u64) {
+        let drop_ns = self.plan.drop_time.as_nanos() as u64;
+        while self.oldest_seq < self.next_seq {
+            let seq = self.oldest_seq;
+            let Some(slot) = self.slots.get((seq & self.mask) as usize).copied() else {
+                break;
+            };
+            let kind = match slot.state {
+                SlotState::Free => {
+                    self.oldest_seq += 1;
+                    continue;
+                }
+                SlotState::AwaitOffer => ExchangeKind::DiscoverOffer,
+                SlotState::AwaitAck => ExchangeKind::RequestAck,
+                SlotState::AwaitRenewAck => ExchangeKind::RenewAck,
+            };
+            if self.plan.scenario == Scenario::Avalanche {
+                // Avalanche backs off per client: 1, 2, 4, ... drop times, at most 64.
+                let wait = drop_ns.saturating_mul(1u64 << slot.attempts.min(6));
+                if now_ns.saturating_sub(slot.sent_ns) < wait {
+                    break;
+                }
+                self.retransmit(seq, slot, now_ns);
+                continue;
+            }
+            if now_ns.saturating_sub(slot.sent_ns) < drop_ns {
+                break;
+            }
+            self.stats[kind.index()].collected += 1;
+            self.free_slot(seq);
+            self.oldest_seq += 1;
+        }
+    }
+
+    fn retransmit(&mut self, seq: u64, slot: Slot, now_ns: u64) {
+        // Avalanche restarts a timed-out exchange from DISCOVER, as a client in INIT state
+        // would (RFC 2131 4.4.1), under a fresh xid at the head of the ring so that the
+        // oldest pointer keeps moving.
+        self.free_slot(seq);
+        self.oldest_seq += 1;
+        let Some((new_seq, xid)) = self.take_slot() else {
+            return;
+        };
+        let frame = self.frame(xid, slot.client_pos);
+        let len = wire::build_discover(&mut self.tx, &frame);
+        self.send(len);
+        self.retransmissions += 1;
+        self.stats[ExchangeKind::DiscoverOffer.index()].sent += 1;
+        if let Some(s) = self.slot_mut(new_seq) {
+            *s = Slot {
+                xid,
+                state: SlotState::AwaitOffer,
+                client_pos: slot.client_pos,
+                sent_ns: now_ns,
+                attempts: slot.attempts + 1,
+            };
+        }
+        self.in_flight += 1;
+    }
+
+    fn publish(&self) {
+        let Some(live) = self.live() else { return };
+        for kind in ExchangeKind::ALL {
+            let i = kind.index();
+            let s = &self.stats[i];
+            if let (Some(a), Some(b), Some(c), Some(d)) = (
+                live.sent.get(i),
+                live.received.get(i),
+                live.collected.get(i),
+                live.rejected.get(i),
+            ) {
+                a.store(s.sent, Ordering::Relaxed);
+                b.store(s.received, Ordering::Relaxed);
+                c.store(s.collected, Ordering::Relaxed);
+                d.store(s.rejected, Ordering::Relaxed);
+            }
+        }
+        live.completed.store(self.completed, Ordering::Relaxed);
+        live.p99_us
+            .store(self.series.current_p99_us(), Ordering::Relaxed);
+    }
+
+    fn wait_readable(&self, timeout_ms: i32) {
+        let mut pfd = libc::pollfd {
+            fd: self.socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, bounded timeout.
+        unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    }
+
+    /// Initiates what the rate, window and quota allow now. Returns how many were sent.
+    fn initiate(&mut self, elapsed: f64, now_ns: u64) -> usize {
+        let mut sent = 0;
+        let quota_left = |w: &Self| w.plan.quota.is_none_or(|q| w.initiated < q);
+        match self.plan.scenario {
+            Scenario::Avalanche => {
+                // Every client of the slice once, as fast as the ring allows.
+                while sent < SEND_BATCH
+                    && self.initiated < u64::from(self.slice_len)
+                    && quota_left(self)
+                    && self.start_exchange(now_ns)
+                {
+                    sent += 1;
+                }
+            }
+            Scenario::Basic => {
+                let due = match self.plan.rate {
+                    // perfdhcp sends the first exchange at once, then paces.
+                    Some(rate) => (elapsed * rate) as u64 + 1,
+                    None => u64::MAX,
+                };
+                while sent < SEND_BATCH
+                    && self.initiated < due
+                    && quota_left(self)
+                    && self.start_exchange(now_ns)
+                {
+                    sent += 1;
+                }
+                if let Some(rate) = self.plan.renew_rate {
+                    let due = (elapsed * rate) as u64;
+                    while self.renews_sent < due {
+                        self.renews_sent += 1;
+                        if self.send_renew(now_ns) {
+                            sent += 1;
+                        }
+                    }
+                }
+                if let Some(rate) = self.plan.release_rate {
+                    let due = (elapsed * rate) as u64;
+                    while self.releases_sent < due {
+                        self.releases_sent += 1;
+                        if self.send_release() {
+                            sent += 1;
+                        }
+                    }
+                }
+            }
+        }
+        sent
+    }
+
+    fn initiation_finished(&self) -> bool {
+        if self.shared.stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        if self.plan.quota.is_some_and(|q| self.initiated >= q) {
+            return true;
+        }
+        self.plan.scenario == Scenario::Avalanche && self.initiated >= u64::from(self.slice_len)
+    }
+
+    /// Runs until the exit condition, then drains replies; returns the thread's results.
+    pub fn run(mut self) -> WorkerResult {
+        let cap_ns = self.plan.time_cap.as_nanos() as u64;
+        let mut drain_deadline: Option<u64> = None;
+        let mut turns: u64 = 0;
+        loop {
+            turns += 1;
+            let now_ns = self.now_ns();
+            if self.shared.abort.load(Ordering::Relaxed) || now_ns >= cap_ns {
+                break;
+            }
+            let received = self.receive();
+            let now_ns = self.now_ns();
+            self.expire(now_ns);
+            let mut sent = 0;
+            match drain_deadline {
+                None if self.initiation_finished() => {
+                    let wait = self
+                        .plan
+                        .exit_wait
+                        .unwrap_or(self.plan.drop_time.saturating_mul(2))
+                        .as_nanos() as u64;
+                    drain_deadline = Some(now_ns.saturating_add(wait));
+                }
+                None => sent = self.initiate(now_ns as f64 / 1e9, now_ns),
+                Some(_) => {}
+            }
+            if let Some(deadline) = drain_deadline {
+                let avalanche_waits = self.plan.scenario == Scenario::Avalanche;
+                if self.in_flight == 0 || (now_ns >= deadline && !avalanche_waits) {
+                    break;
+                }
+            }
+            if turns & 15 == 0 || received == 0 {
+                self.publish();
+            }
+            if received == 0 && sent == 0 {
+                self.wait_readable(1);
+            }
+        }
+        let end_ns = self.now_ns();
+        self.series.advance_to(end_ns / 1_000_000_000 + 1);
+        if let Some(recorder) = &mut self.recorder {
+            recorder.flush();
+        }
+        self.publish();
+        if let Some(live) = self.live() {
+            live.done.store(true, Ordering::Release);
+        }
+        WorkerResult {
+            stats: self.stats,
+            malformed: self.malformed,
+            series: std::mem::take(&mut self.series.samples),
+            last_completion: self.last_completion_ns.map(Duration::from_nanos),
+            retransmissions: self.retransmissions,
+            completed: self.completed,
+        }
+    }
+}
+
+/// Clients `index, index + threads, ...` below `clients`.
+pub fn slice_len(clients: u32, index: usize, threads: usize) -> u32 {
+    let (index, threads) = (index as u32, threads.max(1) as u32);
+    if index >= clients {
+        0
+    } else {
+        (clients - index).div_ceil(threads)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_macs_count_up_from_the_base_with_carry() {
+        let base = [0x00, 0x0c, 0x01, 0x02, 0x03, 0x04];
+        assert_eq!(client_mac(&base, 0), base);
+        assert_eq!(client_mac(&base, 1), [0x00, 0x0c, 0x01, 0x02, 0x03, 0x05]);
+        assert_eq!(client_mac(&[0, 0, 0, 0, 0, 0xff], 1), [0, 0, 0, 0, 1, 0]);
+    }
+
+    #[test]
+    fn slices_cover_every_client_once() {
+        let threads = 3;
+        let total: u32 = (0..threads).map(|i| slice_len(10, i, threads)).sum();
+        assert_eq!(total, 10);
+        assert_eq!(slice_len(10, 0, 3), 4);
+        assert_eq!(slice_len(10, 2, 3), 3);
+        assert_eq!(slice_len(2, 2, 3), 0);
+    }
+
+    #[test]
+    fn address_table_flags_second_holder_until_release() {
+        let table = AddressTable::new(8);
+        let a = Ipv4Addr::new(10, 0, 0, 5);
+        assert!(table.claim(a, 1));
+        assert!(
+            table.claim(a, 1),
+            "the same client renewing is not a duplicate"
+        );
+        assert!(!table.claim(a, 2));
+        table.release(a);
+        assert!(table.claim(a, 3));
+    }
+
+    /// The reuseport steering program must hand a datagram to socket `xid % n`: this is what
+    /// lets every worker see only its own replies.
+    #[test]
+    fn reuseport_program_steers_by_xid() {
+        let probe = match UdpSocket::bind("127.0.0.1:0") {
+            Ok(s) => s,
+            Err(e) => panic!("loopback UDP unavailable: {e}"),
+        };
+        let port = probe.local_addr().map(|a| a.port()).unwrap_or(0);
+        drop(probe);
+        let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+        let sockets = match open_sockets(local, 3) {
+            Ok(s) => s,
+            Err(e) => panic!("cannot open reuseport group: {e}"),
+        };
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let mut packet = [0u8; 300];
+        for xid in 0u32..30 {
+            packet[4..8].copy_from_slice(&xid.to_be_bytes());
+            sender
+                .send_to(&packet, local)
+                .unwrap_or_else(|e| panic!("send: {e}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let mut buf = [0u8; 400];
+        let mut seen = 0;
+        for (index, socket) in sockets.iter().enumerate() {
+            while let Ok(len) = socket.recv(&mut buf) {
+                let xid = wire::peek_xid(&buf[..len]).unwrap_or(u32::MAX);
+                assert_eq!(xid as usize % 3, index, "xid {xid} reached socket {index}");
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 30);
+    }
+}
