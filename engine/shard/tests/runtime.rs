@@ -1,0 +1,279 @@
+//! The runtime end to end on loopback: an echo handler behind `start`, real sockets.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::{dhcp_datagram, free_port, macs, seq_and_mac};
+use corelease_shard::{
+    bind_shard_sockets, shard_of_chaddr, start, RecvMeta, RuntimeConfig, RuntimeError, SendMeta,
+    ShardHandler,
+};
+
+/// Observations shared between the shards' handlers and the test thread.
+#[derive(Default)]
+struct Shared {
+    /// Datagrams whose batch ended (on_batch_end ran), all shards together.
+    committed: AtomicU64,
+    ticks: AtomicU64,
+    /// Bit i set when a handler was built for shard i on a thread named after a shard.
+    built_on_shard_thread: AtomicU64,
+}
+
+/// Replies with the request's bytes, prefixed by the shard index, to the sender.
+struct Echo {
+    shard: usize,
+    in_batch: u64,
+    shared: Arc<Shared>,
+}
+
+impl ShardHandler for Echo {
+    fn on_datagram(
+        &mut self,
+        meta: &RecvMeta,
+        data: &[u8],
+        out: &mut [u8],
+        _now: SystemTime,
+    ) -> Option<SendMeta> {
+        let len = data.len() + 1;
+        out.get_mut(1..len)?.copy_from_slice(data);
+        *out.first_mut()? = self.shard as u8;
+        self.in_batch += 1;
+        Some(SendMeta {
+            dst: meta.src,
+            src_ip: Some(meta.local),
+            ifindex: None,
+            len,
+        })
+    }
+
+    fn on_batch_end(&mut self, _now: SystemTime) {
+        self.shared
+            .committed
+            .fetch_add(self.in_batch, Ordering::SeqCst);
+        self.in_batch = 0;
+    }
+
+    fn on_tick(&mut self, _now: SystemTime) {
+        self.shared.ticks.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Polls `counters` until `done` holds or 2 s pass (counters are published right after each
+/// batch's replies are sent, so a reply can overtake its count).
+fn settled_counters(
+    runtime: &corelease_shard::Runtime,
+    done: impl Fn(&[corelease_shard::ShardCountersSnapshot]) -> bool,
+) -> Vec<corelease_shard::ShardCountersSnapshot> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let counters = runtime.counters();
+        if done(&counters) || Instant::now() >= deadline {
+            return counters;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn echo_runtime(shards: usize) -> (SocketAddrV4, corelease_shard::Runtime, Arc<Shared>) {
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, free_port());
+    let sockets = bind_shard_sockets(addr, shards, None).expect("bind shard sockets");
+    let shared = Arc::new(Shared::default());
+    let for_shards = Arc::clone(&shared);
+    let cfg = RuntimeConfig {
+        shards,
+        pin_cores: true,
+        batch: 32,
+        tick: Duration::from_millis(10),
+        queue_size: 0,
+    };
+    let runtime = start(cfg, sockets, move |shard| {
+        let on_shard_thread = std::thread::current()
+            .name()
+            .is_some_and(|name| name.starts_with(&format!("shard{shard}")));
+        if on_shard_thread {
+            for_shards
+                .built_on_shard_thread
+                .fetch_or(1 << shard, Ordering::SeqCst);
+        }
+        Echo {
+            shard,
+            in_batch: 0,
+            shared: Arc::clone(&for_shards),
+        }
+    })
+    .expect("start runtime");
+    (addr, runtime, shared)
+}
+
+#[test]
+fn echo_replies_arrive_from_the_owning_shard_and_counters_match() {
+    let shards = 2;
+    let (addr, runtime, shared) = echo_runtime(shards);
+    assert_eq!(shared.built_on_shard_thread.load(Ordering::SeqCst), 0b11);
+
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind client");
+    client
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let clients = macs(100, 3);
+    let total = 500u32;
+    let mut expected_per_shard = [0u64; 2];
+    let mut replies = HashMap::new();
+    let mut buf = [0u8; 2048];
+    // Windows of 50 requests: never more in flight than any buffer holds.
+    for window in 0..total / 50 {
+        for seq in window * 50..(window + 1) * 50 {
+            let mac = clients[(seq % 100) as usize];
+            expected_per_shard[shard_of_chaddr(&mac, shards)] += 1;
+            client
+                .send_to(&dhcp_datagram(seq, mac), addr)
+                .expect("send request");
+        }
+        for _ in 0..50 {
+            let (n, from) = client.recv_from(&mut buf).expect("reply within 2 s");
+            assert_eq!(
+                from,
+                std::net::SocketAddr::V4(addr),
+                "reply comes from the server address"
+            );
+            let reply = buf[..n].to_vec();
+            // Replies leave only after on_batch_end of their batch (lease-log commit point).
+            let received_so_far = replies.len() as u64 + 1;
+            assert!(shared.committed.load(Ordering::SeqCst) >= received_so_far);
+            let (seq, _) = seq_and_mac(&reply[1..]);
+            replies.insert(seq, reply);
+        }
+    }
+
+    assert_eq!(replies.len(), total as usize);
+    for (seq, reply) in &replies {
+        let mac = clients[(*seq % 100) as usize];
+        assert_eq!(
+            reply[0] as usize,
+            shard_of_chaddr(&mac, shards),
+            "answered by the owner"
+        );
+        assert_eq!(
+            &reply[1..],
+            dhcp_datagram(*seq, mac).as_slice(),
+            "echo is byte-exact"
+        );
+    }
+
+    // Ticks run while idle, too (bounded wait).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while shared.ticks.load(Ordering::SeqCst) < 2 * shards as u64 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(shared.ticks.load(Ordering::SeqCst) >= 2 * shards as u64);
+
+    let counters = settled_counters(&runtime, |c| {
+        c.iter().map(|s| s.sent).sum::<u64>() >= u64::from(total)
+    });
+    assert_eq!(counters.len(), shards);
+    for (shard, c) in counters.iter().enumerate() {
+        assert_eq!(
+            c.received, expected_per_shard[shard],
+            "shard {shard} received"
+        );
+        assert_eq!(c.sent, expected_per_shard[shard], "shard {shard} sent");
+        assert_eq!(c.send_errors, 0);
+        assert_eq!(c.dropped_truncated, 0);
+        assert_eq!(
+            c.broadcasts_received, 0,
+            "loopback unicast is not a broadcast"
+        );
+        assert_eq!(c.dropped_queue_overflow, 0);
+        assert!(c.batches >= 1 && c.batches <= c.received);
+    }
+    runtime.shutdown();
+    runtime.join().expect("shards stop cleanly");
+}
+
+#[test]
+fn oversized_datagram_is_dropped_and_counted_as_truncated() {
+    let (addr, runtime, _shared) = echo_runtime(1);
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind client");
+    client
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut big = dhcp_datagram(1, [2, 0, 0, 0, 0, 1]);
+    big.resize(corelease_shard::DATAGRAM_CAPACITY + 100, 0);
+    client.send_to(&big, addr).expect("send big");
+    // A normal request after it still gets its reply, so the big one was processed first.
+    client
+        .send_to(&dhcp_datagram(2, [2, 0, 0, 0, 0, 2]), addr)
+        .expect("send");
+    let mut buf = [0u8; 4096];
+    let n = client.recv(&mut buf).expect("reply");
+    assert_eq!(seq_and_mac(&buf[1..n]).0, 2);
+    let c = settled_counters(&runtime, |c| c.iter().all(|s| s.sent >= 1))[0];
+    assert_eq!(c.dropped_truncated, 1);
+    assert_eq!(c.received, 1);
+    drop(runtime); // dropping stops and joins the shards
+}
+
+#[test]
+fn start_refuses_a_socket_count_that_differs_from_the_shard_count() {
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, free_port());
+    let sockets = bind_shard_sockets(addr, 2, None).expect("bind");
+    let cfg = RuntimeConfig {
+        shards: 3,
+        ..RuntimeConfig::default()
+    };
+    let err = match start(cfg, sockets, |_| NoReply) {
+        Ok(_) => panic!("started with 2 sockets for 3 shards"),
+        Err(err) => err,
+    };
+    let inner = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<RuntimeError>())
+        .expect("a RuntimeError inside");
+    assert!(matches!(
+        inner,
+        RuntimeError::ShardCountMismatch {
+            configured: 3,
+            sockets: 2
+        }
+    ));
+}
+
+#[test]
+fn a_panicking_handler_factory_fails_start_with_the_shard_named() {
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, free_port());
+    let sockets = bind_shard_sockets(addr, 2, None).expect("bind");
+    let cfg = RuntimeConfig {
+        shards: 2,
+        ..RuntimeConfig::default()
+    };
+    let result = start(cfg, sockets, |shard| {
+        if shard == 1 {
+            panic!("test: handler for shard 1 cannot be built");
+        }
+        NoReply
+    });
+    let err = match result {
+        Ok(_) => panic!("started although shard 1 failed"),
+        Err(err) => err,
+    };
+    assert!(err.to_string().contains("shard 1"), "{err}");
+}
+
+struct NoReply;
+
+impl ShardHandler for NoReply {
+    fn on_datagram(
+        &mut self,
+        _: &RecvMeta,
+        _: &[u8],
+        _: &mut [u8],
+        _: SystemTime,
+    ) -> Option<SendMeta> {
+        None
+    }
+}
