@@ -1,1 +1,134 @@
-//! Kea JSON configuration to a validated, typed model with option data pre-encoded
+//! Kea JSON configuration to a validated, typed model with option data pre-encoded.
+//!
+//! `corelease dhcp4 -c kea-dhcp4.json` starts from an unchanged Kea 3.0 DHCPv4 configuration.
+//! This crate reads Kea's JSON dialect (comments, `<?include?>`, extra commas), checks every
+//! key against Kea's grammar ([`keys`]), resolves inheritance global -> shared network ->
+//! subnet, validates the result, and encodes every `option-data` entry to wire bytes once, so
+//! the protocol logic only copies bytes. All problems are collected with their JSON path
+//! (`Dhcp4.subnet4[0].pools[0].pool: 192.0.3.20 is outside subnet 192.0.2.0/24`), not just the
+//! first one. Keys Kea knows that we do not implement yet are returned in
+//! [`Loaded::unsupported`], never silently ignored (DESIGN.md, "Control thread").
+//!
+//! This crate must never do I/O beyond reading the configuration and its includes, never touch
+//! sockets or threads, and never panic on any input.
+
+pub mod json;
+pub mod keys;
+pub mod model;
+pub mod options;
+mod parse;
+
+pub use model::*;
+pub use options::defs::{
+    std_option_def, std_option_def_by_name, std_option_def_in_space,
+    std_option_def_in_space_by_name, DefView, OptionDef, OptionType, StdOptionDef, TupleLength,
+    STD_V4_OPTION_DEFS, STD_V4_SUBOPTION_DEFS,
+};
+pub use options::{ConfiguredOption, OptionSet};
+
+use std::fmt;
+use std::path::Path;
+
+/// A configuration that loaded, with what it contains that we do not implement yet.
+#[derive(Clone, Debug)]
+pub struct Loaded<T> {
+    pub config: T,
+    /// Keys (and values) Kea accepts that corelease does not implement yet, one per path,
+    /// message "not supported yet". The caller decides whether to refuse to start.
+    pub unsupported: Vec<PathIssue>,
+    /// Accepted, but probably not what was meant (e.g. extra commas, a rebind-timer that is
+    /// not below the valid lifetime, so T2 is never sent).
+    pub warnings: Vec<PathIssue>,
+    /// The whole document after comments and includes, for `config-get`.
+    pub raw: serde_json::Value,
+}
+
+/// One problem, located by its JSON path (or `file:line:column` for syntax errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathIssue {
+    pub path: String,
+    pub message: String,
+}
+
+impl PathIssue {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        PathIssue {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for PathIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// The configuration cannot be used; every problem found, one per line.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", join_lines(.issues))]
+pub struct ConfigError {
+    pub issues: Vec<PathIssue>,
+}
+
+fn join_lines(issues: &[PathIssue]) -> String {
+    issues
+        .iter()
+        .map(PathIssue::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Loads a Kea DHCPv4 configuration file. Relative include paths are resolved against the
+/// file's directory.
+pub fn load_dhcp4_file(path: &Path) -> Result<Loaded<Dhcp4Config>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        issues: vec![PathIssue::new(
+            path.display().to_string(),
+            format!("cannot read the configuration file: {e}"),
+        )],
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    parse_named(&text, &name, base)
+}
+
+/// Parses Kea DHCPv4 configuration text; relative include paths are resolved against
+/// `include_base`.
+pub fn parse_dhcp4_str(
+    text: &str,
+    include_base: &Path,
+) -> Result<Loaded<Dhcp4Config>, ConfigError> {
+    parse_named(text, "config", include_base)
+}
+
+fn parse_named(
+    text: &str,
+    source_name: &str,
+    include_base: &Path,
+) -> Result<Loaded<Dhcp4Config>, ConfigError> {
+    let document =
+        json::parse_document(text, source_name, include_base).map_err(|issue| ConfigError {
+            issues: vec![issue],
+        })?;
+    let (config, findings) = parse::parse_root(&document.value);
+    match config {
+        Some(config) => {
+            let mut warnings = document.warnings;
+            warnings.extend(findings.warnings);
+            Ok(Loaded {
+                config,
+                unsupported: findings.unsupported,
+                warnings,
+                raw: document.value,
+            })
+        }
+        None => Err(ConfigError {
+            issues: findings.errors,
+        }),
+    }
+}

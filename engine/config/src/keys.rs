@@ -1,0 +1,429 @@
+//! Every key Kea 3.0's DHCPv4 grammar accepts, per map, and whether corelease implements it.
+//!
+//! This is the one place to change when a feature lands: move its key from `Unsupported` to
+//! `Supported` (and parse it in `parse.rs`). A key listed here as `Unsupported` is reported as
+//! "not supported yet" (DESIGN.md: never silently ignored); a key absent from its scope is one
+//! Kea itself rejects ("unknown key"). Sources: Kea's `dhcp4_parser.yy` and
+//! `simple_parser4.cc` keyword tables, ARM chapter 9.
+
+use KeyStatus::{Supported as S, Unsupported as U};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyStatus {
+    Supported,
+    Unsupported,
+}
+
+/// The maps of a DHCPv4 configuration whose keys are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    InterfacesConfig,
+    LeaseDatabase,
+    MultiThreading,
+    ExpiredLeasesProcessing,
+    Logger,
+    LoggerOutput,
+    Subnet4,
+    SharedNetwork4,
+    Pool4,
+    Relay,
+    OptionData,
+    OptionDef,
+}
+
+impl Scope {
+    pub fn keys(self) -> &'static [(&'static str, KeyStatus)] {
+        match self {
+            Scope::Global => GLOBAL,
+            Scope::InterfacesConfig => INTERFACES_CONFIG,
+            Scope::LeaseDatabase => LEASE_DATABASE,
+            Scope::MultiThreading => MULTI_THREADING,
+            Scope::ExpiredLeasesProcessing => EXPIRED_LEASES_PROCESSING,
+            Scope::Logger => LOGGER,
+            Scope::LoggerOutput => LOGGER_OUTPUT,
+            Scope::Subnet4 => SUBNET4,
+            Scope::SharedNetwork4 => SHARED_NETWORK4,
+            Scope::Pool4 => POOL4,
+            Scope::Relay => RELAY,
+            Scope::OptionData => OPTION_DATA,
+            Scope::OptionDef => OPTION_DEF,
+        }
+    }
+
+    /// `None` when Kea does not know the key in this map.
+    pub fn status(self, key: &str) -> Option<KeyStatus> {
+        self.keys()
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, status)| *status)
+    }
+}
+
+/// Top-level maps other than `Dhcp4` that a Kea configuration file may carry; ignored here.
+pub const IGNORED_TOP_LEVEL: &[&str] =
+    &["Dhcp6", "Control-agent", "DhcpDdns", "Netconf", "Logging"];
+
+const GLOBAL: &[(&str, KeyStatus)] = &[
+    ("valid-lifetime", S),
+    ("min-valid-lifetime", S),
+    ("max-valid-lifetime", S),
+    ("renew-timer", S),
+    ("rebind-timer", S),
+    ("decline-probation-period", S),
+    ("subnet4", S),
+    ("shared-networks", S),
+    ("interfaces-config", S),
+    ("lease-database", S),
+    ("option-def", S),
+    ("option-data", S),
+    ("expired-leases-processing", S),
+    ("echo-client-id", S),
+    ("match-client-id", S),
+    ("authoritative", S),
+    ("next-server", S),
+    ("server-hostname", S),
+    ("boot-file-name", S),
+    ("user-context", S),
+    ("comment", S),
+    ("calculate-tee-times", S),
+    ("t1-percent", S),
+    ("t2-percent", S),
+    ("loggers", S),
+    ("multi-threading", S),
+    ("hosts-database", U),
+    ("hosts-databases", U),
+    ("host-reservation-identifiers", U),
+    ("client-classes", U),
+    ("hooks-libraries", U),
+    ("dhcp4o6-port", U),
+    ("control-socket", U),
+    ("control-sockets", U),
+    ("dhcp-queue-control", U),
+    ("dhcp-ddns", U),
+    ("sanity-checks", U),
+    ("reservations", U),
+    ("config-control", U),
+    ("server-tag", U),
+    ("reservation-mode", U),
+    ("reservations-global", U),
+    ("reservations-in-subnet", U),
+    ("reservations-out-of-pool", U),
+    ("hostname-char-set", U),
+    ("hostname-char-replacement", U),
+    ("ddns-send-updates", U),
+    ("ddns-override-no-update", U),
+    ("ddns-override-client-update", U),
+    ("ddns-replace-client-name", U),
+    ("ddns-generated-prefix", U),
+    ("ddns-qualifying-suffix", U),
+    ("ddns-update-on-renew", U),
+    ("ddns-use-conflict-resolution", U),
+    ("ddns-conflict-resolution-mode", U),
+    ("ddns-ttl-percent", U),
+    ("ddns-ttl", U),
+    ("ddns-ttl-min", U),
+    ("ddns-ttl-max", U),
+    ("store-extended-info", U),
+    ("statistic-default-sample-count", U),
+    ("statistic-default-sample-age", U),
+    ("cache-threshold", U),
+    ("cache-max-age", U),
+    ("early-global-reservations-lookup", U),
+    ("ip-reservations-unique", U),
+    ("reservations-lookup-first", U),
+    ("compatibility", U),
+    ("parked-packet-limit", U),
+    ("allocator", U),
+    ("offer-lifetime", U),
+    ("stash-agent-options", U),
+];
+
+const INTERFACES_CONFIG: &[(&str, KeyStatus)] = &[
+    ("interfaces", S),
+    ("dhcp-socket-type", S),
+    ("outbound-interface", S),
+    ("re-detect", S),
+    ("service-sockets-require-all", S),
+    ("service-sockets-retry-wait-time", S),
+    ("service-sockets-max-retries", S),
+    ("user-context", S),
+    ("comment", S),
+];
+
+const LEASE_DATABASE: &[(&str, KeyStatus)] = &[
+    ("type", S),
+    ("persist", S),
+    ("name", S),
+    ("lfc-interval", S),
+    ("max-row-errors", S),
+    ("user-context", S),
+    ("comment", S),
+    // corelease's own keys (DESIGN.md "The lease log").
+    ("durability", S),
+    ("group-commit-max-delay-us", S),
+    ("group-commit-max-batch", S),
+    ("user", U),
+    ("password", U),
+    ("host", U),
+    ("port", U),
+    ("readonly", U),
+    ("connect-timeout", U),
+    ("read-timeout", U),
+    ("write-timeout", U),
+    ("tcp-user-timeout", U),
+    ("max-reconnect-tries", U),
+    ("reconnect-wait-time", U),
+    ("on-fail", U),
+    ("retry-on-startup", U),
+    ("trust-anchor", U),
+    ("cert-file", U),
+    ("key-file", U),
+    ("key-password", U),
+    ("ssl-mode", U),
+    ("cipher-list", U),
+];
+
+const MULTI_THREADING: &[(&str, KeyStatus)] = &[
+    ("enable-multi-threading", S),
+    ("thread-pool-size", S),
+    ("packet-queue-size", S),
+    ("user-context", S),
+    ("comment", S),
+];
+
+const EXPIRED_LEASES_PROCESSING: &[(&str, KeyStatus)] = &[
+    ("reclaim-timer-wait-time", S),
+    ("flush-reclaimed-timer-wait-time", S),
+    ("hold-reclaimed-time", S),
+    ("max-reclaim-leases", S),
+    ("max-reclaim-time", S),
+    ("unwarned-reclaim-cycles", S),
+    ("user-context", S),
+    ("comment", S),
+];
+
+const LOGGER: &[(&str, KeyStatus)] = &[
+    ("name", S),
+    ("output-options", S),
+    ("output_options", S),
+    ("debuglevel", S),
+    ("severity", S),
+    ("user-context", S),
+    ("comment", S),
+];
+
+const LOGGER_OUTPUT: &[(&str, KeyStatus)] = &[
+    ("output", S),
+    ("flush", S),
+    ("maxsize", S),
+    ("maxver", S),
+    ("pattern", S),
+];
+
+const SUBNET4: &[(&str, KeyStatus)] = &[
+    ("id", S),
+    ("subnet", S),
+    ("pools", S),
+    ("option-data", S),
+    ("interface", S),
+    ("relay", S),
+    ("valid-lifetime", S),
+    ("min-valid-lifetime", S),
+    ("max-valid-lifetime", S),
+    ("renew-timer", S),
+    ("rebind-timer", S),
+    ("calculate-tee-times", S),
+    ("t1-percent", S),
+    ("t2-percent", S),
+    ("match-client-id", S),
+    ("authoritative", S),
+    ("next-server", S),
+    ("server-hostname", S),
+    ("boot-file-name", S),
+    ("user-context", S),
+    ("comment", S),
+    ("client-class", U),
+    ("client-classes", U),
+    ("require-client-classes", U),
+    ("evaluate-additional-classes", U),
+    ("reservations", U),
+    ("reservation-mode", U),
+    ("reservations-global", U),
+    ("reservations-in-subnet", U),
+    ("reservations-out-of-pool", U),
+    ("4o6-interface", U),
+    ("4o6-interface-id", U),
+    ("4o6-subnet", U),
+    ("ddns-send-updates", U),
+    ("ddns-override-no-update", U),
+    ("ddns-override-client-update", U),
+    ("ddns-replace-client-name", U),
+    ("ddns-generated-prefix", U),
+    ("ddns-qualifying-suffix", U),
+    ("ddns-update-on-renew", U),
+    ("ddns-use-conflict-resolution", U),
+    ("ddns-conflict-resolution-mode", U),
+    ("ddns-ttl-percent", U),
+    ("ddns-ttl", U),
+    ("ddns-ttl-min", U),
+    ("ddns-ttl-max", U),
+    ("hostname-char-set", U),
+    ("hostname-char-replacement", U),
+    ("store-extended-info", U),
+    ("metadata", U),
+    ("cache-threshold", U),
+    ("cache-max-age", U),
+    ("allocator", U),
+    ("offer-lifetime", U),
+];
+
+const SHARED_NETWORK4: &[(&str, KeyStatus)] = &[
+    ("name", S),
+    ("subnet4", S),
+    ("interface", S),
+    ("relay", S),
+    ("option-data", S),
+    ("valid-lifetime", S),
+    ("min-valid-lifetime", S),
+    ("max-valid-lifetime", S),
+    ("renew-timer", S),
+    ("rebind-timer", S),
+    ("calculate-tee-times", S),
+    ("t1-percent", S),
+    ("t2-percent", S),
+    ("match-client-id", S),
+    ("authoritative", S),
+    ("next-server", S),
+    ("server-hostname", S),
+    ("boot-file-name", S),
+    ("user-context", S),
+    ("comment", S),
+    ("client-class", U),
+    ("client-classes", U),
+    ("require-client-classes", U),
+    ("evaluate-additional-classes", U),
+    ("reservation-mode", U),
+    ("reservations-global", U),
+    ("reservations-in-subnet", U),
+    ("reservations-out-of-pool", U),
+    ("ddns-send-updates", U),
+    ("ddns-override-no-update", U),
+    ("ddns-override-client-update", U),
+    ("ddns-replace-client-name", U),
+    ("ddns-generated-prefix", U),
+    ("ddns-qualifying-suffix", U),
+    ("ddns-update-on-renew", U),
+    ("ddns-use-conflict-resolution", U),
+    ("ddns-conflict-resolution-mode", U),
+    ("ddns-ttl-percent", U),
+    ("ddns-ttl", U),
+    ("ddns-ttl-min", U),
+    ("ddns-ttl-max", U),
+    ("hostname-char-set", U),
+    ("hostname-char-replacement", U),
+    ("store-extended-info", U),
+    ("metadata", U),
+    ("cache-threshold", U),
+    ("cache-max-age", U),
+    ("allocator", U),
+    ("offer-lifetime", U),
+];
+
+const POOL4: &[(&str, KeyStatus)] = &[
+    ("pool", S),
+    ("pool-id", S),
+    ("option-data", S),
+    ("user-context", S),
+    ("comment", S),
+    ("client-class", U),
+    ("client-classes", U),
+    ("require-client-classes", U),
+    ("evaluate-additional-classes", U),
+    ("ddns-send-updates", U),
+    ("ddns-override-no-update", U),
+    ("ddns-override-client-update", U),
+    ("ddns-replace-client-name", U),
+    ("ddns-generated-prefix", U),
+    ("ddns-qualifying-suffix", U),
+    ("ddns-update-on-renew", U),
+    ("ddns-conflict-resolution-mode", U),
+    ("ddns-ttl-percent", U),
+    ("ddns-ttl", U),
+    ("ddns-ttl-min", U),
+    ("ddns-ttl-max", U),
+    ("hostname-char-set", U),
+    ("hostname-char-replacement", U),
+    ("metadata", U),
+];
+
+const RELAY: &[(&str, KeyStatus)] = &[("ip-addresses", S), ("ip-address", S)];
+
+const OPTION_DATA: &[(&str, KeyStatus)] = &[
+    ("name", S),
+    ("code", S),
+    ("space", S),
+    ("data", S),
+    ("csv-format", S),
+    ("always-send", S),
+    ("never-send", S),
+    ("user-context", S),
+    ("comment", S),
+    ("client-classes", U),
+    ("metadata", U),
+];
+
+const OPTION_DEF: &[(&str, KeyStatus)] = &[
+    ("name", S),
+    ("code", S),
+    ("type", S),
+    ("record-types", S),
+    ("space", S),
+    ("encapsulate", S),
+    ("array", S),
+    ("user-context", S),
+    ("comment", S),
+    ("metadata", U),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scope_lists_each_key_once() {
+        for scope in [
+            Scope::Global,
+            Scope::InterfacesConfig,
+            Scope::LeaseDatabase,
+            Scope::MultiThreading,
+            Scope::ExpiredLeasesProcessing,
+            Scope::Logger,
+            Scope::LoggerOutput,
+            Scope::Subnet4,
+            Scope::SharedNetwork4,
+            Scope::Pool4,
+            Scope::Relay,
+            Scope::OptionData,
+            Scope::OptionDef,
+        ] {
+            let keys = scope.keys();
+            for (i, (a, _)) in keys.iter().enumerate() {
+                assert!(
+                    keys.iter().skip(i + 1).all(|(b, _)| a != b),
+                    "{a} twice in {scope:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn status_distinguishes_supported_unsupported_and_unknown() {
+        assert_eq!(Scope::Global.status("subnet4"), Some(KeyStatus::Supported));
+        assert_eq!(
+            Scope::Global.status("hooks-libraries"),
+            Some(KeyStatus::Unsupported)
+        );
+        assert_eq!(Scope::Global.status("no-such-key"), None);
+    }
+}

@@ -1,0 +1,296 @@
+//! The validated, fully-resolved DHCPv4 configuration model.
+
+use crate::options::defs::OptionDef;
+use crate::options::OptionSet;
+use corelease_types::{PoolId, SubnetId};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dhcp4Config {
+    pub interfaces: InterfacesConfig,
+    pub lease_database: LeaseDatabase,
+    /// All subnets, including those inside shared networks, in config order (global
+    /// `subnet4` first, then each shared network's).
+    pub subnets: Vec<Subnet4>,
+    pub shared_networks: Vec<SharedNetwork4>,
+    pub global_options: OptionSet,
+    pub option_defs: Vec<OptionDef>,
+    pub multi_threading: MultiThreading,
+    /// Seconds a declined address stays in probation (Kea default 86400, ARM 9.7).
+    pub decline_probation_period: u32,
+    /// RFC 6842: echo the client identifier (ARM 9.2.23); default true.
+    pub echo_client_id: bool,
+    pub loggers: Vec<LoggerConfig>,
+    pub expired_leases_processing: ExpiredLeasesProcessing,
+    pub user_context: Option<serde_json::Value>,
+}
+
+/// `interfaces-config` (ARM 9.2.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfacesConfig {
+    /// Named interfaces (without "*").
+    pub interfaces: Vec<InterfaceSpec>,
+    /// "*" was listed: listen on all interfaces.
+    pub all: bool,
+    pub socket_type: SocketType,
+    pub outbound_interface: OutboundInterface,
+    pub re_detect: bool,
+    pub service_sockets_require_all: bool,
+    pub service_sockets_max_retries: u32,
+    /// Milliseconds between socket retries (Kea default 5000).
+    pub service_sockets_retry_wait_time: u32,
+}
+
+impl Default for InterfacesConfig {
+    fn default() -> Self {
+        InterfacesConfig {
+            interfaces: Vec::new(),
+            all: false,
+            socket_type: SocketType::Raw,
+            outbound_interface: OutboundInterface::SameAsInbound,
+            re_detect: true,
+            service_sockets_require_all: false,
+            service_sockets_max_retries: 0,
+            service_sockets_retry_wait_time: 5000,
+        }
+    }
+}
+
+/// `"eth0"` or `"eth0/192.0.2.1"` (listen on that address only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceSpec {
+    pub name: String,
+    pub addr: Option<Ipv4Addr>,
+}
+
+/// `dhcp-socket-type`; Kea's default for DHCPv4 is raw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketType {
+    Udp,
+    Raw,
+}
+
+/// `outbound-interface`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboundInterface {
+    SameAsInbound,
+    UseRouting,
+}
+
+/// `lease-database` (memfile only, ARM 9.2.2.1) plus our durability choice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseDatabase {
+    pub persist: bool,
+    pub name: Option<PathBuf>,
+    /// Seconds between lease file cleanups; 0 disables (Kea default 3600).
+    pub lfc_interval: u32,
+    /// 0 = no limit (Kea default).
+    pub max_row_errors: u32,
+    pub durability: Durability,
+}
+
+impl Default for LeaseDatabase {
+    fn default() -> Self {
+        LeaseDatabase {
+            persist: true,
+            name: None,
+            lfc_interval: 3600,
+            max_row_errors: 0,
+            durability: Durability::Default,
+        }
+    }
+}
+
+/// Ours, not Kea's (DESIGN.md "The lease log"): `"durability": "group-commit"` makes every ACK
+/// wait for a shared fdatasync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Survives a process crash (page cache), not a power loss.
+    #[default]
+    Default,
+    GroupCommit {
+        max_delay_us: u32,
+        max_batch: u32,
+    },
+}
+
+/// `multi-threading` (ARM 9.2.30); `thread_pool_size` is the shard count here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MultiThreading {
+    pub enable: bool,
+    /// 0 = one per core.
+    pub thread_pool_size: u32,
+    pub packet_queue_size: u32,
+}
+
+impl Default for MultiThreading {
+    fn default() -> Self {
+        MultiThreading {
+            enable: true,
+            thread_pool_size: 0,
+            packet_queue_size: 64,
+        }
+    }
+}
+
+/// One entry of `loggers` (ARM chapter "Logging").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggerConfig {
+    pub name: String,
+    pub severity: Severity,
+    /// 0..=99, used when severity is DEBUG.
+    pub debuglevel: u8,
+    /// "stdout", "stderr", "syslog[:name]" or a file path, one per output option.
+    pub outputs: Vec<String>,
+    pub output_options: Vec<LoggerOutput>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggerOutput {
+    pub output: String,
+    pub flush: bool,
+    pub maxsize: u64,
+    pub maxver: u32,
+    pub pattern: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+    None,
+}
+
+/// `expired-leases-processing` (ARM 10.x "Lease Reclamation"), Kea's defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpiredLeasesProcessing {
+    /// Seconds between reclamation cycles (default 10).
+    pub reclaim_timer_wait_time: u32,
+    /// Seconds between removals of expired-reclaimed leases (default 25).
+    pub flush_reclaimed_timer_wait_time: u32,
+    /// Seconds reclaimed leases are kept for affinity (default 3600).
+    pub hold_reclaimed_time: u32,
+    /// Leases per cycle, 0 = no limit (default 100).
+    pub max_reclaim_leases: u32,
+    /// Milliseconds per cycle, 0 = no limit (default 250).
+    pub max_reclaim_time: u32,
+    /// Cycles with leftovers before a warning (default 5).
+    pub unwarned_reclaim_cycles: u32,
+}
+
+impl Default for ExpiredLeasesProcessing {
+    fn default() -> Self {
+        ExpiredLeasesProcessing {
+            reclaim_timer_wait_time: 10,
+            flush_reclaimed_timer_wait_time: 25,
+            hold_reclaimed_time: 3600,
+            max_reclaim_leases: 100,
+            max_reclaim_time: 250,
+            unwarned_reclaim_cycles: 5,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedNetwork4 {
+    pub name: String,
+    /// Indices into `Dhcp4Config::subnets`.
+    pub subnets: Vec<usize>,
+    pub options: OptionSet,
+    pub interface: Option<String>,
+    pub relay_addresses: Vec<Ipv4Addr>,
+    pub user_context: Option<serde_json::Value>,
+}
+
+/// The valid-lifetime triplet (ARM 9.2.1 note): a client's requested lifetime is clamped to
+/// min..=max, `default` is used when it asks for none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime {
+    pub min: u32,
+    pub default: u32,
+    pub max: u32,
+}
+
+impl Lifetime {
+    pub fn clamp(&self, requested: u32) -> u32 {
+        requested.clamp(self.min, self.max)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subnet4 {
+    pub id: SubnetId,
+    /// The network address (host bits cleared).
+    pub prefix: Ipv4Addr,
+    pub prefix_len: u8,
+    pub pools: Vec<Pool4>,
+    /// Own `relay.ip-addresses`, or inherited from the shared network.
+    pub relay_addresses: Vec<Ipv4Addr>,
+    /// Own `interface`, or inherited from the shared network.
+    pub interface: Option<String>,
+    /// Index into `Dhcp4Config::shared_networks`.
+    pub shared_network: Option<usize>,
+    // Effective parameters, resolved subnet -> shared network -> global -> Kea default.
+    pub valid_lifetime: Lifetime,
+    pub renew_timer: Option<u32>,
+    pub rebind_timer: Option<u32>,
+    pub calculate_tee_times: bool,
+    pub t1_percent: f64,
+    pub t2_percent: f64,
+    pub match_client_id: bool,
+    pub authoritative: bool,
+    pub next_server: Ipv4Addr,
+    pub server_hostname: String,
+    pub boot_file_name: String,
+    /// The subnet's own option-data only.
+    pub options: OptionSet,
+    pub user_context: Option<serde_json::Value>,
+}
+
+impl Subnet4 {
+    pub fn netmask(&self) -> Ipv4Addr {
+        Ipv4Addr::from(prefix_mask(self.prefix_len))
+    }
+
+    pub fn contains(&self, addr: Ipv4Addr) -> bool {
+        u32::from(addr) & prefix_mask(self.prefix_len) == u32::from(self.prefix)
+    }
+
+    pub fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.prefix) | !prefix_mask(self.prefix_len))
+    }
+}
+
+/// The netmask of a prefix length (0..=32) as a host-order integer.
+pub fn prefix_mask(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len.min(32)))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pool4 {
+    pub first: Ipv4Addr,
+    pub last: Ipv4Addr,
+    /// Kea's `pool-id`, 0 when not configured.
+    pub pool_id: PoolId,
+    pub options: OptionSet,
+    pub user_context: Option<serde_json::Value>,
+}
+
+impl Pool4 {
+    pub fn contains(&self, addr: Ipv4Addr) -> bool {
+        self.first <= addr && addr <= self.last
+    }
+
+    /// Number of addresses in the pool.
+    pub fn size(&self) -> u64 {
+        u64::from(u32::from(self.last)) - u64::from(u32::from(self.first)) + 1
+    }
+}
