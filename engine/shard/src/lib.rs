@@ -46,6 +46,13 @@ pub use steering::{
     DEFAULT_RECV_BUFFER, DEFAULT_SEND_BUFFER,
 };
 
+// The control thread owns the runtime and may share it: it must stay Send + Sync.
+const _: fn() = || {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<Runtime>();
+    send_and_sync::<ShutdownHandle>();
+};
+
 /// Arrival metadata of one datagram (from `recvmmsg` + `IP_PKTINFO`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecvMeta {

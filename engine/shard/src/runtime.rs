@@ -170,6 +170,10 @@ pub struct Runtime {
     shutdown: Arc<AtomicBool>,
     counters: Arc<[ShardCounters]>,
     handles: Vec<ExecutorJoinHandle<io::Result<()>>>,
+    /// The shard sockets, owned here rather than by the shard threads so that a shard that
+    /// dies (a panicking handler) cannot close its socket and re-number the reuseport group
+    /// under the others. Closed only after every shard thread has been joined.
+    sockets: Vec<UdpSocket>,
 }
 
 impl Runtime {
@@ -188,7 +192,8 @@ impl Runtime {
         ShutdownHandle(Arc::clone(&self.shutdown))
     }
 
-    /// Waits for every shard to stop; returns the first shard's error, if any.
+    /// Waits for every shard to stop; returns the first shard's error, if any. The shard
+    /// sockets are closed afterwards.
     pub fn join(mut self) -> io::Result<()> {
         join_all(std::mem::take(&mut self.handles))
     }
@@ -307,7 +312,8 @@ impl Drop for ReadyReport {
 /// Everything a shard needs besides its handler; moved into the shard's thread.
 struct ShardSetup {
     index: usize,
-    socket: UdpSocket,
+    /// The shard socket, owned by [`Runtime`], which outlives the shard thread.
+    fd: RawFd,
     batch: usize,
     tick: Duration,
     shutdown: Arc<AtomicBool>,
@@ -348,6 +354,7 @@ where
         shutdown: Arc::clone(&shutdown),
         counters: Arc::clone(&counters),
         handles: Vec::with_capacity(shards),
+        sockets: Vec::with_capacity(shards),
     };
 
     for (index, socket) in sockets.into_iter().enumerate() {
@@ -365,7 +372,7 @@ where
         };
         let setup = ShardSetup {
             index,
-            socket,
+            fd: socket.as_raw_fd(),
             batch: cfg.batch,
             tick: cfg.tick.max(Duration::from_millis(1)),
             shutdown: Arc::clone(&shutdown),
@@ -375,6 +382,7 @@ where
             shard: index,
             tx: Some(ready_tx.clone()),
         };
+        runtime.sockets.push(socket);
         let make_handler = Arc::clone(&make_handler);
         let spawned = LocalExecutorBuilder::new(placement)
             .name(&format!("shard{index}"))
@@ -531,7 +539,7 @@ async fn run_shard<H: ShardHandler>(
     mut handler: H,
     ready: &mut ReadyReport,
 ) -> io::Result<()> {
-    let fd = setup.socket.as_raw_fd();
+    let fd = setup.fd;
     // SAFETY: dup returns a new descriptor (or -1, checked) that the glommio socket owns and
     // closes; the shard socket itself stays open, so the reuseport group never changes.
     let waiter = unsafe {

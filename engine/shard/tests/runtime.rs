@@ -266,6 +266,62 @@ fn a_panicking_handler_factory_fails_start_with_the_shard_named() {
 
 struct NoReply;
 
+/// Stalls the shard once, in its first datagram, so the kernel queue overflows meanwhile.
+struct StallOnce {
+    stalled: bool,
+}
+
+impl ShardHandler for StallOnce {
+    fn on_datagram(
+        &mut self,
+        _: &RecvMeta,
+        _: &[u8],
+        _: &mut [u8],
+        _: SystemTime,
+    ) -> Option<SendMeta> {
+        if !self.stalled {
+            self.stalled = true;
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        None
+    }
+}
+
+#[test]
+fn overflow_of_a_small_queue_is_counted_as_dropped() {
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, free_port());
+    let sockets = bind_shard_sockets(addr, 1, None).expect("bind");
+    let cfg = RuntimeConfig {
+        shards: 1,
+        pin_cores: false,
+        batch: 1,
+        tick: Duration::from_millis(10),
+        queue_size: 16,
+    };
+    let runtime = start(cfg, sockets, |_| StallOnce { stalled: false }).expect("start");
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind client");
+    let total = 2_000u64;
+    for seq in 0..total {
+        client
+            .send_to(&dhcp_datagram(seq as u32, [2, 0, 0, 0, 0, 1]), addr)
+            .expect("send");
+    }
+    // Everything sent is either handled or dropped by the kernel, and the counters say which.
+    let counters = settled_counters(&runtime, |c| {
+        c[0].received + c[0].dropped_queue_overflow >= total
+    });
+    let c = counters[0];
+    assert_eq!(c.received + c.dropped_queue_overflow, total, "{c:?}");
+    assert!(
+        c.dropped_queue_overflow > 0,
+        "a 16-datagram queue overflowed: {c:?}"
+    );
+    assert!(
+        c.received >= 16,
+        "the queue held at least queue_size datagrams: {c:?}"
+    );
+}
+
 impl ShardHandler for NoReply {
     fn on_datagram(
         &mut self,
