@@ -536,7 +536,7 @@ impl Worker {
     }
 
     fn xid_for(&self, seq: u64) -> u32 {
-        (seq.wrapping_mul(self.plan.threads as u64) + self.plan.index as u64) as u32
+        xid_for(seq, self.plan.threads, self.plan.index)
     }
 
     fn send(&mut self, len: usize) -> bool {
@@ -702,14 +702,7 @@ impl Worker {
             self.orphan(reply_kind);
             return;
         }
-        // Recover the full sequence number from the 32-bit xid: the in-flight window is far
-        // smaller than 2^32 / threads, so the nearest candidate at or below next_seq is it.
-        let low = xid / threads;
-        let span = (1u64 << 32) / threads;
-        let mut seq = (self.next_seq / span) * span + low;
-        if seq >= self.next_seq {
-            seq = seq.wrapping_sub(span);
-        }
+        let seq = seq_of_xid(reply.xid, self.plan.threads, self.next_seq);
         let Some(slot) = self.slots.get((seq & self.mask) as usize).copied() else {
             self.orphan(reply_kind);
             return;
@@ -1026,6 +1019,29 @@ impl Worker {
     }
 }
 
+/// Transaction id of sequence number `seq` of worker `index`: `(seq mod span) * threads +
+/// index` with `span = 2^32 / threads`, so `xid % threads == index` holds even after the
+/// sequence outgrows 32 bits (the steering program relies on it).
+pub fn xid_for(seq: u64, threads: usize, index: usize) -> u32 {
+    let threads = threads.max(1) as u64;
+    let span = (1u64 << 32) / threads;
+    ((seq % span) * threads + index as u64) as u32
+}
+
+/// The sequence number a reply's xid belongs to: the in-flight window is far smaller than
+/// `2^32 / threads`, so it is the latest sequence number below `next_seq` with that xid.
+pub fn seq_of_xid(xid: u32, threads: usize, next_seq: u64) -> u64 {
+    let threads = threads.max(1) as u64;
+    let span = (1u64 << 32) / threads;
+    let low = u64::from(xid) / threads;
+    let seq = (next_seq / span) * span + low;
+    if seq >= next_seq {
+        seq.wrapping_sub(span)
+    } else {
+        seq
+    }
+}
+
 /// Clients `index, index + threads, ...` below `clients`.
 pub fn slice_len(clients: u32, index: usize, threads: usize) -> u32 {
     let (index, threads) = (index as u32, threads.max(1) as u32);
@@ -1046,6 +1062,21 @@ mod tests {
         assert_eq!(client_mac(&base, 0), base);
         assert_eq!(client_mac(&base, 1), [0x00, 0x0c, 0x01, 0x02, 0x03, 0x05]);
         assert_eq!(client_mac(&[0, 0, 0, 0, 0, 0xff], 1), [0, 0, 0, 0, 1, 0]);
+    }
+
+    #[test]
+    fn xids_stay_on_their_thread_across_the_32_bit_wrap() {
+        for threads in [1usize, 2, 3, 7] {
+            let span = (1u64 << 32) / threads as u64;
+            for index in 0..threads {
+                for seq in [0, 1, span - 1, span, span + 5, 3 * span + 2] {
+                    let xid = xid_for(seq, threads, index);
+                    assert_eq!(xid as usize % threads, index, "seq {seq} threads {threads}");
+                    assert_eq!(seq_of_xid(xid, threads, seq + 1), seq);
+                    assert_eq!(seq_of_xid(xid, threads, seq + 40), seq);
+                }
+            }
+        }
     }
 
     #[test]

@@ -161,7 +161,7 @@ impl Default for Options {
             record_acks: None,
             plot: None,
             threads: None,
-            window: 64,
+            window: 32,
             time_cap: DEFAULT_TIME_CAP,
             help: false,
             version: false,

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Measures ISC perfdhcp and corelease perf back to back, with the same -R and -p, against
+# (1) Kea 2.2 and (2) the stateless reflector example (a server that is never the
+# bottleneck), each on 127.0.0.1 inside a private network namespace this script creates and
+# deletes. Kea is restarted before every run so both generators meet an empty lease table.
+#
+# Usage: perf/scripts/compare-with-perfdhcp.sh [CLIENTS] [SECONDS]
+# Needs root (ip netns), kea-dhcp4, perfdhcp, and a release build:
+#   cargo build --release -p corelease-perf --bin corelease-perf --example reflector
+set -euo pipefail
+CLIENTS=${1:-10000}
+SECONDS_PER_RUN=${2:-5}
+TARGET=${CARGO_TARGET_DIR:-target}/release
+GEN=$TARGET/corelease-perf
+REFLECTOR=$TARGET/examples/reflector
+NS=corelease-perf-cmp-$$
+DIR=$(mktemp -d)
+PORT=6767
+KEA_PID=
+cleanup() {
+  [ -n "$KEA_PID" ] && kill "$KEA_PID" 2>/dev/null && wait "$KEA_PID" 2>/dev/null || true
+  ip netns del "$NS" 2>/dev/null || true
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+cat > "$DIR/kea4.json" <<JSON
+{"Dhcp4": {
+ "interfaces-config": {"interfaces": ["lo"], "dhcp-socket-type": "udp"},
+ "lease-database": {"type": "memfile", "persist": false},
+ "valid-lifetime": 4000,
+ "subnet4": [{"id": 1, "subnet": "10.0.0.0/8", "pools": [{"pool": "10.0.0.10 - 10.255.255.200"}],
+   "relay": {"ip-addresses": ["127.0.0.1"]}}],
+ "loggers": [{"name": "kea-dhcp4", "output_options": [{"output": "$DIR/kea.log"}], "severity": "WARN"}]
+}}
+JSON
+start_kea() {
+  KEA_PIDFILE_DIR=$DIR KEA_LOCKFILE_DIR=$DIR ip netns exec "$NS" kea-dhcp4 -c "$DIR/kea4.json" -p $PORT >/dev/null 2>&1 &
+  KEA_PID=$!
+  sleep 1.5
+}
+stop_kea() { kill "$KEA_PID"; wait "$KEA_PID" 2>/dev/null || true; KEA_PID=; }
+rate_of() { grep -m1 '^Rate:' "$1" | awk '{print $2}'; }
+drops_of() { grep -m1 '^drops:' "$1" | awk '{print $2}'; }
+
+run_pair() { # $1 label
+  local pd="ip netns exec $NS perfdhcp -R $CLIENTS -p $SECONDS_PER_RUN -l 127.0.0.1 -N $PORT 127.0.0.1"
+  local cp="ip netns exec $NS $GEN -R $CLIENTS -p $SECONDS_PER_RUN -l 127.0.0.1 -N $PORT 127.0.0.1"
+  [ "$1" = kea ] && start_kea
+  timeout 60 $pd > "$DIR/pd.out" 2>&1 || true
+  [ "$1" = kea ] && stop_kea && start_kea
+  timeout 60 $cp > "$DIR/cp.out" 2>&1 || true
+  [ "$1" = kea ] && stop_kea
+  echo "== against $1"
+  echo "\$ $pd"
+  echo "perfdhcp:       rate $(rate_of "$DIR/pd.out")/s, DISCOVER-OFFER drops $(drops_of "$DIR/pd.out")"
+  echo "\$ $cp"
+  echo "corelease perf: rate $(rate_of "$DIR/cp.out")/s, DISCOVER-OFFER drops $(drops_of "$DIR/cp.out")"
+  grep -A2 '^\*\*\*Latency' "$DIR/cp.out" | tail -2
+}
+run_pair kea
+ip netns exec "$NS" "$REFLECTOR" 127.0.0.1:$PORT $((2 * SECONDS_PER_RUN + 10)) 2>/dev/null &
+REFLECTOR_PID=$!
+sleep 0.5
+run_pair reflector
+kill "$REFLECTOR_PID" 2>/dev/null || true
+wait "$REFLECTOR_PID" 2>/dev/null || true
