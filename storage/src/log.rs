@@ -1,0 +1,604 @@
+//! `LeaseLog`: one shard's append-only, memory-mapped log file, its group commit and its
+//! compaction.
+
+use crate::record::{self, LeaseKey, FILE_HEADER_LEN, FIXED_PAYLOAD_LEN, FRAME_HEADER_LEN};
+use crate::scan::scan_log;
+use crate::{Family, KeyMap, LeaseSink, LogReport, StorageError};
+use corelease_types::{Lease, LeaseKind};
+use memmap2::MmapMut;
+use std::fs::{File, OpenOptions};
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Smallest growth step: below this, remapping would happen too often to be worth it.
+const MIN_SEGMENT_BYTES: u64 = 64 * 1024;
+
+/// How a log trades latency for durability (DESIGN.md, "The lease log").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Records live in the shared page cache as soon as they are written: they survive a crash
+    /// of the process, not of the machine (Kea's memfile gives the same guarantee).
+    Default,
+    /// Every ACK waits for an fdatasync (msync of the written range) shared by all records of a
+    /// window bounded by `max_delay` and by `max_batch` records: survives power loss.
+    GroupCommit { max_delay: Duration, max_batch: u32 },
+}
+
+/// How a `LeaseLog` is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogOptions {
+    pub durability: Durability,
+    /// Pre-allocation and growth step of the file, in bytes (at least 64 KiB is used).
+    pub segment_bytes: u64,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            durability: Durability::Default,
+            segment_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The step of a compaction after which a crash is simulated in tests.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompactionStep {
+    /// Live records written to `<log>.compact`, nothing synced.
+    TempWritten,
+    /// `<log>.compact` written and fdatasync'd, not yet renamed.
+    TempSynced,
+    /// Renamed over the log, directory not yet synced.
+    Renamed,
+}
+
+/// What a compaction did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompactionStats {
+    /// Records in the log before compaction.
+    pub records_before: u64,
+    /// Live leases written.
+    pub live_written: u64,
+    /// Removal records kept for addresses no longer live (see `LeaseLog::compact`).
+    pub removals_written: u64,
+    /// Logical length of the log before and after, in bytes.
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
+/// File name of a shard's log: `leases4-shard3.log`, `leases6-shard0.log`.
+pub fn log_file_name(family: Family, shard: usize) -> String {
+    format!("leases{}-shard{shard}.log", family.code())
+}
+
+/// One shard's lease log for one family. Not shared between threads: the shard owns it.
+pub struct LeaseLog {
+    file: File,
+    map: MmapMut,
+    path: PathBuf,
+    dir: PathBuf,
+    family: Family,
+    opts: LogOptions,
+    /// Offset where the next frame goes.
+    end: usize,
+    last_seq: u64,
+    /// In group-commit mode: bytes before this offset are known durable.
+    synced_end: usize,
+    pending: u32,
+    first_pending_at: Option<Instant>,
+    records: u64,
+    open_report: LogReport,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+    move |source| StorageError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Extends the file to `len` bytes with fallocate: never by writing zeros, which makes every
+/// later msync write back far more than the touched pages (DESIGN.md). Falls back to
+/// `set_len` (a sparse extension) on file systems without fallocate.
+fn preallocate(file: &File, len: u64, path: &Path) -> Result<(), StorageError> {
+    let off_len = libc::off_t::try_from(len).map_err(|_| StorageError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+    })?;
+    // SAFETY: plain syscall on a file descriptor we own; no memory is passed.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, off_len) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EOPNOTSUPP) {
+        return file.set_len(len).map_err(io_err(path));
+    }
+    Err(StorageError::Io {
+        path: path.to_path_buf(),
+        source: err,
+    })
+}
+
+fn map_file(file: &File, path: &Path) -> Result<MmapMut, StorageError> {
+    // SAFETY: the file is locked exclusively (flock) by this process for as long as the map
+    // lives, so no other writer changes it under us; readers in other processes (export) only
+    // read, and validate every frame with its checksum.
+    unsafe { MmapMut::map_mut(file) }.map_err(io_err(path))
+}
+
+fn lock_exclusive(file: &File, path: &Path) -> Result<(), StorageError> {
+    // SAFETY: plain syscall on a file descriptor we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(StorageError::Locked {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Offset one past the last non-zero byte of `bytes`, scanning 64-byte blocks from the end.
+fn nonzero_extent(bytes: &[u8]) -> usize {
+    const ZERO: [u8; 64] = [0; 64];
+    let full = bytes.len() / 64 * 64;
+    let tail = bytes.get(full..).unwrap_or(&[]);
+    if let Some(i) = tail.iter().rposition(|b| *b != 0) {
+        return full + i + 1;
+    }
+    match bytes
+        .get(..full)
+        .unwrap_or(&[])
+        .chunks_exact(64)
+        .rposition(|c| c != ZERO)
+    {
+        Some(block) => {
+            let start = block * 64;
+            let chunk = bytes.get(start..start + 64).unwrap_or(&[]);
+            start + chunk.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1)
+        }
+        None => 0,
+    }
+}
+
+impl LeaseLog {
+    /// Opens (creating if needed) the log of `shard` for `family` in `dir` and positions it after
+    /// its last good record. A damaged tail is reported in [`LeaseLog::open_report`] and zeroed,
+    /// so that records appended now can never be followed by stale bytes. Fails with
+    /// `Locked` when another process has the log open.
+    pub fn open(
+        dir: &Path,
+        family: Family,
+        shard: usize,
+        opts: LogOptions,
+    ) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let path = dir.join(log_file_name(family, shard));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        lock_exclusive(&file, &path)?;
+        // A compaction that died before its rename left this behind; the log itself is whole.
+        let stale = compact_temp_path(&path);
+        if stale.exists() {
+            std::fs::remove_file(&stale).map_err(io_err(&stale))?;
+        }
+        let segment = opts.segment_bytes.max(MIN_SEGMENT_BYTES);
+        let len = file.metadata().map_err(io_err(&path))?.len();
+        if len < (FILE_HEADER_LEN + 8) as u64 {
+            preallocate(&file, segment, &path)?;
+        }
+        let mut map = map_file(&file, &path)?;
+        let scan = scan_log(&map, family.code(), |_, _| {});
+        if scan.damage == Some(record::Damage::BadFileHeader) {
+            return Err(StorageError::NotALeaseLog { path });
+        }
+        let header = record::file_header(family.code());
+        if map.get(..FILE_HEADER_LEN) != Some(&header[..]) {
+            if let Some(h) = map.get_mut(..FILE_HEADER_LEN) {
+                h.copy_from_slice(&header);
+            }
+        }
+        let extent = scan.end + nonzero_extent(map.get(scan.end..).unwrap_or(&[]));
+        if let Some(garbage) = map.get_mut(scan.end..extent) {
+            garbage.fill(0);
+        }
+        let open_report = LogReport {
+            file: path.clone(),
+            offset: scan.end as u64,
+            kept: scan.kept,
+            dropped: scan.dropped,
+            reason: scan.damage,
+        };
+        let mut log = LeaseLog {
+            file,
+            map,
+            path,
+            dir: dir.to_path_buf(),
+            family,
+            opts,
+            end: scan.end,
+            last_seq: scan.last_seq,
+            synced_end: 0,
+            pending: 0,
+            first_pending_at: None,
+            records: scan.kept,
+            open_report,
+        };
+        // Header and zeroed tail are made durable before anything new is acknowledged.
+        if matches!(opts.durability, Durability::GroupCommit { .. }) {
+            log.flush_range(0, extent.max(log.end))?;
+        }
+        log.synced_end = log.end;
+        Ok(log)
+    }
+
+    /// What `open` found: records kept, and the first damaged record if any.
+    pub fn open_report(&self) -> &LogReport {
+        &self.open_report
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Logical length of the log in bytes (header and records): what compaction would shrink.
+    pub fn logical_len(&self) -> u64 {
+        self.end as u64
+    }
+
+    /// Records in the log since it was opened or last compacted (compaction resets it to the
+    /// number of records it wrote).
+    pub fn record_count(&self) -> u64 {
+        self.records
+    }
+
+    /// Records appended but not yet durable (group-commit mode; always 0 in default mode).
+    pub fn pending_records(&self) -> u32 {
+        self.pending
+    }
+
+    /// End of a batch: in group-commit mode fdatasync when records are pending (returns whether
+    /// it synced); in default mode nothing. Replies carrying ACKs are sent only after this.
+    pub fn commit(&mut self) -> Result<bool, StorageError> {
+        match self.opts.durability {
+            Durability::Default => Ok(false),
+            Durability::GroupCommit { .. } if self.pending == 0 => Ok(false),
+            Durability::GroupCommit { .. } => {
+                self.sync_pending()?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// When the oldest pending record must be synced by (group-commit `max_delay`); `None` when
+    /// nothing is pending or in default mode.
+    pub fn needs_commit_by(&self) -> Option<Instant> {
+        match self.opts.durability {
+            Durability::GroupCommit { max_delay, .. } => {
+                self.first_pending_at.map(|t| t + max_delay)
+            }
+            Durability::Default => None,
+        }
+    }
+
+    /// Makes everything written so far durable, whatever the mode (clean shutdown).
+    pub fn sync_now(&mut self) -> Result<(), StorageError> {
+        self.flush_range(0, self.end)?;
+        self.synced_end = self.end;
+        self.pending = 0;
+        self.first_pending_at = None;
+        Ok(())
+    }
+
+    fn sync_pending(&mut self) -> Result<(), StorageError> {
+        self.flush_range(self.synced_end, self.end)?;
+        self.synced_end = self.end;
+        self.pending = 0;
+        self.first_pending_at = None;
+        Ok(())
+    }
+
+    /// msync(MS_SYNC) of `[from, to)`: on Linux an fdatasync restricted to those pages.
+    fn flush_range(&self, from: usize, to: usize) -> Result<(), StorageError> {
+        let to = to.min(self.map.len());
+        if to <= from {
+            return Ok(());
+        }
+        self.map
+            .flush_range(from, to - from)
+            .map_err(io_err(&self.path))
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        // A hybrid clock: wall-clock nanoseconds, forced to increase within the log. It orders
+        // records of *different* shard logs too (an address released by one shard and taken by
+        // another), which a per-log counter could not.
+        self.last_seq = now_nanos().max(self.last_seq + 1);
+        self.last_seq
+    }
+
+    /// Grows the file by whole segments until `frame_len` more bytes fit, and remaps it.
+    fn ensure_room(&mut self, frame_len: usize) -> Result<(), StorageError> {
+        // One spare zero word after the frame keeps the end marker inside the file.
+        let needed = self.end + frame_len + 8;
+        if needed <= self.map.len() {
+            return Ok(());
+        }
+        let step = self.opts.segment_bytes.max(MIN_SEGMENT_BYTES);
+        let mut new_len = self.map.len() as u64;
+        while new_len < needed as u64 {
+            new_len += step;
+        }
+        preallocate(&self.file, new_len, &self.path)?;
+        self.map = map_file(&self.file, &self.path)?;
+        Ok(())
+    }
+
+    fn after_append(&mut self, frame_len: usize) -> Result<(), StorageError> {
+        self.end += frame_len;
+        self.records += 1;
+        if let Durability::GroupCommit { max_batch, .. } = self.opts.durability {
+            if self.pending == 0 {
+                self.first_pending_at = Some(Instant::now());
+            }
+            self.pending += 1;
+            if self.pending >= max_batch.max(1) {
+                self.sync_pending()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_family(&self, kind: LeaseKind) -> Result<(), StorageError> {
+        if Family::of(kind) == self.family {
+            Ok(())
+        } else {
+            Err(StorageError::FamilyMismatch {
+                kind,
+                log: self.family,
+            })
+        }
+    }
+
+    fn append_upsert(&mut self, lease: &Lease, seq: Option<u64>) -> Result<(), StorageError> {
+        self.check_family(lease.kind)?;
+        let payload_len = record::upsert_payload_len(lease)
+            .ok_or(StorageError::RecordTooLarge { addr: lease.addr })?;
+        let frame_len = record::padded(FRAME_HEADER_LEN + payload_len);
+        self.ensure_room(frame_len)?;
+        let seq = match seq {
+            Some(s) => s,
+            None => self.next_seq(),
+        };
+        let at = self.end;
+        if let Some(out) = self.map.get_mut(at..at + frame_len) {
+            record::encode_upsert(out, seq, lease, payload_len);
+        }
+        self.after_append(frame_len)
+    }
+
+    fn append_removal(&mut self, key: LeaseKey, seq: Option<u64>) -> Result<(), StorageError> {
+        let frame_len = record::padded(FRAME_HEADER_LEN + FIXED_PAYLOAD_LEN);
+        self.ensure_room(frame_len)?;
+        let seq = match seq {
+            Some(s) => s,
+            None => self.next_seq(),
+        };
+        let at = self.end;
+        if let Some(out) = self.map.get_mut(at..at + frame_len) {
+            record::encode_removal(out, seq, key);
+        }
+        self.after_append(frame_len)
+    }
+
+    /// Rewrites the log to hold exactly `live` (the shard's lease table), the equivalent of
+    /// Kea's LFC. Each live lease keeps the sequence number of its newest record here, so that
+    /// a newer record of the same address in another shard's log still wins at recovery; a
+    /// lease with no record here gets a new one. Addresses that have records here but are not
+    /// in `live` get a removal record with their last sequence number (bounded by the pool
+    /// sizes), so an older copy in another shard's log cannot come back.
+    ///
+    /// Steps: write `<log>.compact`, fdatasync it, rename it over the log, fsync the directory.
+    /// A crash before the rename leaves the old log (and a temp file that `open` deletes); a
+    /// crash after it leaves the new one: both load with nothing lost. The shard waits for it.
+    pub fn compact(
+        &mut self,
+        live: impl Iterator<Item = Lease>,
+    ) -> Result<CompactionStats, StorageError> {
+        self.compact_until(live, None)
+    }
+
+    /// `compact`, stopping right after `step` as if the process died there.
+    #[doc(hidden)]
+    pub fn compact_and_crash_after(
+        &mut self,
+        live: impl Iterator<Item = Lease>,
+        step: CompactionStep,
+    ) -> Result<(), StorageError> {
+        self.compact_until(live, Some(step)).map(|_| ())
+    }
+
+    fn compact_until(
+        &mut self,
+        live: impl Iterator<Item = Lease>,
+        crash_after: Option<CompactionStep>,
+    ) -> Result<CompactionStats, StorageError> {
+        let mut stats = CompactionStats {
+            records_before: self.records,
+            bytes_before: self.end as u64,
+            ..CompactionStats::default()
+        };
+        // Newest sequence number per key in this log.
+        let mut newest: KeyMap<u64> = KeyMap::default();
+        let image = self.map.get(..self.end).unwrap_or(&[]);
+        scan_log(image, self.family.code(), |_, frame| {
+            if let Some(head) = record::payload_head(frame.payload) {
+                newest.insert(head.key, frame.seq);
+            }
+        });
+        let mut live_by_key: KeyMap<(u64, Lease)> = KeyMap::default();
+        for lease in live {
+            self.check_family(lease.kind)?;
+            let key = LeaseKey::of(&lease);
+            let seq = match newest.get(&key) {
+                Some(seq) => *seq,
+                None => self.next_seq(),
+            };
+            live_by_key.insert(key, (seq, lease));
+        }
+        let mut entries: Vec<(u64, CompactEntry)> =
+            Vec::with_capacity(newest.len() + live_by_key.len());
+        for (key, seq) in &newest {
+            if !live_by_key.contains_key(key) {
+                entries.push((*seq, CompactEntry::Removal(*key)));
+            }
+        }
+        entries.extend(
+            live_by_key
+                .into_values()
+                .map(|(seq, lease)| (seq, CompactEntry::Lease(lease))),
+        );
+        entries.sort_unstable_by_key(|(seq, _)| *seq);
+        // Two live leases sharing one fresh sequence number cannot happen (next_seq increases);
+        // equal numbers here would only come from duplicates, which the key map removed.
+
+        let temp_path = compact_temp_path(&self.path);
+        let temp_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp_path)
+            .map_err(io_err(&temp_path))?;
+        lock_exclusive(&temp_file, &temp_path)?;
+        let mut bytes_needed = FILE_HEADER_LEN + 8;
+        for (_, entry) in &entries {
+            bytes_needed += match entry {
+                CompactEntry::Lease(lease) => record::padded(
+                    FRAME_HEADER_LEN + record::upsert_payload_len(lease).unwrap_or(0),
+                ),
+                CompactEntry::Removal(_) => record::padded(FRAME_HEADER_LEN + FIXED_PAYLOAD_LEN),
+            };
+        }
+        let step = self.opts.segment_bytes.max(MIN_SEGMENT_BYTES);
+        let temp_len = (bytes_needed as u64).div_ceil(step) * step;
+        preallocate(&temp_file, temp_len, &temp_path)?;
+        let old_file = std::mem::replace(&mut self.file, temp_file);
+        let old_map = std::mem::replace(&mut self.map, map_file(&self.file, &temp_path)?);
+        let old_end = self.end;
+        let old_path = std::mem::replace(&mut self.path, temp_path.clone());
+        // From here on `self` writes into the temp file; on error, put the old log back.
+        let result = self.write_entries(entries, &mut stats);
+        self.path = old_path;
+        if let Err(e) = result {
+            self.file = old_file;
+            self.map = old_map;
+            self.end = old_end;
+            return Err(e);
+        }
+        if crash_after == Some(CompactionStep::TempWritten) {
+            return Ok(stats);
+        }
+        self.flush_range(0, self.end)?;
+        self.file.sync_all().map_err(io_err(&temp_path))?;
+        if crash_after == Some(CompactionStep::TempSynced) {
+            return Ok(stats);
+        }
+        std::fs::rename(&temp_path, &self.path).map_err(io_err(&self.path))?;
+        if crash_after == Some(CompactionStep::Renamed) {
+            return Ok(stats);
+        }
+        sync_dir(&self.dir)?;
+        drop(old_map);
+        drop(old_file);
+        stats.bytes_after = self.end as u64;
+        self.records = stats.live_written + stats.removals_written;
+        Ok(stats)
+    }
+
+    fn write_entries(
+        &mut self,
+        entries: Vec<(u64, CompactEntry)>,
+        stats: &mut CompactionStats,
+    ) -> Result<(), StorageError> {
+        let header = record::file_header(self.family.code());
+        if let Some(h) = self.map.get_mut(..FILE_HEADER_LEN) {
+            h.copy_from_slice(&header);
+        }
+        self.end = FILE_HEADER_LEN;
+        self.records = 0;
+        // Group-commit bookkeeping restarts: the whole new file is synced before the swap.
+        self.pending = 0;
+        self.first_pending_at = None;
+        let durability = self.opts.durability;
+        self.opts.durability = Durability::Default;
+        let mut result = Ok(());
+        for (seq, entry) in entries {
+            result = match entry {
+                CompactEntry::Lease(lease) => {
+                    stats.live_written += 1;
+                    self.append_upsert(&lease, Some(seq))
+                }
+                CompactEntry::Removal(key) => {
+                    stats.removals_written += 1;
+                    self.append_removal(key, Some(seq))
+                }
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+        self.opts.durability = durability;
+        self.synced_end = self.end;
+        result
+    }
+}
+
+/// Entry of a compacted log, in sequence order.
+enum CompactEntry {
+    Lease(Lease),
+    Removal(LeaseKey),
+}
+
+fn compact_temp_path(log_path: &Path) -> PathBuf {
+    let mut name = log_path.as_os_str().to_owned();
+    name.push(".compact");
+    PathBuf::from(name)
+}
+
+impl LeaseSink for LeaseLog {
+    fn record(&mut self, lease: &Lease) -> Result<(), StorageError> {
+        self.append_upsert(lease, None)
+    }
+
+    fn remove(
+        &mut self,
+        kind: LeaseKind,
+        addr: IpAddr,
+        prefix_len: u8,
+    ) -> Result<(), StorageError> {
+        self.check_family(kind)?;
+        self.append_removal(LeaseKey::new(kind, addr, prefix_len), None)
+    }
+}
