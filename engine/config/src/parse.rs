@@ -345,7 +345,8 @@ fn lifetime_triplet(p: &Params) -> Result<Lifetime, String> {
             )
         }
     };
-    if min > max {
+    // Report the bounds the configuration actually set, as Kea's parseIntTriplet does.
+    if p.min_valid.is_some() && p.max_valid.is_some() && min > max {
         return Err(format!(
             "min-valid-lifetime ({min}) is greater than max-valid-lifetime ({max})"
         ));
