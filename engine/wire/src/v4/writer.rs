@@ -174,9 +174,18 @@ impl<'a> Dhcp4Writer<'a> {
     /// Writes `data` at `at` as option `code`, split into instances of at most 255 bytes
     /// (RFC 3396 section 6); returns the position after it. Space was checked by the caller.
     fn write_instances(&mut self, mut at: usize, code: u8, data: &[u8]) -> usize {
-        if data.is_empty() {
-            self.put(at, &[code, 0]);
-            return at + 2;
+        if data.len() <= MAX_INSTANCE {
+            // The common case, one instance: a single bounds check and copy.
+            let end = at + 2 + data.len();
+            if let Some((head, body)) = self
+                .buf
+                .get_mut(at..end)
+                .and_then(|dst| dst.split_first_chunk_mut::<2>())
+            {
+                *head = [code, data.len() as u8];
+                body.copy_from_slice(data);
+            }
+            return end;
         }
         for chunk in data.chunks(MAX_INSTANCE) {
             // chunk.len() <= 255 by construction.
