@@ -1251,7 +1251,9 @@ fn parse_option_def(
             );
             return None;
         }
-        if space == DHCP4_SPACE && defs::std_option_def(c).is_some() {
+        // Option 43 only has a last-resort definition, which a global definition replaces
+        // (ARM 9.2.13, 9.2.14).
+        if space == DHCP4_SPACE && c != 43 && defs::std_option_def(c).is_some() {
             f.error(
                 format!("{path}.code"),
                 format!("unable to override definition of option '{c}' in standard option space 'dhcp4'"),

@@ -211,3 +211,20 @@ fn every_standard_option_accepts_a_value_of_its_type() {
         assert!(c.global_options.get(def.code).is_some(), "{}", def.name);
     }
 }
+
+#[test]
+fn global_definition_replaces_the_last_resort_one_of_option_43() {
+    // ARM 9.2.13: a global option-def for code 43 takes precedence over the built-in one.
+    let c = config(
+        r#""option-def": [{ "name": "vendor-encapsulated-options", "code": 43, "type": "empty", "encapsulate": "APC" },
+                          { "name": "cookie", "code": 1, "space": "APC", "type": "string" }],
+           "option-data": [{ "name": "cookie", "space": "APC", "data": "1APC" },
+                           { "name": "vendor-encapsulated-options" }]"#,
+    );
+    assert_eq!(&*c.global_options.get(43).unwrap().data, b"\x01\x041APC");
+    let raw = config(
+        r#""option-def": [{ "name": "vendor-encapsulated-options", "code": 43, "type": "binary" }],
+           "option-data": [{ "name": "vendor-encapsulated-options", "data": "0102" }]"#,
+    );
+    assert_eq!(&*raw.global_options.get(43).unwrap().data, &[1, 2]);
+}
