@@ -67,6 +67,8 @@ pub enum StorageError {
         "lease {addr}: client-id or hostname longer than 65535 bytes, or user-context over 1 MiB"
     )]
     RecordTooLarge { addr: IpAddr },
+    #[error("compaction of {path} was prepared for a log that has since changed (another compaction finished first); start a new one")]
+    CompactionOutdated { path: PathBuf },
     #[error("Kea lease file header: {reason}")]
     CsvHeader { reason: String },
     #[error("Kea lease file: {source}")]

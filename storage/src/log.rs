@@ -413,20 +413,16 @@ impl LeaseLog {
     }
 
     /// Rewrites the log to hold exactly `live` (the shard's lease table), the equivalent of
-    /// Kea's LFC. Each live lease keeps the sequence number of its newest record here, so that
-    /// a newer record of the same address in another shard's log still wins at recovery; a
-    /// lease with no record here gets a new one. Addresses that have records here but are not
-    /// in `live` get a removal record with their last sequence number (bounded by the pool
-    /// sizes), so an older copy in another shard's log cannot come back.
-    ///
-    /// Steps: write `<log>.compact`, fdatasync it, rename it over the log, fsync the directory.
-    /// A crash before the rename leaves the old log (and a temp file that `open` deletes); a
-    /// crash after it leaves the new one: both load with nothing lost. The shard waits for it.
+    /// Kea's LFC, in one call: [`LeaseLog::begin_compaction`], [`CompactionJob::run`],
+    /// [`LeaseLog::finish_compaction`]. A shard that must not pause runs the middle step on
+    /// another thread.
     pub fn compact(
         &mut self,
         live: impl Iterator<Item = Lease>,
     ) -> Result<CompactionStats, StorageError> {
-        self.compact_until(live, None)
+        let job = self.begin_compaction(live)?;
+        let prepared = job.run()?;
+        self.finish_compaction(prepared)
     }
 
     /// `compact`, stopping right after `step` as if the process died there.
@@ -436,39 +432,195 @@ impl LeaseLog {
         live: impl Iterator<Item = Lease>,
         step: CompactionStep,
     ) -> Result<(), StorageError> {
-        self.compact_until(live, Some(step)).map(|_| ())
+        let job = self.begin_compaction(live)?;
+        let sync = step != CompactionStep::TempWritten;
+        let prepared = job.run_inner(sync)?;
+        if step == CompactionStep::Renamed {
+            self.finish_inner(prepared, true)?;
+        }
+        Ok(())
     }
 
-    fn compact_until(
+    /// Snapshot for a compaction, taken between two batches: the lease table (`live`) and the
+    /// log position that table reflects. Cheap: it only collects `live` and reserves sequence
+    /// numbers for leases that have no record in this log yet. The returned job is `Send`.
+    ///
+    /// Each live lease keeps the sequence number of its newest record here, so that a newer
+    /// record of the same address in another shard's log still wins at recovery. Addresses
+    /// that have records here but are not in `live` get a removal record with their last
+    /// sequence number (bounded by the pool sizes), so an older copy in another shard's log
+    /// cannot come back.
+    pub fn begin_compaction(
         &mut self,
         live: impl Iterator<Item = Lease>,
-        crash_after: Option<CompactionStep>,
+    ) -> Result<CompactionJob, StorageError> {
+        let live: Vec<Lease> = live.collect();
+        for lease in &live {
+            self.check_family(lease.kind)?;
+        }
+        let fresh_seq_base = self.last_seq;
+        self.last_seq += live.len() as u64;
+        // Records appended from now on get numbers above the reserved range.
+        Ok(CompactionJob {
+            log_path: self.path.clone(),
+            log_inode: inode(&self.file, &self.path)?,
+            family: self.family,
+            segment: self.opts.segment_bytes.max(MIN_SEGMENT_BYTES),
+            snapshot_end: self.end,
+            snapshot_records: self.records,
+            fresh_seq_base,
+            live,
+        })
+    }
+
+    /// Completes a compaction on the shard: copies the records appended since the snapshot
+    /// into the new file, syncs it, renames it over the log, fsyncs the directory and switches
+    /// to it. Costs one fdatasync plus a copy of the records since `begin_compaction`.
+    /// Everything pending a group commit is durable afterwards.
+    pub fn finish_compaction(
+        &mut self,
+        prepared: PreparedCompaction,
     ) -> Result<CompactionStats, StorageError> {
-        let mut stats = CompactionStats {
-            records_before: self.records,
-            bytes_before: self.end as u64,
-            ..CompactionStats::default()
-        };
-        // Newest sequence number per key in this log.
+        self.finish_inner(prepared, false)
+    }
+
+    fn finish_inner(
+        &mut self,
+        mut prepared: PreparedCompaction,
+        crash_after_rename: bool,
+    ) -> Result<CompactionStats, StorageError> {
+        if prepared.log_inode != inode(&self.file, &self.path)?
+            || prepared.snapshot_end > self.end
+            || prepared.log_path != self.path
+        {
+            return Err(StorageError::CompactionOutdated {
+                path: self.path.clone(),
+            });
+        }
+        let tail = self.map.get(prepared.snapshot_end..self.end).unwrap_or(&[]);
+        let tail_start = prepared.end;
+        let needed = prepared.end + tail.len() + 8;
+        if needed > prepared.map.len() {
+            let mut new_len = prepared.map.len() as u64;
+            while new_len < needed as u64 {
+                new_len += prepared.segment;
+            }
+            preallocate(&prepared.file, new_len, &prepared.temp_path)?;
+            prepared.map = map_file(&prepared.file, &prepared.temp_path)?;
+        }
+        if let Some(dst) = prepared.map.get_mut(tail_start..tail_start + tail.len()) {
+            dst.copy_from_slice(tail);
+        }
+        prepared.end += tail.len();
+        let tail_records = self.records - prepared.snapshot_records;
+        if !tail.is_empty() {
+            prepared
+                .map
+                .flush_range(tail_start, tail.len())
+                .map_err(io_err(&prepared.temp_path))?;
+        }
+        std::fs::rename(&prepared.temp_path, &self.path).map_err(io_err(&self.path))?;
+        if crash_after_rename {
+            return Ok(prepared.stats);
+        }
+        sync_dir(&self.dir)?;
+        let mut stats = prepared.stats;
+        stats.bytes_after = prepared.end as u64;
+        self.file = prepared.file;
+        self.map = prepared.map;
+        self.end = prepared.end;
+        self.synced_end = self.end;
+        self.pending = 0;
+        self.first_pending_at = None;
+        self.records = stats.live_written + stats.removals_written + tail_records;
+        Ok(stats)
+    }
+}
+
+fn inode(file: &File, path: &Path) -> Result<(u64, u64), StorageError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().map_err(io_err(path))?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// The part of a compaction that may run on any thread: reads the log up to the snapshot
+/// (the bytes before it never change: the log is append-only) and writes and syncs the new
+/// file. See [`LeaseLog::begin_compaction`].
+pub struct CompactionJob {
+    log_path: PathBuf,
+    log_inode: (u64, u64),
+    family: Family,
+    segment: u64,
+    snapshot_end: usize,
+    snapshot_records: u64,
+    fresh_seq_base: u64,
+    live: Vec<Lease>,
+}
+
+/// A compacted file written and synced, waiting for [`LeaseLog::finish_compaction`].
+pub struct PreparedCompaction {
+    log_path: PathBuf,
+    log_inode: (u64, u64),
+    temp_path: PathBuf,
+    file: File,
+    map: MmapMut,
+    end: usize,
+    segment: u64,
+    snapshot_end: usize,
+    snapshot_records: u64,
+    stats: CompactionStats,
+}
+
+/// Entry of a compacted log, in sequence order.
+enum CompactEntry {
+    Lease(Lease),
+    Removal(LeaseKey),
+}
+
+impl CompactionJob {
+    /// Writes `<log>.compact` with the live leases and removals in sequence order and
+    /// fdatasyncs it. Runs without the shard; one job per log at a time.
+    pub fn run(self) -> Result<PreparedCompaction, StorageError> {
+        self.run_inner(true)
+    }
+
+    fn run_inner(self, sync: bool) -> Result<PreparedCompaction, StorageError> {
+        let old = File::open(&self.log_path).map_err(io_err(&self.log_path))?;
+        if inode(&old, &self.log_path)? != self.log_inode {
+            return Err(StorageError::CompactionOutdated {
+                path: self.log_path.clone(),
+            });
+        }
+        // SAFETY: read-only map of our own log; the range read (before the snapshot end) is
+        // never written again, appends only go after it.
+        let old_map = unsafe { memmap2::Mmap::map(&old) }.map_err(io_err(&self.log_path))?;
+        let image = old_map.get(..self.snapshot_end).unwrap_or(&[]);
         let mut newest: KeyMap<u64> = KeyMap::default();
-        let image = self.map.get(..self.end).unwrap_or(&[]);
         scan_log(image, self.family.code(), |_, frame| {
             if let Some(head) = record::payload_head(frame.payload) {
                 newest.insert(head.key, frame.seq);
             }
         });
+        let mut stats = CompactionStats {
+            records_before: self.snapshot_records,
+            bytes_before: self.snapshot_end as u64,
+            ..CompactionStats::default()
+        };
+        let mut fresh_seq = self.fresh_seq_base;
         let mut live_by_key: KeyMap<(u64, Lease)> = KeyMap::default();
-        for lease in live {
-            self.check_family(lease.kind)?;
+        for lease in self.live {
             let key = LeaseKey::of(&lease);
             let seq = match newest.get(&key) {
                 Some(seq) => *seq,
-                None => self.next_seq(),
+                None => {
+                    fresh_seq += 1;
+                    fresh_seq
+                }
             };
             live_by_key.insert(key, (seq, lease));
         }
         let mut entries: Vec<(u64, CompactEntry)> =
-            Vec::with_capacity(newest.len() + live_by_key.len());
+            Vec::with_capacity(newest.len().max(live_by_key.len()));
         for (key, seq) in &newest {
             if !live_by_key.contains_key(key) {
                 entries.push((*seq, CompactEntry::Removal(*key)));
@@ -479,106 +631,77 @@ impl LeaseLog {
                 .into_values()
                 .map(|(seq, lease)| (seq, CompactEntry::Lease(lease))),
         );
+        // Sequence numbers are unique: one per key from this log, fresh ones from the
+        // reserved range; sorting restores the log's increasing order.
         entries.sort_unstable_by_key(|(seq, _)| *seq);
-        // Two live leases sharing one fresh sequence number cannot happen (next_seq increases);
-        // equal numbers here would only come from duplicates, which the key map removed.
 
-        let temp_path = compact_temp_path(&self.path);
-        let temp_file = OpenOptions::new()
+        let mut frame_lens = Vec::with_capacity(entries.len());
+        let mut bytes_needed = FILE_HEADER_LEN + 8;
+        for (_, entry) in &entries {
+            let len = match entry {
+                CompactEntry::Lease(lease) => {
+                    let payload = record::upsert_payload_len(lease)
+                        .ok_or(StorageError::RecordTooLarge { addr: lease.addr })?;
+                    (record::padded(FRAME_HEADER_LEN + payload), payload)
+                }
+                CompactEntry::Removal(_) => (
+                    record::padded(FRAME_HEADER_LEN + FIXED_PAYLOAD_LEN),
+                    FIXED_PAYLOAD_LEN,
+                ),
+            };
+            bytes_needed += len.0;
+            frame_lens.push(len);
+        }
+        let temp_path = compact_temp_path(&self.log_path);
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
             .open(&temp_path)
             .map_err(io_err(&temp_path))?;
-        lock_exclusive(&temp_file, &temp_path)?;
-        let mut bytes_needed = FILE_HEADER_LEN + 8;
-        for (_, entry) in &entries {
-            bytes_needed += match entry {
-                CompactEntry::Lease(lease) => record::padded(
-                    FRAME_HEADER_LEN + record::upsert_payload_len(lease).unwrap_or(0),
-                ),
-                CompactEntry::Removal(_) => record::padded(FRAME_HEADER_LEN + FIXED_PAYLOAD_LEN),
+        lock_exclusive(&file, &temp_path)?;
+        // One spare segment: the records appended meanwhile are copied in at the finish.
+        let temp_len = (bytes_needed as u64).div_ceil(self.segment) * self.segment + self.segment;
+        preallocate(&file, temp_len, &temp_path)?;
+        let mut map = map_file(&file, &temp_path)?;
+        if let Some(h) = map.get_mut(..FILE_HEADER_LEN) {
+            h.copy_from_slice(&record::file_header(self.family.code()));
+        }
+        let mut end = FILE_HEADER_LEN;
+        for ((seq, entry), (frame_len, payload_len)) in entries.into_iter().zip(frame_lens) {
+            let Some(out) = map.get_mut(end..end + frame_len) else {
+                break;
             };
-        }
-        let step = self.opts.segment_bytes.max(MIN_SEGMENT_BYTES);
-        let temp_len = (bytes_needed as u64).div_ceil(step) * step;
-        preallocate(&temp_file, temp_len, &temp_path)?;
-        let old_file = std::mem::replace(&mut self.file, temp_file);
-        let old_map = std::mem::replace(&mut self.map, map_file(&self.file, &temp_path)?);
-        let old_end = self.end;
-        let old_path = std::mem::replace(&mut self.path, temp_path.clone());
-        // From here on `self` writes into the temp file; on error, put the old log back.
-        let result = self.write_entries(entries, &mut stats);
-        self.path = old_path;
-        if let Err(e) = result {
-            self.file = old_file;
-            self.map = old_map;
-            self.end = old_end;
-            return Err(e);
-        }
-        if crash_after == Some(CompactionStep::TempWritten) {
-            return Ok(stats);
-        }
-        self.flush_range(0, self.end)?;
-        self.file.sync_all().map_err(io_err(&temp_path))?;
-        if crash_after == Some(CompactionStep::TempSynced) {
-            return Ok(stats);
-        }
-        std::fs::rename(&temp_path, &self.path).map_err(io_err(&self.path))?;
-        if crash_after == Some(CompactionStep::Renamed) {
-            return Ok(stats);
-        }
-        sync_dir(&self.dir)?;
-        drop(old_map);
-        drop(old_file);
-        stats.bytes_after = self.end as u64;
-        self.records = stats.live_written + stats.removals_written;
-        Ok(stats)
-    }
-
-    fn write_entries(
-        &mut self,
-        entries: Vec<(u64, CompactEntry)>,
-        stats: &mut CompactionStats,
-    ) -> Result<(), StorageError> {
-        let header = record::file_header(self.family.code());
-        if let Some(h) = self.map.get_mut(..FILE_HEADER_LEN) {
-            h.copy_from_slice(&header);
-        }
-        self.end = FILE_HEADER_LEN;
-        self.records = 0;
-        // Group-commit bookkeeping restarts: the whole new file is synced before the swap.
-        self.pending = 0;
-        self.first_pending_at = None;
-        let durability = self.opts.durability;
-        self.opts.durability = Durability::Default;
-        let mut result = Ok(());
-        for (seq, entry) in entries {
-            result = match entry {
+            match entry {
                 CompactEntry::Lease(lease) => {
+                    record::encode_upsert(out, seq, &lease, payload_len);
                     stats.live_written += 1;
-                    self.append_upsert(&lease, Some(seq))
                 }
                 CompactEntry::Removal(key) => {
+                    record::encode_removal(out, seq, key);
                     stats.removals_written += 1;
-                    self.append_removal(key, Some(seq))
                 }
-            };
-            if result.is_err() {
-                break;
             }
+            end += frame_len;
         }
-        self.opts.durability = durability;
-        self.synced_end = self.end;
-        result
+        if sync {
+            map.flush_range(0, end).map_err(io_err(&temp_path))?;
+            file.sync_all().map_err(io_err(&temp_path))?;
+        }
+        Ok(PreparedCompaction {
+            log_path: self.log_path,
+            log_inode: self.log_inode,
+            temp_path,
+            file,
+            map,
+            end,
+            segment: self.segment,
+            snapshot_end: self.snapshot_end,
+            snapshot_records: self.snapshot_records,
+            stats,
+        })
     }
-}
-
-/// Entry of a compacted log, in sequence order.
-enum CompactEntry {
-    Lease(Lease),
-    Removal(LeaseKey),
 }
 
 fn compact_temp_path(log_path: &Path) -> PathBuf {

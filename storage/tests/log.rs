@@ -319,16 +319,16 @@ fn group_commit_syncs_once_per_batch_and_only_when_pending() {
         segment_bytes: 64 * 1024,
     };
     let mut log = LeaseLog::open(dir.path(), Family::V4, 0, opts).unwrap();
-    assert_eq!(log.commit().unwrap(), false);
+    assert!(!log.commit().unwrap());
     assert!(log.needs_commit_by().is_none());
     log.record(&lease(1, 100)).unwrap();
     log.record(&lease(2, 100)).unwrap();
     assert_eq!(log.pending_records(), 2);
     assert!(log.needs_commit_by().is_some());
-    assert_eq!(log.commit().unwrap(), true);
+    assert!(log.commit().unwrap());
     assert_eq!(log.pending_records(), 0);
     assert!(log.needs_commit_by().is_none());
-    assert_eq!(log.commit().unwrap(), false);
+    assert!(!log.commit().unwrap());
     // The count bound: the 4th record of a window syncs on its own.
     for i in 3..=6 {
         log.record(&lease(i, 100)).unwrap();
@@ -343,7 +343,7 @@ fn default_durability_never_reports_a_sync() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = LeaseLog::open(dir.path(), Family::V4, 0, SMALL).unwrap();
     log.record(&lease(1, 100)).unwrap();
-    assert_eq!(log.commit().unwrap(), false);
+    assert!(!log.commit().unwrap());
     assert!(log.needs_commit_by().is_none());
     assert_eq!(log.pending_records(), 0);
 }
@@ -477,4 +477,48 @@ fn crash_with_half_written_compaction_temp_file_loses_nothing() {
     drop(f);
     let rec = recover(dir.path(), Family::V4).unwrap();
     assert_eq!(sorted(rec.leases), sorted(live));
+}
+
+#[test]
+fn compaction_on_another_thread_keeps_records_appended_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, live) = churned_log(dir.path());
+    let job = log.begin_compaction(live.clone().into_iter()).unwrap();
+    let worker = std::thread::spawn(move || job.run());
+    // The shard keeps serving while the job runs: a renewal, a removal and a new lease.
+    log.record(&lease(1, 777)).unwrap();
+    log.remove(LeaseKind::V4, lease(12, 0).addr, 32).unwrap();
+    log.record(&lease(50, 100)).unwrap();
+    let prepared = worker.join().unwrap().unwrap();
+    let stats = log.finish_compaction(prepared).unwrap();
+    assert_eq!(stats.live_written, 15);
+    assert_eq!(log.record_count(), 15 + 5 + 3);
+    log.record(&lease(51, 100)).unwrap();
+    drop(log);
+    let mut expected: Vec<Lease> = live
+        .into_iter()
+        .filter(|l| l.addr != lease(1, 0).addr && l.addr != lease(12, 0).addr)
+        .collect();
+    expected.extend([lease(1, 777), lease(50, 100), lease(51, 100)]);
+    let rec = recover(dir.path(), Family::V4).unwrap();
+    assert_eq!(sorted(rec.leases), sorted(expected));
+    assert!(rec.reports[0].is_whole());
+}
+
+#[test]
+fn compaction_prepared_for_a_replaced_log_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, live) = churned_log(dir.path());
+    let stale = log.begin_compaction(live.clone().into_iter()).unwrap();
+    log.compact(live.clone().into_iter()).unwrap();
+    let result = stale.run().and_then(|p| log.finish_compaction(p));
+    assert!(matches!(
+        result,
+        Err(StorageError::CompactionOutdated { .. })
+    ));
+    drop(log);
+    assert_eq!(
+        sorted(recover(dir.path(), Family::V4).unwrap().leases),
+        sorted(live)
+    );
 }
