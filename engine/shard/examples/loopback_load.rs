@@ -3,8 +3,10 @@
 //!
 //! ```text
 //! cargo run --release -p corelease-shard --example loopback_load -- [--shards N] [--seconds S]
-//!     [--max-requests M] [--window W]
+//!     [--max-requests M] [--window W] [--baseline 1]
 //! ```
+//! `--baseline 1` also measures a plain blocking `recv_from`/`send_to` echo thread on the same
+//! client, as a reference point for the machine's current load.
 //! Each run is limited to `S` seconds (default 3, at most 30) and `M` requests (default
 //! 3,000,000). One client thread keeps `W` requests (default 256) in flight with sendmmsg /
 //! recvmmsg, using 300-byte DHCP-shaped datagrams from 65,536 hardware addresses so that every
@@ -47,6 +49,7 @@ struct Options {
     seconds: u64,
     max_requests: u64,
     window: u64,
+    baseline: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -55,6 +58,7 @@ fn parse_options() -> Result<Options, String> {
         seconds: 3,
         max_requests: 3_000_000,
         window: 256,
+        baseline: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -68,6 +72,7 @@ fn parse_options() -> Result<Options, String> {
             "--seconds" => options.seconds = value.clamp(1, 30),
             "--max-requests" => options.max_requests = value.max(1),
             "--window" => options.window = value.clamp(1, 4096),
+            "--baseline" => options.baseline = value != 0,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -202,13 +207,16 @@ fn run(shards: usize, options: &Options) -> io::Result<()> {
         pin_cores: true,
         ..RuntimeConfig::default()
     };
-    let runtime = start(cfg, sockets, |_| Echo)?;
+    let mut runtime = start(cfg, sockets, |_| Echo)?;
     let cpu_before = threads_cpu_seconds("shard");
     let result = run_client(server, options)?;
     let cpu = threads_cpu_seconds("shard") - cpu_before;
+    runtime.stop()?;
     let counters = runtime.counters();
-    runtime.shutdown();
-    runtime.join()?;
+    let mut latency = hdrhistogram::Histogram::<u64>::new(2).map_err(io::Error::other)?;
+    for shard in runtime.latency() {
+        latency.add(&shard).map_err(io::Error::other)?;
+    }
 
     let secs = result.elapsed.as_secs_f64();
     let received: u64 = counters.iter().map(|c| c.received).sum();
@@ -216,13 +224,54 @@ fn run(shards: usize, options: &Options) -> io::Result<()> {
     let per_shard: Vec<u64> = counters.iter().map(|c| c.received).collect();
     println!(
         "shards={shards} window={} seconds={secs:.2} sent={} replies={} rate={:.0}/s \
-         shard_cpu={cpu:.2}s ({:.2} us/reply) avg_batch={:.1} per_shard={per_shard:?}",
+         shard_cpu={cpu:.2}s ({:.2} us/reply) avg_batch={:.1} per_shard={per_shard:?} \
+         in-server latency p50={}us p99={}us max={}us",
         options.window,
         result.sent,
         result.replies,
         result.replies as f64 / secs,
         cpu * 1e6 / (result.replies.max(1) as f64),
         received as f64 / batches as f64,
+        latency.value_at_quantile(0.5),
+        latency.value_at_quantile(0.99),
+        latency.max(),
+    );
+    Ok(())
+}
+
+/// The reference point: one thread echoing with blocking `recv_from` / `send_to`.
+fn run_baseline(options: &Options) -> io::Result<()> {
+    let socket = UdpSocket::bind("127.0.0.1:0")?;
+    let std::net::SocketAddr::V4(server) = socket.local_addr()? else {
+        return Err(io::Error::other("loopback address is not IPv4"));
+    };
+    socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_server = std::sync::Arc::clone(&stop);
+    let echo = std::thread::Builder::new()
+        .name("baseline".into())
+        .spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !stop_server.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                    let _ = socket.send_to(&buf[..n], from);
+                }
+            }
+        })?;
+    let cpu_before = threads_cpu_seconds("baseline");
+    let result = run_client(server, options)?;
+    let cpu = threads_cpu_seconds("baseline") - cpu_before;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = echo.join();
+    let secs = result.elapsed.as_secs_f64();
+    println!(
+        "baseline (blocking recv_from/send_to thread) window={} seconds={secs:.2} sent={} \
+         replies={} rate={:.0}/s server_cpu={cpu:.2}s ({:.2} us/reply)",
+        options.window,
+        result.sent,
+        result.replies,
+        result.replies as f64 / secs,
+        cpu * 1e6 / (result.replies.max(1) as f64),
     );
     Ok(())
 }
@@ -235,6 +284,12 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if options.baseline {
+        if let Err(err) = run_baseline(&options) {
+            eprintln!("loopback_load: baseline: {err}");
+            std::process::exit(1);
+        }
+    }
     for shards in options.shards.clone() {
         if let Err(err) = run(shards, &options) {
             eprintln!("loopback_load: {shards} shards: {err}");

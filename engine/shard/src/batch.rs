@@ -10,6 +10,7 @@ use std::io;
 use std::mem::size_of;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::RawFd;
+use std::time::{Duration, SystemTime};
 
 use crate::{RecvMeta, SendMeta};
 
@@ -21,11 +22,15 @@ pub const DATAGRAM_CAPACITY: usize = 2048;
 /// Upper bound on slots per batch, so a configuration typo cannot allocate gigabytes.
 pub const MAX_BATCH: usize = 1024;
 
-/// One control-message block: room for `IP_PKTINFO` (32 bytes on 64-bit Linux) with margin,
-/// aligned for `cmsghdr`.
+/// One control-message block: room for `IP_PKTINFO` and `SCM_TIMESTAMPNS` (32 bytes each on
+/// 64-bit Linux) with margin, aligned for `cmsghdr`.
 #[derive(Clone, Copy)]
 #[repr(C, align(8))]
-struct ControlSlot([u8; 64]);
+struct ControlSlot([u8; 128]);
+
+/// `SO_TIMESTAMPNS` / `SCM_TIMESTAMPNS` (the "old" 64-bit-time_t value of the generic
+/// asm/socket.h, valid on x86_64 and aarch64, the targets glommio supports); libc lacks it.
+pub(crate) const SO_TIMESTAMPNS: libc::c_int = 35;
 
 const CONTROL_LEN: usize = size_of::<ControlSlot>();
 
@@ -170,7 +175,8 @@ impl RecvBatch {
             return Err(RecvDrop::NotIpv4);
         }
         let src = SocketAddrV4::new(ipv4_of(addr.sin_addr), u16::from_be(addr.sin_port));
-        let (dst, local, ifindex) = match pktinfo_of(&header.msg_hdr) {
+        let control = control_of(&header.msg_hdr);
+        let (dst, local, ifindex) = match control.pktinfo {
             Some(info) => (
                 ipv4_of(info.ipi_addr),
                 ipv4_of(info.ipi_spec_dst),
@@ -190,31 +196,60 @@ impl RecvBatch {
                 dst,
                 ifindex,
                 local,
+                arrival: control.arrival,
             },
             data,
         ))
     }
 }
 
-/// Finds the `IP_PKTINFO` control message of a received header.
-fn pktinfo_of(hdr: &libc::msghdr) -> Option<libc::in_pktinfo> {
+/// The control messages of one received datagram that the runtime asks for.
+struct ReceivedControl {
+    pktinfo: Option<libc::in_pktinfo>,
+    arrival: Option<SystemTime>,
+}
+
+/// Walks the control messages of a received header once, picking `IP_PKTINFO` and
+/// `SCM_TIMESTAMPNS`.
+fn control_of(hdr: &libc::msghdr) -> ReceivedControl {
+    let mut found = ReceivedControl {
+        pktinfo: None,
+        arrival: None,
+    };
     // SAFETY: hdr's control pointer and the length the kernel wrote describe our ControlSlot;
-    // the CMSG_* walkers stay within msg_controllen. The payload is read unaligned.
+    // the CMSG_* walkers stay within msg_controllen. Payloads are read unaligned and only when
+    // the message is long enough for them.
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
         while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::IPPROTO_IP
-                && (*cmsg).cmsg_type == libc::IP_PKTINFO
-                && (*cmsg).cmsg_len as usize
-                    >= libc::CMSG_LEN(size_of::<libc::in_pktinfo>() as libc::c_uint) as usize
+            let len = (*cmsg).cmsg_len as usize;
+            let (level, kind) = ((*cmsg).cmsg_level, (*cmsg).cmsg_type);
+            if level == libc::IPPROTO_IP
+                && kind == libc::IP_PKTINFO
+                && len >= libc::CMSG_LEN(size_of::<libc::in_pktinfo>() as libc::c_uint) as usize
             {
                 let data = libc::CMSG_DATA(cmsg).cast::<libc::in_pktinfo>();
-                return Some(std::ptr::read_unaligned(data));
+                found.pktinfo = Some(std::ptr::read_unaligned(data));
+            } else if level == libc::SOL_SOCKET
+                && kind == SO_TIMESTAMPNS
+                && len >= libc::CMSG_LEN(size_of::<libc::timespec>() as libc::c_uint) as usize
+            {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::timespec>());
+                found.arrival = system_time_of(ts);
             }
             cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
         }
     }
-    None
+    found
+}
+
+/// A CLOCK_REALTIME timespec as a SystemTime (None before 1970 or out of range).
+fn system_time_of(ts: libc::timespec) -> Option<SystemTime> {
+    let secs = u64::try_from(ts.tv_sec).ok()?;
+    let nanos = u32::try_from(ts.tv_nsec)
+        .ok()
+        .filter(|n| *n < 1_000_000_000)?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
 }
 
 /// What one [`SendBatch::flush`] achieved.

@@ -67,9 +67,23 @@ pub struct RecvMeta {
     /// for unicast, the arrival interface's primary address for broadcasts. The natural
     /// `SendMeta::src_ip` of a reply to a direct client.
     pub local: Ipv4Addr,
+    /// When the kernel queued the datagram (`SO_TIMESTAMPNS`, CLOCK_REALTIME): how long it
+    /// waited is `now - arrival`. `None` if the kernel gave no timestamp.
+    pub arrival: Option<SystemTime>,
 }
 
 impl RecvMeta {
+    /// Metadata with `local` = `dst` and no arrival time (handy in tests of handlers).
+    pub fn new(src: SocketAddrV4, dst: Ipv4Addr, ifindex: u32) -> Self {
+        RecvMeta {
+            src,
+            dst,
+            ifindex,
+            local: dst,
+            arrival: None,
+        }
+    }
+
     /// True when the datagram was sent to a broadcast or multicast address rather than to one
     /// of ours, i.e. the kernel copied it to every shard socket and the socket filters chose.
     pub fn is_broadcast(&self) -> bool {

@@ -5,10 +5,11 @@ use std::io;
 use std::net::UdpSocket;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use glommio::{ExecutorJoinHandle, GlommioError, LocalExecutorBuilder, Placement};
+use hdrhistogram::Histogram;
 
 use crate::batch::{RecvBatch, RecvDrop, SendBatch};
 use crate::{RuntimeConfig, ShardHandler};
@@ -35,6 +36,14 @@ const TRUESIZE_ESTIMATE: usize = 2304;
 /// u32 array (include/uapi/linux/sock_diag.h, `SK_MEMINFO_DROPS`).
 const SO_MEMINFO: libc::c_int = 55;
 const SK_MEMINFO_DROPS: usize = 8;
+/// Latency histograms cover 1 µs .. 60 s with 2 significant digits (1 % error), ~20 KiB each.
+const LATENCY_MAX_US: u64 = 60_000_000;
+const LATENCY_SIGFIG: u8 = 2;
+
+fn new_latency_histogram() -> io::Result<Histogram<u64>> {
+    Histogram::new_with_bounds(1, LATENCY_MAX_US, LATENCY_SIGFIG)
+        .map_err(|err| io::Error::other(format!("latency histogram: {err:?}")))
+}
 
 /// Why the runtime could not start or a shard stopped.
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +178,7 @@ impl ShutdownHandle {
 pub struct Runtime {
     shutdown: Arc<AtomicBool>,
     counters: Arc<[ShardCounters]>,
+    latency: Arc<[Mutex<Histogram<u64>>]>,
     handles: Vec<ExecutorJoinHandle<io::Result<()>>>,
     /// The shard sockets, owned here rather than by the shard threads so that a shard that
     /// dies (a panicking handler) cannot close its socket and re-number the reuseport group
@@ -196,6 +206,29 @@ impl Runtime {
     /// sockets are closed afterwards.
     pub fn join(mut self) -> io::Result<()> {
         join_all(std::mem::take(&mut self.handles))
+    }
+
+    /// Stops every shard and waits for them, keeping the runtime for a last look at its
+    /// counters and latency (final values, published by each shard as it stops). The sockets
+    /// stay open until the runtime is dropped.
+    pub fn stop(&mut self) -> io::Result<()> {
+        self.shutdown();
+        join_all(std::mem::take(&mut self.handles))
+    }
+
+    /// Every shard's latency histogram, in shard order: microseconds from the kernel queueing
+    /// a request to its reply being handed to the kernel, for every reply sent. Published by
+    /// each shard every tick (so up to one tick behind); the histograms are cumulative.
+    pub fn latency(&self) -> Vec<Histogram<u64>> {
+        self.latency
+            .iter()
+            .map(|shared| {
+                shared
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+            })
+            .collect()
     }
 
     /// Every shard's counters, in shard order.
@@ -318,6 +351,7 @@ struct ShardSetup {
     tick: Duration,
     shutdown: Arc<AtomicBool>,
     counters: Arc<[ShardCounters]>,
+    latency: Arc<[Mutex<Histogram<u64>>]>,
 }
 
 /// Starts one glommio executor per shard (pinned to core `i % ncpu` when `pin_cores`), each
@@ -349,10 +383,14 @@ where
     let make_handler = Arc::new(make_handler);
     let shutdown = Arc::new(AtomicBool::new(false));
     let counters: Arc<[ShardCounters]> = (0..shards).map(|_| ShardCounters::default()).collect();
+    let latency: Arc<[Mutex<Histogram<u64>>]> = (0..shards)
+        .map(|_| new_latency_histogram().map(Mutex::new))
+        .collect::<io::Result<_>>()?;
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut runtime = Runtime {
         shutdown: Arc::clone(&shutdown),
         counters: Arc::clone(&counters),
+        latency: Arc::clone(&latency),
         handles: Vec::with_capacity(shards),
         sockets: Vec::with_capacity(shards),
     };
@@ -377,6 +415,7 @@ where
             tick: cfg.tick.max(Duration::from_millis(1)),
             shutdown: Arc::clone(&shutdown),
             counters: Arc::clone(&counters),
+            latency: Arc::clone(&latency),
         };
         let mut ready = ReadyReport {
             shard: index,
@@ -495,11 +534,13 @@ async fn flush_replies(replies: &mut SendBatch, fd: RawFd, local: &mut LocalCoun
     replies.clear();
 }
 
-/// Hands every datagram of the last receive to the handler and queues its replies.
+/// Hands every datagram of the last receive to the handler and queues its replies; notes the
+/// arrival time of each request answered (`arrivals` has capacity for a whole batch).
 fn handle_batch<H: ShardHandler>(
     handler: &mut H,
     requests: &RecvBatch,
     replies: &mut SendBatch,
+    arrivals: &mut Vec<SystemTime>,
     local: &mut LocalCounters,
     now: SystemTime,
 ) {
@@ -525,8 +566,15 @@ fn handle_batch<H: ShardHandler>(
             continue;
         };
         if let Some(reply) = handler.on_datagram(&meta, data, out, now) {
-            if replies.commit(&reply).is_err() {
-                local.send_errors += 1;
+            match replies.commit(&reply) {
+                Ok(()) => {
+                    if let (Some(arrival), true) =
+                        (meta.arrival, arrivals.len() < arrivals.capacity())
+                    {
+                        arrivals.push(arrival);
+                    }
+                }
+                Err(_) => local.send_errors += 1,
             }
         }
     }
@@ -555,8 +603,14 @@ async fn run_shard<H: ShardHandler>(
         .counters
         .get(setup.index)
         .ok_or_else(|| io::Error::other("shard index beyond the counters"))?;
+    let latency_shared = setup
+        .latency
+        .get(setup.index)
+        .ok_or_else(|| io::Error::other("shard index beyond the latency histograms"))?;
     let mut requests = RecvBatch::new(setup.batch);
     let mut replies = SendBatch::new(requests.slots());
+    let mut arrivals = Vec::with_capacity(requests.slots());
+    let mut latency = new_latency_histogram()?;
     let mut local = LocalCounters::default();
     let mut next_tick = Instant::now() + setup.tick;
     ready.report(Ok(()));
@@ -573,9 +627,17 @@ async fn run_shard<H: ShardHandler>(
         };
         if received > 0 {
             let now = SystemTime::now();
-            handle_batch(&mut handler, &requests, &mut replies, &mut local, now);
+            handle_batch(
+                &mut handler,
+                &requests,
+                &mut replies,
+                &mut arrivals,
+                &mut local,
+                now,
+            );
             handler.on_batch_end(now);
             flush_replies(&mut replies, fd, &mut local).await;
+            record_latency(&mut latency, &mut arrivals, SystemTime::now());
             local.batches += 1;
             counters.publish(&local);
         }
@@ -584,6 +646,7 @@ async fn run_shard<H: ShardHandler>(
             handler.on_tick(SystemTime::now());
             local.kernel_drops = kernel_drops(fd).unwrap_or(local.kernel_drops);
             counters.publish(&local);
+            publish_latency(&mut latency, latency_shared);
             next_tick = now + setup.tick;
         }
         if received == 0 {
@@ -597,5 +660,34 @@ async fn run_shard<H: ShardHandler>(
     }
     local.kernel_drops = kernel_drops(fd).unwrap_or(local.kernel_drops);
     counters.publish(&local);
+    publish_latency(&mut latency, latency_shared);
     Ok(())
+}
+
+/// Records, for each reply of the batch, the time from the request's arrival to `sent_at`.
+fn record_latency(
+    latency: &mut Histogram<u64>,
+    arrivals: &mut Vec<SystemTime>,
+    sent_at: SystemTime,
+) {
+    for arrival in arrivals.drain(..) {
+        // A clock step backwards makes duration_since fail; such a sample is skipped.
+        if let Ok(waited) = sent_at.duration_since(arrival) {
+            let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+            latency.saturating_record(micros.max(1));
+        }
+    }
+}
+
+/// Adds the shard's latency samples since the last tick to the shared histogram: the only
+/// lock a shard takes, once per tick, never per packet.
+fn publish_latency(latency: &mut Histogram<u64>, shared: &Mutex<Histogram<u64>>) {
+    if latency.is_empty() {
+        return;
+    }
+    let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    // Both histograms have the same bounds and every sample was clamped into them, so the
+    // addition cannot fail; if it did, the samples are dropped rather than double-counted.
+    let _ = shared.add(&*latency);
+    latency.reset();
 }

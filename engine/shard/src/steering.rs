@@ -241,6 +241,8 @@ fn shard_socket(
     // The arrival interface and destination address select the subnet for direct clients and
     // the source address of the reply (Kea ARM 8.2.x "Interface Configuration").
     set_int_option(&socket, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
+    // Kernel arrival time of each datagram, for the per-shard latency histogram.
+    set_int_option(&socket, libc::SOL_SOCKET, crate::batch::SO_TIMESTAMPNS, 1)?;
     set_buffer(
         &socket,
         libc::SO_RCVBUFFORCE,

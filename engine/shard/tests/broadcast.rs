@@ -185,6 +185,7 @@ fn broadcast_is_received_once_by_the_owning_shard() {
                     assert_eq!(meta.ifindex, server_ifindex, "IP_PKTINFO interface");
                     assert_eq!(*meta.src.ip(), CLIENT_IP);
                     assert!(meta.is_broadcast());
+                    assert!(meta.arrival.is_some(), "SO_TIMESTAMPNS arrival time");
                     seen.entry(seq_and_mac(data).0).or_default().push(index);
                 }
             }

@@ -191,6 +191,27 @@ fn echo_replies_arrive_from_the_owning_shard_and_counters_match() {
         assert_eq!(c.dropped_queue_overflow, 0);
         assert!(c.batches >= 1 && c.batches <= c.received);
     }
+    // Every reply's time in the server (kernel arrival to send) lands in its shard's latency
+    // histogram, published every tick.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut latency = runtime.latency();
+    while latency.iter().map(|h| h.len()).sum::<u64>() < u64::from(total)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+        latency = runtime.latency();
+    }
+    for (shard, histogram) in latency.iter().enumerate() {
+        assert_eq!(
+            histogram.len(),
+            expected_per_shard[shard],
+            "shard {shard} latency samples"
+        );
+        assert!(
+            histogram.min() >= 1 && histogram.max() < 10_000_000,
+            "plausible µs values"
+        );
+    }
     runtime.shutdown();
     runtime.join().expect("shards stop cleanly");
 }
