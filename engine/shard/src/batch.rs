@@ -426,3 +426,139 @@ impl SendBatch {
         self.flushed = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    fn meta(src_ip: Option<Ipv4Addr>, ifindex: Option<u32>, len: usize) -> SendMeta {
+        SendMeta {
+            dst: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 9), 68),
+            src_ip,
+            ifindex,
+            len,
+        }
+    }
+
+    #[test]
+    fn reply_with_a_broadcast_source_and_no_interface_carries_no_pktinfo() {
+        let mut batch = SendBatch::new(2);
+        batch
+            .commit(&meta(Some(Ipv4Addr::BROADCAST), None, 10))
+            .expect("commit");
+        let hdr = &batch.headers[0].msg_hdr;
+        assert!(hdr.msg_control.is_null());
+        assert_eq!(hdr.msg_controllen, 0);
+        assert_eq!(batch.iovecs[0].iov_len, 10);
+        assert_eq!(u16::from_be(batch.addrs[0].sin_port), 68);
+        assert_eq!(ipv4_of(batch.addrs[0].sin_addr), Ipv4Addr::new(10, 0, 0, 9));
+    }
+
+    #[test]
+    fn reply_with_source_and_interface_carries_them_in_pktinfo() {
+        let mut batch = SendBatch::new(2);
+        batch
+            .commit(&meta(Some(Ipv4Addr::new(10, 0, 0, 1)), Some(7), 10))
+            .expect("commit");
+        let control = control_of(&batch.headers[0].msg_hdr);
+        let info = control.pktinfo.expect("pktinfo");
+        assert_eq!(info.ipi_ifindex, 7);
+        assert_eq!(ipv4_of(info.ipi_spec_dst), Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(ipv4_of(info.ipi_addr), Ipv4Addr::UNSPECIFIED);
+    }
+
+    #[test]
+    fn commit_refuses_a_reply_longer_than_its_slot_and_a_full_batch() {
+        let mut batch = SendBatch::new(1);
+        assert_eq!(
+            batch.commit(&meta(None, None, DATAGRAM_CAPACITY + 1)),
+            Err(QueueError::TooLong)
+        );
+        batch.commit(&meta(None, None, 1)).expect("first fits");
+        assert!(batch.next_buffer().is_none());
+        assert_eq!(batch.commit(&meta(None, None, 1)), Err(QueueError::Full));
+        assert_eq!(batch.pending(), 1);
+        batch.clear();
+        assert_eq!(batch.pending(), 0);
+        assert!(batch.next_buffer().is_some());
+    }
+
+    #[test]
+    fn batch_round_trip_on_loopback_keeps_bytes_addresses_and_arrival() {
+        let receiver = UdpSocket::bind("127.0.0.1:0").expect("bind receiver");
+        let fd = receiver.as_raw_fd();
+        for (level, name) in [
+            (libc::IPPROTO_IP, libc::IP_PKTINFO),
+            (libc::SOL_SOCKET, SO_TIMESTAMPNS),
+        ] {
+            let one: libc::c_int = 1;
+            // SAFETY: a c_int option on a valid socket.
+            let rc = unsafe {
+                libc::setsockopt(
+                    fd,
+                    level,
+                    name,
+                    (&one as *const libc::c_int).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(rc, 0);
+        }
+        let std::net::SocketAddr::V4(to) = receiver.local_addr().expect("addr") else {
+            panic!("IPv4 expected");
+        };
+        let sender = UdpSocket::bind("127.0.0.1:0").expect("bind sender");
+        let std::net::SocketAddr::V4(from) = sender.local_addr().expect("addr") else {
+            panic!("IPv4 expected");
+        };
+
+        let mut out = SendBatch::new(8);
+        for i in 0..5u8 {
+            let buf = out.next_buffer().expect("slot");
+            buf[..3].copy_from_slice(&[i, i, i]);
+            out.commit(&SendMeta {
+                dst: to,
+                src_ip: Some(Ipv4Addr::LOCALHOST),
+                ifindex: None,
+                len: 3 + usize::from(i),
+            })
+            .expect("commit");
+        }
+        let before = SystemTime::now();
+        let outcome = out.flush(sender.as_raw_fd());
+        assert_eq!(
+            outcome,
+            FlushOutcome {
+                sent: 5,
+                failed: 0,
+                blocked: 0
+            }
+        );
+
+        let mut incoming = RecvBatch::new(8);
+        let mut got = 0;
+        for _ in 0..200 {
+            got = incoming.recv(fd).expect("recvmmsg");
+            if got > 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(got, 5, "loopback delivers the whole batch at once");
+        for i in 0..5u8 {
+            let (meta, data) = incoming.datagram(usize::from(i)).expect("datagram");
+            assert_eq!(data.len(), 3 + usize::from(i));
+            assert_eq!(&data[..3], &[i, i, i]);
+            assert_eq!(meta.src, from);
+            assert_eq!(meta.dst, Ipv4Addr::LOCALHOST);
+            assert_eq!(meta.local, Ipv4Addr::LOCALHOST);
+            assert_ne!(meta.ifindex, 0);
+            assert!(!meta.is_broadcast());
+            let arrival = meta.arrival.expect("arrival time");
+            assert!(arrival + std::time::Duration::from_secs(1) >= before);
+        }
+        assert_eq!(incoming.datagram(5), Err(RecvDrop::OutOfRange));
+    }
+}
