@@ -367,6 +367,275 @@ pub fn write_leases4(mut w: impl Write, leases: &[Lease]) -> Result<(), StorageE
     w.flush().map_err(io)
 }
 
+/// Kea 3.0 leases6 header, as `write_leases6` emits it.
+pub const LEASES6_HEADER_3_0: &str = "address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,\
+lease_type,iaid,prefix_len,fqdn_fwd,fqdn_rev,hostname,hwaddr,state,user_context,hwtype,\
+hwaddr_source,pool_id";
+
+/// Columns Kea requires in every leases6 file (minimum valid schema ends at hostname).
+const REQUIRED6: [&str; 12] = [
+    "address",
+    "duid",
+    "valid_lifetime",
+    "expire",
+    "subnet_id",
+    "pref_lifetime",
+    "lease_type",
+    "iaid",
+    "prefix_len",
+    "fqdn_fwd",
+    "fqdn_rev",
+    "hostname",
+];
+
+/// A leases6 file after Kea's replay rules (keyed by address and lease type).
+#[derive(Clone, Debug, Default)]
+pub struct Leases6File {
+    /// Live leases, ordered by address then type.
+    pub leases: Vec<Lease>,
+    /// (kind, address, prefix length) whose last row deleted them, ordered.
+    pub deleted: Vec<(LeaseKind, IpAddr, u8)>,
+    pub rows: u64,
+    pub skipped: Vec<RowError>,
+}
+
+fn header_index<'a>(names: &'a [&'a str]) -> impl Fn(&str) -> Option<usize> + 'a {
+    move |name| names.iter().position(|n| n.trim() == name)
+}
+
+fn parse_row6(fields: &[&str], col: &dyn Fn(&str) -> Option<usize>) -> Result<Lease, String> {
+    let get = |name: &str| col(name).map_or("", |i| field(fields, i));
+    let number = |name: &str| -> Result<u64, String> {
+        let text = get(name);
+        text.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("{name} {text:?} is not a number"))
+    };
+    let small = |name: &str| -> Result<u32, String> {
+        let n = number(name)?;
+        u32::try_from(n).map_err(|_| format!("{name} {n} is out of range"))
+    };
+    let address = get("address");
+    let addr: std::net::Ipv6Addr = address
+        .trim()
+        .parse()
+        .map_err(|_| format!("address {address:?} is not an IPv6 address"))?;
+    let duid_text = get("duid");
+    let duid =
+        ClientId::parse(duid_text).ok_or_else(|| format!("duid {duid_text:?} is not hex"))?;
+    let valid = number("valid_lifetime")?;
+    let valid_lifetime =
+        u32::try_from(valid).map_err(|_| format!("valid_lifetime {valid} is out of range"))?;
+    let expire = number("expire")?;
+    let cltt = expire
+        .checked_sub(valid)
+        .ok_or_else(|| format!("expire {expire} is before valid_lifetime {valid}"))?;
+    let lease_type = small("lease_type")?;
+    let kind = u8::try_from(lease_type)
+        .ok()
+        .and_then(LeaseKind::from_code)
+        .filter(|k| *k != LeaseKind::V4)
+        .ok_or_else(|| format!("lease_type {lease_type} is not 0, 1 or 2"))?;
+    let prefix = small("prefix_len")?;
+    let prefix_len = u8::try_from(prefix)
+        .ok()
+        .filter(|p| *p <= 128)
+        .ok_or_else(|| format!("prefix_len {prefix} is out of range"))?;
+    let flag = |name: &str| -> Result<bool, String> {
+        let text = get(name);
+        parse_bool(text).ok_or_else(|| format!("{name} {text:?} is not 0 or 1"))
+    };
+    let hostname = unescape(get("hostname"));
+    let state = if get("state").trim().is_empty() {
+        LeaseState::Default
+    } else {
+        let code = small("state")?;
+        LeaseState::from_code(code)
+            .ok_or_else(|| format!("state {code} is not a Kea lease state"))?
+    };
+    // Kea: "The Empty DUID is only valid for declined leases" (the empty DUID is one 0 byte).
+    if duid.as_bytes() == [0] && state != LeaseState::Declined {
+        return Err(format!(
+            "lease {addr} has the empty DUID but is not declined"
+        ));
+    }
+    let hwtype = if get("hwtype").trim().is_empty() {
+        1
+    } else {
+        u8::try_from(small("hwtype")?).map_err(|_| "hwtype is out of range".to_string())?
+    };
+    let hw_text = get("hwaddr");
+    // Kea logs an unreadable hwaddr and carries on without it.
+    let hwaddr = HwAddr::parse(hw_text, hwtype).filter(|h| !h.is_empty());
+    let user_context = {
+        let text = unescape(get("user_context"));
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            None
+        } else if trimmed.starts_with('{') && trimmed.ends_with('}') {
+            Some(text.into_boxed_str())
+        } else {
+            return Err(format!("user_context {trimmed:?} is not a JSON map"));
+        }
+    };
+    let pool_id = if get("pool_id").trim().is_empty() {
+        0
+    } else {
+        small("pool_id")?
+    };
+    Ok(Lease {
+        kind,
+        addr: IpAddr::V6(addr),
+        prefix_len,
+        iaid: small("iaid")?,
+        hwaddr,
+        client_id: Some(duid),
+        valid_lifetime,
+        preferred_lifetime: small("pref_lifetime")?,
+        cltt,
+        subnet_id: SubnetId(small("subnet_id")?),
+        pool_id: PoolId(pool_id),
+        state,
+        hostname: (!hostname.is_empty()).then(|| hostname.into_boxed_str()),
+        fqdn_fwd: flag("fqdn_fwd")?,
+        fqdn_rev: flag("fqdn_rev")?,
+        user_context,
+    })
+}
+
+/// Kea's memfile v6 identity: address and lease type code.
+type Key6 = (IpAddr, u8);
+
+/// Reads a Kea leases6 file with Kea's replay rules (last row per address and type wins,
+/// valid_lifetime 0 deletes), keeping deletions and skipped rows.
+pub fn read_leases6_file(mut r: impl BufRead) -> Result<Leases6File, StorageError> {
+    let io = |source| StorageError::CsvIo { source };
+    let mut header = String::new();
+    if r.read_line(&mut header).map_err(io)? == 0 {
+        return Err(StorageError::CsvHeader {
+            reason: "the file is empty".into(),
+        });
+    }
+    let names: Vec<&str> = header.trim_end_matches(['\r', '\n']).split(',').collect();
+    let col = header_index(&names);
+    let missing: Vec<&str> = REQUIRED6
+        .iter()
+        .copied()
+        .filter(|n| col(n).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(StorageError::CsvHeader {
+            reason: format!(
+                "missing column(s) {} (is this a Kea leases6 file? expected a header like \"{LEASES6_HEADER_3_0}\")",
+                missing.join(", ")
+            ),
+        });
+    }
+    let mut latest: HashMap<Key6, (Option<Lease>, u8)> = HashMap::new();
+    let mut out = Leases6File::default();
+    let mut line = String::new();
+    let mut line_no = 1u64;
+    loop {
+        line.clear();
+        if r.read_line(&mut line).map_err(io)? == 0 {
+            break;
+        }
+        line_no += 1;
+        let text = line.trim_end_matches(['\r', '\n']);
+        if text.trim().is_empty() {
+            continue;
+        }
+        out.rows += 1;
+        let fields: Vec<&str> = text.split(',').collect();
+        if fields.len() != names.len() {
+            out.skipped.push(RowError {
+                line: line_no,
+                reason: format!(
+                    "{} fields where the header has {}",
+                    fields.len(),
+                    names.len()
+                ),
+            });
+            continue;
+        }
+        match parse_row6(&fields, &col) {
+            Ok(lease) => {
+                let key = (lease.addr, lease.kind as u8);
+                let prefix_len = lease.prefix_len;
+                if lease.valid_lifetime == 0 {
+                    latest.insert(key, (None, prefix_len));
+                } else {
+                    latest.insert(key, (Some(lease), prefix_len));
+                }
+            }
+            Err(reason) => out.skipped.push(RowError {
+                line: line_no,
+                reason,
+            }),
+        }
+    }
+    let mut entries: Vec<(Key6, (Option<Lease>, u8))> = latest.into_iter().collect();
+    entries.sort_by_key(|(key, _)| *key);
+    for ((addr, kind), (lease, prefix_len)) in entries {
+        match lease {
+            Some(lease) => out.leases.push(lease),
+            None => {
+                if let Some(kind) = LeaseKind::from_code(kind) {
+                    out.deleted.push((kind, addr, prefix_len));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a Kea leases6 file into its live leases.
+pub fn read_leases6(r: impl BufRead) -> Result<Vec<Lease>, StorageError> {
+    read_leases6_file(r).map(|f| f.leases)
+}
+
+/// Writes `leases` (v6 ones; others are skipped) as a Kea 3.0 leases6 file. The hardware
+/// address source is not kept by corelease and is written as 0 (unknown).
+pub fn write_leases6(mut w: impl Write, leases: &[Lease]) -> Result<(), StorageError> {
+    let io = |source| StorageError::CsvIo { source };
+    writeln!(w, "{LEASES6_HEADER_3_0}").map_err(io)?;
+    let mut row = String::with_capacity(256);
+    for lease in leases.iter().filter(|l| l.kind != LeaseKind::V4) {
+        row.clear();
+        let (hwaddr, hwtype, hwsource) = match lease.hwaddr {
+            Some(h) => (h.to_string(), h.htype().to_string(), "0"),
+            None => (String::new(), String::new(), ""),
+        };
+        let _ = write!(
+            row,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            lease.addr,
+            lease
+                .client_id
+                .as_ref()
+                .map_or_else(|| "00".to_string(), |c| c.to_string()),
+            lease.valid_lifetime,
+            lease.expire(),
+            lease.subnet_id.0,
+            lease.preferred_lifetime,
+            lease.kind as u8,
+            lease.iaid,
+            lease.prefix_len,
+            u8::from(lease.fqdn_fwd),
+            u8::from(lease.fqdn_rev),
+            escape(lease.hostname.as_deref().unwrap_or("")),
+            hwaddr,
+            lease.state.code(),
+            escape(lease.user_context.as_deref().unwrap_or("")),
+            hwtype,
+            hwsource,
+            lease.pool_id.0,
+        );
+        writeln!(w, "{row}").map_err(io)?;
+    }
+    w.flush().map_err(io)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,5 +742,39 @@ mod tests {
             )
         );
         assert_eq!(read_leases4(text.as_bytes()).unwrap(), vec![lease]);
+    }
+
+    #[test]
+    fn leases6_replay_and_round_trip() {
+        let csv = "address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len,fqdn_fwd,fqdn_rev,hostname,hwaddr,state,user_context,hwtype,hwaddr_source\n\
+            2001:db8::10,00:03:00:01:0a:0b:0c:0d:0e:0f,400,1400,1,300,0,7,128,0,0,,0a:0b:0c:0d:0e:0f,0,,1,4\n\
+            2001:db8:1:100::,00:03:00:01:0a:0b:0c:0d:0e:0f,800,1800,1,600,2,9,56,1,1,a&#x2cb,,0,{ \"x\": 1 },,\n\
+            2001:db8::10,00:03:00:01:0a:0b:0c:0d:0e:0f,500,1600,1,300,0,7,128,0,0,,0a:0b:0c:0d:0e:0f,0,,1,4\n\
+            2001:db8::11,00,400,1400,1,300,0,7,128,0,0,,,1,,,\n\
+            2001:db8::12,00,400,1400,1,300,0,7,128,0,0,,,0,,,\n\
+            2001:db8::13,00:01,0,1400,1,300,0,7,128,0,0,,,0,,,\n";
+        let file = read_leases6_file(csv.as_bytes()).unwrap();
+        assert_eq!(file.skipped.len(), 1, "{:?}", file.skipped);
+        assert_eq!(file.skipped[0].line, 6);
+        assert_eq!(file.leases.len(), 3);
+        assert_eq!(file.deleted.len(), 1);
+        let na = &file.leases[0];
+        assert_eq!(na.valid_lifetime, 500);
+        assert_eq!(na.cltt, 1100);
+        assert_eq!(na.iaid, 7);
+        assert_eq!(na.hwaddr, HwAddr::parse("0a:0b:0c:0d:0e:0f", 1));
+        let pd = file
+            .leases
+            .iter()
+            .find(|l| l.kind == LeaseKind::V6Pd)
+            .unwrap();
+        assert_eq!(pd.prefix_len, 56);
+        assert_eq!(pd.hostname.as_deref(), Some("a,b"));
+        assert_eq!(pd.preferred_lifetime, 600);
+        let mut out = Vec::new();
+        write_leases6(&mut out, &file.leases).unwrap();
+        assert_eq!(read_leases6(out.as_slice()).unwrap(), file.leases);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\n2001:db8::10,00:03:00:01:0a:0b:0c:0d:0e:0f,500,1600,1,300,0,7,128,0,0,,0a:0b:0c:0d:0e:0f,0,,1,0,0\n"), "{text}");
     }
 }

@@ -28,27 +28,25 @@ pub struct ImportSummary {
 }
 
 /// Writes the current lease set of `dir` (all shard logs of `family`) as a Kea 3.0 CSV, ordered
-/// by address. Works while the server runs: logs are only read.
+/// by address (Kea 3.0 leases4 or leases6 header). Works while the server runs: logs are only read.
 pub fn export_kea_csv(
     dir: &Path,
     family: Family,
     out: impl Write,
 ) -> Result<ExportSummary, StorageError> {
-    if family == Family::V6 {
-        return Err(StorageError::Unsupported {
-            what: "Kea leases6 CSV export",
-        });
-    }
     let mut recovery = recover(dir, family)?;
-    recovery.leases.sort_by_key(|l| l.addr);
-    kea_csv::write_leases4(out, &recovery.leases)?;
+    recovery.leases.sort_by_key(|l| (l.addr, l.kind as u8));
+    match family {
+        Family::V4 => kea_csv::write_leases4(out, &recovery.leases)?,
+        Family::V6 => kea_csv::write_leases6(out, &recovery.leases)?,
+    }
     Ok(ExportSummary {
         leases: recovery.leases.len(),
         reports: recovery.reports,
     })
 }
 
-/// Imports a Kea leases4 CSV into the store in `dir` (the server must be stopped: the shard-0
+/// Imports a Kea leases4 (or leases6) CSV into the store in `dir` (the server must be stopped: the shard-0
 /// log is opened exclusively and `Locked` is returned otherwise). Records are appended to the
 /// shard-0 log with new sequence numbers, so they win over what the store held for the same
 /// addresses; recovery re-hashes them to their shards at the next start. The log is synced
@@ -59,23 +57,32 @@ pub fn import_kea_csv(
     input: impl BufRead,
     opts: LogOptions,
 ) -> Result<ImportSummary, StorageError> {
-    if family == Family::V6 {
-        return Err(StorageError::Unsupported {
-            what: "Kea leases6 CSV import",
-        });
-    }
-    let file = kea_csv::read_leases4_file(input)?;
+    let (leases, deleted, skipped) = match family {
+        Family::V4 => {
+            let file = kea_csv::read_leases4_file(input)?;
+            let deleted: Vec<(LeaseKind, IpAddr, u8)> = file
+                .deleted
+                .iter()
+                .map(|a| (LeaseKind::V4, IpAddr::V4(*a), 32))
+                .collect();
+            (file.leases, deleted, file.skipped)
+        }
+        Family::V6 => {
+            let file = kea_csv::read_leases6_file(input)?;
+            (file.leases, file.deleted, file.skipped)
+        }
+    };
     let mut log = LeaseLog::open(dir, family, 0, opts)?;
-    for lease in &file.leases {
+    for lease in &leases {
         log.record(lease)?;
     }
-    for addr in &file.deleted {
-        log.remove(LeaseKind::V4, IpAddr::V4(*addr), 32)?;
+    for (kind, addr, prefix_len) in &deleted {
+        log.remove(*kind, *addr, *prefix_len)?;
     }
     log.sync_now()?;
     Ok(ImportSummary {
-        imported: file.leases.len(),
-        removed: file.deleted.len(),
-        skipped: file.skipped,
+        imported: leases.len(),
+        removed: deleted.len(),
+        skipped,
     })
 }

@@ -166,3 +166,30 @@ fn import_into_a_running_servers_store_is_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("stop it first"), "{err}");
 }
+
+#[test]
+fn leases6_import_then_export_round_trips() {
+    let csv = "address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len,fqdn_fwd,fqdn_rev,hostname,hwaddr,state,user_context,hwtype,hwaddr_source,pool_id\n\
+        2001:db8::10,00:03:00:01:0a:0b:0c:0d:0e:0f,400,1400,1,300,0,7,128,0,0,h&#x2c1,0a:0b:0c:0d:0e:0f,0,,1,0,3\n\
+        2001:db8:1:100::,00:03:00:01:0a:0b:0c:0d:0e:0f,800,1800,1,600,2,9,56,1,1,,,0,{ \"x\": 1 },,,0\n";
+    let dir = tempfile::tempdir().unwrap();
+    let summary = import_kea_csv(
+        dir.path(),
+        Family::V6,
+        csv.as_bytes(),
+        LogOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(summary.imported, 2);
+    let mut out = Vec::new();
+    export_kea_csv(dir.path(), Family::V6, &mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), csv);
+    // The v4 store is untouched.
+    let mut v4 = Vec::new();
+    assert_eq!(
+        export_kea_csv(dir.path(), Family::V4, &mut v4)
+            .unwrap()
+            .leases,
+        0
+    );
+}
