@@ -107,7 +107,9 @@ pub struct SendMeta {
 /// factory given to [`start`], so it may hold `!Send` state; it is never shared.
 pub trait ShardHandler: 'static {
     /// One datagram in; writes a reply into `out` (length [`DATAGRAM_CAPACITY`]) and says where
-    /// it goes, or `None` (dropped / no reply). `now` is read once per batch.
+    /// it goes, or `None` (dropped / no reply). `now` is read once per batch. `out` is reused
+    /// and still holds earlier replies' bytes: the first `SendMeta::len` bytes are sent as they
+    /// are, so every one of them must be written.
     fn on_datagram(
         &mut self,
         meta: &RecvMeta,
@@ -142,6 +144,18 @@ pub struct RuntimeConfig {
     pub queue_size: usize,
 }
 
+impl RuntimeConfig {
+    /// The shard count for Kea's `multi-threading.thread-pool-size` (DESIGN.md "Threads and
+    /// tuning"): the configured value, or one shard per available core when it is 0.
+    pub fn shards_for_thread_pool_size(thread_pool_size: usize) -> usize {
+        if thread_pool_size > 0 {
+            thread_pool_size
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+}
+
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
@@ -151,5 +165,26 @@ impl Default for RuntimeConfig {
             tick: Duration::from_millis(250),
             queue_size: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_pool_size_zero_means_one_shard_per_core() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(RuntimeConfig::shards_for_thread_pool_size(0), cores);
+        assert_eq!(RuntimeConfig::shards_for_thread_pool_size(3), 3);
+    }
+
+    #[test]
+    fn recv_meta_new_answers_from_the_destination() {
+        let src = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 67);
+        let meta = RecvMeta::new(src, Ipv4Addr::new(10, 0, 0, 1), 3);
+        assert_eq!(meta.local, Ipv4Addr::new(10, 0, 0, 1));
+        assert!(!meta.is_broadcast());
+        assert!(RecvMeta::new(src, Ipv4Addr::BROADCAST, 3).is_broadcast());
     }
 }
