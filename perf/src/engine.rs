@@ -11,12 +11,15 @@
 //! per packet: requests are built into a fixed buffer and in-flight exchanges live in a
 //! pre-sized ring of slots indexed by sequence number.
 
-use crate::options::{Options, Scenario};
+use crate::options::{Family, Options, Scenario};
 use crate::stats::{ExchangeKind, ExchangeStats, SecondSample, TimeSeries};
 use crate::wire::{self, ClientFrame, MessageType, MAX_BUILT_LEN};
+use crate::wire6::{self, IaKinds, MAX_BUILT_LEN_V6};
+
+mod v6;
 use std::fs::File;
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,95 +36,106 @@ const SEND_BATCH: usize = 64;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
-    #[error("cannot resolve server {0:?} to an IPv4 address")]
+    #[error("cannot resolve server {0:?} to an address of the chosen family (-4 / -6)")]
     BadServer(String),
-    #[error("cannot find a local IPv4 address from -l {0:?} (give an address or an interface with an IPv4 address)")]
+    #[error("cannot find a local address from -l {0:?} (give an address, or an interface that has one of the chosen family)")]
     BadLocal(String),
     #[error("cannot find the local address that routes to {0}: {1}")]
     NoRoute(SocketAddr, std::io::Error),
     #[error("cannot open UDP socket on {0}: {1} (is a server bound to the same address and port? give another local address with -l, or another port with -L)")]
-    Socket(SocketAddrV4, std::io::Error),
+    Socket(SocketAddr, std::io::Error),
     #[error("cannot attach the reply-steering BPF program to the reuseport group: {0} (use --threads 1)")]
     Steering(std::io::Error),
     #[error("cannot open --record-acks file {0}: {1}")]
     RecordFile(String, std::io::Error),
     #[error("cannot spawn worker thread: {0}")]
     Spawn(std::io::Error),
-    #[error("DHCPv6 is not implemented yet in corelease perf (use -4)")]
-    V6NotImplemented,
+    #[error("DHCPv6 is only generated through a simulated relay: add -A 1 (direct client traffic on a link is not implemented)")]
+    V6NeedsRelay,
+    #[error(
+        "DHCPv6 needs a unicast server address; multicast 'all' / 'servers' is not implemented"
+    )]
+    V6NeedsUnicast,
 }
 
 /// Where the generator sends from and to.
 #[derive(Clone, Copy, Debug)]
 pub struct Endpoints {
-    pub local: SocketAddrV4,
-    pub server: SocketAddrV4,
+    pub local: SocketAddr,
+    pub server: SocketAddr,
 }
 
-/// Resolves the server argument, -N, -l and -L the way perfdhcp does for DHCPv4: remote and
-/// local ports default to 67 (the generator is a relay agent, RFC 1542 / RFC 2131 4.1, and
-/// servers answer relays on the server port).
+/// Resolves the server argument, -N, -l and -L the way perfdhcp does. DHCPv4: both ports
+/// default to 67, since the generator is a relay agent and servers answer relays on the
+/// server port (RFC 2131 4.1; Kea 2.2 answers to giaddr:67 even when it listens on another
+/// port, as a capture shows). DHCPv6 with -A 1: both default to 547, where servers send
+/// RELAY-REPL (RFC 8415 section 7.2).
 pub fn resolve_endpoints(opts: &Options) -> Result<Endpoints, RunError> {
     use std::net::ToSocketAddrs;
+    let v6 = opts.family == Family::V6;
+    let default_port = if v6 { 547 } else { 67 };
     let name = opts.server.clone().unwrap_or_default();
+    if v6 && (name == "all" || name == "servers") {
+        return Err(RunError::V6NeedsUnicast);
+    }
     let remote_port = if opts.remote_port == 0 {
-        67
+        default_port
     } else {
         opts.remote_port
     };
     let server = (name.as_str(), remote_port)
         .to_socket_addrs()
         .map_err(|_| RunError::BadServer(name.clone()))?
-        .find_map(|a| match a {
-            SocketAddr::V4(v4) => Some(v4),
-            SocketAddr::V6(_) => None,
-        })
+        .find(|a| a.is_ipv6() == v6)
         .ok_or_else(|| RunError::BadServer(name.clone()))?;
     let local_ip = match &opts.local {
-        Some(text) => match text.parse::<Ipv4Addr>() {
-            Ok(ip) => ip,
-            Err(_) => interface_ipv4(text).ok_or_else(|| RunError::BadLocal(text.clone()))?,
+        Some(text) => match text.parse::<IpAddr>() {
+            Ok(ip) if ip.is_ipv6() == v6 => ip,
+            Ok(_) => return Err(RunError::BadLocal(text.clone())),
+            Err(_) => {
+                interface_address(text, v6).ok_or_else(|| RunError::BadLocal(text.clone()))?
+            }
         },
-        None => route_source(SocketAddr::V4(server))?,
+        None => route_source(server)?,
     };
     let local_port = if opts.local_port == 0 {
-        67
+        default_port
     } else {
         opts.local_port
     };
     Ok(Endpoints {
-        local: SocketAddrV4::new(local_ip, local_port),
+        local: SocketAddr::new(local_ip, local_port),
         server,
     })
 }
 
 /// The source address the kernel would use towards `server` (connect a UDP socket; no
 /// packet is sent).
-fn route_source(server: SocketAddr) -> Result<Ipv4Addr, RunError> {
-    let probe = UdpSocket::bind("0.0.0.0:0").map_err(|e| RunError::NoRoute(server, e))?;
+fn route_source(server: SocketAddr) -> Result<IpAddr, RunError> {
+    let any: SocketAddr = if server.is_ipv6() {
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
+    } else {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+    };
+    let probe = UdpSocket::bind(any).map_err(|e| RunError::NoRoute(server, e))?;
     probe
         .connect(server)
         .map_err(|e| RunError::NoRoute(server, e))?;
-    match probe
+    Ok(probe
         .local_addr()
         .map_err(|e| RunError::NoRoute(server, e))?
-    {
-        SocketAddr::V4(a) => Ok(*a.ip()),
-        SocketAddr::V6(_) => Err(RunError::NoRoute(
-            server,
-            std::io::Error::other("route source is IPv6"),
-        )),
-    }
+        .ip())
 }
 
-/// First IPv4 address of the named interface (getifaddrs(3)).
-fn interface_ipv4(name: &str) -> Option<Ipv4Addr> {
+/// An address of the named interface (getifaddrs(3)): its first IPv4 address, or for IPv6
+/// its first address that is not link-local (else the link-local one).
+fn interface_address(name: &str, v6: bool) -> Option<IpAddr> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list we free below with freeifaddrs.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
         return None;
     }
-    let mut found = None;
+    let mut found: Option<IpAddr> = None;
     let mut cursor = head;
     while !cursor.is_null() {
         // SAFETY: cursor walks the list getifaddrs returned, which stays valid until freed.
@@ -132,13 +146,30 @@ fn interface_ipv4(name: &str) -> Option<Ipv4Addr> {
         }
         // SAFETY: ifa_name is a NUL-terminated string owned by the list.
         let entry_name = unsafe { std::ffi::CStr::from_ptr(entry.ifa_name) };
+        if entry_name.to_bytes() != name.as_bytes() {
+            continue;
+        }
         // SAFETY: ifa_addr is non-null and points to a sockaddr of the family it declares.
         let family = unsafe { (*entry.ifa_addr).sa_family } as libc::c_int;
-        if entry_name.to_bytes() == name.as_bytes() && family == libc::AF_INET {
+        if !v6 && family == libc::AF_INET {
             // SAFETY: family AF_INET means the sockaddr is a sockaddr_in.
             let sin = unsafe { &*(entry.ifa_addr as *const libc::sockaddr_in) };
-            found = Some(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
+            found = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                sin.sin_addr.s_addr,
+            ))));
             break;
+        }
+        if v6 && family == libc::AF_INET6 {
+            // SAFETY: family AF_INET6 means the sockaddr is a sockaddr_in6.
+            let sin6 = unsafe { &*(entry.ifa_addr as *const libc::sockaddr_in6) };
+            let addr = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            let link_local = addr.segments()[0] & 0xffc0 == 0xfe80;
+            if found.is_none() || !link_local {
+                found = Some(IpAddr::V6(addr));
+            }
+            if !link_local {
+                break;
+            }
         }
     }
     // SAFETY: head came from getifaddrs and is freed once.
@@ -146,42 +177,61 @@ fn interface_ipv4(name: &str) -> Option<Ipv4Addr> {
     found
 }
 
+/// Where the steering program reads a 32-bit word whose value modulo the thread count is
+/// the owning thread: the xid of a DHCPv4 reply (RFC 2131 figure 1), the tail of a
+/// RELAY-REPL's peer-address for DHCPv6 (the client number, see wire6::peer_address).
+pub fn steering_offset(family: Family) -> u32 {
+    match family {
+        Family::V4 => 4,
+        Family::V6 => wire6::PEER_ADDRESS_TAIL as u32,
+    }
+}
+
 /// Opens `count` sockets bound to `local`, in thread order. With more than one socket they
-/// form a reuseport group steered by `xid % count` (see the module comment).
-pub fn open_sockets(local: SocketAddrV4, count: usize) -> Result<Vec<UdpSocket>, RunError> {
+/// form a reuseport group steered by the word at `offset` modulo `count` (module comment).
+pub fn open_sockets(
+    local: SocketAddr,
+    count: usize,
+    offset: u32,
+) -> Result<Vec<UdpSocket>, RunError> {
     use socket2::{Domain, Protocol, Socket, Type};
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
         let err = |e| RunError::Socket(local, e);
-        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(err)?;
+        let domain = if local.is_ipv6() {
+            Domain::IPV6
+        } else {
+            Domain::IPV4
+        };
+        let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(err)?;
         if count > 1 {
             socket.set_reuse_port(true).map_err(err)?;
         }
         // Large buffers absorb reply bursts; failing to grow them is not fatal.
         let _ = socket.set_recv_buffer_size(4 << 20);
         let _ = socket.set_send_buffer_size(4 << 20);
-        socket.bind(&SocketAddr::V4(local).into()).map_err(err)?;
+        socket.bind(&local.into()).map_err(err)?;
         socket.set_nonblocking(true).map_err(err)?;
         sockets.push(UdpSocket::from(socket));
     }
     if count > 1 {
         if let Some(first) = sockets.first() {
-            attach_xid_steering(first, count as u32)?;
+            attach_steering(first, count as u32, offset)?;
         }
     }
     Ok(sockets)
 }
 
-/// Attaches `return xid % n` to the reuseport group. A reuseport program sees the UDP payload
-/// at offset 0, so the DHCP xid is the 32-bit big-endian word at offset 4 (RFC 2131 figure 1).
-fn attach_xid_steering(socket: &UdpSocket, n: u32) -> Result<(), RunError> {
+/// Attaches `return word_at(offset) % n` to the reuseport group. A reuseport program sees
+/// the UDP payload at offset 0.
+fn attach_steering(socket: &UdpSocket, n: u32, offset: u32) -> Result<(), RunError> {
     let mut program = [
-        // ld [4]  (BPF_LD | BPF_W | BPF_ABS): A = xid
+        // ld [offset]  (BPF_LD | BPF_W | BPF_ABS): A = big-endian word
         libc::sock_filter {
             code: 0x20,
             jt: 0,
             jf: 0,
-            k: 4,
+            k: offset,
         },
         // mod #n  (BPF_ALU | BPF_MOD | BPF_K)
         libc::sock_filter {
@@ -329,6 +379,11 @@ pub struct WorkerPlan {
     pub drop_time: Duration,
     pub exit_wait: Option<Duration>,
     pub time_cap: Duration,
+    pub family: Family,
+    /// DHCPv6: which IAs to ask for (-e), rapid commit (-c), the DUID template (-b duid).
+    pub ias: IaKinds,
+    pub rapid_commit: bool,
+    pub duid_template: Vec<u8>,
 }
 
 /// What a worker hands back when it ends.
@@ -347,6 +402,8 @@ enum SlotState {
     AwaitOffer,
     AwaitAck,
     AwaitRenewAck,
+    /// DHCPv6 RELEASE, which the server answers with a REPLY (RFC 8415 18.3.7).
+    AwaitReleaseReply,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -372,11 +429,21 @@ const FREE_SLOT: Slot = Slot {
 struct LeaseRecord {
     address: Option<Ipv4Addr>,
     server_id: Ipv4Addr,
+    address6: Option<Ipv6Addr>,
+    prefix6: Option<(Ipv6Addr, u8)>,
+}
+
+impl LeaseRecord {
+    fn held(&self) -> bool {
+        self.address.is_some() || self.address6.is_some() || self.prefix6.is_some()
+    }
 }
 
 const NO_LEASE: LeaseRecord = LeaseRecord {
     address: None,
     server_id: Ipv4Addr::UNSPECIFIED,
+    address6: None,
+    prefix6: None,
 };
 
 /// Buffers --record-acks lines and writes whole buffers to the shared O_APPEND file, so lines
@@ -397,7 +464,7 @@ impl AckRecorder {
         }
     }
 
-    fn record(&mut self, client_id: &[u8], address: Ipv4Addr, lifetime: Option<u32>) {
+    fn record(&mut self, client_id: &[u8], address: &dyn std::fmt::Display, lifetime: Option<u32>) {
         for (i, byte) in client_id.iter().enumerate() {
             if i > 0 {
                 self.buffer.push(b':');
@@ -444,6 +511,8 @@ pub struct Worker {
     recorder: Option<AckRecorder>,
     slots: Vec<Slot>,
     mask: u64,
+    /// Most exchanges in flight at once (--window, or the whole slice for avalanche).
+    window: u64,
     next_seq: u64,
     oldest_seq: u64,
     in_flight: u64,
@@ -461,8 +530,18 @@ pub struct Worker {
     completed: u64,
     last_completion_ns: Option<u64>,
     retransmissions: u64,
-    tx: [u8; MAX_BUILT_LEN],
-    rx: [u8; 1500],
+    tx: [u8; MAX_BUILT_LEN_V6],
+    rx: [u8; 2048],
+    /// DHCPv6: the DUID of the client being written, and the server-id option (whole) the
+    /// server sent last, reused for RENEW / RELEASE.
+    duid: [u8; 64],
+    server_id6: [u8; wire6::MAX_COPIED_OPTION],
+    server_id6_len: usize,
+}
+
+/// The DHCPv4 part of the transmit buffer.
+fn tx4(tx: &mut [u8; MAX_BUILT_LEN_V6]) -> Option<&mut [u8; MAX_BUILT_LEN]> {
+    tx.first_chunk_mut::<MAX_BUILT_LEN>()
 }
 
 impl Worker {
@@ -478,9 +557,15 @@ impl Worker {
             Scenario::Avalanche => (slice_len as usize).max(plan.window),
             Scenario::Basic => plan.window,
         };
-        let capacity = wanted.next_power_of_two().clamp(16, 1 << 21);
+        // The ring holds more than the window: a DHCPv6 REQUEST, a renewal or a release takes
+        // a slot of its own while older slots wait to be reclaimed.
+        let capacity = wanted
+            .saturating_mul(4)
+            .next_power_of_two()
+            .clamp(64, 1 << 22);
         let track_leases = plan.renew_rate.is_some() || plan.release_rate.is_some();
         Worker {
+            window: wanted as u64,
             slots: vec![FREE_SLOT; capacity],
             mask: capacity as u64 - 1,
             next_seq: 0,
@@ -503,8 +588,11 @@ impl Worker {
             completed: 0,
             last_completion_ns: None,
             retransmissions: 0,
-            tx: [0u8; MAX_BUILT_LEN],
-            rx: [0u8; 1500],
+            tx: [0u8; MAX_BUILT_LEN_V6],
+            rx: [0u8; 2048],
+            duid: [0u8; 64],
+            server_id6: [0u8; wire6::MAX_COPIED_OPTION],
+            server_id6_len: 0,
             plan,
             socket,
             shared,
@@ -527,16 +615,39 @@ impl Worker {
     }
 
     fn frame(&self, xid: u32, client_pos: u32) -> ClientFrame {
+        let giaddr = match self.plan.endpoints.local.ip() {
+            IpAddr::V4(ip) => ip,
+            IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+        };
         ClientFrame {
             xid,
             mac: client_mac(&self.plan.mac_base, self.client_number(client_pos)),
-            giaddr: *self.plan.endpoints.local.ip(),
+            giaddr,
             broadcast: self.plan.broadcast,
         }
     }
 
+    fn xid_bits(&self) -> u32 {
+        match self.plan.family {
+            Family::V4 => 32,
+            // RFC 8415 section 8: the transaction id is 24 bits.
+            Family::V6 => 24,
+        }
+    }
+
     fn xid_for(&self, seq: u64) -> u32 {
-        xid_for(seq, self.plan.threads, self.plan.index)
+        xid_for(seq, self.plan.threads, self.plan.index, self.xid_bits())
+    }
+
+    /// Writes the first message of an exchange (DISCOVER / SOLICIT) for a client.
+    fn build_initial(&mut self, xid: u32, client_pos: u32) -> usize {
+        match self.plan.family {
+            Family::V4 => {
+                let frame = self.frame(xid, client_pos);
+                tx4(&mut self.tx).map_or(0, |tx| wire::build_discover(tx, &frame))
+            }
+            Family::V6 => self.build_solicit(xid, client_pos),
+        }
     }
 
     fn send(&mut self, len: usize) -> bool {
@@ -550,8 +661,13 @@ impl Worker {
 
     /// Takes the next sequence number if the ring has room.
     fn take_slot(&mut self) -> Option<(u64, u32)> {
-        if self.next_seq - self.oldest_seq > self.mask {
-            return None;
+        // Reclaim answered slots at the old end first (expire() only runs once a turn).
+        while self.next_seq - self.oldest_seq > self.mask {
+            let oldest = self.slots.get((self.oldest_seq & self.mask) as usize);
+            if !oldest.is_some_and(|s| s.state == SlotState::Free) {
+                return None;
+            }
+            self.oldest_seq += 1;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -563,7 +679,7 @@ impl Worker {
     }
 
     fn start_exchange(&mut self, now_ns: u64) -> bool {
-        if self.slice_len == 0 {
+        if self.slice_len == 0 || self.in_flight >= self.window {
             return false;
         }
         let Some((seq, xid)) = self.take_slot() else {
@@ -571,8 +687,7 @@ impl Worker {
         };
         let client_pos = self.next_client_pos;
         self.next_client_pos = (self.next_client_pos + 1) % self.slice_len;
-        let frame = self.frame(xid, client_pos);
-        let len = wire::build_discover(&mut self.tx, &frame);
+        let len = self.build_initial(xid, client_pos);
         let sent = self.send(len);
         if let Some(slot) = self.slot_mut(seq) {
             *slot = Slot {
@@ -594,6 +709,9 @@ impl Worker {
     }
 
     fn send_renew(&mut self, now_ns: u64) -> bool {
+        if self.plan.family == Family::V6 {
+            return self.send_with_lease6(now_ns, wire6::MessageType6::Renew);
+        }
         let Some(pos) = self.next_leased_client() else {
             return false;
         };
@@ -607,7 +725,8 @@ impl Worker {
             return false;
         };
         let frame = self.frame(xid, pos);
-        let len = wire::build_request_renewing(&mut self.tx, &frame, address);
+        let len =
+            tx4(&mut self.tx).map_or(0, |tx| wire::build_request_renewing(tx, &frame, address));
         self.send(len);
         if let Some(slot) = self.slot_mut(seq) {
             *slot = Slot {
@@ -623,7 +742,10 @@ impl Worker {
         true
     }
 
-    fn send_release(&mut self) -> bool {
+    fn send_release(&mut self, now_ns: u64) -> bool {
+        if self.plan.family == Family::V6 {
+            return self.send_with_lease6(now_ns, wire6::MessageType6::Release);
+        }
         let Some(pos) = self.next_leased_client() else {
             return false;
         };
@@ -636,7 +758,9 @@ impl Worker {
         // RFC 2131 4.4.6: a RELEASE gets no reply, so it needs no slot, only a fresh xid.
         let xid = self.xid_for(self.next_seq.wrapping_add(1 << 40));
         let frame = self.frame(xid, pos);
-        let len = wire::build_release(&mut self.tx, &frame, address, lease.server_id);
+        let len = tx4(&mut self.tx).map_or(0, |tx| {
+            wire::build_release(tx, &frame, address, lease.server_id)
+        });
         self.send(len);
         if let Some(record) = self.leases.get_mut(pos as usize) {
             record.address = None;
@@ -654,11 +778,7 @@ impl Worker {
         for _ in 0..len.min(4096) {
             let pos = self.lease_cursor % len.max(1);
             self.lease_cursor = self.lease_cursor.wrapping_add(1);
-            if self
-                .leases
-                .get(pos as usize)
-                .is_some_and(|l| l.address.is_some())
-            {
+            if self.leases.get(pos as usize).is_some_and(LeaseRecord::held) {
                 return Some(pos);
             }
         }
@@ -675,6 +795,10 @@ impl Worker {
             };
             handled += 1;
             let now_ns = self.now_ns();
+            if self.plan.family == Family::V6 {
+                self.handle_datagram6(len, now_ns);
+                continue;
+            }
             let reply = match self.rx.get(..len).map(wire::parse_reply) {
                 Some(Ok(reply)) => reply,
                 _ => {
@@ -702,7 +826,7 @@ impl Worker {
             self.orphan(reply_kind);
             return;
         }
-        let seq = seq_of_xid(reply.xid, self.plan.threads, self.next_seq);
+        let seq = seq_of_xid(reply.xid, self.plan.threads, self.next_seq, 32);
         let Some(slot) = self.slots.get((seq & self.mask) as usize).copied() else {
             self.orphan(reply_kind);
             return;
@@ -757,7 +881,9 @@ impl Worker {
             return;
         }
         let frame = self.frame(slot.xid, slot.client_pos);
-        let len = wire::build_request_selecting(&mut self.tx, &frame, reply.yiaddr, server_id);
+        let len = tx4(&mut self.tx).map_or(0, |tx| {
+            wire::build_request_selecting(tx, &frame, reply.yiaddr, server_id)
+        });
         self.send(len);
         self.stats[ExchangeKind::RequestAck.index()].sent += 1;
         if let Some(s) = self.slot_mut(seq) {
@@ -794,13 +920,21 @@ impl Worker {
         }
         if let Some(record) = self.leases.get_mut(slot.client_pos as usize) {
             record.address = Some(reply.yiaddr);
-            record.server_id = reply.server_id.unwrap_or(*self.plan.endpoints.server.ip());
+            let server_ip = match self.plan.endpoints.server.ip() {
+                IpAddr::V4(ip) => ip,
+                IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+            };
+            record.server_id = reply.server_id.unwrap_or(server_ip);
         }
         if kind == ExchangeKind::RequestAck {
             self.complete(delay, now_ns);
         }
         if let Some(recorder) = &mut self.recorder {
-            recorder.record(&wire::client_id(&reply.mac), reply.yiaddr, reply.lease_time);
+            recorder.record(
+                &wire::client_id(&reply.mac),
+                &reply.yiaddr,
+                reply.lease_time,
+            );
         }
     }
 
@@ -821,6 +955,7 @@ impl Worker {
                 SlotState::AwaitOffer => ExchangeKind::DiscoverOffer,
                 SlotState::AwaitAck => ExchangeKind::RequestAck,
                 SlotState::AwaitRenewAck => ExchangeKind::RenewAck,
+                SlotState::AwaitReleaseReply => ExchangeKind::Release,
             };
             if self.plan.scenario == Scenario::Avalanche {
                 // Avalanche backs off per client: 1, 2, 4, ... drop times, at most 64.
@@ -849,8 +984,7 @@ impl Worker {
         let Some((new_seq, xid)) = self.take_slot() else {
             return;
         };
-        let frame = self.frame(xid, slot.client_pos);
-        let len = wire::build_discover(&mut self.tx, &frame);
+        let len = self.build_initial(xid, slot.client_pos);
         self.send(len);
         self.retransmissions += 1;
         self.stats[ExchangeKind::DiscoverOffer.index()].sent += 1;
@@ -939,7 +1073,7 @@ impl Worker {
                     let due = (elapsed * rate) as u64;
                     while self.releases_sent < due {
                         self.releases_sent += 1;
-                        if self.send_release() {
+                        if self.send_release(now_ns) {
                             sent += 1;
                         }
                     }
@@ -1022,17 +1156,17 @@ impl Worker {
 /// Transaction id of sequence number `seq` of worker `index`: `(seq mod span) * threads +
 /// index` with `span = 2^32 / threads`, so `xid % threads == index` holds even after the
 /// sequence outgrows 32 bits (the steering program relies on it).
-pub fn xid_for(seq: u64, threads: usize, index: usize) -> u32 {
+pub fn xid_for(seq: u64, threads: usize, index: usize, bits: u32) -> u32 {
     let threads = threads.max(1) as u64;
-    let span = (1u64 << 32) / threads;
+    let span = (1u64 << bits.min(32)) / threads;
     ((seq % span) * threads + index as u64) as u32
 }
 
 /// The sequence number a reply's xid belongs to: the in-flight window is far smaller than
 /// `2^32 / threads`, so it is the latest sequence number below `next_seq` with that xid.
-pub fn seq_of_xid(xid: u32, threads: usize, next_seq: u64) -> u64 {
+pub fn seq_of_xid(xid: u32, threads: usize, next_seq: u64, bits: u32) -> u64 {
     let threads = threads.max(1) as u64;
-    let span = (1u64 << 32) / threads;
+    let span = (1u64 << bits.min(32)) / threads;
     let low = u64::from(xid) / threads;
     let seq = (next_seq / span) * span + low;
     if seq >= next_seq {
@@ -1066,14 +1200,17 @@ mod tests {
 
     #[test]
     fn xids_stay_on_their_thread_across_the_32_bit_wrap() {
-        for threads in [1usize, 2, 3, 7] {
-            let span = (1u64 << 32) / threads as u64;
-            for index in 0..threads {
-                for seq in [0, 1, span - 1, span, span + 5, 3 * span + 2] {
-                    let xid = xid_for(seq, threads, index);
-                    assert_eq!(xid as usize % threads, index, "seq {seq} threads {threads}");
-                    assert_eq!(seq_of_xid(xid, threads, seq + 1), seq);
-                    assert_eq!(seq_of_xid(xid, threads, seq + 40), seq);
+        for bits in [24u32, 32] {
+            for threads in [1usize, 2, 3, 7] {
+                let span = (1u64 << bits) / threads as u64;
+                for index in 0..threads {
+                    for seq in [0, 1, span - 1, span, span + 5, 3 * span + 2] {
+                        let xid = xid_for(seq, threads, index, bits);
+                        assert!(u64::from(xid) < 1 << bits);
+                        assert_eq!(xid as usize % threads, index, "seq {seq} threads {threads}");
+                        assert_eq!(seq_of_xid(xid, threads, seq + 1, bits), seq);
+                        assert_eq!(seq_of_xid(xid, threads, seq + 40, bits), seq);
+                    }
                 }
             }
         }
@@ -1113,8 +1250,8 @@ mod tests {
         };
         let port = probe.local_addr().map(|a| a.port()).unwrap_or(0);
         drop(probe);
-        let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
-        let sockets = match open_sockets(local, 3) {
+        let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+        let sockets = match open_sockets(local, 3, steering_offset(Family::V4)) {
             Ok(s) => s,
             Err(e) => panic!("cannot open reuseport group: {e}"),
         };

@@ -16,9 +16,10 @@ pub mod options;
 pub mod report;
 pub mod stats;
 pub mod wire;
+pub mod wire6;
 
 use engine::{AckRecorder, AddressTable, LiveCounters, RunError, Shared, Worker, WorkerPlan};
-use options::{Family, MaxDrop, Options, Scenario};
+use options::{Family, LeaseType, MaxDrop, Options, Scenario};
 use report::Summary;
 use stats::{ExchangeKind, ExchangeStats};
 use std::ffi::OsString;
@@ -86,6 +87,16 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
             EXIT_ERROR
         }
     }
+}
+
+/// DUID-LLT time: seconds since 2000-01-01 UTC (RFC 8415 11.2), as perfdhcp stamps its DUID.
+fn duid_time() -> u32 {
+    const Y2K_UNIX: u64 = 946_684_800;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(Y2K_UNIX);
+    now.saturating_sub(Y2K_UNIX) as u32
 }
 
 /// Splits `total` over `parts`: the first `total % parts` parts get one more.
@@ -190,8 +201,8 @@ fn open_record_file(path: &std::path::Path) -> Result<Arc<File>, RunError> {
 }
 
 fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
-    if opts.family == Family::V6 {
-        return Err(RunError::V6NotImplemented);
+    if opts.family == Family::V6 && opts.relay_level.is_none() {
+        return Err(RunError::V6NeedsRelay);
     }
     let endpoints = engine::resolve_endpoints(opts)?;
     let threads = thread_count(opts);
@@ -205,7 +216,15 @@ fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
         (None, None, None, Scenario::Basic) => Some(1),
         (n, ..) => n,
     };
-    let sockets = engine::open_sockets(endpoints.local, threads)?;
+    let sockets = engine::open_sockets(
+        endpoints.local,
+        threads,
+        engine::steering_offset(opts.family),
+    )?;
+    let duid_template = opts
+        .duid_base
+        .clone()
+        .unwrap_or_else(|| wire6::default_duid(&opts.mac_base, duid_time()));
     let record = match &opts.record_acks {
         Some(path) => Some(open_record_file(path)?),
         None => None,
@@ -255,6 +274,13 @@ fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
             drop_time: opts.drop_time,
             exit_wait: opts.exit_wait,
             time_cap: opts.time_cap,
+            family: opts.family,
+            ias: wire6::IaKinds {
+                address: opts.lease_type != LeaseType::PrefixOnly,
+                prefix: opts.lease_type != LeaseType::AddressOnly,
+            },
+            rapid_commit: opts.rapid_commit,
+            duid_template: duid_template.clone(),
         };
         let worker = Worker::new(
             plan,
@@ -310,7 +336,8 @@ fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
         .into_iter()
         .map(|k| (k, merged.get(k.index()).cloned().unwrap_or_default()))
         .collect();
-    // RELEASE has no reply (RFC 2131 4.4.6), so it cannot be "not completed".
+    // A DHCPv4 RELEASE has no reply (RFC 2131 4.4.6), so it cannot be "not completed"; a
+    // DHCPv6 RELEASE is answered (RFC 8415 18.3.7) and counts like any exchange.
     // Avalanche retransmits lost exchanges, so it succeeds when every client got its lease,
     // whatever was lost on the way (the losses still show as drops and retransmissions).
     let incomplete = if opts.scenario == Scenario::Avalanche {
@@ -318,7 +345,7 @@ fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
     } else {
         exchanges
             .iter()
-            .filter(|(k, _)| *k != ExchangeKind::Release)
+            .filter(|(k, _)| opts.family == Family::V6 || *k != ExchangeKind::Release)
             .any(|(_, s)| s.drops() > 0)
     };
     let exit_code = if reason == ExitReason::MaxDrops || incomplete {
@@ -340,6 +367,7 @@ fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
         duration,
         expected_rate: opts.rate,
         initial_only: opts.initial_only,
+        family: opts.family,
         avalanche: opts.scenario == Scenario::Avalanche,
         retransmissions,
         threads,
@@ -458,7 +486,7 @@ mod tests {
     }
 
     #[test]
-    fn v6_runs_are_refused_with_code_1() {
+    fn v6_without_relay_level_is_refused_with_code_1() {
         assert_eq!(
             main_with_args(vec!["-6".into(), "-l".into(), "lo".into(), "all".into()]),
             EXIT_ERROR

@@ -547,6 +547,9 @@ fn validate(opts: &Options) -> Result<(), ArgError> {
         }
     } else if opts.broadcast {
         return Err(ArgError::Conflict("-B (broadcast) is DHCPv4 only"));
+    } else if opts.rapid_commit && !opts.initial_only {
+        // perfdhcp: "-i must be set to use -c" (rapid commit ends the exchange at SOLICIT).
+        return Err(ArgError::Conflict("-i must be set to use -c"));
     }
     if opts.renew_rate.is_some() || opts.release_rate.is_some() {
         let Some(rate) = opts.rate else {
@@ -653,7 +656,11 @@ mod tests {
             parse(args(&["-e", "prefix-only", "s"])),
             Err(ArgError::Conflict(_))
         ));
-        assert!(parse(args(&["-6", "-c", "-e", "prefix-only", "all"])).is_ok());
+        assert!(parse(args(&["-6", "-i", "-c", "-e", "prefix-only", "all"])).is_ok());
+        assert!(matches!(
+            parse(args(&["-6", "-c", "all"])),
+            Err(ArgError::Conflict(_))
+        ));
         assert!(matches!(
             parse(args(&["-6", "-4", "s"])),
             Err(ArgError::Conflict(_))

@@ -2,6 +2,7 @@
 //! formatting as perfdhcp 2.2, so scripts that parse perfdhcp output keep working), JSON for
 //! machines (`--json`), and an SVG chart (`--plot`).
 
+use crate::options::Family;
 use crate::stats::{ExchangeKind, ExchangeStats, SecondSample};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -17,6 +18,7 @@ pub struct Summary {
     pub duration: Duration,
     pub expected_rate: Option<u32>,
     pub initial_only: bool,
+    pub family: Family,
     pub avalanche: bool,
     pub retransmissions: u64,
     pub threads: usize,
@@ -86,12 +88,10 @@ fn format_fixed3(value: f64) -> String {
 pub fn perfdhcp_text(summary: &Summary) -> String {
     let mut out = String::new();
     out.push_str("***Rate statistics***\n");
-    let unit = if summary.avalanche {
-        "4-way exchanges/second"
-    } else if summary.initial_only {
-        "DISCOVER-OFFER/second"
-    } else {
-        "4-way exchanges/second"
+    let unit = match (summary.initial_only && !summary.avalanche, summary.family) {
+        (true, Family::V4) => "DISCOVER-OFFER/second",
+        (true, Family::V6) => "SOLICIT-ADVERTISE/second",
+        (false, _) => "4-way exchanges/second",
     };
     match summary.expected_rate {
         Some(expected) => {
@@ -109,7 +109,11 @@ pub fn perfdhcp_text(summary: &Summary) -> String {
     let _ = writeln!(out, "Malformed packets: {}", summary.malformed);
     let mut fixed = false;
     for (kind, stats) in &summary.exchanges {
-        let _ = writeln!(out, "***Statistics for: {}***", kind.perfdhcp_name());
+        let _ = writeln!(
+            out,
+            "***Statistics for: {}***",
+            kind.perfdhcp_name(summary.family)
+        );
         let _ = writeln!(out, "sent packets: {}", stats.sent);
         let _ = writeln!(out, "received packets: {}", stats.received);
         let _ = writeln!(out, "drops: {}", stats.drops());
@@ -158,7 +162,7 @@ pub fn perfdhcp_text(summary: &Summary) -> String {
                 let _ = writeln!(
                     out,
                     "{}: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms",
-                    kind.perfdhcp_name(),
+                    kind.perfdhcp_name(summary.family),
                     p.p50,
                     p.p90,
                     p.p99,
@@ -166,7 +170,7 @@ pub fn perfdhcp_text(summary: &Summary) -> String {
                 );
             }
             None => {
-                let _ = writeln!(out, "{}: n/a", kind.perfdhcp_name());
+                let _ = writeln!(out, "{}: n/a", kind.perfdhcp_name(summary.family));
             }
         }
     }
@@ -186,7 +190,7 @@ pub fn json_report(summary: &Summary) -> Value {
     for (kind, s) in &summary.exchanges {
         let p = s.percentiles();
         exchanges.insert(
-            kind.json_key().to_string(),
+            kind.json_key(summary.family).to_string(),
             json!({
                 "sent": s.sent,
                 "received": s.received,
@@ -220,6 +224,10 @@ pub fn json_report(summary: &Summary) -> Value {
         "completed": summary.completed,
         "duration-s": summary.duration.as_secs_f64(),
         "threads": summary.threads,
+        "family": match summary.family {
+            Family::V4 => 4,
+            Family::V6 => 6,
+        },
         "malformed": summary.malformed,
         "retransmissions": summary.retransmissions,
         "exit-code": summary.exit_code,
@@ -355,6 +363,7 @@ mod tests {
             duration: Duration::from_secs(2),
             expected_rate: None,
             initial_only: false,
+            family: Family::V4,
             avalanche: false,
             retransmissions: 0,
             threads: 2,

@@ -4,6 +4,7 @@
 //!
 //! Recording a sample never allocates: the histogram is sized for 1 µs .. 60 s up front.
 
+use crate::options::Family;
 use hdrhistogram::Histogram;
 
 /// Highest delay the histograms track, in microseconds (a minute: far past any drop time).
@@ -27,22 +28,30 @@ impl ExchangeKind {
     ];
 
     /// The heading perfdhcp prints ("***Statistics for: ...***").
-    pub fn perfdhcp_name(self) -> &'static str {
-        match self {
-            ExchangeKind::DiscoverOffer => "DISCOVER-OFFER",
-            ExchangeKind::RequestAck => "REQUEST-ACK",
-            ExchangeKind::RenewAck => "REQUEST-ACK (renewal)",
-            ExchangeKind::Release => "RELEASE",
+    pub fn perfdhcp_name(self, family: Family) -> &'static str {
+        match (family, self) {
+            (Family::V4, ExchangeKind::DiscoverOffer) => "DISCOVER-OFFER",
+            (Family::V4, ExchangeKind::RequestAck) => "REQUEST-ACK",
+            (Family::V4, ExchangeKind::RenewAck) => "REQUEST-ACK (renewal)",
+            (Family::V4, ExchangeKind::Release) => "RELEASE",
+            (Family::V6, ExchangeKind::DiscoverOffer) => "SOLICIT-ADVERTISE",
+            (Family::V6, ExchangeKind::RequestAck) => "REQUEST-REPLY",
+            (Family::V6, ExchangeKind::RenewAck) => "RENEW-REPLY",
+            (Family::V6, ExchangeKind::Release) => "RELEASE-REPLY",
         }
     }
 
     /// Key used in the JSON report.
-    pub fn json_key(self) -> &'static str {
-        match self {
-            ExchangeKind::DiscoverOffer => "discover-offer",
-            ExchangeKind::RequestAck => "request-ack",
-            ExchangeKind::RenewAck => "renew-ack",
-            ExchangeKind::Release => "release",
+    pub fn json_key(self, family: Family) -> &'static str {
+        match (family, self) {
+            (Family::V4, ExchangeKind::DiscoverOffer) => "discover-offer",
+            (Family::V4, ExchangeKind::RequestAck) => "request-ack",
+            (Family::V4, ExchangeKind::RenewAck) => "renew-ack",
+            (Family::V4, ExchangeKind::Release) => "release",
+            (Family::V6, ExchangeKind::DiscoverOffer) => "solicit-advertise",
+            (Family::V6, ExchangeKind::RequestAck) => "request-reply",
+            (Family::V6, ExchangeKind::RenewAck) => "renew-reply",
+            (Family::V6, ExchangeKind::Release) => "release-reply",
         }
     }
 

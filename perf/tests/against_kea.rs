@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{kea_or_skip, run_bounded, stdout_json, GENERATOR};
+use common::{kea_or_skip, run_bounded, stdout_json, Family, GENERATOR};
 use std::process::Command;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ fn code(out: &std::process::Output) -> i32 {
 
 #[test]
 fn completed_exchanges_match_kea_statistics() {
-    let Some(kea) = kea_or_skip("completed_exchanges_match_kea_statistics") else {
+    let Some(kea) = kea_or_skip("completed_exchanges_match_kea_statistics", Family::V4) else {
         return;
     };
     let out = kea.run_generator(&["-R", "300", "-n", "300", "-r", "2000", "--json"], LIMIT);
@@ -39,7 +39,10 @@ fn completed_exchanges_match_kea_statistics() {
 
 #[test]
 fn text_report_has_perfdhcp_structure_and_exit_reason() {
-    let Some(kea) = kea_or_skip("text_report_has_perfdhcp_structure_and_exit_reason") else {
+    let Some(kea) = kea_or_skip(
+        "text_report_has_perfdhcp_structure_and_exit_reason",
+        Family::V4,
+    ) else {
         return;
     };
     let out = kea.run_generator(&["-R", "50", "-n", "50", "-x", "e"], LIMIT);
@@ -101,7 +104,7 @@ fn text_report_has_perfdhcp_structure_and_exit_reason() {
 
 #[test]
 fn record_acks_and_plot_are_written() {
-    let Some(kea) = kea_or_skip("record_acks_and_plot_are_written") else {
+    let Some(kea) = kea_or_skip("record_acks_and_plot_are_written", Family::V4) else {
         return;
     };
     let acks = kea.dir.path().join("acks.txt");
@@ -147,7 +150,8 @@ fn record_acks_and_plot_are_written() {
 
 #[test]
 fn renewals_and_releases_are_answered_and_counted() {
-    let Some(kea) = kea_or_skip("renewals_and_releases_are_answered_and_counted") else {
+    let Some(kea) = kea_or_skip("renewals_and_releases_are_answered_and_counted", Family::V4)
+    else {
         return;
     };
     let out = kea.run_generator(
@@ -175,7 +179,7 @@ fn renewals_and_releases_are_answered_and_counted() {
 
 #[test]
 fn avalanche_scenario_leases_every_client() {
-    let Some(kea) = kea_or_skip("avalanche_scenario_leases_every_client") else {
+    let Some(kea) = kea_or_skip("avalanche_scenario_leases_every_client", Family::V4) else {
         return;
     };
     let out = kea.run_generator(&["--scenario", "avalanche", "-R", "200", "--json"], LIMIT);

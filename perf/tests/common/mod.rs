@@ -1,5 +1,5 @@
-//! Test support: a Kea 2.2 DHCPv4 server inside a private network namespace, and a way to run
-//! the generator binary inside that namespace with a hard time limit.
+//! Test support: a Kea 2.2 server (DHCPv4 or DHCPv6) inside a private network namespace, and
+//! a way to run the generator binary inside that namespace with a hard time limit.
 //!
 //! Each `KeaNetns` owns its namespace and its Kea process; dropping it kills Kea by PID and
 //! deletes the namespace, also when the test fails.
@@ -18,16 +18,66 @@ static NEXT_NS: AtomicU32 = AtomicU32::new(0);
 /// Path of the generator executable cargo built for these tests.
 pub const GENERATOR: &str = env!("CARGO_BIN_EXE_corelease-perf");
 
+/// Which Kea server a test starts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    fn binary_name(self) -> &'static str {
+        match self {
+            Family::V4 => "kea-dhcp4",
+            Family::V6 => "kea-dhcp6",
+        }
+    }
+}
+
 /// Kea's binary, or None when it is not installed (the caller then skips, saying so).
-pub fn kea_binary() -> Option<PathBuf> {
-    [
-        "/usr/sbin/kea-dhcp4",
-        "/usr/bin/kea-dhcp4",
-        "/usr/local/sbin/kea-dhcp4",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
+pub fn kea_binary(family: Family) -> Option<PathBuf> {
+    ["/usr/sbin", "/usr/bin", "/usr/local/sbin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(family.binary_name()))
+        .find(|p| p.exists())
+}
+
+/// Kea's DHCPv4 config: 10.0.0.0/16 for relay 127.0.0.1.
+fn config4(dir: &Path) -> serde_json::Value {
+    serde_json::json!({"Dhcp4": {
+        "interfaces-config": {"interfaces": ["lo"], "dhcp-socket-type": "udp"},
+        "lease-database": {"type": "memfile", "persist": false},
+        "valid-lifetime": 4000,
+        "control-socket": {"socket-type": "unix",
+                           "socket-name": dir.join("kea.sock").display().to_string()},
+        "subnet4": [{"id": 1, "subnet": "10.0.0.0/16",
+                     "pools": [{"pool": "10.0.0.10 - 10.0.255.200"}],
+                     "relay": {"ip-addresses": ["127.0.0.1"]}}],
+        "loggers": [{"name": "kea-dhcp4", "severity": "WARN",
+                     "output_options": [{"output": dir.join("kea.log").display().to_string()}]}]
+    }})
+}
+
+/// Kea's DHCPv6 config: addresses and /56 prefixes for relay ::1, rapid commit allowed.
+/// The server-id is an EN DUID: a namespace's loopback has no MAC to build a DUID-LLT from.
+fn config6(dir: &Path) -> serde_json::Value {
+    serde_json::json!({"Dhcp6": {
+        "interfaces-config": {"interfaces": ["lo/::1"]},
+        "lease-database": {"type": "memfile", "persist": false},
+        "server-id": {"type": "EN", "enterprise-id": 2495, "identifier": "0102030405",
+                      "persist": false},
+        "preferred-lifetime": 3000,
+        "valid-lifetime": 4000,
+        "control-socket": {"socket-type": "unix",
+                           "socket-name": dir.join("kea.sock").display().to_string()},
+        "subnet6": [{"id": 1, "subnet": "2001:db8::/64", "rapid-commit": true,
+                     "pools": [{"pool": "2001:db8::1000 - 2001:db8::ffff"}],
+                     "pd-pools": [{"prefix": "2001:db8:8000::", "prefix-len": 40,
+                                   "delegated-len": 56}],
+                     "relay": {"ip-addresses": ["::1"]}}],
+        "loggers": [{"name": "kea-dhcp6", "severity": "WARN",
+                     "output_options": [{"output": dir.join("kea.log").display().to_string()}]}]
+    }})
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -49,13 +99,15 @@ pub struct KeaNetns {
     pub ns: String,
     pub dir: tempfile::TempDir,
     pub port: u16,
+    pub family: Family,
     kea: Option<Child>,
     ns_created: bool,
 }
 
 impl KeaNetns {
-    /// A namespace with loopback up and Kea serving 10.0.0.0/16 to relay 127.0.0.1 on `port`.
-    pub fn start(kea: &Path, port: u16) -> Result<KeaNetns, String> {
+    /// A namespace with loopback up and Kea serving relay 127.0.0.1 (DHCPv4) or ::1
+    /// (DHCPv6) on `port`.
+    pub fn start(kea: &Path, port: u16, family: Family) -> Result<KeaNetns, String> {
         let ns = format!(
             "corelease-perf-{}-{}",
             std::process::id(),
@@ -66,6 +118,7 @@ impl KeaNetns {
             ns: ns.clone(),
             dir,
             port,
+            family,
             kea: None,
             ns_created: false,
         };
@@ -73,19 +126,11 @@ impl KeaNetns {
         me.ns_created = true;
         ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         let dir_path = me.dir.path().to_path_buf();
-        let config = serde_json::json!({"Dhcp4": {
-            "interfaces-config": {"interfaces": ["lo"], "dhcp-socket-type": "udp"},
-            "lease-database": {"type": "memfile", "persist": false},
-            "valid-lifetime": 4000,
-            "control-socket": {"socket-type": "unix",
-                               "socket-name": dir_path.join("kea4.sock").display().to_string()},
-            "subnet4": [{"id": 1, "subnet": "10.0.0.0/16",
-                         "pools": [{"pool": "10.0.0.10 - 10.0.255.200"}],
-                         "relay": {"ip-addresses": ["127.0.0.1"]}}],
-            "loggers": [{"name": "kea-dhcp4", "severity": "WARN",
-                         "output_options": [{"output": dir_path.join("kea.log").display().to_string()}]}]
-        }});
-        let config_path = dir_path.join("kea4.json");
+        let config = match family {
+            Family::V4 => config4(&dir_path),
+            Family::V6 => config6(&dir_path),
+        };
+        let config_path = dir_path.join("kea.json");
         std::fs::write(&config_path, config.to_string()).map_err(|e| format!("config: {e}"))?;
         let child = Command::new("ip")
             .args(["netns", "exec", &ns])
@@ -96,10 +141,11 @@ impl KeaNetns {
             .arg(port.to_string())
             .env("KEA_PIDFILE_DIR", &dir_path)
             .env("KEA_LOCKFILE_DIR", &dir_path)
+            .env("KEA_DHCP_DATA_DIR", &dir_path)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot start kea-dhcp4: {e}"))?;
+            .map_err(|e| format!("cannot start {}: {e}", kea.display()))?;
         me.kea = Some(child);
         // Kea is ready once its control socket answers.
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -109,12 +155,15 @@ impl KeaNetns {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err("kea-dhcp4 did not open its control socket within 10 s".into())
+        Err(format!(
+            "{} did not open its control socket within 10 s",
+            kea.display()
+        ))
     }
 
     /// Sends one command on Kea's unix control socket and returns the parsed answer.
     pub fn command(&self, json: &str) -> Result<serde_json::Value, String> {
-        let mut stream = UnixStream::connect(self.dir.path().join("kea4.sock"))
+        let mut stream = UnixStream::connect(self.dir.path().join("kea.sock"))
             .map_err(|e| format!("connect: {e}"))?;
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
@@ -139,7 +188,7 @@ impl KeaNetns {
         serde_json::from_slice(&answer).map_err(|e| format!("bad answer: {e}"))
     }
 
-    /// Current value of one Kea statistic (ARM 8.8 "Statistics in the DHCPv4 Server").
+    /// Current value of one Kea statistic (ARM "Statistics in the DHCPv4/DHCPv6 Server").
     pub fn statistic(&self, name: &str) -> Result<i64, String> {
         let answer = self.command(&format!(
             r#"{{"command": "statistic-get", "arguments": {{"name": "{name}"}}}}"#
@@ -149,8 +198,8 @@ impl KeaNetns {
             .ok_or_else(|| format!("no statistic {name} in {answer}"))
     }
 
-    /// Runs the generator inside the namespace with the given arguments (server and ports
-    /// are added), killing it if it outlives `limit`.
+    /// Runs the generator inside the namespace with the given arguments (family, local
+    /// address, server port and server are added), killing it if it outlives `limit`.
     pub fn run_generator(&self, args: &[&str], limit: Duration) -> Output {
         let mut full: Vec<String> = vec![
             "netns".into(),
@@ -159,13 +208,12 @@ impl KeaNetns {
             GENERATOR.into(),
         ];
         full.extend(args.iter().map(|s| s.to_string()));
-        full.extend([
-            "-l".into(),
-            "127.0.0.1".into(),
-            "-N".into(),
-            self.port.to_string(),
-            "127.0.0.1".into(),
-        ]);
+        let (family_args, server): (&[&str], &str) = match self.family {
+            Family::V4 => (&["-l", "127.0.0.1"], "127.0.0.1"),
+            Family::V6 => (&["-6", "-A", "1", "-l", "lo"], "::1"),
+        };
+        full.extend(family_args.iter().map(|s| s.to_string()));
+        full.extend(["-N".into(), self.port.to_string(), server.into()]);
         run_bounded(Command::new("ip").args(&full), limit)
     }
 }
@@ -218,13 +266,17 @@ pub fn free_port() -> u16 {
         .unwrap_or(16767)
 }
 
-/// Starts Kea for a test, or explains why the test is skipped (no Kea installed).
-pub fn kea_or_skip(test: &str) -> Option<KeaNetns> {
-    let Some(kea) = kea_binary() else {
-        eprintln!("SKIPPED {test}: kea-dhcp4 is not installed (apt-get install kea-dhcp4-server)");
+/// Starts Kea for a test, or explains why the test is skipped (Kea not installed).
+pub fn kea_or_skip(test: &str, family: Family) -> Option<KeaNetns> {
+    let Some(kea) = kea_binary(family) else {
+        eprintln!(
+            "SKIPPED {test}: {} is not installed (apt-get install {}-server)",
+            family.binary_name(),
+            family.binary_name()
+        );
         return None;
     };
-    match KeaNetns::start(&kea, free_port()) {
+    match KeaNetns::start(&kea, free_port(), family) {
         Ok(k) => Some(k),
         Err(e) => panic!("{test}: cannot start Kea in a network namespace: {e}"),
     }
