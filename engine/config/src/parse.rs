@@ -297,13 +297,13 @@ fn parse_params(f: &mut Findings, map: &Map<String, Value>, path: &str) -> Param
     }
     let boot_file_name = f.str_at(map, "boot-file-name", path).map(str::to_string);
     if let Some(s) = &boot_file_name {
-        if s.len() >= FILE_LEN {
+        // Kea accepts the full 128 bytes here (a name without a terminating NUL).
+        if s.len() > FILE_LEN {
             f.error(
                 format!("{path}.boot-file-name"),
                 format!(
-                    "is {} bytes long; the file field holds at most {} bytes",
-                    s.len(),
-                    FILE_LEN - 1
+                    "is {} bytes long; the file field holds at most {FILE_LEN} bytes",
+                    s.len()
                 ),
             );
         }
@@ -1004,12 +1004,9 @@ fn parse_lease_database(f: &mut Findings, map: &Map<String, Value>, path: &str) 
     if let Some(b) = f.bool_at(map, "persist", path) {
         db.persist = b;
     }
-    if let Some(name) = f.str_at(map, "name", path) {
-        if name.is_empty() {
-            f.error(format!("{path}.name"), "must not be empty");
-        } else {
-            db.name = Some(PathBuf::from(name));
-        }
+    // Kea accepts an empty name and then uses its default file.
+    if let Some(name) = f.str_at(map, "name", path).filter(|n| !n.is_empty()) {
+        db.name = Some(PathBuf::from(name));
     }
     if let Some(n) = f.u32_at(map, "lfc-interval", path) {
         db.lfc_interval = n;
@@ -1230,7 +1227,7 @@ fn parse_option_def(
         );
     }
     let name = f.str_at(map, "name", path).and_then(|n| {
-        if is_valid_option_name(n) && !n.chars().all(|c| c.is_ascii_digit()) {
+        if is_valid_option_name(n) {
             Some(n.to_string())
         } else {
             f.error(

@@ -534,11 +534,12 @@ fn next_server_and_bootp_fields_are_checked() {
         &format!(r#""server-hostname": "{long}""#),
         "Dhcp4.server-hostname: is 64 bytes long; the sname field holds at most 63 bytes",
     );
-    let long = "f".repeat(128);
+    let long = "f".repeat(129);
     assert_error(
         &format!(r#""boot-file-name": "{long}""#),
-        "Dhcp4.boot-file-name: is 128 bytes long; the file field holds at most 127 bytes",
+        "Dhcp4.boot-file-name: is 129 bytes long; the file field holds at most 128 bytes",
     );
+    config(&format!(r#""boot-file-name": "{}""#, "f".repeat(128)));
 }
 
 #[test]

@@ -13,7 +13,7 @@ use super::defs::{DefView, OptionType, TupleLength};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Splits csv option data as Kea does: commas separate values, `\,` is a literal comma and
-/// `\\` a literal backslash, values are trimmed, and empty values are dropped.
+/// `\\` a literal backslash, and values are trimmed.
 pub fn split_csv(data: &str) -> Vec<String> {
     let mut values = Vec::new();
     let mut current = String::new();
@@ -36,10 +36,11 @@ pub fn split_csv(data: &str) -> Vec<String> {
     values
 }
 
+/// Kea drops empty tokens (",," or a leading comma) but keeps whitespace-only ones, which
+/// trim to an empty value.
 fn push_token(values: &mut Vec<String>, token: &str) {
-    let trimmed = token.trim();
-    if !trimmed.is_empty() {
-        values.push(trimmed.to_string());
+    if !token.is_empty() {
+        values.push(token.trim().to_string());
     }
 }
 
@@ -146,7 +147,7 @@ fn write_value(
             out.extend_from_slice(text.as_bytes());
         }
         OptionType::Fqdn => write_fqdn(text, out)?,
-        OptionType::Binary => out.extend_from_slice(&decode_hex(text)?),
+        OptionType::Binary => out.extend_from_slice(&decode_csv_binary(text)?),
         OptionType::Tuple => write_tuple(text, tuple_length, out)?,
         OptionType::Empty | OptionType::Record | OptionType::Internal => {
             return Err(format!(
@@ -314,6 +315,25 @@ fn encode_classless_routes(data: &str, out: &mut Vec<u8>) -> Result<(), String> 
     Ok(())
 }
 
+/// A binary value inside csv data: hex digits, whitespace ignored, an even number of digits
+/// and no separators or `0x` (Kea's `decodeHex`; "0x0102" and "ab:cd" are rejected there).
+fn decode_csv_binary(text: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let bad = || format!("'{text}' is not valid hex data (expected an even number of hex digits)");
+    if digits.len() & 1 == 1 {
+        return Err(bad());
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
 /// Hex option data (`csv-format: false`, and binary fields): `0102ab`, `01:02:ab`,
 /// `01 02 ab` or `0x0102ab`.
 pub fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
@@ -430,6 +450,8 @@ mod tests {
     #[test]
     fn csv_split_honours_escaped_commas_and_drops_empty_values() {
         assert_eq!(split_csv("a, b ,,c"), vec!["a", "b", "c"]);
+        assert_eq!(split_csv(",a"), vec!["a"]);
+        assert_eq!(split_csv("true, "), vec!["true", ""]);
         assert_eq!(split_csv("foo\\,bar"), vec!["foo,bar"]);
         assert_eq!(split_csv("x\\\\y"), vec!["x\\y"]);
         assert!(split_csv("").is_empty());
@@ -540,24 +562,29 @@ mod tests {
     }
 
     #[test]
-    fn binary_is_hex_in_all_kea_forms() {
+    fn binary_csv_values_are_plain_hex() {
         assert_eq!(
             enc(OptionType::Binary, false, "0a0B0c").unwrap(),
             [10, 11, 12]
         );
         assert_eq!(
-            enc(OptionType::Binary, false, "0a:0b:0c").unwrap(),
+            enc(OptionType::Binary, false, "0a 0b0 c").unwrap(),
             [10, 11, 12]
         );
-        assert_eq!(enc(OptionType::Binary, false, "0x0a0b").unwrap(), [10, 11]);
         assert_eq!(
             enc(OptionType::Binary, false, "").unwrap(),
             Vec::<u8>::new()
         );
-        assert_eq!(
-            enc(OptionType::Binary, false, "xyz").unwrap_err(),
-            "'xyz' is not valid hex data"
-        );
+        // Kea 2.2 rejects these in csv data (they are fine as csv-format false data).
+        for bad in ["0x0a0b", "0a:0b", "abc", "xyz"] {
+            assert_eq!(
+                enc(OptionType::Binary, false, bad).unwrap_err(),
+                format!("'{bad}' is not valid hex data (expected an even number of hex digits)")
+            );
+        }
+        assert_eq!(decode_hex("0x0a0b").unwrap(), [10, 11]);
+        assert_eq!(decode_hex("0a:0b").unwrap(), [10, 11]);
+        assert_eq!(decode_hex("abc").unwrap(), [10, 188]);
     }
 
     #[test]
