@@ -1240,25 +1240,25 @@ mod tests {
         assert!(table.claim(a, 3));
     }
 
-    /// The reuseport steering program must hand a datagram to socket `xid % n`: this is what
-    /// lets every worker see only its own replies.
-    #[test]
-    fn reuseport_program_steers_by_xid() {
-        let probe = match UdpSocket::bind("127.0.0.1:0") {
-            Ok(s) => s,
-            Err(e) => panic!("loopback UDP unavailable: {e}"),
+    /// Sends 30 datagrams numbered 0..30 (the number written by `stamp`) to a 3-socket
+    /// reuseport group of `family` and checks each arrived at socket `number % 3`.
+    fn check_steering(family: Family, stamp: fn(&mut [u8], u32), read: fn(&[u8]) -> u32) {
+        let loopback = match family {
+            Family::V4 => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Family::V6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
         };
+        let probe = UdpSocket::bind(SocketAddr::new(loopback, 0))
+            .unwrap_or_else(|e| panic!("loopback UDP unavailable: {e}"));
         let port = probe.local_addr().map(|a| a.port()).unwrap_or(0);
         drop(probe);
-        let local = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
-        let sockets = match open_sockets(local, 3, steering_offset(Family::V4)) {
-            Ok(s) => s,
-            Err(e) => panic!("cannot open reuseport group: {e}"),
-        };
-        let sender = UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let local = SocketAddr::new(loopback, port);
+        let sockets = open_sockets(local, 3, steering_offset(family))
+            .unwrap_or_else(|e| panic!("cannot open reuseport group: {e}"));
+        let sender =
+            UdpSocket::bind(SocketAddr::new(loopback, 0)).unwrap_or_else(|e| panic!("{e}"));
         let mut packet = [0u8; 300];
-        for xid in 0u32..30 {
-            packet[4..8].copy_from_slice(&xid.to_be_bytes());
+        for number in 0u32..30 {
+            stamp(&mut packet, number);
             sender
                 .send_to(&packet, local)
                 .unwrap_or_else(|e| panic!("send: {e}"));
@@ -1268,11 +1268,46 @@ mod tests {
         let mut seen = 0;
         for (index, socket) in sockets.iter().enumerate() {
             while let Ok(len) = socket.recv(&mut buf) {
-                let xid = wire::peek_xid(&buf[..len]).unwrap_or(u32::MAX);
-                assert_eq!(xid as usize % 3, index, "xid {xid} reached socket {index}");
+                let number = read(&buf[..len]);
+                assert_eq!(
+                    number as usize % 3,
+                    index,
+                    "{number} reached socket {index}"
+                );
                 seen += 1;
             }
         }
         assert_eq!(seen, 30);
+    }
+
+    /// DHCPv4: the kernel hands a reply to socket `xid % n`, so every worker sees only the
+    /// replies to its own requests.
+    #[test]
+    fn reuseport_program_steers_v4_replies_by_xid() {
+        check_steering(
+            Family::V4,
+            |p, n| p[4..8].copy_from_slice(&n.to_be_bytes()),
+            |p| wire::peek_xid(p).unwrap_or(u32::MAX),
+        );
+    }
+
+    /// DHCPv6: a RELAY-REPL goes to socket `client % n`, read from the peer-address tail.
+    #[test]
+    fn reuseport_program_steers_v6_replies_by_peer_address() {
+        check_steering(
+            Family::V6,
+            |p, n| {
+                let t = wire6::PEER_ADDRESS_TAIL;
+                p[18..34].copy_from_slice(&wire6::peer_address(n).octets());
+                assert_eq!(&p[t..t + 4], &n.to_be_bytes());
+            },
+            |p| {
+                let t = wire6::PEER_ADDRESS_TAIL;
+                p.get(t..t + 4)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(u32::MAX)
+            },
+        );
     }
 }

@@ -263,3 +263,73 @@ fn bad_command_line_exits_with_code_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("-R"), "{err}");
 }
+
+#[test]
+fn periodic_report_prints_perfdhcp_interval_lines() {
+    let Some(kea) = kea_or_skip("periodic_report_prints_perfdhcp_interval_lines", Family::V4)
+    else {
+        return;
+    };
+    let out = kea.run_generator(&["-R", "100", "-r", "100", "-p", "2", "-t", "1"], LIMIT);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 0, "{text}");
+    let periodic: Vec<&str> = text.lines().filter(|l| l.starts_with("sent: ")).collect();
+    assert!(!periodic.is_empty(), "no -t line in:\n{text}");
+    for line in periodic {
+        // perfdhcp: "sent: 499/499; received: 499/499; drops: 0/0; rejected: 0/0"
+        let fields: Vec<&str> = line.split("; ").collect();
+        let names: Vec<&str> = fields
+            .iter()
+            .map(|f| f.split(": ").next().unwrap_or(""))
+            .collect();
+        assert_eq!(names, ["sent", "received", "drops", "rejected"], "{line}");
+        for field in fields {
+            let pair = field.split(": ").nth(1).unwrap_or("");
+            let numbers: Vec<Result<u64, _>> = pair.split('/').map(str::parse::<u64>).collect();
+            assert_eq!(numbers.len(), 2, "{line}");
+            assert!(numbers.iter().all(Result::is_ok), "{line}");
+        }
+    }
+    assert!(
+        !text.contains('\r'),
+        "no progress line when stdout is a pipe:\n{text}"
+    );
+}
+
+#[test]
+fn progress_line_is_shown_on_a_terminal() {
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        eprintln!("SKIPPED progress_line_is_shown_on_a_terminal: script(1) not installed");
+        return;
+    }
+    let Some(kea) = kea_or_skip("progress_line_is_shown_on_a_terminal", Family::V4) else {
+        return;
+    };
+    // script(1) gives the generator a pseudo-terminal as stdout.
+    let command = format!(
+        "{GENERATOR} -R 100 -r 100 -p 2 -l 127.0.0.1 -N {} 127.0.0.1",
+        kea.port
+    );
+    let out = run_bounded(
+        Command::new("ip").args([
+            "netns",
+            "exec",
+            &kea.ns,
+            "script",
+            "-q",
+            "-e",
+            "-c",
+            &command,
+            "/dev/null",
+        ]),
+        LIMIT,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(
+        text.contains("\r   1.0s sent "),
+        "no progress line in:\n{text:?}"
+    );
+    assert!(text.contains(" completed "), "{text:?}");
+    assert!(text.contains("***Rate statistics***"), "{text:?}");
+}
