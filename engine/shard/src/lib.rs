@@ -40,7 +40,9 @@ use std::time::{Duration, SystemTime};
 pub use batch::{
     FlushOutcome, QueueError, RecvBatch, RecvDrop, SendBatch, DATAGRAM_CAPACITY, MAX_BATCH,
 };
-pub use runtime::{start, Runtime, RuntimeError, ShardCountersSnapshot, ShutdownHandle};
+pub use runtime::{
+    start, Runtime, RuntimeError, ShardCountersSnapshot, ShardWaker, ShutdownHandle,
+};
 pub use steering::{
     attach_shard_socket_filter, bind_shard_sockets, shard_of_chaddr, CHADDR_OFFSET,
     DEFAULT_RECV_BUFFER, DEFAULT_SEND_BUFFER,
@@ -51,6 +53,7 @@ const _: fn() = || {
     fn send_and_sync<T: Send + Sync>() {}
     send_and_sync::<Runtime>();
     send_and_sync::<ShutdownHandle>();
+    send_and_sync::<ShardWaker>();
 };
 
 /// Arrival metadata of one datagram (from `recvmmsg` + `IP_PKTINFO`).
@@ -124,6 +127,12 @@ pub trait ShardHandler: 'static {
 
     /// Called about every `tick` (lease reclamation, timers); must not block.
     fn on_tick(&mut self, _now: SystemTime) {}
+
+    /// Called between batches after [`ShardWaker::wake`] (within about a millisecond when the
+    /// shard is idle): the control thread's way to have a shard look at a queue its handler
+    /// owns (a new config, a lease query). Wake-ups coalesce: several `wake` calls before the
+    /// shard gets to it make one call. Must not block.
+    fn on_wake(&mut self, _now: SystemTime) {}
 }
 
 /// How the runtime runs its shards.

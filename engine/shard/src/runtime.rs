@@ -1,9 +1,10 @@
 //! One glommio executor per shard, each owning its socket: receive a batch, hand it to the
 //! handler, commit, send the replies, count (DESIGN.md points 2, 6, 7 and "Threads and tuning").
 
-use std::io;
+use std::io::{self, Write};
 use std::net::UdpSocket;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -176,11 +177,37 @@ impl ShutdownHandle {
     }
 }
 
+/// The control side of a shard's wake-up line.
+#[derive(Debug)]
+struct WakeLine {
+    /// Set by `wake`, cleared by the shard when it calls `on_wake`; a byte is written only on
+    /// the false -> true edge, so a burst of wakes costs one write.
+    pending: AtomicBool,
+    /// Our end of a Unix stream pair; the shard awaits its other end through glommio.
+    stream: UnixStream,
+}
+
+/// Wakes one shard so it calls [`crate::ShardHandler::on_wake`]; cheap to clone, usable from
+/// any thread.
+#[derive(Debug, Clone)]
+pub struct ShardWaker(Arc<WakeLine>);
+
+impl ShardWaker {
+    /// Asks the shard to call `on_wake` between its batches, promptly even when idle.
+    pub fn wake(&self) {
+        if !self.0.pending.swap(true, Ordering::AcqRel) {
+            // Non-blocking; a full buffer means unread wake bytes, so the shard wakes anyway.
+            let _ = (&self.0.stream).write(&[1]);
+        }
+    }
+}
+
 /// The running shards.
 pub struct Runtime {
     shutdown: Arc<AtomicBool>,
     counters: Arc<[ShardCounters]>,
     latency: Arc<[Mutex<Histogram<u64>>]>,
+    wake_lines: Vec<Arc<WakeLine>>,
     handles: Vec<ExecutorJoinHandle<io::Result<()>>>,
     /// The shard sockets, owned here rather than by the shard threads so that a shard that
     /// dies (a panicking handler) cannot close its socket and re-number the reuseport group
@@ -197,6 +224,14 @@ impl Runtime {
     /// Asks every shard to stop; [`Runtime::join`] waits for them.
     pub fn shutdown(&self) {
         self.shutdown.store(true, Ordering::Release);
+    }
+
+    /// A handle that makes shard `shard` call its handler's `on_wake`; `None` if there is no
+    /// such shard.
+    pub fn waker(&self, shard: usize) -> Option<ShardWaker> {
+        self.wake_lines
+            .get(shard)
+            .map(|line| ShardWaker(Arc::clone(line)))
     }
 
     /// A handle that can stop the runtime from another thread.
@@ -347,6 +382,9 @@ impl Drop for ReadyReport {
 /// Everything a shard needs besides its handler; moved into the shard's thread.
 struct ShardSetup {
     index: usize,
+    /// The shard's end of its wake-up line (see [`ShardWaker`]).
+    wake_stream: UnixStream,
+    wake_line: Arc<WakeLine>,
     /// The shard socket, owned by [`Runtime`], which outlives the shard thread.
     fd: RawFd,
     batch: usize,
@@ -393,6 +431,7 @@ where
         shutdown: Arc::clone(&shutdown),
         counters: Arc::clone(&counters),
         latency: Arc::clone(&latency),
+        wake_lines: Vec::with_capacity(shards),
         handles: Vec::with_capacity(shards),
         sockets: Vec::with_capacity(shards),
     };
@@ -411,8 +450,18 @@ where
         } else {
             Placement::Unbound
         };
+        let (control_end, shard_end) = UnixStream::pair()?;
+        control_end.set_nonblocking(true)?;
+        shard_end.set_nonblocking(true)?;
+        let wake_line = Arc::new(WakeLine {
+            pending: AtomicBool::new(false),
+            stream: control_end,
+        });
+        runtime.wake_lines.push(Arc::clone(&wake_line));
         let setup = ShardSetup {
             index,
+            wake_stream: shard_end,
+            wake_line,
             fd: socket.as_raw_fd(),
             batch: cfg.batch,
             tick: cfg.tick.max(Duration::from_millis(1)),
@@ -497,6 +546,27 @@ async fn wait_readable(waiter: &glommio::net::UdpSocket, timeout: Duration) -> i
             }
         }
     }
+}
+
+/// Awaits whichever comes first: the shard socket becoming readable (or `timeout`), or a
+/// wake-up byte on the wake line (consumed here).
+async fn wait_readable_or_woken(
+    waiter: &glommio::net::UdpSocket,
+    wake: &mut glommio::net::UnixStream,
+    timeout: Duration,
+) -> io::Result<()> {
+    let mut wake_bytes = [0u8; 64];
+    futures_lite::future::or(wait_readable(waiter, timeout), async {
+        // 0 bytes means the control end is gone (runtime dropped): nothing to wait for there,
+        // so fall back to waiting for the socket alone.
+        match futures_lite::AsyncReadExt::read(wake, &mut wake_bytes).await {
+            Ok(0) => wait_readable(waiter, timeout).await,
+            Ok(_) => Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(err) => Err(err),
+        }
+    })
+    .await
 }
 
 /// The kernel's drop counter of the socket (`SK_MEMINFO_DROPS`).
@@ -602,6 +672,9 @@ async fn run_shard<H: ShardHandler>(
         }
         glommio::net::UdpSocket::from_raw_fd(dup)
     };
+    // SAFETY: into_raw_fd hands over sole ownership of the descriptor to the glommio stream.
+    let mut wake_stream =
+        unsafe { glommio::net::UnixStream::from_raw_fd(setup.wake_stream.into_raw_fd()) };
     let counters = setup
         .counters
         .get(setup.index)
@@ -644,6 +717,11 @@ async fn run_shard<H: ShardHandler>(
             local.batches += 1;
             counters.publish(&local);
         }
+        if setup.wake_line.pending.load(Ordering::Relaxed)
+            && setup.wake_line.pending.swap(false, Ordering::AcqRel)
+        {
+            handler.on_wake(SystemTime::now());
+        }
         let now = Instant::now();
         if now >= next_tick {
             handler.on_tick(SystemTime::now());
@@ -654,7 +732,10 @@ async fn run_shard<H: ShardHandler>(
         }
         if received == 0 {
             let timeout = next_tick.saturating_duration_since(now).min(SHUTDOWN_POLL);
-            if wait_readable(&waiter, timeout).await.is_err() {
+            if wait_readable_or_woken(&waiter, &mut wake_stream, timeout)
+                .await
+                .is_err()
+            {
                 local.recv_errors += 1;
                 counters.publish(&local);
                 glommio::timer::sleep(ERROR_PAUSE).await;

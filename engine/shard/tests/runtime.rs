@@ -354,3 +354,68 @@ impl ShardHandler for NoReply {
         None
     }
 }
+
+/// Counts `on_wake` calls per shard.
+struct WakeCounter {
+    shard: usize,
+    wakes: Arc<[AtomicU64; 2]>,
+}
+
+impl ShardHandler for WakeCounter {
+    fn on_datagram(
+        &mut self,
+        _: &RecvMeta,
+        _: &[u8],
+        _: &mut [u8],
+        _: SystemTime,
+    ) -> Option<SendMeta> {
+        None
+    }
+
+    fn on_wake(&mut self, _now: SystemTime) {
+        self.wakes[self.shard].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn wait_until(condition: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !condition() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    condition()
+}
+
+#[test]
+fn waker_makes_only_its_idle_shard_call_on_wake() {
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, free_port());
+    let sockets = bind_shard_sockets(addr, 2, None).expect("bind");
+    let wakes: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let for_shards = Arc::clone(&wakes);
+    let cfg = RuntimeConfig {
+        shards: 2,
+        pin_cores: false,
+        tick: Duration::from_secs(60),
+        ..RuntimeConfig::default()
+    };
+    let runtime = start(cfg, sockets, move |shard| WakeCounter {
+        shard,
+        wakes: Arc::clone(&for_shards),
+    })
+    .expect("start");
+    assert!(runtime.waker(2).is_none(), "there is no shard 2");
+    let waker = runtime.waker(1).expect("shard 1");
+
+    waker.wake();
+    assert!(wait_until(|| wakes[1].load(Ordering::SeqCst) == 1));
+    // A second wake after the first was handled is a second call.
+    waker.wake();
+    assert!(wait_until(|| wakes[1].load(Ordering::SeqCst) == 2));
+    assert_eq!(
+        wakes[0].load(Ordering::SeqCst),
+        0,
+        "shard 0 was never woken"
+    );
+    runtime.shutdown();
+    runtime.join().expect("clean stop");
+    assert_eq!(wakes[1].load(Ordering::SeqCst), 2, "no spurious on_wake");
+}
