@@ -46,4 +46,39 @@ pub enum WireError {
         "option code {code} is framing (PAD, END or OVERLOAD) and cannot be written as an option"
     )]
     ReservedOptionCode { code: u8 },
+
+    /// A DHCPv6 option's length runs past the end of the message or of the option holding it
+    /// (RFC 8415 section 21.1).
+    #[error(
+        "DHCPv6 option {code} at byte {offset} runs past the end of its container (bad length)"
+    )]
+    BadOption6Length { code: u16, offset: usize },
+
+    /// An option is shorter than its fixed fields (e.g. IA_NA needs 12 bytes, RFC 8415 21.4).
+    #[error("option {code} is {len} bytes, shorter than its {needed} bytes of fixed fields")]
+    ShortOption {
+        code: u16,
+        len: usize,
+        needed: usize,
+    },
+
+    /// A Relay-forward / Relay-reply message without its Relay Message option (RFC 8415 9.1).
+    #[error("relay message at nesting level {depth} has no Relay Message option (9)")]
+    MissingRelayMessage { depth: usize },
+
+    /// More relay encapsulations than Kea accepts (32).
+    #[error("message is relayed more than {max} times")]
+    TooManyRelays { max: usize },
+
+    /// A DHCPv6 option payload longer than its 16-bit length field can say.
+    #[error("option {code} payload of {len} bytes exceeds the 65535-byte maximum")]
+    OptionTooLong { code: u16, len: usize },
+
+    /// Writer misuse: `end` with no open option, or `finish` with options still open.
+    #[error("unbalanced option nesting: {open} option(s) still open or none to close")]
+    UnbalancedOption { open: usize },
+
+    /// Writer misuse: options nested deeper than the writer's fixed stack.
+    #[error("options nested deeper than {max} levels")]
+    NestingTooDeep { max: usize },
 }

@@ -10,9 +10,11 @@
 
 mod error;
 pub mod v4;
+pub mod v6;
 
 pub use error::WireError;
 pub use v4::{
     fuzz_decode, relay_link_selection, relay_suboptions, Dhcp4Packet, Dhcp4Writer, MessageType,
     OptionIndex, RawOptions, RelaySubOptions,
 };
+pub use v6::{fuzz_decode6, Dhcp6Packet, Dhcp6Writer};
