@@ -140,7 +140,8 @@ pub trait ShardHandler: 'static {
 pub struct RuntimeConfig {
     /// Number of shards; must equal the number of sockets given to [`start`].
     pub shards: usize,
-    /// Pin shard `i` to CPU `i % ncpu` (DESIGN.md "Threads and tuning").
+    /// Pin shard `i` to the `i % n`th of the `n` CPUs in the process's affinity mask
+    /// (DESIGN.md "Threads and tuning").
     pub pin_cores: bool,
     /// Datagrams per `recvmmsg` / `sendmmsg` (clamped to 1..=[`MAX_BATCH`]).
     pub batch: usize,

@@ -323,6 +323,24 @@ fn executor_error_text(err: &GlommioError<()>) -> String {
     }
 }
 
+/// The CPUs this process may run on, in ascending order (a container's cpuset may not start at
+/// CPU 0). Empty if the kernel will not say, in which case shards are not pinned.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain old data; sched_getaffinity fills it for this thread, which
+    // inherited the process's mask.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return Vec::new();
+    }
+    let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: CPU_ISSET reads one bit below CPU_SETSIZE of the set filled above.
+    (0..max)
+        .filter(|cpu| unsafe { libc::CPU_ISSET(*cpu, &set) })
+        .collect()
+}
+
 /// The locked-memory limit in bytes (`None`: unlimited).
 fn memlock_limit() -> io::Result<Option<u64>> {
     let mut limit = libc::rlimit {
@@ -394,7 +412,8 @@ struct ShardSetup {
     latency: Arc<[Mutex<Histogram<u64>>]>,
 }
 
-/// Starts one glommio executor per shard (pinned to core `i % ncpu` when `pin_cores`), each
+/// Starts one glommio executor per shard (pinned to the `i % n`th of the `n` CPUs the process
+/// may use when `pin_cores`), each
 /// owning socket `i`, building its handler with `make_handler(i)` on its own thread, then
 /// serving datagrams until [`Runtime::shutdown`]. Returns once every shard is ready, or the
 /// first start-up error (after stopping the shards that did start).
@@ -418,7 +437,7 @@ where
         .into());
     }
     let io_memory = io_memory_per_shard(sockets.len())?;
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = allowed_cpus();
     let shards = sockets.len();
     let make_handler = Arc::new(make_handler);
     let shutdown = Arc::new(AtomicBool::new(false));
@@ -445,10 +464,9 @@ where
                 cfg.queue_size.saturating_mul(TRUESIZE_ESTIMATE) / 2,
             )?;
         }
-        let placement = if cfg.pin_cores {
-            Placement::Fixed(index % cpus)
-        } else {
-            Placement::Unbound
+        let placement = match (cfg.pin_cores, cpus.get(index % cpus.len().max(1))) {
+            (true, Some(cpu)) => Placement::Fixed(*cpu),
+            _ => Placement::Unbound,
         };
         let (control_end, shard_end) = UnixStream::pair()?;
         control_end.set_nonblocking(true)?;
