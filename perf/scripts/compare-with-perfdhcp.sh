@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures ISC perfdhcp and corelease perf back to back, with the same -R and -p, against
-# (1) Kea 2.2 and (2) the stateless reflector example (a server that is never the
-# bottleneck), each on 127.0.0.1 inside a private network namespace this script creates and
-# deletes. Kea is restarted before every run so both generators meet an empty lease table.
+# (1) Kea 2.2 DHCPv4, (2) the stateless reflector example (a DHCPv4 server that is never the
+# bottleneck) and (3) Kea 2.2 DHCPv6 through a simulated relay (-6 -A 1), each on loopback
+# inside a private network namespace this script creates and deletes. Kea is restarted
+# before every run so both generators meet an empty lease table.
 #
 # Usage: perf/scripts/compare-with-perfdhcp.sh [CLIENTS] [SECONDS]
 # Needs root (ip netns), kea-dhcp4, perfdhcp, and a release build:
@@ -17,6 +18,8 @@ NS=corelease-perf-cmp-$$
 DIR=$(mktemp -d)
 PORT=6767
 KEA_PID=
+KEA=kea-dhcp4
+CONFIG=kea4.json
 cleanup() {
   [ -n "$KEA_PID" ] && kill "$KEA_PID" 2>/dev/null && wait "$KEA_PID" 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
@@ -35,8 +38,19 @@ cat > "$DIR/kea4.json" <<JSON
  "loggers": [{"name": "kea-dhcp4", "output_options": [{"output": "$DIR/kea.log"}], "severity": "WARN"}]
 }}
 JSON
+cat > "$DIR/kea6.json" <<JSON
+{"Dhcp6": {
+ "interfaces-config": {"interfaces": ["lo/::1"]},
+ "lease-database": {"type": "memfile", "persist": false},
+ "server-id": {"type": "EN", "enterprise-id": 2495, "identifier": "0102030405", "persist": false},
+ "preferred-lifetime": 3000, "valid-lifetime": 4000,
+ "subnet6": [{"id": 1, "subnet": "2001:db8::/64", "pools": [{"pool": "2001:db8::1000 - 2001:db8::ffff:ffff"}],
+   "relay": {"ip-addresses": ["::1"]}}],
+ "loggers": [{"name": "kea-dhcp6", "output_options": [{"output": "$DIR/kea6.log"}], "severity": "WARN"}]
+}}
+JSON
 start_kea() {
-  KEA_PIDFILE_DIR=$DIR KEA_LOCKFILE_DIR=$DIR ip netns exec "$NS" kea-dhcp4 -c "$DIR/kea4.json" -p $PORT >/dev/null 2>&1 &
+  KEA_PIDFILE_DIR=$DIR KEA_LOCKFILE_DIR=$DIR KEA_DHCP_DATA_DIR=$DIR ip netns exec "$NS" $KEA -c "$DIR/$CONFIG" -p $PORT >/dev/null 2>&1 &
   KEA_PID=$!
   sleep 1.5
 }
@@ -44,25 +58,28 @@ stop_kea() { kill "$KEA_PID"; wait "$KEA_PID" 2>/dev/null || true; KEA_PID=; }
 rate_of() { grep -m1 '^Rate:' "$1" | awk '{print $2}'; }
 drops_of() { grep -m1 '^drops:' "$1" | awk '{print $2}'; }
 
-run_pair() { # $1 label
-  local pd="ip netns exec $NS perfdhcp -R $CLIENTS -p $SECONDS_PER_RUN -l 127.0.0.1 -N $PORT 127.0.0.1"
-  local cp="ip netns exec $NS $GEN -R $CLIENTS -p $SECONDS_PER_RUN -l 127.0.0.1 -N $PORT 127.0.0.1"
+run_pair() { # $1 label, $2 family arguments and server
+  local pd="ip netns exec $NS perfdhcp -R $CLIENTS -p $SECONDS_PER_RUN -N $PORT $2"
+  local cp="ip netns exec $NS $GEN -R $CLIENTS -p $SECONDS_PER_RUN -N $PORT $2"
   [ "$1" = kea ] && start_kea
   timeout 60 $pd > "$DIR/pd.out" 2>&1 || true
   [ "$1" = kea ] && stop_kea && start_kea
   timeout 60 $cp > "$DIR/cp.out" 2>&1 || true
   [ "$1" = kea ] && stop_kea
-  echo "== against $1"
+  echo "== against $1 ($2)"
   echo "\$ $pd"
-  echo "perfdhcp:       rate $(rate_of "$DIR/pd.out")/s, DISCOVER-OFFER drops $(drops_of "$DIR/pd.out")"
+  echo "perfdhcp:       rate $(rate_of "$DIR/pd.out")/s, first-exchange drops $(drops_of "$DIR/pd.out")"
   echo "\$ $cp"
-  echo "corelease perf: rate $(rate_of "$DIR/cp.out")/s, DISCOVER-OFFER drops $(drops_of "$DIR/cp.out")"
+  echo "corelease perf: rate $(rate_of "$DIR/cp.out")/s, first-exchange drops $(drops_of "$DIR/cp.out")"
   grep -A2 '^\*\*\*Latency' "$DIR/cp.out" | tail -2
 }
-run_pair kea
+run_pair kea "-l 127.0.0.1 127.0.0.1"
 ip netns exec "$NS" "$REFLECTOR" 127.0.0.1:$PORT $((2 * SECONDS_PER_RUN + 10)) 2>/dev/null &
 REFLECTOR_PID=$!
 sleep 0.5
-run_pair reflector
+run_pair reflector "-l 127.0.0.1 127.0.0.1"
 kill "$REFLECTOR_PID" 2>/dev/null || true
 wait "$REFLECTOR_PID" 2>/dev/null || true
+KEA=kea-dhcp6
+CONFIG=kea6.json
+run_pair kea "-6 -A 1 -l lo ::1"
