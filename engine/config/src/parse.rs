@@ -680,6 +680,18 @@ fn parse_relay(f: &mut Findings, map: &Map<String, Value>, path: &str) -> Option
     if let Some(v) = relay.get("ip-address") {
         parse_one(f, v, format!("{relay_path}.ip-address"));
     }
+    // Kea's grammar wants exactly one of the two.
+    match (
+        relay.contains_key("ip-addresses"),
+        relay.contains_key("ip-address"),
+    ) {
+        (true, true) => f.error(
+            relay_path,
+            "give either 'ip-addresses' or 'ip-address', not both",
+        ),
+        (false, false) => f.error(relay_path, "mandatory 'ip-addresses' parameter is missing"),
+        _ => {}
+    }
     Some(addrs)
 }
 
@@ -834,6 +846,11 @@ fn parse_pool_range(text: &str) -> Result<(Ipv4Addr, Ipv4Addr), String> {
         Ok((first, last))
     } else if text.contains('/') {
         let (addr, len) = parse_prefix(text.trim())?;
+        if len == 0 {
+            return Err(format!(
+                "prefix length 0 in '{text}' is not valid for a pool"
+            ));
+        }
         let mask = prefix_mask(len);
         let first = u32::from(addr) & mask;
         Ok((Ipv4Addr::from(first), Ipv4Addr::from(first | !mask)))

@@ -568,3 +568,28 @@ fn config_error_displays_one_issue_per_line() {
         "Dhcp4.bogus: unknown key\nDhcp4.valid-lifetime: expected an integer, found boolean"
     );
 }
+
+#[test]
+fn pool_prefix_of_length_zero_is_rejected_like_kea() {
+    assert_error(
+        r#""subnet4": [{ "id": 1, "subnet": "0.0.0.0/0", "pools": [{ "pool": "0.0.0.0/0" }] }]"#,
+        "Dhcp4.subnet4[0].pools[0].pool: prefix length 0 in '0.0.0.0/0' is not valid for a pool",
+    );
+}
+
+#[test]
+fn relay_needs_exactly_one_address_key() {
+    assert_error(
+        r#""subnet4": [{ "id": 1, "subnet": "192.0.2.0/24", "relay": {} }]"#,
+        "Dhcp4.subnet4[0].relay: mandatory 'ip-addresses' parameter is missing",
+    );
+    assert_error(
+        r#""subnet4": [{ "id": 1, "subnet": "192.0.2.0/24",
+             "relay": { "ip-address": "10.0.0.1", "ip-addresses": ["10.0.0.2"] } }]"#,
+        "Dhcp4.subnet4[0].relay: give either 'ip-addresses' or 'ip-address', not both",
+    );
+    assert_error(
+        r#""subnet4": [{ "id": 1, "subnet": "192.0.2.0/24", "relay": { "ip-addresses": ["10.0.0.300"] } }]"#,
+        "Dhcp4.subnet4[0].relay.ip-addresses[0]: '10.0.0.300' is not a valid IPv4 address",
+    );
+}
