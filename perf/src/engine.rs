@@ -31,6 +31,11 @@ const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
 const RECV_BATCH: usize = 64;
 /// Without -r, initiate at most this many exchanges per loop turn.
 const SEND_BATCH: usize = 64;
+/// Most exchanges one worker keeps in flight, whatever --window or -R say (the slot ring is
+/// four times this: 8 MiB).
+pub const MAX_WINDOW: usize = 1 << 16;
+/// Most clients per worker whose lease is remembered for -f / -F (48 bytes each).
+const MAX_TRACKED_LEASES: usize = 1 << 22;
 
 /// Failures that stop a run before or while it starts (exit code 1).
 #[derive(Debug, thiserror::Error)]
@@ -279,7 +284,6 @@ pub struct LiveCounters {
     pub rejected: [AtomicU64; 4],
     pub completed: AtomicU64,
     pub p99_us: AtomicU64,
-    pub done: AtomicBool,
 }
 
 /// State shared by the main thread and the workers.
@@ -554,8 +558,8 @@ impl Worker {
     ) -> Self {
         let slice_len = slice_len(plan.clients, plan.index, plan.threads);
         let wanted = match plan.scenario {
-            Scenario::Avalanche => (slice_len as usize).max(plan.window),
-            Scenario::Basic => plan.window,
+            Scenario::Avalanche => (slice_len as usize).max(plan.window).min(MAX_WINDOW),
+            Scenario::Basic => plan.window.min(MAX_WINDOW),
         };
         // The ring holds more than the window: a DHCPv6 REQUEST, a renewal or a release takes
         // a slot of its own while older slots wait to be reclaimed.
@@ -577,7 +581,7 @@ impl Worker {
             renews_sent: 0,
             releases_sent: 0,
             leases: if track_leases {
-                vec![NO_LEASE; slice_len as usize]
+                vec![NO_LEASE; (slice_len as usize).min(MAX_TRACKED_LEASES)]
             } else {
                 Vec::new()
             },
@@ -1139,9 +1143,6 @@ impl Worker {
             recorder.flush();
         }
         self.publish();
-        if let Some(live) = self.live() {
-            live.done.store(true, Ordering::Release);
-        }
         WorkerResult {
             stats: self.stats,
             malformed: self.malformed,

@@ -296,7 +296,7 @@ fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
         handles.push(handle);
     }
 
-    let reason = supervise(opts, &shared, num_requests.is_some());
+    let reason = supervise(opts, &shared, &handles, num_requests.is_some());
     let mut results = Vec::with_capacity(threads);
     for handle in handles {
         if let Ok(result) = handle.join() {
@@ -394,7 +394,15 @@ fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
 
 /// The main thread's loop while workers run: test period, time cap, -D, -t reports and the
 /// progress line. Returns why initiation stopped.
-fn supervise(opts: &Options, shared: &Shared, bounded_by_count: bool) -> ExitReason {
+fn supervise(
+    opts: &Options,
+    shared: &Shared,
+    workers: &[std::thread::JoinHandle<engine::WorkerResult>],
+    bounded_by_count: bool,
+) -> ExitReason {
+    // Workers stop by themselves at the time cap and drain for at most a few drop times;
+    // past this the supervisor aborts them, so no run outlives its bound.
+    let hard_stop = opts.time_cap + opts.drop_time.saturating_mul(4) + Duration::from_secs(5);
     let tick = Duration::from_millis(10);
     let progress = !opts.json && std::io::stdout().is_terminal();
     let mut reason = None;
@@ -404,9 +412,12 @@ fn supervise(opts: &Options, shared: &Shared, bounded_by_count: bool) -> ExitRea
     loop {
         std::thread::sleep(tick);
         let elapsed = shared.start.elapsed();
-        let all_done = shared.live.iter().all(|l| l.done.load(Ordering::Acquire));
-        if all_done {
+        // is_finished also covers a worker that died, so the loop always ends.
+        if workers.iter().all(std::thread::JoinHandle::is_finished) {
             break;
+        }
+        if elapsed >= hard_stop {
+            shared.abort.store(true, Ordering::Relaxed);
         }
         if reason.is_none() {
             if opts.test_period.is_some_and(|p| elapsed >= p) {

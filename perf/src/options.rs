@@ -449,14 +449,14 @@ fn apply_long(
         }
         "window" => {
             let v = value("--window")?;
-            let expected = "a positive integer up to 1048576";
+            let expected = "a positive integer up to 65536";
             let n: usize = positive(
                 "--window",
                 expected,
                 &v,
                 parse_number("--window", expected, &v)?,
             )?;
-            if n > 1 << 20 {
+            if n > 1 << 16 {
                 return Err(ArgError::BadValue {
                     option: "--window",
                     expected,
