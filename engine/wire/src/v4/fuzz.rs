@@ -4,14 +4,20 @@ use super::{
     opt, relay_link_selection, relay_suboptions, Dhcp4Packet, Dhcp4Writer, OptionIndex, RawOptions,
 };
 
+/// Same as [`fuzz_reencodes`], for fuzz targets that only need "never panics".
+pub fn fuzz_decode(data: &[u8]) {
+    let _ = fuzz_reencodes(data);
+}
+
 /// Decodes `data` as a DHCPv4 message and exercises every accessor; if it parses, re-encodes
 /// it with [`Dhcp4Writer`] and checks that every option that fitted reads back the same.
 ///
+/// Returns whether the re-encoding check ran (the input was a well-formed message).
 /// Must never panic except on a codec bug (the re-encoding checks are assertions). Allocates:
 /// it is for fuzz targets and tests, not for the hot path.
-pub fn fuzz_decode(data: &[u8]) {
+pub fn fuzz_reencodes(data: &[u8]) -> bool {
     let Ok(packet) = Dhcp4Packet::new_checked(data) else {
-        return;
+        return false;
     };
     let header = (
         packet.op(),
@@ -65,13 +71,13 @@ pub fn fuzz_decode(data: &[u8]) {
         assert!(index.get(code).is_some());
     }
     if parsed.is_err() {
-        return;
+        return false;
     }
 
     // Re-encode and read back.
     let mut out = vec![0u8; 1 << 17];
     let Ok(mut writer) = Dhcp4Writer::new(&mut out, usize::MAX) else {
-        return;
+        return false;
     };
     writer.set_op(header.0);
     writer.set_htype(header.1);
@@ -95,7 +101,9 @@ pub fn fuzz_decode(data: &[u8]) {
             written.push(code);
         }
     }
-    let Ok(len) = writer.finish() else { return };
+    let Ok(len) = writer.finish() else {
+        return false;
+    };
     let reread = Dhcp4Packet::new_checked(out.get(..len).unwrap_or(&[]));
     assert!(reread.is_ok(), "re-encoded message must parse");
     if let Ok(reread) = reread {
@@ -108,4 +116,5 @@ pub fn fuzz_decode(data: &[u8]) {
             assert_eq!(again.get(code), index.get(code), "option {code}");
         }
     }
+    true
 }

@@ -8,7 +8,7 @@ mod relay;
 mod writer;
 
 pub use crate::error::WireError;
-pub use fuzz::fuzz_decode;
+pub use fuzz::{fuzz_decode, fuzz_reencodes};
 pub use options::{OptionIndex, RawOptions};
 pub use packet::{until_nul, Dhcp4Packet};
 pub use relay::{relay_link_selection, relay_suboptions, RelaySubOptions};

@@ -3,14 +3,20 @@
 use super::packet::{elapsed_time, oro_codes, MAX_OPTION_DEPTH, MAX_RELAY_DEPTH};
 use super::{opt, Dhcp6Packet, Dhcp6Writer, Ia, IaAddr, IaPrefix, Options6, StatusCode};
 
+/// Same as [`fuzz_reencodes6`], for fuzz targets that only need "never panics".
+pub fn fuzz_decode6(data: &[u8]) {
+    let _ = fuzz_reencodes6(data);
+}
+
 /// Decodes `data` as a DHCPv6 message, exercises every accessor and walks the relay chain and
 /// every encapsulated option; if the message is well formed, re-encodes it with
 /// [`Dhcp6Writer`] (nesting rebuilt through `begin`/`end`) and asserts the bytes are identical.
 ///
+/// Returns whether the re-encoding check ran (the input was a well-formed message).
 /// Must never panic except on a codec bug. Allocates: for fuzz targets and tests only.
-pub fn fuzz_decode6(data: &[u8]) {
+pub fn fuzz_reencodes6(data: &[u8]) -> bool {
     let Ok(packet) = Dhcp6Packet::new_checked(data) else {
-        return;
+        return false;
     };
     let _ = (
         packet.msg_type(),
@@ -32,12 +38,13 @@ pub fn fuzz_decode6(data: &[u8]) {
     }
     let _ = packet.innermost();
     if !well_formed {
-        return;
+        return false;
     }
     let mut out = vec![0u8; data.len()];
     let written = reencode(&packet, &mut out);
     assert_eq!(written.ok(), Some(data.len()), "re-encoding must succeed");
     assert_eq!(&out[..], data, "re-encoding must give the same bytes");
+    true
 }
 
 fn touch_options(options: Options6<'_>, depth: usize) {

@@ -6,7 +6,7 @@ mod packet;
 mod writer;
 
 pub use crate::error::WireError;
-pub use fuzz::fuzz_decode6;
+pub use fuzz::{fuzz_decode6, fuzz_reencodes6};
 pub use packet::{
     elapsed_time, oro_codes, Dhcp6Packet, Ia, IaAddr, IaPrefix, Opt6, Options6, RelayChain,
     StatusCode, MAX_OPTION_DEPTH, MAX_RELAY_DEPTH,
