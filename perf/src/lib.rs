@@ -1,7 +1,8 @@
 //! `corelease perf`: a DHCP load generator that takes perfdhcp's command line, puts the same
 //! packets on the wire (for DHCPv4 it acts as a relay agent: giaddr = its local address,
-//! replies come back to its local port, 67 by default), and prints perfdhcp's report, so it
-//! can replace ISC perfdhcp in operators' scripts. On top it reports latency percentiles
+//! replies come back to its local port, 67 by default; for DHCPv6 it relays like perfdhcp
+//! -A 1), and prints perfdhcp's report, so it can replace ISC perfdhcp in operators'
+//! scripts. On top it reports latency percentiles
 //! (HDR histogram), writes JSON (`--json`), an SVG chart (`--plot`), every ACKed lease
 //! (`--record-acks`), shows a live progress line on a terminal, and spreads the work over
 //! several sender/receiver threads (`--threads`), each owning a socket and a slice of the
@@ -39,17 +40,22 @@ pub const EXIT_PARSE: i32 = 2;
 pub const EXIT_DROPS: i32 = 3;
 
 const USAGE: &str = "\
-corelease perf [-4 | -6] [-b mac=BASE] [-B] [-d drop-time] [-D max-drop] [-f renew-rate]
-               [-F release-rate] [-h] [-i] [-l local-address|interface] [-L local-port]
-               [-n num-request] [-N remote-port] [-p test-period] [-r rate] [-R num-clients]
+corelease perf [-4 | -6] [-A 1] [-b mac=BASE | duid=HEX] [-B] [-c] [-d drop-time]
+               [-D max-drop] [-e lease-type] [-f renew-rate] [-F release-rate] [-h] [-i]
+               [-l local-address|interface] [-L local-port] [-n num-request]
+               [-N remote-port] [-p test-period] [-r rate] [-R num-clients]
                [--scenario basic|avalanche] [-t report] [-u] [-v] [-W exit-wait-time]
                [-x diagnostic-selector] [--json] [--plot FILE.svg] [--record-acks FILE]
                [--threads N] [--window N] [--time-cap SECONDS] server
 
-A perfdhcp-compatible DHCPv4 load generator (see perfdhcp(8) for the shared options).
-It acts as a relay agent: giaddr is the local address (-l), requests leave from and replies
-return to the local port (-L, default 67); the server port is -N (default 67).
+A perfdhcp-compatible DHCP load generator (see perfdhcp(8) for the shared options).
+DHCPv4: it acts as a relay agent: giaddr is the local address (-l), requests leave from and
+replies return to the local port (-L, default 67; Kea answers relays there whatever port it
+listens on); the server port is -N (default 67).
+DHCPv6 (-6 -A 1): it acts as a relay, RELAY-FORW from and RELAY-REPL to port 547 (-L);
+-l names the interface or local address; the server must be a unicast address.
 Without -r, exchanges start as fast as the in-flight window (--window, per thread) allows.
+-x: 'a' prints the decoded command line, 'e' the exit reason.
 Extras: --json prints a JSON report instead of text; --plot writes an SVG of rate and
 latency over time; --record-acks writes one line per ACK (client-id address lifetime);
 --threads sets sender/receiver threads (default: one per core); --time-cap bounds every
