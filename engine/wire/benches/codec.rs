@@ -1,10 +1,13 @@
-//! Hot-path cost of the DHCPv4 codec: indexing a typical REQUEST and writing a typical ACK.
+//! Hot-path cost of the codec: indexing a typical DHCPv4 REQUEST and writing a typical ACK;
+//! reading a relayed DHCPv6 REQUEST down to its IA_NA and writing the relayed REPLY.
 //!
 //! Run: `CARGO_TARGET_DIR=/work/targets/wire cargo bench -p corelease-wire --bench codec`
 
 use corelease_wire::v4::{opt, Dhcp4Packet, Dhcp4Writer, OptionIndex, BOOTREPLY, BOOTREQUEST};
+use corelease_wire::v6::{self, Dhcp6Packet, Dhcp6Writer, Ia, IaAddr};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::net::Ipv4Addr;
+use std::net::Ipv6Addr;
 
 const CHADDR: [u8; 6] = [0x00, 0x16, 0x3e, 0x12, 0x34, 0x56];
 
@@ -101,5 +104,82 @@ fn bench_codec(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_codec);
+const LINK: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+const PEER: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0x216, 0x3eff, 0xfe01, 0x203);
+const ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x42);
+const DUID: [u8; 14] = [0, 1, 0, 1, 0x2a, 0x3b, 0x4c, 0x5d, 0, 0x16, 0x3e, 1, 2, 3];
+
+/// A REQUEST relayed once, as a typical access router forwards it.
+fn relayed_request(buf: &mut [u8]) -> usize {
+    let Ok(mut w) = Dhcp6Writer::new_relay(buf, 12, 0, LINK, PEER) else {
+        return 0;
+    };
+    let _ = w.option(v6::opt::INTERFACE_ID, b"ge-0/0/1.100");
+    let _ = w.begin_relayed_message(3, 0x00ab_cdef);
+    let _ = w.option(v6::opt::CLIENTID, &DUID);
+    let _ = w.option(v6::opt::SERVERID, &DUID);
+    let _ = w.option(v6::opt::ELAPSED_TIME, &[0, 0]);
+    let _ = w.option(v6::opt::ORO, &[0, 23, 0, 24]);
+    let _ = w.begin_ia_na(1, 0, 0);
+    let _ = w.ia_addr(ADDR, 0, 0);
+    let _ = w.end();
+    let _ = w.end();
+    w.finish().unwrap_or(0)
+}
+
+fn bench_codec6(c: &mut Criterion) {
+    let mut request = [0u8; 1500];
+    let len = relayed_request(&mut request);
+    let request = &request[..len];
+
+    c.bench_function("v6_read_relayed_request_to_ia_na", |b| {
+        b.iter(|| {
+            let Ok(outer) = Dhcp6Packet::new_checked(black_box(request)) else {
+                return 0;
+            };
+            let Ok((inner, relays)) = outer.innermost() else {
+                return 0;
+            };
+            if inner.validate().is_err() {
+                return 0;
+            }
+            let duid_len = inner.option(v6::opt::CLIENTID).map_or(0, <[u8]>::len);
+            let iaid = inner
+                .option(v6::opt::IA_NA)
+                .and_then(|d| Ia::parse(v6::opt::IA_NA, d).ok())
+                .map_or(0, |ia| {
+                    ia.iaid
+                        + ia.options()
+                            .find(v6::opt::IAADDR)
+                            .and_then(|a| IaAddr::parse(a).ok())
+                            .map_or(0, |a| a.valid)
+                });
+            relays
+                + duid_len
+                + iaid as usize
+                + outer.option(v6::opt::INTERFACE_ID).map_or(0, <[u8]>::len)
+        })
+    });
+
+    let mut out = [0u8; 1500];
+    c.bench_function("v6_write_relayed_reply", |b| {
+        b.iter(|| {
+            let Ok(mut w) = Dhcp6Writer::new_relay(black_box(&mut out), 13, 0, LINK, PEER) else {
+                return 0;
+            };
+            let _ = w.option(v6::opt::INTERFACE_ID, b"ge-0/0/1.100");
+            let _ = w.begin_relayed_message(7, 0x00ab_cdef);
+            let _ = w.option(v6::opt::CLIENTID, &DUID);
+            let _ = w.option(v6::opt::SERVERID, &DUID);
+            let _ = w.begin_ia_na(1, 1800, 2880);
+            let _ = w.ia_addr(ADDR, 3600, 7200);
+            let _ = w.end();
+            let _ = w.option(v6::opt::DNS_SERVERS, &LINK.octets());
+            let _ = w.end();
+            w.finish().unwrap_or(0)
+        })
+    });
+}
+
+criterion_group!(benches, bench_codec, bench_codec6);
 criterion_main!(benches);
