@@ -16,7 +16,10 @@ use crate::stats::{ExchangeKind, ExchangeStats, SecondSample, TimeSeries};
 use crate::wire::{self, ClientFrame, MessageType, MAX_BUILT_LEN};
 use crate::wire6::{self, IaKinds, MAX_BUILT_LEN_V6};
 
+mod batch;
 mod v6;
+
+use batch::BatchSocket;
 use std::fs::File;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -509,7 +512,7 @@ pub fn client_mac(base: &[u8; 6], n: u32) -> [u8; 6] {
 /// One sender/receiver thread.
 pub struct Worker {
     plan: WorkerPlan,
-    socket: UdpSocket,
+    io: BatchSocket,
     shared: Arc<Shared>,
     uniqueness: Option<Arc<AddressTable>>,
     recorder: Option<AckRecorder>,
@@ -597,8 +600,8 @@ impl Worker {
             duid: [0u8; 64],
             server_id6: [0u8; wire6::MAX_COPIED_OPTION],
             server_id6_len: 0,
+            io: BatchSocket::new(socket, plan.endpoints.server),
             plan,
-            socket,
             shared,
             uniqueness,
             recorder,
@@ -654,13 +657,12 @@ impl Worker {
         }
     }
 
-    fn send(&mut self, len: usize) -> bool {
-        let Some(bytes) = self.tx.get(..len) else {
-            return false;
-        };
-        self.socket
-            .send_to(bytes, self.plan.endpoints.server)
-            .is_ok()
+    /// Queues the request written in the transmit buffer; it leaves with the next flush.
+    fn send(&mut self, len: usize) {
+        match self.tx.get(..len) {
+            Some(bytes) if len > 0 => self.io.queue(bytes),
+            _ => self.io.send_failures += 1,
+        }
     }
 
     /// Takes the next sequence number if the ring has room.
@@ -692,7 +694,9 @@ impl Worker {
         let client_pos = self.next_client_pos;
         self.next_client_pos = (self.next_client_pos + 1) % self.slice_len;
         let len = self.build_initial(xid, client_pos);
-        let sent = self.send(len);
+        // A datagram the kernel refuses (perfdhcp's "locallimit") still counts as sent and
+        // is collected as a drop, as perfdhcp counts it.
+        self.send(len);
         if let Some(slot) = self.slot_mut(seq) {
             *slot = Slot {
                 xid,
@@ -705,10 +709,6 @@ impl Worker {
         self.in_flight += 1;
         self.initiated += 1;
         self.stats[ExchangeKind::DiscoverOffer.index()].sent += 1;
-        if !sent {
-            // A local send failure (perfdhcp's "locallimit") still counts as sent and will be
-            // collected as a drop, as perfdhcp counts it.
-        }
         true
     }
 
@@ -793,26 +793,36 @@ impl Worker {
     fn receive(&mut self) -> usize {
         let mut handled = 0;
         while handled < RECV_BATCH {
-            let len = match self.socket.recv(&mut self.rx) {
-                Ok(len) => len,
-                Err(_) => break,
-            };
-            handled += 1;
+            let count = self.io.receive();
             let now_ns = self.now_ns();
-            if self.plan.family == Family::V6 {
-                self.handle_datagram6(len, now_ns);
-                continue;
-            }
-            let reply = match self.rx.get(..len).map(wire::parse_reply) {
-                Some(Ok(reply)) => reply,
-                _ => {
-                    self.malformed += 1;
-                    continue;
+            for i in 0..count {
+                let datagram = self.io.datagram(i);
+                let len = datagram.len().min(self.rx.len());
+                if let (Some(dst), Some(src)) = (self.rx.get_mut(..len), datagram.get(..len)) {
+                    dst.copy_from_slice(src);
                 }
-            };
-            self.handle_reply(&reply, now_ns);
+                self.handle_datagram(len, now_ns);
+            }
+            handled += count;
+            if count < batch::RX_BATCH {
+                break;
+            }
         }
+        // REQUESTs answering OFFERs leave together.
+        self.io.flush();
         handled
+    }
+
+    /// Handles the datagram of `len` bytes now in the receive buffer.
+    fn handle_datagram(&mut self, len: usize, now_ns: u64) {
+        if self.plan.family == Family::V6 {
+            self.handle_datagram6(len, now_ns);
+            return;
+        }
+        match self.rx.get(..len).map(wire::parse_reply) {
+            Some(Ok(reply)) => self.handle_reply(&reply, now_ns),
+            _ => self.malformed += 1,
+        }
     }
 
     fn orphan(&mut self, kind: ExchangeKind) {
@@ -1028,7 +1038,7 @@ impl Worker {
 
     fn wait_readable(&self, timeout_ms: i32) {
         let mut pfd = libc::pollfd {
-            fd: self.socket.as_raw_fd(),
+            fd: self.io.raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
@@ -1124,6 +1134,8 @@ impl Worker {
                 None => sent = self.initiate(now_ns as f64 / 1e9, now_ns),
                 Some(_) => {}
             }
+            // Everything this turn wrote (new exchanges, retransmissions) leaves together.
+            self.io.flush();
             if let Some(deadline) = drain_deadline {
                 let avalanche_waits = self.plan.scenario == Scenario::Avalanche;
                 if self.in_flight == 0 || (now_ns >= deadline && !avalanche_waits) {
