@@ -153,12 +153,13 @@ impl OptionIndex {
             .unwrap_or_default()
     }
 
-    /// Indexes `packet`'s options, replacing what was indexed before.
+    /// Indexes `packet`'s options, replacing what was indexed before. Any buffer type works
+    /// (`&[u8]`, `&mut [u8]`, `Vec<u8>`).
     ///
     /// On `Err` the index still holds the options that came before the fault: Kea keeps those
     /// too (it skips the remaining options of a malformed packet), so a caller may serve the
     /// packet anyway or drop it.
-    pub fn parse(&mut self, packet: &Dhcp4Packet<&[u8]>) -> Result<(), WireError> {
+    pub fn parse<T: AsRef<[u8]>>(&mut self, packet: &Dhcp4Packet<T>) -> Result<(), WireError> {
         self.clear();
         // Pass 1: find codes, their joined lengths and option 52. Two passes keep a code's
         // instances contiguous in `data` even when other options sit between them.
@@ -195,7 +196,7 @@ impl OptionIndex {
         result
     }
 
-    fn area<'p>(packet: &'p Dhcp4Packet<&[u8]>, area: Area) -> RawOptions<'p> {
+    fn area<T: AsRef<[u8]>>(packet: &Dhcp4Packet<T>, area: Area) -> RawOptions<'_> {
         match area {
             Area::Options => packet.raw_options(),
             Area::File => RawOptions::new(packet.file(), field::FILE.start),
@@ -203,7 +204,11 @@ impl OptionIndex {
         }
     }
 
-    fn count_area(&mut self, packet: &Dhcp4Packet<&[u8]>, area: Area) -> Result<(), WireError> {
+    fn count_area<T: AsRef<[u8]>>(
+        &mut self,
+        packet: &Dhcp4Packet<T>,
+        area: Area,
+    ) -> Result<(), WireError> {
         let in_options_field = matches!(area, Area::Options);
         for item in Self::area(packet, area) {
             let (code, payload) = item?;
@@ -247,7 +252,7 @@ impl OptionIndex {
         Ok(())
     }
 
-    fn fill_area(&mut self, packet: &Dhcp4Packet<&[u8]>, area: Area) {
+    fn fill_area<T: AsRef<[u8]>>(&mut self, packet: &Dhcp4Packet<T>, area: Area) {
         let in_options_field = matches!(area, Area::Options);
         for item in Self::area(packet, area) {
             let Ok((code, payload)) = item else { break };
