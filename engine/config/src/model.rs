@@ -138,7 +138,9 @@ impl Default for MultiThreading {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoggerConfig {
     pub name: String,
-    pub severity: Severity,
+    /// Kea's severity name, upper case: "FATAL", "ERROR", "WARN", "INFO", "DEBUG" or "NONE".
+    pub severity: String,
+    pub severity_level: Severity,
     /// 0..=99, used when severity is DEBUG.
     pub debuglevel: u8,
     /// "stdout", "stderr", "syslog[:name]" or a file path, one per output option.
@@ -155,6 +157,7 @@ pub struct LoggerOutput {
     pub pattern: Option<String>,
 }
 
+/// Logger severities, least severe first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
     Debug,
@@ -163,6 +166,19 @@ pub enum Severity {
     Error,
     Fatal,
     None,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Debug => "DEBUG",
+            Severity::Info => "INFO",
+            Severity::Warn => "WARN",
+            Severity::Error => "ERROR",
+            Severity::Fatal => "FATAL",
+            Severity::None => "NONE",
+        }
+    }
 }
 
 /// `expired-leases-processing` (ARM 10.x "Lease Reclamation"), Kea's defaults.

@@ -1178,7 +1178,8 @@ fn parse_logger(f: &mut Findings, value: &Value, path: &str) -> Option<LoggerCon
     }
     Some(LoggerConfig {
         name: name?,
-        severity,
+        severity: severity.name().to_string(),
+        severity_level: severity,
         debuglevel,
         outputs: output_options.iter().map(|o| o.output.clone()).collect(),
         output_options,

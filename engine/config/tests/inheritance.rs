@@ -262,3 +262,15 @@ fn options_stay_at_their_own_level() {
     assert_eq!(s.pools[0].pool_id.0, 5);
     assert_eq!(&*s.pools[0].options.get(42).unwrap().data, &[10, 0, 1, 123]);
 }
+
+#[test]
+fn logger_defaults_and_case_insensitive_severity() {
+    let c = config(
+        r#""loggers": [{ "name": "kea-dhcp4", "severity": "debug", "debuglevel": 55 },
+                                  { "name": "kea-dhcp4.leases" }]"#,
+    );
+    assert_eq!(c.loggers[0].severity, "DEBUG");
+    assert_eq!(c.loggers[0].debuglevel, 55);
+    assert_eq!(c.loggers[1].severity, "INFO");
+    assert_eq!(c.loggers[1].outputs, ["stdout"]);
+}

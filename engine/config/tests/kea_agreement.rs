@@ -115,6 +115,11 @@ fn full_example_resolves_as_kea_would() {
     assert_eq!(c.multi_threading.thread_pool_size, 4);
     assert_eq!(c.expired_leases_processing.max_reclaim_time, 100);
     assert_eq!(c.loggers[0].outputs, ["stdout"]);
+    assert_eq!(c.loggers[0].severity, "INFO");
+    assert_eq!(
+        c.loggers[0].severity_level,
+        corelease_config::Severity::Info
+    );
     assert_eq!(
         c.loggers[0].output_options[0].pattern.as_deref(),
         Some("%m\n")
