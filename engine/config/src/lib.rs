@@ -106,11 +106,30 @@ pub fn parse_dhcp4_str(
     parse_named(text, "config", include_base)
 }
 
+/// Validates an already-parsed document (e.g. the `arguments` of Kea's `config-set` and
+/// `config-test` commands, which carry `{"Dhcp4": {...}}`).
+pub fn parse_dhcp4_value(value: &serde_json::Value) -> Result<Loaded<Dhcp4Config>, ConfigError> {
+    let (config, findings) = parse::parse_root(value);
+    match config {
+        Some(config) => Ok(Loaded {
+            config,
+            unsupported: findings.unsupported,
+            warnings: findings.warnings,
+            raw: value.clone(),
+        }),
+        None => Err(ConfigError {
+            issues: findings.errors,
+        }),
+    }
+}
+
 fn parse_named(
     text: &str,
     source_name: &str,
     include_base: &Path,
 ) -> Result<Loaded<Dhcp4Config>, ConfigError> {
+    // A UTF-8 byte order mark some editors write is not part of the JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let document =
         json::parse_document(text, source_name, include_base).map_err(|issue| ConfigError {
             issues: vec![issue],

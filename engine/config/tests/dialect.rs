@@ -98,3 +98,23 @@ fn raw_keeps_unsupported_sections_for_config_get() {
         "/x.so"
     );
 }
+
+#[test]
+fn byte_order_mark_is_skipped() {
+    let text = "\u{feff}{\"Dhcp4\": {\"valid-lifetime\": 60}}";
+    let loaded = corelease_config::parse_dhcp4_str(text, &data_dir()).unwrap();
+    assert_eq!(loaded.raw["Dhcp4"]["valid-lifetime"], 60);
+}
+
+#[test]
+fn an_already_parsed_document_validates_the_same_way() {
+    let value = serde_json::json!({ "Dhcp4": { "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24",
+        "pools": [ { "pool": "192.0.3.1-192.0.3.9" } ] } ] } });
+    let err = corelease_config::parse_dhcp4_value(&value).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Dhcp4.subnet4[0].pools[0].pool: 192.0.3.1 is outside subnet 192.0.2.0/24"
+    );
+    let ok = serde_json::json!({ "Dhcp4": { "valid-lifetime": 60 } });
+    assert_eq!(corelease_config::parse_dhcp4_value(&ok).unwrap().raw, ok);
+}
