@@ -269,3 +269,112 @@ proptest! {
         fuzz_decode(&bytes);
     }
 }
+
+/// A deliberately naive model of RFC 3396 joining and RFC 2132 9.3 overload, to check the
+/// index's one-pass and two-pass paths against: `None` where the index must return `Err`.
+fn reference_index(bytes: &[u8]) -> Option<Vec<(u8, Vec<u8>)>> {
+    fn walk(area: &[u8], skip_overload: bool, out: &mut Vec<(u8, Vec<u8>)>) -> Option<()> {
+        let mut i = 0;
+        while i < area.len() {
+            match area[i] {
+                0 => i += 1,
+                255 => return Some(()),
+                code => {
+                    let len = usize::from(*area.get(i + 1)?);
+                    let payload = area.get(i + 2..i + 2 + len)?;
+                    if !(skip_overload && code == 52) {
+                        out.push((code, payload.to_vec()));
+                    }
+                    i += 2 + len;
+                }
+            }
+        }
+        Some(())
+    }
+    let mut raw = Vec::new();
+    walk(&bytes[240..], false, &mut raw)?;
+    let present = raw.iter().any(|(c, _)| *c == 52);
+    let overload: Vec<u8> = raw
+        .iter()
+        .filter(|(c, _)| *c == 52)
+        .flat_map(|(_, p)| p.clone())
+        .collect();
+    let overload = match overload.as_slice() {
+        [] if !present => 0,
+        [v @ 1..=3] => *v,
+        _ => return None,
+    };
+    if overload & 1 != 0 {
+        walk(&bytes[108..236], true, &mut raw)?;
+    }
+    if overload & 2 != 0 {
+        walk(&bytes[44..108], true, &mut raw)?;
+    }
+    let mut joined: Vec<(u8, Vec<u8>)> = Vec::new();
+    for (code, payload) in raw {
+        match joined.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, p)) => p.extend_from_slice(&payload),
+            None => joined.push((code, payload)),
+        }
+    }
+    Some(joined)
+}
+
+fn tlvs(codes: impl Strategy<Value = u8>, max: usize) -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        (codes, proptest::collection::vec(any::<u8>(), 0..12)),
+        0..max,
+    )
+    .prop_map(|list| {
+        let mut out = Vec::new();
+        for (code, data) in list {
+            out.push(code);
+            out.push(data.len() as u8);
+            out.extend_from_slice(&data);
+        }
+        out
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Repeated codes (adjacent or not), overload into file and sname: the index equals the
+    /// naive model, option by option and in order of first appearance.
+    #[test]
+    fn index_matches_a_naive_model_of_joining_and_overload(
+        main in tlvs(prop_oneof![1u8..=4, Just(52u8)], 12),
+        overload in prop_oneof![Just(None), (0u8..5).prop_map(Some)],
+        file in tlvs(1u8..=5, 6),
+        sname in tlvs(1u8..=5, 3),
+    ) {
+        let mut options = Vec::new();
+        if let Some(v) = overload {
+            options.extend_from_slice(&[52, 1, v]);
+        }
+        options.extend_from_slice(&main);
+        options.push(255);
+        let mut b = packet_with(&options);
+        let file = &file[..file.len().min(127)];
+        let sname = &sname[..sname.len().min(63)];
+        b[108..108 + file.len()].copy_from_slice(file);
+        b[44..44 + sname.len()].copy_from_slice(sname);
+
+        let expected = reference_index(&b);
+        let ours = parse(&b);
+        match (expected, ours) {
+            (Some(expected), Ok(index)) => {
+                let codes: Vec<u8> = index.codes().collect();
+                let expected_codes: Vec<u8> = expected.iter().map(|(c, _)| *c).collect();
+                prop_assert_eq!(codes, expected_codes);
+                for (code, payload) in &expected {
+                    prop_assert_eq!(index.get(*code), Some(&payload[..]));
+                }
+            }
+            (None, Err(_)) => {}
+            (expected, ours) => {
+                return Err(TestCaseError::fail(format!("model {expected:?} vs index {:?}", ours.map(|i| i.codes().collect::<Vec<_>>()))));
+            }
+        }
+    }
+}

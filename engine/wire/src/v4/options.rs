@@ -161,6 +161,76 @@ impl OptionIndex {
     /// packet anyway or drop it.
     pub fn parse<T: AsRef<[u8]>>(&mut self, packet: &Dhcp4Packet<T>) -> Result<(), WireError> {
         self.clear();
+        match self.parse_in_one_pass(packet) {
+            Some(result) => result,
+            None => {
+                self.clear();
+                self.parse_in_two_passes(packet)
+            }
+        }
+    }
+
+    /// The common case: every code's instances are adjacent (or unique), so payloads can be
+    /// appended as they come. `None` when a code reappears after another one (RFC 3396 allows
+    /// that), which needs [`parse_in_two_passes`](Self::parse_in_two_passes).
+    fn parse_in_one_pass<T: AsRef<[u8]>>(
+        &mut self,
+        packet: &Dhcp4Packet<T>,
+    ) -> Option<Result<(), WireError>> {
+        let mut last_code = None;
+        for area in [Area::Options, Area::File, Area::Sname] {
+            let wanted = match area {
+                Area::Options => true,
+                Area::File => self.overload & OVERLOAD_FILE != 0,
+                Area::Sname => self.overload & OVERLOAD_SNAME != 0,
+            };
+            if !wanted {
+                continue;
+            }
+            let in_options_field = matches!(area, Area::Options);
+            for item in Self::area(packet, area) {
+                let (code, payload) = match item {
+                    Ok(option) => option,
+                    Err(e) => return Some(Err(e)),
+                };
+                if code == opt::OVERLOAD && !in_options_field {
+                    continue;
+                }
+                if code == opt::OVERLOAD {
+                    if let Some(&v) = payload.first() {
+                        self.overload = v;
+                    }
+                }
+                let start = self.data.len();
+                let slot = self.slots.get_mut(usize::from(code))?;
+                if !slot.present {
+                    *slot = Slot {
+                        start: start as u32,
+                        len: 0,
+                        present: true,
+                    };
+                    self.order.push(code);
+                } else if last_code != Some(code) {
+                    return None;
+                }
+                last_code = Some(code);
+                slot.len += payload.len() as u32;
+                self.data.extend_from_slice(payload);
+            }
+            if in_options_field {
+                if let Err(e) = self.check_overload() {
+                    return Some(Err(e));
+                }
+            }
+        }
+        Some(Ok(()))
+    }
+
+    /// The general case: pass 1 finds codes, their joined lengths and option 52; pass 2 copies.
+    fn parse_in_two_passes<T: AsRef<[u8]>>(
+        &mut self,
+        packet: &Dhcp4Packet<T>,
+    ) -> Result<(), WireError> {
         // Pass 1: find codes, their joined lengths and option 52. Two passes keep a code's
         // instances contiguous in `data` even when other options sit between them.
         let mut areas: [Option<Area>; 3] = [Some(Area::Options), None, None];
