@@ -91,13 +91,47 @@ pub fn list_logs(dir: &Path, family: Family) -> Result<Vec<(usize, PathBuf)>, St
     Ok(logs)
 }
 
+/// The newest record of one key so far. Kept small (16 bytes): recovery holds one per lease.
 struct Winner {
     seq: u64,
-    file: usize,
-    payload_at: usize,
-    payload_len: usize,
-    removal: bool,
+    /// File index in the top 16 bits, payload offset in the low 47, removal flag in bit 47.
+    location: u64,
 }
+
+const OFFSET_BITS: u32 = 47;
+const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+const REMOVAL_BIT: u64 = 1 << OFFSET_BITS;
+
+impl Winner {
+    fn new(seq: u64, file: usize, payload_at: usize, removal: bool) -> Self {
+        let mut location = ((file as u64) << 48) | (payload_at as u64 & OFFSET_MASK);
+        if removal {
+            location |= REMOVAL_BIT;
+        }
+        Winner { seq, location }
+    }
+
+    fn file(&self) -> usize {
+        (self.location >> 48) as usize
+    }
+
+    fn payload_at(&self) -> usize {
+        (self.location & OFFSET_MASK) as usize
+    }
+
+    fn is_removal(&self) -> bool {
+        self.location & REMOVAL_BIT != 0
+    }
+}
+
+/// Upper bound on the records a log file of `len` bytes can hold, for sizing the merge map.
+fn max_records(len: u64) -> usize {
+    let smallest_frame = record::padded(FRAME_HEADER_LEN + record::FIXED_PAYLOAD_LEN) as u64;
+    usize::try_from(len / smallest_frame).unwrap_or(usize::MAX)
+}
+
+/// Most merge-map entries reserved up front (about 2 M leases); beyond, the map grows.
+const MAX_RESERVED: usize = 2 << 20;
 
 /// Scans every shard log of a family in `dir`: newest record per (kind, address) wins; stops each
 /// log at its first torn/corrupt record and reports it. Leases are returned for re-hashing.
@@ -107,6 +141,13 @@ pub fn recover(dir: &Path, family: Family) -> Result<Recovery, StorageError> {
     let mut maps: Vec<Option<Mmap>> = Vec::with_capacity(logs.len());
     let mut reports = Vec::with_capacity(logs.len());
     let mut winners: KeyMap<Winner> = KeyMap::default();
+    let mut total_len = 0u64;
+    for (_, path) in &logs {
+        total_len += std::fs::metadata(path).map_or(0, |m| m.len());
+    }
+    // Files are pre-allocated, so this over-estimates small stores; capped, it saves the
+    // repeated rehashing that dominates a million-lease recovery.
+    winners.reserve(max_records(total_len).min(MAX_RESERVED));
     for (file_index, (_, path)) in logs.iter().enumerate() {
         let file = File::open(path).map_err(|source| StorageError::Io {
             path: path.clone(),
@@ -142,13 +183,12 @@ pub fn recover(dir: &Path, family: Family) -> Result<Recovery, StorageError> {
             let Some(head) = record::payload_head(frame.payload) else {
                 return;
             };
-            let candidate = Winner {
-                seq: frame.seq,
-                file: file_index,
-                payload_at: offset + FRAME_HEADER_LEN,
-                payload_len: frame.payload.len(),
-                removal: head.is_removal,
-            };
+            let candidate = Winner::new(
+                frame.seq,
+                file_index,
+                offset + FRAME_HEADER_LEN,
+                head.is_removal,
+            );
             match winners.entry(head.key) {
                 Entry::Occupied(mut e) => {
                     if e.get().seq <= frame.seq {
@@ -169,15 +209,28 @@ pub fn recover(dir: &Path, family: Family) -> Result<Recovery, StorageError> {
         });
         maps.push(Some(map));
     }
-    let mut leases = Vec::with_capacity(winners.len());
-    for winner in winners.values() {
-        if winner.removal {
-            continue;
-        }
+    // Decode the winners in file order: walking the hash map's order instead makes every
+    // decode a random access into the mapped files, which costs more than the sort.
+    let mut locations: Vec<u64> = winners
+        .values()
+        .filter(|w| !w.is_removal())
+        .map(|w| w.location)
+        .collect();
+    drop(winners);
+    locations.sort_unstable();
+    let mut leases = Vec::with_capacity(locations.len());
+    for location in locations {
+        let winner = Winner { seq: 0, location };
+        let at = winner.payload_at();
         let payload = maps
-            .get(winner.file)
+            .get(winner.file())
             .and_then(|m| m.as_ref())
-            .and_then(|m| m.get(winner.payload_at..winner.payload_at + winner.payload_len));
+            .and_then(|m| {
+                // The length field sits 4 bytes into the frame header.
+                let len_at = at.checked_sub(FRAME_HEADER_LEN)? + 4;
+                let len = u32::from_le_bytes(m.get(len_at..len_at + 4)?.try_into().ok()?);
+                m.get(at..at + len as usize)
+            });
         // Validated during the scan; a concurrent writer never rewrites a frame it wrote.
         if let Some(lease) = payload.and_then(record::decode_lease) {
             leases.push(lease);
