@@ -287,6 +287,12 @@ pub struct LiveCounters {
     pub rejected: [AtomicU64; 4],
     pub completed: AtomicU64,
     pub p99_us: AtomicU64,
+    /// Requests waiting for a reply, per exchange.
+    pub waiting: [AtomicU64; 4],
+    /// Avalanche retransmissions so far, per exchange whose reply was missing.
+    pub resent: [AtomicU64; 4],
+    /// Avalanche: requests retransmitted at least once, per exchange.
+    pub retried: [AtomicU64; 4],
 }
 
 /// State shared by the main thread and the workers.
@@ -413,6 +419,19 @@ enum SlotState {
     AwaitReleaseReply,
 }
 
+impl SlotState {
+    /// The exchange whose reply this slot waits for.
+    fn awaited(self) -> Option<ExchangeKind> {
+        match self {
+            SlotState::Free => None,
+            SlotState::AwaitOffer => Some(ExchangeKind::DiscoverOffer),
+            SlotState::AwaitAck => Some(ExchangeKind::RequestAck),
+            SlotState::AwaitRenewAck => Some(ExchangeKind::RenewAck),
+            SlotState::AwaitReleaseReply => Some(ExchangeKind::Release),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     xid: u32,
@@ -422,6 +441,9 @@ struct Slot {
     sent_ns: u64,
     /// Avalanche: retransmissions so far.
     attempts: u32,
+    /// DHCPv4 REQUEST: the offered address and server, to resend the same REQUEST.
+    offered: Ipv4Addr,
+    server_id: Ipv4Addr,
 }
 
 const FREE_SLOT: Slot = Slot {
@@ -430,6 +452,8 @@ const FREE_SLOT: Slot = Slot {
     client_pos: 0,
     sent_ns: 0,
     attempts: 0,
+    offered: Ipv4Addr::UNSPECIFIED,
+    server_id: Ipv4Addr::UNSPECIFIED,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -522,7 +546,14 @@ pub struct Worker {
     window: u64,
     next_seq: u64,
     oldest_seq: u64,
-    in_flight: u64,
+    /// Slots waiting for a reply, per exchange (DISCOVER-OFFER, REQUEST-ACK, ...).
+    waiting: [u64; 4],
+    /// Avalanche retransmissions, per exchange whose reply was missing.
+    resent: [u64; 4],
+    /// Avalanche: requests retransmitted at least once, per exchange.
+    retried: [u64; 4],
+    /// Avalanche: when the next scan for overdue requests is due.
+    next_resend_scan_ns: u64,
     /// Number of clients in this worker's slice.
     slice_len: u32,
     next_client_pos: u32,
@@ -577,7 +608,10 @@ impl Worker {
             mask: capacity as u64 - 1,
             next_seq: 0,
             oldest_seq: 0,
-            in_flight: 0,
+            waiting: [0; 4],
+            resent: [0; 4],
+            retried: [0; 4],
+            next_resend_scan_ns: 0,
             slice_len,
             next_client_pos: 0,
             initiated: 0,
@@ -680,12 +714,8 @@ impl Worker {
         Some((seq, self.xid_for(seq)))
     }
 
-    fn slot_mut(&mut self, seq: u64) -> Option<&mut Slot> {
-        self.slots.get_mut((seq & self.mask) as usize)
-    }
-
     fn start_exchange(&mut self, now_ns: u64) -> bool {
-        if self.slice_len == 0 || self.in_flight >= self.window {
+        if self.slice_len == 0 || self.in_flight() >= self.window {
             return false;
         }
         let Some((seq, xid)) = self.take_slot() else {
@@ -697,16 +727,17 @@ impl Worker {
         // A datagram the kernel refuses (perfdhcp's "locallimit") still counts as sent and
         // is collected as a drop, as perfdhcp counts it.
         self.send(len);
-        if let Some(slot) = self.slot_mut(seq) {
-            *slot = Slot {
+        self.occupy(
+            seq,
+            Slot {
                 xid,
                 state: SlotState::AwaitOffer,
                 client_pos,
                 sent_ns: now_ns,
                 attempts: 0,
-            };
-        }
-        self.in_flight += 1;
+                ..FREE_SLOT
+            },
+        );
         self.initiated += 1;
         self.stats[ExchangeKind::DiscoverOffer.index()].sent += 1;
         true
@@ -732,16 +763,17 @@ impl Worker {
         let len =
             tx4(&mut self.tx).map_or(0, |tx| wire::build_request_renewing(tx, &frame, address));
         self.send(len);
-        if let Some(slot) = self.slot_mut(seq) {
-            *slot = Slot {
+        self.occupy(
+            seq,
+            Slot {
                 xid,
                 state: SlotState::AwaitRenewAck,
                 client_pos: pos,
                 sent_ns: now_ns,
                 attempts: 0,
-            };
-        }
-        self.in_flight += 1;
+                ..FREE_SLOT
+            },
+        );
         self.stats[ExchangeKind::RenewAck.index()].sent += 1;
         true
     }
@@ -864,11 +896,28 @@ impl Worker {
         }
     }
 
-    fn free_slot(&mut self, seq: u64) {
-        if let Some(slot) = self.slot_mut(seq) {
-            slot.state = SlotState::Free;
+    /// Puts `slot` in ring position `seq`, keeping the per-exchange waiting counts.
+    fn occupy(&mut self, seq: u64, slot: Slot) {
+        let Some(entry) = self.slots.get_mut((seq & self.mask) as usize) else {
+            return;
+        };
+        let old = std::mem::replace(entry, slot);
+        if let Some(kind) = old.state.awaited() {
+            let count = &mut self.waiting[kind.index()];
+            *count = count.saturating_sub(1);
         }
-        self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(kind) = slot.state.awaited() {
+            self.waiting[kind.index()] += 1;
+        }
+    }
+
+    fn free_slot(&mut self, seq: u64) {
+        self.occupy(seq, FREE_SLOT);
+    }
+
+    /// Exchanges waiting for a reply.
+    fn in_flight(&self) -> u64 {
+        self.waiting.iter().sum()
     }
 
     fn complete(&mut self, delay: u64, now_ns: u64) {
@@ -900,11 +949,17 @@ impl Worker {
         });
         self.send(len);
         self.stats[ExchangeKind::RequestAck.index()].sent += 1;
-        if let Some(s) = self.slot_mut(seq) {
-            s.state = SlotState::AwaitAck;
-            s.sent_ns = now_ns;
-            s.attempts = 0;
-        }
+        self.occupy(
+            seq,
+            Slot {
+                state: SlotState::AwaitAck,
+                sent_ns: now_ns,
+                attempts: 0,
+                offered: reply.yiaddr,
+                server_id,
+                ..slot
+            },
+        );
     }
 
     fn on_ack(
@@ -953,65 +1008,106 @@ impl Worker {
     }
 
     /// Collects requests older than the drop time (perfdhcp -d) from the oldest end of the
-    /// ring; in the avalanche scenario they are retransmitted instead.
+    /// ring. The ring is in sending order, so the scan stops at the first one still in time.
     fn expire(&mut self, now_ns: u64) {
+        if self.plan.scenario == Scenario::Avalanche {
+            self.resend_overdue(now_ns);
+            return;
+        }
         let drop_ns = self.plan.drop_time.as_nanos() as u64;
         while self.oldest_seq < self.next_seq {
             let seq = self.oldest_seq;
             let Some(slot) = self.slots.get((seq & self.mask) as usize).copied() else {
                 break;
             };
-            let kind = match slot.state {
-                SlotState::Free => {
-                    self.oldest_seq += 1;
-                    continue;
-                }
-                SlotState::AwaitOffer => ExchangeKind::DiscoverOffer,
-                SlotState::AwaitAck => ExchangeKind::RequestAck,
-                SlotState::AwaitRenewAck => ExchangeKind::RenewAck,
-                SlotState::AwaitReleaseReply => ExchangeKind::Release,
-            };
-            if self.plan.scenario == Scenario::Avalanche {
-                // Avalanche backs off per client: 1, 2, 4, ... drop times, at most 64.
-                let wait = drop_ns.saturating_mul(1u64 << slot.attempts.min(6));
-                if now_ns.saturating_sub(slot.sent_ns) < wait {
+            if let Some(kind) = slot.state.awaited() {
+                if now_ns.saturating_sub(slot.sent_ns) < drop_ns {
                     break;
                 }
-                self.retransmit(seq, slot, now_ns);
+                self.stats[kind.index()].collected += 1;
+                self.free_slot(seq);
+            }
+            self.oldest_seq += 1;
+        }
+    }
+
+    /// Avalanche (perfdhcp AvalancheScen): every 200 ms, resend each request unanswered for
+    /// longer than its back-off: 1, 2, 4, ... 64 drop times, each moved by up to one drop
+    /// time either way so that the retransmissions of a burst do not all fire together
+    /// again. Every in-flight request is checked, since jitter breaks the sending order.
+    fn resend_overdue(&mut self, now_ns: u64) {
+        const PERIOD_NS: u64 = 200_000_000;
+        if now_ns < self.next_resend_scan_ns {
+            return;
+        }
+        self.next_resend_scan_ns = now_ns + PERIOD_NS;
+        let drop_ns = (self.plan.drop_time.as_nanos() as u64).max(1);
+        let end = self.next_seq;
+        for seq in self.oldest_seq..end {
+            let Some(slot) = self.slots.get((seq & self.mask) as usize).copied() else {
+                break;
+            };
+            if slot.state == SlotState::Free {
                 continue;
             }
-            if now_ns.saturating_sub(slot.sent_ns) < drop_ns {
-                break;
+            let base = drop_ns.saturating_mul(1u64 << slot.attempts.min(6));
+            let spread = u64::from(slot.xid.wrapping_mul(0x9e37_79b1)) % (2 * drop_ns);
+            let wait = (base + spread).saturating_sub(drop_ns);
+            if now_ns.saturating_sub(slot.sent_ns) >= wait {
+                self.retransmit(seq, slot, now_ns);
             }
-            self.stats[kind.index()].collected += 1;
-            self.free_slot(seq);
+        }
+        while self.oldest_seq < self.next_seq
+            && self
+                .slots
+                .get((self.oldest_seq & self.mask) as usize)
+                .is_some_and(|s| s.state == SlotState::Free)
+        {
             self.oldest_seq += 1;
         }
     }
 
     fn retransmit(&mut self, seq: u64, slot: Slot, now_ns: u64) {
-        // Avalanche restarts a timed-out exchange from DISCOVER, as a client in INIT state
-        // would (RFC 2131 4.4.1), under a fresh xid at the head of the ring so that the
-        // oldest pointer keeps moving.
+        let Some(kind) = slot.state.awaited() else {
+            return;
+        };
+        self.resent[kind.index()] += 1;
+        if slot.attempts == 0 {
+            self.retried[kind.index()] += 1;
+        }
+        // The retransmission moves to the head of the ring under a fresh xid, so that the
+        // oldest pointer keeps moving (servers do not track xids across retransmissions).
         self.free_slot(seq);
-        self.oldest_seq += 1;
         let Some((new_seq, xid)) = self.take_slot() else {
             return;
         };
-        let len = self.build_initial(xid, slot.client_pos);
+        // perfdhcp resends the message that went unanswered. A DHCPv6 REQUEST would need the
+        // ADVERTISE's options kept per exchange, so that exchange restarts from SOLICIT, as a
+        // client does when its REQUEST fails (RFC 8415 18.2.2).
+        let resend_request = self.plan.family == Family::V4 && slot.state == SlotState::AwaitAck;
+        let (len, state, sent_kind) = if resend_request {
+            let frame = self.frame(xid, slot.client_pos);
+            let len = tx4(&mut self.tx).map_or(0, |tx| {
+                wire::build_request_selecting(tx, &frame, slot.offered, slot.server_id)
+            });
+            (len, SlotState::AwaitAck, ExchangeKind::RequestAck)
+        } else {
+            let len = self.build_initial(xid, slot.client_pos);
+            (len, SlotState::AwaitOffer, ExchangeKind::DiscoverOffer)
+        };
         self.send(len);
         self.retransmissions += 1;
-        self.stats[ExchangeKind::DiscoverOffer.index()].sent += 1;
-        if let Some(s) = self.slot_mut(new_seq) {
-            *s = Slot {
+        self.stats[sent_kind.index()].sent += 1;
+        self.occupy(
+            new_seq,
+            Slot {
                 xid,
-                state: SlotState::AwaitOffer,
-                client_pos: slot.client_pos,
+                state,
                 sent_ns: now_ns,
                 attempts: slot.attempts + 1,
-            };
-        }
-        self.in_flight += 1;
+                ..slot
+            },
+        );
     }
 
     fn publish(&self) {
@@ -1030,6 +1126,15 @@ impl Worker {
                 c.store(s.collected, Ordering::Relaxed);
                 d.store(s.rejected, Ordering::Relaxed);
             }
+        }
+        for (atomic, value) in live.waiting.iter().zip(self.waiting) {
+            atomic.store(value, Ordering::Relaxed);
+        }
+        for (atomic, value) in live.resent.iter().zip(self.resent) {
+            atomic.store(value, Ordering::Relaxed);
+        }
+        for (atomic, value) in live.retried.iter().zip(self.retried) {
+            atomic.store(value, Ordering::Relaxed);
         }
         live.completed.store(self.completed, Ordering::Relaxed);
         live.p99_us
@@ -1138,7 +1243,7 @@ impl Worker {
             self.io.flush();
             if let Some(deadline) = drain_deadline {
                 let avalanche_waits = self.plan.scenario == Scenario::Avalanche;
-                if self.in_flight == 0 || (now_ns >= deadline && !avalanche_waits) {
+                if self.in_flight() == 0 || (now_ns >= deadline && !avalanche_waits) {
                     break;
                 }
             }

@@ -105,6 +105,31 @@ fn duid_time() -> u32 {
     now.saturating_sub(Y2K_UNIX) as u32
 }
 
+/// Local time as perfdhcp (boost::posix_time) prints it: `2026-Nov-24 04:30:18.583056`.
+fn perfdhcp_timestamp() -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as libc::time_t;
+    // SAFETY: an all-zero tm is valid; localtime_r only writes into it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call.
+    unsafe { libc::localtime_r(&secs, &mut tm) };
+    format!(
+        "{}-{}-{:02} {:02}:{:02}:{:02}.{:06}",
+        tm.tm_year + 1900,
+        MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("Jan"),
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        now.subsec_micros()
+    )
+}
+
 /// Splits `total` over `parts`: the first `total % parts` parts get one more.
 fn share(total: u64, parts: usize, index: usize) -> u64 {
     let parts = parts.max(1) as u64;
@@ -376,6 +401,7 @@ fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
         family: opts.family,
         avalanche: opts.scenario == Scenario::Avalanche,
         retransmissions,
+        clients: opts.clients,
         threads,
         series,
         exit_reason: reason.text(),
@@ -414,6 +440,10 @@ fn supervise(
     let mut reason = None;
     let mut next_report = opts.report_interval;
     let mut next_progress = Duration::from_secs(1);
+    // perfdhcp's avalanche prints who is still waiting every 200 ms.
+    let waiting_lines = opts.scenario == Scenario::Avalanche && !opts.json;
+    let mut next_waiting = Duration::from_millis(200);
+    let mut resent_reported = [0u64; 4];
     let mut last_completed = 0u64;
     loop {
         std::thread::sleep(tick);
@@ -445,6 +475,27 @@ fn supervise(
                 println!("{}", periodic_line(&shared.live));
                 next_report = opts.report_interval.map(|i| at + i);
             }
+        }
+        if waiting_lines && elapsed >= next_waiting {
+            for kind in [ExchangeKind::DiscoverOffer, ExchangeKind::RequestAck] {
+                let waiting = sum_live(&shared.live, |l| live_at(&l.waiting, kind));
+                let resent = sum_live(&shared.live, |l| live_at(&l.resent, kind));
+                let retried = sum_live(&shared.live, |l| live_at(&l.retried, kind));
+                let before = resent_reported.get(kind.index()).copied().unwrap_or(0);
+                // As perfdhcp: a line for each exchange that resent something this period.
+                if resent > before {
+                    println!(
+                        "{} {}: still waiting for {waiting} answers, resent {}, retrying {retried}",
+                        perfdhcp_timestamp(),
+                        kind.perfdhcp_name(opts.family),
+                        resent - before
+                    );
+                }
+                if let Some(slot) = resent_reported.get_mut(kind.index()) {
+                    *slot = resent;
+                }
+            }
+            next_waiting += Duration::from_millis(200);
         }
         if progress && elapsed >= next_progress {
             let completed = sum_live(&shared.live, |l| l.completed.load(Ordering::Relaxed));

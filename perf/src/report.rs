@@ -21,6 +21,8 @@ pub struct Summary {
     pub family: Family,
     pub avalanche: bool,
     pub retransmissions: u64,
+    /// -R, for the avalanche summary.
+    pub clients: u32,
     pub threads: usize,
     pub series: Vec<SecondSample>,
     pub exit_reason: &'static str,
@@ -71,6 +73,18 @@ fn trim_fraction(text: &str) -> &str {
     } else {
         text
     }
+}
+
+/// boost::posix_time's duration format: `HH:MM:SS.ffffff`.
+pub fn format_hms(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        duration.subsec_micros()
+    )
 }
 
 /// perfdhcp prints NaN with fixed precision as "-nan" too.
@@ -142,8 +156,12 @@ pub fn perfdhcp_text(summary: &Summary) -> String {
                 let _ = writeln!(out, "std deviation: {sd:.3} ms");
             }
             _ => {
+                // perfdhcp 2.2 prints exactly this when an exchange has no delay sample (its
+                // minimum starts at infinity and a stray label slips in); kept byte for byte
+                // so that scripts reading perfdhcp output read ours the same way.
                 out.push_str(
-                    "min delay: n/a\navg delay: n/a\nmax delay: n/a\nstd deviation: n/a\n",
+                    "min delay: inf ms\navg delay: min delay: n/a\navg delay: n/a\n\
+                     max delay: n/a\nstd deviation: n/a\n",
                 );
             }
         }
@@ -151,8 +169,18 @@ pub fn perfdhcp_text(summary: &Summary) -> String {
         out.push('\n');
     }
     if summary.avalanche {
-        let _ = writeln!(out, "Retransmissions: {}", summary.retransmissions);
-        out.push('\n');
+        // perfdhcp's avalanche summary, trailing space included.
+        let sent: u64 = summary.exchanges.iter().map(|(_, s)| s.sent).sum();
+        let received: u64 = summary.exchanges.iter().map(|(_, s)| s.received).sum();
+        let _ = writeln!(
+            out,
+            "It took {} to provision {} clients. ",
+            format_hms(summary.duration),
+            summary.clients
+        );
+        let _ = writeln!(out, "Requests sent + resent: {sent}");
+        let _ = writeln!(out, "Requests resent: {}", summary.retransmissions);
+        let _ = writeln!(out, "Responses received: {received}");
     }
     // What perfdhcp lacks, after everything perfdhcp prints so that its parsers are unaffected.
     out.push_str("***Latency percentiles (corelease perf)***\n");
@@ -366,6 +394,7 @@ mod tests {
             family: Family::V4,
             avalanche: false,
             retransmissions: 0,
+            clients: 9,
             threads: 2,
             series: vec![SecondSample {
                 second: 0,
@@ -391,6 +420,22 @@ mod tests {
             drops: 0\ndrops ratio: 0.000 %\n";
         assert!(text.starts_with(expected_prefix), "got:\n{text}");
         assert!(text.contains("REQUEST-ACK: p50 0.500 ms"));
+    }
+
+    #[test]
+    fn avalanche_summary_matches_perfdhcp_lines() {
+        let mut s = summary();
+        s.avalanche = true;
+        s.retransmissions = 1;
+        s.duration = Duration::from_micros(61_604_902);
+        let text = perfdhcp_text(&s);
+        assert!(
+            text.contains(
+                "collected packets: 0\n\nIt took 00:01:01.604902 to provision 9 clients. \n\
+                 Requests sent + resent: 19\nRequests resent: 1\nResponses received: 18\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -333,3 +333,17 @@ fn progress_line_is_shown_on_a_terminal() {
     assert!(text.contains(" completed "), "{text:?}");
     assert!(text.contains("***Rate statistics***"), "{text:?}");
 }
+
+#[test]
+fn text_report_structure_matches_real_perfdhcp() {
+    let Some(kea) = kea_or_skip("text_report_structure_matches_real_perfdhcp", Family::V4) else {
+        return;
+    };
+    for args in [
+        &["-R", "100", "-r", "100", "-p", "2"][..],
+        &["-R", "100", "-r", "100", "-f", "30", "-F", "10", "-p", "2"][..],
+        &["--scenario", "avalanche", "-R", "300"][..],
+    ] {
+        common::assert_same_report_shape_as_perfdhcp(&kea, args);
+    }
+}

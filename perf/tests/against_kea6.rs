@@ -102,3 +102,30 @@ fn renewals_and_releases_are_answered_and_counted() {
     assert_eq!(kea.statistic("pkt6-renew-received"), Ok(renews));
     assert_eq!(kea.statistic("pkt6-release-received"), Ok(releases));
 }
+
+#[test]
+fn text_report_structure_matches_real_perfdhcp() {
+    let Some(kea) = kea_or_skip("v6 text_report_structure_matches_real_perfdhcp", Family::V6)
+    else {
+        return;
+    };
+    for args in [
+        &["-R", "100", "-r", "100", "-p", "2"][..],
+        &[
+            "-e",
+            "address-and-prefix",
+            "-R",
+            "100",
+            "-r",
+            "100",
+            "-f",
+            "20",
+            "-F",
+            "10",
+            "-p",
+            "2",
+        ][..],
+    ] {
+        common::assert_same_report_shape_as_perfdhcp(&kea, args);
+    }
+}

@@ -3,7 +3,7 @@
 //! which is also what perfdhcp does), RENEW-REPLY and RELEASE-REPLY for -f / -F. All of it is
 //! relayed (RELAY-FORW / RELAY-REPL, perfdhcp -A 1).
 
-use super::{LeaseRecord, Slot, SlotState, Worker};
+use super::{LeaseRecord, Slot, SlotState, Worker, FREE_SLOT};
 use crate::stats::ExchangeKind;
 use crate::wire6::{self, ClientFrame6, MessageType6, Reply6};
 use std::net::{IpAddr, Ipv6Addr};
@@ -103,16 +103,17 @@ impl Worker {
         } else {
             (SlotState::AwaitRenewAck, ExchangeKind::RenewAck)
         };
-        if let Some(slot) = self.slot_mut(seq) {
-            *slot = Slot {
+        self.occupy(
+            seq,
+            Slot {
                 xid,
                 state,
                 client_pos: pos,
                 sent_ns: now_ns,
                 attempts: 0,
-            };
-        }
-        self.in_flight += 1;
+                ..FREE_SLOT
+            },
+        );
         self.stats[stats_kind.index()].sent += 1;
         true
     }
@@ -227,16 +228,17 @@ impl Worker {
             &ia_options,
         );
         self.send(len);
-        if let Some(s) = self.slot_mut(new_seq) {
-            *s = Slot {
+        self.occupy(
+            new_seq,
+            Slot {
                 xid,
                 state: SlotState::AwaitAck,
                 client_pos: slot.client_pos,
                 sent_ns: now_ns,
                 attempts: 0,
-            };
-        }
-        self.in_flight += 1;
+                ..FREE_SLOT
+            },
+        );
     }
 
     fn on_reply6(

@@ -292,3 +292,52 @@ pub fn stdout_json(out: &Output) -> serde_json::Value {
         ),
     }
 }
+
+/// The shape of a perfdhcp report: each line's label up to the first ':' (or the whole
+/// line), without the timestamped avalanche progress lines and without corelease perf's
+/// own trailing percentiles section. Two runs with different numbers have the same shape
+/// exactly when scripts parsing perfdhcp output read both the same way.
+pub fn report_shape(text: &str) -> Vec<String> {
+    text.lines()
+        .take_while(|l| !l.starts_with("***Latency percentiles"))
+        .filter(|l| !l.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|l| match l.split_once(':') {
+            Some((label, _)) => format!("{label}:"),
+            None => l.to_string(),
+        })
+        .collect()
+}
+
+/// Runs ISC perfdhcp and the generator with the same arguments against `kea` and asserts
+/// their reports have the same shape. Skips (saying so) when perfdhcp is not installed.
+pub fn assert_same_report_shape_as_perfdhcp(kea: &KeaNetns, args: &[&str]) {
+    let perfdhcp = "/usr/sbin/perfdhcp";
+    if !Path::new(perfdhcp).exists() {
+        eprintln!("SKIPPED report shape comparison: perfdhcp is not installed");
+        return;
+    }
+    let port = kea.port.to_string();
+    let (family_args, server): (&[&str], &str) = match kea.family {
+        Family::V4 => (&["-l", "127.0.0.1"], "127.0.0.1"),
+        Family::V6 => (&["-6", "-A", "1", "-l", "lo"], "::1"),
+    };
+    let run = |program: &str| {
+        run_bounded(
+            Command::new("ip")
+                .args(["netns", "exec", &kea.ns, program])
+                .args(args)
+                .args(family_args)
+                .args(["-N", &port, server]),
+            Duration::from_secs(60),
+        )
+    };
+    let theirs = run(perfdhcp);
+    let ours = run(GENERATOR);
+    let theirs = String::from_utf8_lossy(&theirs.stdout);
+    let ours = String::from_utf8_lossy(&ours.stdout);
+    assert_eq!(
+        report_shape(&ours),
+        report_shape(&theirs),
+        "args {args:?}\nours:\n{ours}\nperfdhcp:\n{theirs}"
+    );
+}
