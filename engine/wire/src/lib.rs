@@ -1,8 +1,9 @@
 //! DHCPv4/DHCPv6 codec: in-place packet views and option writers, no allocation.
 //!
-//! This crate reads DHCP messages where they lie (a [`Dhcp4Packet`] is a view over the
-//! caller's bytes, smoltcp style), indexes their options into a reusable per-shard
-//! [`OptionIndex`], and writes replies into a caller's reused buffer with [`Dhcp4Writer`].
+//! This crate reads DHCP messages where they lie (a [`Dhcp4Packet`] / [`Dhcp6Packet`] is a view
+//! over the caller's bytes, smoltcp style), indexes DHCPv4 options into a reusable per-shard
+//! [`OptionIndex`], walks DHCPv6 relay nesting and encapsulated options in place, and writes
+//! replies into a caller's reused buffer with [`Dhcp4Writer`] / [`Dhcp6Writer`].
 //! It is the hot path of every packet, so it must never allocate per packet (buffers keep their
 //! capacity after warm-up), never take a lock, never do I/O, and never panic whatever the bytes
 //! say: every malformed input gives a [`WireError`] or a well-defined value. Protocol decisions

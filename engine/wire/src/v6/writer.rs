@@ -159,7 +159,8 @@ impl<'a> Dhcp6Writer<'a> {
         self.append(&[data])
     }
 
-    /// Closes the innermost open option, writing its length.
+    /// Closes the innermost open option, writing its length. On `OptionTooLong` the option
+    /// stays open and the message cannot be finished: start over with a smaller reply.
     pub fn end(&mut self) -> Result<(), WireError> {
         if self.depth == 0 {
             return Err(WireError::UnbalancedOption { open: 0 });
