@@ -185,6 +185,37 @@ fn bench_compaction(c: &mut Criterion) {
             Err(e) => panic!("compact: {e}"),
         })
     });
+    // What the shard itself waits for when the middle step runs on another thread: taking
+    // the snapshot, then (after 1,000 records appended meanwhile) the tail copy, sync and
+    // rename. This is compaction's effect on packet latency.
+    group.bench_function("100k-live-shard-pause", |b| {
+        b.iter_custom(|iters| {
+            let mut paused = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let job = match log.begin_compaction(live.iter().cloned()) {
+                    Ok(job) => job,
+                    Err(e) => panic!("begin: {e}"),
+                };
+                paused += start.elapsed();
+                let prepared = match std::thread::spawn(move || job.run()).join() {
+                    Ok(Ok(p)) => p,
+                    _ => panic!("compaction job failed"),
+                };
+                for l in live.iter().take(1000) {
+                    if let Err(e) = log.record(l) {
+                        panic!("append: {e}");
+                    }
+                }
+                let start = Instant::now();
+                if let Err(e) = log.finish_compaction(prepared) {
+                    panic!("finish: {e}");
+                }
+                paused += start.elapsed();
+            }
+            paused
+        })
+    });
     group.finish();
 }
 
