@@ -24,7 +24,14 @@ pub fn fuzz_reencodes6(data: &[u8]) -> bool {
         packet.hop_count(),
         packet.link_address(),
         packet.peer_address(),
-        packet.option(opt::CLIENTID),
+        packet.client_id(),
+        packet.server_id(),
+        packet.elapsed_time(),
+        packet.oro().count(),
+        packet.rapid_commit(),
+        packet.ias(opt::IA_NA).count(),
+        packet.ias(opt::IA_TA).count(),
+        packet.ias(opt::IA_PD).count(),
     );
     let mut well_formed = true;
     for layer in packet.relay_chain() {

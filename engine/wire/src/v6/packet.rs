@@ -201,6 +201,43 @@ impl<T: AsRef<[u8]>> Dhcp6Packet<T> {
         self.options().find(code)
     }
 
+    /// Option 1's DUID; `None` if absent or empty.
+    pub fn client_id(&self) -> Option<&[u8]> {
+        self.option(opt::CLIENTID).filter(|d| !d.is_empty())
+    }
+
+    /// Option 2's DUID; `None` if absent or empty.
+    pub fn server_id(&self) -> Option<&[u8]> {
+        self.option(opt::SERVERID).filter(|d| !d.is_empty())
+    }
+
+    /// Option 8 in hundredths of a second; `None` if absent or not 2 bytes.
+    pub fn elapsed_time(&self) -> Option<u16> {
+        self.option(opt::ELAPSED_TIME).and_then(elapsed_time)
+    }
+
+    /// The codes in option 6 (ORO); empty if absent.
+    pub fn oro(&self) -> impl Iterator<Item = u16> + '_ {
+        oro_codes(self.option(opt::ORO).unwrap_or(&[]))
+    }
+
+    /// Option 14 is present (RFC 8415 section 21.14).
+    pub fn rapid_commit(&self) -> bool {
+        self.option(opt::RAPID_COMMIT).is_some()
+    }
+
+    /// Every well-formed IA of one kind (`opt::IA_NA`, `opt::IA_PD` or `opt::IA_TA`) in wire
+    /// order; malformed ones are skipped (call [`validate`](Self::validate) to refuse them).
+    pub fn ias(&self, code: u16) -> impl Iterator<Item = Ia<'_>> + '_ {
+        self.options()
+            .map_while(Result::ok)
+            .filter(move |o| o.code == code)
+            .filter_map(move |o| match code {
+                opt::IA_TA => Ia::parse_ta(o.data).ok(),
+                _ => Ia::parse(code, o.data).ok(),
+            })
+    }
+
     /// Checks every option length, following IA_NA / IA_TA / IA_PD / IAADDR / IAPREFIX
     /// encapsulation (RFC 8415 section 21), so later iteration finds no surprise. The payload
     /// of a Relay Message option is checked when [`relay_chain`](Self::relay_chain) reaches it.
@@ -616,6 +653,33 @@ mod tests {
             p.validate(),
             Err(WireError::BadOption6Length { code: 0, offset: 4 })
         );
+        Ok(())
+    }
+
+    #[test]
+    fn convenience_accessors_read_the_common_options() -> Result<(), WireError> {
+        let mut b = solicit();
+        b.extend_from_slice(&[0, 6, 0, 4, 0, 23, 0, 24]); // ORO
+        b.extend_from_slice(&[0, 14, 0, 0]); // rapid commit
+        b.extend_from_slice(&[0, 25, 0, 12, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 2]); // IA_PD
+        b.extend_from_slice(&[0, 3, 0, 4, 0, 0, 0, 1]); // malformed IA_NA: skipped
+        let p = Dhcp6Packet::new_checked(&b[..])?;
+        assert_eq!(p.client_id().map(<[u8]>::len), Some(10));
+        assert_eq!(p.server_id(), None);
+        assert_eq!(p.elapsed_time(), Some(0));
+        assert_eq!(p.oro().collect::<Vec<_>>(), vec![23, 24]);
+        assert!(p.rapid_commit());
+        assert_eq!(
+            p.ias(opt::IA_NA).map(|ia| ia.iaid).collect::<Vec<_>>(),
+            vec![7]
+        );
+        assert_eq!(
+            p.ias(opt::IA_PD)
+                .map(|ia| (ia.iaid, ia.t1, ia.t2))
+                .collect::<Vec<_>>(),
+            vec![(9, 1, 2)]
+        );
+        assert_eq!(p.ias(opt::IA_TA).count(), 0);
         Ok(())
     }
 
