@@ -256,13 +256,29 @@ fn shard_socket(
         DEFAULT_SEND_BUFFER,
     )?;
     if let Some(device) = device {
-        socket.bind_device(Some(device.as_bytes()))?;
+        socket
+            .bind_device(Some(device.as_bytes()))
+            .map_err(|err| with_context(err, &format!("binding to interface {device:?}")))?;
     }
     // The filter goes on before bind, so no unfiltered datagram is ever queued.
     let mut filter = socket_filter_program(shards, index);
-    attach_program(&socket, libc::SO_ATTACH_FILTER, &mut filter)?;
-    socket.bind(&addr.into())?;
+    attach_program(&socket, libc::SO_ATTACH_FILTER, &mut filter)
+        .map_err(|err| with_context(err, "attaching the shard socket filter"))?;
+    socket.bind(&addr.into()).map_err(|err| {
+        let hint = if err.kind() == io::ErrorKind::AddrInUse {
+            " (is another DHCP server, e.g. Kea, running? every socket of the group must be \
+             bound by the same user with SO_REUSEPORT)"
+        } else {
+            ""
+        };
+        with_context(err, &format!("binding {addr}{hint}"))
+    })?;
     Ok(socket)
+}
+
+/// The same error kind, with what we were doing in front of the OS's message.
+fn with_context(err: io::Error, doing: &str) -> io::Error {
+    io::Error::new(err.kind(), format!("{doing}: {err}"))
 }
 
 /// Creates `shards` UDP sockets bound to `addr` with `SO_REUSEPORT`, in shard order (the
@@ -280,12 +296,15 @@ pub fn bind_shard_sockets(
     let mut sockets = Vec::with_capacity(shards);
     for index in 0..shards {
         let (count, index) = shard_count_and_index(shards, index)?;
-        sockets.push(shard_socket(addr, count, index, device)?);
+        let socket = shard_socket(addr, count, index, device)
+            .map_err(|err| with_context(err, &format!("shard socket {index}")))?;
+        sockets.push(socket);
     }
     if let Some(first) = sockets.first() {
         let (count, _) = shard_count_and_index(shards, 0)?;
         let mut prog = reuseport_program(count);
-        attach_program(first, SO_ATTACH_REUSEPORT_CBPF, &mut prog)?;
+        attach_program(first, SO_ATTACH_REUSEPORT_CBPF, &mut prog)
+            .map_err(|err| with_context(err, "attaching the reuseport steering program"))?;
     } else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

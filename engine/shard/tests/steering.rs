@@ -121,3 +121,25 @@ fn bind_shard_sockets_rejects_zero_shards() {
     let err = bind_shard_sockets(addr, 0, None).expect_err("zero shards");
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }
+
+#[test]
+fn binding_to_a_missing_interface_names_the_interface_and_the_shard() {
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, free_port());
+    let err = bind_shard_sockets(addr, 2, Some("nosuchif0")).expect_err("no such interface");
+    let text = err.to_string();
+    assert!(text.contains("shard socket 0"), "{text}");
+    assert!(text.contains("\"nosuchif0\""), "{text}");
+}
+
+#[test]
+fn binding_a_port_held_by_a_non_reuseport_socket_explains_address_in_use() {
+    let holder = UdpSocket::bind("127.0.0.1:0").expect("bind holder");
+    let std::net::SocketAddr::V4(addr) = holder.local_addr().expect("addr") else {
+        panic!("IPv4 expected");
+    };
+    let err = bind_shard_sockets(addr, 2, None).expect_err("port taken");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    let text = err.to_string();
+    assert!(text.contains(&addr.to_string()), "{text}");
+    assert!(text.contains("another DHCP server"), "{text}");
+}
