@@ -538,6 +538,30 @@ fn supervise(
 mod tests {
     use super::*;
 
+    fn live_with(received: u64, collected: u64) -> Vec<LiveCounters> {
+        let live = vec![LiveCounters::default(), LiveCounters::default()];
+        // Split over two workers and two exchanges, as the supervisor sums them.
+        live[0].received[0].store(received / 2, Ordering::Relaxed);
+        live[1].received[1].store(received - received / 2, Ordering::Relaxed);
+        live[0].collected[1].store(collected / 2, Ordering::Relaxed);
+        live[1].collected[0].store(collected - collected / 2, Ordering::Relaxed);
+        live
+    }
+
+    #[test]
+    fn max_drop_count_counts_collected_drops_of_both_exchanges() {
+        assert!(!max_drop_reached(MaxDrop::Count(5), &live_with(100, 4)));
+        assert!(max_drop_reached(MaxDrop::Count(5), &live_with(100, 5)));
+    }
+
+    #[test]
+    fn max_drop_percent_waits_for_ten_due_replies() {
+        // 3 of 5 dropped is 60 %, but fewer than ten replies were due yet (perfdhcp(8)).
+        assert!(!max_drop_reached(MaxDrop::Percent(50.0), &live_with(2, 3)));
+        assert!(max_drop_reached(MaxDrop::Percent(50.0), &live_with(4, 6)));
+        assert!(!max_drop_reached(MaxDrop::Percent(50.0), &live_with(6, 4)));
+    }
+
     #[test]
     fn shares_add_up_to_the_total() {
         let parts: Vec<u64> = (0..3).map(|i| share(10, 3, i)).collect();
