@@ -144,6 +144,11 @@ pub trait ShardHandler: 'static {
     /// owns (a new config, a lease query). Wake-ups coalesce: several `wake` calls before the
     /// shard gets to it make one call. Must not block.
     fn on_wake(&mut self, _now: SystemTime) {}
+
+    /// Called once on the shard's thread when the runtime stops, after the last batch's
+    /// replies were sent: the place for a final lease-log sync (DESIGN.md "Process behaviour":
+    /// SIGTERM stops cleanly, logs synced). The handler is dropped right after.
+    fn on_shutdown(&mut self, _now: SystemTime) {}
 }
 
 /// How the runtime runs its shards.

@@ -760,6 +760,7 @@ async fn run_shard<H: ShardHandler>(
             }
         }
     }
+    handler.on_shutdown(SystemTime::now());
     local.kernel_drops = kernel_drops(fd).unwrap_or(local.kernel_drops);
     counters.publish(&local);
     publish_latency(&mut latency, latency_shared);

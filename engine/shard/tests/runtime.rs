@@ -375,6 +375,11 @@ impl ShardHandler for WakeCounter {
     fn on_wake(&mut self, _now: SystemTime) {
         self.wakes[self.shard].fetch_add(1, Ordering::SeqCst);
     }
+
+    /// Marks the shutdown with a large step so the test can tell it from wakes.
+    fn on_shutdown(&mut self, _now: SystemTime) {
+        self.wakes[self.shard].fetch_add(1000, Ordering::SeqCst);
+    }
 }
 
 fn wait_until(condition: impl Fn() -> bool) -> bool {
@@ -386,7 +391,7 @@ fn wait_until(condition: impl Fn() -> bool) -> bool {
 }
 
 #[test]
-fn waker_makes_only_its_idle_shard_call_on_wake() {
+fn waker_makes_only_its_idle_shard_call_on_wake_and_every_shard_gets_on_shutdown() {
     let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, free_port());
     let sockets = bind_shard_sockets(addr, 2, None).expect("bind");
     let wakes: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
@@ -417,5 +422,10 @@ fn waker_makes_only_its_idle_shard_call_on_wake() {
     );
     runtime.shutdown();
     runtime.join().expect("clean stop");
-    assert_eq!(wakes[1].load(Ordering::SeqCst), 2, "no spurious on_wake");
+    assert_eq!(
+        wakes[1].load(Ordering::SeqCst),
+        1002,
+        "no spurious on_wake, one on_shutdown"
+    );
+    assert_eq!(wakes[0].load(Ordering::SeqCst), 1000, "one on_shutdown");
 }
