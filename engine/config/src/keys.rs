@@ -30,6 +30,7 @@ pub enum Scope {
     Relay,
     OptionData,
     OptionDef,
+    Reservation4,
 }
 
 impl Scope {
@@ -48,6 +49,7 @@ impl Scope {
             Scope::Relay => RELAY,
             Scope::OptionData => OPTION_DATA,
             Scope::OptionDef => OPTION_DEF,
+            Scope::Reservation4 => RESERVATION4,
         }
     }
 
@@ -357,6 +359,25 @@ const POOL4: &[(&str, KeyStatus)] = &[
     ("metadata", U),
 ];
 
+/// Inside `reservations` (itself still reported as not supported: the model has them, the
+/// protocol logic does not use them yet).
+const RESERVATION4: &[(&str, KeyStatus)] = &[
+    ("ip-address", S),
+    ("hw-address", S),
+    ("duid", S),
+    ("circuit-id", S),
+    ("client-id", S),
+    ("flex-id", S),
+    ("hostname", S),
+    ("option-data", S),
+    ("next-server", S),
+    ("server-hostname", S),
+    ("boot-file-name", S),
+    ("user-context", S),
+    ("comment", S),
+    ("client-classes", U),
+];
+
 const RELAY: &[(&str, KeyStatus)] = &[("ip-addresses", S), ("ip-address", S)];
 
 const OPTION_DATA: &[(&str, KeyStatus)] = &[
@@ -406,6 +427,7 @@ mod tests {
             Scope::Relay,
             Scope::OptionData,
             Scope::OptionDef,
+            Scope::Reservation4,
         ] {
             let keys = scope.keys();
             for (i, (a, _)) in keys.iter().enumerate() {

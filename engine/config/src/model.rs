@@ -24,6 +24,14 @@ pub struct Dhcp4Config {
     pub loggers: Vec<LoggerConfig>,
     pub expired_leases_processing: ExpiredLeasesProcessing,
     pub user_context: Option<serde_json::Value>,
+    /// Global host reservations (`Dhcp4.reservations`). Parsed and validated; the key is still
+    /// reported as not supported until the protocol logic uses it.
+    pub reservations: Vec<Reservation4>,
+    /// Identifier types looked up, in order (Kea default: hw-address, duid, circuit-id,
+    /// client-id).
+    pub host_reservation_identifiers: Vec<HostIdentifierType>,
+    /// At most one reservation per address in a subnet (Kea default true).
+    pub ip_reservations_unique: bool,
 }
 
 /// `interfaces-config` (ARM 9.2.4).
@@ -265,6 +273,13 @@ pub struct Subnet4 {
     /// The subnet's own option-data only.
     pub options: OptionSet,
     pub user_context: Option<serde_json::Value>,
+    /// The subnet's host reservations (parsed and validated; see `Dhcp4Config::reservations`).
+    pub reservations: Vec<Reservation4>,
+    /// Effective `reservations-global` / `-in-subnet` / `-out-of-pool` (Kea defaults false,
+    /// true, false).
+    pub reservations_global: bool,
+    pub reservations_in_subnet: bool,
+    pub reservations_out_of_pool: bool,
 }
 
 impl Subnet4 {
@@ -309,4 +324,61 @@ impl Pool4 {
     pub fn size(&self) -> u64 {
         u64::from(u32::from(self.last)) - u64::from(u32::from(self.first)) + 1
     }
+}
+
+/// The kinds of host identifier a reservation can use (ARM 9.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HostIdentifierType {
+    HwAddress,
+    Duid,
+    CircuitId,
+    ClientId,
+    FlexId,
+}
+
+impl HostIdentifierType {
+    pub const ALL: [HostIdentifierType; 5] = [
+        HostIdentifierType::HwAddress,
+        HostIdentifierType::Duid,
+        HostIdentifierType::CircuitId,
+        HostIdentifierType::ClientId,
+        HostIdentifierType::FlexId,
+    ];
+
+    /// The configuration key, e.g. "hw-address".
+    pub fn key(self) -> &'static str {
+        match self {
+            HostIdentifierType::HwAddress => "hw-address",
+            HostIdentifierType::Duid => "duid",
+            HostIdentifierType::CircuitId => "circuit-id",
+            HostIdentifierType::ClientId => "client-id",
+            HostIdentifierType::FlexId => "flex-id",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.key() == key)
+    }
+}
+
+/// A reservation's identifier: its kind and the raw bytes (for hw-address, the MAC without
+/// the hardware type).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HostIdentifier {
+    pub kind: HostIdentifierType,
+    pub bytes: Vec<u8>,
+}
+
+/// One host reservation (ARM 9.3).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reservation4 {
+    pub identifier: HostIdentifier,
+    pub ip_address: Option<Ipv4Addr>,
+    pub hostname: Option<String>,
+    pub next_server: Option<Ipv4Addr>,
+    pub server_hostname: Option<String>,
+    pub boot_file_name: Option<String>,
+    pub client_classes: Vec<String>,
+    pub options: OptionSet,
+    pub user_context: Option<serde_json::Value>,
 }

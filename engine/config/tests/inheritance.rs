@@ -274,3 +274,50 @@ fn logger_defaults_and_case_insensitive_severity() {
     assert_eq!(c.loggers[1].severity, "INFO");
     assert_eq!(c.loggers[1].outputs, ["stdout"]);
 }
+
+#[test]
+fn reservations_are_parsed_with_their_identifiers_and_options() {
+    use corelease_config::{HostIdentifierType as T, Reservation4};
+    let c = config(
+        r#""reservations": [{ "client-id": "01:aa:bb", "hostname": "g1" }],
+           "reservations-out-of-pool": true,
+           "subnet4": [{ "id": 1, "subnet": "192.0.2.0/24", "reservations-in-subnet": false, "reservations": [
+              { "hw-address": "AA:bb:cc:dd:ee:ff", "ip-address": "192.0.2.5", "hostname": "h1",
+                "next-server": "192.0.2.1", "boot-file-name": "pxe.0",
+                "option-data": [{ "name": "routers", "data": "192.0.2.1" }] },
+              { "circuit-id": "'port1'" },
+              { "flex-id": "0x0102" } ] }]"#,
+    );
+    let g: &Reservation4 = &c.reservations[0];
+    assert_eq!(
+        (g.identifier.kind, &g.identifier.bytes[..]),
+        (T::ClientId, &[1, 0xaa, 0xbb][..])
+    );
+    let r = &c.subnets[0].reservations;
+    assert_eq!(r[0].identifier.kind, T::HwAddress);
+    assert_eq!(r[0].identifier.bytes, [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
+    assert_eq!(r[0].ip_address, Some("192.0.2.5".parse().unwrap()));
+    assert_eq!(r[0].hostname.as_deref(), Some("h1"));
+    assert_eq!(r[0].next_server, Some("192.0.2.1".parse().unwrap()));
+    assert_eq!(r[0].boot_file_name.as_deref(), Some("pxe.0"));
+    assert_eq!(&*r[0].options.get(3).unwrap().data, &[192, 0, 2, 1]);
+    assert_eq!(
+        (r[1].identifier.kind, &r[1].identifier.bytes[..]),
+        (T::CircuitId, &b"port1"[..])
+    );
+    assert_eq!(r[2].identifier.bytes, [1, 2]);
+    let s = &c.subnets[0];
+    assert_eq!(
+        (
+            s.reservations_global,
+            s.reservations_in_subnet,
+            s.reservations_out_of_pool
+        ),
+        (false, false, true)
+    );
+    assert_eq!(
+        c.host_reservation_identifiers,
+        [T::HwAddress, T::Duid, T::CircuitId, T::ClientId]
+    );
+    assert!(c.ip_reservations_unique);
+}

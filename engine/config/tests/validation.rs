@@ -593,3 +593,83 @@ fn relay_needs_exactly_one_address_key() {
         "Dhcp4.subnet4[0].relay.ip-addresses[0]: '10.0.0.300' is not a valid IPv4 address",
     );
 }
+
+fn reservation_errors(entries: &str) -> Vec<String> {
+    errors(&format!(
+        r#""subnet4": [{{ "id": 1, "subnet": "192.0.2.0/24", "reservations": [{entries}] }}]"#
+    ))
+}
+
+#[test]
+fn reservation_needs_exactly_one_identifier() {
+    assert_eq!(
+        reservation_errors(r#"{ "ip-address": "192.0.2.5" }"#),
+        ["Dhcp4.subnet4[0].reservations[0]: one identifier is needed: hw-address, duid, circuit-id, client-id or flex-id"]
+    );
+    assert_eq!(
+        reservation_errors(r#"{ "hw-address": "aa:bb:cc:dd:ee:ff", "client-id": "01:aa" }"#),
+        ["Dhcp4.subnet4[0].reservations[0]: 'hw-address' and 'client-id' are mutually exclusive"]
+    );
+}
+
+#[test]
+fn reservation_identifiers_must_parse() {
+    assert_eq!(
+        reservation_errors(r#"{ "hw-address": "aa-bb-cc-dd-ee-ff" }"#),
+        ["Dhcp4.subnet4[0].reservations[0].hw-address: 'aa-bb-cc-dd-ee-ff' is not a valid hw-address value"]
+    );
+    assert_eq!(
+        reservation_errors(r#"{ "hw-address": "" }"#),
+        ["Dhcp4.subnet4[0].reservations[0].hw-address: empty host identifier"]
+    );
+    assert_eq!(
+        reservation_errors(
+            r#"{ "hw-address": "01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:12:13:14:15" }"#
+        ),
+        ["Dhcp4.subnet4[0].reservations[0].hw-address: hardware address is 21 bytes long, more than 20"]
+    );
+}
+
+#[test]
+fn reserved_address_must_be_in_the_subnet_and_not_zero() {
+    assert_eq!(
+        reservation_errors(r#"{ "hw-address": "aa:bb:cc:dd:ee:ff", "ip-address": "192.0.3.5" }"#),
+        ["Dhcp4.subnet4[0].reservations[0].ip-address: 192.0.3.5 is outside subnet 192.0.2.0/24"]
+    );
+    assert_eq!(
+        reservation_errors(r#"{ "hw-address": "aa:bb:cc:dd:ee:ff", "ip-address": "0.0.0.0" }"#),
+        ["Dhcp4.subnet4[0].reservations[0].ip-address: must not reserve the 0.0.0.0 address"]
+    );
+}
+
+#[test]
+fn identifiers_and_addresses_are_reserved_once_per_subnet() {
+    assert_eq!(
+        reservation_errors(
+            r#"{ "hw-address": "aa:bb:cc:dd:ee:ff", "ip-address": "192.0.2.5" },
+               { "hw-address": "AA:BB:CC:DD:EE:FF", "ip-address": "192.0.2.6" }"#
+        ),
+        ["Dhcp4.subnet4[0].reservations[1].hw-address: this hw-address is already reserved by Dhcp4.subnet4[0].reservations[0]"]
+    );
+    assert_eq!(
+        reservation_errors(
+            r#"{ "hw-address": "aa:bb:cc:dd:ee:ff", "ip-address": "192.0.2.5" },
+               { "hw-address": "aa:bb:cc:dd:ee:01", "ip-address": "192.0.2.5" }"#
+        ),
+        ["Dhcp4.subnet4[0].reservations[1].ip-address: 192.0.2.5 is already reserved by Dhcp4.subnet4[0].reservations[0]"]
+    );
+    // ip-reservations-unique: false allows it (ARM 9.3).
+    config(
+        r#""ip-reservations-unique": false, "subnet4": [{ "id": 1, "subnet": "192.0.2.0/24", "reservations": [
+              { "hw-address": "aa:bb:cc:dd:ee:ff", "ip-address": "192.0.2.5" },
+              { "hw-address": "aa:bb:cc:dd:ee:01", "ip-address": "192.0.2.5" } ] }]"#,
+    );
+}
+
+#[test]
+fn host_reservation_identifiers_are_checked() {
+    assert_error(
+        r#""host-reservation-identifiers": ["mac"]"#,
+        "Dhcp4.host-reservation-identifiers[0]: 'mac' is not a host identifier type (expected hw-address, duid, circuit-id, client-id or flex-id)",
+    );
+}
