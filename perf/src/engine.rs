@@ -665,6 +665,10 @@ impl Worker {
             mac: client_mac(&self.plan.mac_base, self.client_number(client_pos)),
             giaddr,
             broadcast: self.plan.broadcast,
+            relay_port: match self.plan.endpoints.local.port() {
+                67 => None,
+                port => Some(port),
+            },
         }
     }
 

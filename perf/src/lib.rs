@@ -51,7 +51,8 @@ corelease perf [-4 | -6] [-A 1] [-b mac=BASE | duid=HEX] [-B] [-c] [-d drop-time
 A perfdhcp-compatible DHCP load generator (see perfdhcp(8) for the shared options).
 DHCPv4: it acts as a relay agent: giaddr is the local address (-l), requests leave from and
 replies return to the local port (-L, default 67; Kea answers relays there whatever port it
-listens on); the server port is -N (default 67).
+listens on, unless the relay names its port: with another -L the requests carry option 82
+with the RFC 8357 relay source port); the server port is -N (default 67).
 DHCPv6 (-6 -A 1): it acts as a relay, RELAY-FORW from and RELAY-REPL to port 547 (-L);
 -l names the interface or local address; the server must be a unicast address.
 Without -r, exchanges start as fast as the in-flight window (--window, per thread) allows.

@@ -69,6 +69,9 @@ mod code {
     pub const SERVER_ID: u8 = 54;
     pub const PARAMETER_REQUEST_LIST: u8 = 55;
     pub const CLIENT_ID: u8 = 61;
+    pub const RELAY_AGENT_INFO: u8 = 82;
+    /// RFC 8357 section 5.1: Relay Source Port sub-option of option 82.
+    pub const RELAY_SOURCE_PORT: u8 = 19;
     pub const END: u8 = 255;
 }
 
@@ -85,6 +88,11 @@ pub struct ClientFrame {
     pub giaddr: Ipv4Addr,
     /// perfdhcp -B: set the BROADCAST flag (RFC 2131 section 2, figure 2).
     pub broadcast: bool,
+    /// The relay's UDP port when it is not 67. Servers answer relays at port 67 (Kea 2.2
+    /// does, whatever port it listens on) unless the relay agent information option carries
+    /// the RFC 8357 relay source port sub-option, which makes them answer at the port the
+    /// request came from; perfdhcp never sends it, so its -L is only usable at 67.
+    pub relay_port: Option<u16>,
 }
 
 /// Writes the fixed header of a client message and the magic cookie; returns the offset
@@ -124,14 +132,32 @@ pub fn client_id(mac: &[u8; 6]) -> [u8; 7] {
     id
 }
 
-fn put_common_tail(out: &mut [u8; MAX_BUILT_LEN], at: usize, mac: &[u8; 6]) -> usize {
+fn put_common_tail(out: &mut [u8; MAX_BUILT_LEN], at: usize, frame: &ClientFrame) -> usize {
     let at = put_option(
         out,
         at,
         code::PARAMETER_REQUEST_LIST,
         &PARAMETER_REQUEST_LIST,
     );
-    let at = put_option(out, at, code::CLIENT_ID, &client_id(mac));
+    let at = put_option(out, at, code::CLIENT_ID, &client_id(&frame.mac));
+    finish(out, at, frame)
+}
+
+/// Appends the relay agent information option when the relay port is not 67 (RFC 3046 2.1:
+/// the relay agent's option goes last), then END.
+fn finish(out: &mut [u8; MAX_BUILT_LEN], at: usize, frame: &ClientFrame) -> usize {
+    let at = match frame.relay_port {
+        Some(port) => {
+            let [hi, lo] = port.to_be_bytes();
+            put_option(
+                out,
+                at,
+                code::RELAY_AGENT_INFO,
+                &[code::RELAY_SOURCE_PORT, 2, hi, lo],
+            )
+        }
+        None => at,
+    };
     out[at] = code::END;
     at + 1
 }
@@ -140,7 +166,7 @@ fn put_common_tail(out: &mut [u8; MAX_BUILT_LEN], at: usize, mac: &[u8; 6]) -> u
 pub fn build_discover(out: &mut [u8; MAX_BUILT_LEN], frame: &ClientFrame) -> usize {
     let at = write_header(out, frame, Ipv4Addr::UNSPECIFIED);
     let at = put_option(out, at, code::MESSAGE_TYPE, &[MessageType::Discover as u8]);
-    put_common_tail(out, at, &frame.mac)
+    put_common_tail(out, at, frame)
 }
 
 /// A DHCPREQUEST in SELECTING state (RFC 2131 4.3.2): requested address and server
@@ -155,7 +181,7 @@ pub fn build_request_selecting(
     let at = put_option(out, at, code::MESSAGE_TYPE, &[MessageType::Request as u8]);
     let at = put_option(out, at, code::REQUESTED_ADDRESS, &requested.octets());
     let at = put_option(out, at, code::SERVER_ID, &server_id.octets());
-    put_common_tail(out, at, &frame.mac)
+    put_common_tail(out, at, frame)
 }
 
 /// A DHCPREQUEST in RENEWING state (RFC 2131 4.3.2: ciaddr filled, no requested address and
@@ -167,7 +193,7 @@ pub fn build_request_renewing(
 ) -> usize {
     let at = write_header(out, frame, leased);
     let at = put_option(out, at, code::MESSAGE_TYPE, &[MessageType::Request as u8]);
-    put_common_tail(out, at, &frame.mac)
+    put_common_tail(out, at, frame)
 }
 
 /// A DHCPRELEASE (RFC 2131 4.4.6: ciaddr = the address, server identifier required).
@@ -181,8 +207,7 @@ pub fn build_release(
     let at = put_option(out, at, code::MESSAGE_TYPE, &[MessageType::Release as u8]);
     let at = put_option(out, at, code::SERVER_ID, &server_id.octets());
     let at = put_option(out, at, code::CLIENT_ID, &client_id(&frame.mac));
-    out[at] = code::END;
-    at + 1
+    finish(out, at, frame)
 }
 
 /// Why a received datagram was not a usable server reply.
@@ -304,7 +329,18 @@ mod tests {
             mac: [0x00, 0x0c, 0x01, 0x02, 0x03, 0x05],
             giaddr: Ipv4Addr::new(127, 0, 0, 2),
             broadcast: false,
+            relay_port: None,
         }
+    }
+
+    #[test]
+    fn relay_port_other_than_67_adds_rfc8357_sub_option_last() {
+        let mut out = [0u8; MAX_BUILT_LEN];
+        let mut f = frame();
+        f.relay_port = Some(6768);
+        let len = build_discover(&mut out, &f);
+        assert_eq!(len, 268);
+        assert_eq!(&out[len - 7..len], &[82, 4, 19, 2, 0x1a, 0x70, 0xff]);
     }
 
     /// The DHCPDISCOVER perfdhcp 2.2 sent for client 00:0c:01:02:03:05, xid 1 (tcpdump).

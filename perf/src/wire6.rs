@@ -62,6 +62,8 @@ mod code {
     pub const RELAY_MSG: u16 = 9;
     pub const STATUS_CODE: u16 = 13;
     pub const RAPID_COMMIT: u16 = 14;
+    /// RFC 8357 section 5.2: OPTION_RELAY_PORT.
+    pub const RELAY_PORT: u16 = 135;
     pub const IA_PD: u16 = 25;
     pub const IAPREFIX: u16 = 26;
 }
@@ -84,6 +86,9 @@ pub struct ClientFrame6<'a> {
     /// RELAY-FORW peer-address: the client's address; its last four bytes carry the client
     /// number so replies can be steered to the owning thread.
     pub peer_address: Ipv6Addr,
+    /// The relay's UDP port when it is not 547: sent as the RFC 8357 Relay Source Port
+    /// option so the server answers there rather than at 547.
+    pub relay_port: Option<u16>,
 }
 
 /// Peer address of client `n`: fe80::/64 with the client number in the last 32 bits.
@@ -152,6 +157,9 @@ fn open_relay(w: &mut Writer<'_>, frame: &ClientFrame6<'_>) -> (usize, usize) {
     w.bytes(&[MessageType6::RelayForw as u8, 0]);
     w.bytes(&frame.link_address.octets());
     w.bytes(&frame.peer_address.octets());
+    if let Some(port) = frame.relay_port {
+        w.option(code::RELAY_PORT, &port.to_be_bytes());
+    }
     w.u16(code::RELAY_MSG);
     let length_at = w.at;
     w.u16(0);
@@ -425,7 +433,23 @@ mod tests {
             duid: &DUID,
             link_address: Ipv6Addr::LOCALHOST,
             peer_address: Ipv6Addr::LOCALHOST,
+            relay_port: None,
         }
+    }
+
+    #[test]
+    fn relay_port_other_than_547_adds_rfc8357_option_before_the_message() {
+        let mut out = [0u8; MAX_BUILT_LEN_V6];
+        let mut f = frame(0);
+        f.relay_port = Some(5600);
+        let ias = IaKinds {
+            address: true,
+            prefix: false,
+        };
+        let len = build_solicit(&mut out, &f, ias, false);
+        assert_eq!(len, PERFDHCP_SOLICIT.len() + 6);
+        assert_eq!(&out[34..40], &[0, 135, 0, 2, 0x15, 0xe0]);
+        assert_eq!(&out[40..len], &PERFDHCP_SOLICIT[34..]);
     }
 
     /// perfdhcp 2.2 `-6 -A 1 -l lo` SOLICIT, UDP payload (tcpdump).

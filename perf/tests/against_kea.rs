@@ -347,3 +347,22 @@ fn text_report_structure_matches_real_perfdhcp() {
         common::assert_same_report_shape_as_perfdhcp(&kea, args);
     }
 }
+
+#[test]
+fn replies_reach_a_local_port_other_than_67_through_rfc8357() {
+    let Some(kea) = kea_or_skip(
+        "replies_reach_a_local_port_other_than_67_through_rfc8357",
+        Family::V4,
+    ) else {
+        return;
+    };
+    let local_port = common::free_port().to_string();
+    let out = kea.run_generator(
+        &["-R", "40", "-n", "40", "-L", &local_port, "--json"],
+        LIMIT,
+    );
+    let report = stdout_json(&out);
+    assert_eq!(code(&out), 0, "{report}");
+    assert_eq!(report["exchanges"]["request-ack"]["received"], 40);
+    assert_eq!(kea.statistic("pkt4-ack-sent"), Ok(40));
+}

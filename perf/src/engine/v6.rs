@@ -38,6 +38,13 @@ fn ia_pd_for(prefix: Ipv6Addr, len: u8) -> [u8; 45] {
 }
 
 impl Worker {
+    fn relay_port6(&self) -> Option<u16> {
+        match self.plan.endpoints.local.port() {
+            547 => None,
+            port => Some(port),
+        }
+    }
+
     fn link_address(&self) -> Ipv6Addr {
         match self.plan.endpoints.local.ip() {
             IpAddr::V6(ip) => ip,
@@ -54,6 +61,7 @@ impl Worker {
             duid: self.duid.get(..duid_len).unwrap_or(&[]),
             link_address: self.link_address(),
             peer_address: wire6::peer_address(client),
+            relay_port: self.relay_port6(),
         };
         wire6::build_solicit(&mut self.tx, &frame, self.plan.ias, self.plan.rapid_commit)
     }
@@ -88,6 +96,7 @@ impl Worker {
             duid: self.duid.get(..duid_len).unwrap_or(&[]),
             link_address: self.link_address(),
             peer_address: wire6::peer_address(client),
+            relay_port: self.relay_port6(),
         };
         let server_id = self.server_id6.get(..self.server_id6_len).unwrap_or(&[]);
         let len = wire6::build_with_lease(&mut self.tx, &frame, kind, server_id, &ias);
@@ -207,6 +216,7 @@ impl Worker {
             duid: self.duid.get(..duid_len).unwrap_or(&[]),
             link_address: self.link_address(),
             peer_address: wire6::peer_address(client),
+            relay_port: self.relay_port6(),
         };
         let empty: &[u8] = &[];
         let pick = |range: &Option<std::ops::Range<usize>>, wanted: bool| -> &[u8] {
