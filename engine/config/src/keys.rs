@@ -31,6 +31,8 @@ pub enum Scope {
     OptionData,
     OptionDef,
     Reservation4,
+    ControlSocket,
+    HookLibrary,
 }
 
 impl Scope {
@@ -50,6 +52,8 @@ impl Scope {
             Scope::OptionData => OPTION_DATA,
             Scope::OptionDef => OPTION_DEF,
             Scope::Reservation4 => RESERVATION4,
+            Scope::ControlSocket => CONTROL_SOCKET,
+            Scope::HookLibrary => HOOK_LIBRARY,
         }
     }
 
@@ -378,6 +382,30 @@ const RESERVATION4: &[(&str, KeyStatus)] = &[
     ("client-classes", U),
 ];
 
+/// Inside `control-socket(s)` (itself still reported as not supported).
+const CONTROL_SOCKET: &[(&str, KeyStatus)] = &[
+    ("socket-type", S),
+    ("socket-name", S),
+    ("socket-address", S),
+    ("socket-port", S),
+    ("http-headers", S),
+    ("trust-anchor", S),
+    ("cert-file", S),
+    ("key-file", S),
+    ("cert-required", S),
+    ("authentication", S),
+    ("user-context", S),
+    ("comment", S),
+];
+
+/// Inside `hooks-libraries` (itself still reported as not supported).
+const HOOK_LIBRARY: &[(&str, KeyStatus)] = &[
+    ("library", S),
+    ("parameters", S),
+    ("user-context", S),
+    ("comment", S),
+];
+
 const RELAY: &[(&str, KeyStatus)] = &[("ip-addresses", S), ("ip-address", S)];
 
 const OPTION_DATA: &[(&str, KeyStatus)] = &[
@@ -428,6 +456,8 @@ mod tests {
             Scope::OptionData,
             Scope::OptionDef,
             Scope::Reservation4,
+            Scope::ControlSocket,
+            Scope::HookLibrary,
         ] {
             let keys = scope.keys();
             for (i, (a, _)) in keys.iter().enumerate() {

@@ -32,6 +32,11 @@ pub struct Dhcp4Config {
     pub host_reservation_identifiers: Vec<HostIdentifierType>,
     /// At most one reservation per address in a subnet (Kea default true).
     pub ip_reservations_unique: bool,
+    /// `control-socket` / `control-sockets` (ARM 9.9); parsed, reported as not supported until
+    /// the control thread serves them.
+    pub control_sockets: Vec<ControlSocket>,
+    /// `hooks-libraries`; parsed, reported as not supported until hooks land.
+    pub hooks_libraries: Vec<HookLibrary>,
 }
 
 /// `interfaces-config` (ARM 9.2.4).
@@ -381,4 +386,38 @@ pub struct Reservation4 {
     pub client_classes: Vec<String>,
     pub options: OptionSet,
     pub user_context: Option<serde_json::Value>,
+}
+
+/// One control channel (ARM 9.9.1 UNIX, 9.9.2 HTTP/HTTPS).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ControlSocket {
+    pub socket_type: ControlSocketType,
+    /// UNIX socket path (unix only).
+    pub socket_name: Option<String>,
+    /// HTTP(S) listen address (default 127.0.0.1) and port (default 8000).
+    pub socket_address: std::net::IpAddr,
+    pub socket_port: u16,
+    pub http_headers: Vec<(String, String)>,
+    pub trust_anchor: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    /// Require client certificates (Kea default true).
+    pub cert_required: bool,
+    /// Basic HTTP authentication, as the raw `authentication` map.
+    pub authentication: Option<serde_json::Value>,
+    pub user_context: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlSocketType {
+    Unix,
+    Http,
+    Https,
+}
+
+/// One `hooks-libraries` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HookLibrary {
+    pub library: PathBuf,
+    pub parameters: Option<serde_json::Value>,
 }

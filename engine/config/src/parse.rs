@@ -504,6 +504,18 @@ fn parse_dhcp4(f: &mut Findings, map: &Map<String, Value>) -> Dhcp4Config {
         })
         .unwrap_or_default();
     let host_reservation_identifiers = parse_identifier_types(f, map, path);
+    let control_sockets = parse_control_sockets(f, map, path);
+    let hooks_libraries = f
+        .list_at(map, "hooks-libraries", path)
+        .map(|list| {
+            list.iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    parse_hook_library(f, v, &format!("{path}.hooks-libraries[{i}]"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
 
     let mut subnets = Vec::new();
     let mut shared_networks = Vec::new();
@@ -603,7 +615,168 @@ fn parse_dhcp4(f: &mut Findings, map: &Map<String, Value>) -> Dhcp4Config {
         reservations,
         host_reservation_identifiers,
         ip_reservations_unique,
+        control_sockets,
+        hooks_libraries,
     }
+}
+
+fn parse_hook_library(f: &mut Findings, value: &Value, path: &str) -> Option<HookLibrary> {
+    let map = as_map(f, value, path)?;
+    f.check_keys(map, path, Scope::HookLibrary);
+    let library = match f.str_at(map, "library", path) {
+        Some("") => {
+            f.error(format!("{path}.library"), "must not be empty");
+            None
+        }
+        Some(l) => Some(PathBuf::from(l)),
+        None => {
+            if !map.contains_key("library") {
+                f.error(path, "mandatory 'library' parameter is missing");
+            }
+            None
+        }
+    };
+    Some(HookLibrary {
+        library: library?,
+        parameters: map.get("parameters").cloned(),
+    })
+}
+
+/// `control-socket` (one map, the pre-2.7 form) or `control-sockets` (a list), ARM 9.9.
+fn parse_control_sockets(
+    f: &mut Findings,
+    map: &Map<String, Value>,
+    path: &str,
+) -> Vec<ControlSocket> {
+    let mut sockets = Vec::new();
+    if map.contains_key("control-socket") && map.contains_key("control-sockets") {
+        f.error(
+            format!("{path}.control-sockets"),
+            "give either control-socket or control-sockets, not both",
+        );
+        return sockets;
+    }
+    if let Some(v) = map.get("control-socket") {
+        sockets.extend(parse_control_socket(
+            f,
+            v,
+            &format!("{path}.control-socket"),
+        ));
+    }
+    if let Some(list) = f.list_at(map, "control-sockets", path) {
+        for (i, v) in list.iter().enumerate() {
+            sockets.extend(parse_control_socket(
+                f,
+                v,
+                &format!("{path}.control-sockets[{i}]"),
+            ));
+        }
+    }
+    // ARM 9.9.1: "Kea supports only one unix control socket".
+    if sockets
+        .iter()
+        .filter(|s| s.socket_type == ControlSocketType::Unix)
+        .count()
+        > 1
+    {
+        f.error(
+            format!("{path}.control-sockets"),
+            "only one unix control socket is supported",
+        );
+    }
+    sockets
+}
+
+fn parse_control_socket(f: &mut Findings, value: &Value, path: &str) -> Option<ControlSocket> {
+    let map = as_map(f, value, path)?;
+    f.check_keys(map, path, Scope::ControlSocket);
+    let socket_type = match f.str_at(map, "socket-type", path) {
+        Some("unix") => Some(ControlSocketType::Unix),
+        Some("http") => Some(ControlSocketType::Http),
+        Some("https") => Some(ControlSocketType::Https),
+        Some(other) => {
+            f.error(
+                format!("{path}.socket-type"),
+                format!("'{other}' is not a control socket type (expected unix, http or https)"),
+            );
+            None
+        }
+        None => {
+            if !map.contains_key("socket-type") {
+                f.error(path, "mandatory 'socket-type' parameter is missing");
+            }
+            None
+        }
+    };
+    let socket_name = f.str_at(map, "socket-name", path).map(str::to_string);
+    if socket_type == Some(ControlSocketType::Unix)
+        && socket_name.as_deref().unwrap_or("").is_empty()
+    {
+        f.error(
+            path,
+            "a unix control socket needs a non-empty 'socket-name'",
+        );
+    }
+    let socket_address = match f.str_at(map, "socket-address", path) {
+        None => Some(std::net::IpAddr::from([127, 0, 0, 1])),
+        Some(text) => match text.parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                f.error(
+                    format!("{path}.socket-address"),
+                    format!("'{text}' is not a valid IP address"),
+                );
+                None
+            }
+        },
+    };
+    let socket_port = f
+        .int_in(map, "socket-port", path, 1, u16::MAX.into())
+        .and_then(|n| u16::try_from(n).ok())
+        .unwrap_or(8000);
+    let mut http_headers = Vec::new();
+    if let Some(list) = f.list_at(map, "http-headers", path) {
+        for (i, v) in list.iter().enumerate() {
+            let p = format!("{path}.http-headers[{i}]");
+            let Some(h) = as_map(f, v, &p) else {
+                continue;
+            };
+            match (f.str_at(h, "name", &p), f.str_at(h, "value", &p)) {
+                (Some(n), Some(v)) if !n.is_empty() => {
+                    http_headers.push((n.to_string(), v.to_string()))
+                }
+                _ => f.error(p, "an HTTP header needs a non-empty 'name' and a 'value'"),
+            }
+        }
+    }
+    let trust_anchor = f.str_at(map, "trust-anchor", path).map(str::to_string);
+    let cert_file = f.str_at(map, "cert-file", path).map(str::to_string);
+    let key_file = f.str_at(map, "key-file", path).map(str::to_string);
+    let cert_required = f.bool_at(map, "cert-required", path).unwrap_or(true);
+    if socket_type == Some(ControlSocketType::Https)
+        && (trust_anchor.is_none() || cert_file.is_none() || key_file.is_none())
+    {
+        f.error(
+            path,
+            "an https control socket needs trust-anchor, cert-file and key-file",
+        );
+    }
+    let authentication = f
+        .map_at(map, "authentication", path)
+        .map(|m| Value::Object(m.clone()));
+    Some(ControlSocket {
+        socket_type: socket_type?,
+        socket_name,
+        socket_address: socket_address?,
+        socket_port,
+        http_headers,
+        trust_anchor,
+        cert_file,
+        key_file,
+        cert_required,
+        authentication,
+        user_context: user_context(map),
+    })
 }
 
 #[derive(Default)]

@@ -321,3 +321,39 @@ fn reservations_are_parsed_with_their_identifiers_and_options() {
     );
     assert!(c.ip_reservations_unique);
 }
+
+#[test]
+fn control_sockets_and_hooks_are_parsed_though_not_supported_yet() {
+    use corelease_config::ControlSocketType;
+    let loaded = load(
+        r#""control-sockets": [{ "socket-type": "unix", "socket-name": "kea4-ctrl-socket" },
+                               { "socket-type": "http", "socket-address": "::1", "socket-port": 8004,
+                                 "http-headers": [{ "name": "X-A", "value": "1" }] }],
+           "hooks-libraries": [{ "library": "/usr/lib/kea/hooks/libdhcp_run_script.so",
+                                 "parameters": { "name": "/bin/true", "sync": false } }]"#,
+    )
+    .unwrap();
+    let c = &loaded.config;
+    assert_eq!(c.control_sockets.len(), 2);
+    assert_eq!(c.control_sockets[0].socket_type, ControlSocketType::Unix);
+    assert_eq!(
+        c.control_sockets[0].socket_name.as_deref(),
+        Some("kea4-ctrl-socket")
+    );
+    assert_eq!(c.control_sockets[1].socket_address.to_string(), "::1");
+    assert_eq!(c.control_sockets[1].socket_port, 8004);
+    assert_eq!(
+        c.control_sockets[1].http_headers,
+        [("X-A".to_string(), "1".to_string())]
+    );
+    assert_eq!(
+        c.hooks_libraries[0].library,
+        std::path::Path::new("/usr/lib/kea/hooks/libdhcp_run_script.so")
+    );
+    assert_eq!(
+        c.hooks_libraries[0].parameters.as_ref().unwrap()["sync"],
+        false
+    );
+    let paths: Vec<&str> = loaded.unsupported.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(paths, ["Dhcp4.control-sockets", "Dhcp4.hooks-libraries"]);
+}

@@ -673,3 +673,37 @@ fn host_reservation_identifiers_are_checked() {
         "Dhcp4.host-reservation-identifiers[0]: 'mac' is not a host identifier type (expected hw-address, duid, circuit-id, client-id or flex-id)",
     );
 }
+
+#[test]
+fn control_sockets_are_checked() {
+    assert_error(
+        r#""control-sockets": [{ "socket-type": "tcp" }]"#,
+        "Dhcp4.control-sockets[0].socket-type: 'tcp' is not a control socket type (expected unix, http or https)",
+    );
+    assert_error(
+        r#""control-socket": { "socket-type": "unix" }"#,
+        "Dhcp4.control-socket: a unix control socket needs a non-empty 'socket-name'",
+    );
+    assert_error(
+        r#""control-sockets": [{ "socket-type": "unix", "socket-name": "a" },
+                               { "socket-type": "unix", "socket-name": "b" }]"#,
+        "Dhcp4.control-sockets: only one unix control socket is supported",
+    );
+    assert_error(
+        r#""control-sockets": [{ "socket-type": "https", "socket-port": 8004 }]"#,
+        "Dhcp4.control-sockets[0]: an https control socket needs trust-anchor, cert-file and key-file",
+    );
+    assert_error(
+        r#""control-socket": { "socket-type": "unix", "socket-name": "a" },
+           "control-sockets": []"#,
+        "Dhcp4.control-sockets: give either control-socket or control-sockets, not both",
+    );
+}
+
+#[test]
+fn hook_libraries_need_a_library() {
+    assert_error(
+        r#""hooks-libraries": [{ "parameters": {} }]"#,
+        "Dhcp4.hooks-libraries[0]: mandatory 'library' parameter is missing",
+    );
+}
