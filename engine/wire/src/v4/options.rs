@@ -156,9 +156,10 @@ impl OptionIndex {
     /// Indexes `packet`'s options, replacing what was indexed before. Any buffer type works
     /// (`&[u8]`, `&mut [u8]`, `Vec<u8>`).
     ///
-    /// On `Err` the index still holds the options that came before the fault: Kea keeps those
-    /// too (it skips the remaining options of a malformed packet), so a caller may serve the
-    /// packet anyway or drop it.
+    /// On `Err` the index still holds the options that came before the fault. Kea
+    /// (`LibDHCP::unpackOptions4`) stops at a truncated option and serves the packet with the
+    /// options before it (log DHCP4_PACKET_OPTIONS_SKIPPED), so to behave like Kea treat
+    /// `Err(BadOptionLength)` as a warning, not a drop.
     pub fn parse<T: AsRef<[u8]>>(&mut self, packet: &Dhcp4Packet<T>) -> Result<(), WireError> {
         self.clear();
         match self.parse_in_one_pass(packet) {
