@@ -1,15 +1,18 @@
 //! The sender/receiver threads. Each worker owns one UDP socket bound to the same local
 //! address and port as its siblings (SO_REUSEPORT) and a slice of the client space
-//! (clients `index, index + threads, ...`). The transaction ids it uses satisfy
-//! `xid % threads == index`, and a classic BPF program attached to the reuseport group
-//! (SO_ATTACH_REUSEPORT_CBPF) returns `xid % threads`, so the kernel hands every reply to the
-//! thread that sent the request: no locks and no hand-offs between threads.
+//! (clients `index, index + threads, ...`). A classic BPF program attached to the reuseport
+//! group (SO_ATTACH_REUSEPORT_CBPF) returns `word % threads`, where the word is the DHCPv4
+//! xid (a worker only uses xids with `xid % threads == index`) or the tail of the DHCPv6
+//! RELAY-REPL peer-address (the client number): the kernel hands every reply to the thread
+//! that sent the request, so there are no locks and no hand-offs between threads.
 //!
-//! A worker loop: drain the socket, expire requests older than the drop time (-d), initiate
-//! new exchanges as the rate (-r) or the in-flight window allows, send renewals / releases
-//! (-f / -F), publish counters for the main thread's reports. Nothing in the loop allocates
-//! per packet: requests are built into a fixed buffer and in-flight exchanges live in a
-//! pre-sized ring of slots indexed by sequence number.
+//! A worker loop: drain the socket (recvmmsg), expire requests older than the drop time
+//! (-d) or, in the avalanche scenario, resend them, initiate new exchanges as the rate (-r)
+//! or the in-flight window allows, send renewals / releases (-f / -F), flush what it wrote
+//! in one sendmmsg, publish counters for the main thread's reports. Nothing in the loop
+//! allocates per packet: requests are built into a fixed buffer and queued in a fixed
+//! batch, and in-flight exchanges live in a pre-sized ring of slots indexed by sequence
+//! number.
 
 use crate::options::{Family, Options, Scenario};
 use crate::stats::{ExchangeKind, ExchangeStats, SecondSample, TimeSeries};
