@@ -31,11 +31,19 @@ pub fn parse_document(
     include_base: &Path,
 ) -> Result<Document, PathIssue> {
     let mut expanded = String::with_capacity(text.len());
-    expand(text, source_name, include_base, 0, &mut expanded)?;
+    let mut segments = Vec::new();
+    expand(
+        text,
+        source_name,
+        include_base,
+        0,
+        &mut expanded,
+        &mut segments,
+    )?;
     let mut parser = Parser {
         src: expanded.as_bytes(),
         pos: 0,
-        source_name,
+        segments: &segments,
         warnings: Vec::new(),
     };
     parser.skip_ws();
@@ -50,6 +58,33 @@ pub fn parse_document(
     })
 }
 
+/// Where a run of the expanded text came from, so that errors name the right file and line
+/// even after includes.
+struct Segment {
+    /// Offset in the expanded text where the run starts.
+    out_start: usize,
+    source_name: String,
+    /// Line and column in the source file where the run starts.
+    line: usize,
+    col: usize,
+}
+
+/// Locates a position of the expanded text in its source file.
+fn locate(segments: &[Segment], expanded: &[u8], pos: usize) -> String {
+    let Some(seg) = segments.iter().rev().find(|s| s.out_start <= pos) else {
+        return format!("?:{pos}");
+    };
+    let run = expanded
+        .get(seg.out_start..pos.min(expanded.len()))
+        .unwrap_or(&[]);
+    let newlines = run.iter().filter(|&&b| b == b'\n').count();
+    let (line, col) = match run.iter().rposition(|&b| b == b'\n') {
+        Some(last) => (seg.line + newlines, run.len() - last),
+        None => (seg.line, seg.col + run.len()),
+    };
+    format!("{}:{line}:{col}", seg.source_name)
+}
+
 /// Copies `text` into `out` with comments replaced by spaces (newlines kept, so line numbers
 /// of a file without includes stay right) and include directives replaced by the included
 /// file's expanded text.
@@ -59,7 +94,14 @@ fn expand(
     include_base: &Path,
     depth: usize,
     out: &mut String,
+    segments: &mut Vec<Segment>,
 ) -> Result<(), PathIssue> {
+    segments.push(Segment {
+        out_start: out.len(),
+        source_name: source_name.to_string(),
+        line: 1,
+        col: 1,
+    });
     let bytes = text.as_bytes();
     let mut i = 0;
     let mut in_string = false;
@@ -142,9 +184,16 @@ fn expand(
                     )
                 })?;
                 let name = path.display().to_string();
-                expand(&included, &name, include_base, depth + 1, out)?;
+                expand(&included, &name, include_base, depth + 1, out, segments)?;
                 i = end;
                 copied = i;
+                let (line, col) = line_col(text, end);
+                segments.push(Segment {
+                    out_start: out.len(),
+                    source_name: source_name.to_string(),
+                    line,
+                    col,
+                });
             }
             _ => i += 1,
         }
@@ -206,14 +255,13 @@ fn located(source_name: &str, text: &str, pos: usize, message: &str) -> PathIssu
 struct Parser<'a> {
     src: &'a [u8],
     pos: usize,
-    source_name: &'a str,
+    segments: &'a [Segment],
     warnings: Vec<PathIssue>,
 }
 
 impl Parser<'_> {
     fn error(&self, message: &str) -> PathIssue {
-        let text = String::from_utf8_lossy(self.src);
-        located(self.source_name, &text, self.pos, message)
+        PathIssue::new(locate(self.segments, self.src, self.pos), message)
     }
 
     fn warn(&mut self, message: &str) {
@@ -289,11 +337,10 @@ impl Parser<'_> {
             let key_pos = self.pos;
             let key = self.string()?;
             if let Some((_, prev)) = first_positions.iter().find(|(k, _)| *k == key) {
-                let text = String::from_utf8_lossy(self.src);
-                let (line, col) = line_col(&text, *prev);
+                let previous = locate(self.segments, self.src, *prev);
                 self.pos = key_pos;
                 return Err(self.error(&format!(
-                    "duplicate key \"{key}\" in one map (previous at line {line}, column {col})"
+                    "duplicate key \"{key}\" in one map (previous at {previous})"
                 )));
             }
             first_positions.push((key.clone(), key_pos));
@@ -527,7 +574,7 @@ mod tests {
         assert_eq!(e.path, "test.json:2:2");
         assert_eq!(
             e.message,
-            "duplicate key \"a\" in one map (previous at line 1, column 2)"
+            "duplicate key \"a\" in one map (previous at test.json:1:2)"
         );
     }
 

@@ -76,7 +76,7 @@ fn duplicate_keys_are_rejected_like_kea() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "config:1:34: duplicate key \"valid-lifetime\" in one map (previous at line 1, column 12)"
+        "config:1:34: duplicate key \"valid-lifetime\" in one map (previous at config:1:12)"
     );
 }
 
@@ -117,4 +117,21 @@ fn an_already_parsed_document_validates_the_same_way() {
     );
     let ok = serde_json::json!({ "Dhcp4": { "valid-lifetime": 60 } });
     assert_eq!(corelease_config::parse_dhcp4_value(&ok).unwrap().raw, ok);
+}
+
+#[test]
+fn errors_inside_an_included_file_name_that_file_and_line() {
+    let err = load_dhcp4_file(&data_dir().join("include/includes-bad.json")).unwrap_err();
+    let issue = &err.issues[0];
+    assert!(issue.path.ends_with("bad-subnet.json:3:28"), "{issue}");
+    assert_eq!(issue.message, "expected ',' or '}' in a map");
+}
+
+#[test]
+fn errors_after_an_include_keep_the_including_files_lines() {
+    let err = load_dhcp4_file(&data_dir().join("include/error-after-include.json")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "error-after-include.json:5:21: expected a value (map, list, string, number, true, false or null)"
+    );
 }
