@@ -205,7 +205,8 @@ impl LeaseLog {
         }
         let segment = opts.segment_bytes.max(MIN_SEGMENT_BYTES);
         let len = file.metadata().map_err(io_err(&path))?.len();
-        if len < (FILE_HEADER_LEN + 8) as u64 {
+        let created = len < (FILE_HEADER_LEN + 8) as u64;
+        if created {
             preallocate(&file, segment, &path)?;
         }
         let mut map = map_file(&file, &path)?;
@@ -245,9 +246,13 @@ impl LeaseLog {
             records: scan.kept,
             open_report,
         };
-        // Header and zeroed tail are made durable before anything new is acknowledged.
+        // Header, zeroed tail and (for a new file) its directory entry are made durable
+        // before anything new is acknowledged.
         if matches!(opts.durability, Durability::GroupCommit { .. }) {
             log.flush_range(0, extent.max(log.end))?;
+            if created {
+                sync_dir(dir)?;
+            }
         }
         log.synced_end = log.end;
         Ok(log)
