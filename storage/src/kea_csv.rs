@@ -336,9 +336,32 @@ pub fn read_leases4(r: impl BufRead) -> Result<Vec<Lease>, StorageError> {
 }
 
 /// Writes `leases` (v4 ones; others are skipped) as a Kea 3.0 leases4 file.
-pub fn write_leases4(mut w: impl Write, leases: &[Lease]) -> Result<(), StorageError> {
+pub fn write_leases4(w: impl Write, leases: &[Lease]) -> Result<(), StorageError> {
+    write_leases4_as(w, leases, KeaSchema::V3_0)
+}
+
+/// Which Kea's lease file layout to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeaSchema {
+    /// Kea 3.0: with `pool_id`.
+    V3_0,
+    /// Kea 2.x: without `pool_id` (Kea 2.x refuses a header with columns it does not know, so
+    /// this is the way back to a 2.x server).
+    V2,
+}
+
+/// Writes `leases` (v4 ones) as a leases4 file of the given Kea schema.
+pub fn write_leases4_as(
+    mut w: impl Write,
+    leases: &[Lease],
+    schema: KeaSchema,
+) -> Result<(), StorageError> {
     let io = |source| StorageError::CsvIo { source };
-    writeln!(w, "{LEASES4_HEADER_3_0}").map_err(io)?;
+    let header = match schema {
+        KeaSchema::V3_0 => LEASES4_HEADER_3_0,
+        KeaSchema::V2 => LEASES4_HEADER_2_X,
+    };
+    writeln!(w, "{header}").map_err(io)?;
     let mut row = String::with_capacity(256);
     for lease in leases.iter().filter(|l| l.kind == LeaseKind::V4) {
         row.clear();
@@ -362,6 +385,12 @@ pub fn write_leases4(mut w: impl Write, leases: &[Lease]) -> Result<(), StorageE
             escape(lease.user_context.as_deref().unwrap_or("")),
             lease.pool_id.0,
         );
+        if schema == KeaSchema::V2 {
+            // Drop the trailing pool_id column.
+            if let Some(cut) = row.rfind(',') {
+                row.truncate(cut);
+            }
+        }
         writeln!(w, "{row}").map_err(io)?;
     }
     w.flush().map_err(io)

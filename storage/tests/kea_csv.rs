@@ -193,3 +193,22 @@ fn leases6_import_then_export_round_trips() {
         0
     );
 }
+
+#[test]
+fn kea_2_schema_output_is_keas_own_last_rows() {
+    use corelease_storage::kea_csv::{write_leases4_as, KeaSchema};
+    let leases = read_leases4(KEA_FILE.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    write_leases4_as(&mut out, &leases, KeaSchema::V2).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), KEA_FILE.lines().next());
+    let kea = kea_last_rows();
+    let mut rows = 0;
+    for row in lines {
+        let address = row.split(',').next().unwrap();
+        assert_eq!(kea.get(address).map(String::as_str), Some(row));
+        rows += 1;
+    }
+    assert_eq!(rows, kea.len());
+}
