@@ -37,6 +37,65 @@ pub struct Dhcp4Config {
     pub control_sockets: Vec<ControlSocket>,
     /// `hooks-libraries`; parsed, reported as not supported until hooks land.
     pub hooks_libraries: Vec<HookLibrary>,
+    /// Further global settings Kea has, parsed and type-checked; each key is still reported as
+    /// not supported until the server honours it.
+    pub other: OtherGlobals,
+}
+
+/// Global Kea settings the server does not act on yet, with Kea's defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtherGlobals {
+    /// `compatibility` (ARM 9.15).
+    pub lenient_option_parsing: bool,
+    pub ignore_dhcp_server_identifier: bool,
+    pub ignore_rai_link_selection: bool,
+    pub exclude_first_last_24: bool,
+    /// `sanity-checks.lease-checks` (ARM 9.2.27): none, warn (default), fix, fix-del, del.
+    pub lease_checks: String,
+    /// `sanity-checks.extended-info-checks`: none, fix (default), strict, pedantic.
+    pub extended_info_checks: String,
+    pub server_tag: String,
+    pub statistic_default_sample_count: u32,
+    pub statistic_default_sample_age: u32,
+    pub parked_packet_limit: u32,
+    pub early_global_reservations_lookup: bool,
+    pub reservations_lookup_first: bool,
+    pub stash_agent_options: bool,
+    /// `dhcp-queue-control.enable-queue` / `queue-type` / `capacity`.
+    pub queue_enabled: bool,
+    pub queue_type: String,
+    pub queue_capacity: u32,
+}
+
+impl Default for OtherGlobals {
+    fn default() -> Self {
+        OtherGlobals {
+            lenient_option_parsing: false,
+            ignore_dhcp_server_identifier: false,
+            ignore_rai_link_selection: false,
+            exclude_first_last_24: false,
+            lease_checks: "warn".to_string(),
+            extended_info_checks: "fix".to_string(),
+            server_tag: String::new(),
+            statistic_default_sample_count: 20,
+            statistic_default_sample_age: 0,
+            parked_packet_limit: 256,
+            early_global_reservations_lookup: false,
+            reservations_lookup_first: false,
+            stash_agent_options: false,
+            queue_enabled: false,
+            queue_type: "kea-ring4".to_string(),
+            queue_capacity: 64,
+        }
+    }
+}
+
+/// `allocator` (ARM 9.16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allocator {
+    Iterative,
+    Random,
+    FreeLeaseQueue,
 }
 
 /// `interfaces-config` (ARM 9.2.4).
@@ -285,6 +344,17 @@ pub struct Subnet4 {
     pub reservations_global: bool,
     pub reservations_in_subnet: bool,
     pub reservations_out_of_pool: bool,
+    /// Effective `allocator` (Kea default iterative). Reported as not supported yet.
+    pub allocator: Allocator,
+    /// Effective `offer-lifetime` (ARM 9.2.34; 0 = no lease on DHCPDISCOVER). Reported as not
+    /// supported yet.
+    pub offer_lifetime: u32,
+    /// Effective `cache-threshold` (Kea 3.0 default 0.25) and `cache-max-age` (ARM 9.2.33).
+    /// Reported as not supported yet.
+    pub cache_threshold: f64,
+    pub cache_max_age: Option<u32>,
+    /// Effective `store-extended-info` (default false). Reported as not supported yet.
+    pub store_extended_info: bool,
 }
 
 impl Subnet4 {

@@ -229,6 +229,11 @@ struct Params {
     reservations_global: Option<bool>,
     reservations_in_subnet: Option<bool>,
     reservations_out_of_pool: Option<bool>,
+    allocator: Option<Allocator>,
+    offer_lifetime: Option<u32>,
+    cache_threshold: Option<f64>,
+    cache_max_age: Option<u32>,
+    store_extended_info: Option<bool>,
 }
 
 impl Params {
@@ -260,6 +265,11 @@ impl Params {
             reservations_out_of_pool: self
                 .reservations_out_of_pool
                 .or(parent.reservations_out_of_pool),
+            allocator: self.allocator.or(parent.allocator),
+            offer_lifetime: self.offer_lifetime.or(parent.offer_lifetime),
+            cache_threshold: self.cache_threshold.or(parent.cache_threshold),
+            cache_max_age: self.cache_max_age.or(parent.cache_max_age),
+            store_extended_info: self.store_extended_info.or(parent.store_extended_info),
         }
     }
 
@@ -335,6 +345,22 @@ fn parse_params(f: &mut Findings, map: &Map<String, Value>, path: &str) -> Param
         reservations_global: f.bool_at(map, "reservations-global", path),
         reservations_in_subnet: f.bool_at(map, "reservations-in-subnet", path),
         reservations_out_of_pool: f.bool_at(map, "reservations-out-of-pool", path),
+        allocator: f.str_at(map, "allocator", path).and_then(|a| match a {
+            "iterative" => Some(Allocator::Iterative),
+            "random" => Some(Allocator::Random),
+            "flq" => Some(Allocator::FreeLeaseQueue),
+            other => {
+                f.error(
+                    format!("{path}.allocator"),
+                    format!("'{other}' is not an allocator (expected iterative, random or flq)"),
+                );
+                None
+            }
+        }),
+        offer_lifetime: f.u32_at(map, "offer-lifetime", path),
+        cache_threshold: f.real_at(map, "cache-threshold", path),
+        cache_max_age: f.u32_at(map, "cache-max-age", path),
+        store_extended_info: f.bool_at(map, "store-extended-info", path),
     }
 }
 
@@ -617,6 +643,7 @@ fn parse_dhcp4(f: &mut Findings, map: &Map<String, Value>) -> Dhcp4Config {
         ip_reservations_unique,
         control_sockets,
         hooks_libraries,
+        other: parse_other_globals(f, map, path),
     }
 }
 
@@ -1053,7 +1080,102 @@ fn parse_subnet(
         reservations_global: merged.reservations_global.unwrap_or(false),
         reservations_in_subnet: merged.reservations_in_subnet.unwrap_or(true),
         reservations_out_of_pool: merged.reservations_out_of_pool.unwrap_or(false),
+        allocator: merged.allocator.unwrap_or(Allocator::Iterative),
+        offer_lifetime: merged.offer_lifetime.unwrap_or(0),
+        cache_threshold: merged.cache_threshold.unwrap_or(0.25),
+        cache_max_age: merged.cache_max_age,
+        store_extended_info: merged.store_extended_info.unwrap_or(false),
     })
+}
+
+/// One of `allowed` at `map[key]`, or `default`.
+fn choice_at(
+    f: &mut Findings,
+    map: &Map<String, Value>,
+    key: &str,
+    path: &str,
+    allowed: &[&str],
+    default: &str,
+) -> String {
+    match f.str_at(map, key, path) {
+        Some(v) if allowed.contains(&v) => v.to_string(),
+        Some(v) => {
+            f.error(
+                format!("{path}.{key}"),
+                format!("'{v}' is not valid (expected {})", allowed.join(", ")),
+            );
+            default.to_string()
+        }
+        None => default.to_string(),
+    }
+}
+
+fn parse_other_globals(f: &mut Findings, map: &Map<String, Value>, path: &str) -> OtherGlobals {
+    let d = OtherGlobals::default();
+    let mut o = OtherGlobals {
+        server_tag: f.str_at(map, "server-tag", path).unwrap_or("").to_string(),
+        statistic_default_sample_count: f
+            .u32_at(map, "statistic-default-sample-count", path)
+            .unwrap_or(d.statistic_default_sample_count),
+        statistic_default_sample_age: f
+            .u32_at(map, "statistic-default-sample-age", path)
+            .unwrap_or(d.statistic_default_sample_age),
+        parked_packet_limit: f
+            .u32_at(map, "parked-packet-limit", path)
+            .unwrap_or(d.parked_packet_limit),
+        early_global_reservations_lookup: f
+            .bool_at(map, "early-global-reservations-lookup", path)
+            .unwrap_or(false),
+        reservations_lookup_first: f
+            .bool_at(map, "reservations-lookup-first", path)
+            .unwrap_or(false),
+        stash_agent_options: f.bool_at(map, "stash-agent-options", path).unwrap_or(false),
+        ..d
+    };
+    let compat_path = format!("{path}.compatibility");
+    if let Some(c) = f.map_at(map, "compatibility", path) {
+        o.lenient_option_parsing = f
+            .bool_at(c, "lenient-option-parsing", &compat_path)
+            .unwrap_or(false);
+        o.ignore_dhcp_server_identifier = f
+            .bool_at(c, "ignore-dhcp-server-identifier", &compat_path)
+            .unwrap_or(false);
+        o.ignore_rai_link_selection = f
+            .bool_at(c, "ignore-rai-link-selection", &compat_path)
+            .unwrap_or(false);
+        o.exclude_first_last_24 = f
+            .bool_at(c, "exclude-first-last-24", &compat_path)
+            .unwrap_or(false);
+    }
+    let sanity_path = format!("{path}.sanity-checks");
+    if let Some(c) = f.map_at(map, "sanity-checks", path) {
+        o.lease_checks = choice_at(
+            f,
+            c,
+            "lease-checks",
+            &sanity_path,
+            &["none", "warn", "fix", "fix-del", "del"],
+            "warn",
+        );
+        o.extended_info_checks = choice_at(
+            f,
+            c,
+            "extended-info-checks",
+            &sanity_path,
+            &["none", "fix", "strict", "pedantic"],
+            "fix",
+        );
+    }
+    let queue_path = format!("{path}.dhcp-queue-control");
+    if let Some(q) = f.map_at(map, "dhcp-queue-control", path) {
+        o.queue_enabled = f.bool_at(q, "enable-queue", &queue_path).unwrap_or(false);
+        o.queue_type = f
+            .str_at(q, "queue-type", &queue_path)
+            .unwrap_or("kea-ring4")
+            .to_string();
+        o.queue_capacity = f.u32_at(q, "capacity", &queue_path).unwrap_or(64);
+    }
+    o
 }
 
 /// `host-reservation-identifiers` (Kea's default order for DHCPv4 when absent).

@@ -357,3 +357,55 @@ fn control_sockets_and_hooks_are_parsed_though_not_supported_yet() {
     let paths: Vec<&str> = loaded.unsupported.iter().map(|i| i.path.as_str()).collect();
     assert_eq!(paths, ["Dhcp4.control-sockets", "Dhcp4.hooks-libraries"]);
 }
+
+#[test]
+fn allocation_and_caching_parameters_are_inherited() {
+    use corelease_config::Allocator;
+    check(
+        "allocator",
+        ("\"random\"", "\"flq\"", "\"iterative\""),
+        |s| s.allocator,
+        (
+            Allocator::Iterative,
+            Allocator::FreeLeaseQueue,
+            Allocator::Random,
+        ),
+    );
+    check(
+        "offer-lifetime",
+        ("60", "90", "120"),
+        |s| s.offer_lifetime,
+        (120, 90, 60),
+    );
+    check(
+        "cache-threshold",
+        ("0.1", "0.2", "0.3"),
+        |s| s.cache_threshold,
+        (0.3, 0.2, 0.1),
+    );
+    check(
+        "cache-max-age",
+        ("10", "20", "30"),
+        |s| s.cache_max_age,
+        (Some(30), Some(20), Some(10)),
+    );
+    check(
+        "store-extended-info",
+        ("true", "false", "true"),
+        |s| s.store_extended_info,
+        (true, false, true),
+    );
+    let c = config(SUBNET);
+    let s = &c.subnets[0];
+    assert_eq!(
+        (
+            s.allocator,
+            s.offer_lifetime,
+            s.cache_threshold,
+            s.cache_max_age
+        ),
+        (Allocator::Iterative, 0, 0.25, None)
+    );
+    assert_eq!(c.other.lease_checks, "warn");
+    assert_eq!(c.other.statistic_default_sample_count, 20);
+}

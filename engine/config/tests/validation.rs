@@ -707,3 +707,23 @@ fn hook_libraries_need_a_library() {
         "Dhcp4.hooks-libraries[0]: mandatory 'library' parameter is missing",
     );
 }
+
+#[test]
+fn not_yet_supported_settings_are_still_type_checked() {
+    assert_error(
+        r#""sanity-checks": { "lease-checks": "maybe" }"#,
+        "Dhcp4.sanity-checks.lease-checks: 'maybe' is not valid (expected none, warn, fix, fix-del, del)",
+    );
+    assert_error(
+        r#""compatibility": { "lenient-option-parsing": "yes" }"#,
+        "Dhcp4.compatibility.lenient-option-parsing: expected a boolean, found string",
+    );
+    assert_error(
+        r#""subnet4": [{ "id": 1, "subnet": "192.0.2.0/24", "allocator": "fast" }]"#,
+        "Dhcp4.subnet4[0].allocator: 'fast' is not an allocator (expected iterative, random or flq)",
+    );
+    assert_error(
+        r#""server-tag": 5"#,
+        "Dhcp4.server-tag: expected a string, found integer",
+    );
+}
