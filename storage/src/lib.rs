@@ -9,7 +9,8 @@
 //! durable what is not: in group-commit mode `commit` returns only after the msync.
 //!
 //! # Record layout: a fixed little-endian layout, not rkyv
-//! Each record is framed as length, CRC32C, sequence number, then the lease in a fixed 80-byte
+//! Each record is framed as CRC32C, length, sequence number (the checksum first, so it covers
+//! length, sequence number and payload in one contiguous call), then the lease in a fixed 80-byte
 //! little-endian layout followed by a variable tail (client-id / DUID, hostname, user-context);
 //! see `record.rs` for the byte map. Chosen over rkyv because: the lease has exactly three
 //! variable fields, so the layout is a page of code with no derive machinery or format-version
@@ -24,6 +25,23 @@
 //! strictly increases (a frame that does not is treated as damage); across logs it orders the
 //! records of one address that moved between shards (released by one, taken by another, or
 //! re-hashed after a change of thread-pool-size), so "newest record wins" holds globally.
+//!
+//! # Durability modes
+//! [`Durability::Default`]: a record is in the shared page cache when `record` returns, so it
+//! survives a crash or SIGKILL of the process (not a power loss), like Kea's memfile.
+//! [`Durability::GroupCommit`]: `commit` msyncs (fdatasync of the written range) everything
+//! appended since the last one; the runtime sends ACKs only after it, and calls it at the end
+//! of each batch or by [`LeaseLog::needs_commit_by`]; `max_batch` records trigger it inside
+//! `record`. OFFERs are not recorded, so they never wait.
+//!
+//! # Compaction without pausing the shard
+//! [`LeaseLog::begin_compaction`] (snapshot, on the shard) → [`CompactionJob::run`] (read, write,
+//! fdatasync, on any thread) → [`LeaseLog::finish_compaction`] (copy the records appended
+//! meanwhile, sync, rename, on the shard). [`LeaseLog::compact`] does all three in place.
+//!
+//! # Reading while the server runs
+//! `recover` and `export_kea_csv` only read. A record being written at that instant may read as
+//! a damaged tail and is then reported and left out; the next read sees it.
 //!
 //! # After a change of shard count
 //! `recover` returns the merged lease set; the runtime re-hashes it and should then
