@@ -35,7 +35,7 @@
 //! `record`. OFFERs are not recorded, so they never wait.
 //!
 //! # Compaction without pausing the shard
-//! [`LeaseLog::begin_compaction`] (snapshot, on the shard) → [`CompactionJob::run`] (read, write,
+//! [`LeaseLog::begin_compaction`] (snapshot, on the shard) → `CompactionJob::run` (read, write,
 //! fdatasync, on any thread) → [`LeaseLog::finish_compaction`] (copy the records appended
 //! meanwhile, sync, rename, on the shard). [`LeaseLog::compact`] does all three in place.
 //!

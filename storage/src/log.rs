@@ -418,7 +418,7 @@ impl LeaseLog {
     }
 
     /// Rewrites the log to hold exactly `live` (the shard's lease table), the equivalent of
-    /// Kea's LFC, in one call: [`LeaseLog::begin_compaction`], [`CompactionJob::run`],
+    /// Kea's LFC, in one call: [`LeaseLog::begin_compaction`], `CompactionJob::run`,
     /// [`LeaseLog::finish_compaction`]. A shard that must not pause runs the middle step on
     /// another thread.
     pub fn compact(
