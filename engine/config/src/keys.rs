@@ -66,6 +66,67 @@ impl Scope {
     }
 }
 
+/// Kea's default value of a key we do not implement: setting it to this is a no-op.
+#[derive(Clone, Copy, Debug)]
+enum KeaDefault {
+    Bool(bool),
+    Int(i64),
+    Str(&'static str),
+}
+
+/// Defaults of not-yet-supported keys (Kea's `simple_parser4.cc` tables). A key set to its
+/// default changes nothing, so it is not reported.
+const UNSUPPORTED_DEFAULTS: &[(&str, KeaDefault)] = &[
+    ("dhcp4o6-port", KeaDefault::Int(0)),
+    ("server-tag", KeaDefault::Str("")),
+    ("reservations-global", KeaDefault::Bool(false)),
+    ("reservations-in-subnet", KeaDefault::Bool(true)),
+    ("reservations-out-of-pool", KeaDefault::Bool(false)),
+    ("ddns-send-updates", KeaDefault::Bool(true)),
+    ("ddns-override-no-update", KeaDefault::Bool(false)),
+    ("ddns-override-client-update", KeaDefault::Bool(false)),
+    ("ddns-replace-client-name", KeaDefault::Str("never")),
+    ("ddns-generated-prefix", KeaDefault::Str("myhost")),
+    ("ddns-qualifying-suffix", KeaDefault::Str("")),
+    ("ddns-update-on-renew", KeaDefault::Bool(false)),
+    (
+        "ddns-conflict-resolution-mode",
+        KeaDefault::Str("check-with-dhcid"),
+    ),
+    ("hostname-char-set", KeaDefault::Str("[^A-Za-z0-9.-]")),
+    ("hostname-char-replacement", KeaDefault::Str("")),
+    ("store-extended-info", KeaDefault::Bool(false)),
+    ("statistic-default-sample-count", KeaDefault::Int(20)),
+    ("statistic-default-sample-age", KeaDefault::Int(0)),
+    ("early-global-reservations-lookup", KeaDefault::Bool(false)),
+    ("ip-reservations-unique", KeaDefault::Bool(true)),
+    ("reservations-lookup-first", KeaDefault::Bool(false)),
+    ("parked-packet-limit", KeaDefault::Int(256)),
+    ("allocator", KeaDefault::Str("iterative")),
+    ("offer-lifetime", KeaDefault::Int(0)),
+    ("stash-agent-options", KeaDefault::Bool(false)),
+];
+
+/// True when a not-yet-supported key's value cannot change behaviour: an empty list or map
+/// (no hooks, no reservations, no classes, ...) or Kea's default value.
+pub fn is_inert(key: &str, value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => return items.is_empty(),
+        Value::Object(map) => return map.is_empty(),
+        _ => {}
+    }
+    UNSUPPORTED_DEFAULTS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .is_some_and(|(_, default)| match (default, value) {
+            (KeaDefault::Bool(d), Value::Bool(b)) => d == b,
+            (KeaDefault::Int(d), Value::Number(n)) => n.as_i64() == Some(*d),
+            (KeaDefault::Str(d), Value::String(s)) => d == s,
+            _ => false,
+        })
+}
+
 /// Top-level maps other than `Dhcp4` that a Kea configuration file may carry; ignored here.
 pub const IGNORED_TOP_LEVEL: &[&str] =
     &["Dhcp6", "Control-agent", "DhcpDdns", "Netconf", "Logging"];
@@ -467,6 +528,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn empty_lists_maps_and_kea_defaults_are_inert() {
+        use serde_json::json;
+        assert!(is_inert("hooks-libraries", &json!([])));
+        assert!(is_inert("client-classes", &json!([])));
+        assert!(is_inert("reservations-in-subnet", &json!(true)));
+        assert!(!is_inert("reservations-in-subnet", &json!(false)));
+        assert!(is_inert("allocator", &json!("iterative")));
+        assert!(!is_inert("allocator", &json!("random")));
+        assert!(!is_inert("hooks-libraries", &json!([{ "library": "x" }])));
+        assert!(!is_inert("cache-threshold", &json!(0.25)));
     }
 
     #[test]

@@ -68,8 +68,9 @@ fn unknown_key_deep_inside_names_its_path() {
 #[test]
 fn keys_kea_knows_but_we_do_not_implement_are_listed_not_ignored() {
     let loaded = load(
-        r#""hooks-libraries": [], "subnet4": [{ "id": 1, "subnet": "192.0.2.0/24",
-             "reservations": [], "pools": [{ "pool": "192.0.2.1-192.0.2.9", "client-class": "x" }] }],
+        r#""hooks-libraries": [{ "library": "/x.so" }], "subnet4": [{ "id": 1, "subnet": "192.0.2.0/24",
+             "reservations": [{ "hw-address": "01:02:03:04:05:06" }],
+             "pools": [{ "pool": "192.0.2.1-192.0.2.9", "client-class": "x" }] }],
             "lease-database": { "type": "memfile", "lfc-interval": 10, "host": "db" }"#,
     )
     .unwrap();
@@ -725,5 +726,21 @@ fn not_yet_supported_settings_are_still_type_checked() {
     assert_error(
         r#""server-tag": 5"#,
         "Dhcp4.server-tag: expected a string, found integer",
+    );
+}
+
+#[test]
+fn unsupported_keys_that_change_nothing_are_not_reported() {
+    let loaded = load(
+        r#""hooks-libraries": [], "client-classes": [], "reservations-in-subnet": true,
+           "ddns-send-updates": true, "allocator": "iterative",
+           "subnet4": [{ "id": 1, "subnet": "192.0.2.0/24", "reservations": [], "store-extended-info": false }]"#,
+    )
+    .unwrap();
+    assert!(loaded.unsupported.is_empty(), "{:?}", loaded.unsupported);
+    let loaded = load(r#""allocator": "random""#).unwrap();
+    assert_eq!(
+        loaded.unsupported[0].to_string(),
+        "Dhcp4.allocator: not supported yet"
     );
 }

@@ -46,6 +46,8 @@ impl Findings {
             let key_path = format!("{path}.{key}");
             match scope.status(key) {
                 Some(KeyStatus::Supported) => {}
+                // A no-op setting (empty list, Kea's default) is not worth refusing to start.
+                Some(KeyStatus::Unsupported) if crate::keys::is_inert(key, value) => {}
                 Some(KeyStatus::Unsupported) => self
                     .unsupported
                     .push(PathIssue::new(key_path, "not supported yet")),
