@@ -471,6 +471,34 @@ mod tests {
         );
     }
 
+    /// xorshift64: deterministic noise, no dependency.
+    fn noise(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn corrupted_replies_never_panic_and_keep_fields_in_bounds() {
+        let base = kea_offer();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut parsed = 0;
+        for _ in 0..20_000 {
+            let mut p = base.clone();
+            for _ in 0..(noise(&mut state) % 8) {
+                let at = (noise(&mut state) as usize) % p.len();
+                p[at] = noise(&mut state) as u8;
+            }
+            p.truncate(240 + (noise(&mut state) as usize) % (p.len() - 239));
+            if let Ok(reply) = parse_reply(&p) {
+                parsed += 1;
+                assert_eq!(reply.xid, u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+            }
+        }
+        assert!(parsed > 0, "the noise never left a parsable reply");
+    }
+
     #[test]
     fn request_packets_are_rejected_as_replies() {
         let mut out = [0u8; MAX_BUILT_LEN];

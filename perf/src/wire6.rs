@@ -582,6 +582,42 @@ mod tests {
     }
 
     #[test]
+    fn corrupted_relay_replies_never_panic() {
+        let base = kea_advertise();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut parsed = 0;
+        for _ in 0..20_000 {
+            let mut p = base.clone();
+            for _ in 0..(next() % 8) {
+                let at = (next() as usize) % p.len();
+                p[at] = next() as u8;
+            }
+            let keep = (next() as usize) % (p.len() + 1);
+            p.truncate(keep);
+            if let Ok(reply) = parse_relay_reply(&p) {
+                parsed += 1;
+                for range in [&reply.server_id, &reply.ia_na, &reply.ia_pd]
+                    .into_iter()
+                    .flatten()
+                {
+                    assert!(
+                        range.end <= p.len(),
+                        "range {range:?} past {} bytes",
+                        p.len()
+                    );
+                }
+            }
+        }
+        assert!(parsed > 0, "the noise never left a parsable reply");
+    }
+
+    #[test]
     fn status_code_failure_is_reported() {
         let mut p = vec![0x0d, 0x00];
         p.extend_from_slice(&[0u8; 32]);
