@@ -33,6 +33,7 @@ pub enum Scope {
     Reservation4,
     ControlSocket,
     HookLibrary,
+    ClientClass,
 }
 
 impl Scope {
@@ -54,6 +55,7 @@ impl Scope {
             Scope::Reservation4 => RESERVATION4,
             Scope::ControlSocket => CONTROL_SOCKET,
             Scope::HookLibrary => HOOK_LIBRARY,
+            Scope::ClientClass => CLIENT_CLASS,
         }
     }
 
@@ -459,6 +461,26 @@ const CONTROL_SOCKET: &[(&str, KeyStatus)] = &[
     ("comment", S),
 ];
 
+/// Inside `client-classes` (itself still reported as not supported).
+const CLIENT_CLASS: &[(&str, KeyStatus)] = &[
+    ("name", S),
+    ("test", S),
+    ("template-test", S),
+    ("only-if-required", S),
+    ("only-in-additional-list", S),
+    ("option-data", S),
+    ("option-def", S),
+    ("next-server", S),
+    ("server-hostname", S),
+    ("boot-file-name", S),
+    ("valid-lifetime", S),
+    ("min-valid-lifetime", S),
+    ("max-valid-lifetime", S),
+    ("offer-lifetime", S),
+    ("user-context", S),
+    ("comment", S),
+];
+
 /// Inside `hooks-libraries` (itself still reported as not supported).
 const HOOK_LIBRARY: &[(&str, KeyStatus)] = &[
     ("library", S),
@@ -519,6 +541,7 @@ mod tests {
             Scope::Reservation4,
             Scope::ControlSocket,
             Scope::HookLibrary,
+            Scope::ClientClass,
         ] {
             let keys = scope.keys();
             for (i, (a, _)) in keys.iter().enumerate() {

@@ -40,6 +40,30 @@ pub struct Dhcp4Config {
     /// Further global settings Kea has, parsed and type-checked; each key is still reported as
     /// not supported until the server honours it.
     pub other: OtherGlobals,
+    /// `client-classes`, in order (ARM 9.2.20). Parsed and validated, test expressions kept
+    /// as text (not evaluated); reported as not supported until classification lands.
+    pub client_classes: Vec<ClientClass>,
+}
+
+/// One client class definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientClass {
+    pub name: String,
+    /// The `test` expression, as written.
+    pub test: Option<String>,
+    pub template_test: Option<String>,
+    /// `only-in-additional-list` (Kea 3.0) or its older name `only-if-required`.
+    pub only_in_additional_list: bool,
+    pub options: OptionSet,
+    /// Class-local definitions (only code 43 and 224..=254, ARM 9.2.13).
+    pub option_defs: Vec<crate::options::defs::OptionDef>,
+    pub next_server: Option<Ipv4Addr>,
+    pub server_hostname: Option<String>,
+    pub boot_file_name: Option<String>,
+    /// Set when the class sets any of valid-lifetime / min- / max-.
+    pub valid_lifetime: Option<Lifetime>,
+    pub offer_lifetime: Option<u32>,
+    pub user_context: Option<serde_json::Value>,
 }
 
 /// Global Kea settings the server does not act on yet, with Kea's defaults.

@@ -409,3 +409,26 @@ fn allocation_and_caching_parameters_are_inherited() {
     assert_eq!(c.other.lease_checks, "warn");
     assert_eq!(c.other.statistic_default_sample_count, 20);
 }
+
+#[test]
+fn client_classes_are_parsed_with_their_own_definitions() {
+    let c = config(
+        r#""client-classes": [
+             { "name": "pxe", "test": "option[93].hex == 0x0007", "next-server": "10.0.0.1",
+               "boot-file-name": "ipxe.efi", "valid-lifetime": 600, "only-if-required": true,
+               "option-def": [{ "name": "priv", "code": 224, "type": "uint16" }],
+               "option-data": [{ "name": "priv", "data": "513" }, { "name": "tftp-server-name", "data": "tftp" }] }]"#,
+    );
+    let pxe = &c.client_classes[0];
+    assert_eq!(pxe.name, "pxe");
+    assert_eq!(pxe.test.as_deref(), Some("option[93].hex == 0x0007"));
+    assert!(pxe.only_in_additional_list);
+    assert_eq!(pxe.next_server, Some("10.0.0.1".parse().unwrap()));
+    assert_eq!(pxe.boot_file_name.as_deref(), Some("ipxe.efi"));
+    assert_eq!(pxe.valid_lifetime, Some(fixed(600)));
+    assert_eq!(&*pxe.options.get(224).unwrap().data, &[2, 1]);
+    assert_eq!(&*pxe.options.get(66).unwrap().data, b"tftp");
+    assert_eq!(pxe.option_defs[0].name, "priv");
+    // Class-local definitions stay local.
+    assert!(c.option_defs.is_empty());
+}

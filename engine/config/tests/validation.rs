@@ -744,3 +744,19 @@ fn unsupported_keys_that_change_nothing_are_not_reported() {
         "Dhcp4.allocator: not supported yet"
     );
 }
+
+#[test]
+fn client_classes_are_checked_though_not_supported_yet() {
+    assert_error(
+        r#""client-classes": [{ "name": "a", "test": "true" }, { "name": "a" }]"#,
+        "Dhcp4.client-classes[1].name: client class 'a' is already defined at Dhcp4.client-classes[0]",
+    );
+    assert_error(
+        r#""client-classes": [{ "name": "a", "option-def": [{ "name": "x", "code": 200, "type": "uint8" }] }]"#,
+        "Dhcp4.client-classes[0].option-def[0].code: option 200 cannot be defined in a client class (only 43 and 224..254)",
+    );
+    assert_error(
+        r#""client-classes": [{ "name": "a", "option-data": [{ "name": "routers", "data": "x" }] }]"#,
+        "Dhcp4.client-classes[0].option-data[0].data: 'x' is not a valid IPv4 address",
+    );
+}

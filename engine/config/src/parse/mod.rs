@@ -292,6 +292,10 @@ fn parse_dhcp4(f: &mut Findings, map: &Map<String, Value>) -> Dhcp4Config {
         .unwrap_or_default();
     let host_reservation_identifiers = parse_identifier_types(f, map, path);
     let control_sockets = parse_control_sockets(f, map, path);
+    let client_classes = f
+        .list_at(map, "client-classes", path)
+        .map(|list| parse_client_classes(f, list, &format!("{path}.client-classes"), &option_defs))
+        .unwrap_or_default();
     let hooks_libraries = f
         .list_at(map, "hooks-libraries", path)
         .map(|list| {
@@ -405,5 +409,6 @@ fn parse_dhcp4(f: &mut Findings, map: &Map<String, Value>) -> Dhcp4Config {
         control_sockets,
         hooks_libraries,
         other: parse_other_globals(f, map, path),
+        client_classes,
     }
 }

@@ -67,7 +67,7 @@ impl Params {
         }
     }
 
-    fn sets_lifetime(&self) -> bool {
+    pub(super) fn sets_lifetime(&self) -> bool {
         self.valid.is_some() || self.min_valid.is_some() || self.max_valid.is_some()
     }
 

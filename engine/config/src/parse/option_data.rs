@@ -386,3 +386,110 @@ pub(super) fn parse_one_option(
         }
     }
 }
+
+/// `client-classes` (ARM 9.2.20, 14): names unique, class-local option definitions limited to
+/// code 43 and the private codes 224..=254 (ARM 9.2.13), option data encoded with the class's
+/// definitions first, then the global ones.
+pub(super) fn parse_client_classes(
+    f: &mut Findings,
+    list: &[Value],
+    path: &str,
+    global_defs: &[OptionDef],
+) -> Vec<ClientClass> {
+    let mut classes: Vec<ClientClass> = Vec::new();
+    let mut names: HashMap<String, String> = HashMap::new();
+    for (i, item) in list.iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        let Some(map) = as_map(f, item, &p) else {
+            continue;
+        };
+        f.check_keys(map, &p, Scope::ClientClass);
+        let name = match f.str_at(map, "name", &p) {
+            Some("") => {
+                f.error(format!("{p}.name"), "must not be empty");
+                None
+            }
+            Some(n) => {
+                if let Some(first) = names.get(n) {
+                    f.error(
+                        format!("{p}.name"),
+                        format!("client class '{n}' is already defined at {first}"),
+                    );
+                } else {
+                    names.insert(n.to_string(), p.clone());
+                }
+                Some(n.to_string())
+            }
+            None => {
+                if !map.contains_key("name") {
+                    f.error(p.clone(), "mandatory 'name' parameter is missing");
+                }
+                None
+            }
+        };
+        let mut class_defs: Vec<OptionDef> = Vec::new();
+        if let Some(defs) = f.list_at(map, "option-def", &p) {
+            for (j, v) in defs.iter().enumerate() {
+                let dp = format!("{p}.option-def[{j}]");
+                if let Some(def) = parse_option_def(f, v, &dp, &class_defs) {
+                    if def.space == DHCP4_SPACE
+                        && def.code != 43
+                        && !(224..=254).contains(&def.code)
+                    {
+                        f.error(
+                            format!("{dp}.code"),
+                            format!(
+                                "option {} cannot be defined in a client class (only 43 and 224..254)",
+                                def.code
+                            ),
+                        );
+                    } else {
+                        class_defs.push(def);
+                    }
+                }
+            }
+        }
+        let lookup: Vec<OptionDef> = class_defs.iter().chain(global_defs).cloned().collect();
+        let options = parse_option_data(
+            f,
+            map.get("option-data"),
+            &format!("{p}.option-data"),
+            &lookup,
+        );
+        let params = parse_params(f, map, &p);
+        let valid_lifetime = if params.sets_lifetime() {
+            match lifetime_triplet(&params) {
+                Ok(l) => Some(l),
+                Err(message) => {
+                    f.error(format!("{p}.valid-lifetime"), message);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let only_in_additional_list = f
+            .bool_at(map, "only-in-additional-list", &p)
+            .or(f.bool_at(map, "only-if-required", &p))
+            .unwrap_or(false);
+        let test = f.str_at(map, "test", &p).map(str::to_string);
+        let template_test = f.str_at(map, "template-test", &p).map(str::to_string);
+        if let Some(name) = name {
+            classes.push(ClientClass {
+                name,
+                test,
+                template_test,
+                only_in_additional_list,
+                options,
+                option_defs: class_defs,
+                next_server: params.next_server,
+                server_hostname: params.server_hostname,
+                boot_file_name: params.boot_file_name,
+                valid_lifetime,
+                offer_lifetime: params.offer_lifetime,
+                user_context: user_context(map),
+            });
+        }
+    }
+    classes
+}
