@@ -1,10 +1,18 @@
 //! Every key Kea 3.0's DHCPv4 grammar accepts, per map, and whether corelease implements it.
 //!
 //! This is the one place to change when a feature lands: move its key from `Unsupported` to
-//! `Supported` (and parse it in `parse.rs`). A key listed here as `Unsupported` is reported as
-//! "not supported yet" (DESIGN.md: never silently ignored); a key absent from its scope is one
-//! Kea itself rejects ("unknown key"). Sources: Kea's `dhcp4_parser.yy` and
-//! `simple_parser4.cc` keyword tables, ARM chapter 9.
+//! `Supported`. A key listed here as `Unsupported` is reported as "not supported yet"
+//! (DESIGN.md: never silently ignored) unless its value changes nothing ([`is_inert`]); a key
+//! absent from its scope is one Kea itself rejects ("unknown key"). Sources: Kea's
+//! `dhcp4_parser.yy` and `simple_parser4.cc` keyword tables, ARM chapter 9.
+//!
+//! Several `Unsupported` sections are already parsed and validated into the model, so only
+//! this table needs to change when the server starts honouring them: `reservations`,
+//! `host-reservation-identifiers`, `reservations-*`, `ip-reservations-unique`,
+//! `client-classes`, `control-socket(s)`, `hooks-libraries`, `allocator`, `offer-lifetime`,
+//! `cache-*`, `store-extended-info`, `compatibility`, `sanity-checks`, `dhcp-queue-control`,
+//! `server-tag`, `statistic-default-*`, `parked-packet-limit`, `stash-agent-options`,
+//! `early-global-reservations-lookup`, `reservations-lookup-first`.
 
 use KeyStatus::{Supported as S, Unsupported as U};
 
