@@ -239,7 +239,7 @@ pub struct LoggerConfig {
     pub severity_level: Severity,
     /// 0..=99, used when severity is DEBUG.
     pub debuglevel: u8,
-    /// "stdout", "stderr", "syslog[:name]" or a file path, one per output option.
+    /// `stdout`, `stderr`, `syslog` / `syslog:name` or a file path, one per output option.
     pub outputs: Vec<String>,
     pub output_options: Vec<LoggerOutput>,
 }
