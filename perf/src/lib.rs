@@ -30,6 +30,21 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// `println!` that ignores a closed stdout (`corelease perf ... | head`) instead of
+/// panicking: the run's outcome is the exit code, not whether anyone read the report.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` counterpart of `say!`.
+macro_rules! say_partial {
+    ($($arg:tt)*) => {{
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Exit code: everything completed.
 pub const EXIT_OK: i32 = 0;
 /// Exit code: a general error (socket, resolution, files).
@@ -80,11 +95,11 @@ pub fn main_with_args(args: Vec<OsString>) -> i32 {
         }
     };
     if opts.help {
-        print!("{USAGE}");
+        say_partial!("{USAGE}");
         return EXIT_OK;
     }
     if opts.version {
-        println!("{}", env!("CARGO_PKG_VERSION"));
+        say!("{}", env!("CARGO_PKG_VERSION"));
         return EXIT_OK;
     }
     match run(&opts, &printable) {
@@ -266,17 +281,18 @@ fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
         .then(|| Arc::new(AddressTable::new(opts.clients)));
     let text_output = !opts.json;
     if text_output {
-        println!("Running: corelease perf {}", printable_args.join(" "));
+        say!("Running: corelease perf {}", printable_args.join(" "));
         match opts.scenario {
-            Scenario::Basic => println!("Scenario: basic."),
-            Scenario::Avalanche => println!("Scenario: avalanche."),
+            Scenario::Basic => say!("Scenario: basic."),
+            Scenario::Avalanche => say!("Scenario: avalanche."),
         }
-        println!("Multi-thread mode enabled.");
+        say!("Multi-thread mode enabled.");
         if opts.diag('a') {
-            println!("{opts:#?}");
-            println!(
+            say!("{opts:#?}");
+            say!(
                 "local={} server={} threads={threads}",
-                endpoints.local, endpoints.server
+                endpoints.local,
+                endpoints.server
             );
         }
     }
@@ -473,7 +489,7 @@ fn supervise(
         }
         if let Some(at) = next_report {
             if elapsed >= at && !opts.json {
-                println!("{}", periodic_line(&shared.live));
+                say!("{}", periodic_line(&shared.live));
                 next_report = opts.report_interval.map(|i| at + i);
             }
         }
@@ -485,7 +501,7 @@ fn supervise(
                 let before = resent_reported.get(kind.index()).copied().unwrap_or(0);
                 // As perfdhcp: a line for each exchange that resent something this period.
                 if resent > before {
-                    println!(
+                    say!(
                         "{} {}: still waiting for {waiting} answers, resent {}, retrying {retried}",
                         perfdhcp_timestamp(),
                         kind.perfdhcp_name(opts.family),
@@ -513,7 +529,7 @@ fn supervise(
                 .map(|l| l.p99_us.load(Ordering::Relaxed))
                 .max()
                 .unwrap_or(0);
-            print!(
+            say_partial!(
                 "\r{:>6.1}s sent {sent} completed {completed} rate {}/s drops {drops} p99 {:.3} ms\x1b[K",
                 elapsed.as_secs_f64(),
                 completed - last_completed.min(completed),
@@ -525,7 +541,7 @@ fn supervise(
         }
     }
     if progress {
-        print!("\r\x1b[K");
+        say_partial!("\r\x1b[K");
         let _ = std::io::stdout().flush();
     }
     match reason {
