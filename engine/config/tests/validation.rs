@@ -304,6 +304,11 @@ fn renew_timer_above_rebind_timer_is_rejected() {
         &format!(r#""renew-timer": 100, "rebind-timer": 50, {SUBNET}"#),
         "Dhcp4.renew-timer: renew-timer (100) is greater than rebind-timer (50)",
     );
+    // A subnet that only sets its lifetime does not repeat the global error.
+    assert_error(
+        r#""renew-timer": 100, "rebind-timer": 50, "subnet4": [{ "id": 1, "subnet": "192.0.2.0/24", "valid-lifetime": 500 }]"#,
+        "Dhcp4.renew-timer: renew-timer (100) is greater than rebind-timer (50)",
+    );
     assert_error(
         r#""rebind-timer": 50, "subnet4": [{ "id": 1, "subnet": "192.0.2.0/24", "renew-timer": 60 }]"#,
         "Dhcp4.subnet4[0].renew-timer: renew-timer (60) is greater than rebind-timer (50)",

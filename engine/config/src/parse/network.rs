@@ -208,8 +208,11 @@ pub(super) fn check_scope_timers(f: &mut Findings, path: &str, own: &Params, mer
     }
     if own.sets_timers() {
         let valid = merged.valid.unwrap_or(DEFAULT_VALID_LIFETIME);
+        // Only where renew or rebind itself is set: a lifetime set lower down does not
+        // change their order, and the error must be reported once.
+        let sets_renew_or_rebind = own.renew.is_some() || own.rebind.is_some();
         match (merged.renew, merged.rebind) {
-            (Some(renew), Some(rebind)) if renew > rebind => f.error(
+            (Some(renew), Some(rebind)) if renew > rebind && sets_renew_or_rebind => f.error(
                 format!("{path}.renew-timer"),
                 format!("renew-timer ({renew}) is greater than rebind-timer ({rebind})"),
             ),
