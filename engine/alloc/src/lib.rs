@@ -107,7 +107,7 @@ impl AddressBitmap {
     /// Mask of the bits of word `wi` that stand for real offsets (the last word may be partial).
     fn valid_mask(&self, wi: u64) -> u64 {
         let last = self.len.div_ceil(64).saturating_sub(1);
-        if wi < last || self.len % 64 == 0 {
+        if wi < last || self.len.is_multiple_of(64) {
             u64::MAX
         } else {
             (1u64 << (self.len % 64)) - 1

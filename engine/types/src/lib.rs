@@ -253,7 +253,7 @@ pub fn parse_hex_bytes(text: &str) -> Option<Vec<u8>> {
             })
             .collect()
     } else {
-        if text.len() % 2 != 0 {
+        if !text.len().is_multiple_of(2) {
             // Kea pads an odd-length hex string with a leading zero.
             let padded = format!("0{text}");
             return parse_hex_bytes(&padded);
