@@ -1,1 +1,1188 @@
-//! Sans-IO DHCPv4 protocol logic: (shard state, request, now) -> verdict and reply
+//! Sans-IO DHCPv4 protocol logic (RFC 2131, RFC 2132, ARM chapter 9).
+//!
+//! `V4Shard::handle(meta, bytes, now, out)` takes one datagram and the time, decides, updates
+//! the shard's lease table and lease log, and writes the reply into the caller's buffer: the
+//! quinn-proto shape (STYLE.md). It never touches a socket, a clock or a thread, so every branch
+//! is tested in memory. It must never panic on packet contents, never lock, and never allocate
+//! per packet once warm (the option index and reply buffer are reused; a lease allocates only
+//! when a new client's entry enters the table).
+
+mod leases;
+mod prepared;
+pub mod stats;
+
+pub use leases::{ClientIdent, Entry, LeaseTable, NO_POOL};
+pub use prepared::{
+    InterfaceInfo, Lifetime, NetworkRt, OptionTable, PoolRt, Ports, Prepared4, ReplyOption,
+    SubnetRt,
+};
+pub use stats::{kea_statistics, ShardStats4};
+
+use corelease_alloc::FreeLeaseQueue;
+use corelease_storage::LeaseSink;
+use corelease_types::{ClientId, HwAddr, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
+use corelease_wire::v4::{
+    opt, relay_link_selection, Dhcp4Packet, Dhcp4Writer, MessageType, OptionIndex, WireError,
+};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+
+/// Where a datagram came from and arrived (from the runtime's IP_PKTINFO).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta4 {
+    pub src: SocketAddrV4,
+    /// The IP destination: one of ours, or 255.255.255.255 for a client broadcast.
+    pub dst: Ipv4Addr,
+    pub ifindex: u32,
+    /// The address the kernel would answer from on that interface (IP_PKTINFO ipi_spec_dst),
+    /// 0.0.0.0 when unknown.
+    pub local: Ipv4Addr,
+}
+
+/// Where the reply written into `out` goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reply4 {
+    pub dst: SocketAddrV4,
+    /// Source address to send from (the server identifier), when known.
+    pub src_ip: Option<Ipv4Addr>,
+    /// Interface to send on: needed for broadcasts to reach the client's link.
+    pub ifindex: Option<u32>,
+    pub len: usize,
+    pub message_type: MessageType,
+}
+
+/// Kea's "returned if not requested" options (ARM 9.2.10 table 1): routers, domain-name-servers,
+/// domain-name. The subnet mask is always sent with a lease.
+const ALWAYS_RETURNED: [u8; 3] = [opt::ROUTERS, opt::DOMAIN_NAME_SERVERS, opt::DOMAIN_NAME];
+
+/// Upper bound of reclamations in one tick, so a tick never stalls packets for long (Kea's
+/// `max-reclaim-leases` plays this role).
+const MAX_RECLAIM_PER_TICK: usize = 1000;
+
+/// The DHCPv4 state of one shard.
+pub struct V4Shard<S: LeaseSink> {
+    prepared: Arc<Prepared4>,
+    shards: usize,
+    queues: Vec<FreeLeaseQueue>,
+    table: LeaseTable,
+    sink: S,
+    stats: Arc<ShardStats4>,
+    opts: OptionIndex,
+    steal_cursor: u64,
+}
+
+/// What a REQUEST is, by RFC 2131 4.3.2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestState {
+    Selecting {
+        server_id: Ipv4Addr,
+        requested: Option<Ipv4Addr>,
+    },
+    InitReboot {
+        requested: Ipv4Addr,
+    },
+    RenewingOrRebinding {
+        ciaddr: Ipv4Addr,
+    },
+    Invalid,
+}
+
+/// The lease parameters a reply carries.
+#[derive(Clone, Copy)]
+struct Grant {
+    subnet: usize,
+    pool: u32,
+    addr: u32,
+    valid: u32,
+}
+
+impl<S: LeaseSink> V4Shard<S> {
+    pub fn new(prepared: Arc<Prepared4>, shard: usize, shards: usize, sink: S) -> Self {
+        let queues = prepared
+            .pools
+            .iter()
+            .map(|p| FreeLeaseQueue::new(p.range.len(), shard, shards))
+            .collect();
+        let stats = Arc::new(ShardStats4::new(
+            prepared.subnets.len(),
+            prepared.pools.len(),
+        ));
+        V4Shard {
+            prepared,
+            shards: shards.max(1),
+            queues,
+            table: LeaseTable::default(),
+            sink,
+            stats,
+            opts: OptionIndex::new(),
+            steal_cursor: shard as u64 * 64,
+        }
+    }
+
+    pub fn stats(&self) -> Arc<ShardStats4> {
+        Arc::clone(&self.stats)
+    }
+
+    pub fn prepared(&self) -> &Arc<Prepared4> {
+        &self.prepared
+    }
+
+    pub fn table(&self) -> &LeaseTable {
+        &self.table
+    }
+
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    pub fn shards(&self) -> usize {
+        self.shards
+    }
+
+    /// Loads recovered leases into this shard (startup, after the runtime re-hashed them by
+    /// client). Active leases claim their bit; a second lease for an already claimed address is
+    /// refused and counted in the return value.
+    pub fn load_leases(&mut self, leases: impl IntoIterator<Item = Lease>, now: u64) -> usize {
+        let mut conflicts = 0;
+        for lease in leases {
+            let IpAddr::V4(a) = lease.addr else { continue };
+            let addr = u32::from(a);
+            let subnet = self
+                .prepared
+                .subnets
+                .iter()
+                .position(|s| s.id == lease.subnet_id && s.contains(addr));
+            let pool = subnet.and_then(|s| self.prepared.pool_of(s, addr));
+            let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
+            let mut holds_bit = false;
+            if let (true, Some(p)) = (binds, pool) {
+                let Some(pool_rt) = self.prepared.pools.get(p) else {
+                    continue;
+                };
+                let off = u64::from(addr - pool_rt.range.first);
+                if !pool_rt.bitmap.try_claim(off) {
+                    conflicts += 1;
+                    continue;
+                }
+                holds_bit = true;
+            }
+            if binds && !lease.is_expired(now) {
+                if let Some(s) = subnet {
+                    self.count_assigned(s, pool, lease.state == LeaseState::Declined, 1);
+                }
+            } else if binds {
+                // Expired while we were down: counted now, reclaimed at the first tick.
+                if let Some(s) = subnet {
+                    self.count_assigned(s, pool, lease.state == LeaseState::Declined, 1);
+                }
+            }
+            self.table.insert(Entry {
+                lease,
+                pool: pool.map(|p| p as u32).unwrap_or(NO_POOL),
+                subnet: subnet.map(|s| s as u32).unwrap_or(u32::MAX),
+                offer_until: 0,
+                holds_bit,
+            });
+        }
+        conflicts
+    }
+
+    fn count_assigned(&self, subnet: usize, pool: Option<usize>, declined: bool, n: i64) {
+        if let Some(c) = self.stats.subnets.get(subnet) {
+            c.assigned_addresses.add(n);
+            if declined {
+                c.declined_addresses.add(n);
+            }
+        }
+        if let Some(c) = pool.and_then(|p| self.stats.pools.get(p)) {
+            c.assigned_addresses.add(n);
+            if declined {
+                c.declined_addresses.add(n);
+            }
+        }
+        if declined {
+            self.stats.declined_addresses.add(n);
+        }
+    }
+
+    /// Handles one datagram. Returns where the reply in `out` goes, or None when nothing is
+    /// sent (malformed, not for us, or a message that takes no answer).
+    pub fn handle(
+        &mut self,
+        meta: &Meta4,
+        data: &[u8],
+        now: u64,
+        out: &mut [u8],
+    ) -> Option<Reply4> {
+        let g = &self.stats.global;
+        g.pkt4_received.inc();
+        let Ok(pkt) = Dhcp4Packet::new_checked(data) else {
+            g.pkt4_parse_failed.inc();
+            return None;
+        };
+        match self.opts.parse(&pkt) {
+            Ok(()) => {}
+            // Kea serves a packet whose options end in a truncated one with the options before
+            // it (DHCP4_PACKET_OPTIONS_SKIPPED); the index keeps those.
+            Err(WireError::BadOptionLength { code, offset }) => {
+                tracing::debug!(target: "DHCP4_PACKET_OPTIONS_SKIPPED", code, offset, "truncated option; later options skipped");
+            }
+            Err(_) => {
+                g.pkt4_parse_failed.inc();
+                return None;
+            }
+        }
+        if pkt.op() != 1 {
+            // A BOOTREPLY sent to a server: count by type, answer nothing.
+            self.count_received(self.opts.message_type());
+            g.pkt4_receive_drop.inc();
+            return None;
+        }
+        let Some(kind) = self.opts.message_type() else {
+            // BOOTP needs the BOOTP class (issue 8); until then a packet without type is dropped.
+            g.pkt4_unknown_received.inc();
+            g.pkt4_receive_drop.inc();
+            return None;
+        };
+        self.count_received(Some(kind));
+        let reply = match kind {
+            MessageType::Discover => self.handle_discover(meta, &pkt, now, out),
+            MessageType::Request => self.handle_request(meta, &pkt, now, out),
+            MessageType::Release => {
+                self.handle_release(&pkt, now);
+                None
+            }
+            MessageType::Decline => {
+                self.handle_decline(&pkt, now);
+                None
+            }
+            MessageType::Inform => self.handle_inform(meta, &pkt, out),
+            _ => {
+                self.stats.global.pkt4_receive_drop.inc();
+                None
+            }
+        };
+        if let Some(r) = &reply {
+            let g = &self.stats.global;
+            g.pkt4_sent.inc();
+            match r.message_type {
+                MessageType::Offer => g.pkt4_offer_sent.inc(),
+                MessageType::Ack => g.pkt4_ack_sent.inc(),
+                MessageType::Nak => g.pkt4_nak_sent.inc(),
+                _ => {}
+            }
+        }
+        reply
+    }
+
+    fn count_received(&self, kind: Option<MessageType>) {
+        let g = &self.stats.global;
+        match kind {
+            Some(MessageType::Discover) => g.pkt4_discover_received.inc(),
+            Some(MessageType::Offer) => g.pkt4_offer_received.inc(),
+            Some(MessageType::Request) => g.pkt4_request_received.inc(),
+            Some(MessageType::Ack) => g.pkt4_ack_received.inc(),
+            Some(MessageType::Nak) => g.pkt4_nak_received.inc(),
+            Some(MessageType::Release) => g.pkt4_release_received.inc(),
+            Some(MessageType::Decline) => g.pkt4_decline_received.inc(),
+            Some(MessageType::Inform) => g.pkt4_inform_received.inc(),
+            _ => g.pkt4_unknown_received.inc(),
+        }
+    }
+
+    /// Time-driven work: lapsed offers go back, expired leases and ended decline probations
+    /// are reclaimed (ARM chapter 12), a bounded number per call.
+    pub fn on_tick(&mut self, now: u64) {
+        while let Some((t, addr)) = self.table.pop_lapsed_offer(now) {
+            let lapsed = matches!(self.table.get(addr), Some(e) if e.offer_until == t);
+            if lapsed {
+                if let Some(e) = self.table.remove(addr) {
+                    self.give_back(&e, addr);
+                }
+            }
+        }
+        let mut done = 0;
+        while done < MAX_RECLAIM_PER_TICK {
+            let Some((t, addr)) = self.table.pop_expired(now) else {
+                break;
+            };
+            let due = matches!(self.table.get(addr),
+                Some(e) if e.offer_until == 0
+                    && e.lease.expire() == t
+                    && matches!(e.lease.state, LeaseState::Default | LeaseState::Declined));
+            if due {
+                self.reclaim(addr, now);
+                done += 1;
+            }
+        }
+    }
+
+    /// Reclaims an expired lease or an ended probation: logged, bit released, address queued.
+    fn reclaim(&mut self, addr: u32, now: u64) {
+        let Some(e) = self.table.get_mut(addr) else {
+            return;
+        };
+        let was_declined = e.lease.state == LeaseState::Declined;
+        e.lease.state = LeaseState::ExpiredReclaimed;
+        e.lease.cltt = now;
+        e.lease.valid_lifetime = 0;
+        if was_declined {
+            // Kea clears the identity of a declined lease; nothing to keep affinity for.
+            e.lease.hwaddr = None;
+            e.lease.client_id = None;
+        }
+        let entry = e.clone();
+        if self.sink.record(&entry.lease).is_err() {
+            tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", addr = %Ipv4Addr::from(addr), "lease log append failed while reclaiming");
+        }
+        let subnet = entry.subnet as usize;
+        let pool = (entry.pool != NO_POOL).then_some(entry.pool as usize);
+        self.count_assigned(subnet, pool, was_declined, -1);
+        let g = &self.stats.global;
+        g.reclaimed_leases.inc();
+        if was_declined {
+            g.reclaimed_declined_addresses.inc();
+        }
+        if let Some(c) = self.stats.subnets.get(subnet) {
+            c.reclaimed_leases.inc();
+            if was_declined {
+                c.reclaimed_declined_addresses.inc();
+            }
+        }
+        if let Some(c) = pool.and_then(|p| self.stats.pools.get(p)) {
+            c.reclaimed_leases.inc();
+            if was_declined {
+                c.reclaimed_declined_addresses.inc();
+            }
+        }
+        self.give_back(&entry, addr);
+        if let Some(e) = self.table.get_mut(addr) {
+            e.holds_bit = false;
+        }
+        self.table.reinsert(addr);
+    }
+
+    /// Releases the bitmap bit an entry held and queues the address on this shard.
+    fn give_back(&mut self, entry: &Entry, addr: u32) {
+        if !entry.holds_bit || entry.pool == NO_POOL {
+            return;
+        }
+        let p = entry.pool as usize;
+        if let Some(pool) = self.prepared.pools.get(p) {
+            if let Some(off) = pool.range.offset_of(addr) {
+                pool.bitmap.release(off);
+                if let Some(q) = self.queues.get_mut(p) {
+                    q.push(off);
+                }
+            }
+        }
+    }
+
+    fn ident(&self, pkt: &Dhcp4Packet<&[u8]>) -> ClientIdent {
+        ClientIdent {
+            hw: HwAddr::new(pkt.htype(), pkt.chaddr()),
+            client_id: self.opts.client_id().map(ClientId::new),
+        }
+    }
+
+    /// Subnet selection (ARM 9.2 "How the DHCPv4 server selects a subnet"): subnet-selection
+    /// option (RFC 3011), relay link-selection sub-option (RFC 3527), giaddr (relay addresses
+    /// first, then the subnet containing it), ciaddr, then the arrival interface.
+    fn select_subnet(&self, meta: &Meta4, pkt: &Dhcp4Packet<&[u8]>) -> Option<usize> {
+        let p = &self.prepared;
+        let containing = |a: u32| p.subnets.iter().position(|s| s.contains(a));
+        if let Some(a) = self.opts.subnet_selection() {
+            return containing(u32::from(a));
+        }
+        if let Some(a) = self.opts.relay_agent_info().and_then(relay_link_selection) {
+            return containing(u32::from(a));
+        }
+        let giaddr = u32::from(pkt.giaddr());
+        if giaddr != 0 {
+            if let Some(i) = p.subnets.iter().position(|s| s.relay.contains(&giaddr)) {
+                return Some(i);
+            }
+            return containing(giaddr);
+        }
+        let ciaddr = u32::from(pkt.ciaddr());
+        if ciaddr != 0 {
+            if let Some(i) = containing(ciaddr) {
+                return Some(i);
+            }
+        }
+        let iface = p.interface(meta.ifindex)?;
+        if let Some(i) = p
+            .subnets
+            .iter()
+            .position(|s| s.interface.as_deref() == Some(iface.name.as_str()))
+        {
+            return Some(i);
+        }
+        iface.addrs.iter().find_map(|a| containing(u32::from(*a)))
+    }
+
+    /// The address this server answers as (its server identifier, RFC 2132 9.7).
+    fn local_addr(&self, meta: &Meta4) -> Option<Ipv4Addr> {
+        if !meta.dst.is_broadcast() && !meta.dst.is_unspecified() && !meta.dst.is_multicast() {
+            return Some(meta.dst);
+        }
+        self.prepared
+            .interface(meta.ifindex)
+            .and_then(|i| i.addrs.first().copied())
+            .or_else(|| (!meta.local.is_unspecified()).then_some(meta.local))
+    }
+
+    /// The client's existing lease or offer among `subnet`'s network, if its address can still
+    /// be used (held by this shard, or free again). Does not claim anything.
+    fn find_own(&mut self, subnet: usize, ident: &ClientIdent) -> Option<(usize, u32)> {
+        let p = Arc::clone(&self.prepared);
+        for s in p.candidates(subnet) {
+            let Some(srt) = p.subnets.get(s) else {
+                continue;
+            };
+            let Some(addr) = self.table.find_client(srt.id, ident, srt.match_client_id) else {
+                continue;
+            };
+            let Some(e) = self.table.get(addr) else {
+                continue;
+            };
+            if e.lease.state == LeaseState::Declined {
+                continue;
+            }
+            let usable = e.holds_bit
+                || p.pools
+                    .get(e.pool as usize)
+                    .and_then(|pool| {
+                        pool.range
+                            .offset_of(addr)
+                            .map(|o| !pool.bitmap.is_claimed(o))
+                    })
+                    .unwrap_or(false);
+            if usable {
+                return Some((s, addr));
+            }
+            // Another shard took the address since this client's lease lapsed.
+            self.table.remove(addr);
+        }
+        None
+    }
+
+    /// Re-claims the bit of a lapsed entry of ours (lease affinity). False if taken meanwhile.
+    fn reclaim_bit(&mut self, addr: u32) -> bool {
+        let Some(e) = self.table.get(addr) else {
+            return false;
+        };
+        if e.pool == NO_POOL {
+            return false;
+        }
+        let Some(pool) = self.prepared.pools.get(e.pool as usize) else {
+            return false;
+        };
+        let Some(off) = pool.range.offset_of(addr) else {
+            return false;
+        };
+        if pool.bitmap.try_claim(off) {
+            if let Some(e) = self.table.get_mut(addr) {
+                e.holds_bit = true;
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Takes a specific address for `ident` (requested address, RFC 2131 4.3.1). True when the
+    /// shard now holds it for this client.
+    fn take_address(
+        &mut self,
+        pool: usize,
+        addr: u32,
+        ident: &ClientIdent,
+        mcid: bool,
+        now: u64,
+    ) -> bool {
+        if let Some(e) = self.table.get(addr) {
+            if ident.owns(&e.lease, mcid) && e.lease.state != LeaseState::Declined {
+                return e.holds_bit || self.reclaim_bit(addr);
+            }
+            if e.is_active(now) {
+                return false;
+            }
+            if e.holds_bit {
+                // Lapsed but not yet reclaimed by a tick: ours to reuse at once.
+                let lapsed = self.table.remove(addr);
+                if let Some(l) = lapsed.filter(|l| !l.is_offer()) {
+                    let s = l.subnet as usize;
+                    let pl = (l.pool != NO_POOL).then_some(l.pool as usize);
+                    self.count_assigned(s, pl, l.lease.state == LeaseState::Declined, -1);
+                }
+                return true;
+            }
+        }
+        let Some(pool_rt) = self.prepared.pools.get(pool) else {
+            return false;
+        };
+        let Some(off) = pool_rt.range.offset_of(addr) else {
+            return false;
+        };
+        if pool_rt.bitmap.try_claim(off) {
+            self.table.remove(addr);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Picks a free address for a new client from the candidate subnets' pools: this shard's
+    /// queue first, then any free address of the pool (stealing from other shards' stripes).
+    fn allocate(&mut self, subnet: usize) -> Option<(usize, usize, u32)> {
+        let p = Arc::clone(&self.prepared);
+        let mut any_pool = false;
+        for s in p.candidates(subnet) {
+            let Some(srt) = p.subnets.get(s) else {
+                continue;
+            };
+            for &pi in &srt.pools {
+                any_pool = true;
+                let Some(pool) = p.pools.get(pi) else {
+                    continue;
+                };
+                while let Some(off) = self.queues.get_mut(pi).and_then(|q| q.pop()) {
+                    if pool.bitmap.try_claim(off) {
+                        if let Some(addr) = pool.range.addr_at(off) {
+                            self.table.remove(addr);
+                            return Some((s, pi, addr));
+                        }
+                    }
+                }
+                if let Some(off) = pool
+                    .bitmap
+                    .claim_any(self.steal_cursor % pool.range.len().max(1))
+                {
+                    self.steal_cursor = off.wrapping_add(1);
+                    if let Some(addr) = pool.range.addr_at(off) {
+                        self.table.remove(addr);
+                        return Some((s, pi, addr));
+                    }
+                }
+            }
+        }
+        self.count_allocation_fail(subnet, any_pool);
+        None
+    }
+
+    fn count_allocation_fail(&self, subnet: usize, any_pool: bool) {
+        let g = &self.stats.global;
+        g.v4_allocation_fail.inc();
+        let in_network = self
+            .prepared
+            .subnets
+            .get(subnet)
+            .map(|s| s.network.is_some())
+            .unwrap_or(false);
+        let c = self.stats.subnets.get(subnet);
+        if !any_pool {
+            g.v4_allocation_fail_no_pools.inc();
+            if let Some(c) = c {
+                c.v4_allocation_fail_no_pools.inc();
+            }
+        }
+        if in_network {
+            g.v4_allocation_fail_shared_network.inc();
+        } else {
+            g.v4_allocation_fail_subnet.inc();
+        }
+        if let Some(c) = c {
+            c.v4_allocation_fail.inc();
+            if in_network {
+                c.v4_allocation_fail_shared_network.inc();
+            } else {
+                c.v4_allocation_fail_subnet.inc();
+            }
+        }
+        tracing::debug!(target: "DHCP4_LEASE_ALLOC_FAIL", "no address available");
+    }
+
+    /// Finds the pool holding `addr` among the candidate subnets of `subnet`.
+    fn pool_in_network(&self, subnet: usize, addr: u32) -> Option<(usize, usize)> {
+        self.prepared
+            .candidates(subnet)
+            .find_map(|s| self.prepared.pool_of(s, addr).map(|p| (s, p)))
+    }
+
+    fn in_network(&self, subnet: usize, addr: u32) -> bool {
+        self.prepared.candidates(subnet).any(|s| {
+            self.prepared
+                .subnets
+                .get(s)
+                .map(|s| s.contains(addr))
+                .unwrap_or(false)
+        })
+    }
+
+    /// RFC 2131 4.3.1: DISCOVER -> OFFER of the client's lease, else the requested address if
+    /// free, else a free address. The offer reserves the address briefly but is not logged.
+    fn handle_discover(
+        &mut self,
+        meta: &Meta4,
+        pkt: &Dhcp4Packet<&[u8]>,
+        now: u64,
+        out: &mut [u8],
+    ) -> Option<Reply4> {
+        let Some(subnet) = self.select_subnet(meta, pkt) else {
+            tracing::debug!(target: "DHCP4_SUBNET_SELECTION_FAILED", xid = pkt.xid(), "no subnet for DHCPDISCOVER");
+            self.stats.global.pkt4_receive_drop.inc();
+            return None;
+        };
+        let server_id = self.local_addr(meta)?;
+        let ident = self.ident(pkt);
+        let hint = self.opts.lease_time();
+        let own = self.find_own(subnet, &ident).filter(|&(s, addr)| {
+            let mcid = self
+                .prepared
+                .subnets
+                .get(s)
+                .map(|x| x.match_client_id)
+                .unwrap_or(true);
+            let pool = self.table.get(addr).map(|e| e.pool).unwrap_or(NO_POOL);
+            pool != NO_POOL && self.take_address(pool as usize, addr, &ident, mcid, now)
+        });
+        let (subnet, pool, addr, existing) = if let Some((s, addr)) = own {
+            let pool = self.table.get(addr).map(|e| e.pool).unwrap_or(NO_POOL);
+            (s, pool, addr, true)
+        } else if let Some((s, p, a)) = self.requested_free(subnet, &ident, now) {
+            (s, p as u32, a, false)
+        } else {
+            let (s, p, a) = self.allocate(subnet)?;
+            (s, p as u32, a, false)
+        };
+        let srt = self.prepared.subnets.get(subnet)?;
+        let valid = srt.valid.grant(hint);
+        let committed = existing
+            && self
+                .table
+                .get(addr)
+                .map(|e| !e.is_offer() && e.lease.state == LeaseState::Default)
+                .unwrap_or(false);
+        if !committed {
+            let lease = self.new_lease(&ident, srt.id, pool, addr, valid, now);
+            self.table.insert(Entry {
+                lease,
+                pool,
+                subnet: subnet as u32,
+                offer_until: now + u64::from(self.prepared.offer_hold_secs),
+                holds_bit: true,
+            });
+        }
+        let grant = Grant {
+            subnet,
+            pool,
+            addr,
+            valid,
+        };
+        self.write_reply(meta, pkt, MessageType::Offer, Some(grant), server_id, out)
+    }
+
+    /// The requested address (option 50) when it lies in the client's network and is free.
+    fn requested_free(
+        &mut self,
+        subnet: usize,
+        ident: &ClientIdent,
+        now: u64,
+    ) -> Option<(usize, usize, u32)> {
+        let req = u32::from(self.opts.requested_address()?);
+        let (s, p) = self.pool_in_network(subnet, req)?;
+        let mcid = self.prepared.subnets.get(s)?.match_client_id;
+        self.take_address(p, req, ident, mcid, now)
+            .then_some((s, p, req))
+    }
+
+    fn new_lease(
+        &self,
+        ident: &ClientIdent,
+        subnet_id: SubnetId,
+        pool: u32,
+        addr: u32,
+        valid: u32,
+        now: u64,
+    ) -> Lease {
+        let pool_id = self
+            .prepared
+            .pools
+            .get(pool as usize)
+            .map(|p| p.pool_id)
+            .unwrap_or(PoolId(0));
+        Lease {
+            kind: LeaseKind::V4,
+            addr: IpAddr::V4(Ipv4Addr::from(addr)),
+            prefix_len: 32,
+            iaid: 0,
+            hwaddr: Some(ident.hw),
+            client_id: ident.client_id.clone(),
+            valid_lifetime: valid,
+            preferred_lifetime: 0,
+            cltt: now,
+            subnet_id,
+            pool_id,
+            state: LeaseState::Default,
+            hostname: None,
+            fqdn_fwd: false,
+            fqdn_rev: false,
+            user_context: None,
+        }
+    }
+
+    fn request_state(&self, pkt: &Dhcp4Packet<&[u8]>) -> RequestState {
+        let requested = self.opts.requested_address();
+        let ciaddr = pkt.ciaddr();
+        match (self.opts.server_id(), requested) {
+            (Some(server_id), requested) => RequestState::Selecting {
+                server_id,
+                requested,
+            },
+            (None, Some(requested)) if ciaddr.is_unspecified() => {
+                RequestState::InitReboot { requested }
+            }
+            (None, _) if !ciaddr.is_unspecified() => RequestState::RenewingOrRebinding { ciaddr },
+            _ => RequestState::Invalid,
+        }
+    }
+
+    /// RFC 2131 4.3.2: REQUEST in SELECTING, INIT-REBOOT, RENEWING or REBINDING state.
+    fn handle_request(
+        &mut self,
+        meta: &Meta4,
+        pkt: &Dhcp4Packet<&[u8]>,
+        now: u64,
+        out: &mut [u8],
+    ) -> Option<Reply4> {
+        let Some(subnet) = self.select_subnet(meta, pkt) else {
+            self.stats.global.pkt4_receive_drop.inc();
+            return None;
+        };
+        let server_id = self.local_addr(meta)?;
+        let ident = self.ident(pkt);
+        let authoritative = self.prepared.subnets.get(subnet)?.authoritative;
+        let nak = |this: &mut Self, out: &mut [u8]| {
+            this.write_reply(meta, pkt, MessageType::Nak, None, server_id, out)
+        };
+        let wanted = match self.request_state(pkt) {
+            RequestState::Selecting {
+                server_id: chosen,
+                requested,
+            } => {
+                if !self.prepared.is_own_server_id(chosen, server_id) {
+                    // The client chose another server: our offer goes back (RFC 2131 4.3.2).
+                    if let Some((_, addr)) = self.find_own(subnet, &ident) {
+                        if self.table.get(addr).map(|e| e.is_offer()).unwrap_or(false) {
+                            if let Some(e) = self.table.remove(addr) {
+                                self.give_back(&e, addr);
+                            }
+                        }
+                    }
+                    return None;
+                }
+                let Some(requested) = requested.or_else(|| {
+                    let c = pkt.ciaddr();
+                    (!c.is_unspecified()).then_some(c)
+                }) else {
+                    self.stats.global.pkt4_receive_drop.inc();
+                    return None;
+                };
+                u32::from(requested)
+            }
+            RequestState::InitReboot { requested } => {
+                let req = u32::from(requested);
+                if !self.in_network(subnet, req) {
+                    // ARM 9.2.x: silent unless authoritative (dhcpd's behaviour).
+                    return if authoritative { nak(self, out) } else { None };
+                }
+                match self.find_own(subnet, &ident) {
+                    Some((_, addr)) if addr != req => return nak(self, out),
+                    Some(_) => {}
+                    None if !authoritative => return None,
+                    None => {}
+                }
+                req
+            }
+            RequestState::RenewingOrRebinding { ciaddr } => u32::from(ciaddr),
+            RequestState::Invalid => {
+                self.stats.global.pkt4_receive_drop.inc();
+                return None;
+            }
+        };
+        match self.commit(subnet, &ident, wanted, now) {
+            Ok(grant) => self.write_reply(meta, pkt, MessageType::Ack, Some(grant), server_id, out),
+            Err(CommitError::Taken) => nak(self, out),
+            Err(CommitError::Storage) => {
+                self.stats.global.pkt4_receive_drop.inc();
+                None
+            }
+        }
+    }
+
+    /// Makes `addr` this client's lease (new, from an offer, or renewed) and logs it.
+    fn commit(
+        &mut self,
+        subnet: usize,
+        ident: &ClientIdent,
+        addr: u32,
+        now: u64,
+    ) -> Result<Grant, CommitError> {
+        let (s, pool) = match self.pool_in_network(subnet, addr) {
+            Some((s, p)) => (s, p as u32),
+            None => {
+                // Not in a pool: only an existing lease of this client can be renewed
+                // (e.g. the pool shrank by reload); anything else is refused.
+                let e = self.table.get(addr).ok_or(CommitError::Taken)?;
+                let s = e.subnet as usize;
+                let mcid = self
+                    .prepared
+                    .subnets
+                    .get(s)
+                    .map(|x| x.match_client_id)
+                    .unwrap_or(true);
+                if !ident.owns(&e.lease, mcid) || !self.in_network(subnet, addr) {
+                    return Err(CommitError::Taken);
+                }
+                (s, e.pool)
+            }
+        };
+        let srt = self.prepared.subnets.get(s).ok_or(CommitError::Taken)?;
+        let (subnet_id, mcid) = (srt.id, srt.match_client_id);
+        let valid = srt.valid.grant(self.opts.lease_time());
+        let was_lease = self
+            .table
+            .get(addr)
+            .map(|e| {
+                !e.is_offer()
+                    && e.lease.state == LeaseState::Default
+                    && e.holds_bit
+                    && ident.owns(&e.lease, mcid)
+            })
+            .unwrap_or(false);
+        if !was_lease && !self.take_address(pool as usize, addr, ident, mcid, now) {
+            return Err(CommitError::Taken);
+        }
+        // The client moves to this address: a different lease it held in the network lapses.
+        if let Some((_, old)) = self.find_own(subnet, ident) {
+            if old != addr {
+                if let Some(e) = self.table.remove(old) {
+                    if !e.is_offer() {
+                        let pl = (e.pool != NO_POOL).then_some(e.pool as usize);
+                        self.count_assigned(e.subnet as usize, pl, false, -1);
+                    }
+                    self.give_back(&e, old);
+                }
+            }
+        }
+        let mut lease = self.new_lease(ident, subnet_id, pool, addr, valid, now);
+        if let Some(old) = self.table.get(addr).filter(|e| ident.owns(&e.lease, mcid)) {
+            lease.hostname = old.lease.hostname.clone();
+            lease.user_context = old.lease.user_context.clone();
+        }
+        if self.sink.record(&lease).is_err() {
+            tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", addr = %Ipv4Addr::from(addr), "lease log append failed; no ACK sent");
+            return Err(CommitError::Storage);
+        }
+        self.table.insert(Entry {
+            lease,
+            pool,
+            subnet: s as u32,
+            offer_until: 0,
+            holds_bit: true,
+        });
+        if !was_lease {
+            let pl = (pool != NO_POOL).then_some(pool as usize);
+            self.count_assigned(s, pl, false, 1);
+            self.stats.global.cumulative_assigned_addresses.inc();
+            if let Some(c) = self.stats.subnets.get(s) {
+                c.cumulative_assigned_addresses.inc();
+            }
+            if let Some(c) = pl.and_then(|p| self.stats.pools.get(p)) {
+                c.cumulative_assigned_addresses.inc();
+            }
+            tracing::info!(target: "DHCP4_LEASE_ALLOC", addr = %Ipv4Addr::from(addr), hwaddr = %ident.hw, "lease allocated");
+        }
+        Ok(Grant {
+            subnet: s,
+            pool,
+            addr,
+            valid,
+        })
+    }
+
+    /// RFC 2131 4.3.4: the client gives its lease back. Only the owner can release it.
+    fn handle_release(&mut self, pkt: &Dhcp4Packet<&[u8]>, now: u64) {
+        let addr = u32::from(pkt.ciaddr());
+        let ident = self.ident(pkt);
+        let Some(e) = self.table.get(addr) else {
+            self.stats.global.pkt4_receive_drop.inc();
+            return;
+        };
+        let mcid = self
+            .prepared
+            .subnets
+            .get(e.subnet as usize)
+            .map(|s| s.match_client_id)
+            .unwrap_or(true);
+        if e.is_offer() || e.lease.state != LeaseState::Default || !ident.owns(&e.lease, mcid) {
+            tracing::debug!(target: "DHCP4_RELEASE_FAIL_WRONG_CLIENT", addr = %Ipv4Addr::from(addr), "release of a lease the sender does not own");
+            self.stats.global.pkt4_receive_drop.inc();
+            return;
+        }
+        let mut entry = e.clone();
+        entry.lease.state = LeaseState::Released;
+        entry.lease.valid_lifetime = 0;
+        entry.lease.cltt = now;
+        if self.sink.record(&entry.lease).is_err() {
+            return;
+        }
+        let pl = (entry.pool != NO_POOL).then_some(entry.pool as usize);
+        self.count_assigned(entry.subnet as usize, pl, false, -1);
+        self.give_back(&entry, addr);
+        entry.holds_bit = false;
+        // Kept (not indexed away) for lease affinity: the client gets it back if still free.
+        self.table.insert(entry);
+        tracing::info!(target: "DHCP4_RELEASE", addr = %Ipv4Addr::from(addr), "lease released");
+    }
+
+    /// RFC 2131 4.3.3: the client found the address in use. The lease goes into probation for
+    /// decline-probation-period with its identity removed (ARM 9.x "DHCPDECLINE").
+    fn handle_decline(&mut self, pkt: &Dhcp4Packet<&[u8]>, now: u64) {
+        let Some(req) = self.opts.requested_address() else {
+            self.stats.global.pkt4_receive_drop.inc();
+            return;
+        };
+        let addr = u32::from(req);
+        let ident = self.ident(pkt);
+        let Some(e) = self.table.get(addr) else {
+            self.stats.global.pkt4_receive_drop.inc();
+            return;
+        };
+        let mcid = self
+            .prepared
+            .subnets
+            .get(e.subnet as usize)
+            .map(|s| s.match_client_id)
+            .unwrap_or(true);
+        if e.is_offer() || e.lease.state != LeaseState::Default || !ident.owns(&e.lease, mcid) {
+            self.stats.global.pkt4_receive_drop.inc();
+            return;
+        }
+        let mut entry = e.clone();
+        entry.lease.state = LeaseState::Declined;
+        entry.lease.hwaddr = None;
+        entry.lease.client_id = None;
+        entry.lease.hostname = None;
+        entry.lease.cltt = now;
+        entry.lease.valid_lifetime = self.prepared.decline_probation_period;
+        if self.sink.record(&entry.lease).is_err() {
+            return;
+        }
+        let s = entry.subnet as usize;
+        let pl = (entry.pool != NO_POOL).then_some(entry.pool as usize);
+        // Kea keeps assigned-addresses until the address is recovered (ARM note on statistics).
+        if let Some(c) = self.stats.subnets.get(s) {
+            c.declined_addresses.add(1);
+        }
+        if let Some(c) = pl.and_then(|p| self.stats.pools.get(p)) {
+            c.declined_addresses.add(1);
+        }
+        self.stats.declined_addresses.add(1);
+        self.table.insert(entry);
+        tracing::info!(target: "DHCP4_DECLINE_LEASE", addr = %req, "address declined, in probation");
+    }
+
+    /// RFC 2131 4.3.5: configuration only, no lease.
+    fn handle_inform(
+        &mut self,
+        meta: &Meta4,
+        pkt: &Dhcp4Packet<&[u8]>,
+        out: &mut [u8],
+    ) -> Option<Reply4> {
+        let Some(subnet) = self.select_subnet(meta, pkt) else {
+            self.stats.global.pkt4_receive_drop.inc();
+            return None;
+        };
+        let server_id = self.local_addr(meta)?;
+        let grant = Grant {
+            subnet,
+            pool: NO_POOL,
+            addr: 0,
+            valid: 0,
+        };
+        self.write_reply(meta, pkt, MessageType::Inform, Some(grant), server_id, out)
+    }
+
+    /// Writes an OFFER, ACK (also the ACK to an INFORM) or NAK and says where it goes.
+    fn write_reply(
+        &self,
+        meta: &Meta4,
+        req: &Dhcp4Packet<&[u8]>,
+        kind: MessageType,
+        grant: Option<Grant>,
+        server_id: Ipv4Addr,
+        out: &mut [u8],
+    ) -> Option<Reply4> {
+        let inform = kind == MessageType::Inform;
+        let kind = if inform { MessageType::Ack } else { kind };
+        let p = &self.prepared;
+        // RFC 2131 2: the client's maximum message size bounds the reply (minimum 576 octets
+        // including IP and UDP headers).
+        let max_len = self
+            .opts
+            .max_message_size()
+            .map(|m| usize::from(m.max(576)) - 28)
+            .unwrap_or(548)
+            .min(out.len());
+        let mut w = Dhcp4Writer::new(out, max_len).ok()?;
+        w.set_op(2);
+        w.set_htype(req.htype());
+        w.set_hlen(req.hlen());
+        w.set_xid(req.xid());
+        w.set_flags(req.flags());
+        w.set_giaddr(req.giaddr());
+        w.set_chaddr(req.chaddr());
+        let srt = grant.and_then(|g| p.subnets.get(g.subnet));
+        if kind == MessageType::Nak {
+            if !req.giaddr().is_unspecified() {
+                // RFC 2131 4.3.2: a NAK through a relay asks it to broadcast.
+                w.set_flags(req.flags() | 0x8000);
+            }
+        } else {
+            if inform || kind == MessageType::Ack {
+                w.set_ciaddr(req.ciaddr());
+            }
+            if let Some(g) = grant {
+                w.set_yiaddr(Ipv4Addr::from(g.addr));
+            }
+            if let Some(s) = srt {
+                w.set_siaddr(s.next_server);
+                if !s.server_hostname.is_empty() {
+                    w.set_sname(&s.server_hostname);
+                }
+                if !s.boot_file_name.is_empty() {
+                    w.set_file(&s.boot_file_name);
+                }
+            }
+        }
+        w.option(opt::MESSAGE_TYPE, &[kind as u8]).ok()?;
+        w.option(opt::SERVER_ID, &server_id.octets()).ok()?;
+        let mut written = [false; 256];
+        written[usize::from(opt::MESSAGE_TYPE)] = true;
+        written[usize::from(opt::SERVER_ID)] = true;
+        if let (Some(g), Some(s), false, true) = (grant, srt, inform, kind != MessageType::Nak) {
+            w.option(opt::LEASE_TIME, &g.valid.to_be_bytes()).ok()?;
+            written[usize::from(opt::LEASE_TIME)] = true;
+            let (t1, t2) = tee_times(s, g.valid);
+            if let Some(t1) = t1 {
+                let _ = w.option(opt::RENEWAL_TIME, &t1.to_be_bytes());
+                written[usize::from(opt::RENEWAL_TIME)] = true;
+            }
+            if let Some(t2) = t2 {
+                let _ = w.option(opt::REBINDING_TIME, &t2.to_be_bytes());
+                written[usize::from(opt::REBINDING_TIME)] = true;
+            }
+        }
+        if let (Some(s), true) = (srt, kind != MessageType::Nak) {
+            let table = grant
+                .filter(|g| g.pool != NO_POOL)
+                .and_then(|g| p.pools.get(g.pool as usize))
+                .map(|pool| &pool.options)
+                .unwrap_or(&s.options);
+            let mask = table.get(opt::SUBNET_MASK).map(|o| o.data.to_vec());
+            let _ = match mask {
+                Some(_) => Ok(()),
+                None => w.option(opt::SUBNET_MASK, &s.mask.to_be_bytes()),
+            };
+            written[usize::from(opt::SUBNET_MASK)] = mask.is_none();
+            for &code in self.opts.parameter_request_list() {
+                if written[usize::from(code)] {
+                    continue;
+                }
+                if let Some(o) = table.get(code).filter(|o| !o.never_send) {
+                    let _ = w.option(code, &o.data);
+                    written[usize::from(code)] = true;
+                }
+            }
+            for o in table.iter() {
+                let returned = o.always_send || ALWAYS_RETURNED.contains(&o.code);
+                if returned && !o.never_send && !written[usize::from(o.code)] {
+                    let _ = w.option(o.code, &o.data);
+                    written[usize::from(o.code)] = true;
+                }
+            }
+        }
+        if p.echo_client_id {
+            if let Some(cid) = self.opts.client_id() {
+                // RFC 6842: echo the client identifier.
+                let _ = w.option(opt::CLIENT_ID, cid);
+            }
+        }
+        if let Some(rai) = self.opts.relay_agent_info() {
+            // RFC 3046 2.2: the relay agent information goes back unchanged, last.
+            let _ = w.option(opt::RELAY_AGENT_INFO, rai);
+        }
+        let len = w.finish().ok()?;
+        let (dst, broadcast) = self.reply_destination(meta, req, kind, inform);
+        Some(Reply4 {
+            dst,
+            src_ip: Some(server_id),
+            ifindex: (broadcast || req.giaddr().is_unspecified()).then_some(meta.ifindex),
+            len,
+            message_type: kind,
+        })
+    }
+
+    /// RFC 2131 4.1 (and Kea's choices in UDP socket mode): relay -> giaddr at the server port;
+    /// NAK -> broadcast; ciaddr set -> unicast to it; otherwise broadcast (a UDP socket cannot
+    /// unicast to an address the client does not have yet without an ARP entry).
+    fn reply_destination(
+        &self,
+        meta: &Meta4,
+        req: &Dhcp4Packet<&[u8]>,
+        kind: MessageType,
+        inform: bool,
+    ) -> (SocketAddrV4, bool) {
+        let p = &self.prepared;
+        let giaddr = req.giaddr();
+        if !giaddr.is_unspecified() {
+            return (SocketAddrV4::new(giaddr, p.server_port), false);
+        }
+        let ciaddr = req.ciaddr();
+        if kind != MessageType::Nak && !ciaddr.is_unspecified() {
+            return (SocketAddrV4::new(ciaddr, p.client_port), false);
+        }
+        if inform && !meta.src.ip().is_unspecified() {
+            return (SocketAddrV4::new(*meta.src.ip(), meta.src.port()), false);
+        }
+        (SocketAddrV4::new(Ipv4Addr::BROADCAST, p.client_port), true)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CommitError {
+    /// The address is another client's or outside the client's network.
+    Taken,
+    /// The lease log refused the record: no ACK without a durable lease.
+    Storage,
+}
+
+/// T1/T2 (RFC 2131 4.4.5): configured timers, or computed with t1/t2-percent when
+/// calculate-tee-times is on; a timer not below its successor is not sent (Kea).
+fn tee_times(s: &SubnetRt, valid: u32) -> (Option<u32>, Option<u32>) {
+    let pct = |p: f64| (f64::from(valid) * p) as u32;
+    let t2 = s
+        .rebind_timer
+        .or_else(|| s.calculate_tee_times.then(|| pct(s.t2_percent)))
+        .filter(|&t| t < valid);
+    let t1 = s
+        .renew_timer
+        .or_else(|| s.calculate_tee_times.then(|| pct(s.t1_percent)))
+        .filter(|&t| t < t2.unwrap_or(valid));
+    (t1, t2)
+}
+
+#[cfg(test)]
+mod tests;

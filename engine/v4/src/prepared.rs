@@ -1,0 +1,328 @@
+//! The configuration as the hot path wants it: integers instead of addresses, option tables
+//! merged per pool (pool > subnet > shared network > global, ARM 9.2.10) and indexed by code, and
+//! one [`AddressBitmap`] per pool shared by all shards. Built once per config load, off the hot
+//! path, then shared read-only (`Arc`) by every shard.
+
+use corelease_alloc::{AddressBitmap, Range4};
+use corelease_config::{Dhcp4Config, OptionSet};
+use corelease_types::{PoolId, SubnetId};
+use std::net::Ipv4Addr;
+
+/// An interface the server listens on, as the runtime found it (name, index, addresses).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceInfo {
+    pub name: String,
+    pub index: u32,
+    pub addrs: Vec<Ipv4Addr>,
+}
+
+/// One option ready to copy into a reply.
+#[derive(Clone, Debug)]
+pub struct ReplyOption {
+    pub code: u8,
+    pub data: Box<[u8]>,
+    pub always_send: bool,
+    pub never_send: bool,
+}
+
+/// Options effective at one scope, first definition by code wins, indexed for O(1) lookup.
+#[derive(Clone, Debug)]
+pub struct OptionTable {
+    entries: Vec<ReplyOption>,
+    index: Box<[u16; 256]>,
+}
+
+impl OptionTable {
+    /// Merges `levels`, most specific first: a code defined at a more specific level hides the
+    /// same code at the levels after it. Only the top-level "dhcp4" space goes into replies.
+    pub fn merge(levels: &[&OptionSet]) -> Self {
+        let mut entries: Vec<ReplyOption> = Vec::new();
+        let mut index = Box::new([0u16; 256]);
+        for level in levels {
+            for opt in &level.options {
+                if opt.space != "dhcp4" || index[usize::from(opt.code)] != 0 {
+                    continue;
+                }
+                entries.push(ReplyOption {
+                    code: opt.code,
+                    data: opt.data.clone(),
+                    always_send: opt.always_send,
+                    never_send: opt.never_send,
+                });
+                index[usize::from(opt.code)] = entries.len() as u16;
+            }
+        }
+        OptionTable { entries, index }
+    }
+
+    pub fn get(&self, code: u8) -> Option<&ReplyOption> {
+        match self.index[usize::from(code)] {
+            0 => None,
+            i => self.entries.get(usize::from(i) - 1),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &ReplyOption> {
+        self.entries.iter()
+    }
+}
+
+/// A pool at run time.
+pub struct PoolRt {
+    pub range: Range4,
+    pub subnet: usize,
+    pub pool_id: PoolId,
+    pub bitmap: AddressBitmap,
+    pub options: OptionTable,
+}
+
+/// Valid-lifetime triplet (ARM 9.2.x "min-valid-lifetime / max-valid-lifetime").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime {
+    pub min: u32,
+    pub default: u32,
+    pub max: u32,
+}
+
+impl Lifetime {
+    /// The lifetime granted to a client that asked for `hint` (option 51), clamped to the bounds.
+    pub fn grant(&self, hint: Option<u32>) -> u32 {
+        match hint {
+            Some(h) if h > 0 => h.clamp(self.min, self.max),
+            _ => self.default,
+        }
+    }
+}
+
+/// A subnet at run time, with every parameter already resolved through inheritance.
+pub struct SubnetRt {
+    pub id: SubnetId,
+    pub net: u32,
+    pub mask: u32,
+    pub prefix_len: u8,
+    pub pools: Vec<usize>,
+    pub relay: Vec<u32>,
+    pub interface: Option<String>,
+    pub network: Option<usize>,
+    pub valid: Lifetime,
+    pub renew_timer: Option<u32>,
+    pub rebind_timer: Option<u32>,
+    pub calculate_tee_times: bool,
+    pub t1_percent: f64,
+    pub t2_percent: f64,
+    pub match_client_id: bool,
+    pub authoritative: bool,
+    pub next_server: Ipv4Addr,
+    pub server_hostname: Box<[u8]>,
+    pub boot_file_name: Box<[u8]>,
+    /// Options without a pool (DHCPINFORM, and addresses outside pools).
+    pub options: OptionTable,
+    pub total_addresses: u64,
+}
+
+impl SubnetRt {
+    pub fn contains(&self, addr: u32) -> bool {
+        addr & self.mask == self.net
+    }
+}
+
+pub struct NetworkRt {
+    pub name: String,
+    pub subnets: Vec<usize>,
+}
+
+/// Everything a shard reads to answer DHCPv4, shared read-only by all shards.
+pub struct Prepared4 {
+    pub subnets: Vec<SubnetRt>,
+    pub pools: Vec<PoolRt>,
+    pub networks: Vec<NetworkRt>,
+    pub interfaces: Vec<InterfaceInfo>,
+    pub decline_probation_period: u32,
+    pub echo_client_id: bool,
+    /// How long an OFFERed address stays reserved for its client before it goes back.
+    pub offer_hold_secs: u32,
+    /// Port relays are answered on (Kea answers relays on its server port).
+    pub server_port: u16,
+    /// Port clients are answered on.
+    pub client_port: u16,
+    /// Server identifiers configured with option-data 54, besides the interface addresses.
+    pub configured_server_ids: Vec<Ipv4Addr>,
+}
+
+/// Ports the server answers on; tests move them off 67/68 (Kea's -p / -P).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ports {
+    pub server: u16,
+    pub client: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports {
+            server: 67,
+            client: 68,
+        }
+    }
+}
+
+fn mask_of(prefix_len: u8) -> u32 {
+    if prefix_len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix_len.min(32)))
+    }
+}
+
+impl Prepared4 {
+    /// Builds the run-time form of a validated config.
+    pub fn new(cfg: &Dhcp4Config, interfaces: Vec<InterfaceInfo>, ports: Ports) -> Self {
+        let mut pools = Vec::new();
+        let mut subnets = Vec::with_capacity(cfg.subnets.len());
+        let empty = OptionSet::default();
+        for (si, s) in cfg.subnets.iter().enumerate() {
+            let network_opts = s
+                .shared_network
+                .and_then(|n| cfg.shared_networks.get(n))
+                .map(|n| &n.options)
+                .unwrap_or(&empty);
+            let mask = mask_of(s.prefix_len);
+            let mut pool_idx = Vec::new();
+            let mut total = 0u64;
+            for p in &s.pools {
+                let range = Range4 {
+                    first: u32::from(p.first),
+                    last: u32::from(p.last),
+                };
+                total += range.len();
+                pool_idx.push(pools.len());
+                pools.push(PoolRt {
+                    range,
+                    subnet: si,
+                    pool_id: p.pool_id,
+                    bitmap: AddressBitmap::new(range.len()),
+                    options: OptionTable::merge(&[
+                        &p.options,
+                        &s.options,
+                        network_opts,
+                        &cfg.global_options,
+                    ]),
+                });
+            }
+            subnets.push(SubnetRt {
+                id: s.id,
+                net: u32::from(s.prefix) & mask,
+                mask,
+                prefix_len: s.prefix_len,
+                pools: pool_idx,
+                relay: s.relay_addresses.iter().map(|a| u32::from(*a)).collect(),
+                interface: s.interface.clone(),
+                network: s.shared_network,
+                valid: Lifetime {
+                    min: s.valid_lifetime.min,
+                    default: s.valid_lifetime.default,
+                    max: s.valid_lifetime.max,
+                },
+                renew_timer: s.renew_timer,
+                rebind_timer: s.rebind_timer,
+                calculate_tee_times: s.calculate_tee_times,
+                t1_percent: s.t1_percent,
+                t2_percent: s.t2_percent,
+                match_client_id: s.match_client_id,
+                authoritative: s.authoritative,
+                next_server: s.next_server,
+                server_hostname: s.server_hostname.as_bytes().into(),
+                boot_file_name: s.boot_file_name.as_bytes().into(),
+                options: OptionTable::merge(&[&s.options, network_opts, &cfg.global_options]),
+                total_addresses: total,
+            });
+        }
+        let networks = cfg
+            .shared_networks
+            .iter()
+            .map(|n| NetworkRt {
+                name: n.name.clone(),
+                subnets: n.subnets.clone(),
+            })
+            .collect();
+        let configured_server_ids = cfg
+            .global_options
+            .options
+            .iter()
+            .chain(cfg.subnets.iter().flat_map(|s| s.options.options.iter()))
+            .filter(|o| o.code == 54 && o.data.len() == 4)
+            .map(|o| Ipv4Addr::new(o.data[0], o.data[1], o.data[2], o.data[3]))
+            .collect();
+        Prepared4 {
+            subnets,
+            pools,
+            networks,
+            interfaces,
+            decline_probation_period: cfg.decline_probation_period,
+            echo_client_id: cfg.echo_client_id,
+            offer_hold_secs: 10,
+            server_port: ports.server,
+            client_port: ports.client,
+            configured_server_ids,
+        }
+    }
+
+    /// The subnets a client of `subnet` may be served from: the whole shared network, the
+    /// selected subnet first (ARM 9.5 shared networks), or the subnet alone.
+    pub fn candidates(&self, subnet: usize) -> Candidates<'_> {
+        let network = self
+            .subnets
+            .get(subnet)
+            .and_then(|s| s.network)
+            .and_then(|n| self.networks.get(n));
+        Candidates {
+            first: subnet,
+            rest: network.map(|n| n.subnets.as_slice()).unwrap_or(&[]),
+            pos: 0,
+        }
+    }
+
+    pub fn interface(&self, ifindex: u32) -> Option<&InterfaceInfo> {
+        self.interfaces.iter().find(|i| i.index == ifindex)
+    }
+
+    /// The pool (index) containing `addr` among `subnet`'s pools.
+    pub fn pool_of(&self, subnet: usize, addr: u32) -> Option<usize> {
+        self.subnets.get(subnet)?.pools.iter().copied().find(|&p| {
+            self.pools
+                .get(p)
+                .map(|p| p.range.contains(addr))
+                .unwrap_or(false)
+        })
+    }
+
+    /// Whether `addr` is one of this server's identifiers.
+    pub fn is_own_server_id(&self, addr: Ipv4Addr, local: Ipv4Addr) -> bool {
+        addr == local
+            || self.configured_server_ids.contains(&addr)
+            || self.interfaces.iter().any(|i| i.addrs.contains(&addr))
+    }
+}
+
+/// Iterator over candidate subnet indices: the selected one, then its network's others.
+pub struct Candidates<'a> {
+    first: usize,
+    rest: &'a [usize],
+    pos: usize,
+}
+
+impl Iterator for Candidates<'_> {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        if self.pos == 0 {
+            self.pos = 1;
+            return Some(self.first);
+        }
+        while let Some(&s) = self.rest.get(self.pos - 1) {
+            self.pos += 1;
+            if s != self.first {
+                return Some(s);
+            }
+        }
+        None
+    }
+}
