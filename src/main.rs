@@ -1,1 +1,57 @@
-fn main() {}
+//! `corelease`: the command line. Subcommands: `dhcp4` (the server, with Kea's switches),
+//! `perf` (the perfdhcp-compatible load generator), `lease` (lease store import/export).
+//! This file only parses arguments and dispatches; the server lives in `server4.rs`.
+
+mod ifaces;
+mod server4;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+corelease — a thread-per-core DHCP server for Kea configurations
+
+Usage:
+  corelease dhcp4 [-c FILE] [-t FILE] [-p PORT] [-P PORT] [-d] [-v] [-V]
+  corelease perf [perfdhcp options] SERVER
+  corelease lease export -c FILE --format kea-csv
+  corelease lease import -c FILE LEASES.csv
+  corelease --version
+
+dhcp4 switches (as kea-dhcp4, ARM 9.1):
+  -c FILE   configuration file (Kea JSON); without it an embedded default runs on loopback
+  -t FILE   check the configuration file and exit (0 valid, 1 invalid)
+  -p PORT   server port (default 67; 6767 for the embedded default)
+  -P PORT   client port (default 68)
+  -d        verbose (debug) logging
+  -v        print the version and exit
+  -V        print the extended version and exit
+";
+
+fn main() -> ExitCode {
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.is_empty() {
+        eprint!("{USAGE}");
+        return ExitCode::from(1);
+    }
+    let sub = args.remove(0);
+    let code = match sub.to_str() {
+        Some("dhcp4") => server4::main(args),
+        Some("perf") => corelease_perf::main_with_args(args),
+        Some("lease") => server4::lease_main(args),
+        Some("--version") | Some("-v") | Some("version") => {
+            println!("{}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Some("-h") | Some("--help") | Some("help") => {
+            print!("{USAGE}");
+            0
+        }
+        _ => {
+            eprintln!("corelease: unknown subcommand {sub:?}\n");
+            eprint!("{USAGE}");
+            1
+        }
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every corelease test: unit, protocol, codec and the end-to-end tests with the real binary
+# against ISC perfdhcp, dhclient and udhcpc inside private network namespaces.
+# Installs the Debian packages the tests need when they are missing (needs root, as do the
+# network-namespace tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v perfdhcp >/dev/null || need+=(kea-admin)
+command -v kea-dhcp4 >/dev/null || need+=(kea-dhcp4-server)
+command -v dhclient >/dev/null || need+=(isc-dhcp-client)
+command -v busybox >/dev/null || need+=(busybox)
+command -v ip >/dev/null || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# glommio needs a locked-memory limit of at least 512 KiB (DESIGN.md).
+ulimit -l 8192 2>/dev/null || true
+
+cargo test --workspace --locked -- --test-threads=2

@@ -1,0 +1,680 @@
+//! `corelease dhcp4`: loads a Kea configuration, binds the shard sockets, recovers the lease
+//! log, starts one shard per core and waits for signals (SIGTERM/SIGINT stop, SIGHUP is
+//! reported until config reload lands with the control plane).
+
+use crate::ifaces;
+use corelease_config::{Dhcp4Config, Loaded, SocketType};
+use corelease_shard::{RecvMeta, RuntimeConfig, SendMeta, ShardHandler};
+use corelease_storage::{Family, LeaseLog, LeaseSink, LogOptions, NullSink, StorageError};
+use corelease_types::{Lease, LeaseKind};
+use corelease_v4::{InterfaceInfo, Meta4, Ports, Prepared4, ShardStats4, V4Shard};
+use std::ffi::OsString;
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The embedded default configuration (`corelease dhcp4` without -c).
+pub const DEFAULT_CONFIG: &str = include_str!("../configs/default-dhcp4.json");
+/// Server port of the embedded default: unprivileged, so it runs without root.
+pub const DEFAULT_CONFIG_PORT: u16 = 6767;
+
+#[derive(Debug, Default)]
+struct Switches {
+    config: Option<PathBuf>,
+    test: Option<PathBuf>,
+    server_port: Option<u16>,
+    client_port: Option<u16>,
+    debug: bool,
+    version: bool,
+    extended_version: bool,
+}
+
+fn parse_switches(args: Vec<OsString>) -> Result<Switches, String> {
+    let mut s = Switches::default();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        let a = a.to_string_lossy().into_owned();
+        let mut value = |name: &str| -> Result<String, String> {
+            it.next()
+                .map(|v| v.to_string_lossy().into_owned())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "-c" => s.config = Some(PathBuf::from(value("-c")?)),
+            "-t" => s.test = Some(PathBuf::from(value("-t")?)),
+            "-p" => s.server_port = Some(parse_port(&value("-p")?)?),
+            "-P" => s.client_port = Some(parse_port(&value("-P")?)?),
+            "-d" => s.debug = true,
+            "-v" => s.version = true,
+            "-V" => s.extended_version = true,
+            other => return Err(format!("unknown switch {other:?}")),
+        }
+    }
+    Ok(s)
+}
+
+fn parse_port(v: &str) -> Result<u16, String> {
+    match v.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("{v:?} is not a port number (1-65535)")),
+    }
+}
+
+fn load(path: Option<&Path>) -> Result<Loaded<Dhcp4Config>, String> {
+    match path {
+        Some(p) => corelease_config::load_dhcp4_file(p).map_err(|e| e.to_string()),
+        None => corelease_config::parse_dhcp4_str(DEFAULT_CONFIG, Path::new("."))
+            .map_err(|e| format!("embedded default config: {e}")),
+    }
+}
+
+pub fn main(args: Vec<OsString>) -> i32 {
+    let sw = match parse_switches(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("corelease dhcp4: {e}");
+            return 1;
+        }
+    };
+    if sw.version {
+        println!("{}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    if sw.extended_version {
+        println!("{}", env!("CARGO_PKG_VERSION"));
+        println!(
+            "corelease DHCPv4 server, thread-per-core (glommio), lease log: mmap'd append-only"
+        );
+        return 0;
+    }
+    if let Some(path) = &sw.test {
+        return check_config(path);
+    }
+    let loaded = match load(sw.config.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("DHCP4_CONFIG_LOAD_FAIL configuration failed:\n{e}");
+            return 1;
+        }
+    };
+    init_logging(sw.debug, &loaded.config);
+    for issue in &loaded.unsupported {
+        tracing::warn!(target: "DHCP4_CONFIG_UNSUPPORTED", "{issue}");
+    }
+    let embedded = sw.config.is_none();
+    let ports = Ports {
+        server: sw
+            .server_port
+            .unwrap_or(if embedded { DEFAULT_CONFIG_PORT } else { 67 }),
+        client: sw.client_port.unwrap_or(68),
+    };
+    if embedded {
+        println!(
+            "corelease: running the embedded default config on 127.0.0.1 port {}.\n\
+             Load your own Kea config with: corelease dhcp4 -c /path/to/kea-dhcp4.json\n\
+             Try it: corelease perf -4 -r 100 -n 1000 -l 127.0.0.2 -L {p} -N {p} 127.0.0.1",
+            ports.server,
+            p = ports.server
+        );
+    }
+    match run(loaded, ports, sw.config.as_deref()) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("corelease dhcp4: {e}");
+            tracing::error!(target: "DHCP4_INIT_FAIL", "{e}");
+            1
+        }
+    }
+}
+
+/// `-t FILE`: errors and not-yet-supported keys on stderr, exit 1; a valid file exits 0.
+fn check_config(path: &Path) -> i32 {
+    match corelease_config::load_dhcp4_file(path) {
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+        Ok(l) if !l.unsupported.is_empty() => {
+            for issue in &l.unsupported {
+                eprintln!("{issue}");
+            }
+            1
+        }
+        Ok(_) => {
+            println!("{}: configuration is valid", path.display());
+            0
+        }
+    }
+}
+
+/// Logging per the config's `loggers` entry for kea-dhcp4 (severity), or debug with -d.
+/// COREL_LOG (tracing's filter syntax) overrides both.
+fn init_logging(debug: bool, cfg: &Dhcp4Config) {
+    let severity = cfg
+        .loggers
+        .iter()
+        .find(|l| l.name == "kea-dhcp4" || l.name.starts_with("kea-dhcp4."))
+        .map(|l| l.severity.to_ascii_uppercase());
+    let filter = match (debug, severity.as_deref()) {
+        (true, _) | (_, Some("DEBUG")) => "debug",
+        (_, Some("WARN")) => "warn",
+        (_, Some("ERROR")) | (_, Some("FATAL")) => "error",
+        (_, Some("NONE")) => "off",
+        _ => "info",
+    };
+    let env = tracing_subscriber::EnvFilter::try_from_env("COREL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(env)
+        .with_target(true)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_writer(std::io::stdout)
+        .try_init();
+}
+
+/// The lease store behind one shard: the lease log, or nothing when persist is false.
+#[allow(clippy::large_enum_variant)] // one per shard, never moved on the hot path
+enum ShardStore {
+    Log(LeaseLog),
+    Memory(NullSink),
+}
+
+impl LeaseSink for ShardStore {
+    fn record(&mut self, lease: &Lease) -> Result<(), StorageError> {
+        match self {
+            ShardStore::Log(l) => l.record(lease),
+            ShardStore::Memory(n) => n.record(lease),
+        }
+    }
+
+    fn remove(
+        &mut self,
+        kind: LeaseKind,
+        addr: IpAddr,
+        prefix_len: u8,
+    ) -> Result<(), StorageError> {
+        match self {
+            ShardStore::Log(l) => l.remove(kind, addr, prefix_len),
+            ShardStore::Memory(n) => n.remove(kind, addr, prefix_len),
+        }
+    }
+}
+
+/// One shard's handler: the sans-IO v4 logic plus the interface filter and the log commit.
+struct Dhcp4Handler {
+    v4: V4Shard<ShardStore>,
+    /// Interfaces packets are accepted on (None: any).
+    allowed_ifaces: Option<Vec<u32>>,
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl ShardHandler for Dhcp4Handler {
+    fn on_datagram(
+        &mut self,
+        meta: &RecvMeta,
+        data: &[u8],
+        out: &mut [u8],
+        now: SystemTime,
+    ) -> Option<SendMeta> {
+        if let Some(allowed) = &self.allowed_ifaces {
+            if meta.ifindex != 0 && !allowed.contains(&meta.ifindex) {
+                let g = &self.v4.stats();
+                g.global.pkt4_received.inc();
+                g.global.pkt4_receive_drop.inc();
+                return None;
+            }
+        }
+        let m = Meta4 {
+            src: meta.src,
+            dst: meta.dst,
+            ifindex: meta.ifindex,
+            local: meta.local,
+        };
+        let r = self.v4.handle(&m, data, unix_secs(now), out)?;
+        Some(SendMeta {
+            dst: r.dst,
+            src_ip: r.src_ip,
+            ifindex: r.ifindex,
+            len: r.len,
+        })
+    }
+
+    fn on_batch_end(&mut self, _now: SystemTime) {
+        if let ShardStore::Log(log) = self.v4.sink_mut() {
+            if let Err(e) = log.commit() {
+                tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", "lease log commit failed: {e}");
+            }
+        }
+    }
+
+    fn on_tick(&mut self, now: SystemTime) {
+        self.v4.on_tick(unix_secs(now));
+    }
+}
+
+/// Where the lease log of a config lives: beside Kea's lease file name, in
+/// `<name>.corelease/` (Kea's `name` keeps its meaning: a Kea CSV there is imported once).
+pub fn lease_dir(cfg: &Dhcp4Config) -> PathBuf {
+    let name = cfg.lease_database.name.clone().unwrap_or_else(|| {
+        let base = std::env::var_os("KEA_DHCP_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/var/lib/kea"));
+        base.join("kea-leases4.csv")
+    });
+    let mut dir = name.into_os_string();
+    dir.push(".corelease");
+    PathBuf::from(dir)
+}
+
+/// The shard that owns a lease: the one the kernel steers its client's chaddr to.
+fn owner_shard(lease: &Lease, shards: usize) -> usize {
+    let mut chaddr = [0u8; 6];
+    if let Some(hw) = &lease.hwaddr {
+        let b = hw.as_bytes();
+        let n = b.len().min(6);
+        chaddr[..n].copy_from_slice(&b[..n]);
+    }
+    corelease_shard::shard_of_chaddr(&chaddr, shards)
+}
+
+/// The (address, device) pairs to bind for the configured interfaces (ARM 9.2.4): an
+/// `iface/addr` entry binds that address; a loopback binds its addresses (relayed traffic);
+/// another interface binds 0.0.0.0 on that device, so broadcasts from direct clients arrive.
+fn bind_plan(
+    cfg: &Dhcp4Config,
+    all: &[InterfaceInfo],
+) -> Result<Vec<(Ipv4Addr, Option<String>)>, String> {
+    let ic = &cfg.interfaces;
+    if ic.all {
+        return Ok(vec![(Ipv4Addr::UNSPECIFIED, None)]);
+    }
+    let mut plan = Vec::new();
+    for spec in &ic.interfaces {
+        let Some(iface) = all.iter().find(|i| i.name == spec.name) else {
+            return Err(format!(
+                "Dhcp4.interfaces-config.interfaces: interface {} does not exist",
+                spec.name
+            ));
+        };
+        if let Some(a) = spec.addr {
+            if !iface.addrs.contains(&a) {
+                return Err(format!(
+                    "Dhcp4.interfaces-config.interfaces: {} has no address {a}",
+                    spec.name
+                ));
+            }
+            plan.push((a, None));
+        } else if iface.addrs.iter().any(|a| a.is_loopback()) {
+            plan.extend(iface.addrs.iter().map(|a| (*a, None)));
+        } else {
+            plan.push((Ipv4Addr::UNSPECIFIED, Some(spec.name.clone())));
+        }
+    }
+    Ok(plan)
+}
+
+fn run(
+    loaded: Loaded<Dhcp4Config>,
+    ports: Ports,
+    config_path: Option<&Path>,
+) -> Result<(), String> {
+    let cfg = &loaded.config;
+    if cfg.interfaces.socket_type == SocketType::Raw {
+        tracing::warn!(target: "DHCP4_CONFIG_UNSUPPORTED",
+            "Dhcp4.interfaces-config.dhcp-socket-type: raw is served with UDP sockets (replies to clients without an address are broadcast)");
+    }
+    let all_ifaces = ifaces::discover().map_err(|e| format!("listing interfaces: {e}"))?;
+    let plan = bind_plan(cfg, &all_ifaces)?;
+    if plan.is_empty() {
+        tracing::warn!(target: "DHCP4_NO_SOCKETS_OPEN", "no interface configured: the server listens nowhere");
+    }
+    let shards = match (
+        cfg.multi_threading.enable,
+        cfg.multi_threading.thread_pool_size,
+    ) {
+        (false, _) => 1,
+        (true, 0) => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        (true, n) => n as usize,
+    };
+    if plan.len() > 1 {
+        return Err(format!(
+            "Dhcp4.interfaces-config.interfaces: {} listening addresses configured; this version serves one interface address (or \"*\") per process",
+            plan.len()
+        ));
+    }
+    // The plan entry is a reuseport group of `shards` sockets; shard i owns socket i.
+    let mut per_shard: Vec<UdpSocket> = Vec::with_capacity(shards);
+    for (addr, device) in &plan {
+        let group = corelease_shard::bind_shard_sockets(
+            SocketAddrV4::new(*addr, ports.server),
+            shards,
+            device.as_deref(),
+        )
+        .map_err(|e| {
+            format!(
+                "binding {addr}:{} ({}): {e}",
+                ports.server,
+                device.as_deref().unwrap_or("any device")
+            )
+        })?;
+        per_shard.extend(group);
+    }
+    let configured: Vec<InterfaceInfo> = if cfg.interfaces.all {
+        all_ifaces.clone()
+    } else {
+        all_ifaces
+            .iter()
+            .filter(|i| cfg.interfaces.interfaces.iter().any(|s| s.name == i.name))
+            .cloned()
+            .collect()
+    };
+    let allowed =
+        (!cfg.interfaces.all).then(|| configured.iter().map(|i| i.index).collect::<Vec<_>>());
+    let prepared = Arc::new(Prepared4::new(cfg, configured, ports));
+
+    // Recover the lease log and hand each shard the leases of the clients it will see.
+    let persist = cfg.lease_database.persist;
+    let dir = lease_dir(cfg);
+    let mut per_shard_leases: Vec<Vec<Lease>> = (0..shards).map(|_| Vec::new()).collect();
+    if persist {
+        let fresh = !dir.exists();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("creating lease directory {}: {e}", dir.display()))?;
+        import_kea_file_once(cfg, &dir, fresh)?;
+        let rec = corelease_storage::recover(&dir, Family::V4)
+            .map_err(|e| format!("recovering leases in {}: {e}", dir.display()))?;
+        for r in &rec.reports {
+            tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", "{r}");
+        }
+        tracing::info!(target: "DHCPSRV_MEMFILE_LEASES_RELOAD", leases = rec.leases.len(), dir = %dir.display(), "leases recovered");
+        for l in rec.leases {
+            let i = owner_shard(&l, shards);
+            if let Some(v) = per_shard_leases.get_mut(i) {
+                v.push(l);
+            }
+        }
+    }
+    let durability = cfg.lease_database.durability;
+    let leases_slot = Arc::new(Mutex::new(
+        per_shard_leases.into_iter().map(Some).collect::<Vec<_>>(),
+    ));
+    let stats_registry: Arc<Mutex<Vec<Option<Arc<ShardStats4>>>>> =
+        Arc::new(Mutex::new(vec![None; shards]));
+    let open_errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+
+    let rt_cfg = RuntimeConfig {
+        shards,
+        pin_cores: true,
+        batch: 64,
+        tick: Duration::from_millis(250),
+        queue_size: cfg.multi_threading.packet_queue_size as usize,
+    };
+    // Signals are blocked before any thread starts, so only the main thread takes them.
+    let sigs = block_signals();
+    let factory = {
+        let prepared = Arc::clone(&prepared);
+        let leases_slot = Arc::clone(&leases_slot);
+        let stats_registry = Arc::clone(&stats_registry);
+        let open_errors = Arc::clone(&open_errors);
+        let dir = dir.clone();
+        move |i: usize| {
+            let store = if persist {
+                let opts = log_options(&durability);
+                match LeaseLog::open(&dir, Family::V4, i, opts) {
+                    Ok(l) => ShardStore::Log(l),
+                    Err(e) => {
+                        if let Ok(mut errs) = open_errors.lock() {
+                            errs.push(format!(
+                                "shard {i}: opening lease log in {}: {e}",
+                                dir.display()
+                            ));
+                        }
+                        ShardStore::Memory(NullSink)
+                    }
+                }
+            } else {
+                ShardStore::Memory(NullSink)
+            };
+            let mut v4 = V4Shard::new(Arc::clone(&prepared), i, shards, store);
+            let now = unix_secs(SystemTime::now());
+            let mine = leases_slot
+                .lock()
+                .ok()
+                .and_then(|mut v| v.get_mut(i).and_then(Option::take))
+                .unwrap_or_default();
+            let conflicts = v4.load_leases(mine, now);
+            if conflicts > 0 {
+                tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", conflicts, "leases for an address already held were skipped");
+            }
+            if let Ok(mut reg) = stats_registry.lock() {
+                if let Some(slot) = reg.get_mut(i) {
+                    *slot = Some(v4.stats());
+                }
+            }
+            Dhcp4Handler {
+                v4,
+                allowed_ifaces: allowed.clone(),
+            }
+        }
+    };
+    let runtime = corelease_shard::start(rt_cfg, per_shard, factory)
+        .map_err(|e| format!("starting shards: {e}"))?;
+    let pid_file = write_pid_file(config_path);
+    tracing::info!(target: "DHCP4_STARTED", shards, port = ports.server, "corelease dhcp4 {} started", env!("CARGO_PKG_VERSION"));
+    // Give shards a moment to report a failed log open; such a shard serves nothing durable.
+    std::thread::sleep(Duration::from_millis(50));
+    let failed = open_errors.lock().map(|e| e.clone()).unwrap_or_default();
+    if !failed.is_empty() {
+        runtime.shutdown();
+        let _ = runtime.join();
+        return Err(failed.join("; "));
+    }
+    loop {
+        match wait_signal(&sigs) {
+            libc::SIGHUP => {
+                tracing::warn!(target: "DHCP4_DYNRECONF", "SIGHUP: configuration reload is not implemented yet; restart to apply a new config");
+            }
+            sig => {
+                tracing::info!(target: "DHCP4_SHUTDOWN", signal = sig, "shutting down");
+                break;
+            }
+        }
+    }
+    runtime.shutdown();
+    let joined = runtime.join();
+    let shards_stats: Vec<Arc<ShardStats4>> = stats_registry
+        .lock()
+        .map(|r| r.iter().flatten().cloned().collect())
+        .unwrap_or_default();
+    for (name, value) in corelease_v4::kea_statistics(&prepared, &shards_stats) {
+        if value != 0 {
+            tracing::info!(target: "DHCP4_STATISTICS", "{name} = {value}");
+        }
+    }
+    if let Some(p) = pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    joined.map_err(|e| format!("shard failed: {e}"))
+}
+
+/// Kea's `lease-database.name` keeps its meaning: when it names an existing Kea leases4 CSV and
+/// corelease has no log yet, the CSV is imported once (migration from Kea, issue 3).
+fn import_kea_file_once(cfg: &Dhcp4Config, dir: &Path, fresh: bool) -> Result<(), String> {
+    let Some(name) = cfg.lease_database.name.as_deref() else {
+        return Ok(());
+    };
+    if !fresh || !name.is_file() {
+        return Ok(());
+    }
+    let file = std::fs::File::open(name).map_err(|e| format!("{}: {e}", name.display()))?;
+    let opts = log_options(&cfg.lease_database.durability);
+    let s = corelease_storage::import_kea_csv(dir, Family::V4, std::io::BufReader::new(file), opts)
+        .map_err(|e| format!("importing Kea lease file {}: {e}", name.display()))?;
+    for row in &s.skipped {
+        tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", "{}: {row}", name.display());
+    }
+    tracing::info!(target: "DHCPSRV_MEMFILE_LEASES_RELOAD", imported = s.imported, file = %name.display(), "Kea lease file imported");
+    Ok(())
+}
+
+/// Lease-log options from the config's durability choice (README "Durability").
+fn log_options(d: &corelease_config::Durability) -> LogOptions {
+    let durability = match d {
+        corelease_config::Durability::Default => corelease_storage::Durability::Default,
+        corelease_config::Durability::GroupCommit {
+            max_delay_us,
+            max_batch,
+        } => corelease_storage::Durability::GroupCommit {
+            max_delay: Duration::from_micros(u64::from(*max_delay_us)),
+            max_batch: *max_batch,
+        },
+    };
+    LogOptions {
+        durability,
+        ..LogOptions::default()
+    }
+}
+
+/// Kea's PID file, `[conf name].kea-dhcp4.pid` in KEA_PIDFILE_DIR (ARM 9.1).
+fn write_pid_file(config_path: Option<&Path>) -> Option<PathBuf> {
+    let dir = std::env::var_os("KEA_PIDFILE_DIR").map(PathBuf::from)?;
+    let stem = config_path
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "corelease-default".into());
+    let path = dir.join(format!("{stem}.kea-dhcp4.pid"));
+    match std::fs::write(&path, format!("{}\n", std::process::id())) {
+        Ok(()) => Some(path),
+        Err(e) => {
+            tracing::warn!(target: "DHCP4_PID_FILE_ERROR", "cannot write {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+fn block_signals() -> libc::sigset_t {
+    // SAFETY: plain libc signal-mask calls on a zeroed, then initialised, sigset_t.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+fn wait_signal(set: &libc::sigset_t) -> i32 {
+    let mut sig: libc::c_int = 0;
+    // SAFETY: sigwait on a set of signals this thread has blocked.
+    let rc = unsafe { libc::sigwait(set, &mut sig) };
+    if rc != 0 {
+        libc::SIGTERM
+    } else {
+        sig
+    }
+}
+
+/// `corelease lease export|import`.
+pub fn lease_main(args: Vec<OsString>) -> i32 {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let usage = "usage: corelease lease export -c FILE [--format kea-csv] | corelease lease import -c FILE LEASES.csv";
+    let Some(verb) = args.first() else {
+        eprintln!("{usage}");
+        return 1;
+    };
+    let mut config = None;
+    let mut format = "kea-csv".to_string();
+    let mut file = None;
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-c" => config = it.next().cloned(),
+            "--format" => format = it.next().cloned().unwrap_or_default(),
+            other if !other.starts_with('-') => file = Some(other.to_string()),
+            other => {
+                eprintln!("corelease lease: unknown switch {other:?}\n{usage}");
+                return 1;
+            }
+        }
+    }
+    if format != "kea-csv" {
+        eprintln!("corelease lease: format {format:?} is not supported (kea-csv is)");
+        return 1;
+    }
+    let Some(config) = config else {
+        eprintln!("{usage}");
+        return 1;
+    };
+    let loaded = match corelease_config::load_dhcp4_file(Path::new(&config)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let dir = lease_dir(&loaded.config);
+    let result = match (verb.as_str(), file) {
+        ("export", None) => {
+            let stdout = std::io::stdout();
+            corelease_storage::export_kea_csv(&dir, Family::V4, stdout.lock()).map(|s| {
+                for r in &s.reports {
+                    eprintln!("{r}");
+                }
+            })
+        }
+        ("import", Some(f)) => match std::fs::File::open(&f) {
+            Err(e) => {
+                eprintln!("corelease lease import: {f}: {e}");
+                return 1;
+            }
+            Ok(file) => {
+                if let Err(e) = std::fs::create_dir_all(&dir) {
+                    eprintln!("corelease lease import: creating {}: {e}", dir.display());
+                    return 1;
+                }
+                let opts = log_options(&loaded.config.lease_database.durability);
+                corelease_storage::import_kea_csv(
+                    &dir,
+                    Family::V4,
+                    std::io::BufReader::new(file),
+                    opts,
+                )
+                .map(|s| {
+                    for row in &s.skipped {
+                        eprintln!("skipped: {row}");
+                    }
+                    eprintln!(
+                        "imported {} leases ({} deletions) into {}",
+                        s.imported,
+                        s.removed,
+                        dir.display()
+                    );
+                })
+            }
+        },
+        _ => {
+            eprintln!("{usage}");
+            return 1;
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("corelease lease {verb}: {e}");
+            1
+        }
+    }
+}

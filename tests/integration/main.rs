@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `corelease` binary on real sockets, inside network namespaces the
+//! tests create, driven by ISC perfdhcp and by real DHCP clients (dhclient, busybox udhcpc).
+//! One binary, run serially (`support::serial`), so servers never contend with each other.
+
+mod support;
+
+mod cli;
+mod clients;
+mod perfdhcp;
+mod steering;
