@@ -123,7 +123,23 @@ pub fn is_inert(key: &str, value: &serde_json::Value) -> bool {
     use serde_json::Value;
     match value {
         Value::Array(items) => return items.is_empty(),
-        Value::Object(map) => return map.is_empty(),
+        Value::Object(map) => {
+            let flag_off = |k: &str| map.get(k).and_then(Value::as_bool) != Some(true);
+            return match key {
+                // Switched off: the rest of the map has no effect.
+                "dhcp-ddns" => flag_off("enable-updates"),
+                "dhcp-queue-control" => flag_off("enable-queue"),
+                // Every flag at its default (false).
+                "compatibility" => map.values().all(|v| v.as_bool() == Some(false)),
+                "sanity-checks" => map.iter().all(|(k, v)| {
+                    matches!(
+                        (k.as_str(), v.as_str()),
+                        ("lease-checks", Some("warn")) | ("extended-info-checks", Some("fix"))
+                    )
+                }),
+                _ => map.is_empty(),
+            };
+        }
         _ => {}
     }
     UNSUPPORTED_DEFAULTS
@@ -572,6 +588,35 @@ mod tests {
         assert!(!is_inert("allocator", &json!("random")));
         assert!(!is_inert("hooks-libraries", &json!([{ "library": "x" }])));
         assert!(!is_inert("cache-threshold", &json!(0.25)));
+        assert!(is_inert(
+            "dhcp-ddns",
+            &json!({ "enable-updates": false, "server-ip": "127.0.0.1" })
+        ));
+        assert!(!is_inert("dhcp-ddns", &json!({ "enable-updates": true })));
+        assert!(is_inert(
+            "dhcp-queue-control",
+            &json!({ "enable-queue": false, "capacity": 9 })
+        ));
+        assert!(is_inert(
+            "compatibility",
+            &json!({ "lenient-option-parsing": false })
+        ));
+        assert!(!is_inert(
+            "compatibility",
+            &json!({ "lenient-option-parsing": true })
+        ));
+        assert!(is_inert(
+            "sanity-checks",
+            &json!({ "lease-checks": "warn" })
+        ));
+        assert!(!is_inert(
+            "sanity-checks",
+            &json!({ "lease-checks": "fix-del" })
+        ));
+        assert!(!is_inert(
+            "control-socket",
+            &json!({ "socket-type": "unix" })
+        ));
     }
 
     #[test]
