@@ -108,6 +108,24 @@ impl KeaNetns {
     /// A namespace with loopback up and Kea serving relay 127.0.0.1 (DHCPv4) or ::1
     /// (DHCPv6) on `port`.
     pub fn start(kea: &Path, port: u16, family: Family) -> Result<KeaNetns, String> {
+        Self::start_server(&[kea.as_os_str()], port, family)
+    }
+
+    /// The same with `corelease dhcp4` (same Kea configuration, same switches).
+    pub fn start_corelease(corelease: &Path, port: u16) -> Result<KeaNetns, String> {
+        Self::start_server(
+            &[corelease.as_os_str(), std::ffi::OsStr::new("dhcp4")],
+            port,
+            Family::V4,
+        )
+    }
+
+    fn start_server(
+        server: &[&std::ffi::OsStr],
+        port: u16,
+        family: Family,
+    ) -> Result<KeaNetns, String> {
+        let display = Path::new(server.first().copied().unwrap_or_default()).display();
         let ns = format!(
             "corelease-perf-{}-{}",
             std::process::id(),
@@ -134,7 +152,7 @@ impl KeaNetns {
         std::fs::write(&config_path, config.to_string()).map_err(|e| format!("config: {e}"))?;
         let child = Command::new("ip")
             .args(["netns", "exec", &ns])
-            .arg(kea)
+            .args(server)
             .arg("-c")
             .arg(&config_path)
             .arg("-p")
@@ -145,20 +163,35 @@ impl KeaNetns {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", kea.display()))?;
+            .map_err(|e| format!("cannot start {display}: {e}"))?;
         me.kea = Some(child);
-        // Kea is ready once its control socket answers.
+        // The server is ready once its control socket answers or, for a server without
+        // one, once its UDP port is bound.
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if me.command(r#"{"command": "version-get"}"#).is_ok() {
+            if me.command(r#"{"command": "version-get"}"#).is_ok() || me.port_bound() {
+                // A bound port may precede the rest of the start-up by a moment.
+                std::thread::sleep(Duration::from_millis(200));
                 return Ok(me);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         Err(format!(
-            "{} did not open its control socket within 10 s",
-            kea.display()
+            "{display} did not bind port {port} nor open its control socket within 10 s"
         ))
+    }
+
+    /// True when something in the namespace listens on the server port (ss(8)).
+    fn port_bound(&self) -> bool {
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns, "ss", "-Hlun"])
+            .output()
+            .map(|out| {
+                String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .any(|field| field.ends_with(&format!(":{}", self.port)))
+            })
+            .unwrap_or(false)
     }
 
     /// Sends one command on Kea's unix control socket and returns the parsed answer.
