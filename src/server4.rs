@@ -344,12 +344,13 @@ fn run(
             .unwrap_or(1),
         (true, n) => n as usize,
     };
-    if plan.len() > 1 {
-        return Err(format!(
-            "Dhcp4.interfaces-config.interfaces: {} listening addresses configured; this version serves one interface address (or \"*\") per process",
-            plan.len()
-        ));
-    }
+    // Several listening entries share one reuseport group on 0.0.0.0; the handler keeps only
+    // packets that arrived on a configured interface (IP_PKTINFO), so the effect is Kea's.
+    let plan = if plan.len() > 1 {
+        vec![(Ipv4Addr::UNSPECIFIED, None)]
+    } else {
+        plan
+    };
     // The plan entry is a reuseport group of `shards` sockets; shard i owns socket i.
     let mut per_shard: Vec<UdpSocket> = Vec::with_capacity(shards);
     for (addr, device) in &plan {
