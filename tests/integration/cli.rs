@@ -94,8 +94,10 @@ fn embedded_default_serves_perfdhcp_on_loopback() {
             "100",
             "-l",
             "127.0.0.2",
+            // perfdhcp is a relay that listens on -L; servers answer relays at port 67
+            // (Kea does too; only the RFC 8357 sub-option, which perfdhcp does not send, moves it).
             "-L",
-            "6767",
+            "67",
             "-N",
             "6767",
             "-u",

@@ -66,8 +66,10 @@ fn perfdhcp_dora_completes_with_unique_addresses_and_matching_statistics() {
             "-u",
             "-l",
             "127.0.0.2",
+            // perfdhcp is a relay that listens on -L; servers answer relays at port 67
+            // (Kea does too; only the RFC 8357 sub-option, which perfdhcp does not send, moves it).
             "-L",
-            "6767",
+            "67",
             "-N",
             "6767",
             "127.0.0.1",

@@ -22,7 +22,8 @@ use corelease_alloc::FreeLeaseQueue;
 use corelease_storage::LeaseSink;
 use corelease_types::{ClientId, HwAddr, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
 use corelease_wire::v4::{
-    opt, relay_link_selection, Dhcp4Packet, Dhcp4Writer, MessageType, OptionIndex, WireError,
+    opt, relay_link_selection, relay_sub, relay_suboptions, Dhcp4Packet, Dhcp4Writer, MessageType,
+    OptionIndex, WireError, SERVER_PORT,
 };
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
@@ -1135,7 +1136,8 @@ impl<S: LeaseSink> V4Shard<S> {
         })
     }
 
-    /// RFC 2131 4.1 (and Kea's choices in UDP socket mode): relay -> giaddr at the server port;
+    /// RFC 2131 4.1 (and Kea's choices in UDP socket mode): relay -> giaddr at port 67, or at
+    /// the relay's source port when it sent the RFC 8357 relay-port sub-option (as Kea);
     /// NAK -> broadcast; ciaddr set -> unicast to it; otherwise broadcast (a UDP socket cannot
     /// unicast to an address the client does not have yet without an ARP entry).
     fn reply_destination(
@@ -1148,7 +1150,17 @@ impl<S: LeaseSink> V4Shard<S> {
         let p = &self.prepared;
         let giaddr = req.giaddr();
         if !giaddr.is_unspecified() {
-            return (SocketAddrV4::new(giaddr, p.server_port), false);
+            let relay_port = self
+                .opts
+                .relay_agent_info()
+                .map(|rai| relay_suboptions(rai).any(|(code, _)| code == relay_sub::RELAY_PORT))
+                .unwrap_or(false);
+            let port = if relay_port {
+                meta.src.port()
+            } else {
+                SERVER_PORT
+            };
+            return (SocketAddrV4::new(giaddr, port), false);
         }
         let ciaddr = req.ciaddr();
         if kind != MessageType::Nak && !ciaddr.is_unspecified() {

@@ -920,3 +920,33 @@ fn max_message_size_bounds_the_reply() {
     let o = Message::decode(&mut Decoder::new(&out[..r.len])).unwrap();
     assert_eq!(msg_type(&o), Some(d4::MessageType::Offer));
 }
+
+#[test]
+fn relay_is_answered_on_port_67_unless_it_asks_for_its_own_port() {
+    let p = config(BASIC);
+    let mut s = shard(&p);
+    let meta = Meta4 {
+        src: SocketAddrV4::new(RELAY, 6767),
+        ..relay_meta()
+    };
+    let mut out = [0u8; 1500];
+    let plain = relayed(msg(d4::MessageType::Discover, mac(1)))
+        .to_vec()
+        .unwrap();
+    let r = s.handle(&meta, &plain, NOW, &mut out).unwrap();
+    assert_eq!(r.dst, SocketAddrV4::new(RELAY, 67), "Kea: giaddr at the server port 67");
+    // RFC 8357: relay-port sub-option (19) in option 82 -> reply to the relay's source port.
+    let mut with_port = relayed(msg(d4::MessageType::Discover, mac(2)))
+        .to_vec()
+        .unwrap();
+    let end = with_port.iter().rposition(|&b| b == 255).unwrap();
+    with_port.truncate(end);
+    with_port.extend_from_slice(&[82, 2, 19, 0, 255]);
+    let r = s.handle(&meta, &with_port, NOW, &mut out).unwrap();
+    assert_eq!(r.dst, SocketAddrV4::new(RELAY, 6767));
+    let reply = Message::decode(&mut Decoder::new(&out[..r.len])).unwrap();
+    assert!(
+        reply.opts().get(OptionCode::RelayAgentInformation).is_some(),
+        "option 82 echoed"
+    );
+}

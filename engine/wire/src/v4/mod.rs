@@ -148,6 +148,8 @@ pub mod relay_sub {
     pub const SERVER_ID_OVERRIDE: u8 = 11;
     /// RFC 6925.
     pub const RELAY_ID: u8 = 12;
+    /// RFC 8357: the relay listens on the source port of its packets, not on 67.
+    pub const RELAY_PORT: u8 = 19;
 }
 
 /// Option 53 values (RFC 2132 section 9.6, RFC 4388 lease query, RFC 6926 bulk lease query,
