@@ -302,6 +302,13 @@ pub fn free_port() -> u16 {
 /// Starts Kea for a test, or explains why the test is skipped (Kea not installed).
 pub fn kea_or_skip(test: &str, family: Family) -> Option<KeaNetns> {
     let Some(kea) = kea_binary(family) else {
+        // CI sets this so that a machine without Kea fails instead of passing quietly.
+        if std::env::var_os("CORELEASE_PERF_REQUIRE_KEA").is_some() {
+            panic!(
+                "{test}: {} is not installed and CORELEASE_PERF_REQUIRE_KEA is set",
+                family.binary_name()
+            );
+        }
         eprintln!(
             "SKIPPED {test}: {} is not installed (apt-get install {}-server)",
             family.binary_name(),
@@ -346,6 +353,9 @@ pub fn report_shape(text: &str) -> Vec<String> {
 pub fn assert_same_report_shape_as_perfdhcp(kea: &KeaNetns, args: &[&str]) {
     let perfdhcp = "/usr/sbin/perfdhcp";
     if !Path::new(perfdhcp).exists() {
+        if std::env::var_os("CORELEASE_PERF_REQUIRE_KEA").is_some() {
+            panic!("perfdhcp (Debian package kea-admin) is not installed");
+        }
         eprintln!("SKIPPED report shape comparison: perfdhcp is not installed");
         return;
     }
