@@ -436,7 +436,9 @@ impl<S: LeaseSink> V4Shard<S> {
     /// The client's existing lease or offer among `subnet`'s network, if its address can still
     /// be used (held by this shard, or free again). Does not claim anything.
     fn find_own(&mut self, subnet: usize, ident: &ClientIdent) -> Option<(usize, u32)> {
-        let p = Arc::clone(&self.prepared);
+        // A plain borrow, not an Arc clone: the refcount is shared by every shard and
+        // bumping it per packet would bounce its cache line between cores.
+        let p = &*self.prepared;
         for s in p.candidates(subnet) {
             let Some(srt) = p.subnets.get(s) else {
                 continue;
@@ -537,7 +539,9 @@ impl<S: LeaseSink> V4Shard<S> {
     /// Picks a free address for a new client from the candidate subnets' pools: this shard's
     /// queue first, then any free address of the pool (stealing from other shards' stripes).
     fn allocate(&mut self, subnet: usize) -> Option<(usize, usize, u32)> {
-        let p = Arc::clone(&self.prepared);
+        // A plain borrow, not an Arc clone: the refcount is shared by every shard and
+        // bumping it per packet would bounce its cache line between cores.
+        let p = &*self.prepared;
         let mut any_pool = false;
         for s in p.candidates(subnet) {
             let Some(srt) = p.subnets.get(s) else {
