@@ -148,14 +148,15 @@ fn check_config(path: &Path) -> i32 {
     }
 }
 
-/// Logging per the config's `loggers` entry for kea-dhcp4 (severity), or debug with -d.
-/// COREL_LOG (tracing's filter syntax) overrides both.
+/// Logging per the config's `loggers` entry for kea-dhcp4: severity, and the first output
+/// (`stdout`, `stderr`, or a file path, appended to). -d forces debug; COREL_LOG (tracing's
+/// filter syntax) overrides both. syslog outputs fall back to stdout, said at start.
 fn init_logging(debug: bool, cfg: &Dhcp4Config) {
-    let severity = cfg
+    let logger = cfg
         .loggers
         .iter()
-        .find(|l| l.name == "kea-dhcp4" || l.name.starts_with("kea-dhcp4."))
-        .map(|l| l.severity.to_ascii_uppercase());
+        .find(|l| l.name == "kea-dhcp4" || l.name.starts_with("kea-dhcp4."));
+    let severity = logger.map(|l| l.severity.to_ascii_uppercase());
     let filter = match (debug, severity.as_deref()) {
         (true, _) | (_, Some("DEBUG")) => "debug",
         (_, Some("WARN")) => "warn",
@@ -165,12 +166,56 @@ fn init_logging(debug: bool, cfg: &Dhcp4Config) {
     };
     let env = tracing_subscriber::EnvFilter::try_from_env("COREL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let output = logger
+        .and_then(|l| l.outputs.first())
+        .map(String::as_str)
+        .unwrap_or("stdout");
+    let mut note = None;
+    let (writer, ansi) = match output {
+        "stdout" => (
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
+            std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        ),
+        "stderr" => (
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        ),
+        o if o.starts_with("syslog") => {
+            note = Some(format!(
+                "logger output {o:?}: syslog is not supported yet, logging to stdout"
+            ));
+            (
+                tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
+                false,
+            )
+        }
+        path => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(f) => (
+                tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(f)),
+                false,
+            ),
+            Err(e) => {
+                note = Some(format!("logger output {path}: {e}; logging to stdout"));
+                (
+                    tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
+                    false,
+                )
+            }
+        },
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(env)
         .with_target(true)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_writer(std::io::stdout)
+        .with_ansi(ansi)
+        .with_writer(writer)
         .try_init();
+    if let Some(n) = note {
+        tracing::warn!(target: "DHCP4_CONFIG_UNSUPPORTED", "{n}");
+    }
 }
 
 /// The lease store behind one shard: the lease log, or nothing when persist is false.
