@@ -61,12 +61,12 @@ pub enum RunError {
     RecordFile(String, std::io::Error),
     #[error("cannot spawn worker thread: {0}")]
     Spawn(std::io::Error),
-    #[error("DHCPv6 is only generated through a simulated relay: add -A 1 (direct client traffic on a link is not implemented)")]
-    V6NeedsRelay,
+    #[error("DHCPv6 clients on a link need -l INTERFACE (or -A 1 to act as a relay)")]
+    V6DirectNeedsInterface,
     #[error(
-        "DHCPv6 needs a unicast server address; multicast 'all' / 'servers' is not implemented"
+        "a relay (-A 1) sends to a unicast server address, not to multicast 'all' / 'servers'"
     )]
-    V6NeedsUnicast,
+    V6RelayNeedsUnicast,
 }
 
 /// Where the generator sends from and to.
@@ -83,11 +83,14 @@ pub struct Endpoints {
 /// RELAY-REPL (RFC 8415 section 7.2).
 pub fn resolve_endpoints(opts: &Options) -> Result<Endpoints, RunError> {
     use std::net::ToSocketAddrs;
+    if opts.family == Family::V6 && opts.relay_level.is_none() {
+        return resolve_direct6(opts);
+    }
     let v6 = opts.family == Family::V6;
     let default_port = if v6 { 547 } else { 67 };
     let name = opts.server.clone().unwrap_or_default();
     if v6 && (name == "all" || name == "servers") {
-        return Err(RunError::V6NeedsUnicast);
+        return Err(RunError::V6RelayNeedsUnicast);
     }
     let remote_port = if opts.remote_port == 0 {
         default_port
@@ -103,9 +106,8 @@ pub fn resolve_endpoints(opts: &Options) -> Result<Endpoints, RunError> {
         Some(text) => match text.parse::<IpAddr>() {
             Ok(ip) if ip.is_ipv6() == v6 => ip,
             Ok(_) => return Err(RunError::BadLocal(text.clone())),
-            Err(_) => {
-                interface_address(text, v6).ok_or_else(|| RunError::BadLocal(text.clone()))?
-            }
+            Err(_) => interface_address(text, v6, false)
+                .ok_or_else(|| RunError::BadLocal(text.clone()))?,
         },
         None => route_source(server)?,
     };
@@ -138,9 +140,62 @@ fn route_source(server: SocketAddr) -> Result<IpAddr, RunError> {
         .ip())
 }
 
+/// DHCPv6 clients on a link (perfdhcp -6 without -A): they speak from the interface's
+/// link-local address, port 546, to All_DHCP_Relay_Agents_and_Servers (ff02::1:2, the
+/// default and `all`) or All_DHCP_Servers (ff05::1:3, `servers`) or a unicast address, port
+/// 547 (RFC 8415 sections 7.1, 7.2).
+fn resolve_direct6(opts: &Options) -> Result<Endpoints, RunError> {
+    use std::net::SocketAddrV6;
+    let ifname = opts
+        .local
+        .as_deref()
+        .ok_or(RunError::V6DirectNeedsInterface)?;
+    let c_name = std::ffi::CString::new(ifname).map_err(|_| RunError::BadLocal(ifname.into()))?;
+    // SAFETY: c_name is a valid NUL-terminated string.
+    let ifindex = unsafe { libc::if_nametoindex(c_name.as_ptr()) };
+    if ifindex == 0 {
+        return Err(RunError::BadLocal(ifname.into()));
+    }
+    let local_ip = match interface_address(ifname, true, true) {
+        Some(IpAddr::V6(ip)) => ip,
+        _ => return Err(RunError::BadLocal(ifname.into())),
+    };
+    let name = opts.server.as_deref().unwrap_or("all");
+    let server_ip = match name {
+        "all" => Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2),
+        "servers" => Ipv6Addr::new(0xff05, 0, 0, 0, 0, 0, 1, 3),
+        other => other
+            .parse::<Ipv6Addr>()
+            .map_err(|_| RunError::BadServer(other.into()))?,
+    };
+    let scoped = |ip: Ipv6Addr| {
+        let link_scope = ip.segments()[0] & 0xffc0 == 0xfe80 || ip.segments()[0] == 0xff02;
+        if link_scope {
+            ifindex
+        } else {
+            0
+        }
+    };
+    let port = |given: u16, default: u16| if given == 0 { default } else { given };
+    Ok(Endpoints {
+        local: SocketAddr::V6(SocketAddrV6::new(
+            local_ip,
+            port(opts.local_port, 546),
+            0,
+            scoped(local_ip),
+        )),
+        server: SocketAddr::V6(SocketAddrV6::new(
+            server_ip,
+            port(opts.remote_port, 547),
+            0,
+            scoped(server_ip),
+        )),
+    })
+}
+
 /// An address of the named interface (getifaddrs(3)): its first IPv4 address, or for IPv6
-/// its first address that is not link-local (else the link-local one).
-fn interface_address(name: &str, v6: bool) -> Option<IpAddr> {
+/// its first address that is (`link_local`) or is not link-local, else any.
+fn interface_address(name: &str, v6: bool, link_local_wanted: bool) -> Option<IpAddr> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list we free below with freeifaddrs.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
@@ -174,11 +229,11 @@ fn interface_address(name: &str, v6: bool) -> Option<IpAddr> {
             // SAFETY: family AF_INET6 means the sockaddr is a sockaddr_in6.
             let sin6 = unsafe { &*(entry.ifa_addr as *const libc::sockaddr_in6) };
             let addr = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            let link_local = addr.segments()[0] & 0xffc0 == 0xfe80;
-            if found.is_none() || !link_local {
+            let preferred = (addr.segments()[0] & 0xffc0 == 0xfe80) == link_local_wanted;
+            if found.is_none() || preferred {
                 found = Some(IpAddr::V6(addr));
             }
-            if !link_local {
+            if preferred {
                 break;
             }
         }
@@ -188,22 +243,40 @@ fn interface_address(name: &str, v6: bool) -> Option<IpAddr> {
     found
 }
 
-/// Where the steering program reads a 32-bit word whose value modulo the thread count is
-/// the owning thread: the xid of a DHCPv4 reply (RFC 2131 figure 1), the tail of a
-/// RELAY-REPL's peer-address for DHCPv6 (the client number, see wire6::peer_address).
-pub fn steering_offset(family: Family) -> u32 {
-    match family {
-        Family::V4 => 4,
-        Family::V6 => wire6::PEER_ADDRESS_TAIL as u32,
+/// Where the steering program reads the 32-bit word (and which bits of it) whose value
+/// modulo the thread count is the owning thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Steering {
+    pub offset: u32,
+    pub mask: u32,
+}
+
+/// The xid of a DHCPv4 reply (RFC 2131 figure 1); the tail of a RELAY-REPL's peer-address
+/// for relayed DHCPv6 (the client number, see wire6::peer_address); the 24-bit xid after
+/// the message type of a DHCPv6 reply sent straight to the client (RFC 8415 section 8).
+pub fn steering(family: Family, relayed: bool) -> Steering {
+    match (family, relayed) {
+        (Family::V4, _) => Steering {
+            offset: 4,
+            mask: u32::MAX,
+        },
+        (Family::V6, true) => Steering {
+            offset: wire6::PEER_ADDRESS_TAIL as u32,
+            mask: u32::MAX,
+        },
+        (Family::V6, false) => Steering {
+            offset: 0,
+            mask: 0x00ff_ffff,
+        },
     }
 }
 
 /// Opens `count` sockets bound to `local`, in thread order. With more than one socket they
-/// form a reuseport group steered by the word at `offset` modulo `count` (module comment).
+/// form a reuseport group steered by `steering` (module comment).
 pub fn open_sockets(
     local: SocketAddr,
     count: usize,
-    offset: u32,
+    steering: Steering,
 ) -> Result<Vec<UdpSocket>, RunError> {
     use socket2::{Domain, Protocol, Socket, Type};
     let mut sockets = Vec::with_capacity(count);
@@ -227,22 +300,29 @@ pub fn open_sockets(
     }
     if count > 1 {
         if let Some(first) = sockets.first() {
-            attach_steering(first, count as u32, offset)?;
+            attach_steering(first, count as u32, steering)?;
         }
     }
     Ok(sockets)
 }
 
-/// Attaches `return word_at(offset) % n` to the reuseport group. A reuseport program sees
-/// the UDP payload at offset 0.
-fn attach_steering(socket: &UdpSocket, n: u32, offset: u32) -> Result<(), RunError> {
+/// Attaches `return (word_at(offset) & mask) % n` to the reuseport group. A reuseport
+/// program sees the UDP payload at offset 0.
+fn attach_steering(socket: &UdpSocket, n: u32, steering: Steering) -> Result<(), RunError> {
     let mut program = [
         // ld [offset]  (BPF_LD | BPF_W | BPF_ABS): A = big-endian word
         libc::sock_filter {
             code: 0x20,
             jt: 0,
             jf: 0,
-            k: offset,
+            k: steering.offset,
+        },
+        // and #mask  (BPF_ALU | BPF_AND | BPF_K)
+        libc::sock_filter {
+            code: 0x54,
+            jt: 0,
+            jf: 0,
+            k: steering.mask,
         },
         // mod #n  (BPF_ALU | BPF_MOD | BPF_K)
         libc::sock_filter {
@@ -400,6 +480,8 @@ pub struct WorkerPlan {
     pub ias: IaKinds,
     pub rapid_commit: bool,
     pub duid_template: Vec<u8>,
+    /// DHCPv6 through a simulated relay (-A 1) rather than as clients on the link.
+    pub relayed: bool,
 }
 
 /// What a worker hands back when it ends.
@@ -1368,6 +1450,15 @@ mod tests {
     /// Sends 30 datagrams numbered 0..30 (the number written by `stamp`) to a 3-socket
     /// reuseport group of `family` and checks each arrived at socket `number % 3`.
     fn check_steering(family: Family, stamp: fn(&mut [u8], u32), read: fn(&[u8]) -> u32) {
+        check_steering_with(family, true, stamp, read)
+    }
+
+    fn check_steering_with(
+        family: Family,
+        relayed: bool,
+        stamp: fn(&mut [u8], u32),
+        read: fn(&[u8]) -> u32,
+    ) {
         let loopback = match family {
             Family::V4 => IpAddr::V4(Ipv4Addr::LOCALHOST),
             Family::V6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -1377,7 +1468,7 @@ mod tests {
         let port = probe.local_addr().map(|a| a.port()).unwrap_or(0);
         drop(probe);
         let local = SocketAddr::new(loopback, port);
-        let sockets = open_sockets(local, 3, steering_offset(family))
+        let sockets = open_sockets(local, 3, steering(family, relayed))
             .unwrap_or_else(|e| panic!("cannot open reuseport group: {e}"));
         let sender =
             UdpSocket::bind(SocketAddr::new(loopback, 0)).unwrap_or_else(|e| panic!("{e}"));
@@ -1413,6 +1504,21 @@ mod tests {
             Family::V4,
             |p, n| p[4..8].copy_from_slice(&n.to_be_bytes()),
             |p| wire::peek_xid(p).unwrap_or(u32::MAX),
+        );
+    }
+
+    /// DHCPv6 on a link: a bare REPLY goes to socket `xid % n`, the 24-bit xid after the
+    /// message type (the message type byte must not disturb it).
+    #[test]
+    fn reuseport_program_steers_v6_direct_replies_by_24_bit_xid() {
+        check_steering_with(
+            Family::V6,
+            false,
+            |p, n| {
+                p[0] = 7; // REPLY
+                p[1..4].copy_from_slice(&n.to_be_bytes()[1..]);
+            },
+            |p| u32::from_be_bytes([0, p[1], p[2], p[3]]),
         );
     }
 

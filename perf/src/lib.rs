@@ -248,9 +248,6 @@ fn open_record_file(path: &std::path::Path) -> Result<Arc<File>, RunError> {
 }
 
 fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
-    if opts.family == Family::V6 && opts.relay_level.is_none() {
-        return Err(RunError::V6NeedsRelay);
-    }
     let endpoints = engine::resolve_endpoints(opts)?;
     let threads = thread_count(opts);
     // perfdhcp without -n, -p or -r performs a single exchange ("pinging the server").
@@ -266,7 +263,7 @@ fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
     let sockets = engine::open_sockets(
         endpoints.local,
         threads,
-        engine::steering_offset(opts.family),
+        engine::steering(opts.family, opts.relay_level.is_some()),
     )?;
     let duid_template = opts
         .duid_base
@@ -329,6 +326,7 @@ fn run(opts: &Options, printable_args: &[String]) -> Result<i32, RunError> {
             },
             rapid_commit: opts.rapid_commit,
             duid_template: duid_template.clone(),
+            relayed: opts.family == Family::V4 || opts.relay_level.is_some(),
         };
         let worker = Worker::new(
             plan,
@@ -595,10 +593,7 @@ mod tests {
     }
 
     #[test]
-    fn v6_without_relay_level_is_refused_with_code_1() {
-        assert_eq!(
-            main_with_args(vec!["-6".into(), "-l".into(), "lo".into(), "all".into()]),
-            EXIT_ERROR
-        );
+    fn v6_on_a_link_without_interface_is_refused_with_code_1() {
+        assert_eq!(main_with_args(vec!["-6".into(), "all".into()]), EXIT_ERROR);
     }
 }

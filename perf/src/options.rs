@@ -575,7 +575,9 @@ fn validate(opts: &Options) -> Result<(), ArgError> {
             "-f and -F are not used with --scenario avalanche",
         ));
     }
-    if opts.server.is_none() {
+    // perfdhcp(8): the server is optional only when -l names an interface, for DHCPv6,
+    // where it then defaults to 'all'.
+    if opts.server.is_none() && !(opts.family == Family::V6 && opts.local.is_some()) {
         return Err(ArgError::NoServer);
     }
     Ok(())

@@ -89,6 +89,9 @@ pub struct ClientFrame6<'a> {
     /// The relay's UDP port when it is not 547: sent as the RFC 8357 Relay Source Port
     /// option so the server answers there rather than at 547.
     pub relay_port: Option<u16>,
+    /// False for a client talking to the server directly on its link (perfdhcp without
+    /// -A): the message is sent bare, without RELAY-FORW.
+    pub relayed: bool,
 }
 
 /// Peer address of client `n`: fe80::/64 with the client number in the last 32 bits.
@@ -154,6 +157,9 @@ impl<'a> Writer<'a> {
 /// Writes the RELAY-FORW header and opens the relay-message option; returns the offset of
 /// its length field and of the inner message.
 fn open_relay(w: &mut Writer<'_>, frame: &ClientFrame6<'_>) -> (usize, usize) {
+    if !frame.relayed {
+        return (usize::MAX, 0);
+    }
     w.bytes(&[MessageType6::RelayForw as u8, 0]);
     w.bytes(&frame.link_address.octets());
     w.bytes(&frame.peer_address.octets());
@@ -167,8 +173,10 @@ fn open_relay(w: &mut Writer<'_>, frame: &ClientFrame6<'_>) -> (usize, usize) {
 }
 
 fn close_relay(mut w: Writer<'_>, length_at: usize, inner_at: usize) -> usize {
-    let inner_len = w.at - inner_at;
-    w.patch_u16(length_at, inner_len as u16);
+    if length_at != usize::MAX {
+        let inner_len = w.at - inner_at;
+        w.patch_u16(length_at, inner_len as u16);
+    }
     if w.overflow {
         0
     } else {
@@ -315,6 +323,11 @@ fn status_failed(bytes: &[u8], data: &Range<usize>) -> bool {
     read_u16(bytes, data.start).is_some_and(|status| status != 0)
 }
 
+/// Parses a server message sent straight to a client on its link (no relay).
+pub fn parse_direct_reply(bytes: &[u8]) -> Result<Reply6, Reply6Error> {
+    parse_message(bytes, 0..bytes.len(), 0)
+}
+
 /// Parses a RELAY-REPL and the server message inside it.
 pub fn parse_relay_reply(bytes: &[u8]) -> Result<Reply6, Reply6Error> {
     if bytes.len() < RELAY_HEADER_LEN + 4 {
@@ -332,6 +345,11 @@ pub fn parse_relay_reply(bytes: &[u8]) -> Result<Reply6, Reply6Error> {
         }
     })?;
     let inner = inner.ok_or(Reply6Error::NoRelayMessage)?;
+    parse_message(bytes, inner, peer_tail)
+}
+
+/// Parses the server message at `bytes[inner]`.
+fn parse_message(bytes: &[u8], inner: Range<usize>, peer_tail: u32) -> Result<Reply6, Reply6Error> {
     if inner.len() < 4 {
         return Err(Reply6Error::TooShort(inner.len()));
     }
@@ -434,7 +452,35 @@ mod tests {
             link_address: Ipv6Addr::LOCALHOST,
             peer_address: Ipv6Addr::LOCALHOST,
             relay_port: None,
+            relayed: true,
         }
+    }
+
+    #[test]
+    fn direct_solicit_is_the_bare_client_message() {
+        let mut out = [0u8; MAX_BUILT_LEN_V6];
+        let mut f = frame(0);
+        f.relayed = false;
+        let ias = IaKinds {
+            address: true,
+            prefix: false,
+        };
+        let len = build_solicit(&mut out, &f, ias, false);
+        assert_eq!(&out[..len], &PERFDHCP_SOLICIT[38..]);
+        let mut reply = PERFDHCP_SOLICIT[38..].to_vec();
+        reply[0] = MessageType6::Advertise as u8;
+        let parsed = parse_direct_reply(&reply);
+        assert!(
+            matches!(
+                parsed,
+                Ok(Reply6 {
+                    message_type: MessageType6::Advertise,
+                    xid: 0,
+                    ..
+                })
+            ),
+            "{parsed:?}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{kea_or_skip, stdout_json, Family};
+use common::{kea6_on_link_or_skip, kea_or_skip, stdout_json, Family};
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -147,4 +147,42 @@ fn replies_reach_a_local_port_other_than_547_through_rfc8357() {
     assert_eq!(code(&out), 0, "{report}");
     assert_eq!(report["exchanges"]["request-reply"]["received"], 40);
     assert_eq!(kea.statistic("pkt6-reply-sent"), Ok(40));
+}
+
+#[test]
+fn clients_on_a_link_lease_through_multicast() {
+    let Some(kea) = kea6_on_link_or_skip("clients_on_a_link_lease_through_multicast") else {
+        return;
+    };
+    let out = kea.run_generator(
+        &[
+            "-e",
+            "address-and-prefix",
+            "-R",
+            "200",
+            "-n",
+            "200",
+            "--json",
+        ],
+        LIMIT,
+    );
+    let report = stdout_json(&out);
+    assert_eq!(code(&out), 0, "{report}");
+    assert_eq!(report["completed"], 200);
+    assert_eq!(report["threads"], 2);
+    assert_eq!(kea.statistic("pkt6-solicit-received"), Ok(200));
+    assert_eq!(kea.statistic("pkt6-reply-sent"), Ok(200));
+    assert_eq!(kea.statistic("subnet[1].assigned-nas"), Ok(200));
+    assert_eq!(kea.statistic("subnet[1].assigned-pds"), Ok(200));
+}
+
+#[test]
+fn clients_on_a_link_report_like_perfdhcp() {
+    let Some(kea) = kea6_on_link_or_skip("clients_on_a_link_report_like_perfdhcp") else {
+        return;
+    };
+    common::assert_same_report_shape_as_perfdhcp(
+        &kea,
+        &["-R", "100", "-r", "100", "-f", "20", "-F", "10", "-p", "2"],
+    );
 }

@@ -127,6 +127,7 @@ fn v6_solicit_inside_relay_forw_decodes_with_its_ias() {
         link_address: Ipv6Addr::LOCALHOST,
         peer_address: wire6::peer_address(7),
         relay_port: None,
+        relayed: true,
     };
     let mut out = [0u8; MAX_BUILT_LEN_V6];
     let ias = IaKinds {
@@ -177,6 +178,7 @@ fn v6_release_decodes_with_server_id_and_client_id() {
         link_address: Ipv6Addr::LOCALHOST,
         peer_address: wire6::peer_address(1),
         relay_port: None,
+        relayed: true,
     };
     let server_id_option = [0, 2, 0, 4, 0, 2, 0xab, 0xcd];
     let mut out = [0u8; MAX_BUILT_LEN_V6];

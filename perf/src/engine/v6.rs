@@ -41,6 +41,7 @@ impl Worker {
     fn relay_port6(&self) -> Option<u16> {
         match self.plan.endpoints.local.port() {
             547 => None,
+            _ if !self.plan.relayed => None,
             port => Some(port),
         }
     }
@@ -62,6 +63,7 @@ impl Worker {
             link_address: self.link_address(),
             peer_address: wire6::peer_address(client),
             relay_port: self.relay_port6(),
+            relayed: self.plan.relayed,
         };
         wire6::build_solicit(&mut self.tx, &frame, self.plan.ias, self.plan.rapid_commit)
     }
@@ -97,6 +99,7 @@ impl Worker {
             link_address: self.link_address(),
             peer_address: wire6::peer_address(client),
             relay_port: self.relay_port6(),
+            relayed: self.plan.relayed,
         };
         let server_id = self.server_id6.get(..self.server_id6_len).unwrap_or(&[]);
         let len = wire6::build_with_lease(&mut self.tx, &frame, kind, server_id, &ias);
@@ -129,7 +132,12 @@ impl Worker {
 
     /// Handles one received datagram of `len` bytes in the receive buffer.
     pub(super) fn handle_datagram6(&mut self, len: usize, now_ns: u64) {
-        let parsed = self.rx.get(..len).map(wire6::parse_relay_reply);
+        let parse = if self.plan.relayed {
+            wire6::parse_relay_reply
+        } else {
+            wire6::parse_direct_reply
+        };
+        let parsed = self.rx.get(..len).map(parse);
         let Some(Ok(reply)) = parsed else {
             self.malformed += 1;
             return;
@@ -217,6 +225,7 @@ impl Worker {
             link_address: self.link_address(),
             peer_address: wire6::peer_address(client),
             relay_port: self.relay_port6(),
+            relayed: self.plan.relayed,
         };
         let empty: &[u8] = &[];
         let pick = |range: &Option<std::ops::Range<usize>>, wanted: bool| -> &[u8] {

@@ -80,6 +80,46 @@ fn config6(dir: &Path) -> serde_json::Value {
     }})
 }
 
+/// Kea's DHCPv6 config for clients on the `vs` link (subnet selected by interface).
+fn config6_on_link(dir: &Path) -> serde_json::Value {
+    serde_json::json!({"Dhcp6": {
+        "interfaces-config": {"interfaces": ["vs"]},
+        "lease-database": {"type": "memfile", "persist": false},
+        "server-id": {"type": "EN", "enterprise-id": 2495, "identifier": "0102030405",
+                      "persist": false},
+        "preferred-lifetime": 3000,
+        "valid-lifetime": 4000,
+        "control-socket": {"socket-type": "unix",
+                           "socket-name": dir.join("kea.sock").display().to_string()},
+        "subnet6": [{"id": 1, "subnet": "2001:db8::/64", "interface": "vs",
+                     "pools": [{"pool": "2001:db8::1000 - 2001:db8::ffff"}],
+                     "pd-pools": [{"prefix": "2001:db8:8000::", "prefix-len": 40,
+                                   "delegated-len": 56}]}],
+        "loggers": [{"name": "kea-dhcp6", "severity": "WARN",
+                     "output_options": [{"output": dir.join("kea.log").display().to_string()}]}]
+    }})
+}
+
+/// Waits (at most 10 s) until `dev` in `ns` has its link-local address: the kernel adds it
+/// only once the link is up on both ends.
+fn wait_for_link_local(ns: &str, dev: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let out = Command::new("ip")
+            .args(["-n", ns, "-6", "addr", "show", "dev", dev, "scope", "link"])
+            .output()
+            .map_err(|e| format!("ip addr show: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains("inet6 fe80") && !text.contains("tentative") {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!(
+        "{dev} in {ns} got no link-local address within 10 s"
+    ))
+}
+
 fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")
         .args(args)
@@ -100,6 +140,9 @@ pub struct KeaNetns {
     pub dir: tempfile::TempDir,
     pub port: u16,
     pub family: Family,
+    /// DHCPv6 on a link: the clients' namespace, joined to the server's by a veth pair
+    /// (`vs` on the server side, `vc` on the client side).
+    pub client_ns: Option<String>,
     kea: Option<Child>,
     ns_created: bool,
 }
@@ -108,7 +151,14 @@ impl KeaNetns {
     /// A namespace with loopback up and Kea serving relay 127.0.0.1 (DHCPv4) or ::1
     /// (DHCPv6) on `port`.
     pub fn start(kea: &Path, port: u16, family: Family) -> Result<KeaNetns, String> {
-        Self::start_server(&[kea.as_os_str()], port, family)
+        Self::start_server(&[kea.as_os_str()], port, family, false)
+    }
+
+    /// DHCPv6 clients on a link: Kea listens on `vs` (link-local and ff02::1:2, port 547)
+    /// in one namespace, the generator runs on `vc` in another. DAD is off so the
+    /// link-local addresses are usable at once.
+    pub fn start6_on_link(kea: &Path) -> Result<KeaNetns, String> {
+        Self::start_server(&[kea.as_os_str()], 547, Family::V6, true)
     }
 
     /// The same with `corelease dhcp4` (same Kea configuration, same switches).
@@ -117,6 +167,7 @@ impl KeaNetns {
             &[corelease.as_os_str(), std::ffi::OsStr::new("dhcp4")],
             port,
             Family::V4,
+            false,
         )
     }
 
@@ -124,6 +175,7 @@ impl KeaNetns {
         server: &[&std::ffi::OsStr],
         port: u16,
         family: Family,
+        on_link: bool,
     ) -> Result<KeaNetns, String> {
         let display = Path::new(server.first().copied().unwrap_or_default()).display();
         let ns = format!(
@@ -137,16 +189,38 @@ impl KeaNetns {
             dir,
             port,
             family,
+            client_ns: None,
             kea: None,
             ns_created: false,
         };
         ip(&["netns", "add", &ns])?;
         me.ns_created = true;
         ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        if on_link {
+            let client_ns = format!("{ns}-c");
+            ip(&["netns", "add", &client_ns])?;
+            me.client_ns = Some(client_ns.clone());
+            for n in [&ns, &client_ns] {
+                for scope in ["default", "all"] {
+                    let key = format!("net.ipv6.conf.{scope}.accept_dad=0");
+                    ip(&["netns", "exec", n, "sysctl", "-qw", &key])?;
+                }
+                ip(&["-n", n, "link", "set", "lo", "up"])?;
+            }
+            ip(&[
+                "link", "add", "vs", "netns", &ns, "type", "veth", "peer", "name", "vc", "netns",
+                &client_ns,
+            ])?;
+            ip(&["-n", &ns, "link", "set", "vs", "up"])?;
+            ip(&["-n", &client_ns, "link", "set", "vc", "up"])?;
+            wait_for_link_local(&ns, "vs")?;
+            wait_for_link_local(&client_ns, "vc")?;
+        }
         let dir_path = me.dir.path().to_path_buf();
-        let config = match family {
-            Family::V4 => config4(&dir_path),
-            Family::V6 => config6(&dir_path),
+        let config = match (family, on_link) {
+            (Family::V4, _) => config4(&dir_path),
+            (Family::V6, false) => config6(&dir_path),
+            (Family::V6, true) => config6_on_link(&dir_path),
         };
         let config_path = dir_path.join("kea.json");
         std::fs::write(&config_path, config.to_string()).map_err(|e| format!("config: {e}"))?;
@@ -234,20 +308,25 @@ impl KeaNetns {
     /// Runs the generator inside the namespace with the given arguments (family, local
     /// address, server port and server are added), killing it if it outlives `limit`.
     pub fn run_generator(&self, args: &[&str], limit: Duration) -> Output {
-        let mut full: Vec<String> = vec![
-            "netns".into(),
-            "exec".into(),
-            self.ns.clone(),
-            GENERATOR.into(),
-        ];
-        full.extend(args.iter().map(|s| s.to_string()));
-        let (family_args, server): (&[&str], &str) = match self.family {
-            Family::V4 => (&["-l", "127.0.0.1"], "127.0.0.1"),
-            Family::V6 => (&["-6", "-A", "1", "-l", "lo"], "::1"),
+        run_bounded(&mut self.generator_command(GENERATOR, args), limit)
+    }
+
+    /// `program args...` run where the clients are, with the family's local address or
+    /// interface, the server port and the server appended (perfdhcp's argument order).
+    pub fn generator_command(&self, program: &str, args: &[&str]) -> Command {
+        let ns = self.client_ns.clone().unwrap_or_else(|| self.ns.clone());
+        let (family_args, server): (&[&str], &str) = match (self.family, &self.client_ns) {
+            (Family::V4, _) => (&["-l", "127.0.0.1"], "127.0.0.1"),
+            (Family::V6, None) => (&["-6", "-A", "1", "-l", "lo"], "::1"),
+            (Family::V6, Some(_)) => (&["-6", "-l", "vc"], "all"),
         };
-        full.extend(family_args.iter().map(|s| s.to_string()));
-        full.extend(["-N".into(), self.port.to_string(), server.into()]);
-        run_bounded(Command::new("ip").args(&full), limit)
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", &ns, program])
+            .args(args)
+            .args(family_args)
+            .args(["-N", &self.port.to_string(), server]);
+        command
     }
 }
 
@@ -260,6 +339,9 @@ impl Drop for KeaNetns {
         }
         if self.ns_created {
             let _ = ip(&["netns", "del", &self.ns]);
+        }
+        if let Some(client_ns) = &self.client_ns {
+            let _ = ip(&["netns", "del", client_ns]);
         }
     }
 }
@@ -301,6 +383,23 @@ pub fn free_port() -> u16 {
 
 /// Starts Kea for a test, or explains why the test is skipped (Kea not installed).
 pub fn kea_or_skip(test: &str, family: Family) -> Option<KeaNetns> {
+    let kea = kea_binary_or_skip(test, family)?;
+    match KeaNetns::start(&kea, free_port(), family) {
+        Ok(k) => Some(k),
+        Err(e) => panic!("{test}: cannot start Kea in a network namespace: {e}"),
+    }
+}
+
+/// Starts Kea DHCPv6 for clients on a veth link, or explains why the test is skipped.
+pub fn kea6_on_link_or_skip(test: &str) -> Option<KeaNetns> {
+    let kea = kea_binary_or_skip(test, Family::V6)?;
+    match KeaNetns::start6_on_link(&kea) {
+        Ok(k) => Some(k),
+        Err(e) => panic!("{test}: cannot start Kea on a veth link between namespaces: {e}"),
+    }
+}
+
+fn kea_binary_or_skip(test: &str, family: Family) -> Option<PathBuf> {
     let Some(kea) = kea_binary(family) else {
         // CI sets this so that a machine without Kea fails instead of passing quietly.
         if std::env::var_os("CORELEASE_PERF_REQUIRE_KEA").is_some() {
@@ -316,10 +415,7 @@ pub fn kea_or_skip(test: &str, family: Family) -> Option<KeaNetns> {
         );
         return None;
     };
-    match KeaNetns::start(&kea, free_port(), family) {
-        Ok(k) => Some(k),
-        Err(e) => panic!("{test}: cannot start Kea in a network namespace: {e}"),
-    }
+    Some(kea)
 }
 
 pub fn stdout_json(out: &Output) -> serde_json::Value {
@@ -359,18 +455,9 @@ pub fn assert_same_report_shape_as_perfdhcp(kea: &KeaNetns, args: &[&str]) {
         eprintln!("SKIPPED report shape comparison: perfdhcp is not installed");
         return;
     }
-    let port = kea.port.to_string();
-    let (family_args, server): (&[&str], &str) = match kea.family {
-        Family::V4 => (&["-l", "127.0.0.1"], "127.0.0.1"),
-        Family::V6 => (&["-6", "-A", "1", "-l", "lo"], "::1"),
-    };
     let run = |program: &str| {
         run_bounded(
-            Command::new("ip")
-                .args(["netns", "exec", &kea.ns, program])
-                .args(args)
-                .args(family_args)
-                .args(["-N", &port, server]),
+            &mut kea.generator_command(program, args),
             Duration::from_secs(60),
         )
     };
