@@ -70,6 +70,8 @@ listens on, unless the relay names its port: with another -L the requests carry 
 with the RFC 8357 relay source port); the server port is -N (default 67).
 DHCPv6 (-6 -A 1): it acts as a relay, RELAY-FORW from and RELAY-REPL to port 547 (-L);
 -l names the interface or local address; the server must be a unicast address.
+DHCPv6 without -A: clients on the link -l IFACE, from its link-local address port 546 to
+'all' (ff02::1:2, the default), 'servers' (ff05::1:3) or a unicast server, port 547.
 Without -r, exchanges start as fast as the in-flight window (--window, per thread) allows.
 -x: 'a' prints the decoded command line, 'e' the exit reason.
 Extras: --json prints a JSON report instead of text; --plot writes an SVG of rate and
