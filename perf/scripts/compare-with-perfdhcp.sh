@@ -20,9 +20,11 @@ PORT=6767
 KEA_PID=
 KEA=kea-dhcp4
 CONFIG=kea4.json
+CLIENT_NS=$NS
 cleanup() {
   [ -n "$KEA_PID" ] && kill "$KEA_PID" 2>/dev/null && wait "$KEA_PID" 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
+  ip netns del "$NS-c" 2>/dev/null || true
   rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -59,8 +61,8 @@ rate_of() { grep -m1 '^Rate:' "$1" | awk '{print $2}'; }
 drops_of() { grep -m1 '^drops:' "$1" | awk '{print $2}'; }
 
 run_pair() { # $1 label, $2 family arguments and server
-  local pd="ip netns exec $NS perfdhcp -R $CLIENTS -p $SECONDS_PER_RUN -N $PORT $2"
-  local cp="ip netns exec $NS $GEN -R $CLIENTS -p $SECONDS_PER_RUN -N $PORT $2"
+  local pd="ip netns exec $CLIENT_NS perfdhcp -R $CLIENTS -p $SECONDS_PER_RUN -N $PORT $2"
+  local cp="ip netns exec $CLIENT_NS $GEN -R $CLIENTS -p $SECONDS_PER_RUN -N $PORT $2"
   [ "$1" = kea ] && start_kea
   timeout 60 $pd > "$DIR/pd.out" 2>&1 || true
   [ "$1" = kea ] && stop_kea && start_kea
@@ -83,3 +85,19 @@ wait "$REFLECTOR_PID" 2>/dev/null || true
 KEA=kea-dhcp6
 CONFIG=kea6.json
 run_pair kea "-6 -A 1 -l lo ::1"
+# DHCPv6 clients on a link: Kea on veth "vs" in $NS, the generators on "vc" in $NS-c.
+ip netns add "$NS-c"
+for n in "$NS" "$NS-c"; do
+  ip netns exec "$n" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
+done
+ip -n "$NS-c" link set lo up
+ip link add vs netns "$NS" type veth peer name vc netns "$NS-c"
+ip -n "$NS" link set vs up
+ip -n "$NS-c" link set vc up
+sleep 2
+sed 's#"interfaces": \["lo/::1"\]#"interfaces": ["vs"]#; s#"relay": {"ip-addresses": \["::1"\]}#"interface": "vs"#' \
+  "$DIR/kea6.json" > "$DIR/kea6link.json"
+CONFIG=kea6link.json
+PORT=547
+CLIENT_NS=$NS-c
+run_pair kea "-6 -l vc all"
