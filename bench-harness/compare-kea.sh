@@ -42,7 +42,7 @@ cat > "$DIR/kea-dhcp4.json" <<JSON
       "pools": [ { "pool": "10.0.0.10 - 10.255.255.200" } ],
       "relay": { "ip-addresses": [ "127.0.0.2" ] },
       "option-data": [ { "name": "routers", "data": "10.0.0.1" } ] } ],
-  "loggers": [ { "name": "kea-dhcp4", "output-options": [ { "output": "$DIR/server.log" } ], "severity": "WARN" } ]
+  "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "$DIR/server.log" } ], "severity": "WARN" } ]
 } }
 JSON
 }
@@ -51,7 +51,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
 start_server() { # $1 = kea|corelease
-  rm -f "$DIR"/leases4.csv* ; rm -rf "$DIR"/leases4.csv.corelease
+  rm -rf "$DIR"/leases4.csv*
   write_config "$DIR/leases4.csv"
   if [ "$1" = kea ]; then
     KEA_PIDFILE_DIR=$DIR KEA_LOCKFILE_DIR=$DIR ip netns exec "$NS" kea-dhcp4 -c "$DIR/kea-dhcp4.json" -p 6767 >/dev/null 2>&1 &
