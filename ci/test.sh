@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v perfdhcp >/dev/null || need+=(kea-admin)
 command -v kea-dhcp4 >/dev/null || need+=(kea-dhcp4-server)
+command -v kea-dhcp6 >/dev/null || need+=(kea-dhcp6-server)
 command -v dhclient >/dev/null || need+=(isc-dhcp-client)
 command -v busybox >/dev/null || need+=(busybox)
 command -v ip >/dev/null || need+=(iproute2)
@@ -21,4 +22,6 @@ fi
 # glommio needs a locked-memory limit of at least 512 KiB (DESIGN.md).
 ulimit -l 8192 2>/dev/null || true
 
+# Tests that drive real Kea / perfdhcp fail (not skip) when those are missing.
+export CORELEASE_PERF_REQUIRE_KEA=1
 cargo test --workspace --locked -- --test-threads=2
