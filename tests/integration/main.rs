@@ -6,5 +6,6 @@ mod support;
 
 mod cli;
 mod clients;
+mod crash;
 mod perfdhcp;
 mod steering;

@@ -242,6 +242,17 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGKILL: the crash the lease log must survive.
+    pub fn kill9(mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: kill(2) on the PID of a child this test started.
+            unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
+            let _ = c.wait();
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
