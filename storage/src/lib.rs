@@ -57,7 +57,10 @@ mod transfer;
 pub mod kea_csv;
 
 pub use corelease_types::{Lease, LeaseKind, LeaseState};
-pub use log::{log_file_name, CompactionStats, CompactionStep, Durability, LeaseLog, LogOptions};
+pub use log::{
+    log_file_name, CompactionJob, CompactionStats, CompactionStep, Durability, LeaseLog, LogOptions,
+    PreparedCompaction,
+};
 pub use record::Damage;
 pub use recovery::{list_logs, recover, LogReport, Recovery};
 pub use transfer::{export_kea_csv, import_kea_csv, ExportSummary, ImportSummary};
