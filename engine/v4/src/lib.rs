@@ -7,10 +7,12 @@
 //! per packet once warm (the option index and reply buffer are reused; a lease allocates only
 //! when a new client's entry enters the table).
 
+mod commands;
 mod leases;
 mod prepared;
 pub mod stats;
 
+pub use commands::LeaseCommandError;
 pub use leases::{ClientIdent, Entry, LeaseTable, NO_POOL};
 pub use prepared::{
     InterfaceInfo, Lifetime, NetworkRt, OptionTable, PoolRt, Ports, Prepared4, ReplyOption,

@@ -1,0 +1,203 @@
+//! Lease changes asked for by the control thread (ARM 17.15 "libdhcp_lease_cmds", 19.4.7
+//! `leases-reclaim`). Run on the shard's own thread between batches, through the shard's
+//! command queue: they touch the same table, queues, bitmap bits and counters as packets do, so
+//! statistics stay true (an added lease counts in assigned-addresses, a deleted one leaves it).
+
+use crate::{Entry, V4Shard, NO_POOL};
+use corelease_storage::LeaseSink;
+use corelease_types::{Lease, LeaseKind, LeaseState, SubnetId};
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Why a lease command was refused; the text is what the operator reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeaseCommandError {
+    NotV4(IpAddr),
+    NoSubnet(Ipv4Addr),
+    WrongSubnet { id: u32, addr: Ipv4Addr },
+    Exists(Ipv4Addr),
+    Taken(Ipv4Addr),
+    Storage(String),
+}
+
+impl std::fmt::Display for LeaseCommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LeaseCommandError::NotV4(a) => write!(f, "{a} is not an IPv4 address"),
+            LeaseCommandError::NoSubnet(a) => write!(f, "no configured subnet contains {a}"),
+            LeaseCommandError::WrongSubnet { id, addr } => {
+                write!(
+                    f,
+                    "subnet-id {id} does not exist or does not contain {addr}"
+                )
+            }
+            LeaseCommandError::Exists(a) => write!(f, "IPv4 lease for {a} already exists"),
+            LeaseCommandError::Taken(a) => {
+                write!(f, "address {a} is held by another client's lease or offer")
+            }
+            LeaseCommandError::Storage(e) => write!(f, "writing the lease log failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LeaseCommandError {}
+
+impl<S: LeaseSink> V4Shard<S> {
+    /// The subnet id and default valid lifetime for `addr`: the given subnet if it contains
+    /// the address, else (id 0 or none) the first subnet that does (Kea's subnet selection for
+    /// lease4-add, ARM 17.15.1).
+    pub fn command_subnet_for(
+        &self,
+        addr: Ipv4Addr,
+        subnet_id: Option<SubnetId>,
+    ) -> Result<(SubnetId, u32), LeaseCommandError> {
+        let a = u32::from(addr);
+        let found = match subnet_id.filter(|id| id.0 != 0) {
+            Some(id) => self
+                .prepared
+                .subnets
+                .iter()
+                .find(|s| s.id == id && s.contains(a))
+                .ok_or(LeaseCommandError::WrongSubnet { id: id.0, addr })?,
+            None => self
+                .prepared
+                .subnets
+                .iter()
+                .find(|s| s.contains(a))
+                .ok_or(LeaseCommandError::NoSubnet(addr))?,
+        };
+        Ok((found.id, found.valid.default))
+    }
+
+    /// `lease4-add` on the owning shard: the address must not be in this shard's table, and
+    /// an address in a pool must be free in the pool bitmap (no other shard's lease or offer).
+    /// The lease is logged and counted as a new assignment.
+    pub fn command_add_lease(&mut self, mut lease: Lease) -> Result<(), LeaseCommandError> {
+        let IpAddr::V4(v4) = lease.addr else {
+            return Err(LeaseCommandError::NotV4(lease.addr));
+        };
+        let addr = u32::from(v4);
+        let (subnet_id, _) = self.command_subnet_for(v4, Some(lease.subnet_id))?;
+        lease.subnet_id = subnet_id;
+        lease.kind = LeaseKind::V4;
+        lease.prefix_len = 32;
+        if self.table.get(addr).is_some() {
+            return Err(LeaseCommandError::Exists(v4));
+        }
+        let subnet = self
+            .prepared
+            .subnets
+            .iter()
+            .position(|s| s.id == subnet_id && s.contains(addr))
+            .ok_or(LeaseCommandError::NoSubnet(v4))?;
+        let pool = self.prepared.pool_of(subnet, addr);
+        let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
+        let mut holds_bit = false;
+        if let (true, Some(p)) = (binds, pool) {
+            let claimed = self
+                .prepared
+                .pools
+                .get(p)
+                .and_then(|rt| rt.range.offset_of(addr).map(|off| rt.bitmap.try_claim(off)))
+                .unwrap_or(false);
+            if !claimed {
+                return Err(LeaseCommandError::Taken(v4));
+            }
+            holds_bit = true;
+        }
+        if let Some(p) = pool.and_then(|p| self.prepared.pools.get(p)) {
+            lease.pool_id = p.pool_id;
+        }
+        let entry = Entry {
+            lease,
+            pool: pool.map(|p| p as u32).unwrap_or(NO_POOL),
+            subnet: subnet as u32,
+            offer_until: 0,
+            holds_bit,
+        };
+        if let Err(e) = self.sink.record(&entry.lease) {
+            self.give_back(&entry, addr);
+            return Err(LeaseCommandError::Storage(e.to_string()));
+        }
+        if binds {
+            let declined = entry.lease.state == LeaseState::Declined;
+            self.count_assigned(subnet, pool, declined, 1);
+        }
+        self.table.insert(entry);
+        Ok(())
+    }
+
+    /// `lease4-del`: removes the lease of `addr` from this shard (table and log), returns its
+    /// bit and address to the pool, and uncounts it. False when this shard has no such lease.
+    pub fn command_delete_lease(&mut self, addr: Ipv4Addr) -> Result<bool, LeaseCommandError> {
+        let a = u32::from(addr);
+        let Some(entry) = self.table.remove(a) else {
+            return Ok(false);
+        };
+        self.uncount_and_give_back(&entry, a);
+        self.sink
+            .remove(LeaseKind::V4, IpAddr::V4(addr), 32)
+            .map_err(|e| LeaseCommandError::Storage(e.to_string()))?;
+        Ok(true)
+    }
+
+    /// `lease4-wipe`: deletes every lease of `subnet` (all subnets when None) held by this
+    /// shard; returns how many were deleted.
+    pub fn command_wipe_leases(
+        &mut self,
+        subnet: Option<SubnetId>,
+    ) -> Result<u64, LeaseCommandError> {
+        let doomed: Vec<u32> = self
+            .table
+            .iter()
+            .filter(|e| !e.is_offer() && (subnet.is_none() || subnet == Some(e.lease.subnet_id)))
+            .map(|e| crate::leases::addr_u32(&e.lease))
+            .collect();
+        let mut n = 0;
+        for a in doomed {
+            if self.command_delete_lease(Ipv4Addr::from(a))? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// `leases-reclaim`: reclaims every lease expired by `now` at once (no per-tick bound),
+    /// and with `remove` also deletes the reclaimed leases (ARM 19.4.7). Returns how many were
+    /// reclaimed.
+    pub fn command_reclaim_expired(&mut self, now: u64, remove: bool) -> u64 {
+        let mut done = 0;
+        while let Some((t, addr)) = self.table.pop_expired(now) {
+            let due = matches!(self.table.get(addr),
+                Some(e) if e.offer_until == 0
+                    && e.lease.expire() == t
+                    && matches!(e.lease.state, LeaseState::Default | LeaseState::Declined));
+            if due {
+                self.reclaim(addr, now);
+                done += 1;
+                if remove {
+                    self.table.remove(addr);
+                    let _ = self
+                        .sink
+                        .remove(LeaseKind::V4, IpAddr::V4(Ipv4Addr::from(addr)), 32);
+                }
+            }
+        }
+        done
+    }
+
+    /// Undoes what an entry counts for (assigned / declined gauges, held bit).
+    fn uncount_and_give_back(&mut self, entry: &Entry, addr: u32) {
+        let counted = !entry.is_offer()
+            && matches!(
+                entry.lease.state,
+                LeaseState::Default | LeaseState::Declined
+            );
+        if counted {
+            let pool = (entry.pool != NO_POOL).then_some(entry.pool as usize);
+            let declined = entry.lease.state == LeaseState::Declined;
+            self.count_assigned(entry.subnet as usize, pool, declined, -1);
+        }
+        self.give_back(entry, addr);
+    }
+}
