@@ -42,6 +42,15 @@ pub enum Scope {
     ControlSocket,
     HookLibrary,
     ClientClass,
+    /// Dhcp6 maps (tables in `keys6.rs`).
+    Global6,
+    InterfacesConfig6,
+    Subnet6,
+    SharedNetwork6,
+    Pool6,
+    PdPool6,
+    ServerId6,
+    Relay6,
 }
 
 impl Scope {
@@ -64,6 +73,14 @@ impl Scope {
             Scope::ControlSocket => CONTROL_SOCKET,
             Scope::HookLibrary => HOOK_LIBRARY,
             Scope::ClientClass => CLIENT_CLASS,
+            Scope::Global6 => crate::keys6::GLOBAL6,
+            Scope::InterfacesConfig6 => crate::keys6::INTERFACES_CONFIG6,
+            Scope::Subnet6 => crate::keys6::SUBNET6,
+            Scope::SharedNetwork6 => crate::keys6::SHARED_NETWORK6,
+            Scope::Pool6 => crate::keys6::POOL6,
+            Scope::PdPool6 => crate::keys6::PD_POOL6,
+            Scope::ServerId6 => crate::keys6::SERVER_ID6,
+            Scope::Relay6 => crate::keys6::RELAY6,
         }
     }
 

@@ -14,15 +14,22 @@
 
 pub mod json;
 pub mod keys;
+pub mod keys6;
 pub mod model;
+pub mod model6;
 pub mod options;
 mod parse;
 
 pub use model::*;
+pub use model6::*;
 pub use options::defs::{
     std_option_def, std_option_def_by_name, std_option_def_in_space,
     std_option_def_in_space_by_name, DefView, OptionDef, OptionType, StdOptionDef, TupleLength,
     STD_V4_OPTION_DEFS, STD_V4_SUBOPTION_DEFS,
+};
+pub use options::defs6::{
+    std_option6_def, std_option6_def_by_name, ConfiguredOption6, OptionSet6, StdOption6Def,
+    DHCP6_SPACE, STD_V6_OPTION_DEFS,
 };
 pub use options::{ConfiguredOption, OptionSet};
 
@@ -135,6 +142,76 @@ fn parse_named(
             issues: vec![issue],
         })?;
     let (config, findings) = parse::parse_root(&document.value);
+    match config {
+        Some(config) => {
+            let mut warnings = document.warnings;
+            warnings.extend(findings.warnings);
+            Ok(Loaded {
+                config,
+                unsupported: findings.unsupported,
+                warnings,
+                raw: document.value,
+            })
+        }
+        None => Err(ConfigError {
+            issues: findings.errors,
+        }),
+    }
+}
+
+/// Loads a Kea DHCPv6 configuration file (the `Dhcp6` map, ARM chapter 10). Relative include
+/// paths are resolved against the file's directory.
+pub fn load_dhcp6_file(path: &Path) -> Result<Loaded<Dhcp6Config>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        issues: vec![PathIssue::new(
+            path.display().to_string(),
+            format!("cannot read the configuration file: {e}"),
+        )],
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    parse6_named(&text, &name, base)
+}
+
+/// Parses Kea DHCPv6 configuration text; relative include paths are resolved against
+/// `include_base`.
+pub fn parse_dhcp6_str(
+    text: &str,
+    include_base: &Path,
+) -> Result<Loaded<Dhcp6Config>, ConfigError> {
+    parse6_named(text, "config", include_base)
+}
+
+/// Validates an already-parsed `{"Dhcp6": {...}}` document (`config-set` / `config-test`).
+pub fn parse_dhcp6_value(value: &serde_json::Value) -> Result<Loaded<Dhcp6Config>, ConfigError> {
+    let (config, findings) = parse::v6::parse_root6(value);
+    match config {
+        Some(config) => Ok(Loaded {
+            config,
+            unsupported: findings.unsupported,
+            warnings: findings.warnings,
+            raw: value.clone(),
+        }),
+        None => Err(ConfigError {
+            issues: findings.errors,
+        }),
+    }
+}
+
+fn parse6_named(
+    text: &str,
+    source_name: &str,
+    include_base: &Path,
+) -> Result<Loaded<Dhcp6Config>, ConfigError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let document =
+        json::parse_document(text, source_name, include_base).map_err(|issue| ConfigError {
+            issues: vec![issue],
+        })?;
+    let (config, findings) = parse::v6::parse_root6(&document.value);
     match config {
         Some(config) => {
             let mut warnings = document.warnings;

@@ -2,6 +2,7 @@
 //! protocol logic with their payloads already on the wire format.
 
 pub mod defs;
+pub mod defs6;
 pub mod encode;
 
 use defs::DHCP4_SPACE;

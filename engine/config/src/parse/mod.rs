@@ -16,6 +16,9 @@ mod hosts;
 mod network;
 mod option_data;
 mod services;
+/// The Dhcp6 parser lives beside this one so it shares the helpers above.
+#[path = "../parse6/mod.rs"]
+pub(crate) mod v6;
 
 use hosts::*;
 use network::*;

@@ -1,0 +1,212 @@
+//! The validated, fully-resolved DHCPv6 configuration model (ARM chapter 10).
+
+use crate::model::{
+    ControlSocket, ExpiredLeasesProcessing, HookLibrary, LeaseDatabase, LoggerConfig,
+    MultiThreading,
+};
+use crate::options::defs6::OptionSet6;
+use corelease_types::{PoolId, SubnetId};
+use std::net::Ipv6Addr;
+
+/// Kea's DHCPv6 lifetime defaults (simple_parser6.cc GLOBAL6_DEFAULTS).
+pub const DEFAULT_PREFERRED_LIFETIME6: u32 = 3600;
+pub const DEFAULT_VALID_LIFETIME6: u32 = 7200;
+/// DHCPv6 default T1/T2 fractions when calculate-tee-times is on (ARM 10.2.9; Kea's
+/// default for calculate-tee-times is true in DHCPv6).
+pub const DEFAULT_T1_PERCENT6: f64 = 0.5;
+pub const DEFAULT_T2_PERCENT6: f64 = 0.8;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dhcp6Config {
+    pub interfaces: Interfaces6,
+    pub lease_database: LeaseDatabase,
+    /// All subnets, those inside shared networks included, in config order.
+    pub subnets: Vec<Subnet6>,
+    pub shared_networks: Vec<SharedNetwork6>,
+    pub global_options: OptionSet6,
+    pub multi_threading: MultiThreading,
+    /// Seconds a declined address stays in probation (Kea default 86400, ARM 10.5).
+    pub decline_probation_period: u32,
+    /// `server-id` (ARM 10.2.13): how the server DUID is generated when none is persisted.
+    pub server_id: ServerIdConfig,
+    pub expired_leases_processing: ExpiredLeasesProcessing,
+    pub loggers: Vec<LoggerConfig>,
+    /// Parsed; reported as not supported until the control thread serves them for v6.
+    pub control_sockets: Vec<ControlSocket>,
+    /// Parsed; reported as not supported until hooks land.
+    pub hooks_libraries: Vec<HookLibrary>,
+    pub user_context: Option<serde_json::Value>,
+}
+
+/// `interfaces-config` of Dhcp6 (ARM 10.2.4): names, optionally `eth0/2001:db8::1` to listen
+/// on one unicast address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Interfaces6 {
+    pub interfaces: Vec<Interface6Spec>,
+    /// "*" was listed.
+    pub all: bool,
+    pub re_detect: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface6Spec {
+    pub name: String,
+    /// A unicast address to listen on besides ff02::1:2 (ARM 10.2.5).
+    pub unicast: Option<Ipv6Addr>,
+}
+
+/// DUID types of `server-id.type` (RFC 8415 section 11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DuidType {
+    /// Link-layer address plus time (type 1), Kea's default.
+    Llt,
+    /// Enterprise number plus identifier (type 2).
+    En,
+    /// Link-layer address (type 3).
+    Ll,
+}
+
+/// `server-id` (ARM 10.2.13). Unset fields are generated (and then persisted) by the runtime.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerIdConfig {
+    pub duid_type: DuidType,
+    /// `identifier`: the link-layer address (LLT/LL) or the EN identifier, as bytes.
+    pub identifier: Option<Vec<u8>>,
+    /// `htype` (LLT/LL), default 1 (Ethernet).
+    pub htype: u16,
+    /// `time` (LLT), seconds since 2000-01-01; None = now.
+    pub time: Option<u32>,
+    /// `enterprise-id` (EN), default 2495 (ISC).
+    pub enterprise_id: u32,
+    /// `persist`: keep the DUID in the server-id file (default true).
+    pub persist: bool,
+}
+
+impl Default for ServerIdConfig {
+    fn default() -> Self {
+        ServerIdConfig {
+            duid_type: DuidType::Llt,
+            identifier: None,
+            htype: 1,
+            time: None,
+            enterprise_id: 2495,
+            persist: true,
+        }
+    }
+}
+
+impl ServerIdConfig {
+    /// The DUID when every part is configured (LLT needs identifier and time, EN and LL the
+    /// identifier); None when the runtime must generate the missing parts.
+    pub fn configured_duid(&self) -> Option<Vec<u8>> {
+        let id = self.identifier.as_ref()?;
+        let mut duid = Vec::with_capacity(8 + id.len());
+        match self.duid_type {
+            DuidType::Llt => {
+                duid.extend_from_slice(&1u16.to_be_bytes());
+                duid.extend_from_slice(&self.htype.to_be_bytes());
+                duid.extend_from_slice(&self.time?.to_be_bytes());
+            }
+            DuidType::En => {
+                duid.extend_from_slice(&2u16.to_be_bytes());
+                duid.extend_from_slice(&self.enterprise_id.to_be_bytes());
+            }
+            DuidType::Ll => {
+                duid.extend_from_slice(&3u16.to_be_bytes());
+                duid.extend_from_slice(&self.htype.to_be_bytes());
+            }
+        }
+        duid.extend_from_slice(id);
+        Some(duid)
+    }
+}
+
+/// A lifetime with its bounds (Kea's triplet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetime6 {
+    pub min: u32,
+    pub default: u32,
+    pub max: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedNetwork6 {
+    pub name: String,
+    pub interface: Option<String>,
+    pub interface_id: Option<Vec<u8>>,
+    pub relay_addresses: Vec<Ipv6Addr>,
+    pub options: OptionSet6,
+    /// Indexes into [`Dhcp6Config::subnets`].
+    pub subnets: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subnet6 {
+    pub id: SubnetId,
+    pub prefix: Ipv6Addr,
+    pub prefix_len: u8,
+    pub pools: Vec<Pool6>,
+    pub pd_pools: Vec<PdPool6>,
+    /// Directly connected on this interface (ARM 10.2.6); inherited from the shared network.
+    pub interface: Option<String>,
+    /// Selected by a relay's Interface-ID option (ARM 10.6.x "interface-id").
+    pub interface_id: Option<Vec<u8>>,
+    /// `relay.ip-addresses`: selected by a relay's link-address (ARM 10.6).
+    pub relay_addresses: Vec<Ipv6Addr>,
+    /// Solicit with Rapid Commit answered by Reply (ARM 10.2.14); default false.
+    pub rapid_commit: bool,
+    pub preferred: Lifetime6,
+    pub valid: Lifetime6,
+    pub renew_timer: Option<u32>,
+    pub rebind_timer: Option<u32>,
+    pub calculate_tee_times: bool,
+    pub t1_percent: f64,
+    pub t2_percent: f64,
+    /// Subnet options merged over the shared network's and the global ones: most specific
+    /// first is the lookup order the engine uses (subnet, shared network, global).
+    pub options: OptionSet6,
+    pub shared_network: Option<usize>,
+    pub user_context: Option<serde_json::Value>,
+}
+
+impl Subnet6 {
+    pub fn contains(&self, addr: Ipv6Addr) -> bool {
+        prefix6_contains(self.prefix, self.prefix_len, addr)
+    }
+}
+
+/// True when `addr` lies in `prefix/len`.
+pub fn prefix6_contains(prefix: Ipv6Addr, len: u8, addr: Ipv6Addr) -> bool {
+    let mask = prefix6_mask(len);
+    u128::from(prefix) & mask == u128::from(addr) & mask
+}
+
+/// The netmask of a /`len` as a 128-bit integer.
+pub fn prefix6_mask(len: u8) -> u128 {
+    match len {
+        0 => 0,
+        l if l >= 128 => u128::MAX,
+        l => u128::MAX << (128 - u32::from(l)),
+    }
+}
+
+/// An address pool: "2001:db8::10 - 2001:db8::ff" or "2001:db8::/120".
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pool6 {
+    pub first: Ipv6Addr,
+    pub last: Ipv6Addr,
+    pub pool_id: PoolId,
+    pub options: OptionSet6,
+}
+
+/// A prefix delegation pool (ARM 10.2.8): `prefix/prefix-len` cut into `/delegated-len`
+/// prefixes, optionally with an RFC 6603 excluded prefix inside each delegated one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PdPool6 {
+    pub prefix: Ipv6Addr,
+    pub prefix_len: u8,
+    pub delegated_len: u8,
+    pub excluded_prefix: Option<(Ipv6Addr, u8)>,
+    pub pool_id: PoolId,
+    pub options: OptionSet6,
+}
