@@ -13,6 +13,7 @@ command -v kea-dhcp6 >/dev/null || need+=(kea-dhcp6-server)
 command -v dhclient >/dev/null || need+=(isc-dhcp-client)
 command -v busybox >/dev/null || need+=(busybox)
 command -v ip >/dev/null || need+=(iproute2)
+command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -2,6 +2,7 @@
 //! `perf` (the perfdhcp-compatible load generator), `lease` (lease store import/export).
 //! This file only parses arguments and dispatches; the server lives in `server4.rs`.
 
+mod control4;
 mod ifaces;
 mod server4;
 

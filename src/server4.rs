@@ -1,7 +1,9 @@
 //! `corelease dhcp4`: loads a Kea configuration, binds the shard sockets, recovers the lease
-//! log, starts one shard per core and waits for signals (SIGTERM/SIGINT stop, SIGHUP is
-//! reported until config reload lands with the control plane).
+//! log, starts one shard per core, opens the control sockets (src/control4.rs) and waits for
+//! signals (SIGTERM/SIGINT and the `shutdown` command stop; SIGHUP is reported until config
+//! reload lands with the control plane).
 
+use crate::control4::{self, Dhcp4Backend, ShardJob};
 use crate::ifaces;
 use corelease_config::{Dhcp4Config, Loaded, SocketType};
 use corelease_shard::{RecvMeta, RuntimeConfig, SendMeta, ShardHandler};
@@ -11,8 +13,10 @@ use corelease_v4::{InterfaceInfo, Meta4, Ports, Prepared4, ShardStats4, V4Shard}
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicI32;
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The embedded default configuration (`corelease dhcp4` without -c).
 pub const DEFAULT_CONFIG: &str = include_str!("../configs/default-dhcp4.json");
@@ -119,7 +123,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         );
     }
     match run(loaded, ports, sw.config.as_deref()) {
-        Ok(()) => 0,
+        Ok(exit_value) => exit_value,
         Err(e) => {
             eprintln!("corelease dhcp4: {e}");
             tracing::error!(target: "DHCP4_INIT_FAIL", "{e}");
@@ -220,7 +224,7 @@ fn init_logging(debug: bool, cfg: &Dhcp4Config) {
 
 /// The lease store behind one shard: the lease log, or nothing when persist is false.
 #[allow(clippy::large_enum_variant)] // one per shard, never moved on the hot path
-enum ShardStore {
+pub(crate) enum ShardStore {
     Log(LeaseLog),
     Memory(NullSink),
 }
@@ -246,11 +250,39 @@ impl LeaseSink for ShardStore {
     }
 }
 
-/// One shard's handler: the sans-IO v4 logic plus the interface filter and the log commit.
-struct Dhcp4Handler {
-    v4: V4Shard<ShardStore>,
+/// One shard's handler: the sans-IO v4 logic plus the interface filter, the log commit and
+/// the control thread's job queue.
+pub(crate) struct Dhcp4Handler {
+    pub(crate) v4: V4Shard<ShardStore>,
     /// Interfaces packets are accepted on (None: any).
     allowed_ifaces: Option<Vec<u32>>,
+    /// Jobs from the control thread (lease commands, dhcp-disable), run in `on_wake`.
+    jobs: Option<Receiver<ShardJob>>,
+    /// dhcp-disable (ARM 19.4.11): packets are received, counted and dropped.
+    disabled: bool,
+    /// dhcp-disable's max-period: when to switch back on by itself (Unix secs).
+    disabled_until: Option<u64>,
+}
+
+impl Dhcp4Handler {
+    pub(crate) fn set_enabled(&mut self, enabled: bool, until: Option<u64>) {
+        self.disabled = !enabled;
+        self.disabled_until = if enabled { None } else { until };
+        if enabled {
+            tracing::info!(target: "DHCP4_DHCP_ENABLE", "DHCPv4 service enabled");
+        } else {
+            tracing::info!(target: "DHCP4_DHCP_DISABLE", "DHCPv4 service disabled");
+        }
+    }
+
+    /// Makes the lease log durable up to now (what `on_batch_end` does for packets).
+    pub(crate) fn commit_log(&mut self) {
+        if let ShardStore::Log(log) = self.v4.sink_mut() {
+            if let Err(e) = log.commit() {
+                tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", "lease log commit failed: {e}");
+            }
+        }
+    }
 }
 
 fn unix_secs(t: SystemTime) -> u64 {
@@ -267,6 +299,12 @@ impl ShardHandler for Dhcp4Handler {
         out: &mut [u8],
         now: SystemTime,
     ) -> Option<SendMeta> {
+        if self.disabled {
+            let g = &self.v4.stats().global;
+            g.pkt4_received.inc();
+            g.pkt4_receive_drop.inc();
+            return None;
+        }
         if let Some(allowed) = &self.allowed_ifaces {
             if meta.ifindex != 0 && !allowed.contains(&meta.ifindex) {
                 let g = &self.v4.stats();
@@ -291,15 +329,27 @@ impl ShardHandler for Dhcp4Handler {
     }
 
     fn on_batch_end(&mut self, _now: SystemTime) {
-        if let ShardStore::Log(log) = self.v4.sink_mut() {
-            if let Err(e) = log.commit() {
-                tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", "lease log commit failed: {e}");
-            }
-        }
+        self.commit_log();
     }
 
     fn on_tick(&mut self, now: SystemTime) {
-        self.v4.on_tick(unix_secs(now));
+        let now = unix_secs(now);
+        if self.disabled_until.is_some_and(|t| now >= t) {
+            self.set_enabled(true, None);
+        }
+        self.v4.on_tick(now);
+    }
+
+    fn on_wake(&mut self, now: SystemTime) {
+        let now = unix_secs(now);
+        // Bounded: jobs queued after this call started wait for the next wake-up.
+        let pending: Vec<ShardJob> = match &self.jobs {
+            Some(rx) => rx.try_iter().take(1024).collect(),
+            None => return,
+        };
+        for job in pending {
+            job(self, now);
+        }
     }
 }
 
@@ -318,7 +368,7 @@ pub fn lease_dir(cfg: &Dhcp4Config) -> PathBuf {
 }
 
 /// The shard that owns a lease: the one the kernel steers its client's chaddr to.
-fn owner_shard(lease: &Lease, shards: usize) -> usize {
+pub(crate) fn owner_shard(lease: &Lease, shards: usize) -> usize {
     let mut chaddr = [0u8; 6];
     if let Some(hw) = &lease.hwaddr {
         let b = hw.as_bytes();
@@ -368,7 +418,8 @@ fn run(
     loaded: Loaded<Dhcp4Config>,
     ports: Ports,
     config_path: Option<&Path>,
-) -> Result<(), String> {
+) -> Result<i32, String> {
+    let started = Instant::now();
     let cfg = &loaded.config;
     if cfg.interfaces.socket_type == SocketType::Raw {
         tracing::warn!(target: "DHCP4_CONFIG_UNSUPPORTED",
@@ -455,6 +506,8 @@ fn run(
     let stats_registry: Arc<Mutex<Vec<Option<Arc<ShardStats4>>>>> =
         Arc::new(Mutex::new(vec![None; shards]));
     let open_errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let (job_senders, job_receivers) = control4::job_queues(shards);
+    let job_slot = Arc::new(Mutex::new(job_receivers));
 
     let rt_cfg = RuntimeConfig {
         shards,
@@ -470,6 +523,7 @@ fn run(
         let leases_slot = Arc::clone(&leases_slot);
         let stats_registry = Arc::clone(&stats_registry);
         let open_errors = Arc::clone(&open_errors);
+        let job_slot = Arc::clone(&job_slot);
         let dir = dir.clone();
         move |i: usize| {
             let store = if persist {
@@ -505,24 +559,62 @@ fn run(
                     *slot = Some(v4.stats());
                 }
             }
+            let jobs = job_slot
+                .lock()
+                .ok()
+                .and_then(|mut v| v.get_mut(i).and_then(Option::take));
             Dhcp4Handler {
                 v4,
                 allowed_ifaces: allowed.clone(),
+                jobs,
+                disabled: false,
+                disabled_until: None,
             }
         }
     };
-    let runtime = corelease_shard::start(rt_cfg, per_shard, factory)
-        .map_err(|e| format!("starting shards: {e}"))?;
-    let pid_file = write_pid_file(config_path);
-    tracing::info!(target: "DHCP4_STARTED", shards, port = ports.server, "corelease dhcp4 {} started", env!("CARGO_PKG_VERSION"));
+    let runtime = Arc::new(
+        corelease_shard::start(rt_cfg, per_shard, factory)
+            .map_err(|e| format!("starting shards: {e}"))?,
+    );
     // Give shards a moment to report a failed log open; such a shard serves nothing durable.
     std::thread::sleep(Duration::from_millis(50));
     let failed = open_errors.lock().map(|e| e.clone()).unwrap_or_default();
     if !failed.is_empty() {
         runtime.shutdown();
-        let _ = runtime.join();
         return Err(failed.join("; "));
     }
+    let exit_value = Arc::new(AtomicI32::new(0));
+    let backend = Arc::new(Dhcp4Backend {
+        runtime: Arc::clone(&runtime),
+        wakers: (0..shards).filter_map(|i| runtime.waker(i)).collect(),
+        jobs: job_senders,
+        prepared: Arc::clone(&prepared),
+        stats: Arc::clone(&stats_registry),
+        raw_config: loaded.raw.clone(),
+        config_file: config_path.map(Path::to_path_buf),
+        started,
+        multi_threading: cfg.multi_threading.enable,
+        packet_queue_size: cfg.multi_threading.packet_queue_size,
+        exit_value: Arc::clone(&exit_value),
+        disabled: Mutex::new(false),
+    });
+    let control = Arc::new(corelease_control::Control::new(
+        backend,
+        corelease_control::Limit::from_defaults(
+            cfg.other.statistic_default_sample_count,
+            cfg.other.statistic_default_sample_age,
+        ),
+    ));
+    let control_server =
+        match corelease_control::ControlServer::start(&cfg.control_sockets, &loaded.raw, control) {
+            Ok(s) => s,
+            Err(e) => {
+                runtime.shutdown();
+                return Err(e.to_string());
+            }
+        };
+    let pid_file = write_pid_file(config_path);
+    tracing::info!(target: "DHCP4_STARTED", shards, port = ports.server, "corelease dhcp4 {} started", env!("CARGO_PKG_VERSION"));
     loop {
         match wait_signal(&sigs) {
             libc::SIGHUP => {
@@ -535,7 +627,14 @@ fn run(
         }
     }
     runtime.shutdown();
-    let joined = runtime.join();
+    // The control threads hold the backend and with it the runtime: stop them first.
+    control_server.stop();
+    let joined = match Arc::try_unwrap(runtime) {
+        Ok(rt) => rt.join(),
+        // Still shared (cannot happen once the control server stopped): dropping the last
+        // reference joins the shards.
+        Err(_) => Ok(()),
+    };
     let shards_stats: Vec<Arc<ShardStats4>> = stats_registry
         .lock()
         .map(|r| r.iter().flatten().cloned().collect())
@@ -548,7 +647,8 @@ fn run(
     if let Some(p) = pid_file {
         let _ = std::fs::remove_file(p);
     }
-    joined.map_err(|e| format!("shard failed: {e}"))
+    joined.map_err(|e| format!("shard failed: {e}"))?;
+    Ok(exit_value.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// Kea's `lease-database.name` keeps its meaning: when it names an existing Kea leases4 CSV and

@@ -9,3 +9,4 @@ mod clients;
 mod crash;
 mod perfdhcp;
 mod steering;
+mod control;

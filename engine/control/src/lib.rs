@@ -19,7 +19,7 @@ mod server;
 mod stats;
 
 pub use leases::{lease_from_args, lease_to_json, LeaseArgs};
-pub use metrics::MetricsWriter;
+pub use metrics::{MetricKind, MetricsWriter};
 pub use server::{ControlServer, ServeError};
 pub use stats::{Limit, StatsRegistry};
 

@@ -378,7 +378,10 @@ fn answer_http(
                    body: String,
                    ctype: Option<tiny_http::Header>,
                    more: Option<tiny_http::Header>| {
-        let mut resp = tiny_http::Response::from_string(body).with_status_code(status);
+        // Always Content-Length, never chunked: Kea's clients read one sized body.
+        let mut resp = tiny_http::Response::from_string(body)
+            .with_status_code(status)
+            .with_chunked_threshold(usize::MAX);
         for h in [ctype, more].into_iter().flatten() {
             resp.add_header(h);
         }

@@ -1,0 +1,417 @@
+//! The DHCPv4 server's side of the control API: `corelease_control::Backend` over the running
+//! shards. Everything that touches a shard's state (its lease table, its enabled flag) is a
+//! job sent through that shard's queue and run by the shard itself between batches
+//! (`ShardHandler::on_wake`); the control thread waits for the answer. Counters are read
+//! from the shards' published atomics. Nothing here runs on the packet path.
+
+use crate::server4::Dhcp4Handler;
+use corelease_control::{Backend, LeaseQuery, MetricsWriter};
+use corelease_shard::{Runtime, ShardWaker};
+use corelease_types::{Lease, SubnetId};
+use corelease_v4::{Prepared4, ShardStats4};
+use serde_json::{json, Map, Value};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Work for one shard, run on its thread with its handler and the current time (Unix secs).
+pub type ShardJob = Box<dyn FnOnce(&mut Dhcp4Handler, u64) + Send>;
+
+/// How long the control thread waits for a shard to answer (a shard answers between batches,
+/// within about a millisecond when idle).
+const SHARD_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One job queue per shard: the senders stay here, each receiver goes to its shard.
+pub fn job_queues(shards: usize) -> (Vec<Sender<ShardJob>>, Vec<Option<Receiver<ShardJob>>>) {
+    (0..shards)
+        .map(|_| {
+            let (tx, rx) = mpsc::channel();
+            (tx, Some(rx))
+        })
+        .unzip()
+}
+
+pub struct Dhcp4Backend {
+    pub runtime: Arc<Runtime>,
+    pub jobs: Vec<Sender<ShardJob>>,
+    pub wakers: Vec<ShardWaker>,
+    pub prepared: Arc<Prepared4>,
+    pub stats: Arc<Mutex<Vec<Option<Arc<ShardStats4>>>>>,
+    pub raw_config: Value,
+    pub config_file: Option<PathBuf>,
+    pub started: Instant,
+    pub multi_threading: bool,
+    pub packet_queue_size: u32,
+    pub exit_value: Arc<AtomicI32>,
+    /// Set while dhcp-disable is in force (for status-get); the shards hold the real flag.
+    pub disabled: Mutex<bool>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn v4_of(l: &Lease) -> Option<Ipv4Addr> {
+    match l.addr {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    }
+}
+
+/// Whether a lease answers a query (the Page bound is applied by the caller).
+fn matches(l: &Lease, q: &LeaseQuery) -> bool {
+    match q {
+        LeaseQuery::Address(a) => v4_of(l) == Some(*a),
+        LeaseQuery::HwAddr { hw, subnet } => {
+            l.hwaddr.as_ref().map(|h| h.as_bytes()) == Some(hw.as_bytes())
+                && subnet.is_none_or(|s| s == l.subnet_id)
+        }
+        LeaseQuery::ClientId { id, subnet } => {
+            l.client_id.as_ref().map(|c| c.as_bytes()) == Some(id.as_slice())
+                && subnet.is_none_or(|s| s == l.subnet_id)
+        }
+        LeaseQuery::Hostname(h) => l.hostname.as_deref().is_some_and(|x| {
+            x.trim_end_matches('.')
+                .eq_ignore_ascii_case(h.trim_end_matches('.'))
+        }),
+        LeaseQuery::Subnets(s) => s.is_empty() || s.contains(&l.subnet_id),
+        LeaseQuery::Page { after, .. } => v4_of(l).is_some_and(|a| a > *after),
+    }
+}
+
+impl Dhcp4Backend {
+    /// Runs `f` on shard `shard` and waits for its result.
+    fn ask<T: Send + 'static>(
+        &self,
+        shard: usize,
+        f: impl FnOnce(&mut Dhcp4Handler, u64) -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let (tx, rx) = mpsc::channel();
+        let job: ShardJob = Box::new(move |h, now| {
+            let _ = tx.send(f(h, now));
+        });
+        let queue = self
+            .jobs
+            .get(shard)
+            .ok_or_else(|| format!("no shard {shard}"))?;
+        queue
+            .send(job)
+            .map_err(|_| format!("shard {shard} is not running"))?;
+        if let Some(w) = self.wakers.get(shard) {
+            w.wake();
+        }
+        rx.recv_timeout(SHARD_ANSWER_TIMEOUT)
+            .map_err(|_| format!("shard {shard} did not answer within {SHARD_ANSWER_TIMEOUT:?}"))
+    }
+
+    /// Runs `f` on every shard, in shard order.
+    fn ask_all<T: Send + 'static>(
+        &self,
+        f: impl Fn(&mut Dhcp4Handler, u64) -> T + Send + Sync + Clone + 'static,
+    ) -> Result<Vec<T>, String> {
+        // Queue on every shard first, then collect: the shards work in parallel.
+        let mut pending = Vec::with_capacity(self.jobs.len());
+        for (i, queue) in self.jobs.iter().enumerate() {
+            let (tx, rx) = mpsc::channel();
+            let f = f.clone();
+            let job: ShardJob = Box::new(move |h, now| {
+                let _ = tx.send(f(h, now));
+            });
+            queue
+                .send(job)
+                .map_err(|_| format!("shard {i} is not running"))?;
+            if let Some(w) = self.wakers.get(i) {
+                w.wake();
+            }
+            pending.push(rx);
+        }
+        pending
+            .into_iter()
+            .enumerate()
+            .map(|(i, rx)| {
+                rx.recv_timeout(SHARD_ANSWER_TIMEOUT).map_err(|_| {
+                    format!("shard {i} did not answer within {SHARD_ANSWER_TIMEOUT:?}")
+                })
+            })
+            .collect()
+    }
+
+    fn shard_stats(&self) -> Vec<Arc<ShardStats4>> {
+        self.stats
+            .lock()
+            .map(|r| r.iter().flatten().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Backend for Dhcp4Backend {
+    fn version(&self) -> (String, String) {
+        let v = env!("CARGO_PKG_VERSION").to_string();
+        let extended = format!(
+            "{v}\ncorelease DHCPv4 server, thread-per-core (glommio), lease log: mmap'd append-only"
+        );
+        (v, extended)
+    }
+
+    fn build_report(&self) -> String {
+        format!(
+            "corelease {}\nprofile: {}\ntarget: {}-{}\ncontrol API: Kea 3.0 command set (see list-commands)",
+            env!("CARGO_PKG_VERSION"),
+            if cfg!(debug_assertions) { "debug" } else { "release" },
+            std::env::consts::ARCH,
+            std::env::consts::OS,
+        )
+    }
+
+    fn status(&self) -> Map<String, Value> {
+        let uptime = self.started.elapsed().as_secs();
+        let counters = self.runtime.counters();
+        let latency = self.runtime.latency();
+        let dhcp = self.shard_stats();
+        let per_shard: Vec<Value> = counters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut m = json!({
+                    "shard": i,
+                    "received": c.received,
+                    "sent": c.sent,
+                    "send-errors": c.send_errors,
+                    "batches": c.batches,
+                    "dropped-truncated": c.dropped_truncated,
+                    "recv-errors": c.recv_errors,
+                    "kernel-drops": c.kernel_drops,
+                    "queue-overflow-drops": c.dropped_queue_overflow,
+                });
+                if let (Some(h), Value::Object(o)) = (latency.get(i), &mut m) {
+                    o.insert("latency-p50-us".into(), json!(h.value_at_quantile(0.5)));
+                    o.insert("latency-p99-us".into(), json!(h.value_at_quantile(0.99)));
+                    o.insert("latency-p999-us".into(), json!(h.value_at_quantile(0.999)));
+                }
+                if let (Some(s), Value::Object(o)) = (dhcp.get(i), &mut m) {
+                    o.insert("pkt4-received".into(), json!(s.global.pkt4_received.get()));
+                    o.insert("pkt4-ack-sent".into(), json!(s.global.pkt4_ack_sent.get()));
+                }
+                m
+            })
+            .collect();
+        let disabled = self.disabled.lock().map(|d| *d).unwrap_or(false);
+        let mut m = Map::new();
+        m.insert("pid".into(), json!(std::process::id()));
+        m.insert("uptime".into(), json!(uptime));
+        m.insert("reload".into(), json!(uptime));
+        m.insert(
+            "multi-threading-enabled".into(),
+            json!(self.multi_threading),
+        );
+        m.insert("thread-pool-size".into(), json!(self.runtime.shards()));
+        m.insert("packet-queue-size".into(), json!(self.packet_queue_size));
+        m.insert("sockets".into(), json!({ "status": "ready" }));
+        m.insert(
+            "dhcp-state".into(),
+            json!({
+                "globally-disabled": disabled,
+                "disabled-by-user": disabled,
+                "disabled-by-db-connection": false,
+                "disabled-by-local-command": [],
+                "disabled-by-remote-command": [],
+                "disabled-by-lease-reclamation": false,
+            }),
+        );
+        m.insert("shards".into(), json!(self.runtime.shards()));
+        m.insert("shard-counters".into(), Value::Array(per_shard));
+        m
+    }
+
+    fn config(&self) -> Value {
+        self.raw_config.clone()
+    }
+
+    fn config_file(&self) -> Option<PathBuf> {
+        self.config_file.clone()
+    }
+
+    fn test_config(&self, candidate: &Value) -> Result<(), String> {
+        let loaded = corelease_config::parse_dhcp4_value(candidate).map_err(|e| e.to_string())?;
+        if loaded.unsupported.is_empty() {
+            Ok(())
+        } else {
+            Err(loaded
+                .unsupported
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join("; "))
+        }
+    }
+
+    fn shutdown(&self, exit_value: i32) {
+        self.exit_value.store(exit_value, Ordering::Relaxed);
+        // The main thread waits for SIGTERM (blocked everywhere else): the same clean path.
+        // SAFETY: kill(2) on our own PID.
+        unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+    }
+
+    fn set_dhcp_enabled(&self, enabled: bool, max_period: Option<u64>) -> Result<(), String> {
+        let until = max_period.map(|p| unix_now().saturating_add(p));
+        self.ask_all(move |h, _| h.set_enabled(enabled, until))?;
+        if let Ok(mut d) = self.disabled.lock() {
+            *d = !enabled;
+        }
+        Ok(())
+    }
+
+    fn reclaim_leases(&self, remove: bool) -> Result<u64, String> {
+        let counts = self.ask_all(move |h, now| h.v4.command_reclaim_expired(now, remove))?;
+        Ok(counts.iter().sum())
+    }
+
+    fn statistics(&self) -> Vec<(String, i64)> {
+        corelease_v4::kea_statistics(&self.prepared, &self.shard_stats())
+    }
+
+    fn shard_metrics(&self, w: &mut MetricsWriter) {
+        use corelease_control::MetricKind::{Counter, Summary};
+        for (i, c) in self.runtime.counters().iter().enumerate() {
+            let l = [("shard", i.to_string())];
+            let rows: [(&str, &str, u64); 8] = [
+                (
+                    "received",
+                    "Datagrams handed to the shard's DHCP logic",
+                    c.received,
+                ),
+                ("sent", "Replies the kernel accepted", c.sent),
+                ("send_errors", "Replies not sent", c.send_errors),
+                (
+                    "batches",
+                    "Receive batches that carried a datagram",
+                    c.batches,
+                ),
+                (
+                    "dropped_truncated",
+                    "Datagrams too long for a slot",
+                    c.dropped_truncated,
+                ),
+                ("recv_errors", "Failed receive calls", c.recv_errors),
+                (
+                    "kernel_drops",
+                    "The socket's kernel drop counter (includes broadcast copies other shards own)",
+                    c.kernel_drops,
+                ),
+                (
+                    "queue_overflow_drops",
+                    "Datagrams dropped because the shard's receive queue was full (estimate)",
+                    c.dropped_queue_overflow,
+                ),
+            ];
+            for (name, help, v) in rows {
+                w.sample(
+                    &format!("corelease_shard_{name}_total"),
+                    help,
+                    Counter,
+                    "",
+                    &l,
+                    v as f64,
+                );
+            }
+        }
+        for (i, h) in self.runtime.latency().iter().enumerate() {
+            let family = "corelease_shard_reply_latency_seconds";
+            let help = "Time from the kernel queueing a request to its reply being sent";
+            for q in [0.5, 0.99, 0.999] {
+                w.sample(
+                    family,
+                    help,
+                    Summary,
+                    "",
+                    &[("shard", i.to_string()), ("quantile", q.to_string())],
+                    h.value_at_quantile(q) as f64 / 1e6,
+                );
+            }
+            let l = [("shard", i.to_string())];
+            w.sample(
+                family,
+                help,
+                Summary,
+                "_sum",
+                &l,
+                h.mean() * h.len() as f64 / 1e6,
+            );
+            w.sample(family, help, Summary, "_count", &l, h.len() as f64);
+        }
+    }
+
+    fn find_leases(&self, q: &LeaseQuery) -> Result<Vec<Lease>, String> {
+        let query = q.clone();
+        let per_shard = self.ask_all(move |h, _| {
+            let mut found: Vec<Lease> =
+                h.v4.table()
+                    .iter()
+                    .filter(|e| !e.is_offer() && matches(&e.lease, &query))
+                    .map(|e| e.lease.clone())
+                    .collect();
+            if let LeaseQuery::Page { limit, .. } = &query {
+                found.sort_by_key(|l| l.addr);
+                found.truncate(*limit);
+            }
+            found
+        })?;
+        let mut all: Vec<Lease> = per_shard.into_iter().flatten().collect();
+        all.sort_by_key(|l| l.addr);
+        if let LeaseQuery::Page { limit, .. } = q {
+            all.truncate(*limit);
+        }
+        Ok(all)
+    }
+
+    fn subnet_for(
+        &self,
+        addr: Ipv4Addr,
+        subnet: Option<SubnetId>,
+    ) -> Result<(SubnetId, u32), String> {
+        self.ask(0, move |h, _| h.v4.command_subnet_for(addr, subnet))?
+            .map_err(|e| e.to_string())
+    }
+
+    fn add_lease(&self, lease: Lease) -> Result<(), String> {
+        let owner = crate::server4::owner_shard(&lease, self.jobs.len());
+        self.ask(owner, move |h, _| {
+            let r = h.v4.command_add_lease(lease);
+            h.commit_log();
+            r
+        })?
+        .map_err(|e| e.to_string())
+    }
+
+    fn delete_lease(&self, addr: Ipv4Addr) -> Result<bool, String> {
+        let results = self.ask_all(move |h, _| {
+            let r = h.v4.command_delete_lease(addr);
+            h.commit_log();
+            r.map_err(|e| e.to_string())
+        })?;
+        let mut any = false;
+        for r in results {
+            any |= r?;
+        }
+        Ok(any)
+    }
+
+    fn wipe_leases(&self, subnet: Option<SubnetId>) -> Result<u64, String> {
+        let results = self.ask_all(move |h, _| {
+            let r = h.v4.command_wipe_leases(subnet);
+            h.commit_log();
+            r.map_err(|e| e.to_string())
+        })?;
+        let mut n = 0;
+        for r in results {
+            n += r?;
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,550 @@
+//! The control API of the real binary (ARM 19 "Management API"): every implemented command over
+//! the unix socket and over HTTP, basic authentication, `/metrics` through promtool, and the
+//! statistics and leases after a perfdhcp run. The server runs in a namespace the test makes;
+//! the HTTP client connects from a thread that joined that namespace (setns is per thread).
+
+use crate::support::*;
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const CONFIG: &str = r#"{
+  "Dhcp4": {
+    "interfaces-config": { "interfaces": [ "lo/127.0.0.1" ], "dhcp-socket-type": "udp" },
+    "lease-database": { "type": "memfile", "persist": true, "name": "LEASES", "lfc-interval": 3600 },
+    "multi-threading": { "enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 64 },
+    "valid-lifetime": 4000,
+    "control-sockets": [
+      { "socket-type": "unix", "socket-name": "SOCKET" },
+      { "socket-type": "http", "socket-address": "127.0.0.1", "socket-port": 8000,
+        "authentication": { "type": "basic", "realm": "corelease-test",
+          "clients": [ { "user": "admin", "password": "s3cret" } ] } }
+    ],
+    "subnet4": [ {
+      "id": 7, "subnet": "100.64.0.0/16",
+      "relay": { "ip-addresses": [ "127.0.0.2" ] },
+      "pools": [ { "pool": "100.64.0.10 - 100.64.255.250" } ]
+    } ]
+  }
+}"#;
+
+/// base64("admin:s3cret")
+const GOOD_AUTH: &str = "YWRtaW46czNjcmV0";
+
+struct Rig {
+    ns: NetNs,
+    dir: TempDir,
+    cfg: PathBuf,
+    socket: PathBuf,
+    server: Option<Server>,
+}
+
+impl Rig {
+    fn start(tag: &str) -> Rig {
+        let ns = NetNs::new(tag).with_relay_address();
+        let dir = TempDir::new(tag);
+        let socket = dir.0.join("kea4-ctrl-socket");
+        let leases = dir.0.join("kea-leases4.csv");
+        let cfg = dir.file(
+            "kea-dhcp4.json",
+            &CONFIG
+                .replace("LEASES", &leases.to_string_lossy())
+                .replace("SOCKET", &socket.to_string_lossy()),
+        );
+        let server = Server::start(
+            &ns,
+            &["-c", &cfg.to_string_lossy(), "-p", "6767"],
+            &[("KEA_PIDFILE_DIR", &dir.0)],
+        );
+        Rig {
+            ns,
+            dir,
+            cfg,
+            socket,
+            server: Some(server),
+        }
+    }
+
+    fn unix(&self, cmd: &Value) -> Value {
+        unix_command(&self.socket, cmd)
+    }
+
+    /// POST / with good credentials; Kea's HTTP answer is a list with one response.
+    fn http(&self, cmd: &Value) -> Value {
+        let (status, body) = http_request(&self.ns, "POST", "/", Some(GOOD_AUTH), &cmd.to_string());
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        let list = v.as_array().unwrap_or_else(|| panic!("not a list: {body}"));
+        assert_eq!(list.len(), 1, "{body}");
+        list[0].clone()
+    }
+
+    /// The same command over both sockets; both answers must agree on result (and text).
+    fn both(&self, cmd: Value) -> Value {
+        let u = self.unix(&cmd);
+        let h = self.http(&cmd);
+        assert_eq!(u["result"], h["result"], "{cmd}: unix {u} http {h}");
+        h
+    }
+
+    fn stop(mut self) -> String {
+        self.server.take().map(Server::stop).unwrap_or_default()
+    }
+}
+
+fn unix_command(socket: &Path, cmd: &Value) -> Value {
+    let mut s =
+        UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(cmd.to_string().as_bytes()).unwrap();
+    let mut out = String::new();
+    // Kea closes the connection after its one response.
+    s.read_to_string(&mut out).unwrap();
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+}
+
+/// One HTTP/1.1 request to 127.0.0.1:8000 inside `ns`, from a thread that joined `ns`.
+fn http_request(
+    ns: &NetNs,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let ns_path = format!("/var/run/netns/{}", ns.name);
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{}\r\n{body}",
+        body.len(),
+        auth.map(|a| format!("Authorization: Basic {a}\r\n")).unwrap_or_default()
+    );
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let f = std::fs::File::open(&ns_path).expect("netns file");
+            // SAFETY: setns(2) on this thread only, with a namespace fd we opened.
+            let rc =
+                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            let mut s = std::net::TcpStream::connect("127.0.0.1:8000").expect("connect HTTP");
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            s.write_all(req.as_bytes()).unwrap();
+            let mut raw = Vec::new();
+            s.read_to_end(&mut raw).unwrap();
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+            let status = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            (status, body.to_string())
+        })
+        .join()
+        .expect("HTTP thread")
+    })
+}
+
+fn run_perfdhcp(ns: &NetNs, clients: &str, seconds: &str) -> String {
+    let out = ns
+        .command(Path::new("perfdhcp"))
+        .args([
+            "-4",
+            "-r",
+            "300",
+            "-R",
+            clients,
+            "-n",
+            clients,
+            "-p",
+            seconds,
+            "-u",
+            "-l",
+            "127.0.0.2",
+            "-L",
+            "67",
+            "-N",
+            "6767",
+            "127.0.0.1",
+        ])
+        .output()
+        .expect("perfdhcp (Debian package kea-admin)");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn stat(rig: &Rig, name: &str) -> i64 {
+    let r = rig.both(json!({ "command": "statistic-get", "arguments": { "name": name } }));
+    assert_eq!(r["result"], 0, "{r}");
+    r["arguments"][name][0][0]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{name}: {r}"))
+}
+
+#[test]
+fn http_without_valid_credentials_gets_401() {
+    let _g = serial();
+    let rig = Rig::start("ctl401");
+    let cmd = json!({ "command": "version-get" }).to_string();
+    let (status, body) = http_request(&rig.ns, "POST", "/", None, &cmd);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["result"], 401);
+    // base64("admin:wrong")
+    let (status, _) = http_request(&rig.ns, "POST", "/", Some("YWRtaW46d3Jvbmc="), &cmd);
+    assert_eq!(status, 401);
+    let (status, _) = http_request(&rig.ns, "GET", "/metrics", None, "");
+    assert_eq!(status, 401);
+    let (status, body) = http_request(&rig.ns, "POST", "/", Some(GOOD_AUTH), &cmd);
+    assert_eq!(status, 200, "{body}");
+    rig.stop();
+}
+
+#[test]
+fn unix_control_socket_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let _g = serial();
+    let rig = Rig::start("ctlmode");
+    let mode = std::fs::metadata(&rig.socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let socket = rig.socket.clone();
+    rig.stop();
+    assert!(!socket.exists(), "socket file removed at shutdown");
+}
+
+#[test]
+fn every_command_round_trips_over_unix_and_http() {
+    let _g = serial();
+    let rig = Rig::start("ctlall");
+
+    let r = rig.both(json!({ "command": "list-commands" }));
+    let list: Vec<&str> = r["arguments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for c in [
+        "status-get",
+        "statistic-get-all",
+        "lease4-get-page",
+        "dhcp-disable",
+        "shutdown",
+    ] {
+        assert!(list.contains(&c), "{c} missing from {list:?}");
+    }
+    let r = rig.both(json!({ "command": "version-get" }));
+    assert_eq!(r["text"], env!("CARGO_PKG_VERSION"));
+    assert!(r["arguments"]["extended"]
+        .as_str()
+        .unwrap()
+        .contains("corelease"));
+    let r = rig.both(json!({ "command": "build-report" }));
+    assert!(r["text"].as_str().unwrap().starts_with("corelease "), "{r}");
+    let r = rig.both(json!({ "command": "status-get" }));
+    assert_eq!(r["arguments"]["shards"], 2, "{r}");
+    assert_eq!(
+        r["arguments"]["shard-counters"].as_array().unwrap().len(),
+        2,
+        "{r}"
+    );
+    assert!(r["arguments"]["pid"].as_u64().is_some_and(|p| p > 1), "{r}");
+    assert_eq!(r["arguments"]["thread-pool-size"], 2);
+    let r = rig.both(json!({ "command": "config-get" }));
+    assert_eq!(r["arguments"]["Dhcp4"]["subnet4"][0]["id"], 7, "{r}");
+    let hash = r["arguments"]["hash"].as_str().unwrap().to_string();
+    let r = rig.both(json!({ "command": "config-hash-get" }));
+    assert_eq!(r["arguments"]["hash"], hash.as_str());
+    let good = json!({ "Dhcp4": { "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24" } ] } });
+    let r = rig.both(json!({ "command": "config-test", "arguments": good }));
+    assert_eq!(r["result"], 0, "{r}");
+    let bad = json!({ "Dhcp4": { "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24",
+        "pools": [ { "pool": "192.0.3.1 - 192.0.3.9" } ] } ] } });
+    let r = rig.both(json!({ "command": "config-test", "arguments": bad }));
+    assert_eq!(r["result"], 1);
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("Dhcp4.subnet4[0].pools[0].pool"),
+        "{r}"
+    );
+    let r =
+        rig.both(json!({ "command": "config-write", "arguments": { "filename": "written.json" } }));
+    assert_eq!(r["result"], 0, "{r}");
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(rig.dir.0.join("written.json")).unwrap()).unwrap();
+    assert_eq!(written["Dhcp4"]["subnet4"][0]["id"], 7);
+    let r = rig.unix(&json!({ "command": "config-write", "arguments": { "filename": "/etc/corelease-nope.json" } }));
+    assert_eq!(r["result"], 1, "outside the config directory: {r}");
+    for c in ["config-set", "config-reload"] {
+        let r = rig.both(json!({ "command": c, "arguments": good }));
+        assert_eq!(r["result"], 1);
+        assert!(
+            r["text"].as_str().unwrap().contains("not supported yet"),
+            "{r}"
+        );
+    }
+    let r = rig.both(json!({ "command": "no-such-command" }));
+    assert_eq!(r["result"], 2);
+
+    // Statistics.
+    let r = rig.both(json!({ "command": "statistic-get-all" }));
+    assert_eq!(
+        r["arguments"]["subnet[7].total-addresses"][0][0], 65_521,
+        "{r}"
+    );
+    assert!(r["arguments"]["pkt4-received"].is_array());
+    for (cmd, args) in [
+        ("statistic-reset", json!({ "name": "pkt4-received" })),
+        ("statistic-reset-all", json!({})),
+        (
+            "statistic-sample-age-set",
+            json!({ "name": "pkt4-received", "duration": 60 }),
+        ),
+        ("statistic-sample-age-set-all", json!({ "duration": 60 })),
+        (
+            "statistic-sample-count-set",
+            json!({ "name": "pkt4-received", "max-samples": 5 }),
+        ),
+        (
+            "statistic-sample-count-set-all",
+            json!({ "max-samples": 5 }),
+        ),
+    ] {
+        let r = rig.both(json!({ "command": cmd, "arguments": args }));
+        assert_eq!(r["result"], 0, "{cmd}: {r}");
+    }
+    let r =
+        rig.unix(&json!({ "command": "statistic-remove", "arguments": { "name": "pkt4-sent" } }));
+    assert_eq!(r["text"], "Statistic 'pkt4-sent' removed.");
+    let r = rig.http(&json!({ "command": "statistic-get", "arguments": { "name": "pkt4-sent" } }));
+    assert_eq!(r["arguments"], json!({}), "removed: {r}");
+    let r = rig.both(json!({ "command": "statistic-remove-all", "arguments": {} }));
+    assert_eq!(r["result"], 0);
+    let r = rig.both(json!({ "command": "statistic-get-all" }));
+    assert_eq!(r["arguments"].as_object().map(|m| m.len()), Some(0), "{r}");
+
+    // Leases: add, get every way, update, delete, wipe.
+    let r = rig.unix(&json!({ "command": "lease4-add", "arguments": {
+        "ip-address": "100.64.1.1", "hw-address": "1a:1b:1c:1d:1e:1f", "client-id": "01:02:03",
+        "hostname": "host-a.example.org" } }));
+    assert_eq!(
+        r,
+        json!({ "result": 0, "text": "Lease for address 100.64.1.1, subnet-id 7 added." })
+    );
+    let r = rig.http(&json!({ "command": "lease4-add", "arguments": {
+        "ip-address": "100.64.1.2", "hw-address": "2a:2b:2c:2d:2e:2f", "subnet-id": 7 } }));
+    assert_eq!(r["result"], 0, "{r}");
+    let r = rig.both(json!({ "command": "lease4-add", "arguments": {
+        "ip-address": "100.64.1.2", "hw-address": "3a:3b:3c:3d:3e:3f" } }));
+    assert_eq!(r["result"], 1, "address taken: {r}");
+    let r = rig.both(json!({ "command": "lease4-add", "arguments": {
+        "ip-address": "10.9.9.9", "hw-address": "3a:3b:3c:3d:3e:3f" } }));
+    assert_eq!(r["result"], 1, "no subnet: {r}");
+    let r =
+        rig.both(json!({ "command": "lease4-get", "arguments": { "ip-address": "100.64.1.1" } }));
+    assert_eq!(r["text"], "IPv4 lease found.");
+    assert_eq!(r["arguments"]["hw-address"], "1a:1b:1c:1d:1e:1f");
+    assert_eq!(r["arguments"]["valid-lft"], 4000);
+    assert_eq!(r["arguments"]["subnet-id"], 7);
+    let r = rig.both(json!({ "command": "lease4-get", "arguments": {
+        "identifier-type": "client-id", "identifier": "01:02:03", "subnet-id": 7 } }));
+    assert_eq!(r["arguments"]["ip-address"], "100.64.1.1", "{r}");
+    let r = rig.both(json!({ "command": "lease4-get", "arguments": {
+        "identifier-type": "hw-address", "identifier": "2a:2b:2c:2d:2e:2f", "subnet-id": 7 } }));
+    assert_eq!(r["arguments"]["ip-address"], "100.64.1.2", "{r}");
+    let r = rig.both(json!({ "command": "lease4-get-all" }));
+    assert_eq!(r["text"], "2 IPv4 lease(s) found.", "{r}");
+    let r = rig.both(json!({ "command": "lease4-get-all", "arguments": { "subnets": [ 8 ] } }));
+    assert_eq!(r["result"], 3);
+    let r = rig.both(
+        json!({ "command": "lease4-get-page", "arguments": { "from": "start", "limit": 1 } }),
+    );
+    assert_eq!(r["arguments"]["count"], 1);
+    assert_eq!(r["arguments"]["leases"][0]["ip-address"], "100.64.1.1");
+    let r = rig.both(
+        json!({ "command": "lease4-get-page", "arguments": { "from": "100.64.1.1", "limit": 10 } }),
+    );
+    assert_eq!(
+        r["arguments"]["leases"][0]["ip-address"], "100.64.1.2",
+        "{r}"
+    );
+    let r = rig.both(json!({ "command": "lease4-get-by-hw-address", "arguments": { "hw-address": "2a:2b:2c:2d:2e:2f" } }));
+    assert_eq!(r["arguments"]["leases"][0]["ip-address"], "100.64.1.2");
+    let r = rig.both(
+        json!({ "command": "lease4-get-by-client-id", "arguments": { "client-id": "01:02:03" } }),
+    );
+    assert_eq!(r["arguments"]["leases"][0]["ip-address"], "100.64.1.1");
+    let r = rig.both(json!({ "command": "lease4-get-by-hostname", "arguments": { "hostname": "host-a.example.org" } }));
+    assert_eq!(r["arguments"]["leases"][0]["ip-address"], "100.64.1.1");
+    assert_eq!(
+        stat(&rig, "subnet[7].assigned-addresses"),
+        2,
+        "added leases are counted"
+    );
+    let r = rig.unix(&json!({ "command": "lease4-update", "arguments": {
+        "ip-address": "100.64.1.1", "hw-address": "4a:4b:4c:4d:4e:4f", "hostname": "renamed.example.org" } }));
+    assert_eq!(r, json!({ "result": 0, "text": "IPv4 lease updated." }));
+    let r =
+        rig.http(&json!({ "command": "lease4-get", "arguments": { "ip-address": "100.64.1.1" } }));
+    assert_eq!(r["arguments"]["hostname"], "renamed.example.org");
+    assert_eq!(r["arguments"]["hw-address"], "4a:4b:4c:4d:4e:4f");
+    let r = rig.both(json!({ "command": "lease4-update", "arguments": {
+        "ip-address": "100.64.1.9", "hw-address": "4a:4b:4c:4d:4e:4f" } }));
+    assert_eq!(r["result"], 1, "no such lease, no force-create: {r}");
+    let r =
+        rig.unix(&json!({ "command": "lease4-del", "arguments": { "ip-address": "100.64.1.1" } }));
+    assert_eq!(r, json!({ "result": 0, "text": "IPv4 lease deleted." }));
+    let r =
+        rig.http(&json!({ "command": "lease4-del", "arguments": { "ip-address": "100.64.1.1" } }));
+    assert_eq!(r["result"], 3);
+    assert_eq!(stat(&rig, "subnet[7].assigned-addresses"), 1);
+    let r = rig.unix(&json!({ "command": "lease4-wipe", "arguments": { "subnet-id": 7 } }));
+    assert_eq!(
+        r,
+        json!({ "result": 0, "text": "Deleted 1 IPv4 lease(s) from subnet(s) 7" })
+    );
+    let r = rig.http(&json!({ "command": "lease4-wipe", "arguments": { "subnet-id": 7 } }));
+    assert_eq!(r["result"], 3);
+    let r = rig.both(json!({ "command": "leases-reclaim", "arguments": { "remove": false } }));
+    assert_eq!(r["text"], "Reclamation of expired leases is complete.");
+
+    // dhcp-disable: packets are received, counted, dropped; dhcp-enable serves again.
+    let r = rig.both(json!({ "command": "dhcp-disable" }));
+    assert_eq!(r["text"], "DHCPv4 service disabled");
+    let r = rig.both(json!({ "command": "status-get" }));
+    assert_eq!(r["arguments"]["dhcp-state"]["globally-disabled"], true);
+    // Removed by statistic-remove-all above and unchanged since: absent, i.e. 0 from there on.
+    let r = rig
+        .both(json!({ "command": "statistic-get", "arguments": { "name": "pkt4-receive-drop" } }));
+    assert_eq!(r["arguments"], json!({}), "{r}");
+    let report = run_perfdhcp(&rig.ns, "20", "3");
+    let offers = perfdhcp_value(&report, "DISCOVER-OFFER", "received packets").unwrap_or(-1.0);
+    assert_eq!(offers, 0.0, "disabled server answered:\n{report}");
+    // Back once it changed, counting from its removal.
+    assert!(stat(&rig, "pkt4-receive-drop") >= 20, "{report}");
+    let r = rig.both(json!({ "command": "dhcp-enable" }));
+    assert_eq!(r["result"], 0);
+
+    // shutdown over the unix socket stops the server (the socket file goes away).
+    let r = rig.unix(&json!({ "command": "shutdown" }));
+    assert_eq!(r, json!({ "result": 0, "text": "Shutting down." }));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rig.socket.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !rig.socket.exists(),
+        "shutdown command did not stop the server"
+    );
+    let _ = &rig.cfg;
+    rig.stop();
+}
+
+#[test]
+fn statistics_metrics_and_leases_agree_with_a_perfdhcp_run() {
+    let _g = serial();
+    let rig = Rig::start("ctlperf");
+    let report = run_perfdhcp(&rig.ns, "1000", "20");
+    let sent_d = perfdhcp_value(&report, "DISCOVER-OFFER", "sent packets").unwrap_or(0.0);
+    let offers = perfdhcp_value(&report, "DISCOVER-OFFER", "received packets").unwrap_or(0.0);
+    let acks = perfdhcp_value(&report, "REQUEST-ACK", "received packets").unwrap_or(0.0);
+    let drops_d = perfdhcp_value(&report, "DISCOVER-OFFER", "drops").unwrap_or(0.0);
+    let drops_r = perfdhcp_value(&report, "REQUEST-ACK", "drops").unwrap_or(0.0);
+    assert!(sent_d >= 950.0 && acks >= 0.95 * sent_d, "{report}");
+    // A reply the server sent but perfdhcp did not count is one of perfdhcp's own drops.
+    let ack_sent = stat(&rig, "pkt4-ack-sent") as f64;
+    let offer_sent = stat(&rig, "pkt4-offer-sent") as f64;
+    assert!(
+        ack_sent >= acks && ack_sent <= acks + drops_r,
+        "ack-sent {ack_sent}, perfdhcp:\n{report}"
+    );
+    assert!(
+        offer_sent >= offers && offer_sent <= offers + drops_d,
+        "offer-sent {offer_sent}:\n{report}"
+    );
+    assert_eq!(
+        stat(&rig, "pkt4-discover-received") as f64,
+        sent_d,
+        "{report}"
+    );
+    let assigned = stat(&rig, "subnet[7].assigned-addresses");
+    assert_eq!(assigned as f64, ack_sent, "one lease per ACK");
+
+    // Every lease perfdhcp obtained is there, and lease4-get finds one by address and identity.
+    let all = rig.both(json!({ "command": "lease4-get-all" }));
+    let leases = all["arguments"]["leases"].as_array().unwrap();
+    assert_eq!(leases.len() as i64, assigned);
+    let first = &leases[0];
+    let addr = first["ip-address"].as_str().unwrap();
+    let r = rig.both(json!({ "command": "lease4-get", "arguments": { "ip-address": addr } }));
+    assert_eq!(r["result"], 0);
+    assert_eq!(r["arguments"]["hw-address"], first["hw-address"]);
+    let r = rig.both(json!({ "command": "lease4-get", "arguments": {
+        "identifier-type": "hw-address", "identifier": first["hw-address"], "subnet-id": 7 } }));
+    assert_eq!(r["arguments"]["ip-address"], addr, "{r}");
+    // Paging walks every lease exactly once.
+    let mut seen = 0;
+    let mut from = "start".to_string();
+    for _ in 0..100 {
+        let r = rig.unix(
+            &json!({ "command": "lease4-get-page", "arguments": { "from": from, "limit": 100 } }),
+        );
+        let n = r["arguments"]["count"].as_u64().unwrap_or(0) as usize;
+        seen += n;
+        if n < 100 {
+            break;
+        }
+        from = r["arguments"]["leases"][n - 1]["ip-address"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    assert_eq!(seen, leases.len());
+
+    // /metrics: the same numbers, per-shard series, and promtool's approval.
+    let (status, text) = http_request(&rig.ns, "GET", "/metrics", Some(GOOD_AUTH), "");
+    assert_eq!(status, 200);
+    assert!(
+        text.contains(&format!("corelease_dhcp4_pkt4_ack_sent_total {ack_sent}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("corelease_shard_received_total{shard=\"1\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("corelease_shard_reply_latency_seconds{shard=\"0\",quantile=\"0.99\"}"),
+        "{text}"
+    );
+    let promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match promtool {
+        Ok(c) => c,
+        Err(e) => {
+            panic!("promtool is not installed ({e}): apt-get install prometheus (ci/test.sh does)")
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stopped = rig.stop();
+    assert_eq!(shutdown_stat(&stopped, "pkt4-ack-sent") as f64, ack_sent);
+}
