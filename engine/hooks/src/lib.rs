@@ -1,0 +1,384 @@
+//! Kea's DHCPv4 hook points and the two ways corelease lets operators hook them (ARM chapter 17).
+//!
+//! 1. In-process callouts: Rust code implementing [`Callout`], called at the hook points it
+//!    asks for with a typed, read-only [`HookContext`] (query, response, subnet, lease), and
+//!    answering Kea's next step ([`NextStep`]: continue, skip, drop).
+//! 2. The run-script hook ([`RunScript`]): configured exactly as Kea users configure
+//!    `kea-hook-runscript.so` or Kea's own `libdhcp_run_script.so` in `hooks-libraries`,
+//!    recognised by the library's file name and implemented natively (no shared object is
+//!    loaded). It execs the operator's script directly (no shell) with the hook point's name as
+//!    its argument and the contract's environment variables, client data passed verbatim as
+//!    data.
+//!
+//! This crate must never block the shard that calls it: a script whose exit must be awaited
+//! (`wait` / `sync`) yields a [`ScriptTicket`] that the engine parks its packet on, and the
+//! shard learns of the exit by polling ([`Hooks::poll`], `waitpid(pid, WNOHANG)`), never by
+//! waiting. Running scripts are bounded per shard; what exceeds the bound is counted and
+//! logged, not queued. When no hook is configured the engine holds no [`Hooks`] at all, and
+//! when one is, [`Hooks::wants`] is a bit test: no context is built and nothing allocates at a
+//! hook point nobody listens to.
+
+mod config;
+mod context;
+mod env;
+mod script;
+
+pub use config::{HookConfigError, RunScriptConfig, DEFAULT_MAX_RUNNING, DEFAULT_WAIT_TIMEOUT_MS};
+pub use context::{HookContext, LeaseTimers, PacketView, SubnetView};
+pub use env::{script_env, Contract};
+pub use script::{RunScript, ScriptDone, ScriptStats, ScriptTicket};
+
+use serde_json::Value;
+use std::path::Path;
+use std::time::Instant;
+
+/// The DHCPv4 hook points, with Kea's names, in the order Kea reaches them while processing a
+/// packet (Kea hooks developer guide, "DHCPv4 hooks"); the last two are driven by lease
+/// reclamation, not by a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum HookPoint {
+    Buffer4Receive = 0,
+    Pkt4Receive = 1,
+    Subnet4Select = 2,
+    Host4Identifier = 3,
+    Lease4Select = 4,
+    Lease4Renew = 5,
+    Lease4Release = 6,
+    Lease4Decline = 7,
+    Leases4Committed = 8,
+    Pkt4Send = 9,
+    Buffer4Send = 10,
+    Lease4Expire = 11,
+    Lease4Recover = 12,
+}
+
+impl HookPoint {
+    /// Every DHCPv4 hook point, in Kea's order.
+    pub const ALL: [HookPoint; 13] = [
+        HookPoint::Buffer4Receive,
+        HookPoint::Pkt4Receive,
+        HookPoint::Subnet4Select,
+        HookPoint::Host4Identifier,
+        HookPoint::Lease4Select,
+        HookPoint::Lease4Renew,
+        HookPoint::Lease4Release,
+        HookPoint::Lease4Decline,
+        HookPoint::Leases4Committed,
+        HookPoint::Pkt4Send,
+        HookPoint::Buffer4Send,
+        HookPoint::Lease4Expire,
+        HookPoint::Lease4Recover,
+    ];
+
+    /// Kea's name of the hook point; also the script's first argument.
+    pub const fn name(self) -> &'static str {
+        match self {
+            HookPoint::Buffer4Receive => "buffer4_receive",
+            HookPoint::Pkt4Receive => "pkt4_receive",
+            HookPoint::Subnet4Select => "subnet4_select",
+            HookPoint::Host4Identifier => "host4_identifier",
+            HookPoint::Lease4Select => "lease4_select",
+            HookPoint::Lease4Renew => "lease4_renew",
+            HookPoint::Lease4Release => "lease4_release",
+            HookPoint::Lease4Decline => "lease4_decline",
+            HookPoint::Leases4Committed => "leases4_committed",
+            HookPoint::Pkt4Send => "pkt4_send",
+            HookPoint::Buffer4Send => "buffer4_send",
+            HookPoint::Lease4Expire => "lease4_expire",
+            HookPoint::Lease4Recover => "lease4_recover",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        HookPoint::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    const fn bit(self) -> u16 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of hook points (a bitmask): which points a callout or a script listens to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HookPoints(u16);
+
+impl HookPoints {
+    pub const NONE: HookPoints = HookPoints(0);
+
+    pub const fn of(points: &[HookPoint]) -> Self {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < points.len() {
+            bits |= points[i].bit();
+            i += 1;
+        }
+        HookPoints(bits)
+    }
+
+    pub const fn with(self, point: HookPoint) -> Self {
+        HookPoints(self.0 | point.bit())
+    }
+
+    pub const fn union(self, other: HookPoints) -> Self {
+        HookPoints(self.0 | other.0)
+    }
+
+    #[inline]
+    pub const fn contains(self, point: HookPoint) -> bool {
+        self.0 & point.bit() != 0
+    }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = HookPoint> {
+        HookPoint::ALL
+            .into_iter()
+            .filter(move |p| self.contains(*p))
+    }
+}
+
+/// Kea's `CalloutHandle::CalloutNextStep` (ARM 17, hooks developer guide): what the server does
+/// after the callouts of a hook point ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum NextStep {
+    /// Carry on as if no hook were installed.
+    #[default]
+    Continue,
+    /// Skip the step the hook point precedes; its meaning depends on the point (at
+    /// `lease4_select`: do not assign the lease; at `pkt4_send`: do not send).
+    Skip,
+    /// Drop the packet: no answer, counted as `pkt4-receive-drop`.
+    Drop,
+}
+
+/// An in-process hook. Called on the shard's thread, in the packet's path: it must be quick and
+/// must not block (hand slow work to another thread).
+pub trait Callout: Send {
+    /// The hook points this callout wants to be called at.
+    fn points(&self) -> HookPoints;
+
+    /// Called at `point`, with what Kea passes to callouts there.
+    fn call(&mut self, point: HookPoint, ctx: &HookContext<'_>) -> NextStep;
+}
+
+/// What the engine does after the hooks of a point ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HookVerdict {
+    Continue,
+    Skip,
+    Drop,
+    /// A script whose exit the packet must wait for is running: park the packet and resume it
+    /// when [`Hooks::poll`] reports this ticket (with the step to take then).
+    Park(ScriptTicket),
+}
+
+/// One shard's hooks: its in-process callouts and its run-script hook. Build one per shard
+/// (the bound on running scripts and the reaping of children are per shard).
+pub struct Hooks {
+    mask: HookPoints,
+    callouts: Vec<Box<dyn Callout>>,
+    script: Option<RunScript>,
+}
+
+impl Hooks {
+    /// Hooks with nothing installed yet.
+    pub fn new() -> Self {
+        Hooks {
+            mask: HookPoints::NONE,
+            callouts: Vec::new(),
+            script: None,
+        }
+    }
+
+    /// Builds a shard's hooks from `Dhcp4.hooks-libraries` entries (library path, parameters).
+    /// Returns `Ok(None)` when there are none, so the engine carries no hooks at all.
+    /// A library that is neither run-script contract is an error: corelease loads no shared
+    /// objects.
+    pub fn from_libraries<'a>(
+        libraries: impl IntoIterator<Item = (&'a Path, Option<&'a Value>)>,
+    ) -> Result<Option<Hooks>, HookConfigError> {
+        let mut hooks = Hooks::new();
+        let mut any = false;
+        for (i, (library, parameters)) in libraries.into_iter().enumerate() {
+            any = true;
+            let path = format!("Dhcp4.hooks-libraries[{i}]");
+            let cfg = RunScriptConfig::from_library(library, parameters, &path)?;
+            if hooks.script.is_some() {
+                return Err(HookConfigError::SecondRunScript { path });
+            }
+            hooks.set_script(RunScript::new(cfg));
+        }
+        Ok(any.then_some(hooks))
+    }
+
+    /// Adds an in-process callout, called after those added before it (Kea calls libraries in
+    /// configuration order) and before the run-script hook.
+    pub fn register(&mut self, callout: Box<dyn Callout>) {
+        self.mask = self.mask.union(callout.points());
+        self.callouts.push(callout);
+    }
+
+    pub fn set_script(&mut self, script: RunScript) {
+        self.mask = self.mask.union(script.points());
+        self.script = Some(script);
+    }
+
+    /// True if anything listens at `point`: the engine builds a [`HookContext`] only then.
+    #[inline]
+    pub fn wants(&self, point: HookPoint) -> bool {
+        self.mask.contains(point)
+    }
+
+    /// Every point something listens at.
+    pub fn points(&self) -> HookPoints {
+        self.mask
+    }
+
+    /// Runs the hooks of `point`: callouts in order (the first that does not continue decides,
+    /// and later ones, the script included, are not called, as Kea's run_script library
+    /// ignores a packet already skipped or dropped), then the script.
+    pub fn call(&mut self, point: HookPoint, ctx: &HookContext<'_>) -> HookVerdict {
+        for c in self.callouts.iter_mut() {
+            if !c.points().contains(point) {
+                continue;
+            }
+            match c.call(point, ctx) {
+                NextStep::Continue => {}
+                NextStep::Skip => return HookVerdict::Skip,
+                NextStep::Drop => return HookVerdict::Drop,
+            }
+        }
+        if let Some(script) = self.script.as_mut() {
+            if let Some(ticket) = script.fire(point, ctx) {
+                return HookVerdict::Park(ticket);
+            }
+        }
+        HookVerdict::Continue
+    }
+
+    /// Reaps exited scripts without waiting; yields the awaited ones (ticket, exit, next step).
+    /// Call it from the shard loop whenever [`Hooks::running`] is non-zero.
+    pub fn poll(&mut self, now: Instant) -> impl Iterator<Item = ScriptDone> + '_ {
+        self.script
+            .as_mut()
+            .map(|s| s.poll(now))
+            .into_iter()
+            .flatten()
+    }
+
+    /// Scripts still running on this shard (awaited and detached).
+    pub fn running(&self) -> usize {
+        self.script.as_ref().map(RunScript::running).unwrap_or(0)
+    }
+
+    pub fn script(&self) -> Option<&RunScript> {
+        self.script.as_ref()
+    }
+
+    pub fn script_mut(&mut self) -> Option<&mut RunScript> {
+        self.script.as_mut()
+    }
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_point_names_round_trip_in_kea_order() {
+        let names: Vec<&str> = HookPoint::ALL.iter().map(|p| p.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "buffer4_receive",
+                "pkt4_receive",
+                "subnet4_select",
+                "host4_identifier",
+                "lease4_select",
+                "lease4_renew",
+                "lease4_release",
+                "lease4_decline",
+                "leases4_committed",
+                "pkt4_send",
+                "buffer4_send",
+                "lease4_expire",
+                "lease4_recover",
+            ]
+        );
+        for p in HookPoint::ALL {
+            assert_eq!(HookPoint::from_name(p.name()), Some(p));
+        }
+        assert_eq!(HookPoint::from_name("pkt6_receive"), None);
+    }
+
+    #[test]
+    fn point_set_contains_only_what_was_added() {
+        let set = HookPoints::of(&[HookPoint::Pkt4Receive, HookPoint::Lease4Recover]);
+        let got: Vec<HookPoint> = set.iter().collect();
+        assert_eq!(got, [HookPoint::Pkt4Receive, HookPoint::Lease4Recover]);
+        assert!(!set.contains(HookPoint::Pkt4Send));
+        assert!(HookPoints::NONE.is_empty());
+    }
+
+    struct Fixed {
+        points: HookPoints,
+        answer: NextStep,
+        calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Callout for Fixed {
+        fn points(&self) -> HookPoints {
+            self.points
+        }
+        fn call(&mut self, _: HookPoint, _: &HookContext<'_>) -> NextStep {
+            self.calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.answer
+        }
+    }
+
+    #[test]
+    fn first_callout_that_does_not_continue_decides_and_stops_the_chain() {
+        let first = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let second = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut hooks = Hooks::new();
+        assert!(!hooks.wants(HookPoint::Pkt4Receive));
+        hooks.register(Box::new(Fixed {
+            points: HookPoints::of(&[HookPoint::Pkt4Receive]),
+            answer: NextStep::Drop,
+            calls: first.clone(),
+        }));
+        hooks.register(Box::new(Fixed {
+            points: HookPoints::of(&[HookPoint::Pkt4Receive, HookPoint::Pkt4Send]),
+            answer: NextStep::Skip,
+            calls: second.clone(),
+        }));
+        assert!(hooks.wants(HookPoint::Pkt4Receive));
+        assert!(hooks.wants(HookPoint::Pkt4Send));
+        assert!(!hooks.wants(HookPoint::Lease4Select));
+        let ctx = HookContext::new(0);
+        assert_eq!(hooks.call(HookPoint::Pkt4Receive, &ctx), HookVerdict::Drop);
+        assert_eq!(hooks.call(HookPoint::Pkt4Send, &ctx), HookVerdict::Skip);
+        assert_eq!(
+            hooks.call(HookPoint::Lease4Select, &ctx),
+            HookVerdict::Continue
+        );
+        assert_eq!(first.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(second.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn no_libraries_means_no_hooks_object() {
+        let none: Vec<(&Path, Option<&Value>)> = Vec::new();
+        assert!(matches!(Hooks::from_libraries(none), Ok(None)));
+    }
+}
