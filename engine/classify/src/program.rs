@@ -1,0 +1,806 @@
+//! The compiled form of an expression (a postfix program, as Kea's token list, ARM 16.11) and
+//! its allocation-free evaluator.
+
+use crate::context::PacketContext;
+use crate::error::EvalError;
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Which DHCP protocol an expression is written for: decides option-code width, the vendor
+/// option codes, and which of `relay4` / `relay6` / `pkt4` / `pkt6` are allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Universe {
+    V4,
+    V6,
+}
+
+/// What a whole expression yields: a class `test` must be [`ValueKind::Bool`]; a
+/// `template-test` or flex-id expression is a [`ValueKind::String`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Bool,
+    String,
+}
+
+/// `.hex` and `.text` push the payload; `.exists` pushes a boolean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repr {
+    Bytes,
+    Exists,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pkt4Field {
+    Mac,
+    Hlen,
+    Htype,
+    Ciaddr,
+    Giaddr,
+    Yiaddr,
+    Siaddr,
+    MsgType,
+    TransId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PktField {
+    Iface,
+    Src,
+    Dst,
+    Len,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IntText {
+    I8,
+    I16,
+    I32,
+    U8,
+    U16,
+    U32,
+}
+
+impl IntText {
+    pub(crate) fn width(self) -> usize {
+        match self {
+            IntText::I8 | IntText::U8 => 1,
+            IntText::I16 | IntText::U16 => 2,
+            IntText::I32 | IntText::U32 => 4,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            IntText::I8 => "int8totext",
+            IntText::I16 => "int16totext",
+            IntText::I32 => "int32totext",
+            IntText::U8 => "uint8totext",
+            IntText::U16 => "uint16totext",
+            IntText::U32 => "uint32totext",
+        }
+    }
+}
+
+/// One postfix instruction. Literal operands of `substring` / `split` are baked in, as Kea's
+/// grammar only allows integer literals there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Op {
+    Const { start: u32, len: u32 },
+    Option { code: u16, repr: Repr },
+    SubOption { code: u16, sub: u16, repr: Repr },
+    Relay4 { sub: u8, repr: Repr },
+    Relay6Option { nest: i32, code: u16, repr: Repr },
+    Relay6Peer { nest: i32 },
+    Relay6Link { nest: i32 },
+    Pkt4(Pkt4Field),
+    Pkt6MsgType,
+    Pkt6TransId,
+    Pkt(PktField),
+    /// `enterprise == 0` is the wildcard (`*` or `0`, ARM 16.3 notes).
+    Vendor { enterprise: u32 },
+    VendorEnterprise,
+    VendorOption { enterprise: u32, code: u16, repr: Repr },
+    VendorClass { enterprise: u32 },
+    VendorClassEnterprise,
+    VendorClassData { enterprise: u32, index: u32 },
+    Member { class: u32 },
+    Known,
+    Unknown,
+    Equal,
+    Match { regex: u32 },
+    Not,
+    And,
+    Or,
+    Substring { start: i32, len: Option<i32> },
+    Concat,
+    Split { field: i32 },
+    IfElse,
+    HexString,
+    AddrToText,
+    IntToText(IntText),
+    Lcase,
+    Ucase,
+}
+
+impl Op {
+    /// (strings popped, bools popped, strings pushed, bools pushed)
+    pub(crate) fn stack_effect(&self) -> (usize, usize, usize, usize) {
+        match self {
+            Op::Option { repr, .. }
+            | Op::SubOption { repr, .. }
+            | Op::Relay4 { repr, .. }
+            | Op::Relay6Option { repr, .. }
+            | Op::VendorOption { repr, .. } => match repr {
+                Repr::Bytes => (0, 0, 1, 0),
+                Repr::Exists => (0, 0, 0, 1),
+            },
+            Op::Const { .. }
+            | Op::Relay6Peer { .. }
+            | Op::Relay6Link { .. }
+            | Op::Pkt4(_)
+            | Op::Pkt6MsgType
+            | Op::Pkt6TransId
+            | Op::Pkt(_)
+            | Op::VendorEnterprise
+            | Op::VendorClassEnterprise
+            | Op::VendorClassData { .. } => (0, 0, 1, 0),
+            Op::Vendor { .. }
+            | Op::VendorClass { .. }
+            | Op::Member { .. }
+            | Op::Known
+            | Op::Unknown => (0, 0, 0, 1),
+            Op::Equal => (2, 0, 0, 1),
+            Op::Match { .. } => (1, 0, 0, 1),
+            Op::Not => (0, 1, 0, 1),
+            Op::And | Op::Or => (0, 2, 0, 1),
+            Op::Substring { .. }
+            | Op::AddrToText
+            | Op::IntToText(_)
+            | Op::Lcase
+            | Op::Ucase => (1, 0, 1, 0),
+            Op::Concat | Op::Split { .. } | Op::HexString => (2, 0, 1, 0),
+            Op::IfElse => (2, 1, 1, 0),
+        }
+    }
+}
+
+/// A compiled expression. Immutable and `Sync`: compile once at config load, share with every
+/// shard, evaluate with a per-shard [`Scratch`].
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub(crate) ops: Vec<Op>,
+    pub(crate) consts: Vec<u8>,
+    pub(crate) classes: Vec<Box<str>>,
+    pub(crate) regexes: Vec<regex::bytes::Regex>,
+    pub(crate) kind: ValueKind,
+    pub(crate) universe: Universe,
+    pub(crate) max_strings: usize,
+    pub(crate) max_bools: usize,
+    pub(crate) uses_known: bool,
+}
+
+/// Reusable evaluation stacks. Create one per shard (or thread) and pass it to every
+/// evaluation: after the first packets have grown it to its working size, evaluation never
+/// allocates.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// Every string value on the stack, back to back; the top value always ends at `len()`.
+    bytes: Vec<u8>,
+    /// (start, end) of each string value in `bytes`.
+    spans: Vec<(usize, usize)>,
+    bools: Vec<bool>,
+}
+
+impl Scratch {
+    /// Stacks big enough for typical class tests (64 values, 4 KiB of bytes).
+    pub fn new() -> Self {
+        Scratch {
+            bytes: Vec::with_capacity(4096),
+            spans: Vec::with_capacity(64),
+            bools: Vec::with_capacity(64),
+        }
+    }
+
+    /// Grows the stacks so `program` never needs more value slots.
+    pub fn reserve_for(&mut self, program: &Program) {
+        self.spans
+            .reserve(program.max_strings.saturating_sub(self.spans.len()));
+        self.bools
+            .reserve(program.max_bools.saturating_sub(self.bools.len()));
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.spans.clear();
+        self.bools.clear();
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(data);
+        self.spans.push((start, self.bytes.len()));
+    }
+
+    fn push_u32(&mut self, v: u32) {
+        self.push(&v.to_be_bytes());
+    }
+
+    fn push_opt(&mut self, data: Option<&[u8]>) {
+        self.push(data.unwrap_or(&[]));
+    }
+
+    fn push_addr(&mut self, a: IpAddr) {
+        match a {
+            IpAddr::V4(a) => self.push(&a.octets()),
+            IpAddr::V6(a) => self.push(&a.octets()),
+        }
+    }
+
+    fn pop(&mut self) -> Result<(usize, usize), EvalError> {
+        self.spans.pop().ok_or(EvalError::StackUnderflow)
+    }
+
+    fn pop_bool(&mut self) -> Result<bool, EvalError> {
+        self.bools.pop().ok_or(EvalError::StackUnderflow)
+    }
+
+    fn slice(&self, (start, end): (usize, usize)) -> &[u8] {
+        self.bytes.get(start..end).unwrap_or(&[])
+    }
+
+    /// Replaces popped operands that began at `base` with `bytes[from..to]` (which lies at or
+    /// after `base`), keeping values back to back.
+    fn settle(&mut self, base: usize, from: usize, to: usize) {
+        let len = to.saturating_sub(from);
+        if from != base && to <= self.bytes.len() {
+            self.bytes.copy_within(from..to, base);
+        }
+        self.bytes.truncate(base + len);
+        self.spans.push((base, base + len));
+    }
+
+    /// Start of a result appended after the operands; `settle` moves it down.
+    fn mark(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// `fmt::Write` into the scratch bytes: number and address formatting without a `String`.
+struct ByteSink<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for ByteSink<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// A TLV option payload's entry `code`: 1-byte code and length in v4 (RFC 2132), 2-byte in
+/// v6 (RFC 8415 21.1). Stops at the first truncated entry.
+fn find_tlv(universe: Universe, mut data: &[u8], code: u16) -> Option<&[u8]> {
+    let (hdr, wide) = match universe {
+        Universe::V4 => (2usize, false),
+        Universe::V6 => (4usize, true),
+    };
+    loop {
+        let head = data.get(..hdr)?;
+        let (c, len) = if wide {
+            (
+                u16::from_be_bytes([*head.first()?, *head.get(1)?]),
+                usize::from(u16::from_be_bytes([*head.get(2)?, *head.get(3)?])),
+            )
+        } else {
+            (u16::from(*head.first()?), usize::from(*head.get(1)?))
+        };
+        let payload = data.get(hdr..hdr + len)?;
+        if c == code {
+            return Some(payload);
+        }
+        data = data.get(hdr + len..)?;
+    }
+}
+
+/// The first vendor block of a vendor option (v4 125, RFC 3925 4: enterprise, data-len,
+/// sub-options; v6 17, RFC 8415 21.17: enterprise, sub-options). ARM 16.3: only the first
+/// instance is examined.
+fn vendor_block(universe: Universe, data: &[u8]) -> Option<(u32, &[u8])> {
+    let ent = u32::from_be_bytes(data.get(..4)?.try_into().ok()?);
+    match universe {
+        Universe::V4 => {
+            let len = usize::from(*data.get(4)?);
+            Some((ent, data.get(5..5 + len)?))
+        }
+        Universe::V6 => Some((ent, data.get(4..)?)),
+    }
+}
+
+/// The `index`th data chunk of a vendor class block (v4 124, RFC 3925 3: enterprise,
+/// data-len, then 1-byte-length chunks; v6 16, RFC 8415 21.16: enterprise, then 2-byte-length
+/// chunks).
+fn vendor_class_chunk(universe: Universe, chunks: &[u8], index: u32) -> Option<&[u8]> {
+    let mut rest = chunks;
+    let mut i = 0u32;
+    loop {
+        let (len, hdr) = match universe {
+            Universe::V4 => (usize::from(*rest.first()?), 1usize),
+            Universe::V6 => (
+                usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])),
+                2usize,
+            ),
+        };
+        let chunk = rest.get(hdr..hdr + len)?;
+        if i == index {
+            return Some(chunk);
+        }
+        rest = rest.get(hdr + len..)?;
+        i += 1;
+    }
+}
+
+fn vendor_class_block(universe: Universe, data: &[u8]) -> Option<(u32, &[u8])> {
+    vendor_block(universe, data)
+}
+
+fn enterprise_matches(wanted: u32, got: u32) -> bool {
+    wanted == 0 || wanted == got
+}
+
+/// ARM 16.3.3: start counts from the end when negative; a negative length counts back from
+/// start, excluding it; `all` (None) runs to the end. Out-of-range start gives "".
+fn substring_range(len: usize, start: i32, length: Option<i32>) -> (usize, usize) {
+    let n = i64::try_from(len).unwrap_or(i64::MAX);
+    let mut s = i64::from(start);
+    if n == 0 || s < -n || s >= n {
+        return (0, 0);
+    }
+    if s < 0 {
+        s += n;
+    }
+    let mut l = length.map_or(n, i64::from);
+    if l < 0 {
+        l = -l;
+        if l <= s {
+            s -= l;
+        } else {
+            l = s;
+            s = 0;
+        }
+    }
+    let end = (s + l).min(n);
+    let (Ok(a), Ok(b)) = (usize::try_from(s), usize::try_from(end)) else {
+        return (0, 0);
+    };
+    (a, b.max(a))
+}
+
+/// ARM 16.3.5: fields separated by any of `delims`, adjacent delimiters give empty fields;
+/// field numbers count from 1; out of range gives "".
+fn split_range(value: &[u8], delims: &[u8], field: i32) -> (usize, usize) {
+    if value.is_empty() {
+        return (0, 0);
+    }
+    if delims.is_empty() {
+        return (0, value.len());
+    }
+    let Ok(wanted) = usize::try_from(field) else {
+        return (0, 0);
+    };
+    if wanted == 0 {
+        return (0, 0);
+    }
+    let mut n = 1usize;
+    let mut start = 0usize;
+    for (i, b) in value.iter().enumerate() {
+        if delims.contains(b) {
+            if n == wanted {
+                return (start, i);
+            }
+            n += 1;
+            start = i + 1;
+        }
+    }
+    if n == wanted {
+        (start, value.len())
+    } else {
+        (0, 0)
+    }
+}
+
+fn resolve_nest(count: usize, nest: i32) -> Option<usize> {
+    let level = if nest < 0 {
+        i64::try_from(count).ok()? + i64::from(nest)
+    } else {
+        i64::from(nest)
+    };
+    let level = usize::try_from(level).ok()?;
+    (level < count).then_some(level)
+}
+
+impl Program {
+    /// What the whole expression yields.
+    pub fn kind(&self) -> ValueKind {
+        self.kind
+    }
+
+    pub fn universe(&self) -> Universe {
+        self.universe
+    }
+
+    /// Class names read by `member('...')` (not KNOWN, which is [`Program::depends_on_known`]):
+    /// the config layer checks these are defined earlier (ARM 16.3 on forward dependencies).
+    pub fn member_classes(&self) -> impl Iterator<Item = &str> {
+        self.classes.iter().map(|c| &**c)
+    }
+
+    /// True when the expression reads KNOWN/UNKNOWN, so it must be evaluated after host
+    /// reservation lookup (ARM 16.1.1 step 9).
+    pub fn depends_on_known(&self) -> bool {
+        self.uses_known
+    }
+
+    /// Evaluates a boolean expression (a class `test`). Evaluation errors (e.g. `addrtotext`
+    /// of 3 bytes) and string-valued programs give `false`, as in Kea where the exception
+    /// leaves the packet out of the class.
+    pub fn eval_bool(&self, ctx: &impl PacketContext, scratch: &mut Scratch) -> bool {
+        self.try_eval_bool(ctx, scratch).unwrap_or(false)
+    }
+
+    pub fn try_eval_bool(
+        &self,
+        ctx: &impl PacketContext,
+        scratch: &mut Scratch,
+    ) -> Result<bool, EvalError> {
+        if self.kind != ValueKind::Bool {
+            return Err(EvalError::WrongResultType { expected: "boolean" });
+        }
+        self.run(ctx, scratch)?;
+        scratch.pop_bool()
+    }
+
+    /// Evaluates a string expression (a `template-test`). A boolean program yields `"true"` /
+    /// `"false"` (how Kea's value stack holds booleans); an evaluation error yields `""`.
+    pub fn eval_string<'s>(&self, ctx: &impl PacketContext, scratch: &'s mut Scratch) -> &'s [u8] {
+        match self.try_eval_string(ctx, scratch) {
+            Ok(v) => v,
+            Err(_) => &[],
+        }
+    }
+
+    pub fn try_eval_string<'s>(
+        &self,
+        ctx: &impl PacketContext,
+        scratch: &'s mut Scratch,
+    ) -> Result<&'s [u8], EvalError> {
+        self.run(ctx, scratch)?;
+        match self.kind {
+            ValueKind::Bool => Ok(if scratch.pop_bool()? {
+                b"true"
+            } else {
+                b"false"
+            }),
+            ValueKind::String => {
+                let span = scratch.pop()?;
+                Ok(scratch.slice(span))
+            }
+        }
+    }
+
+    fn run(&self, ctx: &impl PacketContext, s: &mut Scratch) -> Result<(), EvalError> {
+        s.clear();
+        for op in &self.ops {
+            self.step(*op, ctx, s)?;
+        }
+        Ok(())
+    }
+
+    fn push_repr(s: &mut Scratch, data: Option<&[u8]>, repr: Repr) {
+        match repr {
+            Repr::Bytes => s.push_opt(data),
+            Repr::Exists => s.bools.push(data.is_some()),
+        }
+    }
+
+    fn step(&self, op: Op, ctx: &impl PacketContext, s: &mut Scratch) -> Result<(), EvalError> {
+        let u = self.universe;
+        match op {
+            Op::Const { start, len } => {
+                let (a, b) = (start as usize, start as usize + len as usize);
+                s.push(self.consts.get(a..b).unwrap_or(&[]));
+            }
+            Op::Option { code, repr } => Self::push_repr(s, ctx.option(code), repr),
+            Op::SubOption { code, sub, repr } => {
+                let data = ctx.option(code).and_then(|p| find_tlv(u, p, sub));
+                Self::push_repr(s, data, repr);
+            }
+            Op::Relay4 { sub, repr } => {
+                // RFC 3046: option 82 sub-options use 1-byte code and length.
+                let data = ctx
+                    .option(82)
+                    .and_then(|p| find_tlv(Universe::V4, p, u16::from(sub)));
+                Self::push_repr(s, data, repr);
+            }
+            Op::Relay6Option { nest, code, repr } => {
+                let data = resolve_nest(ctx.relay6_count(), nest)
+                    .and_then(|level| ctx.relay6_option(level, code));
+                Self::push_repr(s, data, repr);
+            }
+            Op::Relay6Peer { nest } => {
+                let a = resolve_nest(ctx.relay6_count(), nest).and_then(|l| ctx.relay6_peer_addr(l));
+                match a {
+                    Some(a) => s.push(&a.octets()),
+                    None => s.push(&[]),
+                }
+            }
+            Op::Relay6Link { nest } => {
+                let a = resolve_nest(ctx.relay6_count(), nest).and_then(|l| ctx.relay6_link_addr(l));
+                match a {
+                    Some(a) => s.push(&a.octets()),
+                    None => s.push(&[]),
+                }
+            }
+            Op::Pkt4(f) => match f {
+                Pkt4Field::Mac => s.push(ctx.pkt4_mac()),
+                Pkt4Field::Hlen => s.push_u32(u32::from(ctx.pkt4_hlen())),
+                Pkt4Field::Htype => s.push_u32(u32::from(ctx.pkt4_htype())),
+                Pkt4Field::Ciaddr => s.push(&ctx.pkt4_ciaddr().octets()),
+                Pkt4Field::Giaddr => s.push(&ctx.pkt4_giaddr().octets()),
+                Pkt4Field::Yiaddr => s.push(&ctx.pkt4_yiaddr().octets()),
+                Pkt4Field::Siaddr => s.push(&ctx.pkt4_siaddr().octets()),
+                Pkt4Field::MsgType => s.push_u32(u32::from(ctx.msg_type())),
+                Pkt4Field::TransId => s.push_u32(ctx.transaction_id()),
+            },
+            Op::Pkt6MsgType => s.push_u32(u32::from(ctx.msg_type())),
+            Op::Pkt6TransId => s.push_u32(ctx.transaction_id()),
+            Op::Pkt(f) => match f {
+                PktField::Iface => s.push(ctx.iface()),
+                PktField::Src => s.push_addr(ctx.src_addr()),
+                PktField::Dst => s.push_addr(ctx.dst_addr()),
+                PktField::Len => s.push_u32(ctx.packet_len()),
+            },
+            Op::Vendor { enterprise } => {
+                let found = self
+                    .vendor(ctx)
+                    .is_some_and(|(e, _)| enterprise_matches(enterprise, e));
+                s.bools.push(found);
+            }
+            Op::VendorEnterprise => match self.vendor(ctx) {
+                Some((e, _)) => s.push_u32(e),
+                None => s.push(&[]),
+            },
+            Op::VendorOption {
+                enterprise,
+                code,
+                repr,
+            } => {
+                let data = self
+                    .vendor(ctx)
+                    .filter(|(e, _)| enterprise_matches(enterprise, *e))
+                    .and_then(|(_, subs)| find_tlv(u, subs, code));
+                Self::push_repr(s, data, repr);
+            }
+            Op::VendorClass { enterprise } => {
+                let found = self
+                    .vendor_class(ctx)
+                    .is_some_and(|(e, _)| enterprise_matches(enterprise, e));
+                s.bools.push(found);
+            }
+            Op::VendorClassEnterprise => match self.vendor_class(ctx) {
+                Some((e, _)) => s.push_u32(e),
+                None => s.push(&[]),
+            },
+            Op::VendorClassData { enterprise, index } => {
+                let data = self
+                    .vendor_class(ctx)
+                    .filter(|(e, _)| enterprise_matches(enterprise, *e))
+                    .and_then(|(_, chunks)| vendor_class_chunk(u, chunks, index));
+                s.push_opt(data);
+            }
+            Op::Member { class } => {
+                let name = self.classes.get(class as usize).map_or("", |c| &**c);
+                s.bools.push(ctx.is_member(name));
+            }
+            Op::Known => s.bools.push(ctx.is_known()),
+            Op::Unknown => s.bools.push(!ctx.is_known()),
+            Op::Equal => {
+                let b = s.pop()?;
+                let a = s.pop()?;
+                let eq = s.slice(a) == s.slice(b);
+                s.bytes.truncate(a.0);
+                s.bools.push(eq);
+            }
+            Op::Match { regex } => {
+                let v = s.pop()?;
+                let hit = self
+                    .regexes
+                    .get(regex as usize)
+                    .is_some_and(|r| r.is_match(s.slice(v)));
+                s.bytes.truncate(v.0);
+                s.bools.push(hit);
+            }
+            Op::Not => {
+                let v = s.pop_bool()?;
+                s.bools.push(!v);
+            }
+            Op::And => {
+                let b = s.pop_bool()?;
+                let a = s.pop_bool()?;
+                s.bools.push(a && b);
+            }
+            Op::Or => {
+                let b = s.pop_bool()?;
+                let a = s.pop_bool()?;
+                s.bools.push(a || b);
+            }
+            Op::Substring { start, len } => {
+                let v = s.pop()?;
+                let (a, b) = substring_range(v.1 - v.0, start, len);
+                s.settle(v.0, v.0 + a, v.0 + b);
+            }
+            Op::Concat => {
+                // Values are back to back, so the concatenation is already in place.
+                let b = s.pop()?;
+                let a = s.pop()?;
+                s.settle(a.0, a.0, b.1);
+            }
+            Op::Split { field } => {
+                let d = s.pop()?;
+                let v = s.pop()?;
+                let (a, b) = split_range(s.slice(v), s.slice(d), field);
+                s.settle(v.0, v.0 + a, v.0 + b);
+            }
+            Op::IfElse => {
+                let no = s.pop()?;
+                let yes = s.pop()?;
+                let cond = s.pop_bool()?;
+                let pick = if cond { yes } else { no };
+                s.settle(yes.0, pick.0, pick.1);
+            }
+            Op::HexString => {
+                let sep = s.pop()?;
+                let v = s.pop()?;
+                let out = s.mark();
+                for i in v.0..v.1 {
+                    if i != v.0 {
+                        for j in sep.0..sep.1 {
+                            let c = s.bytes.get(j).copied().unwrap_or(0);
+                            s.bytes.push(c);
+                        }
+                    }
+                    let byte = s.bytes.get(i).copied().unwrap_or(0);
+                    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                    s.bytes.push(HEX[usize::from(byte >> 4)]);
+                    s.bytes.push(HEX[usize::from(byte & 0xf)]);
+                }
+                let end = s.mark();
+                s.settle(v.0, out, end);
+            }
+            Op::AddrToText => {
+                let v = s.pop()?;
+                let out = s.mark();
+                let data = s.slice(v);
+                let addr = match data.len() {
+                    0 => None,
+                    4 => <[u8; 4]>::try_from(data)
+                        .ok()
+                        .map(|o| IpAddr::V4(Ipv4Addr::from(o))),
+                    16 => <[u8; 16]>::try_from(data)
+                        .ok()
+                        .map(|o| IpAddr::V6(Ipv6Addr::from(o))),
+                    got => {
+                        return Err(EvalError::BadLength {
+                            op: "addrtotext",
+                            expected: "4 or 16 bytes",
+                            got,
+                        })
+                    }
+                };
+                if let Some(a) = addr {
+                    let _ = write!(ByteSink(&mut s.bytes), "{a}");
+                }
+                let end = s.mark();
+                s.settle(v.0, out, end);
+            }
+            Op::IntToText(kind) => {
+                let v = s.pop()?;
+                let out = s.mark();
+                let data = s.slice(v);
+                if !data.is_empty() {
+                    if data.len() != kind.width() {
+                        return Err(EvalError::BadLength {
+                            op: kind.name(),
+                            expected: match kind.width() {
+                                1 => "1 byte",
+                                2 => "2 bytes",
+                                _ => "4 bytes",
+                            },
+                            got: data.len(),
+                        });
+                    }
+                    let mut raw = [0u8; 4];
+                    for (d, b) in raw.iter_mut().rev().zip(data.iter().rev()) {
+                        *d = *b;
+                    }
+                    let u = u32::from_be_bytes(raw);
+                    let mut sink = ByteSink(&mut s.bytes);
+                    let _ = match kind {
+                        IntText::I8 => write!(sink, "{}", u as u8 as i8),
+                        IntText::I16 => write!(sink, "{}", u as u16 as i16),
+                        IntText::I32 => write!(sink, "{}", u as i32),
+                        IntText::U8 | IntText::U16 | IntText::U32 => write!(sink, "{u}"),
+                    };
+                }
+                let end = s.mark();
+                s.settle(v.0, out, end);
+            }
+            Op::Lcase | Op::Ucase => {
+                let v = s.pop()?;
+                if let Some(bytes) = s.bytes.get_mut(v.0..v.1) {
+                    if op == Op::Lcase {
+                        bytes.make_ascii_lowercase();
+                    } else {
+                        bytes.make_ascii_uppercase();
+                    }
+                }
+                s.spans.push(v);
+            }
+        }
+        Ok(())
+    }
+
+    fn vendor<'c>(&self, ctx: &'c impl PacketContext) -> Option<(u32, &'c [u8])> {
+        let code = match self.universe {
+            Universe::V4 => 125,
+            Universe::V6 => 17,
+        };
+        ctx.option(code)
+            .and_then(|p| vendor_block(self.universe, p))
+    }
+
+    fn vendor_class<'c>(&self, ctx: &'c impl PacketContext) -> Option<(u32, &'c [u8])> {
+        let code = match self.universe {
+            Universe::V4 => 124,
+            Universe::V6 => 16,
+        };
+        ctx.option(code)
+            .and_then(|p| vendor_class_block(self.universe, p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substring_follows_arm_16_3_3() {
+        let r = |s, l| substring_range(6, s, l);
+        assert_eq!(r(0, Some(6)), (0, 6));
+        assert_eq!(r(3, Some(3)), (3, 6));
+        assert_eq!(r(3, None), (3, 6));
+        assert_eq!(r(1, Some(4)), (1, 5));
+        assert_eq!(r(-5, Some(4)), (1, 5));
+        assert_eq!(r(-1, Some(-3)), (2, 5));
+        assert_eq!(r(4, Some(-2)), (2, 4));
+        assert_eq!(r(10, Some(2)), (0, 0));
+        assert_eq!(r(-7, Some(2)), (0, 0));
+        assert_eq!(r(1, Some(-5)), (0, 1));
+    }
+
+    #[test]
+    fn split_keeps_empty_fields() {
+        let v = b"one.two..four";
+        assert_eq!(split_range(v, b".", 3), (8, 8));
+        assert_eq!(split_range(v, b".", 4), (9, 13));
+        assert_eq!(split_range(v, b".", 5), (0, 0));
+        assert_eq!(split_range(v, b"", 2), (0, 13));
+        assert_eq!(split_range(v, b".", 0), (0, 0));
+    }
+
+    #[test]
+    fn tlv_lookup_stops_at_truncated_entry() {
+        assert_eq!(find_tlv(Universe::V4, &[1, 1, 9, 2, 2, 7, 8], 2), Some(&[7u8, 8][..]));
+        assert_eq!(find_tlv(Universe::V4, &[1, 5, 9], 1), None);
+        assert_eq!(
+            find_tlv(Universe::V6, &[0, 3, 0, 1, 4], 3),
+            Some(&[4u8][..])
+        );
+    }
+}
