@@ -4,6 +4,8 @@
 
 mod control4;
 mod ifaces;
+mod lfc;
+mod raw4;
 mod server4;
 
 use std::ffi::OsString;

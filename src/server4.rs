@@ -5,6 +5,8 @@
 
 use crate::control4::{self, Dhcp4Backend, ShardJob};
 use crate::ifaces;
+use crate::lfc::Lfc;
+use crate::raw4::RawSender;
 use corelease_config::{Dhcp4Config, Loaded, SocketType};
 use corelease_shard::{RecvMeta, RuntimeConfig, SendMeta, ShardHandler};
 use corelease_storage::{Family, LeaseLog, LeaseSink, LogOptions, NullSink, StorageError};
@@ -262,6 +264,12 @@ pub(crate) struct Dhcp4Handler {
     disabled: bool,
     /// dhcp-disable's max-period: when to switch back on by itself (Unix secs).
     disabled_until: Option<u64>,
+    /// Layer-2 replies to clients without an address (dhcp-socket-type raw).
+    raw: Option<RawSender>,
+    /// Source port of layer-2 replies (the server port).
+    server_port: u16,
+    /// Lease file cleanup (lfc-interval).
+    lfc: Lfc,
 }
 
 impl Dhcp4Handler {
@@ -320,6 +328,18 @@ impl ShardHandler for Dhcp4Handler {
             local: meta.local,
         };
         let r = self.v4.handle(&m, data, unix_secs(now), out)?;
+        if let (Some(raw), Some(l2)) = (self.raw.as_mut(), r.l2_unicast) {
+            // RFC 2131 4.1: to the client's MAC and yiaddr, sent after the log commit.
+            let src = r.src_ip.unwrap_or(meta.local);
+            raw.queue(
+                meta.ifindex,
+                src,
+                self.server_port,
+                &l2,
+                out.get(..r.len).unwrap_or(&[]),
+            );
+            return None;
+        }
         Some(SendMeta {
             dst: r.dst,
             src_ip: r.src_ip,
@@ -330,6 +350,13 @@ impl ShardHandler for Dhcp4Handler {
 
     fn on_batch_end(&mut self, _now: SystemTime) {
         self.commit_log();
+        if let Some(raw) = self.raw.as_mut() {
+            let errors = raw.errors;
+            raw.flush();
+            if raw.errors > errors {
+                tracing::warn!(target: "DHCP4_PACKET_SEND_FAIL", failed = raw.errors - errors, "layer-2 reply not sent");
+            }
+        }
     }
 
     fn on_tick(&mut self, now: SystemTime) {
@@ -338,6 +365,18 @@ impl ShardHandler for Dhcp4Handler {
             self.set_enabled(true, None);
         }
         self.v4.on_tick(now);
+        let (sink, table) = self.v4.sink_and_table();
+        if let ShardStore::Log(log) = sink {
+            let live = || {
+                table
+                    .iter()
+                    .filter(|e| !e.is_offer())
+                    .map(|e| e.lease.clone())
+                    .collect::<Vec<_>>()
+                    .into_iter()
+            };
+            self.lfc.on_tick(log, live);
+        }
     }
 
     fn on_wake(&mut self, now: SystemTime) {
@@ -421,10 +460,14 @@ fn run(
 ) -> Result<i32, String> {
     let started = Instant::now();
     let cfg = &loaded.config;
-    if cfg.interfaces.socket_type == SocketType::Raw {
-        tracing::warn!(target: "DHCP4_CONFIG_UNSUPPORTED",
-            "Dhcp4.interfaces-config.dhcp-socket-type: raw is served with UDP sockets (replies to clients without an address are broadcast)");
-    }
+    // Raw mode (Kea's default): requests still arrive on the UDP shard sockets (a DHCP server's
+    // interfaces have addresses); replies to clients without an address leave at layer 2.
+    let raw_mode = cfg.interfaces.socket_type == SocketType::Raw;
+    let lfc_interval = if cfg.lease_database.persist {
+        cfg.lease_database.lfc_interval
+    } else {
+        0
+    };
     let all_ifaces = ifaces::discover().map_err(|e| format!("listing interfaces: {e}"))?;
     let plan = bind_plan(cfg, &all_ifaces)?;
     if plan.is_empty() {
@@ -563,12 +606,24 @@ fn run(
                 .lock()
                 .ok()
                 .and_then(|mut v| v.get_mut(i).and_then(Option::take));
+            let raw = match raw_mode.then(RawSender::open) {
+                None => None,
+                Some(Ok(r)) => Some(r),
+                Some(Err(e)) => {
+                    tracing::warn!(target: "DHCP4_OPEN_SOCKET_FAIL", shard = i,
+                        "raw socket for layer-2 replies: {e}; clients without an address get broadcasts");
+                    None
+                }
+            };
             Dhcp4Handler {
                 v4,
                 allowed_ifaces: allowed.clone(),
                 jobs,
                 disabled: false,
                 disabled_until: None,
+                raw,
+                server_port: ports.server,
+                lfc: Lfc::new(lfc_interval, i),
             }
         }
     };

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 const SERVER_CONFIG: &str = r#"{
   "Dhcp4": {
-    "interfaces-config": { "interfaces": [ "IFACE" ] },
+    "interfaces-config": { "interfaces": [ "IFACE" ], "dhcp-socket-type": "SOCKET" },
     "lease-database": { "type": "memfile", "persist": true, "name": "LEASES" },
     "valid-lifetime": 30, "renew-timer": 3, "rebind-timer": 20,
     "option-data": [
@@ -29,7 +29,9 @@ struct Lab {
     cfg: std::path::PathBuf,
 }
 
-fn lab(tag: &str, threads: u32) -> Lab {
+/// `socket`: "raw" (Kea's default: replies to a client without an address are unicast at
+/// layer 2 to its MAC and yiaddr) or "udp" (they are broadcast).
+fn lab(tag: &str, threads: u32, socket: &str) -> Lab {
     let srv = NetNs::new(&format!("{tag}s"));
     let cli = NetNs::new(&format!("{tag}c"));
     veth(&srv, "vsrv0", "192.0.2.1/24", &cli, "vcli0");
@@ -37,6 +39,7 @@ fn lab(tag: &str, threads: u32) -> Lab {
     let leases = dir.0.join("kea-leases4.csv");
     let mut text = SERVER_CONFIG
         .replace("IFACE", "vsrv0")
+        .replace("SOCKET", socket)
         .replace("LEASES", &leases.to_string_lossy());
     if threads > 0 {
         text = text.replace(
@@ -73,7 +76,7 @@ fn env_value<'a>(env: &'a str, key: &str) -> Option<&'a str> {
 #[test]
 fn dhclient_gets_renews_and_releases_a_lease() {
     let _g = serial();
-    let lab = lab("dhcl", 0);
+    let lab = lab("dhcl", 0, "raw");
     let server = Server::start(&lab.srv, &["-c", &lab.cfg.to_string_lossy()], &[]);
     let d = &lab.dir.0;
     // The hook script records what dhclient learned and configures the address (inside the
@@ -173,7 +176,7 @@ fn dhclient_gets_renews_and_releases_a_lease() {
 #[test]
 fn udhcpc_gets_a_lease_with_the_configured_options() {
     let _g = serial();
-    let lab = lab("udhc", 2);
+    let lab = lab("udhc", 2, "udp");
     let server = Server::start(&lab.srv, &["-c", &lab.cfg.to_string_lossy()], &[]);
     let d = &lab.dir.0;
     let script = lab.dir.file(

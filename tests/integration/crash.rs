@@ -134,3 +134,69 @@ fn sigkill_under_load_loses_no_acknowledged_lease() {
         }
     }
 }
+
+/// Kea's LFC equivalent (lfc-interval): the shard rewrites its log to its live leases while it
+/// keeps serving; afterwards every lease is still there, once.
+#[test]
+fn lease_file_cleanup_runs_under_load_and_keeps_every_lease() {
+    let _g = serial();
+    let ns = NetNs::new("lfc").with_relay_address();
+    let dir = TempDir::new("lfc");
+    let leases = dir.0.join("kea-leases4.csv");
+    let cfg_text = CONFIG
+        .replace("LEASES", &leases.to_string_lossy())
+        .replace(
+            "\"persist\": true,",
+            "\"persist\": true, \"lfc-interval\": 1,",
+        )
+        .replace("\"severity\": \"WARN\"", "\"severity\": \"INFO\"");
+    let cfg = dir.file("kea-dhcp4.json", &cfg_text);
+    let cfg_s = cfg.to_string_lossy().into_owned();
+    let server = Server::start(&ns, &["-c", &cfg_s, "-p", "6767"], &[]);
+    // The same 2,000 clients twice: the second round renews, so the log holds stale records.
+    for _ in 0..2 {
+        let st = ns
+            .command(&bin())
+            .args([
+                "perf",
+                "-4",
+                "-r",
+                "2000",
+                "-R",
+                "2000",
+                "-n",
+                "2000",
+                "-l",
+                "127.0.0.2",
+                "-L",
+                "6767",
+                "-N",
+                "6767",
+                "127.0.0.1",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .expect("corelease perf");
+        assert!(st.success(), "perf run failed");
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server.output().matches("lease file cleanup done").count() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no lease file cleanup within 15 s:\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = server.stop();
+    assert!(!out.contains("lease file cleanup failed"), "{out}");
+    let export = Command::new(bin())
+        .args(["lease", "export", "-c", &cfg_s])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&export.stdout);
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    let addrs: HashSet<&str> = rows.iter().filter_map(|r| r.split(',').next()).collect();
+    assert_eq!(rows.len(), 2000, "one lease per client after cleanup");
+    assert_eq!(addrs.len(), 2000);
+}

@@ -6,7 +6,7 @@ mod support;
 
 mod cli;
 mod clients;
+mod control;
 mod crash;
 mod perfdhcp;
 mod steering;
-mod control;

@@ -52,6 +52,18 @@ pub struct Reply4 {
     pub ifindex: Option<u32>,
     pub len: usize,
     pub message_type: MessageType,
+    /// RFC 2131 4.1: an OFFER/ACK for a client with no address yet (no broadcast bit, no
+    /// ciaddr, not relayed) is unicast to its hardware address and yiaddr. A runtime with a
+    /// raw (layer-2) socket sends it there; one with only UDP sockets broadcasts to `dst`.
+    pub l2_unicast: Option<L2Unicast>,
+}
+
+/// The layer-2 destination of a reply to a client that has no address yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct L2Unicast {
+    pub mac: [u8; 6],
+    pub ip: Ipv4Addr,
+    pub port: u16,
 }
 
 /// Kea's "returned if not requested" options (ARM 9.2.10 table 1): routers, domain-name-servers,
@@ -136,6 +148,11 @@ impl<S: LeaseSink> V4Shard<S> {
 
     pub fn sink_mut(&mut self) -> &mut S {
         &mut self.sink
+    }
+
+    /// The lease log and the table at once (lease file cleanup snapshots one into the other).
+    pub fn sink_and_table(&mut self) -> (&mut S, &LeaseTable) {
+        (&mut self.sink, &self.table)
     }
 
     pub fn shards(&self) -> usize {
@@ -1133,12 +1150,33 @@ impl<S: LeaseSink> V4Shard<S> {
         }
         let len = w.finish().ok()?;
         let (dst, broadcast) = self.reply_destination(meta, req, kind, inform);
+        let yiaddr = grant
+            .map(|g| Ipv4Addr::from(g.addr))
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let l2_unicast = match (
+            broadcast,
+            req.flags() & 0x8000 == 0,
+            req.htype(),
+            req.chaddr(),
+        ) {
+            (true, true, 1, &[a, b, c, d, e, f])
+                if kind != MessageType::Nak && !yiaddr.is_unspecified() =>
+            {
+                Some(L2Unicast {
+                    mac: [a, b, c, d, e, f],
+                    ip: yiaddr,
+                    port: p.client_port,
+                })
+            }
+            _ => None,
+        };
         Some(Reply4 {
             dst,
             src_ip: Some(server_id),
             ifindex: (broadcast || req.giaddr().is_unspecified()).then_some(meta.ifindex),
             len,
             message_type: kind,
+            l2_unicast,
         })
     }
 

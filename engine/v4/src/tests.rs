@@ -677,6 +677,15 @@ fn direct_client_is_selected_by_interface_and_answered_by_broadcast() {
     .unwrap();
     assert_eq!(reply.dst, SocketAddrV4::new(Ipv4Addr::BROADCAST, 68));
     assert_eq!(reply.ifindex, Some(7));
+    // RFC 2131 4.1: no broadcast bit, no address yet -> unicast to chaddr/yiaddr at layer 2.
+    assert_eq!(
+        reply.l2_unicast,
+        Some(L2Unicast {
+            mac: mac(1),
+            ip: offer.yiaddr(),
+            port: 68
+        })
+    );
     assert_eq!(reply.src_ip, Some(Ipv4Addr::new(192, 0, 2, 1)));
     assert_eq!(
         offer.opts().get(OptionCode::ServerIdentifier),
@@ -934,7 +943,11 @@ fn relay_is_answered_on_port_67_unless_it_asks_for_its_own_port() {
         .to_vec()
         .unwrap();
     let r = s.handle(&meta, &plain, NOW, &mut out).unwrap();
-    assert_eq!(r.dst, SocketAddrV4::new(RELAY, 67), "Kea: giaddr at the server port 67");
+    assert_eq!(
+        r.dst,
+        SocketAddrV4::new(RELAY, 67),
+        "Kea: giaddr at the server port 67"
+    );
     // RFC 8357: relay-port sub-option (19) in option 82 -> reply to the relay's source port.
     let mut with_port = relayed(msg(d4::MessageType::Discover, mac(2)))
         .to_vec()
@@ -946,7 +959,34 @@ fn relay_is_answered_on_port_67_unless_it_asks_for_its_own_port() {
     assert_eq!(r.dst, SocketAddrV4::new(RELAY, 6767));
     let reply = Message::decode(&mut Decoder::new(&out[..r.len])).unwrap();
     assert!(
-        reply.opts().get(OptionCode::RelayAgentInformation).is_some(),
+        reply
+            .opts()
+            .get(OptionCode::RelayAgentInformation)
+            .is_some(),
         "option 82 echoed"
     );
+}
+
+#[test]
+fn broadcast_bit_or_relay_means_no_layer2_unicast() {
+    let p = config(
+        r#"{ "Dhcp4": { "interfaces-config": { "interfaces": [ "eth0" ] },
+        "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24", "pools": [ { "pool": "192.0.2.10 - 192.0.2.20" } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    let mut d = msg(d4::MessageType::Discover, mac(1));
+    d.set_flags(d4::Flags::default().set_broadcast());
+    let (reply, _) = send(&mut s, &direct_meta(), &d, NOW).unwrap();
+    assert_eq!(reply.dst, SocketAddrV4::new(Ipv4Addr::BROADCAST, 68));
+    assert_eq!(reply.l2_unicast, None);
+    let p = config(BASIC);
+    let mut s = shard(&p);
+    let (reply, _) = send(
+        &mut s,
+        &relay_meta(),
+        &relayed(msg(d4::MessageType::Discover, mac(2))),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(reply.l2_unicast, None);
 }
