@@ -201,3 +201,149 @@ impl<S: LeaseSink> V4Shard<S> {
         self.give_back(entry, addr);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{InterfaceInfo, Ports, Prepared4};
+    use corelease_storage::MemorySink;
+    use corelease_types::{HwAddr, PoolId};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn prepared() -> Arc<Prepared4> {
+        let loaded = corelease_config::parse_dhcp4_str(
+            r#"{ "Dhcp4": { "valid-lifetime": 4000, "subnet4": [ {
+                "id": 1, "subnet": "192.0.2.0/24",
+                "pools": [ { "pool": "192.0.2.10 - 192.0.2.19" } ] } ] } }"#,
+            Path::new("."),
+        )
+        .expect("test config");
+        let ifaces: Vec<InterfaceInfo> = Vec::new();
+        Arc::new(Prepared4::new(&loaded.config, ifaces, Ports::default()))
+    }
+
+    fn lease(addr: [u8; 4], cltt: u64) -> Lease {
+        Lease {
+            kind: LeaseKind::V4,
+            addr: IpAddr::V4(Ipv4Addr::from(addr)),
+            prefix_len: 32,
+            iaid: 0,
+            hwaddr: Some(HwAddr::new(1, &[2, 0, 0, 0, 0, addr[3]])),
+            client_id: None,
+            valid_lifetime: 4000,
+            preferred_lifetime: 0,
+            cltt,
+            subnet_id: SubnetId(0),
+            pool_id: PoolId(0),
+            state: LeaseState::Default,
+            hostname: None,
+            fqdn_fwd: false,
+            fqdn_rev: false,
+            user_context: None,
+        }
+    }
+
+    fn assigned(s: &V4Shard<MemorySink>) -> i64 {
+        s.stats()
+            .subnets
+            .first()
+            .map(|c| c.assigned_addresses.get())
+            .unwrap_or(-1)
+    }
+
+    #[test]
+    fn added_lease_claims_its_pool_bit_and_counts_as_assigned() {
+        let p = prepared();
+        let mut a = V4Shard::new(Arc::clone(&p), 0, 2, MemorySink::default());
+        let mut b = V4Shard::new(Arc::clone(&p), 1, 2, MemorySink::default());
+        a.command_add_lease(lease([192, 0, 2, 12], NOW))
+            .expect("added");
+        assert_eq!(assigned(&a), 1);
+        assert_eq!(a.sink_mut().records.len(), 1);
+        assert_eq!(
+            a.sink_mut().records[0].subnet_id,
+            SubnetId(1),
+            "subnet selected"
+        );
+        assert_eq!(
+            b.command_add_lease(lease([192, 0, 2, 12], NOW)),
+            Err(LeaseCommandError::Taken(Ipv4Addr::new(192, 0, 2, 12))),
+            "the other shard sees the claimed bit"
+        );
+        assert_eq!(
+            a.command_add_lease(lease([192, 0, 2, 12], NOW)),
+            Err(LeaseCommandError::Exists(Ipv4Addr::new(192, 0, 2, 12)))
+        );
+        assert_eq!(
+            a.command_add_lease(lease([198, 51, 100, 1], NOW)),
+            Err(LeaseCommandError::NoSubnet(Ipv4Addr::new(198, 51, 100, 1)))
+        );
+        let mut wrong = lease([192, 0, 2, 13], NOW);
+        wrong.subnet_id = SubnetId(9);
+        assert!(matches!(
+            a.command_add_lease(wrong),
+            Err(LeaseCommandError::WrongSubnet { id: 9, .. })
+        ));
+    }
+
+    #[test]
+    fn deleted_lease_frees_its_address_and_leaves_the_statistics() {
+        let p = prepared();
+        let mut a = V4Shard::new(Arc::clone(&p), 0, 2, MemorySink::default());
+        let mut b = V4Shard::new(Arc::clone(&p), 1, 2, MemorySink::default());
+        let addr = Ipv4Addr::new(192, 0, 2, 15);
+        a.command_add_lease(lease(addr.octets(), NOW))
+            .expect("added");
+        assert_eq!(a.command_delete_lease(addr), Ok(true));
+        assert_eq!(assigned(&a), 0);
+        assert_eq!(a.sink_mut().removals.len(), 1);
+        assert!(a.table().get(u32::from(addr)).is_none());
+        assert_eq!(a.command_delete_lease(addr), Ok(false));
+        b.command_add_lease(lease(addr.octets(), NOW))
+            .expect("free again for any shard");
+    }
+
+    #[test]
+    fn reclaim_takes_every_expired_lease_at_once() {
+        let p = prepared();
+        let mut a = V4Shard::new(Arc::clone(&p), 0, 1, MemorySink::default());
+        a.command_add_lease(lease([192, 0, 2, 10], NOW - 5000))
+            .expect("expired");
+        a.command_add_lease(lease([192, 0, 2, 11], NOW - 5000))
+            .expect("expired");
+        a.command_add_lease(lease([192, 0, 2, 12], NOW))
+            .expect("live");
+        assert_eq!(a.command_reclaim_expired(NOW, false), 2);
+        assert_eq!(assigned(&a), 1);
+        assert_eq!(a.stats().global.reclaimed_leases.get(), 2);
+        let kept = a.table().get(u32::from(Ipv4Addr::new(192, 0, 2, 10)));
+        assert_eq!(
+            kept.map(|e| e.lease.state),
+            Some(LeaseState::ExpiredReclaimed)
+        );
+        a.command_add_lease(lease([192, 0, 2, 13], NOW - 5000))
+            .expect("expired");
+        assert_eq!(a.command_reclaim_expired(NOW, true), 1);
+        assert!(a
+            .table()
+            .get(u32::from(Ipv4Addr::new(192, 0, 2, 13)))
+            .is_none());
+    }
+
+    #[test]
+    fn wipe_deletes_only_the_named_subnet() {
+        let p = prepared();
+        let mut a = V4Shard::new(Arc::clone(&p), 0, 1, MemorySink::default());
+        a.command_add_lease(lease([192, 0, 2, 10], NOW))
+            .expect("added");
+        a.command_add_lease(lease([192, 0, 2, 11], NOW))
+            .expect("added");
+        assert_eq!(a.command_wipe_leases(Some(SubnetId(2))), Ok(0));
+        assert_eq!(a.command_wipe_leases(Some(SubnetId(1))), Ok(2));
+        assert_eq!(assigned(&a), 0);
+        assert!(a.table().is_empty());
+    }
+}
