@@ -85,6 +85,32 @@ fn matches(l: &Lease, q: &LeaseQuery) -> bool {
     }
 }
 
+/// The leases of one shard that answer `query`, computed on the shard's thread: an address is
+/// one hash lookup; a page selects its `limit` lowest addresses in linear time and clones only
+/// those, so paging through a large table never sorts or copies the whole of it.
+fn leases_on_shard(h: &Dhcp4Handler, query: &LeaseQuery) -> Vec<Lease> {
+    let table = h.v4.table();
+    if let LeaseQuery::Address(a) = query {
+        return table
+            .get(u32::from(*a))
+            .filter(|e| !e.is_offer())
+            .map(|e| vec![e.lease.clone()])
+            .unwrap_or_default();
+    }
+    let mut found: Vec<&Lease> = table
+        .iter()
+        .filter(|e| !e.is_offer() && matches(&e.lease, query))
+        .map(|e| &e.lease)
+        .collect();
+    if let LeaseQuery::Page { limit, .. } = query {
+        if found.len() > *limit && *limit > 0 {
+            found.select_nth_unstable_by_key(*limit - 1, |l| l.addr);
+            found.truncate(*limit);
+        }
+    }
+    found.into_iter().cloned().collect()
+}
+
 impl Dhcp4Backend {
     /// Runs `f` on shard `shard` and waits for its result.
     fn ask<T: Send + 'static>(
@@ -349,19 +375,7 @@ impl Backend for Dhcp4Backend {
 
     fn find_leases(&self, q: &LeaseQuery) -> Result<Vec<Lease>, String> {
         let query = q.clone();
-        let per_shard = self.ask_all(move |h, _| {
-            let mut found: Vec<Lease> =
-                h.v4.table()
-                    .iter()
-                    .filter(|e| !e.is_offer() && matches(&e.lease, &query))
-                    .map(|e| e.lease.clone())
-                    .collect();
-            if let LeaseQuery::Page { limit, .. } = &query {
-                found.sort_by_key(|l| l.addr);
-                found.truncate(*limit);
-            }
-            found
-        })?;
+        let per_shard = self.ask_all(move |h, _| leases_on_shard(h, &query))?;
         let mut all: Vec<Lease> = per_shard.into_iter().flatten().collect();
         all.sort_by_key(|l| l.addr);
         if let LeaseQuery::Page { limit, .. } = q {

@@ -468,6 +468,8 @@ fn run(
     } else {
         0
     };
+    corelease_control::ControlServer::validate(&cfg.control_sockets, &loaded.raw)
+        .map_err(|e| e.to_string())?;
     let all_ifaces = ifaces::discover().map_err(|e| format!("listing interfaces: {e}"))?;
     let plan = bind_plan(cfg, &all_ifaces)?;
     if plan.is_empty() {

@@ -548,3 +548,44 @@ fn statistics_metrics_and_leases_agree_with_a_perfdhcp_run() {
     let stopped = rig.stop();
     assert_eq!(shutdown_stat(&stopped, "pkt4-ack-sent") as f64, ack_sent);
 }
+
+#[test]
+fn bad_control_socket_config_stops_the_start_naming_the_json_path() {
+    let _g = serial();
+    let ns = NetNs::new("ctlbad");
+    let dir = TempDir::new("ctlbad");
+    let cfg = dir.file(
+        "kea-dhcp4.json",
+        &CONFIG
+            .replace("LEASES", &dir.0.join("leases.csv").to_string_lossy())
+            .replace("SOCKET", &dir.0.join("s").to_string_lossy())
+            .replace(r#""type": "basic""#, r#""type": "digest""#),
+    );
+    let mut child = ns
+        .command(&bin())
+        .args(["dhcp4", "-c", &cfg.to_string_lossy(), "-p", "6767"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn corelease");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("corelease kept running with a bad control socket");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("Dhcp4.control-sockets[1].authentication.type: 'digest' is not supported"),
+        "{err}"
+    );
+}

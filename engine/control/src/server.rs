@@ -60,33 +60,60 @@ impl ControlServer {
         raw: &Value,
         control: Arc<Control>,
     ) -> Result<ControlServer, ServeError> {
-        let single = raw
-            .get("Dhcp4")
-            .and_then(|d| d.get("control-socket"))
-            .is_some();
+        let checked = Self::check(sockets, raw)?;
         let mut server = ControlServer {
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
             unix_paths: Vec::new(),
         };
+        for (s, (path, auth)) in sockets.iter().zip(checked) {
+            match s.socket_type {
+                ControlSocketType::Unix => server.start_unix(s, &path, Arc::clone(&control))?,
+                _ => server.start_http(s, &path, auth, Arc::clone(&control))?,
+            }
+        }
+        Ok(server)
+    }
+
+    /// Checks what can be checked without binding (authentication, socket types), so a server
+    /// refuses a bad control socket before it starts serving DHCP, as Kea refuses the config.
+    pub fn validate(sockets: &[ControlSocket], raw: &Value) -> Result<(), ServeError> {
+        Self::check(sockets, raw).map(|_| ())
+    }
+
+    /// Each socket's JSON path and parsed authentication.
+    fn check(
+        sockets: &[ControlSocket],
+        raw: &Value,
+    ) -> Result<Vec<(String, Option<BasicAuth>)>, ServeError> {
+        let single = raw
+            .get("Dhcp4")
+            .and_then(|d| d.get("control-socket"))
+            .is_some();
+        let mut out = Vec::with_capacity(sockets.len());
         for (i, s) in sockets.iter().enumerate() {
             let path = if single {
                 "Dhcp4.control-socket".to_string()
             } else {
                 format!("Dhcp4.control-sockets[{i}]")
             };
-            match s.socket_type {
-                ControlSocketType::Unix => server.start_unix(s, &path, Arc::clone(&control))?,
-                ControlSocketType::Http => server.start_http(s, &path, Arc::clone(&control))?,
-                ControlSocketType::Https => return Err(ServeError::Config {
+            if s.socket_type == ControlSocketType::Https {
+                return Err(ServeError::Config {
                     path: format!("{path}.socket-type"),
                     reason:
                         "https control sockets are not supported yet (use http behind a TLS proxy)"
                             .into(),
-                }),
+                });
             }
+            let auth = match (&s.authentication, s.socket_type) {
+                (Some(a), ControlSocketType::Http) => {
+                    parse_authentication(a, &format!("{path}.authentication"))?
+                }
+                _ => None,
+            };
+            out.push((path, auth));
         }
-        Ok(server)
+        Ok(out)
     }
 
     /// Where the unix socket of the config lives: a bare name goes into
@@ -139,12 +166,9 @@ impl ControlServer {
         &mut self,
         s: &ControlSocket,
         path: &str,
+        auth: Option<BasicAuth>,
         control: Arc<Control>,
     ) -> Result<(), ServeError> {
-        let auth = match &s.authentication {
-            None => None,
-            Some(a) => parse_authentication(a, &format!("{path}.authentication"))?,
-        };
         let addr = std::net::SocketAddr::new(s.socket_address, s.socket_port);
         let http = tiny_http::Server::http(addr).map_err(|e| ServeError::Http {
             path: path.to_string(),
