@@ -43,6 +43,8 @@ pub enum HookConfigError {
     },
     #[error("{path}: a second run-script library; configure one script and dispatch on its first argument (the hook point)")]
     SecondRunScript { path: String },
+    #[error("cannot start the run-script spawner thread: {reason}")]
+    NoThread { reason: String },
 }
 
 /// One run-script hook, from its `hooks-libraries` entry.

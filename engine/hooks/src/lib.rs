@@ -10,10 +10,10 @@
 //!    its argument and the contract's environment variables, client data passed verbatim as
 //!    data.
 //!
-//! This crate must never block the shard that calls it: a script whose exit must be awaited
-//! (`wait` / `sync`) yields a [`ScriptTicket`] that the engine parks its packet on, and the
-//! shard learns of the exit by polling ([`Hooks::poll`], `waitpid(pid, WNOHANG)`), never by
-//! waiting. Running scripts are bounded per shard; what exceeds the bound is counted and
+//! This crate must never block the shard that calls it: scripts are spawned and reaped by a
+//! helper thread per hook; a script whose exit must be awaited (`wait` / `sync`) yields a
+//! [`ScriptTicket`] that the engine parks its packet on, and the shard learns of the exit by
+//! polling ([`Hooks::poll`]), never by waiting. Running scripts are bounded per shard; what exceeds the bound is counted and
 //! logged, not queued. When no hook is configured the engine holds no [`Hooks`] at all, and
 //! when one is, [`Hooks::wants`] is a bit test: no context is built and nothing allocates at a
 //! hook point nobody listens to.
@@ -30,7 +30,6 @@ pub use script::{RunScript, ScriptDone, ScriptStats, ScriptTicket};
 
 use serde_json::Value;
 use std::path::Path;
-use std::time::Instant;
 
 /// The DHCPv4 hook points, with Kea's names, in the order Kea reaches them while processing a
 /// packet (Kea hooks developer guide, "DHCPv4 hooks"); the last two are driven by lease
@@ -209,7 +208,7 @@ impl Hooks {
             if hooks.script.is_some() {
                 return Err(HookConfigError::SecondRunScript { path });
             }
-            hooks.set_script(RunScript::new(cfg));
+            hooks.set_script(RunScript::new(cfg)?);
         }
         Ok(any.then_some(hooks))
     }
@@ -259,14 +258,10 @@ impl Hooks {
         HookVerdict::Continue
     }
 
-    /// Reaps exited scripts without waiting; yields the awaited ones (ticket, exit, next step).
-    /// Call it from the shard loop whenever [`Hooks::running`] is non-zero.
-    pub fn poll(&mut self, now: Instant) -> impl Iterator<Item = ScriptDone> + '_ {
-        self.script
-            .as_mut()
-            .map(|s| s.poll(now))
-            .into_iter()
-            .flatten()
+    /// The awaited scripts that ended (ticket, exit, next step), without waiting. Call it from
+    /// the shard loop whenever [`Hooks::running`] is non-zero.
+    pub fn poll(&mut self) -> impl Iterator<Item = ScriptDone> + '_ {
+        self.script.as_mut().map(|s| s.poll()).into_iter().flatten()
     }
 
     /// Scripts still running on this shard (awaited and detached).
@@ -374,6 +369,12 @@ mod tests {
         );
         assert_eq!(first.load(std::sync::atomic::Ordering::Relaxed), 1);
         assert_eq!(second.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn hooks_move_to_a_shard_thread() {
+        fn is_send<T: Send>() {}
+        is_send::<Hooks>();
     }
 
     #[test]

@@ -1,21 +1,28 @@
 //! Running the operator's script without ever blocking the shard.
 //!
-//! `fire` starts the script (exec, no shell, an environment holding only the contract's
-//! variables) and returns at once; `poll` collects exits with `waitpid(pid, WNOHANG)` (through
-//! `Child::try_wait`) for this shard's children only, never `waitpid(-1)`, which would steal
-//! other shards' children. The only time spent in `fire` is the spawn itself (a
-//! `posix_spawn`/vfork and exec, tens to hundreds of microseconds), paid only at hook points a
-//! script listens to.
+//! Even starting a process blocks its caller: `posix_spawn` returns only once the child has
+//! exec'd, about a millisecond for a `/bin/sh` script on a loaded 2-core machine (measured by
+//! `benches/fire.rs`). So the shard does not spawn: `fire` builds the environment and hands
+//! the job to this hook's spawner thread over a channel, and `poll` takes the exit reports
+//! from another channel without waiting. The spawner execs the script directly (no shell, an
+//! environment holding only the contract's variables), reaps its own children with
+//! `waitpid(pid, WNOHANG)` (`Child::try_wait`; never `waitpid(-1)`, which would steal other
+//! shards' children), and kills an awaited script that outlives `wait-timeout-ms`.
 
-use crate::config::RunScriptConfig;
+use crate::config::{HookConfigError, RunScriptConfig};
 use crate::context::HookContext;
 use crate::env::script_env;
 use crate::{HookPoint, HookPoints, NextStep};
-use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Instant;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::time::{Duration, Instant};
+
+/// How often the spawner looks for exited children while some run. Bounds the delay a
+/// parked packet sees after its script exits.
+const REAP_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Names one awaited script run: the engine parks the packet under it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,7 +33,7 @@ pub struct ScriptTicket(pub u64);
 pub struct ScriptDone {
     pub ticket: ScriptTicket,
     pub point: HookPoint,
-    /// How it ended; `None` if its exit status could not be collected.
+    /// How it ended; `None` if it could not be started or its status could not be collected.
     pub status: Option<ExitStatus>,
     /// It ran past `wait-timeout-ms` and was killed.
     pub timed_out: bool,
@@ -37,52 +44,80 @@ pub struct ScriptDone {
 /// Counters of one shard's run-script hook.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ScriptStats {
-    /// Scripts started.
-    pub started: u64,
-    /// Hook points that found `max-running` scripts running and ran none.
+    /// Jobs handed to the spawner.
+    pub fired: u64,
+    /// Hook points that found `max-running` scripts in flight and ran none.
     pub over_limit: u64,
+    /// Scripts that ran and were reaped (reported by `poll`).
+    pub finished: u64,
     /// Spawns the OS refused (script gone, not executable, out of processes).
     pub spawn_failed: u64,
-    /// Scripts that exited non-zero or by a signal.
+    /// Scripts that exited non-zero or by a signal (timed-out ones not included).
     pub failed: u64,
     /// Awaited scripts killed after `wait-timeout-ms`.
     pub timed_out: u64,
 }
 
-struct Running {
-    child: Child,
-    /// Set when a packet waits for this run.
+/// One script to run.
+struct Job {
     ticket: Option<ScriptTicket>,
     point: HookPoint,
-    started: Instant,
-    killed: bool,
+    env: Vec<(String, Vec<u8>)>,
+}
+
+/// What became of a job.
+struct Report {
+    ticket: Option<ScriptTicket>,
+    point: HookPoint,
+    spawned: bool,
+    status: Option<ExitStatus>,
+    timed_out: bool,
 }
 
 /// One shard's run-script hook.
 pub struct RunScript {
     cfg: RunScriptConfig,
     points: HookPoints,
-    running: Vec<Running>,
-    /// Ended awaited scripts not yet handed out; kept across polls until taken.
-    done: VecDeque<ScriptDone>,
+    jobs: Sender<Job>,
+    reports: Receiver<Report>,
+    /// Jobs handed out and not yet reported back: the quantity `max-running` bounds.
+    in_flight: usize,
     next_ticket: u64,
     stats: ScriptStats,
 }
 
 impl RunScript {
-    pub fn new(cfg: RunScriptConfig) -> Self {
+    /// Starts the hook's spawner thread (named `run-script`); fails only if the OS refuses a
+    /// thread.
+    pub fn new(cfg: RunScriptConfig) -> Result<Self, HookConfigError> {
         let points = HookPoint::ALL
             .into_iter()
             .filter(|p| cfg.contract.fires_at(*p))
             .fold(HookPoints::NONE, HookPoints::with);
-        RunScript {
-            running: Vec::with_capacity(cfg.max_running),
-            done: VecDeque::with_capacity(cfg.max_running),
+        let (jobs, job_rx) = mpsc::channel();
+        let (report_tx, reports) = mpsc::channel();
+        let spawner = Spawner {
+            script: cfg.script.clone(),
+            wait_timeout: cfg.wait_timeout,
+            jobs: job_rx,
+            reports: report_tx,
+            running: Vec::new(),
+        };
+        std::thread::Builder::new()
+            .name("run-script".into())
+            .spawn(move || spawner.run())
+            .map_err(|e| HookConfigError::NoThread {
+                reason: e.to_string(),
+            })?;
+        Ok(RunScript {
             cfg,
             points,
+            jobs,
+            reports,
+            in_flight: 0,
             next_ticket: 1,
             stats: ScriptStats::default(),
-        }
+        })
     }
 
     pub fn config(&self) -> &RunScriptConfig {
@@ -98,21 +133,21 @@ impl RunScript {
         self.stats
     }
 
-    /// Scripts of this shard not yet reaped (awaited and detached).
+    /// Scripts handed out and not yet reported back by `poll` (awaited and detached).
     pub fn running(&self) -> usize {
-        self.running.len()
+        self.in_flight
     }
 
-    /// Starts the script for `point` if its contract has a callout there. Returns a ticket
-    /// when the packet must wait for the exit (`wait` / `sync`); `None` when it need not (the
-    /// script runs detached, or was not started: not a point of the contract, the
-    /// `max-running` bound reached, or the spawn failed — each counted and logged, and the
-    /// packet goes on as Kea goes on when a script cannot run).
+    /// Runs the script for `point` if its contract has a callout there. Returns a ticket when
+    /// the packet must wait for the exit (`wait` / `sync`); `None` when it need not (the
+    /// script runs detached, or is not run: not a point of the contract, or `max-running`
+    /// scripts in flight — counted and logged, and the packet goes on, as Kea goes on when a
+    /// script cannot run). Never waits: the spawn happens on the spawner thread.
     pub fn fire(&mut self, point: HookPoint, ctx: &HookContext<'_>) -> Option<ScriptTicket> {
         if !self.points.contains(point) {
             return None;
         }
-        if self.running.len() >= self.cfg.max_running {
+        if self.in_flight >= self.cfg.max_running {
             self.stats.over_limit += 1;
             // Logged at powers of two so a storm of hook points cannot flood the log.
             if self.stats.over_limit.is_power_of_two() {
@@ -120,97 +155,71 @@ impl RunScript {
             }
             return None;
         }
-        let env = script_env(self.cfg.contract, point, ctx);
-        let spawned = Command::new(&self.cfg.script)
-            .arg(point.name())
-            .env_clear()
-            .envs(
-                env.iter()
-                    .map(|(k, v)| (OsStr::new(k), OsStr::from_bytes(v))),
-            )
-            .stdin(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(c) => c,
-            Err(e) => {
-                self.stats.spawn_failed += 1;
-                tracing::error!(target: "HOOKS_RUN_SCRIPT_SPAWN_FAILED", point = point.name(), script = %self.cfg.script.display(), error = %e, "run-script could not be started");
-                return None;
-            }
-        };
-        self.stats.started += 1;
-        let ticket = self.cfg.wait.then(|| {
-            let t = ScriptTicket(self.next_ticket);
-            self.next_ticket += 1;
-            t
-        });
-        self.running.push(Running {
-            child,
+        let ticket = self.cfg.wait.then_some(ScriptTicket(self.next_ticket));
+        let job = Job {
             ticket,
             point,
-            started: Instant::now(),
-            killed: false,
-        });
+            env: script_env(self.cfg.contract, point, ctx),
+        };
+        if self.jobs.send(job).is_err() {
+            // The spawner thread is gone (it only ends when this hook is dropped, or by a
+            // panic): run nothing rather than park a packet forever.
+            self.stats.spawn_failed += 1;
+            tracing::error!(target: "HOOKS_RUN_SCRIPT_SPAWN_FAILED", point = point.name(), "run-script spawner thread is gone; script not run");
+            return None;
+        }
+        if ticket.is_some() {
+            self.next_ticket += 1;
+        }
+        self.in_flight += 1;
+        self.stats.fired += 1;
         ticket
     }
 
-    /// Reaps the scripts that exited (without waiting), kills awaited ones older than
-    /// `wait-timeout-ms`, and yields the awaited ones that ended. Reports the caller does not
-    /// take (it stops iterating early) stay for the next poll.
-    pub fn poll(&mut self, now: Instant) -> impl Iterator<Item = ScriptDone> + '_ {
-        let mut i = 0;
-        while let Some(r) = self.running.get_mut(i) {
-            let ended = match r.child.try_wait() {
-                Ok(Some(status)) => Some(Some(status)),
-                Ok(None) => {
-                    let overdue = r.ticket.is_some()
-                        && !r.killed
-                        && now.saturating_duration_since(r.started) >= self.cfg.wait_timeout;
-                    if overdue {
-                        // Reaped at a later poll, reported then as timed out.
-                        let _ = r.child.kill();
-                        r.killed = true;
-                        self.stats.timed_out += 1;
-                        tracing::warn!(target: "HOOKS_RUN_SCRIPT_TIMEOUT", point = r.point.name(), pid = r.child.id(), "awaited run-script killed after wait-timeout-ms; its packet goes on");
-                    }
-                    None
-                }
-                // The child was reaped behind our back (a waitpid(-1) elsewhere): it ended,
-                // with an unknown status.
-                Err(_) => Some(None),
+    /// The awaited scripts that ended since the last call, with the step their packet takes
+    /// now; detached ones are only counted. Never waits. Reports the caller does not take (it
+    /// stops iterating early) stay for the next call. Call it from the shard loop whenever
+    /// [`RunScript::running`] is non-zero: `max-running` counts scripts until they are
+    /// reported here.
+    pub fn poll(&mut self) -> impl Iterator<Item = ScriptDone> + '_ {
+        std::iter::from_fn(move || loop {
+            let report = match self.reports.try_recv() {
+                Ok(r) => r,
+                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => return None,
             };
-            let Some(status) = ended else {
-                i += 1;
-                continue;
-            };
-            let r = self.running.swap_remove(i);
-            self.finish(r, status);
-        }
-        std::iter::from_fn(move || self.done.pop_front())
+            if let Some(done) = self.account(report) {
+                return Some(done);
+            }
+        })
     }
 
-    fn finish(&mut self, r: Running, status: Option<ExitStatus>) {
-        let failed = status.map(|s| !s.success()).unwrap_or(false);
-        if failed && !r.killed {
-            self.stats.failed += 1;
-            tracing::debug!(target: "HOOKS_RUN_SCRIPT_FAILED", point = r.point.name(), status = ?status, "run-script exited unsuccessfully");
+    fn account(&mut self, r: Report) -> Option<ScriptDone> {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let failed = r.status.map(|s| !s.success()).unwrap_or(false) && !r.timed_out;
+        if r.spawned {
+            self.stats.finished += 1;
+        } else {
+            self.stats.spawn_failed += 1;
         }
-        let Some(ticket) = r.ticket else {
-            return;
-        };
-        self.done.push_back(ScriptDone {
-            ticket,
+        if failed {
+            self.stats.failed += 1;
+        }
+        if r.timed_out {
+            self.stats.timed_out += 1;
+        }
+        Some(ScriptDone {
+            ticket: r.ticket?,
             point: r.point,
-            status,
-            timed_out: r.killed,
-            next: self.next_step(r.point, failed && !r.killed),
-        });
+            status: r.status,
+            timed_out: r.timed_out,
+            next: self.next_step(r.point, failed),
+        })
     }
 
     /// corelease `exit-code-drops` (the host blacklist kea-hook-runscript's README wishes
     /// for): a failed script at pkt4_receive drops the packet; at lease4_select it refuses the
-    /// lease, as a Kea callout setting SKIP there does. Elsewhere, and for a script killed
-    /// after its timeout or whose status was lost, the packet goes on.
+    /// lease, as a Kea callout setting SKIP there does. Elsewhere, and for a script that could
+    /// not start, was killed after its timeout or whose status was lost, the packet goes on.
     fn next_step(&self, point: HookPoint, failed: bool) -> NextStep {
         if !self.cfg.exit_code_drops || !failed {
             return NextStep::Continue;
@@ -223,23 +232,116 @@ impl RunScript {
     }
 }
 
-impl Drop for RunScript {
-    /// Scripts still running when the hooks go away (reconfiguration, shutdown) are reaped by
-    /// a helper thread so they do not linger as zombies; the shard does not wait for them.
-    fn drop(&mut self) {
-        if self.running.is_empty() {
-            return;
-        }
-        let mut children: Vec<Child> = self.running.drain(..).map(|r| r.child).collect();
-        let spawned = std::thread::Builder::new()
-            .name("run-script-reaper".into())
-            .spawn(move || {
-                for c in children.iter_mut() {
-                    let _ = c.wait();
+struct Running {
+    child: Child,
+    ticket: Option<ScriptTicket>,
+    point: HookPoint,
+    started: Instant,
+    killed: bool,
+}
+
+/// The spawner thread of one run-script hook.
+struct Spawner {
+    script: PathBuf,
+    wait_timeout: Duration,
+    jobs: Receiver<Job>,
+    reports: Sender<Report>,
+    running: Vec<Running>,
+}
+
+impl Spawner {
+    fn run(mut self) {
+        loop {
+            // Sleep until a job comes; while children run, wake every REAP_INTERVAL to reap.
+            let next = if self.running.is_empty() {
+                self.jobs.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                self.jobs.recv_timeout(REAP_INTERVAL)
+            };
+            match next {
+                Ok(job) => {
+                    self.start(job);
+                    while let Ok(job) = self.jobs.try_recv() {
+                        self.start(job);
+                    }
                 }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            self.reap(Instant::now());
+        }
+        // The hook was dropped (reconfiguration, shutdown): nobody waits for these any more,
+        // but they must not linger as zombies. This thread may block now; no shard does.
+        for mut r in self.running.drain(..) {
+            let _ = r.child.wait();
+        }
+    }
+
+    fn start(&mut self, job: Job) {
+        let spawned = Command::new(&self.script)
+            .arg(job.point.name())
+            .env_clear()
+            .envs(
+                job.env
+                    .iter()
+                    .map(|(k, v)| (OsStr::new(k), OsStr::from_bytes(v))),
+            )
+            .stdin(Stdio::null())
+            .spawn();
+        match spawned {
+            Ok(child) => self.running.push(Running {
+                child,
+                ticket: job.ticket,
+                point: job.point,
+                started: Instant::now(),
+                killed: false,
+            }),
+            Err(e) => {
+                tracing::error!(target: "HOOKS_RUN_SCRIPT_SPAWN_FAILED", point = job.point.name(), script = %self.script.display(), error = %e, "run-script could not be started");
+                let _ = self.reports.send(Report {
+                    ticket: job.ticket,
+                    point: job.point,
+                    spawned: false,
+                    status: None,
+                    timed_out: false,
+                });
+            }
+        }
+    }
+
+    fn reap(&mut self, now: Instant) {
+        let mut i = 0;
+        while let Some(r) = self.running.get_mut(i) {
+            let status = match r.child.try_wait() {
+                Ok(Some(status)) => Some(status),
+                Ok(None) => {
+                    let overdue = r.ticket.is_some()
+                        && !r.killed
+                        && now.saturating_duration_since(r.started) >= self.wait_timeout;
+                    if overdue {
+                        // Reaped at a later pass, reported then as timed out.
+                        let _ = r.child.kill();
+                        r.killed = true;
+                        tracing::warn!(target: "HOOKS_RUN_SCRIPT_TIMEOUT", point = r.point.name(), pid = r.child.id(), "awaited run-script killed after wait-timeout-ms; its packet goes on");
+                    }
+                    i += 1;
+                    continue;
+                }
+                // Reaped behind our back (a waitpid(-1) elsewhere in the process): it ended,
+                // with an unknown status.
+                Err(_) => None,
+            };
+            let r = self.running.swap_remove(i);
+            if status.map(|s| !s.success()).unwrap_or(false) && !r.killed {
+                tracing::debug!(target: "HOOKS_RUN_SCRIPT_FAILED", point = r.point.name(), status = ?status, "run-script exited unsuccessfully");
+            }
+            let _ = self.reports.send(Report {
+                ticket: r.ticket,
+                point: r.point,
+                spawned: true,
+                status,
+                timed_out: r.killed,
             });
-        if spawned.is_err() {
-            tracing::warn!(target: "HOOKS_RUN_SCRIPT_REAPER", "could not start a thread to reap run-scripts; they stay zombies until exit");
         }
     }
 }

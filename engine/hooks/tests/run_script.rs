@@ -10,8 +10,9 @@ use corelease_hooks::{
 };
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::tables;
 
@@ -59,7 +60,7 @@ fn as_map(v: Vec<(String, Vec<u8>)>) -> BTreeMap<Vec<u8>, Vec<u8>> {
 fn wait_all(rs: &mut RunScript, tickets: &[ScriptTicket]) -> Vec<ScriptDone> {
     let mut got: Vec<ScriptDone> = Vec::new();
     for _ in 0..2000 {
-        got.extend(rs.poll(Instant::now()));
+        got.extend(rs.poll());
         if tickets.iter().all(|t| got.iter().any(|d| d.ticket == *t)) {
             got.sort_by_key(|d| d.ticket);
             return got;
@@ -84,7 +85,8 @@ fn config(contract: Contract, script: PathBuf) -> RunScriptConfig {
 #[test]
 fn recording_script_sees_the_readme_variables_at_every_hook_point() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut rs = RunScript::new(config(Contract::KeaHookRunscript, recorder(dir.path())));
+    let mut rs =
+        RunScript::new(config(Contract::KeaHookRunscript, recorder(dir.path()))).expect("spawner");
     let l = lease();
     let leases = [lease()];
     let ctx = full_context(query(None), &l, &leases, &[]);
@@ -105,14 +107,16 @@ fn recording_script_sees_the_readme_variables_at_every_hook_point() {
         let argc = std::fs::read_to_string(dir.path().join(format!("{}.argc", point.name())));
         assert_eq!(argc.ok().as_deref(), Some("1\n"), "argv[1] only");
     }
-    assert_eq!(rs.stats().started, 9);
+    assert_eq!(rs.stats().fired, 9);
+    assert_eq!(rs.stats().finished, 9);
     assert_eq!(rs.running(), 0);
 }
 
 #[test]
 fn recording_script_sees_the_arm_variables_of_kea_run_script() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut rs = RunScript::new(config(Contract::KeaRunScript, recorder(dir.path())));
+    let mut rs =
+        RunScript::new(config(Contract::KeaRunScript, recorder(dir.path()))).expect("spawner");
     let l = lease();
     let leases = [lease()];
     let deleted = [tables::deleted_lease()];
@@ -139,7 +143,8 @@ fn recording_script_sees_the_arm_variables_of_kea_run_script() {
 #[test]
 fn hostile_client_strings_arrive_verbatim_and_run_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut rs = RunScript::new(config(Contract::KeaHookRunscript, recorder(dir.path())));
+    let mut rs =
+        RunScript::new(config(Contract::KeaHookRunscript, recorder(dir.path()))).expect("spawner");
     let marker = dir.path().join("pwned");
     let m = marker.display();
     let hostile =
@@ -176,7 +181,8 @@ fn hostile_client_strings_arrive_verbatim_and_run_nothing() {
 #[test]
 fn hostile_client_id_reaches_kea_run_script_as_hex_only() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut rs = RunScript::new(config(Contract::KeaRunScript, recorder(dir.path())));
+    let mut rs =
+        RunScript::new(config(Contract::KeaRunScript, recorder(dir.path()))).expect("spawner");
     let cid: &[u8] = b"$(reboot)\n'\"";
     let mut q = query(None);
     q.client_id = Some(cid);
@@ -191,59 +197,78 @@ fn hostile_client_id_reaches_kea_run_script_as_hex_only() {
     );
 }
 
-/// A script that sleeps at lease4_select (exec, so killing it kills the sleep) and returns at
-/// once elsewhere.
-fn sleeper(dir: &Path) -> PathBuf {
+/// A script that, at lease4_select, runs until the file `go` appears in `dir` (at most ~30 s),
+/// and returns at once elsewhere: the test decides when it ends, no clock involved.
+fn gated(dir: &Path) -> PathBuf {
+    let go = dir.join("go");
+    let go = go.display();
     script(
         dir,
-        "sleepy.sh",
-        "#!/bin/sh\ncase \"$1\" in\n  lease4_select) exec /bin/sleep 30 ;;\nesac\nexit 0\n",
+        "gated.sh",
+        &format!(
+            "#!/bin/sh\ncase \"$1\" in\n  lease4_select)\n    i=0\n    while [ ! -e '{go}' ] && [ $i -lt 600 ]; do /bin/sleep 0.05; i=$((i+1)); done ;;\nesac\nexit 0\n"
+        ),
     )
 }
 
 #[test]
-fn an_awaited_sleeping_script_does_not_hold_up_other_scripts() {
+fn an_awaited_running_script_does_not_hold_up_other_scripts() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut rs = RunScript::new(config(Contract::KeaHookRunscript, sleeper(dir.path())));
+    let mut rs =
+        RunScript::new(config(Contract::KeaHookRunscript, gated(dir.path()))).expect("spawner");
     let l = lease();
     let ctx = full_context(query(None), &l, &[], &[]);
     let slow = rs
         .fire(HookPoint::Lease4Select, &ctx)
         .expect("slow started");
-    // fire() returned while the sleeper runs; the shard goes on with another packet's hook.
-    assert_eq!(rs.running(), 1);
+    // fire() returned while the slow script runs; the shard goes on with another packet.
     let fast = rs.fire(HookPoint::Pkt4Receive, &ctx).expect("fast started");
     assert_ne!(slow, fast);
+    assert_eq!(rs.running(), 2);
     let done = wait_for(&mut rs, fast);
     assert_eq!(done.next, NextStep::Continue);
     assert!(done.status.map(|s| s.success()).unwrap_or(false));
     assert_eq!(
         rs.running(),
         1,
-        "the sleeper is still running, not waited for"
+        "the slow script still runs, nobody waits for it"
     );
-    assert_eq!(rs.poll(Instant::now()).count(), 0);
+    assert_eq!(rs.poll().count(), 0);
 
-    // Past wait-timeout-ms the sleeper is killed; its packet resumes, reported as timed out.
-    let later = Instant::now() + Duration::from_secs(3600);
-    assert_eq!(
-        rs.poll(later).count(),
-        0,
-        "killed now, reaped at a later poll"
-    );
-    assert_eq!(rs.stats().timed_out, 1);
+    std::fs::write(dir.path().join("go"), b"").expect("open the gate");
     let done = wait_for(&mut rs, slow);
-    assert!(done.timed_out);
-    assert_eq!(done.next, NextStep::Continue);
+    assert_eq!(
+        (done.point, done.timed_out),
+        (HookPoint::Lease4Select, false)
+    );
+    assert!(done.status.map(|s| s.success()).unwrap_or(false));
     assert_eq!(rs.running(), 0);
+}
+
+#[test]
+fn an_awaited_script_past_its_timeout_is_killed_and_its_packet_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sleeper = script(dir.path(), "sleepy.sh", "#!/bin/sh\nexec /bin/sleep 30\n");
+    let mut cfg = config(Contract::KeaHookRunscript, sleeper);
+    cfg.wait_timeout = Duration::from_millis(100);
+    cfg.exit_code_drops = true;
+    let mut rs = RunScript::new(cfg).expect("spawner");
+    let l = lease();
+    let ctx = full_context(query(None), &l, &[], &[]);
+    let t = rs.fire(HookPoint::Pkt4Receive, &ctx).expect("started");
+    let done = wait_for(&mut rs, t);
+    assert!(done.timed_out);
+    assert_eq!(done.status.and_then(|s| s.signal()), Some(9), "SIGKILL");
+    assert_eq!(done.next, NextStep::Continue, "a timeout is not a verdict");
+    assert_eq!((rs.stats().timed_out, rs.stats().failed), (1, 0));
 }
 
 #[test]
 fn scripts_beyond_max_running_are_counted_and_not_started() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = config(Contract::KeaHookRunscript, sleeper(dir.path()));
+    let mut cfg = config(Contract::KeaHookRunscript, gated(dir.path()));
     cfg.max_running = 2;
-    let mut rs = RunScript::new(cfg);
+    let mut rs = RunScript::new(cfg).expect("spawner");
     let l = lease();
     let ctx = full_context(query(None), &l, &[], &[]);
     let a = rs.fire(HookPoint::Lease4Select, &ctx);
@@ -258,14 +283,17 @@ fn scripts_beyond_max_running_are_counted_and_not_started() {
     );
     assert_eq!(rs.running(), 2);
     let stats = rs.stats();
-    assert_eq!((stats.started, stats.over_limit), (2, 2));
-    // Clean up: the timeout kills both sleepers.
-    let later = Instant::now() + Duration::from_secs(3600);
-    assert_eq!(rs.poll(later).count(), 0);
+    assert_eq!((stats.fired, stats.over_limit), (2, 2));
+
+    std::fs::write(dir.path().join("go"), b"").expect("open the gate");
     let tickets: Vec<ScriptTicket> = [a, b].into_iter().flatten().collect();
-    let done = wait_all(&mut rs, &tickets);
-    assert_eq!(done.len(), 2);
-    assert!(done.iter().all(|d| d.timed_out));
+    assert_eq!(wait_all(&mut rs, &tickets).len(), 2);
+    assert_eq!(rs.running(), 0);
+    assert!(
+        rs.fire(HookPoint::Pkt4Receive, &ctx).is_some(),
+        "room again once reported"
+    );
+    let _ = wait_all(&mut rs, &[]);
 }
 
 #[test]
@@ -273,13 +301,13 @@ fn detached_scripts_give_no_ticket_but_are_reaped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = config(Contract::KeaHookRunscript, recorder(dir.path()));
     cfg.wait = false;
-    let mut rs = RunScript::new(cfg);
+    let mut rs = RunScript::new(cfg).expect("spawner");
     let l = lease();
     let ctx = full_context(query(None), &l, &[], &[]);
     assert_eq!(rs.fire(HookPoint::Lease4Recover, &ctx), None);
-    assert_eq!(rs.stats().started, 1);
+    assert_eq!(rs.stats().fired, 1);
     for _ in 0..2000 {
-        assert_eq!(rs.poll(Instant::now()).count(), 0, "nothing waits on it");
+        assert_eq!(rs.poll().count(), 0, "nothing waits on it");
         if rs.running() == 0 {
             break;
         }
@@ -299,7 +327,7 @@ fn exit_code_drops_maps_a_failing_script_to_drop_and_refuse() {
     let run = |drops: bool, point: HookPoint| {
         let mut cfg = config(Contract::KeaHookRunscript, rec.clone());
         cfg.exit_code_drops = drops;
-        let mut rs = RunScript::new(cfg);
+        let mut rs = RunScript::new(cfg).expect("spawner");
         let t = rs.fire(point, &ctx).expect("started");
         let done = wait_for(&mut rs, t);
         (
@@ -351,7 +379,7 @@ fn hooks_from_config_parks_the_packet_and_resumes_it_with_the_scripts_verdict() 
     };
     let mut resumed = None;
     for _ in 0..2000 {
-        if let Some(d) = hooks.poll(Instant::now()).find(|d| d.ticket == ticket) {
+        if let Some(d) = hooks.poll().find(|d| d.ticket == ticket) {
             resumed = Some(d.next);
             break;
         }
