@@ -251,6 +251,7 @@ struct Spawner {
 
 impl Spawner {
     fn run(mut self) {
+        take_process_affinity();
         loop {
             // Sleep until a job comes; while children run, wake every REAP_INTERVAL to reap.
             let next = if self.running.is_empty() {
@@ -342,6 +343,22 @@ impl Spawner {
                 status,
                 timed_out: r.killed,
             });
+        }
+    }
+}
+
+/// Gives the calling (spawner) thread the CPU mask of the process's main thread. A spawner
+/// started from a shard would otherwise inherit the shard's pinning, and so would every
+/// script: they would all run on the shard's core and take its time.
+fn take_process_affinity() {
+    // SAFETY: cpu_set_t is plain old data. sched_getaffinity fills it with the mask of the
+    // process's main thread (tid == pid); sched_setaffinity(0) applies it to this thread. A
+    // failure of either leaves this thread's mask as it was.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        if libc::sched_getaffinity(libc::getpid(), size, &mut set) == 0 {
+            let _ = libc::sched_setaffinity(0, size, &set);
         }
     }
 }

@@ -421,3 +421,41 @@ fn a_context_built_by_the_engine_from_wire_bytes_names_the_message() {
     assert_eq!(view.xid, 0x0102_0304);
     assert_eq!(view.bytes.len(), raw.len());
 }
+
+#[test]
+fn scripts_do_not_inherit_the_pinning_of_the_shard_that_fires_them() {
+    // Pin this test's thread (a stand-in for a shard) to its current CPU only.
+    // SAFETY: cpu_set_t is plain old data; CPU_SET writes one bit below CPU_SETSIZE; the
+    // affinity calls read/write the local set for this thread only.
+    unsafe {
+        let cpu = usize::try_from(libc::sched_getcpu()).unwrap_or(0);
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut one);
+        assert_eq!(
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one),
+            0
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("cpus");
+    let s = script(
+        dir.path(),
+        "cpus.sh",
+        &format!(
+            "#!/bin/sh\n/bin/grep Cpus_allowed_list /proc/self/status > '{}'\n",
+            out.display()
+        ),
+    );
+    let mut rs = RunScript::new(config(Contract::KeaHookRunscript, s)).expect("spawner");
+    let l = lease();
+    let ctx = full_context(query(None), &l, &[], &[]);
+    let t = rs.fire(HookPoint::Lease4Renew, &ctx).expect("started");
+    wait_for(&mut rs, t);
+    // /proc/self/status describes the process's main thread, which nobody pinned.
+    let process = std::fs::read_to_string("/proc/self/status").expect("status");
+    let process_cpus = process
+        .lines()
+        .find(|l| l.starts_with("Cpus_allowed_list"))
+        .map(|l| format!("{l}\n"));
+    assert_eq!(std::fs::read_to_string(&out).ok(), process_cpus);
+}
