@@ -48,7 +48,8 @@ pub enum ServeError {
 pub struct ControlServer {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
-    unix_paths: Vec<PathBuf>,
+    /// The unix socket threads, with the path a connection to wakes their blocking accept.
+    unix_threads: Vec<(PathBuf, JoinHandle<()>)>,
 }
 
 impl ControlServer {
@@ -64,7 +65,7 @@ impl ControlServer {
         let mut server = ControlServer {
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
-            unix_paths: Vec::new(),
+            unix_threads: Vec::new(),
         };
         for (s, (path, auth)) in sockets.iter().zip(checked) {
             match s.socket_type {
@@ -150,14 +151,12 @@ impl ControlServer {
         }
         let listener = UnixListener::bind(&socket).map_err(err)?;
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
-        listener.set_nonblocking(true).map_err(err)?;
-        self.unix_paths.push(socket.clone());
         let stop = Arc::clone(&self.stop);
         let t = std::thread::Builder::new()
             .name("control-unix".into())
             .spawn(move || serve_unix(listener, control, stop))
             .map_err(err)?;
-        self.threads.push(t);
+        self.unix_threads.push((socket.clone(), t));
         tracing::info!(target: "COMMAND_ACCEPTOR_START", socket = %socket.display(), "control socket listening");
         Ok(())
     }
@@ -200,7 +199,12 @@ impl ControlServer {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        for p in self.unix_paths.drain(..) {
+        for (p, t) in self.unix_threads.drain(..) {
+            // The listener blocks in accept: one connection wakes it to see the flag. If the
+            // socket file is gone nothing can wake it; the thread ends with the process.
+            if UnixStream::connect(&p).is_ok() {
+                let _ = t.join();
+            }
             let _ = std::fs::remove_file(p);
         }
     }
@@ -308,14 +312,17 @@ fn parse_authentication(a: &Value, path: &str) -> Result<Option<BasicAuth>, Serv
 }
 
 fn serve_unix(listener: UnixListener, control: Arc<Control>, stop: Arc<AtomicBool>) {
-    while !stop.load(Ordering::Acquire) {
-        match listener.accept() {
+    loop {
+        let accepted = listener.accept();
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        match accepted {
             Ok((stream, _)) => {
                 if let Err(e) = answer_unix(stream, &control) {
                     tracing::warn!(target: "COMMAND_SOCKET_READ_FAIL", "control connection: {e}");
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
             Err(e) => {
                 tracing::warn!(target: "COMMAND_ACCEPTOR_ERROR", "accept: {e}");
                 std::thread::sleep(POLL);
