@@ -17,6 +17,22 @@
 //! logged, not queued. When no hook is configured the engine holds no [`Hooks`] at all, and
 //! when one is, [`Hooks::wants`] is a bit test: no context is built and nothing allocates at a
 //! hook point nobody listens to.
+//!
+//! How an engine calls it, at each point:
+//! ```text
+//! if let Some(h) = self.hooks.as_deref_mut().filter(|h| h.wants(HookPoint::Lease4Select)) {
+//!     let ctx = HookContext { query: Some(view), subnet, lease: Some(&lease),
+//!                             fake_allocation: is_discover, ..HookContext::new(now) };
+//!     match h.call(HookPoint::Lease4Select, &ctx) {
+//!         HookVerdict::Continue => {}
+//!         HookVerdict::Skip => { /* give the address back; no OFFER / a NAK */ }
+//!         HookVerdict::Drop => { /* count pkt4-receive-drop, answer nothing */ }
+//!         HookVerdict::Park(ticket) => { /* keep the datagram under `ticket`, answer later */ }
+//!     }
+//! }
+//! // shard loop, while h.running() > 0:
+//! for done in h.poll() { /* resume the packet parked under done.ticket with done.next */ }
+//! ```
 
 mod config;
 mod context;
