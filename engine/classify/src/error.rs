@@ -26,7 +26,9 @@ pub enum ExprError {
         value: i64,
         allowed: &'static str,
     },
-    #[error("at byte {offset}: unknown option name '{name}' (use the option code or define the option)")]
+    #[error(
+        "at byte {offset}: unknown option name '{name}' (use the option code or define the option)"
+    )]
     UnknownOptionName { offset: usize, name: String },
     #[error("at byte {offset}: {construct} can only be used in {universe}")]
     WrongUniverse {

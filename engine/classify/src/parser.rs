@@ -132,7 +132,11 @@ impl<'a, 'r> Parser<'a, 'r> {
         self.advance()
     }
 
-    fn expect_keyword(&mut self, word: &'static str, expected: &'static str) -> Result<(), ExprError> {
+    fn expect_keyword(
+        &mut self,
+        word: &'static str,
+        expected: &'static str,
+    ) -> Result<(), ExprError> {
         if self.tok != Tok::Ident(word) {
             return Err(self.unexpected(expected));
         }
@@ -155,7 +159,12 @@ impl<'a, 'r> Parser<'a, 'r> {
         }
     }
 
-    fn only_in(&self, universe: Universe, construct: &'static str, at: usize) -> Result<(), ExprError> {
+    fn only_in(
+        &self,
+        universe: Universe,
+        construct: &'static str,
+        at: usize,
+    ) -> Result<(), ExprError> {
         if self.universe == universe {
             Ok(())
         } else {
@@ -288,7 +297,13 @@ impl<'a, 'r> Parser<'a, 'r> {
         }
     }
 
-    fn int_in(&mut self, what: &'static str, min: i64, max: i64, allowed: &'static str) -> Result<i64, ExprError> {
+    fn int_in(
+        &mut self,
+        what: &'static str,
+        min: i64,
+        max: i64,
+        allowed: &'static str,
+    ) -> Result<i64, ExprError> {
         let at = self.at;
         let v = self.integer(what)?;
         if v < min || v > max {
@@ -591,13 +606,23 @@ impl<'a, 'r> Parser<'a, 'r> {
                 self.expect(Tok::LParen, "'('")?;
                 self.string_arg()?;
                 self.expect(Tok::Comma, "','")?;
-                let start = self.int_in("substring start", i64::from(i32::MIN), i64::from(i32::MAX), "a 32-bit integer")? as i32;
+                let start = self.int_in(
+                    "substring start",
+                    i64::from(i32::MIN),
+                    i64::from(i32::MAX),
+                    "a 32-bit integer",
+                )? as i32;
                 self.expect(Tok::Comma, "','")?;
                 let len = if self.is_keyword("all") {
                     self.advance()?;
                     None
                 } else {
-                    Some(self.int_in("substring length", i64::from(i32::MIN), i64::from(i32::MAX), "a 32-bit integer or all")? as i32)
+                    Some(self.int_in(
+                        "substring length",
+                        i64::from(i32::MIN),
+                        i64::from(i32::MAX),
+                        "a 32-bit integer or all",
+                    )? as i32)
                 };
                 self.expect(Tok::RParen, "')'")?;
                 self.ops.push(Op::Substring { start, len });
@@ -609,7 +634,12 @@ impl<'a, 'r> Parser<'a, 'r> {
                 self.expect(Tok::Comma, "','")?;
                 self.string_arg()?;
                 self.expect(Tok::Comma, "','")?;
-                let field = self.int_in("split field number", i64::from(i32::MIN), i64::from(i32::MAX), "a 32-bit integer")? as i32;
+                let field = self.int_in(
+                    "split field number",
+                    i64::from(i32::MIN),
+                    i64::from(i32::MAX),
+                    "a 32-bit integer",
+                )? as i32;
                 self.expect(Tok::RParen, "')'")?;
                 self.ops.push(Op::Split { field });
                 Ok(ValueKind::String)
@@ -760,7 +790,8 @@ impl<'a, 'r> Parser<'a, 'r> {
         self.expect_keyword("data", "'exists' or 'data'")?;
         let index = if self.tok == Tok::LBracket {
             self.advance()?;
-            let i = self.int_in("data chunk index", 0, i64::from(u32::MAX), "0..4294967295")? as u32;
+            let i =
+                self.int_in("data chunk index", 0, i64::from(u32::MAX), "0..4294967295")? as u32;
             self.expect(Tok::RBracket, "']'")?;
             i
         } else {

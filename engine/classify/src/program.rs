@@ -84,35 +84,76 @@ impl IntText {
 /// grammar only allows integer literals there.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Op {
-    Const { start: u32, len: u32 },
-    Option { code: u16, repr: Repr },
-    SubOption { code: u16, sub: u16, repr: Repr },
-    Relay4 { sub: u8, repr: Repr },
-    Relay6Option { nest: i32, code: u16, repr: Repr },
-    Relay6Peer { nest: i32 },
-    Relay6Link { nest: i32 },
+    Const {
+        start: u32,
+        len: u32,
+    },
+    Option {
+        code: u16,
+        repr: Repr,
+    },
+    SubOption {
+        code: u16,
+        sub: u16,
+        repr: Repr,
+    },
+    Relay4 {
+        sub: u8,
+        repr: Repr,
+    },
+    Relay6Option {
+        nest: i32,
+        code: u16,
+        repr: Repr,
+    },
+    Relay6Peer {
+        nest: i32,
+    },
+    Relay6Link {
+        nest: i32,
+    },
     Pkt4(Pkt4Field),
     Pkt6MsgType,
     Pkt6TransId,
     Pkt(PktField),
     /// `enterprise == 0` is the wildcard (`*` or `0`, ARM 16.3 notes).
-    Vendor { enterprise: u32 },
+    Vendor {
+        enterprise: u32,
+    },
     VendorEnterprise,
-    VendorOption { enterprise: u32, code: u16, repr: Repr },
-    VendorClass { enterprise: u32 },
+    VendorOption {
+        enterprise: u32,
+        code: u16,
+        repr: Repr,
+    },
+    VendorClass {
+        enterprise: u32,
+    },
     VendorClassEnterprise,
-    VendorClassData { enterprise: u32, index: u32 },
-    Member { class: u32 },
+    VendorClassData {
+        enterprise: u32,
+        index: u32,
+    },
+    Member {
+        class: u32,
+    },
     Known,
     Unknown,
     Equal,
-    Match { regex: u32 },
+    Match {
+        regex: u32,
+    },
     Not,
     And,
     Or,
-    Substring { start: i32, len: Option<i32> },
+    Substring {
+        start: i32,
+        len: Option<i32>,
+    },
     Concat,
-    Split { field: i32 },
+    Split {
+        field: i32,
+    },
     IfElse,
     HexString,
     AddrToText,
@@ -152,11 +193,9 @@ impl Op {
             Op::Match { .. } => (1, 0, 0, 1),
             Op::Not => (0, 1, 0, 1),
             Op::And | Op::Or => (0, 2, 0, 1),
-            Op::Substring { .. }
-            | Op::AddrToText
-            | Op::IntToText(_)
-            | Op::Lcase
-            | Op::Ucase => (1, 0, 1, 0),
+            Op::Substring { .. } | Op::AddrToText | Op::IntToText(_) | Op::Lcase | Op::Ucase => {
+                (1, 0, 1, 0)
+            }
             Op::Concat | Op::Split { .. } | Op::HexString => (2, 0, 1, 0),
             Op::IfElse => (2, 1, 1, 0),
         }
@@ -450,7 +489,9 @@ impl Program {
         scratch: &mut Scratch,
     ) -> Result<bool, EvalError> {
         if self.kind != ValueKind::Bool {
-            return Err(EvalError::WrongResultType { expected: "boolean" });
+            return Err(EvalError::WrongResultType {
+                expected: "boolean",
+            });
         }
         self.run(ctx, scratch)?;
         scratch.pop_bool()
@@ -524,14 +565,16 @@ impl Program {
                 Self::push_repr(s, data, repr);
             }
             Op::Relay6Peer { nest } => {
-                let a = resolve_nest(ctx.relay6_count(), nest).and_then(|l| ctx.relay6_peer_addr(l));
+                let a =
+                    resolve_nest(ctx.relay6_count(), nest).and_then(|l| ctx.relay6_peer_addr(l));
                 match a {
                     Some(a) => s.push(&a.octets()),
                     None => s.push(&[]),
                 }
             }
             Op::Relay6Link { nest } => {
-                let a = resolve_nest(ctx.relay6_count(), nest).and_then(|l| ctx.relay6_link_addr(l));
+                let a =
+                    resolve_nest(ctx.relay6_count(), nest).and_then(|l| ctx.relay6_link_addr(l));
                 match a {
                     Some(a) => s.push(&a.octets()),
                     None => s.push(&[]),
@@ -796,7 +839,10 @@ mod tests {
 
     #[test]
     fn tlv_lookup_stops_at_truncated_entry() {
-        assert_eq!(find_tlv(Universe::V4, &[1, 1, 9, 2, 2, 7, 8], 2), Some(&[7u8, 8][..]));
+        assert_eq!(
+            find_tlv(Universe::V4, &[1, 1, 9, 2, 2, 7, 8], 2),
+            Some(&[7u8, 8][..])
+        );
         assert_eq!(find_tlv(Universe::V4, &[1, 5, 9], 1), None);
         assert_eq!(
             find_tlv(Universe::V6, &[0, 3, 0, 1, 4], 3),
