@@ -50,6 +50,21 @@ pub struct Dhcp4Backend {
     pub disabled: Mutex<bool>,
 }
 
+/// Loads a configuration file as `-t` does: errors and not-yet-supported keys are refused.
+pub fn check_config_file(path: &std::path::Path) -> Result<(), String> {
+    let loaded = corelease_config::load_dhcp4_file(path).map_err(|e| e.to_string())?;
+    if loaded.unsupported.is_empty() {
+        Ok(())
+    } else {
+        Err(loaded
+            .unsupported
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join("; "))
+    }
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -275,6 +290,13 @@ impl Backend for Dhcp4Backend {
                 .collect::<Vec<_>>()
                 .join("; "))
         }
+    }
+
+    fn test_config_file(&self) -> Result<String, String> {
+        let path = self.config_file.as_deref().ok_or_else(|| {
+            "no configuration file: the server runs the embedded default config".to_string()
+        })?;
+        check_config_file(path).map(|()| path.display().to_string())
     }
 
     fn shutdown(&self, exit_value: i32) {

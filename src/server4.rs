@@ -674,9 +674,17 @@ fn run(
     tracing::info!(target: "DHCP4_STARTED", shards, port = ports.server, "corelease dhcp4 {} started", env!("CARGO_PKG_VERSION"));
     loop {
         match wait_signal(&sigs) {
-            libc::SIGHUP => {
-                tracing::warn!(target: "DHCP4_DYNRECONF", "SIGHUP: configuration reload is not implemented yet; restart to apply a new config");
-            }
+            libc::SIGHUP => match config_path.map(control4::check_config_file) {
+                Some(Ok(())) => {
+                    tracing::warn!(target: "DHCP4_DYNRECONF", "SIGHUP: the configuration file is valid, but reload is not implemented yet; restart to apply it")
+                }
+                Some(Err(e)) => {
+                    tracing::error!(target: "DHCP4_DYNRECONF_FAIL", "SIGHUP: the configuration file was not accepted, the running configuration stays: {e}")
+                }
+                None => {
+                    tracing::warn!(target: "DHCP4_DYNRECONF", "SIGHUP: running the embedded default config; nothing to reload")
+                }
+            },
             sig => {
                 tracing::info!(target: "DHCP4_SHUTDOWN", signal = sig, "shutting down");
                 break;

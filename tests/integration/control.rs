@@ -279,14 +279,29 @@ fn every_command_round_trips_over_unix_and_http() {
     assert_eq!(written["Dhcp4"]["subnet4"][0]["id"], 7);
     let r = rig.unix(&json!({ "command": "config-write", "arguments": { "filename": "/etc/corelease-nope.json" } }));
     assert_eq!(r["result"], 1, "outside the config directory: {r}");
-    for c in ["config-set", "config-reload"] {
-        let r = rig.both(json!({ "command": c, "arguments": good }));
-        assert_eq!(r["result"], 1);
-        assert!(
-            r["text"].as_str().unwrap().contains("not supported yet"),
-            "{r}"
-        );
-    }
+    // Not applied at run time yet: a good candidate is said to need a restart, a bad one is
+    // refused by JSON path; both are result 1 and the running configuration stays.
+    let r = rig.both(json!({ "command": "config-set", "arguments": good }));
+    assert_eq!(r["result"], 1);
+    assert!(
+        r["text"].as_str().unwrap().contains("not supported yet"),
+        "{r}"
+    );
+    let r = rig.both(json!({ "command": "config-set", "arguments": bad }));
+    assert_eq!(r["result"], 1);
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("Dhcp4.subnet4[0].pools[0].pool"),
+        "{r}"
+    );
+    let r = rig.both(json!({ "command": "config-reload" }));
+    assert_eq!(r["result"], 1);
+    assert!(
+        r["text"].as_str().unwrap().contains("not supported yet"),
+        "{r}"
+    );
     let r = rig.both(json!({ "command": "no-such-command" }));
     assert_eq!(r["result"], 2);
 

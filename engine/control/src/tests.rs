@@ -53,6 +53,9 @@ impl Backend for Fake {
             Err("missing Dhcp4".into())
         }
     }
+    fn test_config_file(&self) -> Result<String, String> {
+        Err("no configuration file: the server runs the embedded default".into())
+    }
     fn shutdown(&self, _exit_value: i32) {}
     fn set_dhcp_enabled(&self, enabled: bool, _max: Option<u64>) -> Result<(), String> {
         self.enabled.lock().unwrap().push(enabled);
@@ -203,13 +206,31 @@ fn config_get_carries_the_hash_that_config_hash_get_returns() {
 }
 
 #[test]
-fn config_set_and_reload_say_not_supported_yet() {
+fn config_set_validates_then_says_not_supported_yet() {
     let (_, c) = setup();
-    for cmd in ["config-set", "config-reload"] {
-        let r = call(&c, json!({ "command": cmd, "arguments": { "Dhcp4": {} } }));
-        assert_eq!(r["result"], 1);
-        assert!(r["text"].as_str().unwrap().contains("not supported yet"));
-    }
+    let r = call(
+        &c,
+        json!({ "command": "config-set", "arguments": { "Dhcp4": {} } }),
+    );
+    assert_eq!(r["result"], 1);
+    assert!(
+        r["text"].as_str().unwrap().contains("not supported yet"),
+        "{r}"
+    );
+    let r = call(
+        &c,
+        json!({ "command": "config-set", "arguments": { "Dhcp6": {} } }),
+    );
+    assert_eq!(r, json!({ "result": 1, "text": "missing Dhcp4" }));
+    let r = call(&c, json!({ "command": "config-reload" }));
+    assert_eq!(r["result"], 1);
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("no configuration file"),
+        "{r}"
+    );
 }
 
 #[test]
