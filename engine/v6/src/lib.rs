@@ -1,0 +1,1213 @@
+//! Sans-IO DHCPv6 protocol logic (RFC 8415, RFC 6603 prefix exclude, ARM chapter 10).
+//!
+//! `V6Shard::handle(meta, bytes, now, out)` takes one datagram (a client message or a
+//! Relay-forward chain) and the time, decides, updates the shard's lease table and lease log,
+//! and writes the reply (Advertise / Reply, wrapped in Relay-reply layers with each relay's
+//! Interface-ID echoed) into the caller's buffer. It never touches a socket, a clock or a
+//! thread, so every branch is tested in memory. It must never panic on packet contents, never
+//! lock, and never allocate per packet once warm (a lease allocates only when a new client's
+//! entry enters the table).
+//!
+//! Clients are identified by DUID, which the kernel cannot hash: the runtime computes the
+//! owning shard with [`owner_shard`] of [`client_duid`] and hands packets it does not own to
+//! that shard; `handle` assumes the shard owns the client. The server DUID is given at
+//! construction (generating and persisting it is the runtime's job, ARM 10.2.13).
+
+mod leases;
+mod prepared;
+pub mod stats;
+#[cfg(test)]
+mod tests;
+
+pub use leases::{key_of, Entry6, LeaseKey, LeaseTable6, NO_POOL};
+pub use prepared::{
+    grant, Interface6Info, PoolKind, PoolRt6, Prepared6, ReplyOption6, Selector, SubnetRt6,
+    MAX_POOL_OFFSETS,
+};
+pub use stats::{kea_statistics6, ShardStats6};
+
+use corelease_alloc::FreeLeaseQueue;
+use corelease_config::prefix6_mask;
+use corelease_storage::LeaseSink;
+use corelease_types::{ClientId, Lease, LeaseKind, LeaseState};
+use corelease_wire::v6::{
+    opt, status, Dhcp6Packet, Dhcp6Writer, Ia, IaAddr, IaPrefix, MessageType, Options6, WireError,
+    HEADER_LEN, MAX_RELAY_DEPTH, RELAY_HEADER_LEN, SERVER_PORT,
+};
+use std::net::{IpAddr, Ipv6Addr, SocketAddrV6};
+use std::sync::Arc;
+
+/// Where a datagram came from and arrived (from the runtime's IPV6_PKTINFO).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta6 {
+    pub src: SocketAddrV6,
+    /// The IP destination: ff02::1:2 for a client's multicast, or one of ours.
+    pub dst: Ipv6Addr,
+    pub ifindex: u32,
+}
+
+/// Where the reply written into `out` goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reply6 {
+    pub dst: SocketAddrV6,
+    /// Interface to send on (needed for a link-local destination).
+    pub ifindex: Option<u32>,
+    pub len: usize,
+    /// The type of the client/server message inside (Advertise or Reply).
+    pub message_type: MessageType,
+}
+
+/// How long an advertised address or prefix stays reserved for the Request that should
+/// follow (RFC 8415 18.3.1 lets the server choose; Kea keeps none, so two clients can be
+/// advertised the same address). Advertised leases are not logged.
+pub const ADVERTISE_HOLD_SECS: u64 = 30;
+/// Upper bound of reclamations per tick, so a tick never stalls packets for long.
+const MAX_RECLAIM_PER_TICK: usize = 1000;
+/// Candidates taken from the shard's queue before scanning the bitmap.
+const CLAIM_TRIES: usize = 64;
+/// RFC 8357 Relay Source Port option: answer the relay at the port it sent from.
+const OPT_RELAY_SOURCE_PORT: u16 = 135;
+/// RFC 6603 OPTION_PD_EXCLUDE.
+const OPT_PD_EXCLUDE: u16 = 67;
+
+/// The shard that owns a client: FNV-1a of its DUID, the same on every shard.
+pub fn owner_shard(duid: &[u8], shards: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in duid {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % shards.max(1) as u64) as usize
+}
+
+/// The client DUID of a datagram, found through any relay layers; None when malformed or
+/// absent (such a packet can go to any shard: it is dropped there).
+pub fn client_duid(data: &[u8]) -> Option<&[u8]> {
+    let mut bytes = data;
+    for _ in 0..=MAX_RELAY_DEPTH {
+        let relay = Dhcp6Packet::new_checked(bytes).ok()?.is_relay();
+        if !relay {
+            return Options6::new(bytes.get(HEADER_LEN..)?, HEADER_LEN)
+                .find(opt::CLIENTID)
+                .filter(|d| !d.is_empty());
+        }
+        bytes =
+            Options6::new(bytes.get(RELAY_HEADER_LEN..)?, RELAY_HEADER_LEN).find(opt::RELAY_MSG)?;
+    }
+    None
+}
+
+/// The DHCPv6 state of one shard.
+pub struct V6Shard<S: LeaseSink> {
+    prepared: Arc<Prepared6>,
+    server_duid: Box<[u8]>,
+    shards: usize,
+    core: Core<S>,
+}
+
+/// The mutable part of a shard, apart from the shared configuration so both can be borrowed.
+struct Core<S: LeaseSink> {
+    queues: Vec<FreeLeaseQueue>,
+    table: LeaseTable6,
+    sink: S,
+    stats: Arc<ShardStats6>,
+    steal_cursor: u64,
+}
+
+/// Per-IA context.
+struct IaCtx<'a> {
+    duid: &'a [u8],
+    subnet: Option<usize>,
+    now: u64,
+    pd_exclude: bool,
+}
+
+fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+impl<S: LeaseSink> V6Shard<S> {
+    /// Shard `shard` of `shards`; `server_duid` is option 2's payload in every reply.
+    pub fn new(
+        prepared: Arc<Prepared6>,
+        server_duid: &[u8],
+        shard: usize,
+        shards: usize,
+        sink: S,
+    ) -> Self {
+        let queues = prepared
+            .pools
+            .iter()
+            .map(|p| FreeLeaseQueue::new(p.len, shard, shards))
+            .collect();
+        let stats = Arc::new(ShardStats6::new(prepared.subnets.len()));
+        V6Shard {
+            prepared,
+            server_duid: server_duid.into(),
+            shards: shards.max(1),
+            core: Core {
+                queues,
+                table: LeaseTable6::default(),
+                sink,
+                stats,
+                steal_cursor: shard as u64 * 64,
+            },
+        }
+    }
+
+    pub fn stats(&self) -> Arc<ShardStats6> {
+        Arc::clone(&self.core.stats)
+    }
+
+    pub fn prepared(&self) -> &Arc<Prepared6> {
+        &self.prepared
+    }
+
+    pub fn table(&self) -> &LeaseTable6 {
+        &self.core.table
+    }
+
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.core.sink
+    }
+
+    pub fn shards(&self) -> usize {
+        self.shards
+    }
+
+    pub fn server_duid(&self) -> &[u8] {
+        &self.server_duid
+    }
+
+    /// Loads recovered v6 leases into this shard (startup, after the runtime re-hashed them
+    /// by [`owner_shard`] of their DUID). Active and declined leases claim their bit; a second
+    /// lease for an already claimed address or prefix is refused and counted in the result.
+    pub fn load_leases(&mut self, leases: impl IntoIterator<Item = Lease>, _now: u64) -> usize {
+        let p = &*self.prepared;
+        let c = &mut self.core;
+        let mut conflicts = 0;
+        for lease in leases {
+            let pd = match lease.kind {
+                LeaseKind::V6Na => false,
+                LeaseKind::V6Pd => true,
+                _ => continue,
+            };
+            let key = key_of(&lease);
+            let subnet = p
+                .subnets
+                .iter()
+                .position(|s| s.id == lease.subnet_id && (pd || s.contains(key.0)));
+            let pool = subnet.and_then(|s| p.pool_of(s, pd, key.0));
+            let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
+            let mut holds_bit = false;
+            if let (true, Some((pi, off))) = (binds, pool) {
+                let Some(pool_rt) = p.pools.get(pi) else {
+                    continue;
+                };
+                if !pool_rt.bitmap.try_claim(off) {
+                    conflicts += 1;
+                    continue;
+                }
+                holds_bit = true;
+            }
+            if binds {
+                if let Some(s) = subnet {
+                    c.count_assigned(s, pd, 1);
+                    if lease.state == LeaseState::Declined {
+                        c.count_declined(s, 1);
+                    }
+                }
+            }
+            c.table.insert(Entry6 {
+                lease,
+                pool: pool.map(|(pi, _)| pi as u32).unwrap_or(NO_POOL),
+                subnet: subnet.map(|s| s as u32).unwrap_or(u32::MAX),
+                offer_until: 0,
+                holds_bit,
+            });
+        }
+        conflicts
+    }
+
+    /// Handles one datagram. Returns where the reply in `out` goes, or None when nothing is
+    /// sent (malformed, not for this server, or a message that takes no answer).
+    pub fn handle(
+        &mut self,
+        meta: &Meta6,
+        data: &[u8],
+        now: u64,
+        out: &mut [u8],
+    ) -> Option<Reply6> {
+        let g = &self.core.stats.global;
+        g.pkt6_received.inc();
+        let Ok(outer) = Dhcp6Packet::new_checked(data) else {
+            g.pkt6_parse_failed.inc();
+            return None;
+        };
+        let Ok((msg, relays)) = outer.innermost() else {
+            g.pkt6_parse_failed.inc();
+            return None;
+        };
+        if msg.validate().is_err() {
+            g.pkt6_parse_failed.inc();
+            return None;
+        }
+        let Some(kind) = msg.msg_type() else {
+            g.pkt6_unknown_received.inc();
+            g.pkt6_receive_drop.inc();
+            return None;
+        };
+        self.count_received(kind);
+
+        let mut sel = Selector {
+            relayed: relays > 0,
+            link_address: None,
+            interface_id: None,
+            ifindex: meta.ifindex,
+            src: Some(*meta.src.ip()),
+        };
+        let mut relay_port = SERVER_PORT;
+        // Outermost first: the last value kept is the one of the relay closest to the client.
+        for (depth, layer) in outer.relay_chain().take(relays).enumerate() {
+            let Ok(layer) = layer else { break };
+            if depth == 0 && layer.option(OPT_RELAY_SOURCE_PORT).is_some() {
+                relay_port = meta.src.port();
+            }
+            let link = layer.link_address();
+            if !link.is_unspecified() && !is_link_local(link) {
+                sel.link_address = Some(link);
+            }
+            let layer_bytes = layer.into_inner();
+            let relay_options = layer_bytes.get(RELAY_HEADER_LEN..).unwrap_or(&[]);
+            if let Some(iid) =
+                Options6::new(relay_options, RELAY_HEADER_LEN).find(opt::INTERFACE_ID)
+            {
+                sel.interface_id = Some(iid);
+            }
+        }
+
+        match self.respond(&outer, relays, &msg, kind, &sel, now, out) {
+            Some((message_type, len)) => {
+                let g = &self.core.stats.global;
+                g.pkt6_sent.inc();
+                match message_type {
+                    MessageType::Advertise => g.pkt6_advertise_sent.inc(),
+                    _ => g.pkt6_reply_sent.inc(),
+                }
+                let dst = if relays > 0 {
+                    SocketAddrV6::new(*meta.src.ip(), relay_port, 0, 0)
+                } else {
+                    meta.src
+                };
+                Some(Reply6 {
+                    dst,
+                    ifindex: Some(meta.ifindex),
+                    len,
+                    message_type,
+                })
+            }
+            None => {
+                self.core.stats.global.pkt6_receive_drop.inc();
+                None
+            }
+        }
+    }
+
+    fn count_received(&self, kind: MessageType) {
+        let g = &self.core.stats.global;
+        match kind {
+            MessageType::Solicit => g.pkt6_solicit_received.inc(),
+            MessageType::Advertise => g.pkt6_advertise_received.inc(),
+            MessageType::Request => g.pkt6_request_received.inc(),
+            MessageType::Reply => g.pkt6_reply_received.inc(),
+            MessageType::Renew => g.pkt6_renew_received.inc(),
+            MessageType::Rebind => g.pkt6_rebind_received.inc(),
+            MessageType::Release => g.pkt6_release_received.inc(),
+            MessageType::Decline => g.pkt6_decline_received.inc(),
+            MessageType::InformationRequest => g.pkt6_infrequest_received.inc(),
+            MessageType::Dhcpv4Query => g.pkt6_dhcpv4_query_received.inc(),
+            MessageType::Dhcpv4Response => g.pkt6_dhcpv4_response_received.inc(),
+            // Kea has no dedicated counter for Confirm.
+            MessageType::Confirm => {}
+            _ => g.pkt6_unknown_received.inc(),
+        }
+    }
+
+    /// The server identifier rules of RFC 8415 section 16: Solicit, Confirm and Rebind must
+    /// not carry one; Request, Renew, Release and Decline must carry ours;
+    /// Information-request may carry one, and then it must be ours.
+    fn server_id_ok(&self, kind: MessageType, msg: &Dhcp6Packet<&[u8]>) -> bool {
+        let theirs = msg.option(opt::SERVERID);
+        match kind {
+            MessageType::Solicit | MessageType::Confirm | MessageType::Rebind => theirs.is_none(),
+            MessageType::Request
+            | MessageType::Renew
+            | MessageType::Release
+            | MessageType::Decline => theirs == Some(&self.server_duid[..]),
+            MessageType::InformationRequest => theirs.is_none_or(|d| d == &self.server_duid[..]),
+            _ => false,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn respond(
+        &mut self,
+        outer: &Dhcp6Packet<&[u8]>,
+        relays: usize,
+        msg: &Dhcp6Packet<&[u8]>,
+        kind: MessageType,
+        sel: &Selector<'_>,
+        now: u64,
+        out: &mut [u8],
+    ) -> Option<(MessageType, usize)> {
+        if !matches!(
+            kind,
+            MessageType::Solicit
+                | MessageType::Request
+                | MessageType::Confirm
+                | MessageType::Renew
+                | MessageType::Rebind
+                | MessageType::Release
+                | MessageType::Decline
+                | MessageType::InformationRequest
+        ) {
+            // Server-to-client types, 4o6 (not implemented yet), lease query: not answered.
+            return None;
+        }
+        let duid = msg.client_id();
+        // RFC 8415 16: every message but Information-request must identify the client.
+        if duid.is_none() && kind != MessageType::InformationRequest {
+            tracing::debug!(target: "DHCP6_PACKET_DROP_NO_CLIENT_ID", kind = kind.kea_name(), "message without client identifier");
+            return None;
+        }
+        if !self.server_id_ok(kind, msg) {
+            tracing::debug!(target: "DHCP6_PACKET_DROP_SERVERID_MISMATCH", kind = kind.kea_name(), "server identifier check failed");
+            return None;
+        }
+        let has_ia = [opt::IA_NA, opt::IA_TA, opt::IA_PD]
+            .iter()
+            .any(|&c| msg.option(c).is_some());
+        if kind == MessageType::InformationRequest && has_ia {
+            // RFC 8415 16.12: an Information-request carrying IA options is discarded.
+            return None;
+        }
+        let p = &*self.prepared;
+        let subnet = p.select_subnet(sel);
+        let rapid = kind == MessageType::Solicit
+            && msg.rapid_commit()
+            && subnet
+                .and_then(|s| p.subnets.get(s))
+                .is_some_and(|s| s.rapid_commit);
+        let reply_type = if kind == MessageType::Solicit && !rapid {
+            MessageType::Advertise
+        } else {
+            MessageType::Reply
+        };
+        let ctx = IaCtx {
+            duid: duid.unwrap_or(&[]),
+            subnet,
+            now,
+            pd_exclude: msg.oro().any(|c| c == OPT_PD_EXCLUDE),
+        };
+        let written = (|| -> Result<Option<usize>, WireError> {
+            let mut w = begin_reply(outer, relays, out, reply_type, msg.transaction_id())?;
+            w.option(opt::SERVERID, &self.server_duid)?;
+            if let Some(d) = duid {
+                w.option(opt::CLIENTID, d)?;
+            }
+            let c = &mut self.core;
+            match kind {
+                MessageType::Solicit | MessageType::Request => {
+                    let commit = kind == MessageType::Request || rapid;
+                    for ia in msg.ias(opt::IA_NA) {
+                        c.obtain(p, &ctx, &ia, false, commit, &mut w)?;
+                    }
+                    for ia in msg.ias(opt::IA_PD) {
+                        c.obtain(p, &ctx, &ia, true, commit, &mut w)?;
+                    }
+                    if rapid {
+                        // RFC 8415 18.3.1: the Reply to a Rapid Commit Solicit carries it.
+                        w.option(opt::RAPID_COMMIT, &[])?;
+                    }
+                }
+                MessageType::Renew | MessageType::Rebind => {
+                    let rebind = kind == MessageType::Rebind;
+                    for ia in msg.ias(opt::IA_NA) {
+                        c.extend(p, &ctx, &ia, false, rebind, &mut w)?;
+                    }
+                    for ia in msg.ias(opt::IA_PD) {
+                        c.extend(p, &ctx, &ia, true, rebind, &mut w)?;
+                    }
+                }
+                MessageType::Release => {
+                    for ia in msg.ias(opt::IA_NA) {
+                        c.release(p, &ctx, &ia, false, &mut w)?;
+                    }
+                    for ia in msg.ias(opt::IA_PD) {
+                        c.release(p, &ctx, &ia, true, &mut w)?;
+                    }
+                    // RFC 8415 18.3.7: Success at the top level, NoBinding per unknown IA.
+                    w.status_code(status::SUCCESS, b"Leases released.")?;
+                }
+                MessageType::Decline => {
+                    for ia in msg.ias(opt::IA_NA) {
+                        c.decline(p, &ctx, &ia, &mut w)?;
+                    }
+                    w.status_code(status::SUCCESS, b"Addresses declined.")?;
+                }
+                MessageType::Confirm => {
+                    // RFC 8415 18.3.3: with no addresses, or no knowledge of the link, the
+                    // server must not answer.
+                    let Some(s) = subnet else { return Ok(None) };
+                    let mut any = false;
+                    let mut all_on_link = true;
+                    for ia in msg.ias(opt::IA_NA) {
+                        for a in ia_addrs(&ia) {
+                            any = true;
+                            let v = u128::from(a.addr);
+                            let on = p
+                                .candidates(s)
+                                .filter_map(|i| p.subnets.get(i))
+                                .any(|sn| sn.contains(v));
+                            all_on_link &= on;
+                        }
+                    }
+                    if !any {
+                        return Ok(None);
+                    }
+                    if all_on_link {
+                        w.status_code(status::SUCCESS, b"All addresses are on-link.")?;
+                    } else {
+                        w.status_code(status::NOT_ON_LINK, b"Some addresses are not on-link.")?;
+                    }
+                }
+                _ => {}
+            }
+            write_options(p, subnet, msg, &mut w)?;
+            for _ in 0..relays {
+                w.end()?;
+            }
+            w.finish().map(Some)
+        })();
+        match written {
+            Ok(Some(len)) => Some((reply_type, len)),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(target: "DHCP6_PACKET_SEND_FAIL", error = %e, "reply does not fit the buffer");
+                None
+            }
+        }
+    }
+
+    /// Time-driven work: lapsed advertisements go back, expired leases and ended decline
+    /// probations are reclaimed (ARM chapter 12), a bounded number per call.
+    pub fn on_tick(&mut self, now: u64) {
+        let p = &*self.prepared;
+        let c = &mut self.core;
+        while let Some((t, key)) = c.table.pop_lapsed_offer(now) {
+            let lapsed = matches!(c.table.get(key), Some(e) if e.offer_until == t);
+            if lapsed {
+                if let Some(e) = c.table.remove(key) {
+                    c.give_back(p, &e, key);
+                }
+            }
+        }
+        let mut done = 0;
+        while done < MAX_RECLAIM_PER_TICK {
+            let Some((t, key)) = c.table.pop_expired(now) else {
+                break;
+            };
+            let due = matches!(c.table.get(key),
+                Some(e) if e.offer_until == 0
+                    && e.lease.expire() == t
+                    && matches!(e.lease.state, LeaseState::Default | LeaseState::Declined));
+            if due {
+                c.reclaim(p, key, now);
+                done += 1;
+            }
+        }
+    }
+}
+
+/// Starts the reply: one Relay-reply per Relay-forward layer, outermost first, each echoing
+/// that relay's Interface-ID (RFC 8415 section 19.3), then the client/server message header.
+fn begin_reply<'o>(
+    outer: &Dhcp6Packet<&[u8]>,
+    relays: usize,
+    out: &'o mut [u8],
+    reply: MessageType,
+    xid: u32,
+) -> Result<Dhcp6Writer<'o>, WireError> {
+    if relays == 0 {
+        return Dhcp6Writer::new(out, reply.as_u8(), xid);
+    }
+    let relay_repl = MessageType::RelayRepl.as_u8();
+    let mut chain = outer.relay_chain().take(relays);
+    let first = chain
+        .next()
+        .ok_or(WireError::MissingRelayMessage { depth: 0 })??;
+    let mut w = Dhcp6Writer::new_relay(
+        out,
+        relay_repl,
+        first.hop_count(),
+        first.link_address(),
+        first.peer_address(),
+    )?;
+    if let Some(iid) = first.option(opt::INTERFACE_ID) {
+        w.option(opt::INTERFACE_ID, iid)?;
+    }
+    for layer in chain {
+        let layer = layer?;
+        w.begin_relayed_relay(
+            relay_repl,
+            layer.hop_count(),
+            layer.link_address(),
+            layer.peer_address(),
+        )?;
+        if let Some(iid) = layer.option(opt::INTERFACE_ID) {
+            w.option(opt::INTERFACE_ID, iid)?;
+        }
+    }
+    w.begin_relayed_message(reply.as_u8(), xid)?;
+    Ok(w)
+}
+
+/// Requested options (ORO) the scope has, then its always-send ones (ARM 10.2.11); never-send
+/// ones are never sent.
+fn write_options(
+    p: &Prepared6,
+    subnet: Option<usize>,
+    msg: &Dhcp6Packet<&[u8]>,
+    w: &mut Dhcp6Writer<'_>,
+) -> Result<(), WireError> {
+    let table: &[ReplyOption6] = subnet
+        .and_then(|s| p.subnets.get(s))
+        .map(|s| s.options.as_slice())
+        .unwrap_or(&p.global_options);
+    for (i, code) in msg.oro().enumerate() {
+        if msg.oro().take(i).any(|c| c == code) {
+            continue;
+        }
+        if let Some(o) = table.iter().find(|o| o.code == code && !o.never_send) {
+            w.option(code, &o.data)?;
+        }
+    }
+    for o in table.iter().filter(|o| o.always_send && !o.never_send) {
+        if !msg.oro().any(|c| c == o.code) {
+            w.option(o.code, &o.data)?;
+        }
+    }
+    Ok(())
+}
+
+/// The IAADDR options of an IA.
+fn ia_addrs<'a>(ia: &Ia<'a>) -> impl Iterator<Item = IaAddr<'a>> + 'a {
+    ia.options()
+        .map_while(Result::ok)
+        .filter(|o| o.code == opt::IAADDR)
+        .filter_map(|o| IaAddr::parse(o.data).ok())
+}
+
+/// The IAPREFIX options of an IA.
+fn ia_prefixes<'a>(ia: &Ia<'a>) -> impl Iterator<Item = IaPrefix<'a>> + 'a {
+    ia.options()
+        .map_while(Result::ok)
+        .filter(|o| o.code == opt::IAPREFIX)
+        .filter_map(|o| IaPrefix::parse(o.data).ok())
+}
+
+/// (value, prefix length, preferred, valid) of each address or prefix the client listed.
+fn listed<'a>(ia: &Ia<'a>, pd: bool) -> impl Iterator<Item = (u128, u8, u32, u32)> + 'a {
+    let addrs = ia_addrs(ia)
+        .filter(move |_| !pd)
+        .map(|a| (u128::from(a.addr), 128u8, a.preferred, a.valid));
+    let prefixes = ia_prefixes(ia)
+        .filter(move |_| pd)
+        .map(|x| (u128::from(x.prefix), x.prefix_len, x.preferred, x.valid));
+    addrs.chain(prefixes)
+}
+
+/// The RFC 6603 OPTION_PD_EXCLUDE payload: the excluded prefix's length, then its bits after
+/// the delegated length, in as few octets as hold them (section 4.2).
+pub fn pd_exclude_payload(delegated_len: u8, excluded: (u128, u8)) -> Option<([u8; 17], usize)> {
+    let (prefix, len) = excluded;
+    if len <= delegated_len || len > 128 {
+        return None;
+    }
+    let bits = len - delegated_len;
+    let octets = usize::from(bits - 1) / 8 + 1;
+    let id = prefix.checked_shl(u32::from(delegated_len)).unwrap_or(0) & prefix6_mask(bits);
+    let mut buf = [0u8; 17];
+    buf[0] = len;
+    buf.get_mut(1..1 + octets)?
+        .copy_from_slice(id.to_be_bytes().get(..octets)?);
+    Some((buf, 1 + octets))
+}
+
+/// Writes an IA with one address or prefix.
+#[allow(clippy::too_many_arguments)]
+fn write_ia(
+    w: &mut Dhcp6Writer<'_>,
+    pool: Option<&PoolRt6>,
+    pd: bool,
+    iaid: u32,
+    timers: (u32, u32),
+    value: u128,
+    plen: u8,
+    lifetimes: (u32, u32),
+    pd_exclude: bool,
+) -> Result<(), WireError> {
+    let (preferred, valid) = lifetimes;
+    let addr = Ipv6Addr::from(value);
+    if pd {
+        w.begin_ia_pd(iaid, timers.0, timers.1)?;
+        let exclude = match pool.map(|p| p.kind) {
+            Some(PoolKind::Pd {
+                delegated_len,
+                excluded: Some(ex),
+            }) if pd_exclude && valid > 0 => pd_exclude_payload(delegated_len, ex),
+            _ => None,
+        };
+        match exclude {
+            Some((buf, n)) => {
+                w.begin_ia_prefix(preferred, valid, plen, addr)?;
+                w.option(OPT_PD_EXCLUDE, buf.get(..n).unwrap_or(&[]))?;
+                w.end()?;
+            }
+            None => w.ia_prefix(preferred, valid, plen, addr)?,
+        }
+    } else {
+        w.begin_ia_na(iaid, timers.0, timers.1)?;
+        w.ia_addr(addr, preferred, valid)?;
+    }
+    w.end()
+}
+
+/// An IA carrying only a status code (T1 = T2 = 0).
+fn write_ia_status(
+    w: &mut Dhcp6Writer<'_>,
+    pd: bool,
+    iaid: u32,
+    code: u16,
+    message: &[u8],
+) -> Result<(), WireError> {
+    if pd {
+        w.begin_ia_pd(iaid, 0, 0)?;
+    } else {
+        w.begin_ia_na(iaid, 0, 0)?;
+    }
+    w.status_code(code, message)?;
+    w.end()
+}
+
+impl<S: LeaseSink> Core<S> {
+    fn count_assigned(&self, subnet: usize, pd: bool, delta: i64) {
+        if let Some(c) = self.stats.subnets.get(subnet) {
+            if pd {
+                c.assigned_pds.add(delta);
+            } else {
+                c.assigned_nas.add(delta);
+            }
+        }
+    }
+
+    fn count_declined(&self, subnet: usize, delta: i64) {
+        self.stats.declined_addresses.add(delta);
+        if let Some(c) = self.stats.subnets.get(subnet) {
+            c.declined_addresses.add(delta);
+        }
+    }
+
+    fn record(&mut self, lease: &Lease) -> bool {
+        match self.sink.record(lease) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", error = %e, addr = %lease.addr, "lease log append failed");
+                false
+            }
+        }
+    }
+
+    /// The client's current binding for an IA, if usable on the selected link.
+    fn binding(&self, p: &Prepared6, c: &IaCtx<'_>, iaid: u32, pd: bool) -> Option<LeaseKey> {
+        let subnet = c.subnet?;
+        let v = self.table.find_client(c.duid, iaid, pd)?;
+        let e = self.table.get((v, pd))?;
+        let live = e.holds_bit
+            && (e.is_offer()
+                || (e.lease.state == LeaseState::Default && !e.lease.is_expired(c.now)));
+        let on_link = p.candidates(subnet).any(|s| s as u32 == e.subnet);
+        (live && on_link).then_some((v, pd))
+    }
+
+    /// Solicit / Request (and Rapid Commit): the client's binding, else the hinted address or
+    /// prefix when free, else a new one from the link's pools (RFC 8415 18.3.1, 18.3.2).
+    fn obtain(
+        &mut self,
+        p: &Prepared6,
+        c: &IaCtx<'_>,
+        ia: &Ia<'_>,
+        pd: bool,
+        commit: bool,
+        w: &mut Dhcp6Writer<'_>,
+    ) -> Result<(), WireError> {
+        let (none_code, none_msg): (u16, &[u8]) = if pd {
+            (status::NO_PREFIX_AVAIL, b"No prefixes available.")
+        } else {
+            (status::NO_ADDRS_AVAIL, b"No addresses available.")
+        };
+        let hint = listed(ia, pd).next();
+        let Some(subnet) = c.subnet else {
+            return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
+        };
+        let existing = self.binding(p, c, ia.iaid, pd);
+        let key = match existing {
+            Some(k) => Some(k),
+            None => self.allocate(p, c, subnet, ia.iaid, pd, hint, commit),
+        };
+        let Some(key) = key else {
+            tracing::debug!(target: "DHCP6_LEASE_ALLOC_FAIL", iaid = ia.iaid, pd, "no free address or prefix on the link");
+            return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
+        };
+        let Some(e) = self.table.get(key) else {
+            return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
+        };
+        let si = e.subnet as usize;
+        let Some(s) = p.subnets.get(si) else {
+            return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
+        };
+        let (hint_pref, hint_valid) = hint.map(|h| (h.2, h.3)).unwrap_or((0, 0));
+        let valid = grant(&s.valid, hint_valid);
+        let preferred = grant(&s.preferred, hint_pref).min(valid);
+        let timers = s.timers(preferred);
+        let pool = p.pools.get(e.pool as usize);
+        let plen = e.lease.prefix_len;
+        if commit {
+            let was_offer = e.is_offer();
+            let newly = was_offer || existing.is_none();
+            let mut lease = e.lease.clone();
+            lease.state = LeaseState::Default;
+            lease.cltt = c.now;
+            lease.valid_lifetime = valid;
+            lease.preferred_lifetime = preferred;
+            if !self.record(&lease) {
+                return write_ia_status(
+                    w,
+                    pd,
+                    ia.iaid,
+                    status::UNSPEC_FAIL,
+                    b"Lease storage failed.",
+                );
+            }
+            if let Some(e) = self.table.get_mut(key) {
+                e.lease = lease;
+                e.offer_until = 0;
+            }
+            self.table.requeue(key);
+            if newly {
+                self.count_assigned(si, pd, 1);
+                let g = &self.stats.global;
+                let sc = self.stats.subnets.get(si);
+                if pd {
+                    g.cumulative_assigned_pds.inc();
+                    if let Some(sc) = sc {
+                        sc.cumulative_assigned_pds.inc();
+                    }
+                } else {
+                    g.cumulative_assigned_nas.inc();
+                    if let Some(sc) = sc {
+                        sc.cumulative_assigned_nas.inc();
+                    }
+                }
+            }
+        }
+        write_ia(
+            w,
+            pool,
+            pd,
+            ia.iaid,
+            timers,
+            key.0,
+            plen,
+            (preferred, valid),
+            c.pd_exclude,
+        )
+    }
+
+    /// Claims a free address or prefix for the client's IA and enters it in the table (as an
+    /// advertisement unless `commit`). The hint first, then the shard's queues, then any free
+    /// bit of the pool (another shard's stripe).
+    #[allow(clippy::too_many_arguments)]
+    fn allocate(
+        &mut self,
+        p: &Prepared6,
+        c: &IaCtx<'_>,
+        subnet: usize,
+        iaid: u32,
+        pd: bool,
+        hint: Option<(u128, u8, u32, u32)>,
+        commit: bool,
+    ) -> Option<LeaseKey> {
+        let mut found = None;
+        if let Some((h, hlen, _, _)) = hint {
+            for s in p.candidates(subnet) {
+                if let Some((pi, off)) = p.pool_of(s, pd, h) {
+                    let Some(pool) = p.pools.get(pi) else {
+                        continue;
+                    };
+                    let len_ok = !pd || hlen == 0 || hlen == pool.lease_len();
+                    if len_ok && pool.bitmap.try_claim(off) {
+                        found = Some((pi, off));
+                        break;
+                    }
+                }
+            }
+        }
+        if found.is_none() {
+            'subnets: for s in p.candidates(subnet) {
+                let Some(sn) = p.subnets.get(s) else { continue };
+                let list = if pd { &sn.pd_pools } else { &sn.na_pools };
+                for &pi in list {
+                    let Some(pool) = p.pools.get(pi) else {
+                        continue;
+                    };
+                    if let Some(q) = self.queues.get_mut(pi) {
+                        for _ in 0..CLAIM_TRIES {
+                            let Some(off) = q.pop() else { break };
+                            if pool.bitmap.try_claim(off) {
+                                found = Some((pi, off));
+                                break 'subnets;
+                            }
+                        }
+                    }
+                    let start = self.steal_cursor % pool.len.max(1);
+                    if let Some(off) = pool.bitmap.claim_any(start) {
+                        self.steal_cursor = self.steal_cursor.wrapping_add(64);
+                        found = Some((pi, off));
+                        break 'subnets;
+                    }
+                }
+            }
+        }
+        let (pi, off) = found?;
+        let pool = p.pools.get(pi)?;
+        let value = pool.at(off)?;
+        let s = p.subnets.get(pool.subnet)?;
+        let lease = Lease {
+            kind: if pd { LeaseKind::V6Pd } else { LeaseKind::V6Na },
+            addr: IpAddr::V6(Ipv6Addr::from(value)),
+            prefix_len: pool.lease_len(),
+            iaid,
+            hwaddr: None,
+            client_id: Some(ClientId::new(c.duid)),
+            valid_lifetime: 0,
+            preferred_lifetime: 0,
+            cltt: c.now,
+            subnet_id: s.id,
+            pool_id: pool.pool_id,
+            state: LeaseState::Default,
+            hostname: None,
+            fqdn_fwd: false,
+            fqdn_rev: false,
+            user_context: None,
+        };
+        self.table.insert(Entry6 {
+            lease,
+            pool: pi as u32,
+            subnet: pool.subnet as u32,
+            offer_until: if commit {
+                0
+            } else {
+                c.now.saturating_add(ADVERTISE_HOLD_SECS)
+            },
+            holds_bit: true,
+        });
+        Some((value, pd))
+    }
+
+    /// Renew / Rebind (RFC 8415 18.3.4, 18.3.5): extends the client's binding; other listed
+    /// addresses go back with lifetimes 0. Without a binding: NoBinding, except a Rebind whose
+    /// addresses are not on this link, which gets them back with lifetimes 0.
+    fn extend(
+        &mut self,
+        p: &Prepared6,
+        c: &IaCtx<'_>,
+        ia: &Ia<'_>,
+        pd: bool,
+        rebind: bool,
+        w: &mut Dhcp6Writer<'_>,
+    ) -> Result<(), WireError> {
+        let committed = self
+            .binding(p, c, ia.iaid, pd)
+            .filter(|k| self.table.get(*k).is_some_and(|e| !e.is_offer()));
+        let Some(key) = committed else {
+            let on_link = |v: u128| {
+                c.subnet.is_some_and(|s| {
+                    p.candidates(s).filter_map(|i| p.subnets.get(i)).any(|sn| {
+                        if pd {
+                            !sn.pd_pools.is_empty()
+                        } else {
+                            sn.contains(v)
+                        }
+                    })
+                })
+            };
+            let mut any = false;
+            let mut all_off_link = true;
+            for (v, _, _, _) in listed(ia, pd) {
+                any = true;
+                all_off_link &= !on_link(v);
+            }
+            if rebind && any && all_off_link {
+                if pd {
+                    w.begin_ia_pd(ia.iaid, 0, 0)?;
+                } else {
+                    w.begin_ia_na(ia.iaid, 0, 0)?;
+                }
+                for (v, len, _, _) in listed(ia, pd) {
+                    if pd {
+                        w.ia_prefix(0, 0, len, Ipv6Addr::from(v))?;
+                    } else {
+                        w.ia_addr(Ipv6Addr::from(v), 0, 0)?;
+                    }
+                }
+                return w.end();
+            }
+            return write_ia_status(
+                w,
+                pd,
+                ia.iaid,
+                status::NO_BINDING,
+                b"No binding for this IA.",
+            );
+        };
+        let Some(e) = self.table.get(key) else {
+            return write_ia_status(
+                w,
+                pd,
+                ia.iaid,
+                status::NO_BINDING,
+                b"No binding for this IA.",
+            );
+        };
+        let si = e.subnet as usize;
+        let Some(s) = p.subnets.get(si) else {
+            return write_ia_status(
+                w,
+                pd,
+                ia.iaid,
+                status::NO_BINDING,
+                b"No binding for this IA.",
+            );
+        };
+        let hint = listed(ia, pd).find(|x| x.0 == key.0);
+        let (hp, hv) = hint.map(|h| (h.2, h.3)).unwrap_or((0, 0));
+        let valid = grant(&s.valid, hv);
+        let preferred = grant(&s.preferred, hp).min(valid);
+        let timers = s.timers(preferred);
+        let mut lease = e.lease.clone();
+        let pool = p.pools.get(e.pool as usize);
+        lease.cltt = c.now;
+        lease.valid_lifetime = valid;
+        lease.preferred_lifetime = preferred;
+        if !self.record(&lease) {
+            return write_ia_status(
+                w,
+                pd,
+                ia.iaid,
+                status::UNSPEC_FAIL,
+                b"Lease storage failed.",
+            );
+        }
+        let plen = lease.prefix_len;
+        if let Some(e) = self.table.get_mut(key) {
+            e.lease = lease;
+        }
+        self.table.requeue(key);
+        if pd {
+            w.begin_ia_pd(ia.iaid, timers.0, timers.1)?;
+        } else {
+            w.begin_ia_na(ia.iaid, timers.0, timers.1)?;
+        }
+        let addr = Ipv6Addr::from(key.0);
+        if pd {
+            let exclude = match pool.map(|p| p.kind) {
+                Some(PoolKind::Pd {
+                    delegated_len,
+                    excluded: Some(ex),
+                }) if c.pd_exclude => pd_exclude_payload(delegated_len, ex),
+                _ => None,
+            };
+            match exclude {
+                Some((buf, n)) => {
+                    w.begin_ia_prefix(preferred, valid, plen, addr)?;
+                    w.option(OPT_PD_EXCLUDE, buf.get(..n).unwrap_or(&[]))?;
+                    w.end()?;
+                }
+                None => w.ia_prefix(preferred, valid, plen, addr)?,
+            }
+        } else {
+            w.ia_addr(addr, preferred, valid)?;
+        }
+        // RFC 8415 18.3.4: addresses the client has that are not its binding any more.
+        for (v, len, _, _) in listed(ia, pd) {
+            if v != key.0 {
+                if pd {
+                    w.ia_prefix(0, 0, len, Ipv6Addr::from(v))?;
+                } else {
+                    w.ia_addr(Ipv6Addr::from(v), 0, 0)?;
+                }
+            }
+        }
+        w.end()
+    }
+
+    /// Release (RFC 8415 18.3.7): each listed address or prefix the client holds is freed.
+    fn release(
+        &mut self,
+        p: &Prepared6,
+        c: &IaCtx<'_>,
+        ia: &Ia<'_>,
+        pd: bool,
+        w: &mut Dhcp6Writer<'_>,
+    ) -> Result<(), WireError> {
+        let mut released = 0;
+        for (v, _, _, _) in listed(ia, pd) {
+            let key = (v, pd);
+            let owned = matches!(self.table.get(key), Some(e)
+                if !e.is_offer()
+                    && e.lease.state == LeaseState::Default
+                    && e.lease.iaid == ia.iaid
+                    && e.lease.client_id.as_ref().map(ClientId::as_bytes) == Some(c.duid));
+            if !owned {
+                continue;
+            }
+            let Some(mut entry) = self.table.get(key).cloned() else {
+                continue;
+            };
+            entry.lease.state = LeaseState::Released;
+            entry.lease.valid_lifetime = 0;
+            entry.lease.preferred_lifetime = 0;
+            entry.lease.cltt = c.now;
+            if !self.record(&entry.lease) {
+                continue;
+            }
+            self.count_assigned(entry.subnet as usize, pd, -1);
+            self.give_back(p, &entry, key);
+            entry.holds_bit = false;
+            self.table.insert(entry);
+            released += 1;
+        }
+        if released == 0 {
+            return write_ia_status(
+                w,
+                pd,
+                ia.iaid,
+                status::NO_BINDING,
+                b"No binding for this IA.",
+            );
+        }
+        write_ia_status(w, pd, ia.iaid, status::SUCCESS, b"Lease released.")
+    }
+
+    /// Decline (RFC 8415 18.3.8): the address goes into probation for
+    /// decline-probation-period with the client's identity removed (ARM 10.5).
+    fn decline(
+        &mut self,
+        p: &Prepared6,
+        c: &IaCtx<'_>,
+        ia: &Ia<'_>,
+        w: &mut Dhcp6Writer<'_>,
+    ) -> Result<(), WireError> {
+        let mut declined = 0;
+        for a in ia_addrs(ia) {
+            let key = (u128::from(a.addr), false);
+            let owned = matches!(self.table.get(key), Some(e)
+                if !e.is_offer()
+                    && e.lease.state == LeaseState::Default
+                    && e.lease.iaid == ia.iaid
+                    && e.lease.client_id.as_ref().map(ClientId::as_bytes) == Some(c.duid));
+            if !owned {
+                continue;
+            }
+            self.table.unindex_client(key);
+            let Some(mut entry) = self.table.get(key).cloned() else {
+                continue;
+            };
+            entry.lease.state = LeaseState::Declined;
+            entry.lease.client_id = None;
+            entry.lease.cltt = c.now;
+            entry.lease.valid_lifetime = p.decline_probation_period;
+            entry.lease.preferred_lifetime = 0;
+            if !self.record(&entry.lease) {
+                continue;
+            }
+            self.count_declined(entry.subnet as usize, 1);
+            self.table.insert(entry);
+            declined += 1;
+        }
+        if declined == 0 {
+            return write_ia_status(
+                w,
+                false,
+                ia.iaid,
+                status::NO_BINDING,
+                b"No binding for this IA.",
+            );
+        }
+        write_ia_status(w, false, ia.iaid, status::SUCCESS, b"Address declined.")
+    }
+
+    /// An expired lease (or an ended probation) goes back to the pool (ARM chapter 12).
+    fn reclaim(&mut self, p: &Prepared6, key: LeaseKey, now: u64) {
+        let Some(e) = self.table.get(key) else {
+            return;
+        };
+        let was_declined = e.lease.state == LeaseState::Declined;
+        let mut entry = e.clone();
+        entry.lease.state = LeaseState::ExpiredReclaimed;
+        entry.lease.cltt = now;
+        entry.lease.valid_lifetime = 0;
+        entry.lease.preferred_lifetime = 0;
+        if !self.record(&entry.lease) {
+            return;
+        }
+        let si = entry.subnet as usize;
+        self.count_assigned(si, key.1, -1);
+        if was_declined {
+            self.count_declined(si, -1);
+        }
+        let g = &self.stats.global;
+        g.reclaimed_leases.inc();
+        if was_declined {
+            g.reclaimed_declined_addresses.inc();
+        }
+        if let Some(sc) = self.stats.subnets.get(si) {
+            sc.reclaimed_leases.inc();
+            if was_declined {
+                sc.reclaimed_declined_addresses.inc();
+            }
+        }
+        self.give_back(p, &entry, key);
+        entry.holds_bit = false;
+        if let Some(e) = self.table.get_mut(key) {
+            *e = entry;
+        }
+    }
+
+    /// Releases the bit an entry held and queues the offset on this shard.
+    fn give_back(&mut self, p: &Prepared6, entry: &Entry6, key: LeaseKey) {
+        if !entry.holds_bit || entry.pool == NO_POOL {
+            return;
+        }
+        let pi = entry.pool as usize;
+        if let Some(pool) = p.pools.get(pi) {
+            if let Some(off) = pool.offset_of(key.0) {
+                pool.bitmap.release(off);
+                if let Some(q) = self.queues.get_mut(pi) {
+                    q.push(off);
+                }
+            }
+        }
+    }
+}

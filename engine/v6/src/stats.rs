@@ -1,0 +1,199 @@
+//! Per-shard DHCPv6 counters with Kea's statistic names (ARM 10.x "Statistics in the DHCPv6
+//! Server"). Each shard writes only its own counters (a relaxed load and store, no lock); the
+//! control thread sums every shard's on demand with [`kea_statistics6`].
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// A counter written by exactly one thread and read by others.
+#[derive(Default, Debug)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    #[inline]
+    pub fn inc(&self) {
+        let v = self.0.load(Ordering::Relaxed);
+        self.0.store(v.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A gauge written by exactly one thread; per shard it may go below zero (a lease assigned on
+/// one shard and reclaimed on another after re-hashing), but the sum is right.
+#[derive(Default, Debug)]
+pub struct Gauge(AtomicI64);
+
+impl Gauge {
+    #[inline]
+    pub fn add(&self, n: i64) {
+        let v = self.0.load(Ordering::Relaxed);
+        self.0.store(v.wrapping_add(n), Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+macro_rules! global_counters {
+    ($($field:ident => $name:literal),* $(,)?) => {
+        /// Global DHCPv6 counters of one shard.
+        #[derive(Default, Debug)]
+        #[repr(align(64))]
+        pub struct GlobalCounters6 { $(pub $field: Counter,)* }
+
+        impl GlobalCounters6 {
+            /// (Kea statistic name, value) for every counter.
+            pub fn each(&self) -> [(&'static str, u64); [$($name),*].len()] {
+                [$(($name, self.$field.get()),)*]
+            }
+        }
+    };
+}
+
+global_counters! {
+    pkt6_received => "pkt6-received",
+    pkt6_solicit_received => "pkt6-solicit-received",
+    pkt6_advertise_received => "pkt6-advertise-received",
+    pkt6_request_received => "pkt6-request-received",
+    pkt6_reply_received => "pkt6-reply-received",
+    pkt6_renew_received => "pkt6-renew-received",
+    pkt6_rebind_received => "pkt6-rebind-received",
+    pkt6_release_received => "pkt6-release-received",
+    pkt6_decline_received => "pkt6-decline-received",
+    pkt6_infrequest_received => "pkt6-infrequest-received",
+    pkt6_dhcpv4_query_received => "pkt6-dhcpv4-query-received",
+    pkt6_dhcpv4_response_received => "pkt6-dhcpv4-response-received",
+    pkt6_unknown_received => "pkt6-unknown-received",
+    pkt6_parse_failed => "pkt6-parse-failed",
+    pkt6_receive_drop => "pkt6-receive-drop",
+    pkt6_sent => "pkt6-sent",
+    pkt6_advertise_sent => "pkt6-advertise-sent",
+    pkt6_reply_sent => "pkt6-reply-sent",
+    pkt6_dhcpv4_response_sent => "pkt6-dhcpv4-response-sent",
+    reclaimed_leases => "reclaimed-leases",
+    reclaimed_declined_addresses => "reclaimed-declined-addresses",
+    cumulative_assigned_nas => "cumulative-assigned-nas",
+    cumulative_assigned_pds => "cumulative-assigned-pds",
+    v6_ia_na_lease_reuses => "v6-ia-na-lease-reuses",
+    v6_ia_pd_lease_reuses => "v6-ia-pd-lease-reuses",
+}
+
+/// Per-subnet counters of one shard (`subnet[id].*`).
+#[derive(Default, Debug)]
+pub struct SubnetCounters6 {
+    pub assigned_nas: Gauge,
+    pub assigned_pds: Gauge,
+    pub declined_addresses: Gauge,
+    pub cumulative_assigned_nas: Counter,
+    pub cumulative_assigned_pds: Counter,
+    pub reclaimed_leases: Counter,
+    pub reclaimed_declined_addresses: Counter,
+    pub v6_ia_na_lease_reuses: Counter,
+    pub v6_ia_pd_lease_reuses: Counter,
+}
+
+/// All counters of one shard; shared (`Arc`) with the control thread.
+#[derive(Debug)]
+pub struct ShardStats6 {
+    pub global: GlobalCounters6,
+    pub subnets: Box<[SubnetCounters6]>,
+    /// Declined addresses over all subnets (`declined-addresses`).
+    pub declined_addresses: Gauge,
+}
+
+impl ShardStats6 {
+    pub fn new(subnets: usize) -> Self {
+        ShardStats6 {
+            global: GlobalCounters6::default(),
+            subnets: (0..subnets).map(|_| SubnetCounters6::default()).collect(),
+            declined_addresses: Gauge::default(),
+        }
+    }
+}
+
+/// Sums the shards' counters into Kea's flat statistic names (`statistic-get-all`,
+/// `/metrics`). Gauges are clamped at zero; totals are the configured pool sizes.
+pub fn kea_statistics6(
+    prepared: &crate::Prepared6,
+    shards: &[std::sync::Arc<ShardStats6>],
+) -> Vec<(String, i64)> {
+    let mut out: Vec<(String, i64)> = Vec::new();
+    let mut sums: Vec<(&'static str, u64)> = Vec::new();
+    for s in shards {
+        for (i, (name, v)) in s.global.each().into_iter().enumerate() {
+            match sums.get_mut(i) {
+                Some(slot) => slot.1 = slot.1.wrapping_add(v),
+                None => sums.push((name, v)),
+            }
+        }
+    }
+    out.extend(sums.into_iter().map(|(n, v)| (n.to_string(), v as i64)));
+    let declined: i64 = shards.iter().map(|s| s.declined_addresses.get()).sum();
+    out.push(("declined-addresses".into(), declined.max(0)));
+    for (si, subnet) in prepared.subnets.iter().enumerate() {
+        let id = subnet.id.0;
+        let sum = |f: &dyn Fn(&SubnetCounters6) -> i64| -> i64 {
+            shards
+                .iter()
+                .filter_map(|s| s.subnets.get(si).map(f))
+                .sum::<i64>()
+                .max(0)
+        };
+        let clamp = |v: u128| i64::try_from(v).unwrap_or(i64::MAX);
+        out.push((format!("subnet[{id}].total-nas"), clamp(subnet.total_nas)));
+        out.push((
+            format!("subnet[{id}].assigned-nas"),
+            sum(&|c| c.assigned_nas.get()),
+        ));
+        out.push((
+            format!("subnet[{id}].cumulative-assigned-nas"),
+            sum(&|c| c.cumulative_assigned_nas.get() as i64),
+        ));
+        out.push((format!("subnet[{id}].total-pds"), clamp(subnet.total_pds)));
+        out.push((
+            format!("subnet[{id}].assigned-pds"),
+            sum(&|c| c.assigned_pds.get()),
+        ));
+        out.push((
+            format!("subnet[{id}].cumulative-assigned-pds"),
+            sum(&|c| c.cumulative_assigned_pds.get() as i64),
+        ));
+        out.push((
+            format!("subnet[{id}].declined-addresses"),
+            sum(&|c| c.declined_addresses.get()),
+        ));
+        out.push((
+            format!("subnet[{id}].reclaimed-declined-addresses"),
+            sum(&|c| c.reclaimed_declined_addresses.get() as i64),
+        ));
+        out.push((
+            format!("subnet[{id}].reclaimed-leases"),
+            sum(&|c| c.reclaimed_leases.get() as i64),
+        ));
+        out.push((
+            format!("subnet[{id}].v6-ia-na-lease-reuses"),
+            sum(&|c| c.v6_ia_na_lease_reuses.get() as i64),
+        ));
+        out.push((
+            format!("subnet[{id}].v6-ia-pd-lease-reuses"),
+            sum(&|c| c.v6_ia_pd_lease_reuses.get() as i64),
+        ));
+        for &pi in subnet.na_pools.iter().chain(&subnet.pd_pools) {
+            if let Some(pool) = prepared.pools.get(pi) {
+                let (name, what) = if pool.is_pd() {
+                    ("pd-pool", "total-pds")
+                } else {
+                    ("pool", "total-nas")
+                };
+                out.push((
+                    format!("subnet[{id}].{name}[{}].{what}", pool.pool_id.0),
+                    clamp(pool.total),
+                ));
+            }
+        }
+    }
+    out
+}
