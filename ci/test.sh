@@ -28,5 +28,5 @@ export CORELEASE_PERF_REQUIRE_KEA=1
 cargo test --workspace --locked -- --test-threads=2
 # corelease perf against the real server (the binary comes from the root package, so this test
 # is run explicitly with its path).
-CORELEASE_BIN="${CARGO_TARGET_DIR:-target}/debug/corelease" \
+CORELEASE_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/corelease" \
   cargo test -p corelease-perf --locked --test against_corelease -- --ignored
