@@ -7,7 +7,7 @@
 
 use crate::error::ExprError;
 use crate::lexer::{Lexer, Tok};
-use crate::program::{IntText, Op, Pkt4Field, PktField, Program, Repr, Universe, ValueKind};
+use crate::program::{Fused, IntText, Op, Pkt4Field, PktField, Program, Repr, Universe, ValueKind};
 use std::net::IpAddr;
 
 /// Nesting limit, so hostile configs cannot overflow the stack at load time.
@@ -89,6 +89,8 @@ impl<'a, 'r> Parser<'a, 'r> {
         if self.tok != Tok::End {
             return Err(self.unexpected("an operator or end of expression"));
         }
+        let (ops, fused) = fuse_comparisons(&self.ops);
+        self.ops = ops;
         let (mut strings, mut bools, mut max_s, mut max_b) = (0usize, 0usize, 0usize, 0usize);
         for op in &self.ops {
             let (ps, pb, us, ub) = op.stack_effect();
@@ -100,6 +102,7 @@ impl<'a, 'r> Parser<'a, 'r> {
         Ok(Program {
             ops: self.ops,
             consts: self.consts,
+            fused,
             classes: self.classes,
             regexes: self.regexes,
             kind,
@@ -799,5 +802,116 @@ impl<'a, 'r> Parser<'a, 'r> {
         };
         self.ops.push(Op::VendorClassData { enterprise, index });
         Ok(ValueKind::String)
+    }
+}
+
+/// A leaf whose string value can be borrowed during evaluation (see `Program::source`).
+fn is_leaf(op: &Op) -> bool {
+    match op {
+        Op::Option { repr, .. }
+        | Op::SubOption { repr, .. }
+        | Op::Relay4 { repr, .. }
+        | Op::Relay6Option { repr, .. }
+        | Op::VendorOption { repr, .. } => *repr == Repr::Bytes,
+        Op::Relay6Peer { .. }
+        | Op::Relay6Link { .. }
+        | Op::Pkt4(_)
+        | Op::Pkt6MsgType
+        | Op::Pkt6TransId
+        | Op::Pkt(_)
+        | Op::VendorEnterprise
+        | Op::VendorClassEnterprise
+        | Op::VendorClassData { .. } => true,
+        _ => false,
+    }
+}
+
+/// Rewrites `leaf const ==`, `const leaf ==` and `leaf substring const ==` into one
+/// [`Op::EqConst`]. Postfix adjacency guarantees these ops are exactly the operands.
+fn fuse_comparisons(ops: &[Op]) -> (Vec<Op>, Vec<Fused>) {
+    let mut out = Vec::with_capacity(ops.len());
+    let mut fused = Vec::new();
+    let mut i = 0;
+    while i < ops.len() {
+        let window = |n: usize| ops.get(i..i + n);
+        let found = match (window(3), window(4)) {
+            (
+                _,
+                Some(
+                    &[leaf, Op::Substring { start, len }, Op::Const { start: cs, len: cl }, Op::Equal],
+                ),
+            ) if is_leaf(&leaf) => Some((
+                Fused {
+                    source: leaf,
+                    substring: Some((start, len)),
+                    value: (cs, cl),
+                },
+                4,
+            )),
+            (Some(&[leaf, Op::Const { start, len }, Op::Equal]), _) if is_leaf(&leaf) => Some((
+                Fused {
+                    source: leaf,
+                    substring: None,
+                    value: (start, len),
+                },
+                3,
+            )),
+            (Some(&[Op::Const { start, len }, leaf, Op::Equal]), _) if is_leaf(&leaf) => Some((
+                Fused {
+                    source: leaf,
+                    substring: None,
+                    value: (start, len),
+                },
+                3,
+            )),
+            _ => None,
+        };
+        match found {
+            Some((f, n)) => {
+                out.push(Op::EqConst {
+                    fused: fused.len() as u32,
+                });
+                fused.push(f);
+                i += n;
+            }
+            None => {
+                if let Some(op) = ops.get(i) {
+                    out.push(*op);
+                }
+                i += 1;
+            }
+        }
+    }
+    (out, fused)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops(expr: &str) -> Vec<Op> {
+        let names = |_: &str| None;
+        match Parser::new(expr, Universe::V4, &names).and_then(|p| p.compile()) {
+            Ok(p) => p.ops,
+            Err(e) => panic!("{expr}: {e}"),
+        }
+    }
+
+    #[test]
+    fn typical_class_tests_fuse_into_one_comparison() {
+        assert_eq!(
+            ops("substring(option[61].hex,0,3) == 'foo'"),
+            vec![Op::EqConst { fused: 0 }]
+        );
+        assert_eq!(
+            ops("'foo' == option[61].hex"),
+            vec![Op::EqConst { fused: 0 }]
+        );
+        assert_eq!(
+            ops("pkt4.giaddr == 10.0.0.1 and relay4[2].hex == 0x01"),
+            vec![Op::EqConst { fused: 0 }, Op::EqConst { fused: 1 }, Op::And]
+        );
+        // A computed operand is not a leaf: no fusion.
+        assert_eq!(ops("lcase(option[61].hex) == 'foo'").len(), 4);
     }
 }

@@ -160,6 +160,20 @@ pub(crate) enum Op {
     IntToText(IntText),
     Lcase,
     Ucase,
+    /// Peephole fusion of `leaf [substring] const ==` (the shape of almost every class test):
+    /// compares the borrowed packet bytes with the constant without copying either.
+    EqConst {
+        fused: u32,
+    },
+}
+
+/// Operands of [`Op::EqConst`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Fused {
+    pub(crate) source: Op,
+    pub(crate) substring: Option<(i32, Option<i32>)>,
+    /// (start, len) in the constant pool.
+    pub(crate) value: (u32, u32),
 }
 
 impl Op {
@@ -185,6 +199,7 @@ impl Op {
             | Op::VendorClassEnterprise
             | Op::VendorClassData { .. } => (0, 0, 1, 0),
             Op::Vendor { .. }
+            | Op::EqConst { .. }
             | Op::VendorClass { .. }
             | Op::Member { .. }
             | Op::Known
@@ -208,6 +223,7 @@ impl Op {
 pub struct Program {
     pub(crate) ops: Vec<Op>,
     pub(crate) consts: Vec<u8>,
+    pub(crate) fused: Vec<Fused>,
     pub(crate) classes: Vec<Box<str>>,
     pub(crate) regexes: Vec<regex::bytes::Regex>,
     pub(crate) kind: ValueKind,
@@ -259,19 +275,8 @@ impl Scratch {
         self.spans.push((start, self.bytes.len()));
     }
 
-    fn push_u32(&mut self, v: u32) {
-        self.push(&v.to_be_bytes());
-    }
-
     fn push_opt(&mut self, data: Option<&[u8]>) {
         self.push(data.unwrap_or(&[]));
-    }
-
-    fn push_addr(&mut self, a: IpAddr) {
-        match a {
-            IpAddr::V4(a) => self.push(&a.octets()),
-            IpAddr::V6(a) => self.push(&a.octets()),
-        }
     }
 
     fn pop(&mut self) -> Result<(usize, usize), EvalError> {
@@ -301,6 +306,14 @@ impl Scratch {
     fn mark(&self) -> usize {
         self.bytes.len()
     }
+}
+
+/// Copies a number or address (at most 16 bytes) into `tmp` and borrows it.
+fn put<'t>(tmp: &'t mut [u8; 16], bytes: &[u8]) -> &'t [u8] {
+    let n = bytes.len().min(tmp.len());
+    let (head, _) = tmp.split_at_mut(n);
+    head.copy_from_slice(bytes.get(..n).unwrap_or(&[]));
+    head
 }
 
 /// `fmt::Write` into the scratch bytes: number and address formatting without a `String`.
@@ -541,101 +554,54 @@ impl Program {
     }
 
     fn step(&self, op: Op, ctx: &impl PacketContext, s: &mut Scratch) -> Result<(), EvalError> {
-        let u = self.universe;
         match op {
-            Op::Const { start, len } => {
-                let (a, b) = (start as usize, start as usize + len as usize);
-                s.push(self.consts.get(a..b).unwrap_or(&[]));
+            Op::Option { repr, .. }
+            | Op::SubOption { repr, .. }
+            | Op::Relay4 { repr, .. }
+            | Op::Relay6Option { repr, .. }
+            | Op::VendorOption { repr, .. } => Self::push_repr(s, self.lookup(op, ctx), repr),
+            Op::EqConst { fused } => {
+                let f = self
+                    .fused
+                    .get(fused as usize)
+                    .ok_or(EvalError::StackUnderflow)?;
+                let mut tmp = [0u8; 16];
+                let v = self.source(f.source, ctx, &mut tmp).unwrap_or(&[]);
+                let v = match f.substring {
+                    Some((start, len)) => {
+                        let (a, b) = substring_range(v.len(), start, len);
+                        v.get(a..b).unwrap_or(&[])
+                    }
+                    None => v,
+                };
+                let (a, b) = (f.value.0 as usize, f.value.0 as usize + f.value.1 as usize);
+                s.bools.push(self.consts.get(a..b) == Some(v));
             }
-            Op::Option { code, repr } => Self::push_repr(s, ctx.option(code), repr),
-            Op::SubOption { code, sub, repr } => {
-                let data = ctx.option(code).and_then(|p| find_tlv(u, p, sub));
-                Self::push_repr(s, data, repr);
+            Op::Const { .. }
+            | Op::Relay6Peer { .. }
+            | Op::Relay6Link { .. }
+            | Op::Pkt4(_)
+            | Op::Pkt6MsgType
+            | Op::Pkt6TransId
+            | Op::Pkt(_)
+            | Op::VendorEnterprise
+            | Op::VendorClassEnterprise
+            | Op::VendorClassData { .. } => {
+                let mut tmp = [0u8; 16];
+                let v = self.source(op, ctx, &mut tmp).unwrap_or(&[]);
+                s.push(v);
             }
-            Op::Relay4 { sub, repr } => {
-                // RFC 3046: option 82 sub-options use 1-byte code and length.
-                let data = ctx
-                    .option(82)
-                    .and_then(|p| find_tlv(Universe::V4, p, u16::from(sub)));
-                Self::push_repr(s, data, repr);
-            }
-            Op::Relay6Option { nest, code, repr } => {
-                let data = resolve_nest(ctx.relay6_count(), nest)
-                    .and_then(|level| ctx.relay6_option(level, code));
-                Self::push_repr(s, data, repr);
-            }
-            Op::Relay6Peer { nest } => {
-                let a =
-                    resolve_nest(ctx.relay6_count(), nest).and_then(|l| ctx.relay6_peer_addr(l));
-                match a {
-                    Some(a) => s.push(&a.octets()),
-                    None => s.push(&[]),
-                }
-            }
-            Op::Relay6Link { nest } => {
-                let a =
-                    resolve_nest(ctx.relay6_count(), nest).and_then(|l| ctx.relay6_link_addr(l));
-                match a {
-                    Some(a) => s.push(&a.octets()),
-                    None => s.push(&[]),
-                }
-            }
-            Op::Pkt4(f) => match f {
-                Pkt4Field::Mac => s.push(ctx.pkt4_mac()),
-                Pkt4Field::Hlen => s.push_u32(u32::from(ctx.pkt4_hlen())),
-                Pkt4Field::Htype => s.push_u32(u32::from(ctx.pkt4_htype())),
-                Pkt4Field::Ciaddr => s.push(&ctx.pkt4_ciaddr().octets()),
-                Pkt4Field::Giaddr => s.push(&ctx.pkt4_giaddr().octets()),
-                Pkt4Field::Yiaddr => s.push(&ctx.pkt4_yiaddr().octets()),
-                Pkt4Field::Siaddr => s.push(&ctx.pkt4_siaddr().octets()),
-                Pkt4Field::MsgType => s.push_u32(u32::from(ctx.msg_type())),
-                Pkt4Field::TransId => s.push_u32(ctx.transaction_id()),
-            },
-            Op::Pkt6MsgType => s.push_u32(u32::from(ctx.msg_type())),
-            Op::Pkt6TransId => s.push_u32(ctx.transaction_id()),
-            Op::Pkt(f) => match f {
-                PktField::Iface => s.push(ctx.iface()),
-                PktField::Src => s.push_addr(ctx.src_addr()),
-                PktField::Dst => s.push_addr(ctx.dst_addr()),
-                PktField::Len => s.push_u32(ctx.packet_len()),
-            },
             Op::Vendor { enterprise } => {
                 let found = self
                     .vendor(ctx)
                     .is_some_and(|(e, _)| enterprise_matches(enterprise, e));
                 s.bools.push(found);
             }
-            Op::VendorEnterprise => match self.vendor(ctx) {
-                Some((e, _)) => s.push_u32(e),
-                None => s.push(&[]),
-            },
-            Op::VendorOption {
-                enterprise,
-                code,
-                repr,
-            } => {
-                let data = self
-                    .vendor(ctx)
-                    .filter(|(e, _)| enterprise_matches(enterprise, *e))
-                    .and_then(|(_, subs)| find_tlv(u, subs, code));
-                Self::push_repr(s, data, repr);
-            }
             Op::VendorClass { enterprise } => {
                 let found = self
                     .vendor_class(ctx)
                     .is_some_and(|(e, _)| enterprise_matches(enterprise, e));
                 s.bools.push(found);
-            }
-            Op::VendorClassEnterprise => match self.vendor_class(ctx) {
-                Some((e, _)) => s.push_u32(e),
-                None => s.push(&[]),
-            },
-            Op::VendorClassData { enterprise, index } => {
-                let data = self
-                    .vendor_class(ctx)
-                    .filter(|(e, _)| enterprise_matches(enterprise, *e))
-                    .and_then(|(_, chunks)| vendor_class_chunk(u, chunks, index));
-                s.push_opt(data);
             }
             Op::Member { class } => {
                 let name = self.classes.get(class as usize).map_or("", |c| &**c);
@@ -787,6 +753,111 @@ impl Program {
             }
         }
         Ok(())
+    }
+
+    /// Payload read by an option-like op; `None` when absent (ARM 16.3: "" / false).
+    fn lookup<'c>(&self, op: Op, ctx: &'c impl PacketContext) -> Option<&'c [u8]> {
+        let u = self.universe;
+        match op {
+            Op::Option { code, .. } => ctx.option(code),
+            Op::SubOption { code, sub, .. } => ctx.option(code).and_then(|p| find_tlv(u, p, sub)),
+            // RFC 3046: option 82 sub-options use 1-byte code and length.
+            Op::Relay4 { sub, .. } => ctx
+                .option(82)
+                .and_then(|p| find_tlv(Universe::V4, p, u16::from(sub))),
+            Op::Relay6Option { nest, code, .. } => resolve_nest(ctx.relay6_count(), nest)
+                .and_then(|level| ctx.relay6_option(level, code)),
+            Op::VendorOption {
+                enterprise, code, ..
+            } => self
+                .vendor(ctx)
+                .filter(|(e, _)| enterprise_matches(enterprise, *e))
+                .and_then(|(_, subs)| find_tlv(u, subs, code)),
+            Op::VendorClassData { enterprise, index } => self
+                .vendor_class(ctx)
+                .filter(|(e, _)| enterprise_matches(enterprise, *e))
+                .and_then(|(_, chunks)| vendor_class_chunk(u, chunks, index)),
+            _ => None,
+        }
+    }
+
+    /// The string value of a leaf op, borrowed from the packet, the constants or `tmp` (for
+    /// numbers and addresses); `None` if `op` is not a leaf.
+    fn source<'x>(
+        &'x self,
+        op: Op,
+        ctx: &'x impl PacketContext,
+        tmp: &'x mut [u8; 16],
+    ) -> Option<&'x [u8]> {
+        let v: &[u8] = match op {
+            Op::Const { start, len } => {
+                let (a, b) = (start as usize, start as usize + len as usize);
+                self.consts.get(a..b).unwrap_or(&[])
+            }
+            Op::Option {
+                repr: Repr::Bytes, ..
+            }
+            | Op::SubOption {
+                repr: Repr::Bytes, ..
+            }
+            | Op::Relay4 {
+                repr: Repr::Bytes, ..
+            }
+            | Op::Relay6Option {
+                repr: Repr::Bytes, ..
+            }
+            | Op::VendorOption {
+                repr: Repr::Bytes, ..
+            }
+            | Op::VendorClassData { .. } => self.lookup(op, ctx).unwrap_or(&[]),
+            Op::Relay6Peer { nest } => {
+                match resolve_nest(ctx.relay6_count(), nest).and_then(|l| ctx.relay6_peer_addr(l)) {
+                    Some(a) => put(tmp, &a.octets()),
+                    None => &[],
+                }
+            }
+            Op::Relay6Link { nest } => {
+                match resolve_nest(ctx.relay6_count(), nest).and_then(|l| ctx.relay6_link_addr(l)) {
+                    Some(a) => put(tmp, &a.octets()),
+                    None => &[],
+                }
+            }
+            Op::Pkt4(f) => match f {
+                Pkt4Field::Mac => ctx.pkt4_mac(),
+                Pkt4Field::Hlen => put(tmp, &u32::from(ctx.pkt4_hlen()).to_be_bytes()),
+                Pkt4Field::Htype => put(tmp, &u32::from(ctx.pkt4_htype()).to_be_bytes()),
+                Pkt4Field::Ciaddr => put(tmp, &ctx.pkt4_ciaddr().octets()),
+                Pkt4Field::Giaddr => put(tmp, &ctx.pkt4_giaddr().octets()),
+                Pkt4Field::Yiaddr => put(tmp, &ctx.pkt4_yiaddr().octets()),
+                Pkt4Field::Siaddr => put(tmp, &ctx.pkt4_siaddr().octets()),
+                Pkt4Field::MsgType => put(tmp, &u32::from(ctx.msg_type()).to_be_bytes()),
+                Pkt4Field::TransId => put(tmp, &ctx.transaction_id().to_be_bytes()),
+            },
+            Op::Pkt6MsgType => put(tmp, &u32::from(ctx.msg_type()).to_be_bytes()),
+            Op::Pkt6TransId => put(tmp, &ctx.transaction_id().to_be_bytes()),
+            Op::Pkt(f) => match f {
+                PktField::Iface => ctx.iface(),
+                PktField::Src => match ctx.src_addr() {
+                    IpAddr::V4(a) => put(tmp, &a.octets()),
+                    IpAddr::V6(a) => put(tmp, &a.octets()),
+                },
+                PktField::Dst => match ctx.dst_addr() {
+                    IpAddr::V4(a) => put(tmp, &a.octets()),
+                    IpAddr::V6(a) => put(tmp, &a.octets()),
+                },
+                PktField::Len => put(tmp, &ctx.packet_len().to_be_bytes()),
+            },
+            Op::VendorEnterprise => match self.vendor(ctx) {
+                Some((e, _)) => put(tmp, &e.to_be_bytes()),
+                None => &[],
+            },
+            Op::VendorClassEnterprise => match self.vendor_class(ctx) {
+                Some((e, _)) => put(tmp, &e.to_be_bytes()),
+                None => &[],
+            },
+            _ => return None,
+        };
+        Some(v)
     }
 
     fn vendor<'c>(&self, ctx: &'c impl PacketContext) -> Option<(u32, &'c [u8])> {
