@@ -5,16 +5,17 @@
 //! from the shards' published atomics. Nothing here runs on the packet path.
 
 use crate::server4::Dhcp4Handler;
+use corelease_config::{Dhcp4Config, Loaded};
 use corelease_control::{Backend, LeaseQuery, MetricsWriter};
 use corelease_shard::{Runtime, ShardWaker};
 use corelease_types::{Lease, SubnetId};
-use corelease_v4::{Prepared4, ShardStats4};
+use corelease_v4::{InterfaceInfo, Ports, Prepared4, ShardStats4};
 use serde_json::{json, Map, Value};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Work for one shard, run on its thread with its handler and the current time (Unix secs).
@@ -23,6 +24,77 @@ pub type ShardJob = Box<dyn FnOnce(&mut Dhcp4Handler, u64) + Send>;
 /// How long the control thread waits for a shard to answer (a shard answers between batches,
 /// within about a millisecond when idle).
 const SHARD_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long shards wait for each other at a reload's rendezvous points: pausing takes a
+/// batch (microseconds to milliseconds); rebuilding takes about a microsecond per lease.
+const PAUSE_TIMEOUT: Duration = Duration::from_secs(2);
+const REBUILD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Sections a reload cannot change: sockets, shard count and lease storage are set up once
+/// (DESIGN.md: shard sockets are never closed at run time).
+const RESTART_ONLY: &[&str] = &[
+    "interfaces-config",
+    "multi-threading",
+    "lease-database",
+    "control-socket",
+    "control-sockets",
+];
+
+/// A two-point barrier for config reload: every shard arrives at point 0 (all paused), then
+/// at point 1 (all rebuilt). A shard that waits past the timeout aborts the reload for all;
+/// a point once complete cannot be aborted, so either every shard switches or none does.
+pub struct Rendezvous {
+    shards: usize,
+    state: Mutex<([usize; 2], bool)>,
+    cv: Condvar,
+}
+
+impl Rendezvous {
+    pub fn new(shards: usize) -> Rendezvous {
+        Rendezvous {
+            shards,
+            state: Mutex::new(([0, 0], false)),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Arrives at `point` (0 or 1); true once every shard has, false if the reload aborted.
+    pub fn arrive(&self, point: usize) -> bool {
+        let timeout = if point == 0 {
+            PAUSE_TIMEOUT
+        } else {
+            REBUILD_TIMEOUT
+        };
+        let deadline = Instant::now() + timeout;
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if st.1 {
+            return false;
+        }
+        if let Some(n) = st.0.get_mut(point) {
+            *n += 1;
+        }
+        self.cv.notify_all();
+        loop {
+            if st.0.get(point).is_some_and(|n| *n >= self.shards) {
+                return true;
+            }
+            if st.1 {
+                return false;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                st.1 = true;
+                self.cv.notify_all();
+                return false;
+            }
+            st = self
+                .cv
+                .wait_timeout(st, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
 
 /// One job queue per shard: the senders stay here, each receiver goes to its shard.
 pub fn job_queues(shards: usize) -> (Vec<Sender<ShardJob>>, Vec<Option<Receiver<ShardJob>>>) {
@@ -38,9 +110,15 @@ pub struct Dhcp4Backend {
     pub runtime: Arc<Runtime>,
     pub jobs: Vec<Sender<ShardJob>>,
     pub wakers: Vec<ShardWaker>,
-    pub prepared: Arc<Prepared4>,
+    /// The running configuration's prepared form (replaced by a reload).
+    pub prepared: Mutex<Arc<Prepared4>>,
+    /// What a reload prepares a new configuration with (interfaces-config cannot change).
+    pub configured_ifaces: Vec<InterfaceInfo>,
+    pub ports: Ports,
+    /// One reload at a time.
+    pub reload_lock: Mutex<()>,
     pub stats: Arc<Mutex<Vec<Option<Arc<ShardStats4>>>>>,
-    pub raw_config: Value,
+    pub raw_config: Mutex<Value>,
     pub config_file: Option<PathBuf>,
     pub started: Instant,
     pub multi_threading: bool,
@@ -48,21 +126,6 @@ pub struct Dhcp4Backend {
     pub exit_value: Arc<AtomicI32>,
     /// Set while dhcp-disable is in force (for status-get); the shards hold the real flag.
     pub disabled: Mutex<bool>,
-}
-
-/// Loads a configuration file as `-t` does: errors and not-yet-supported keys are refused.
-pub fn check_config_file(path: &std::path::Path) -> Result<(), String> {
-    let loaded = corelease_config::load_dhcp4_file(path).map_err(|e| e.to_string())?;
-    if loaded.unsupported.is_empty() {
-        Ok(())
-    } else {
-        Err(loaded
-            .unsupported
-            .iter()
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join("; "))
-    }
 }
 
 fn unix_now() -> u64 {
@@ -127,6 +190,67 @@ fn leases_on_shard(h: &Dhcp4Handler, query: &LeaseQuery) -> Vec<Lease> {
 }
 
 impl Dhcp4Backend {
+    /// The running configuration's prepared form.
+    pub fn current_prepared(&self) -> Arc<Prepared4> {
+        Arc::clone(&self.prepared.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// config-set / config-reload / SIGHUP: validates, refuses changes that need a restart,
+    /// prepares the new configuration off the shards, then has every shard switch behind one
+    /// rendezvous. On any error the running configuration stays.
+    fn apply(&self, loaded: Loaded<Dhcp4Config>) -> Result<(), String> {
+        let _one_at_a_time = self
+            .reload_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // As at startup: keys not implemented yet are reported, not refused.
+        for issue in &loaded.unsupported {
+            tracing::warn!(target: "DHCP4_CONFIG_UNSUPPORTED", "{issue}");
+        }
+        {
+            let running = self
+                .raw_config
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for key in RESTART_ONLY {
+                let old = running.get("Dhcp4").and_then(|d| d.get(*key));
+                let new = loaded.raw.get("Dhcp4").and_then(|d| d.get(*key));
+                if old != new {
+                    return Err(format!(
+                        "Dhcp4.{key}: changing it needs a restart; the running configuration stays"
+                    ));
+                }
+            }
+        }
+        let prepared = Arc::new(Prepared4::new(
+            &loaded.config,
+            self.configured_ifaces.clone(),
+            self.ports,
+        ));
+        let rendezvous = Arc::new(Rendezvous::new(self.jobs.len()));
+        let stats = Arc::clone(&self.stats);
+        let next = Arc::clone(&prepared);
+        let within = PAUSE_TIMEOUT + REBUILD_TIMEOUT + SHARD_ANSWER_TIMEOUT;
+        let started = Instant::now();
+        let results = self.ask_all_within(within, move |h, now| {
+            h.reload(Arc::clone(&next), &rendezvous, &stats, now)
+        })?;
+        let mut conflicts = 0;
+        for r in results {
+            conflicts += r?;
+        }
+        if conflicts > 0 {
+            tracing::warn!(target: "DHCP4_DYNRECONF", conflicts, "leases for an address claimed twice were dropped by the reload");
+        }
+        *self.prepared.lock().unwrap_or_else(PoisonError::into_inner) = prepared;
+        *self
+            .raw_config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = loaded.raw;
+        tracing::info!(target: "DHCP4_CONFIG_COMPLETE", micros = started.elapsed().as_micros() as u64, "configuration applied on every shard");
+        Ok(())
+    }
+
     /// Runs `f` on shard `shard` and waits for its result.
     fn ask<T: Send + 'static>(
         &self,
@@ -156,6 +280,14 @@ impl Dhcp4Backend {
         &self,
         f: impl Fn(&mut Dhcp4Handler, u64) -> T + Send + Sync + Clone + 'static,
     ) -> Result<Vec<T>, String> {
+        self.ask_all_within(SHARD_ANSWER_TIMEOUT, f)
+    }
+
+    fn ask_all_within<T: Send + 'static>(
+        &self,
+        timeout: Duration,
+        f: impl Fn(&mut Dhcp4Handler, u64) -> T + Send + Sync + Clone + 'static,
+    ) -> Result<Vec<T>, String> {
         // Queue on every shard first, then collect: the shards work in parallel.
         let mut pending = Vec::with_capacity(self.jobs.len());
         for (i, queue) in self.jobs.iter().enumerate() {
@@ -176,9 +308,8 @@ impl Dhcp4Backend {
             .into_iter()
             .enumerate()
             .map(|(i, rx)| {
-                rx.recv_timeout(SHARD_ANSWER_TIMEOUT).map_err(|_| {
-                    format!("shard {i} did not answer within {SHARD_ANSWER_TIMEOUT:?}")
-                })
+                rx.recv_timeout(timeout)
+                    .map_err(|_| format!("shard {i} did not answer within {timeout:?}"))
             })
             .collect()
     }
@@ -271,7 +402,10 @@ impl Backend for Dhcp4Backend {
     }
 
     fn config(&self) -> Value {
-        self.raw_config.clone()
+        self.raw_config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn config_file(&self) -> Option<PathBuf> {
@@ -292,11 +426,18 @@ impl Backend for Dhcp4Backend {
         }
     }
 
-    fn test_config_file(&self) -> Result<String, String> {
+    fn set_config(&self, candidate: &Value) -> Result<(), String> {
+        let loaded = corelease_config::parse_dhcp4_value(candidate).map_err(|e| e.to_string())?;
+        self.apply(loaded)
+    }
+
+    fn reload_config(&self) -> Result<String, String> {
         let path = self.config_file.as_deref().ok_or_else(|| {
             "no configuration file: the server runs the embedded default config".to_string()
         })?;
-        check_config_file(path).map(|()| path.display().to_string())
+        let loaded = corelease_config::load_dhcp4_file(path).map_err(|e| e.to_string())?;
+        self.apply(loaded)?;
+        Ok(path.display().to_string())
     }
 
     fn shutdown(&self, exit_value: i32) {
@@ -321,7 +462,7 @@ impl Backend for Dhcp4Backend {
     }
 
     fn statistics(&self) -> Vec<(String, i64)> {
-        corelease_v4::kea_statistics(&self.prepared, &self.shard_stats())
+        corelease_v4::kea_statistics(&self.current_prepared(), &self.shard_stats())
     }
 
     fn shard_metrics(&self, w: &mut MetricsWriter) {

@@ -1,13 +1,14 @@
 //! `corelease dhcp4`: loads a Kea configuration, binds the shard sockets, recovers the lease
 //! log, starts one shard per core, opens the control sockets (src/control4.rs) and waits for
-//! signals (SIGTERM/SIGINT and the `shutdown` command stop; SIGHUP is reported until config
-//! reload lands with the control plane).
+//! signals (SIGTERM/SIGINT and the `shutdown` command stop; SIGHUP reloads the configuration
+//! file, as `config-reload` does).
 
 use crate::control4::{self, Dhcp4Backend, ShardJob};
 use crate::ifaces;
 use crate::lfc::Lfc;
 use crate::raw4::RawSender;
 use corelease_config::{Dhcp4Config, Loaded, SocketType};
+use corelease_control::Backend;
 use corelease_shard::{RecvMeta, RuntimeConfig, SendMeta, ShardHandler};
 use corelease_storage::{Family, LeaseLog, LeaseSink, LogOptions, NullSink, StorageError};
 use corelease_types::{Lease, LeaseKind};
@@ -270,6 +271,8 @@ pub(crate) struct Dhcp4Handler {
     server_port: u16,
     /// Lease file cleanup (lfc-interval).
     lfc: Lfc,
+    /// This shard's index (config reload rebuilds the shard state for it).
+    shard: usize,
 }
 
 impl Dhcp4Handler {
@@ -281,6 +284,45 @@ impl Dhcp4Handler {
         } else {
             tracing::info!(target: "DHCP4_DHCP_DISABLE", "DHCPv4 service disabled");
         }
+    }
+
+    /// Config reload on this shard (src/control4.rs `Dhcp4Backend::apply`): waits until every
+    /// shard has stopped serving (so none allocates from the new, still empty pool bitmaps),
+    /// rebuilds its state for `prepared` with every lease it holds and its lease log, waits
+    /// until every shard has rebuilt, then switches. If any shard misses a rendezvous, all
+    /// keep their running state. Blocking here is deliberate and bounded: the kernel queues
+    /// the shard's packets meanwhile, so a reload drops none.
+    pub(crate) fn reload(
+        &mut self,
+        prepared: Arc<Prepared4>,
+        rendezvous: &control4::Rendezvous,
+        stats: &Mutex<Vec<Option<Arc<ShardStats4>>>>,
+        now: u64,
+    ) -> Result<usize, String> {
+        if !rendezvous.arrive(0) {
+            return Err(format!(
+                "shard {}: not every shard paused in time",
+                self.shard
+            ));
+        }
+        self.commit_log();
+        let sink = std::mem::replace(self.v4.sink_mut(), ShardStore::Memory(NullSink));
+        let (mut next, conflicts) = self.v4.command_rebuild(prepared, self.shard, sink, now);
+        if !rendezvous.arrive(1) {
+            let sink = std::mem::replace(next.sink_mut(), ShardStore::Memory(NullSink));
+            *self.v4.sink_mut() = sink;
+            return Err(format!(
+                "shard {}: not every shard rebuilt in time",
+                self.shard
+            ));
+        }
+        self.v4 = next;
+        if let Ok(mut reg) = stats.lock() {
+            if let Some(slot) = reg.get_mut(self.shard) {
+                *slot = Some(self.v4.stats());
+            }
+        }
+        Ok(conflicts)
     }
 
     /// Makes the lease log durable up to now (what `on_batch_end` does for packets).
@@ -520,7 +562,7 @@ fn run(
     };
     let allowed =
         (!cfg.interfaces.all).then(|| configured.iter().map(|i| i.index).collect::<Vec<_>>());
-    let prepared = Arc::new(Prepared4::new(cfg, configured, ports));
+    let prepared = Arc::new(Prepared4::new(cfg, configured.clone(), ports));
 
     // Recover the lease log and hand each shard the leases of the clients it will see.
     let persist = cfg.lease_database.persist;
@@ -626,6 +668,7 @@ fn run(
                 raw,
                 server_port: ports.server,
                 lfc: Lfc::new(lfc_interval, i),
+                shard: i,
             }
         }
     };
@@ -645,9 +688,12 @@ fn run(
         runtime: Arc::clone(&runtime),
         wakers: (0..shards).filter_map(|i| runtime.waker(i)).collect(),
         jobs: job_senders,
-        prepared: Arc::clone(&prepared),
+        prepared: Mutex::new(Arc::clone(&prepared)),
+        configured_ifaces: configured,
+        ports,
+        reload_lock: Mutex::new(()),
         stats: Arc::clone(&stats_registry),
-        raw_config: loaded.raw.clone(),
+        raw_config: Mutex::new(loaded.raw.clone()),
         config_file: config_path.map(Path::to_path_buf),
         started,
         multi_threading: cfg.multi_threading.enable,
@@ -655,6 +701,7 @@ fn run(
         exit_value: Arc::clone(&exit_value),
         disabled: Mutex::new(false),
     });
+    let signal_backend = Arc::clone(&backend);
     let control = Arc::new(corelease_control::Control::new(
         backend,
         corelease_control::Limit::from_defaults(
@@ -674,15 +721,13 @@ fn run(
     tracing::info!(target: "DHCP4_STARTED", shards, port = ports.server, "corelease dhcp4 {} started", env!("CARGO_PKG_VERSION"));
     loop {
         match wait_signal(&sigs) {
-            libc::SIGHUP => match config_path.map(control4::check_config_file) {
-                Some(Ok(())) => {
-                    tracing::warn!(target: "DHCP4_DYNRECONF", "SIGHUP: the configuration file is valid, but reload is not implemented yet; restart to apply it")
+            // Kea reloads its configuration file on SIGHUP (ARM 9.1), as config-reload does.
+            libc::SIGHUP => match signal_backend.reload_config() {
+                Ok(path) => {
+                    tracing::info!(target: "DHCP4_DYNRECONF", "SIGHUP: configuration {path} applied")
                 }
-                Some(Err(e)) => {
-                    tracing::error!(target: "DHCP4_DYNRECONF_FAIL", "SIGHUP: the configuration file was not accepted, the running configuration stays: {e}")
-                }
-                None => {
-                    tracing::warn!(target: "DHCP4_DYNRECONF", "SIGHUP: running the embedded default config; nothing to reload")
+                Err(e) => {
+                    tracing::error!(target: "DHCP4_DYNRECONF_FAIL", "SIGHUP: configuration not applied, the running one stays: {e}")
                 }
             },
             sig => {
@@ -694,6 +739,9 @@ fn run(
     runtime.shutdown();
     // The control threads hold the backend and with it the runtime: stop them first.
     control_server.stop();
+    // The configuration the shards run now (a reload may have replaced the one started with).
+    let prepared = signal_backend.current_prepared();
+    drop(signal_backend);
     let joined = match Arc::try_unwrap(runtime) {
         Ok(rt) => rt.join(),
         // Still shared (cannot happen once the control server stopped): dropping the last

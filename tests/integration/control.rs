@@ -279,12 +279,12 @@ fn every_command_round_trips_over_unix_and_http() {
     assert_eq!(written["Dhcp4"]["subnet4"][0]["id"], 7);
     let r = rig.unix(&json!({ "command": "config-write", "arguments": { "filename": "/etc/corelease-nope.json" } }));
     assert_eq!(r["result"], 1, "outside the config directory: {r}");
-    // Not applied at run time yet: a good candidate is said to need a restart, a bad one is
-    // refused by JSON path; both are result 1 and the running configuration stays.
+    // A reload cannot change sockets, threads or lease storage; a bad config is named by
+    // JSON path; either way result 1 and the running configuration stays.
     let r = rig.both(json!({ "command": "config-set", "arguments": good }));
     assert_eq!(r["result"], 1);
     assert!(
-        r["text"].as_str().unwrap().contains("not supported yet"),
+        r["text"].as_str().unwrap().contains("needs a restart"),
         "{r}"
     );
     let r = rig.both(json!({ "command": "config-set", "arguments": bad }));
@@ -296,11 +296,18 @@ fn every_command_round_trips_over_unix_and_http() {
             .contains("Dhcp4.subnet4[0].pools[0].pool"),
         "{r}"
     );
+    let r = rig.both(json!({ "command": "config-hash-get" }));
+    assert_eq!(
+        r["arguments"]["hash"],
+        hash.as_str(),
+        "running config unchanged"
+    );
     let r = rig.both(json!({ "command": "config-reload" }));
-    assert_eq!(r["result"], 1);
-    assert!(
-        r["text"].as_str().unwrap().contains("not supported yet"),
-        "{r}"
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(
+        r["arguments"]["hash"],
+        hash.as_str(),
+        "same file, same hash"
     );
     let r = rig.both(json!({ "command": "no-such-command" }));
     assert_eq!(r["result"], 2);
@@ -603,4 +610,143 @@ fn bad_control_socket_config_stops_the_start_naming_the_json_path() {
         err.contains("Dhcp4.control-sockets[1].authentication.type: 'digest' is not supported"),
         "{err}"
     );
+}
+
+fn pid_of(rig: &Rig) -> i32 {
+    std::fs::read_to_string(rig.dir.0.join("kea-dhcp4.kea-dhcp4.pid"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .expect("PID file")
+}
+
+fn server_output(rig: &Rig) -> String {
+    rig.server.as_ref().map(Server::output).unwrap_or_default()
+}
+
+#[test]
+fn config_set_reload_and_sighup_keep_every_lease_and_lose_no_exchange_under_load() {
+    let _g = serial();
+    let rig = Rig::start("ctlreload");
+    let report = run_perfdhcp(&rig.ns, "1000", "20");
+    let acks1 = perfdhcp_value(&report, "REQUEST-ACK", "received packets").unwrap_or(0.0);
+    assert!(acks1 >= 950.0, "{report}");
+    let assigned = stat(&rig, "subnet[7].assigned-addresses");
+    let ack_sent = stat(&rig, "pkt4-ack-sent");
+
+    // config-set: config-get's output with a shorter lifetime and a second subnet.
+    let mut cfg = rig.both(json!({ "command": "config-get" }))["arguments"].clone();
+    cfg["Dhcp4"]["valid-lifetime"] = json!(3000);
+    cfg["Dhcp4"]["subnet4"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "id": 8, "subnet": "100.65.0.0/24",
+            "pools": [ { "pool": "100.65.0.10 - 100.65.0.19" } ] }));
+    let r = rig.unix(&json!({ "command": "config-set", "arguments": cfg }));
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(r["text"], "Configuration successful.");
+    let r = rig.both(json!({ "command": "config-get" }));
+    assert_eq!(r["arguments"]["Dhcp4"]["valid-lifetime"], 3000);
+    assert_eq!(stat(&rig, "subnet[8].total-addresses"), 10);
+    assert_eq!(
+        stat(&rig, "subnet[7].assigned-addresses"),
+        assigned,
+        "every lease kept"
+    );
+    assert_eq!(
+        stat(&rig, "pkt4-ack-sent"),
+        ack_sent,
+        "counters carried over"
+    );
+    let all = rig.both(json!({ "command": "lease4-get-all", "arguments": { "subnets": [ 7 ] } }));
+    assert_eq!(
+        all["arguments"]["leases"].as_array().map(Vec::len),
+        Some(assigned as usize)
+    );
+
+    // config-reload in the middle of a perfdhcp run (the file on disk is the original config),
+    // then SIGHUP (Kea's reload signal): every exchange completes, no address leased twice.
+    let ns_name = rig.ns.name.clone();
+    let load = std::thread::spawn(move || {
+        let out = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns_name,
+                "perfdhcp",
+                "-4",
+                "-r",
+                "300",
+                "-R",
+                "3000",
+                "-n",
+                "1500",
+                "-p",
+                "20",
+                "-u",
+                "-l",
+                "127.0.0.2",
+                "-L",
+                "67",
+                "-N",
+                "6767",
+                "127.0.0.1",
+            ])
+            .output()
+            .expect("perfdhcp");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = rig.unix(&json!({ "command": "config-reload" }));
+    assert_eq!(r["result"], 0, "{r}");
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on the PID of the server this test started (from its PID file).
+    unsafe { libc::kill(pid_of(&rig), libc::SIGHUP) };
+    let report = load.join().expect("perfdhcp thread");
+    let sent_d = perfdhcp_value(&report, "DISCOVER-OFFER", "sent packets").unwrap_or(0.0);
+    let acks = perfdhcp_value(&report, "REQUEST-ACK", "received packets").unwrap_or(0.0);
+    assert!(
+        sent_d >= 1400.0 && acks >= 0.98 * sent_d,
+        "{acks} ACKs for {sent_d}:\n{report}"
+    );
+    for section in ["DISCOVER-OFFER", "REQUEST-ACK"] {
+        assert_eq!(
+            perfdhcp_value(&report, section, "non unique addresses"),
+            Some(0.0),
+            "{report}"
+        );
+    }
+    let r = rig.both(json!({ "command": "config-get" }));
+    assert_eq!(
+        r["arguments"]["Dhcp4"]["valid-lifetime"], 4000,
+        "the file's config again"
+    );
+    let r = rig.both(
+        json!({ "command": "statistic-get", "arguments": { "name": "subnet[8].total-addresses" } }),
+    );
+    assert_eq!(
+        r["arguments"],
+        json!({}),
+        "statistics of a removed subnet go away"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server_output(&rig).contains("SIGHUP: configuration") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = server_output(&rig);
+    assert!(
+        out.contains("SIGHUP: configuration") && out.contains("applied"),
+        "{out}"
+    );
+    let assigned_now = stat(&rig, "subnet[7].assigned-addresses");
+    let leases = rig.both(json!({ "command": "lease4-get-all" }));
+    assert_eq!(
+        leases["arguments"]["leases"].as_array().map(Vec::len),
+        Some(assigned_now as usize)
+    );
+    assert!(assigned_now >= assigned, "{assigned_now} < {assigned}");
+    rig.stop();
 }

@@ -160,9 +160,11 @@ pub trait Backend: Send + Sync + 'static {
     fn config_file(&self) -> Option<std::path::PathBuf>;
     /// Validates a candidate configuration (`{"Dhcp4": {...}}`), as `-t` does.
     fn test_config(&self, candidate: &Value) -> Result<(), String>;
-    /// Validates the configuration file the server was started with, as it is now on disk;
-    /// Ok(the file's path).
-    fn test_config_file(&self) -> Result<String, String>;
+    /// Applies a new configuration (`{"Dhcp4": {...}}`) on every shard, keeping every lease;
+    /// on error the running configuration stays.
+    fn set_config(&self, candidate: &Value) -> Result<(), String>;
+    /// Loads the file the server was started with again and applies it; Ok(its path).
+    fn reload_config(&self) -> Result<String, String>;
     /// Starts the shutdown (as SIGTERM) and makes the process exit with `exit_value`.
     fn shutdown(&self, exit_value: i32);
     /// Switches packet processing on or off on every shard; `max_period` re-enables.
@@ -280,22 +282,28 @@ impl Control {
                 },
             },
             "config-write" => self.config_write(args),
-            // Applying a configuration at run time is not implemented: the candidate is still
-            // validated, so a bad one is named (JSON path) and a good one is said to need a
-            // restart. Either way the running configuration stays, and the result is 1.
+            // ARM 19.4.9 / 19.4.4: the running configuration stays when the new one fails.
             "config-set" => match args {
                 None => Response::error("Missing mandatory 'arguments' parameter."),
-                Some(a) => Response::error(match b.test_config(a) {
-                    Ok(()) => "config-set is not supported yet: the configuration is valid; restart the server with it to apply it".to_string(),
-                    Err(e) => e,
-                }),
+                Some(a) => {
+                    // config-get's output carries the hash; it is not configuration.
+                    let mut candidate = a.clone();
+                    if let Value::Object(m) = &mut candidate {
+                        m.remove("hash");
+                    }
+                    match b.set_config(&candidate) {
+                        Ok(()) => Response::success("Configuration successful.").with_arguments(
+                            json!({ "hash": config_hash(&b.config()) }),
+                        ),
+                        Err(e) => Response::error(e),
+                    }
+                }
             },
-            "config-reload" => Response::error(match b.test_config_file() {
-                Ok(path) => format!(
-                    "config-reload is not supported yet: {path} is valid; restart the server to apply it"
-                ),
-                Err(e) => e,
-            }),
+            "config-reload" => match b.reload_config() {
+                Ok(_) => Response::success("Configuration successful.")
+                    .with_arguments(json!({ "hash": config_hash(&b.config()) })),
+                Err(e) => Response::error(format!("Config reload failed: {e}")),
+            },
             "shutdown" => {
                 let exit_value = args
                     .and_then(|a| a.get("exit-value"))

@@ -53,7 +53,10 @@ impl Backend for Fake {
             Err("missing Dhcp4".into())
         }
     }
-    fn test_config_file(&self) -> Result<String, String> {
+    fn set_config(&self, candidate: &Value) -> Result<(), String> {
+        self.test_config(candidate)
+    }
+    fn reload_config(&self) -> Result<String, String> {
         Err("no configuration file: the server runs the embedded default".into())
     }
     fn shutdown(&self, _exit_value: i32) {}
@@ -206,17 +209,15 @@ fn config_get_carries_the_hash_that_config_hash_get_returns() {
 }
 
 #[test]
-fn config_set_validates_then_says_not_supported_yet() {
+fn config_set_answers_with_the_new_hash_or_the_error() {
     let (_, c) = setup();
     let r = call(
         &c,
-        json!({ "command": "config-set", "arguments": { "Dhcp4": {} } }),
+        json!({ "command": "config-set", "arguments": { "Dhcp4": {}, "hash": "X" } }),
     );
-    assert_eq!(r["result"], 1);
-    assert!(
-        r["text"].as_str().unwrap().contains("not supported yet"),
-        "{r}"
-    );
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(r["text"], "Configuration successful.");
+    assert_eq!(r["arguments"]["hash"].as_str().map(str::len), Some(64));
     let r = call(
         &c,
         json!({ "command": "config-set", "arguments": { "Dhcp6": {} } }),
@@ -228,7 +229,7 @@ fn config_set_validates_then_says_not_supported_yet() {
         r["text"]
             .as_str()
             .unwrap()
-            .contains("no configuration file"),
+            .starts_with("Config reload failed: no configuration file"),
         "{r}"
     );
 }

@@ -7,6 +7,7 @@ use crate::{Entry, V4Shard, NO_POOL};
 use corelease_storage::LeaseSink;
 use corelease_types::{Lease, LeaseKind, LeaseState, SubnetId};
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 /// Why a lease command was refused; the text is what the operator reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +203,94 @@ impl<S: LeaseSink> V4Shard<S> {
     }
 }
 
+/// Adds every global counter of `from` to `to` (both written by the calling shard only).
+macro_rules! carry_global {
+    ($from:expr, $to:expr; $($field:ident),* $(,)?) => {
+        $( $to.$field.add($from.$field.get()); )*
+    };
+}
+
+impl<S: LeaseSink> V4Shard<S> {
+    /// Configuration reload (DESIGN.md "Control thread"): this shard's state rebuilt for
+    /// `prepared`, on `sink` (the caller moves its lease log over), holding every lease this
+    /// shard holds. Offers lapse (the client's REQUEST claims the address again); leases of a
+    /// removed subnet stay in the table, outside every pool. Packet and cumulative counters
+    /// carry over (by subnet id and pool id); the assigned / declined gauges are recounted
+    /// from the leases. Returns the new state and the number of leases refused because their
+    /// address is already claimed in the new pools.
+    ///
+    /// The new pools' bitmaps start empty: no shard may allocate from them until every shard
+    /// has rebuilt, so the caller runs this on all shards behind one barrier.
+    pub fn command_rebuild(
+        &self,
+        prepared: Arc<crate::Prepared4>,
+        shard: usize,
+        sink: S,
+        now: u64,
+    ) -> (V4Shard<S>, usize) {
+        let mut next = V4Shard::new(prepared, shard, self.shards, sink);
+        let leases: Vec<Lease> = self
+            .table
+            .iter()
+            .filter(|e| !e.is_offer())
+            .map(|e| e.lease.clone())
+            .collect();
+        let conflicts = next.load_leases(leases, now);
+        self.carry_counters_to(&next);
+        (next, conflicts)
+    }
+
+    fn carry_counters_to(&self, next: &V4Shard<S>) {
+        let (from, to) = (&self.stats.global, &next.stats.global);
+        carry_global!(from, to;
+            pkt4_received, pkt4_discover_received, pkt4_offer_received, pkt4_request_received,
+            pkt4_ack_received, pkt4_nak_received, pkt4_release_received, pkt4_decline_received,
+            pkt4_inform_received, pkt4_unknown_received, pkt4_sent, pkt4_offer_sent,
+            pkt4_ack_sent, pkt4_nak_sent, pkt4_parse_failed, pkt4_receive_drop,
+            v4_allocation_fail, v4_allocation_fail_shared_network, v4_allocation_fail_subnet,
+            v4_allocation_fail_no_pools, v4_allocation_fail_classes, v4_lease_reuses,
+            reclaimed_leases, reclaimed_declined_addresses, cumulative_assigned_addresses,
+        );
+        for (si, old) in self.prepared.subnets.iter().enumerate() {
+            let new_si = next.prepared.subnets.iter().position(|s| s.id == old.id);
+            let (Some(from), Some(to)) = (
+                self.stats.subnets.get(si),
+                new_si.and_then(|n| next.stats.subnets.get(n)),
+            ) else {
+                continue;
+            };
+            carry_global!(from, to;
+                cumulative_assigned_addresses, reclaimed_leases, reclaimed_declined_addresses,
+                v4_allocation_fail, v4_allocation_fail_shared_network, v4_allocation_fail_subnet,
+                v4_allocation_fail_no_pools, v4_allocation_fail_classes,
+            );
+            let Some(new_si) = new_si else { continue };
+            for &pi in &old.pools {
+                let Some(pool) = self.prepared.pools.get(pi) else {
+                    continue;
+                };
+                let new_pi = next.prepared.subnets.get(new_si).and_then(|s| {
+                    s.pools.iter().copied().find(|&np| {
+                        next.prepared
+                            .pools
+                            .get(np)
+                            .is_some_and(|p| p.pool_id == pool.pool_id)
+                    })
+                });
+                if let (Some(from), Some(to)) = (
+                    self.stats.pools.get(pi),
+                    new_pi.and_then(|n| next.stats.pools.get(n)),
+                ) {
+                    carry_global!(from, to;
+                        cumulative_assigned_addresses, reclaimed_leases,
+                        reclaimed_declined_addresses,
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,7 +298,6 @@ mod tests {
     use corelease_storage::MemorySink;
     use corelease_types::{HwAddr, PoolId};
     use std::path::Path;
-    use std::sync::Arc;
 
     const NOW: u64 = 1_700_000_000;
 
@@ -345,5 +433,41 @@ mod tests {
         assert_eq!(a.command_wipe_leases(Some(SubnetId(1))), Ok(2));
         assert_eq!(assigned(&a), 0);
         assert!(a.table().is_empty());
+    }
+
+    #[test]
+    fn rebuild_keeps_every_lease_and_counter_under_a_new_config() {
+        let p = prepared();
+        let mut a = V4Shard::new(Arc::clone(&p), 0, 1, MemorySink::default());
+        a.command_add_lease(lease([192, 0, 2, 10], NOW))
+            .expect("added");
+        a.command_add_lease(lease([192, 0, 2, 11], NOW))
+            .expect("added");
+        a.stats().global.pkt4_ack_sent.add(7);
+        // The pool grows and a subnet is added: same subnet id, new Prepared4, empty bitmaps.
+        let loaded = corelease_config::parse_dhcp4_str(
+            r#"{ "Dhcp4": { "valid-lifetime": 600, "subnet4": [
+                { "id": 1, "subnet": "192.0.2.0/24", "pools": [ { "pool": "192.0.2.10 - 192.0.2.99" } ] },
+                { "id": 2, "subnet": "198.51.100.0/24", "pools": [ { "pool": "198.51.100.10 - 198.51.100.20" } ] } ] } }"#,
+            Path::new("."),
+        )
+        .expect("new config");
+        let p2 = Arc::new(Prepared4::new(&loaded.config, Vec::new(), Ports::default()));
+        let (mut b, conflicts) = a.command_rebuild(Arc::clone(&p2), 0, MemorySink::default(), NOW);
+        assert_eq!(conflicts, 0);
+        assert_eq!(b.table().len(), 2);
+        assert_eq!(assigned(&b), 2);
+        assert_eq!(b.stats().global.pkt4_ack_sent.get(), 7);
+        let bit = |o: u64| p2.pools.first().map(|pl| pl.bitmap.is_claimed(o));
+        assert_eq!(
+            (bit(0), bit(1), bit(2)),
+            (Some(true), Some(true), Some(false))
+        );
+        assert_eq!(
+            b.command_add_lease(lease([192, 0, 2, 10], NOW)),
+            Err(LeaseCommandError::Exists(Ipv4Addr::new(192, 0, 2, 10)))
+        );
+        b.command_add_lease(lease([198, 51, 100, 10], NOW))
+            .expect("the new subnet serves");
     }
 }
