@@ -121,6 +121,8 @@ pub struct Dhcp4Backend {
     pub raw_config: Mutex<Value>,
     pub config_file: Option<PathBuf>,
     pub started: Instant,
+    /// When the running configuration was applied (status-get `reload`).
+    pub loaded_at: Mutex<Instant>,
     pub multi_threading: bool,
     pub packet_queue_size: u32,
     pub exit_value: Arc<AtomicI32>,
@@ -247,6 +249,10 @@ impl Dhcp4Backend {
             .raw_config
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = loaded.raw;
+        *self
+            .loaded_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
         tracing::info!(target: "DHCP4_CONFIG_COMPLETE", micros = started.elapsed().as_micros() as u64, "configuration applied on every shard");
         Ok(())
     }
@@ -377,7 +383,12 @@ impl Backend for Dhcp4Backend {
         let mut m = Map::new();
         m.insert("pid".into(), json!(std::process::id()));
         m.insert("uptime".into(), json!(uptime));
-        m.insert("reload".into(), json!(uptime));
+        let since_reload = self
+            .loaded_at
+            .lock()
+            .map(|t| t.elapsed().as_secs())
+            .unwrap_or(uptime);
+        m.insert("reload".into(), json!(since_reload));
         m.insert(
             "multi-threading-enabled".into(),
             json!(self.multi_threading),

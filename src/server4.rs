@@ -696,6 +696,7 @@ fn run(
         raw_config: Mutex::new(loaded.raw.clone()),
         config_file: config_path.map(Path::to_path_buf),
         started,
+        loaded_at: Mutex::new(started),
         multi_threading: cfg.multi_threading.enable,
         packet_queue_size: cfg.multi_threading.packet_queue_size,
         exit_value: Arc::clone(&exit_value),
