@@ -1002,3 +1002,35 @@ fn shards_split_a_pool_and_never_hand_out_the_same_address() {
     all.dedup();
     assert_eq!(all.len(), total);
 }
+
+#[test]
+fn a_full_subnet_overflows_into_the_other_subnets_of_its_shared_network() {
+    let p = prepared(
+        r#"{"Dhcp6": {"shared-networks": [{"name": "lan", "interface": "eth0", "subnet6": [
+            {"id": 10, "subnet": "2001:db8:a::/64", "pools": [{"pool": "2001:db8:a::1 - 2001:db8:a::1"}]},
+            {"id": 11, "subnet": "2001:db8:b::/64", "pools": [{"pool": "2001:db8:b::1 - 2001:db8:b::1"}],
+             "option-data": [{"name": "dns-servers", "data": "2001:db8:b::53", "never-send": true}]}]}]}}"#,
+    );
+    let mut s = shard(&p);
+    assert_eq!(lease_one(&mut s, 1, NOW), a("2001:db8:a::1"));
+    assert_eq!(lease_one(&mut s, 2, NOW), a("2001:db8:b::1"));
+    assert_eq!(stat(&s, "subnet[11].assigned-nas"), 1);
+    let sol = client_msg(d6::MessageType::Solicit, 3, vec![iana(1, &[])]);
+    let adv = send(&mut s, &sol, NOW).unwrap_or_else(|| panic!("no reply"));
+    assert_eq!(
+        status_of(&ianas(&adv)[0].opts),
+        Some(d6::Status::NoAddrsAvail)
+    );
+    // The second client renews in its own subnet, still on the same link.
+    let m = client_msg(
+        d6::MessageType::Renew,
+        2,
+        vec![
+            server_id(),
+            iana(1, &[(a("2001:db8:b::1"), 0, 0)]),
+            oro(&[23]),
+        ],
+    );
+    let rep = send(&mut s, &m, NOW + 5).unwrap_or_else(|| panic!("no reply"));
+    assert_eq!(addrs_of(&ianas(&rep)[0].opts)[0].0, a("2001:db8:b::1"));
+}
