@@ -112,6 +112,9 @@ struct Core<S: LeaseSink> {
     sink: S,
     stats: Arc<ShardStats6>,
     steal_cursor: u64,
+    /// The pool of the first address or prefix granted in the reply being written, whose
+    /// option-data is sent (pool options win over subnet ones).
+    reply_pool: Option<usize>,
 }
 
 /// Per-IA context.
@@ -151,6 +154,7 @@ impl<S: LeaseSink> V6Shard<S> {
                 sink,
                 stats,
                 steal_cursor: shard as u64 * 64,
+                reply_pool: None,
             },
         }
     }
@@ -409,6 +413,7 @@ impl<S: LeaseSink> V6Shard<S> {
             now,
             pd_exclude: msg.oro().any(|c| c == OPT_PD_EXCLUDE),
         };
+        self.core.reply_pool = None;
         let written = (|| -> Result<Option<usize>, WireError> {
             let mut w = begin_reply(outer, relays, out, reply_type, msg.transaction_id())?;
             w.option(opt::SERVERID, &self.server_duid)?;
@@ -483,7 +488,8 @@ impl<S: LeaseSink> V6Shard<S> {
                 }
                 _ => {}
             }
-            write_options(p, subnet, msg, &mut w)?;
+            let pool = c.reply_pool.and_then(|i| p.pools.get(i));
+            write_options(p, subnet, pool, msg, &mut w)?;
             for _ in 0..relays {
                 w.end()?;
             }
@@ -573,10 +579,12 @@ fn begin_reply<'o>(
 }
 
 /// Requested options (ORO) the scope has, then its always-send ones (ARM 10.2.11); never-send
-/// ones are never sent.
+/// ones are never sent. The pool's options win over the subnet's, which already hold the
+/// shared network's and the global ones.
 fn write_options(
     p: &Prepared6,
     subnet: Option<usize>,
+    pool: Option<&PoolRt6>,
     msg: &Dhcp6Packet<&[u8]>,
     w: &mut Dhcp6Writer<'_>,
 ) -> Result<(), WireError> {
@@ -584,15 +592,26 @@ fn write_options(
         .and_then(|s| p.subnets.get(s))
         .map(|s| s.options.as_slice())
         .unwrap_or(&p.global_options);
+    let own: &[ReplyOption6] = pool.map(|p| p.options.as_slice()).unwrap_or(&[]);
+    let lookup = |code: u16| {
+        own.iter()
+            .find(|o| o.code == code)
+            .or_else(|| table.iter().find(|o| o.code == code))
+    };
     for (i, code) in msg.oro().enumerate() {
         if msg.oro().take(i).any(|c| c == code) {
             continue;
         }
-        if let Some(o) = table.iter().find(|o| o.code == code && !o.never_send) {
+        if let Some(o) = lookup(code).filter(|o| !o.never_send) {
             w.option(code, &o.data)?;
         }
     }
-    for o in table.iter().filter(|o| o.always_send && !o.never_send) {
+    let always = own.iter().chain(
+        table
+            .iter()
+            .filter(|o| !own.iter().any(|x| x.code == o.code)),
+    );
+    for o in always.filter(|o| o.always_send && !o.never_send) {
         if !msg.oro().any(|c| c == o.code) {
             w.option(o.code, &o.data)?;
         }
@@ -781,6 +800,9 @@ impl<S: LeaseSink> Core<S> {
         let preferred = grant(&s.preferred, hint_pref).min(valid);
         let timers = s.timers(preferred);
         let pool = p.pools.get(e.pool as usize);
+        if self.reply_pool.is_none() && e.pool != NO_POOL {
+            self.reply_pool = Some(e.pool as usize);
+        }
         let plen = e.lease.prefix_len;
         if commit {
             let was_offer = e.is_offer();
@@ -1007,6 +1029,9 @@ impl<S: LeaseSink> Core<S> {
         let timers = s.timers(preferred);
         let mut lease = e.lease.clone();
         let pool = p.pools.get(e.pool as usize);
+        if self.reply_pool.is_none() && e.pool != NO_POOL {
+            self.reply_pool = Some(e.pool as usize);
+        }
         lease.cltt = c.now;
         lease.valid_lifetime = valid;
         lease.preferred_lifetime = preferred;

@@ -47,6 +47,8 @@ pub struct PoolRt6 {
     pub total: u128,
     pub kind: PoolKind,
     pub bitmap: AddressBitmap,
+    /// The pool's own option-data, which wins over the subnet's (ARM 10.2.11).
+    pub options: Vec<ReplyOption6>,
 }
 
 impl PoolRt6 {
@@ -231,6 +233,7 @@ impl Prepared6 {
                     total,
                     kind: PoolKind::Na,
                     bitmap: AddressBitmap::new(len),
+                    options: reply_options(&p.options),
                 });
             }
             for p in &s.pd_pools {
@@ -250,6 +253,7 @@ impl Prepared6 {
                         excluded: p.excluded_prefix.map(|(a, l)| (u128::from(a), l)),
                     },
                     bitmap: AddressBitmap::new(len),
+                    options: reply_options(&p.options),
                 });
             }
             let ifindex = s.interface.as_ref().and_then(|name| {

@@ -1034,3 +1034,33 @@ fn a_full_subnet_overflows_into_the_other_subnets_of_its_shared_network() {
     let rep = send(&mut s, &m, NOW + 5).unwrap_or_else(|| panic!("no reply"));
     assert_eq!(addrs_of(&ianas(&rep)[0].opts)[0].0, a("2001:db8:b::1"));
 }
+
+#[test]
+fn pool_options_win_over_subnet_options_and_never_send_is_honoured() {
+    let p = prepared(
+        r#"{"Dhcp6": {"option-data": [{"name": "sntp-servers", "data": "2001:db8::123", "never-send": true}],
+        "subnet6": [{"id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+        "option-data": [{"name": "dns-servers", "data": "2001:db8:1::53"}],
+        "pools": [{"pool": "2001:db8:1::100 - 2001:db8:1::100",
+                   "option-data": [{"name": "dns-servers", "data": "2001:db8:1::5353"}]}]}]}}"#,
+    );
+    let mut s = shard(&p);
+    let m = client_msg(
+        d6::MessageType::Solicit,
+        1,
+        vec![iana(1, &[]), oro(&[23, 31])],
+    );
+    let adv = send(&mut s, &m, NOW).unwrap_or_else(|| panic!("no reply"));
+    assert_eq!(
+        adv.opts().get(OptionCode::DomainNameServers),
+        Some(&DhcpOption::DomainNameServers(vec![a("2001:db8:1::5353")]))
+    );
+    assert!(!has_code(adv.opts(), 31), "never-send, even when requested");
+    // Information-request has no lease, hence no pool: the subnet's value.
+    let m = client_msg(d6::MessageType::InformationRequest, 1, vec![oro(&[23])]);
+    let rep = send(&mut s, &m, NOW).unwrap_or_else(|| panic!("no reply"));
+    assert_eq!(
+        rep.opts().get(OptionCode::DomainNameServers),
+        Some(&DhcpOption::DomainNameServers(vec![a("2001:db8:1::53")]))
+    );
+}
