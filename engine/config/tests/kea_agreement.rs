@@ -143,7 +143,6 @@ fn unsupported_example_lists_each_unsupported_key() {
         paths,
         [
             // "hooks-libraries": [] is empty, so it changes nothing and is not listed.
-            "Dhcp4.control-socket",
             "Dhcp4.client-classes",
             "Dhcp4.host-reservation-identifiers",
             "Dhcp4.ddns-send-updates",
