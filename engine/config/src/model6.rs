@@ -121,6 +121,32 @@ impl ServerIdConfig {
     }
 }
 
+/// Seconds from the Unix epoch to 2000-01-01 00:00:00 UTC, the DUID-LLT epoch (RFC 8415
+/// section 11.2).
+pub const DUID_TIME_EPOCH: u64 = 946_684_800;
+
+impl ServerIdConfig {
+    /// The DUID to generate when none is persisted yet: configured parts as given, the
+    /// missing identifier taken from `link_layer` (an interface's MAC for LLT/LL, random
+    /// bytes for EN, as Kea does), the missing LLT time from `now_unix`. The runtime persists
+    /// the result and reuses it across restarts (ARM 10.2.13).
+    pub fn generate_duid(&self, link_layer: &[u8], now_unix: u64) -> Vec<u8> {
+        let time = self.time.unwrap_or_else(|| {
+            u32::try_from(now_unix.saturating_sub(DUID_TIME_EPOCH)).unwrap_or(u32::MAX)
+        });
+        let filled = ServerIdConfig {
+            identifier: Some(
+                self.identifier
+                    .clone()
+                    .unwrap_or_else(|| link_layer.to_vec()),
+            ),
+            time: Some(time),
+            ..self.clone()
+        };
+        filled.configured_duid().unwrap_or_default()
+    }
+}
+
 /// A lifetime with its bounds (Kea's triplet).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lifetime6 {

@@ -222,3 +222,16 @@ fn configured_llt_duid_is_type_one_with_time() {
         "the runtime supplies the time"
     );
 }
+
+#[test]
+fn generated_llt_duid_counts_seconds_from_2000_and_keeps_configured_parts() {
+    let id = ServerIdConfig::default();
+    let duid = id.generate_duid(&[2, 0, 0, 0, 0, 9], DUID_TIME_EPOCH + 0x0102_0304);
+    assert_eq!(duid, vec![0, 1, 0, 1, 1, 2, 3, 4, 2, 0, 0, 0, 0, 9]);
+    let ll = ServerIdConfig {
+        duid_type: DuidType::Ll,
+        identifier: Some(vec![0xaa]),
+        ..ServerIdConfig::default()
+    };
+    assert_eq!(ll.generate_duid(&[1, 2], 0), vec![0, 3, 0, 1, 0xaa]);
+}
