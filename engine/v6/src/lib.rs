@@ -274,6 +274,11 @@ impl<S: LeaseSink> V6Shard<S> {
         // Outermost first: the last value kept is the one of the relay closest to the client.
         for (depth, layer) in outer.relay_chain().take(relays).enumerate() {
             let Ok(layer) = layer else { break };
+            if layer.msg_type() != Some(MessageType::RelayForw) {
+                // A Relay-reply is for relays, not servers (RFC 8415 section 19).
+                self.core.stats.global.pkt6_receive_drop.inc();
+                return None;
+            }
             if depth == 0 && layer.option(OPT_RELAY_SOURCE_PORT).is_some() {
                 relay_port = meta.src.port();
             }

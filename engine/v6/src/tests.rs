@@ -1064,3 +1064,15 @@ fn pool_options_win_over_subnet_options_and_never_send_is_honoured() {
         Some(&DhcpOption::DomainNameServers(vec![a("2001:db8:1::53")]))
     );
 }
+
+#[test]
+fn a_relay_reply_sent_to_the_server_is_dropped() {
+    let p = prepared(BASIC);
+    let mut s = shard(&p);
+    let inner = encode(&client_msg(d6::MessageType::Solicit, 1, vec![iana(1, &[])]));
+    let mut fwd = relay_forward(&inner, 0, a("2001:db8:3::1"), LL, &[]);
+    assert!(send_raw(&mut s, &relay_meta(), &fwd, NOW).is_some());
+    fwd[0] = 13;
+    assert!(send_raw(&mut s, &relay_meta(), &fwd, NOW).is_none());
+    assert_eq!(stat(&s, "pkt6-receive-drop"), 1);
+}
