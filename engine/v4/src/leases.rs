@@ -76,6 +76,9 @@ pub struct LeaseTable {
     expiry: BinaryHeap<Reverse<(u64, u32)>>,
     /// (lapse time, address) of offers; offers share one hold time, so this is ordered.
     offers: VecDeque<(u64, u32)>,
+    /// (time, address) of leases reclaimed or released, in time order, for the flush of
+    /// hold-reclaimed-time.
+    reclaimed: VecDeque<(u64, u32)>,
 }
 
 impl LeaseTable {
@@ -177,6 +180,19 @@ impl LeaseTable {
     pub fn pop_lapsed_offer(&mut self, now: u64) -> Option<(u64, u32)> {
         match self.offers.front() {
             Some(&(t, _)) if t <= now => self.offers.pop_front(),
+            _ => None,
+        }
+    }
+
+    /// Notes that `addr` was reclaimed or released at `t` (for the flush after the hold time).
+    pub fn note_reclaimed(&mut self, t: u64, addr: u32) {
+        self.reclaimed.push_back((t, addr));
+    }
+
+    /// The next reclaimed lease whose hold time ended by `now`: (time reclaimed, address), maybe stale.
+    pub fn pop_flushable(&mut self, now: u64, hold: u64) -> Option<(u64, u32)> {
+        match self.reclaimed.front() {
+            Some(&(t, _)) if t.saturating_add(hold) <= now => self.reclaimed.pop_front(),
             _ => None,
         }
     }

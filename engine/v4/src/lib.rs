@@ -70,9 +70,9 @@ pub struct L2Unicast {
 /// domain-name. The subnet mask is always sent with a lease.
 const ALWAYS_RETURNED: [u8; 3] = [opt::ROUTERS, opt::DOMAIN_NAME_SERVERS, opt::DOMAIN_NAME];
 
-/// Upper bound of reclamations in one tick, so a tick never stalls packets for long (Kea's
-/// `max-reclaim-leases` plays this role).
-const MAX_RECLAIM_PER_TICK: usize = 1000;
+/// Upper bound of reclamations in one tick when `max-reclaim-leases` is 0 ("no limit" in Kea):
+/// a tick must never stall packets for long, the rest waits for the next tick.
+const MAX_RECLAIM_PER_TICK: usize = 10_000;
 
 /// The DHCPv4 state of one shard.
 pub struct V4Shard<S: LeaseSink> {
@@ -84,6 +84,10 @@ pub struct V4Shard<S: LeaseSink> {
     stats: Arc<ShardStats4>,
     opts: OptionIndex,
     steal_cursor: u64,
+    /// When the next reclamation cycle runs (reclaim-timer-wait-time).
+    next_reclaim: u64,
+    /// When reclaimed leases past hold-reclaimed-time are next removed.
+    next_flush: u64,
 }
 
 /// What a REQUEST is, by RFC 2131 4.3.2.
@@ -131,6 +135,8 @@ impl<S: LeaseSink> V4Shard<S> {
             stats,
             opts: OptionIndex::new(),
             steal_cursor: shard as u64 * 64,
+            next_reclaim: 0,
+            next_flush: 0,
         }
     }
 
@@ -321,8 +327,33 @@ impl<S: LeaseSink> V4Shard<S> {
                 }
             }
         }
+        // ARM chapter 12: a reclamation cycle every reclaim-timer-wait-time seconds (0 turns
+        // periodic reclamation off), at most max-reclaim-leases per cycle (0 = no limit).
+        let exp = self.prepared.expired;
+        if exp.reclaim_timer_wait_time > 0 && now >= self.next_reclaim {
+            self.next_reclaim = now + u64::from(exp.reclaim_timer_wait_time);
+            let limit = match exp.max_reclaim_leases {
+                0 => MAX_RECLAIM_PER_TICK,
+                n => n as usize,
+            };
+            let done = self.reclaim_due(now, limit);
+            if done == limit && limit > 0 {
+                // Leftovers: run again at the next tick rather than a whole wait later.
+                self.next_reclaim = now;
+            }
+        }
+        // Reclaimed and released leases are kept hold-reclaimed-time for lease affinity, then
+        // removed every flush-reclaimed-timer-wait-time seconds (0 turns flushing off).
+        if exp.flush_reclaimed_timer_wait_time > 0 && now >= self.next_flush {
+            self.next_flush = now + u64::from(exp.flush_reclaimed_timer_wait_time);
+            self.flush_reclaimed(now, u64::from(exp.hold_reclaimed_time));
+        }
+    }
+
+    /// Reclaims up to `limit` leases that expired by `now`; returns how many.
+    fn reclaim_due(&mut self, now: u64, limit: usize) -> usize {
         let mut done = 0;
-        while done < MAX_RECLAIM_PER_TICK {
+        while done < limit {
             let Some((t, addr)) = self.table.pop_expired(now) else {
                 break;
             };
@@ -333,6 +364,28 @@ impl<S: LeaseSink> V4Shard<S> {
             if due {
                 self.reclaim(addr, now);
                 done += 1;
+            }
+        }
+        done
+    }
+
+    /// Removes reclaimed / released leases whose hold time has passed (logged as removals).
+    fn flush_reclaimed(&mut self, now: u64, hold: u64) {
+        while let Some((t, addr)) = self.table.pop_flushable(now, hold) {
+            let stale = !matches!(self.table.get(addr),
+                Some(e) if !e.holds_bit
+                    && e.lease.cltt == t
+                    && matches!(e.lease.state, LeaseState::ExpiredReclaimed | LeaseState::Released));
+            if stale {
+                continue;
+            }
+            self.table.remove(addr);
+            if self
+                .sink
+                .remove(LeaseKind::V4, IpAddr::V4(Ipv4Addr::from(addr)), 32)
+                .is_err()
+            {
+                tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", addr = %Ipv4Addr::from(addr), "lease log append failed while flushing");
             }
         }
     }
@@ -380,6 +433,7 @@ impl<S: LeaseSink> V4Shard<S> {
             e.holds_bit = false;
         }
         self.table.reinsert(addr);
+        self.table.note_reclaimed(now, addr);
     }
 
     /// Releases the bitmap bit an entry held and queues the address on this shard.
@@ -557,17 +611,36 @@ impl<S: LeaseSink> V4Shard<S> {
 
     /// Picks a free address for a new client from the candidate subnets' pools: this shard's
     /// queue first, then any free address of the pool (stealing from other shards' stripes).
-    fn allocate(&mut self, subnet: usize) -> Option<(usize, usize, u32)> {
+    fn allocate(&mut self, subnet: usize, now: u64) -> Option<(usize, usize, u32)> {
+        if let Some(found) = self.try_allocate(subnet) {
+            return Some(found);
+        }
+        // ARM 12: an expired lease not yet reclaimed by the timer is reclaimed when the
+        // allocator needs its address; then try once more before counting a failure.
+        if self.reclaim_due(now, 64) > 0 {
+            if let Some(found) = self.try_allocate(subnet) {
+                return Some(found);
+            }
+        }
+        let any_pool = self.prepared.candidates(subnet).any(|s| {
+            self.prepared
+                .subnets
+                .get(s)
+                .is_some_and(|s| !s.pools.is_empty())
+        });
+        self.count_allocation_fail(subnet, any_pool);
+        None
+    }
+
+    fn try_allocate(&mut self, subnet: usize) -> Option<(usize, usize, u32)> {
         // A plain borrow, not an Arc clone: the refcount is shared by every shard and
         // bumping it per packet would bounce its cache line between cores.
         let p = &*self.prepared;
-        let mut any_pool = false;
         for s in p.candidates(subnet) {
             let Some(srt) = p.subnets.get(s) else {
                 continue;
             };
             for &pi in &srt.pools {
-                any_pool = true;
                 let Some(pool) = p.pools.get(pi) else {
                     continue;
                 };
@@ -591,7 +664,6 @@ impl<S: LeaseSink> V4Shard<S> {
                 }
             }
         }
-        self.count_allocation_fail(subnet, any_pool);
         None
     }
 
@@ -677,7 +749,7 @@ impl<S: LeaseSink> V4Shard<S> {
         } else if let Some((s, p, a)) = self.requested_free(subnet, &ident, now) {
             (s, p as u32, a, false)
         } else {
-            let (s, p, a) = self.allocate(subnet)?;
+            let (s, p, a) = self.allocate(subnet, now)?;
             (s, p as u32, a, false)
         };
         let srt = self.prepared.subnets.get(subnet)?;
@@ -966,8 +1038,10 @@ impl<S: LeaseSink> V4Shard<S> {
         self.count_assigned(entry.subnet as usize, pl, false, -1);
         self.give_back(&entry, addr);
         entry.holds_bit = false;
-        // Kept (not indexed away) for lease affinity: the client gets it back if still free.
+        // Kept (not indexed away) for lease affinity: the client gets it back if still free,
+        // until hold-reclaimed-time has passed.
         self.table.insert(entry);
+        self.table.note_reclaimed(now, addr);
         tracing::info!(target: "DHCP4_RELEASE", addr = %Ipv4Addr::from(addr), "lease released");
     }
 

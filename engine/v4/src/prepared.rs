@@ -147,6 +147,8 @@ pub struct Prepared4 {
     pub client_port: u16,
     /// Server identifiers configured with option-data 54, besides the interface addresses.
     pub configured_server_ids: Vec<Ipv4Addr>,
+    /// Kea's `expired-leases-processing` (ARM chapter 12).
+    pub expired: corelease_config::ExpiredLeasesProcessing,
 }
 
 /// Ports the server answers on; tests move them off 67/68 (Kea's -p / -P).
@@ -263,6 +265,7 @@ impl Prepared4 {
             server_port: ports.server,
             client_port: ports.client,
             configured_server_ids,
+            expired: cfg.expired_leases_processing,
         }
     }
 

@@ -701,7 +701,7 @@ fn direct_client_is_selected_by_interface_and_answered_by_broadcast() {
 }
 
 #[test]
-fn expired_lease_is_reclaimed_and_its_address_reused() {
+fn expired_lease_is_reclaimed_on_the_reclaim_timer_and_its_address_reused() {
     let p = config(
         r#"{ "Dhcp4": { "valid-lifetime": 100, "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24",
         "relay": { "ip-addresses": [ "127.0.0.1" ] }, "pools": [ { "pool": "192.0.2.10 - 192.0.2.10" } ] } ] } }"#,
@@ -710,14 +710,58 @@ fn expired_lease_is_reclaimed_and_its_address_reused() {
     let a = dora(&mut s, mac(1), NOW);
     s.on_tick(NOW + 99);
     assert_eq!(stat(&s, "reclaimed-leases"), 0);
+    // Kea's reclaim-timer-wait-time defaults to 10 s: the next cycle is at NOW + 109.
     s.on_tick(NOW + 100);
+    assert_eq!(stat(&s, "reclaimed-leases"), 0);
+    s.on_tick(NOW + 109);
     assert_eq!(stat(&s, "reclaimed-leases"), 1);
     assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 0);
     assert_eq!(
         s.sink_mut().records.last().map(|l| l.state),
         Some(LeaseState::ExpiredReclaimed)
     );
+    assert_eq!(dora(&mut s, mac(2), NOW + 110), a);
+}
+
+#[test]
+fn allocator_reclaims_an_expired_lease_it_needs_before_the_timer() {
+    let p = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 100, "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24",
+        "relay": { "ip-addresses": [ "127.0.0.1" ] }, "pools": [ { "pool": "192.0.2.10 - 192.0.2.10" } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    let a = dora(&mut s, mac(1), NOW);
+    s.on_tick(NOW + 50);
+    // Expired at NOW + 100; the timer would reclaim it at NOW + 110, the allocator at once.
     assert_eq!(dora(&mut s, mac(2), NOW + 101), a);
+    assert_eq!(stat(&s, "reclaimed-leases"), 1);
+    assert_eq!(stat(&s, "v4-allocation-fail"), 0);
+}
+
+#[test]
+fn reclaimed_leases_are_flushed_after_hold_reclaimed_time() {
+    let p = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 100,
+        "expired-leases-processing": { "reclaim-timer-wait-time": 1, "flush-reclaimed-timer-wait-time": 1,
+                                       "hold-reclaimed-time": 50, "max-reclaim-leases": 0 },
+        "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24",
+        "relay": { "ip-addresses": [ "127.0.0.1" ] }, "pools": [ { "pool": "192.0.2.10 - 192.0.2.20" } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    let a = dora(&mut s, mac(1), NOW);
+    s.on_tick(NOW + 100);
+    assert_eq!(stat(&s, "reclaimed-leases"), 1);
+    assert!(s.table().get(u32::from(a)).is_some(), "kept for affinity");
+    s.on_tick(NOW + 149);
+    assert!(s.table().get(u32::from(a)).is_some());
+    s.on_tick(NOW + 150);
+    assert!(
+        s.table().get(u32::from(a)).is_none(),
+        "flushed after the hold time"
+    );
+    let removals = &s.sink_mut().removals;
+    assert_eq!(removals.len(), 1);
+    assert_eq!(removals[0].addr, IpAddr::V4(a));
 }
 
 #[test]
