@@ -603,6 +603,20 @@ fn run(
         tick: Duration::from_millis(250),
         queue_size: cfg.multi_threading.packet_queue_size as usize,
     };
+    // Logs of shards beyond the current count (thread-pool-size shrank): their leases were
+    // re-hashed above; once every shard has rewritten its own log with them, they go.
+    let stale_logs: Vec<PathBuf> = if persist {
+        corelease_storage::list_logs(&dir, Family::V4)
+            .map_err(|e| format!("listing lease logs in {}: {e}", dir.display()))?
+            .into_iter()
+            .filter(|(i, _)| *i >= shards)
+            .map(|(_, p)| p)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let rehash = !stale_logs.is_empty();
+    let rehashed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Signals are blocked before any thread starts, so only the main thread takes them.
     let sigs = block_signals();
     let factory = {
@@ -612,6 +626,7 @@ fn run(
         let open_errors = Arc::clone(&open_errors);
         let job_slot = Arc::clone(&job_slot);
         let dir = dir.clone();
+        let rehashed = Arc::clone(&rehashed);
         move |i: usize| {
             let store = if persist {
                 let opts = log_options(&durability);
@@ -640,6 +655,24 @@ fn run(
             let conflicts = v4.load_leases(mine, now);
             if conflicts > 0 {
                 tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", conflicts, "leases for an address already held were skipped");
+            }
+            if rehash {
+                let (sink, table) = v4.sink_and_table();
+                if let ShardStore::Log(log) = sink {
+                    let live: Vec<Lease> = table
+                        .iter()
+                        .filter(|e| !e.is_offer())
+                        .map(|e| e.lease.clone())
+                        .collect();
+                    match log.compact(live.into_iter()) {
+                        Ok(_) => {
+                            rehashed.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                        }
+                        Err(e) => {
+                            tracing::error!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", shard = i, "rewriting the log after a shard-count change failed: {e}")
+                        }
+                    }
+                }
             }
             if let Ok(mut reg) = stats_registry.lock() {
                 if let Some(slot) = reg.get_mut(i) {
@@ -679,6 +712,22 @@ fn run(
     // Give shards a moment to report a failed log open; such a shard serves nothing durable.
     std::thread::sleep(Duration::from_millis(50));
     let failed = open_errors.lock().map(|e| e.clone()).unwrap_or_default();
+    if rehash && failed.is_empty() {
+        if rehashed.load(std::sync::atomic::Ordering::Acquire) == shards {
+            for p in &stale_logs {
+                match std::fs::remove_file(p) {
+                    Ok(()) => {
+                        tracing::info!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", file = %p.display(), "log of a removed shard deleted; its leases moved to the current shards")
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", file = %p.display(), "cannot delete the log of a removed shard: {e}")
+                    }
+                }
+            }
+        } else {
+            tracing::warn!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", "not every shard rewrote its log; logs of removed shards are kept (they are still read at start)");
+        }
+    }
     if !failed.is_empty() {
         runtime.shutdown();
         return Err(failed.join("; "));

@@ -200,3 +200,70 @@ fn lease_file_cleanup_runs_under_load_and_keeps_every_lease() {
     assert_eq!(rows.len(), 2000, "one lease per client after cleanup");
     assert_eq!(addrs.len(), 2000);
 }
+
+/// thread-pool-size may change between runs (issue 3): leases are re-hashed to the new shards,
+/// each shard rewrites its log with them, and the logs of removed shards go — nothing lost.
+#[test]
+fn shrinking_the_shard_count_keeps_every_lease_and_retires_old_logs() {
+    let _g = serial();
+    let ns = NetNs::new("rehash").with_relay_address();
+    let dir = TempDir::new("rehash");
+    let leases = dir.0.join("kea-leases4.csv");
+    let four = CONFIG
+        .replace("LEASES", &leases.to_string_lossy())
+        .replace("\"thread-pool-size\": 2", "\"thread-pool-size\": 4")
+        .replace("\"severity\": \"WARN\"", "\"severity\": \"INFO\"");
+    let cfg = dir.file("kea-dhcp4.json", &four);
+    let cfg_s = cfg.to_string_lossy().into_owned();
+    let server = Server::start(&ns, &["-c", &cfg_s, "-p", "6767"], &[]);
+    let st = ns
+        .command(&bin())
+        .args([
+            "perf",
+            "-4",
+            "-r",
+            "1000",
+            "-R",
+            "800",
+            "-n",
+            "800",
+            "-l",
+            "127.0.0.2",
+            "-L",
+            "6767",
+            "-N",
+            "6767",
+            "127.0.0.1",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("corelease perf");
+    assert!(st.success());
+    server.stop();
+    let logdir = dir.0.join("kea-leases4.csv.corelease");
+    assert!(logdir.join("leases4-shard3.log").exists());
+    dir.file(
+        "kea-dhcp4.json",
+        &four.replace("\"thread-pool-size\": 4", "\"thread-pool-size\": 1"),
+    );
+    let one = Server::start(&ns, &["-c", &cfg_s, "-p", "6767"], &[]);
+    let out = one.stop();
+    assert!(out.contains("log of a removed shard deleted"), "{out}");
+    for i in 1..4 {
+        assert!(
+            !logdir.join(format!("leases4-shard{i}.log")).exists(),
+            "shard {i} log retired"
+        );
+    }
+    let export = Command::new(bin())
+        .args(["lease", "export", "-c", &cfg_s])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&export.stdout);
+    assert_eq!(csv.lines().skip(1).count(), 800, "every lease kept:\n{out}");
+    assert_eq!(
+        shutdown_stat(&out, "subnet[3].assigned-addresses"),
+        800,
+        "{out}"
+    );
+}
