@@ -506,6 +506,10 @@ impl Program {
                 expected: "boolean",
             });
         }
+        // Most class tests fuse into one comparison: skip the stack machine entirely.
+        if let [Op::EqConst { fused }] = self.ops[..] {
+            return Ok(self.eq_const(fused, ctx));
+        }
         self.run(ctx, scratch)?;
         scratch.pop_bool()
     }
@@ -553,6 +557,7 @@ impl Program {
         }
     }
 
+    #[inline]
     fn step(&self, op: Op, ctx: &impl PacketContext, s: &mut Scratch) -> Result<(), EvalError> {
         match op {
             Op::Option { repr, .. }
@@ -561,21 +566,8 @@ impl Program {
             | Op::Relay6Option { repr, .. }
             | Op::VendorOption { repr, .. } => Self::push_repr(s, self.lookup(op, ctx), repr),
             Op::EqConst { fused } => {
-                let f = self
-                    .fused
-                    .get(fused as usize)
-                    .ok_or(EvalError::StackUnderflow)?;
-                let mut tmp = [0u8; 16];
-                let v = self.source(f.source, ctx, &mut tmp).unwrap_or(&[]);
-                let v = match f.substring {
-                    Some((start, len)) => {
-                        let (a, b) = substring_range(v.len(), start, len);
-                        v.get(a..b).unwrap_or(&[])
-                    }
-                    None => v,
-                };
-                let (a, b) = (f.value.0 as usize, f.value.0 as usize + f.value.1 as usize);
-                s.bools.push(self.consts.get(a..b) == Some(v));
+                let eq = self.eq_const(fused, ctx);
+                s.bools.push(eq);
             }
             Op::Const { .. }
             | Op::Relay6Peer { .. }
@@ -666,18 +658,30 @@ impl Program {
             Op::HexString => {
                 let sep = s.pop()?;
                 let v = s.pop()?;
+                // ARM 16.3.7: uppercase digit pairs joined by the separator.
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                let (n, sep_len) = (v.1 - v.0, sep.1 - sep.0);
                 let out = s.mark();
-                for i in v.0..v.1 {
-                    if i != v.0 {
-                        for j in sep.0..sep.1 {
-                            let c = s.bytes.get(j).copied().unwrap_or(0);
-                            s.bytes.push(c);
+                let need = 2 * n + sep_len * n.saturating_sub(1);
+                s.bytes.resize(out + need, 0);
+                let (head, tail) = s.bytes.split_at_mut(out);
+                let (value, separator) = (
+                    head.get(v.0..v.1).unwrap_or(&[]),
+                    head.get(sep.0..sep.1).unwrap_or(&[]),
+                );
+                let mut w = 0usize;
+                for (i, byte) in value.iter().enumerate() {
+                    if i > 0 {
+                        if let Some(dst) = tail.get_mut(w..w + sep_len) {
+                            dst.copy_from_slice(separator);
                         }
+                        w += sep_len;
                     }
-                    let byte = s.bytes.get(i).copied().unwrap_or(0);
-                    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                    s.bytes.push(HEX[usize::from(byte >> 4)]);
-                    s.bytes.push(HEX[usize::from(byte & 0xf)]);
+                    if let Some([hi, lo]) = tail.get_mut(w..w + 2) {
+                        *hi = HEX[usize::from(byte >> 4)];
+                        *lo = HEX[usize::from(byte & 0xf)];
+                    }
+                    w += 2;
                 }
                 let end = s.mark();
                 s.settle(v.0, out, end);
@@ -755,7 +759,27 @@ impl Program {
         Ok(())
     }
 
+    /// [`Op::EqConst`]: compare borrowed packet bytes with the constant, no copy.
+    #[inline]
+    fn eq_const(&self, fused: u32, ctx: &impl PacketContext) -> bool {
+        let Some(f) = self.fused.get(fused as usize) else {
+            return false;
+        };
+        let mut tmp = [0u8; 16];
+        let v = self.source(f.source, ctx, &mut tmp).unwrap_or(&[]);
+        let v = match f.substring {
+            Some((start, len)) => {
+                let (a, b) = substring_range(v.len(), start, len);
+                v.get(a..b).unwrap_or(&[])
+            }
+            None => v,
+        };
+        let (a, b) = (f.value.0 as usize, f.value.0 as usize + f.value.1 as usize);
+        self.consts.get(a..b) == Some(v)
+    }
+
     /// Payload read by an option-like op; `None` when absent (ARM 16.3: "" / false).
+    #[inline]
     fn lookup<'c>(&self, op: Op, ctx: &'c impl PacketContext) -> Option<&'c [u8]> {
         let u = self.universe;
         match op {
@@ -783,6 +807,7 @@ impl Program {
 
     /// The string value of a leaf op, borrowed from the packet, the constants or `tmp` (for
     /// numbers and addresses); `None` if `op` is not a leaf.
+    #[inline]
     fn source<'x>(
         &'x self,
         op: Op,
