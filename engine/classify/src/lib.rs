@@ -42,3 +42,21 @@ pub fn compile_with(
 ) -> Result<Program, ExprError> {
     parser::Parser::new(expr, universe, resolve_option)?.compile()
 }
+
+/// Compiles a class `test`: like [`compile_with`], but a string-valued expression is rejected
+/// (ARM 16.4: the test "should evaluate to a boolean value").
+pub fn compile_test(
+    expr: &str,
+    universe: Universe,
+    resolve_option: &dyn Fn(&str) -> Option<u16>,
+) -> Result<Program, ExprError> {
+    let program = compile_with(expr, universe, resolve_option)?;
+    match program.kind() {
+        ValueKind::Bool => Ok(program),
+        ValueKind::String => Err(ExprError::TypeMismatch {
+            offset: 0,
+            expected: "boolean",
+            found: "string",
+        }),
+    }
+}

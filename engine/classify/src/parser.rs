@@ -469,8 +469,9 @@ impl<'a, 'r> Parser<'a, 'r> {
             "relay6" => {
                 self.only_in(Universe::V6, "relay6", at)?;
                 self.expect(Tok::LBracket, "'['")?;
-                // RFC 8415 limits relay nesting to 32 hops (HOP_COUNT_LIMIT).
-                let nest = self.int_in("relay nest level", -32, 32, "-32..32")? as i32;
+                // Kea keeps the nest level in an int8_t; levels past the real relay count
+                // (at most HOP_COUNT_LIMIT = 32, RFC 8415 7.6) evaluate to "".
+                let nest = self.int_in("relay nest level", -128, 127, "-128..127")? as i32;
                 self.expect(Tok::RBracket, "']'")?;
                 self.expect(Tok::Dot, "'.'")?;
                 match self.tok {

@@ -5,8 +5,8 @@ mod common;
 
 use common::{Relay6, TestPacket};
 use corelease_classify::{
-    compile, compile_with, standard_v4_option_code, EvalError, ExprError, PacketContext, Program,
-    Scratch, Universe, ValueKind,
+    compile, compile_test, compile_with, standard_v4_option_code, EvalError, ExprError,
+    PacketContext, Program, Scratch, Universe, ValueKind,
 };
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -572,5 +572,38 @@ fn syntax_errors_name_the_byte_offset_and_what_was_expected() {
     assert!(matches!(
         error_of("relay4[1].hex == pkt6.transid"),
         ExprError::WrongUniverse { offset: 17, .. }
+    ));
+}
+
+#[test]
+fn class_tests_must_be_boolean_but_template_tests_may_be_strings() {
+    let v4names = &standard_v4_option_code;
+    assert!(compile_test("option[61].exists", Universe::V4, v4names).is_ok());
+    assert!(matches!(
+        compile_test("option[61].hex", Universe::V4, v4names),
+        Err(ExprError::TypeMismatch {
+            offset: 0,
+            expected: "boolean",
+            ..
+        })
+    ));
+    // A template-test (ARM 16.4.1) yields the spawned class suffix.
+    let p = empty().with_option(61, b"foobar");
+    assert_eq!(str4("substring(option[61].hex, 0, 3)", &p), b"foo");
+}
+
+#[test]
+fn relay6_nest_levels_kea_accepts_compile_and_miss() {
+    let p = empty();
+    assert_eq!(value(&v6("relay6[100].peeraddr"), &p), b"");
+    assert!(!truth(&v6("relay6[-128].option[1].exists"), &p));
+    let names = |_: &str| None;
+    assert!(matches!(
+        compile_with("relay6[128].peeraddr", Universe::V6, &names),
+        Err(ExprError::OutOfRange {
+            offset: 7,
+            value: 128,
+            ..
+        })
     ));
 }
