@@ -99,6 +99,7 @@ impl<'a, 'r> Parser<'a, 'r> {
             max_s = max_s.max(strings);
             max_b = max_b.max(bools);
         }
+        let bool_only = max_b <= 64 && self.ops.iter().all(is_bool_only);
         Ok(Program {
             ops: self.ops,
             consts: self.consts,
@@ -110,6 +111,7 @@ impl<'a, 'r> Parser<'a, 'r> {
             max_strings: max_s,
             max_bools: max_b,
             uses_known: self.uses_known,
+            bool_only,
         })
     }
 
@@ -803,6 +805,27 @@ impl<'a, 'r> Parser<'a, 'r> {
         };
         self.ops.push(Op::VendorClassData { enterprise, index });
         Ok(ValueKind::String)
+    }
+}
+
+/// Ops the bit-stack evaluator handles: boolean leaves and logical operators.
+fn is_bool_only(op: &Op) -> bool {
+    match op {
+        Op::Option { repr, .. }
+        | Op::SubOption { repr, .. }
+        | Op::Relay4 { repr, .. }
+        | Op::Relay6Option { repr, .. }
+        | Op::VendorOption { repr, .. } => *repr == Repr::Exists,
+        Op::EqConst { .. }
+        | Op::Member { .. }
+        | Op::Known
+        | Op::Unknown
+        | Op::Vendor { .. }
+        | Op::VendorClass { .. }
+        | Op::Not
+        | Op::And
+        | Op::Or => true,
+        _ => false,
     }
 }
 

@@ -231,6 +231,9 @@ pub struct Program {
     pub(crate) max_strings: usize,
     pub(crate) max_bools: usize,
     pub(crate) uses_known: bool,
+    /// Only boolean leaves and logical operators (and at most 64 deep): evaluated on a bit
+    /// stack in registers, without touching the scratch stacks.
+    pub(crate) bool_only: bool,
 }
 
 /// Reusable evaluation stacks. Create one per shard (or thread) and pass it to every
@@ -510,6 +513,9 @@ impl Program {
         if let [Op::EqConst { fused }] = self.ops[..] {
             return Ok(self.eq_const(fused, ctx));
         }
+        if self.bool_only {
+            return Ok(self.eval_bool_only(ctx));
+        }
         self.run(ctx, scratch)?;
         scratch.pop_bool()
     }
@@ -759,6 +765,45 @@ impl Program {
         Ok(())
     }
 
+    /// Evaluates a [`Program::bool_only`] program with a 64-bit stack of truth values.
+    fn eval_bool_only(&self, ctx: &impl PacketContext) -> bool {
+        let (mut bits, mut depth) = (0u64, 0u32);
+        for &op in &self.ops {
+            let v = match op {
+                Op::Not => {
+                    bits ^= 1;
+                    continue;
+                }
+                Op::And | Op::Or => {
+                    let (b, a) = (bits & 1, (bits >> 1) & 1);
+                    bits >>= 2;
+                    depth = depth.saturating_sub(2);
+                    if op == Op::And {
+                        a & b == 1
+                    } else {
+                        a | b == 1
+                    }
+                }
+                Op::EqConst { fused } => self.eq_const(fused, ctx),
+                Op::Member { class } => {
+                    ctx.is_member(self.classes.get(class as usize).map_or("", |c| &**c))
+                }
+                Op::Known => ctx.is_known(),
+                Op::Unknown => !ctx.is_known(),
+                Op::Vendor { enterprise } => self
+                    .vendor(ctx)
+                    .is_some_and(|(e, _)| enterprise_matches(enterprise, e)),
+                Op::VendorClass { enterprise } => self
+                    .vendor_class(ctx)
+                    .is_some_and(|(e, _)| enterprise_matches(enterprise, e)),
+                _ => self.lookup(op, ctx).is_some(),
+            };
+            bits = bits << 1 | u64::from(v);
+            depth += 1;
+        }
+        depth == 1 && bits & 1 == 1
+    }
+
     /// [`Op::EqConst`]: compare borrowed packet bytes with the constant, no copy.
     #[inline]
     fn eq_const(&self, fused: u32, ctx: &impl PacketContext) -> bool {
@@ -907,6 +952,47 @@ impl Program {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Ctx;
+
+    impl PacketContext for Ctx {
+        fn option(&self, code: u16) -> Option<&[u8]> {
+            match code {
+                60 => Some(b"PXEClient"),
+                82 => Some(&[2, 2, 0x12, 0x34]),
+                _ => None,
+            }
+        }
+        fn is_known(&self) -> bool {
+            true
+        }
+        fn is_member(&self, name: &str) -> bool {
+            name == "gold"
+        }
+    }
+
+    #[test]
+    fn bit_stack_evaluator_agrees_with_the_stack_machine() {
+        let exprs = [
+            "option[60].hex == 'PXEClient' and not member('gold')",
+            "option[60].exists or relay4[2].hex == 0x1234 and unknown",
+            "not (known and member('silver')) and (relay4[3].exists or option[60].exists)",
+            "not not not known",
+            "member('gold') and member('gold') and member('gold') or option[1].exists",
+        ];
+        let mut s = Scratch::new();
+        for (i, e) in exprs.iter().enumerate() {
+            let p = match crate::compile(e) {
+                Ok(p) => p,
+                Err(err) => panic!("{e}: {err}"),
+            };
+            assert!(p.bool_only, "{e} should take the bit-stack path");
+            let fast = p.eval_bool_only(&Ctx);
+            assert!(p.run(&Ctx, &mut s).is_ok());
+            assert_eq!(s.pop_bool().ok(), Some(fast), "{e}");
+            assert_eq!(fast, [false, true, true, false, true][i], "{e}");
+        }
+    }
 
     #[test]
     fn substring_follows_arm_16_3_3() {
