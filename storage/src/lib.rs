@@ -58,8 +58,8 @@ pub mod kea_csv;
 
 pub use corelease_types::{Lease, LeaseKind, LeaseState};
 pub use log::{
-    log_file_name, CompactionJob, CompactionStats, CompactionStep, Durability, LeaseLog, LogOptions,
-    PreparedCompaction,
+    log_file_name, CompactionJob, CompactionStats, CompactionStep, Durability, LeaseLog,
+    LogOptions, PreparedCompaction,
 };
 pub use record::Damage;
 pub use recovery::{list_logs, recover, LogReport, Recovery};
