@@ -30,3 +30,5 @@ cargo test --workspace --locked -- --test-threads=2
 # is run explicitly with its path).
 CORELEASE_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/corelease" \
   cargo test -p corelease-perf --locked --test against_corelease -- --ignored
+# Fuzz smoke (issue 9): every cargo-fuzz target for 20 s from the committed seeds; a crash fails.
+./ci/fuzz-smoke.sh
