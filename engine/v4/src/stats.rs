@@ -2,50 +2,7 @@
 //! Server"). Each shard writes only its own counters (a relaxed load and store, no lock, no
 //! contended RMW); the control thread reads every shard's and sums them on demand.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-
-/// A counter written by exactly one thread and read by others.
-#[derive(Default, Debug)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    #[inline]
-    pub fn inc(&self) {
-        self.add(1);
-    }
-
-    #[inline]
-    pub fn add(&self, n: u64) {
-        // Single writer: a load and a store are enough, and cheaper than fetch_add.
-        let v = self.0.load(Ordering::Relaxed);
-        self.0.store(v.wrapping_add(n), Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    pub fn reset(&self) {
-        self.0.store(0, Ordering::Relaxed);
-    }
-}
-
-/// A gauge written by exactly one thread; may go below zero per shard (an address assigned on
-/// one shard and reclaimed on another after re-hashing) but sums to the right value.
-#[derive(Default, Debug)]
-pub struct Gauge(AtomicI64);
-
-impl Gauge {
-    #[inline]
-    pub fn add(&self, n: i64) {
-        let v = self.0.load(Ordering::Relaxed);
-        self.0.store(v.wrapping_add(n), Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+pub use corelease_types::{Counter, Gauge};
 
 macro_rules! global_counters {
     ($($field:ident => $name:literal),* $(,)?) => {

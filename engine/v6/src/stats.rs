@@ -2,40 +2,7 @@
 //! Server"). Each shard writes only its own counters (a relaxed load and store, no lock); the
 //! control thread sums every shard's on demand with [`kea_statistics6`].
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-
-/// A counter written by exactly one thread and read by others.
-#[derive(Default, Debug)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    #[inline]
-    pub fn inc(&self) {
-        let v = self.0.load(Ordering::Relaxed);
-        self.0.store(v.wrapping_add(1), Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// A gauge written by exactly one thread; per shard it may go below zero (a lease assigned on
-/// one shard and reclaimed on another after re-hashing), but the sum is right.
-#[derive(Default, Debug)]
-pub struct Gauge(AtomicI64);
-
-impl Gauge {
-    #[inline]
-    pub fn add(&self, n: i64) {
-        let v = self.0.load(Ordering::Relaxed);
-        self.0.store(v.wrapping_add(n), Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+pub use corelease_types::{Counter, Gauge};
 
 macro_rules! global_counters {
     ($($field:ident => $name:literal),* $(,)?) => {
