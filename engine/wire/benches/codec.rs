@@ -1,7 +1,7 @@
 //! Hot-path cost of the codec: indexing a typical DHCPv4 REQUEST and writing a typical ACK;
 //! reading a relayed DHCPv6 REQUEST down to its IA_NA and writing the relayed REPLY.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/targets/wire cargo bench -p corelease-wire --bench codec`
+//! Run: `cargo bench -p corelease-wire --bench codec`
 
 use corelease_wire::v4::{opt, Dhcp4Packet, Dhcp4Writer, OptionIndex, BOOTREPLY, BOOTREQUEST};
 use corelease_wire::v6::{self, Dhcp6Packet, Dhcp6Writer, Ia, IaAddr};
