@@ -87,21 +87,13 @@ fn join_lines(issues: &[PathIssue]) -> String {
         .join("\n")
 }
 
+/// Parses one server's map out of a whole Kea document (`Dhcp4` or `Dhcp6`).
+type RootParser<T> = fn(&serde_json::Value) -> (Option<T>, parse::Findings);
+
 /// Loads a Kea DHCPv4 configuration file. Relative include paths are resolved against the
 /// file's directory.
 pub fn load_dhcp4_file(path: &Path) -> Result<Loaded<Dhcp4Config>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        issues: vec![PathIssue::new(
-            path.display().to_string(),
-            format!("cannot read the configuration file: {e}"),
-        )],
-    })?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
-    parse_named(&text, &name, base)
+    load_file(path, parse::parse_root)
 }
 
 /// Parses Kea DHCPv4 configuration text; relative include paths are resolved against
@@ -110,58 +102,36 @@ pub fn parse_dhcp4_str(
     text: &str,
     include_base: &Path,
 ) -> Result<Loaded<Dhcp4Config>, ConfigError> {
-    parse_named(text, "config", include_base)
+    parse_named(text, "config", include_base, parse::parse_root)
 }
 
 /// Validates an already-parsed document (e.g. the `arguments` of Kea's `config-set` and
 /// `config-test` commands, which carry `{"Dhcp4": {...}}`).
 pub fn parse_dhcp4_value(value: &serde_json::Value) -> Result<Loaded<Dhcp4Config>, ConfigError> {
-    let (config, findings) = parse::parse_root(value);
-    match config {
-        Some(config) => Ok(Loaded {
-            config,
-            unsupported: findings.unsupported,
-            warnings: findings.warnings,
-            raw: value.clone(),
-        }),
-        None => Err(ConfigError {
-            issues: findings.errors,
-        }),
-    }
-}
-
-fn parse_named(
-    text: &str,
-    source_name: &str,
-    include_base: &Path,
-) -> Result<Loaded<Dhcp4Config>, ConfigError> {
-    // A UTF-8 byte order mark some editors write is not part of the JSON.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let document =
-        json::parse_document(text, source_name, include_base).map_err(|issue| ConfigError {
-            issues: vec![issue],
-        })?;
-    let (config, findings) = parse::parse_root(&document.value);
-    match config {
-        Some(config) => {
-            let mut warnings = document.warnings;
-            warnings.extend(findings.warnings);
-            Ok(Loaded {
-                config,
-                unsupported: findings.unsupported,
-                warnings,
-                raw: document.value,
-            })
-        }
-        None => Err(ConfigError {
-            issues: findings.errors,
-        }),
-    }
+    from_value(value, parse::parse_root)
 }
 
 /// Loads a Kea DHCPv6 configuration file (the `Dhcp6` map, ARM chapter 10). Relative include
 /// paths are resolved against the file's directory.
 pub fn load_dhcp6_file(path: &Path) -> Result<Loaded<Dhcp6Config>, ConfigError> {
+    load_file(path, parse::v6::parse_root6)
+}
+
+/// Parses Kea DHCPv6 configuration text; relative include paths are resolved against
+/// `include_base`.
+pub fn parse_dhcp6_str(
+    text: &str,
+    include_base: &Path,
+) -> Result<Loaded<Dhcp6Config>, ConfigError> {
+    parse_named(text, "config", include_base, parse::v6::parse_root6)
+}
+
+/// Validates an already-parsed `{"Dhcp6": {...}}` document (`config-set` / `config-test`).
+pub fn parse_dhcp6_value(value: &serde_json::Value) -> Result<Loaded<Dhcp6Config>, ConfigError> {
+    from_value(value, parse::v6::parse_root6)
+}
+
+fn load_file<T>(path: &Path, root: RootParser<T>) -> Result<Loaded<T>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         issues: vec![PathIssue::new(
             path.display().to_string(),
@@ -173,54 +143,43 @@ pub fn load_dhcp6_file(path: &Path) -> Result<Loaded<Dhcp6Config>, ConfigError> 
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
-    parse6_named(&text, &name, base)
+    parse_named(&text, &name, base, root)
 }
 
-/// Parses Kea DHCPv6 configuration text; relative include paths are resolved against
-/// `include_base`.
-pub fn parse_dhcp6_str(
-    text: &str,
-    include_base: &Path,
-) -> Result<Loaded<Dhcp6Config>, ConfigError> {
-    parse6_named(text, "config", include_base)
+fn from_value<T>(value: &serde_json::Value, root: RootParser<T>) -> Result<Loaded<T>, ConfigError> {
+    finish(root(value), Vec::new(), value.clone())
 }
 
-/// Validates an already-parsed `{"Dhcp6": {...}}` document (`config-set` / `config-test`).
-pub fn parse_dhcp6_value(value: &serde_json::Value) -> Result<Loaded<Dhcp6Config>, ConfigError> {
-    let (config, findings) = parse::v6::parse_root6(value);
-    match config {
-        Some(config) => Ok(Loaded {
-            config,
-            unsupported: findings.unsupported,
-            warnings: findings.warnings,
-            raw: value.clone(),
-        }),
-        None => Err(ConfigError {
-            issues: findings.errors,
-        }),
-    }
-}
-
-fn parse6_named(
+fn parse_named<T>(
     text: &str,
     source_name: &str,
     include_base: &Path,
-) -> Result<Loaded<Dhcp6Config>, ConfigError> {
+    root: RootParser<T>,
+) -> Result<Loaded<T>, ConfigError> {
+    // A UTF-8 byte order mark some editors write is not part of the JSON.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let document =
         json::parse_document(text, source_name, include_base).map_err(|issue| ConfigError {
             issues: vec![issue],
         })?;
-    let (config, findings) = parse::v6::parse_root6(&document.value);
+    let parsed = root(&document.value);
+    finish(parsed, document.warnings, document.value)
+}
+
+/// The parse result as `Loaded`, the dialect reader's warnings first, or every error found.
+fn finish<T>(
+    (config, findings): (Option<T>, parse::Findings),
+    mut warnings: Vec<PathIssue>,
+    raw: serde_json::Value,
+) -> Result<Loaded<T>, ConfigError> {
     match config {
         Some(config) => {
-            let mut warnings = document.warnings;
             warnings.extend(findings.warnings);
             Ok(Loaded {
                 config,
                 unsupported: findings.unsupported,
                 warnings,
-                raw: document.value,
+                raw,
             })
         }
         None => Err(ConfigError {
