@@ -226,33 +226,48 @@ const FILE_LEN: usize = 128;
 
 /// Parses a whole configuration document (the map holding `Dhcp4`).
 pub(crate) fn parse_root(root: &Value) -> (Option<Dhcp4Config>, Findings) {
+    parse_server_root(root, "Dhcp4", IGNORED_TOP_LEVEL, parse_dhcp4)
+}
+
+/// The document-level frame both servers share: a map holding exactly one `server` map (other
+/// Kea top-level maps in `ignored` are skipped), parsed by `parse`; the config only when no
+/// error was found.
+pub(crate) fn parse_server_root<T>(
+    root: &Value,
+    server: &str,
+    ignored: &[&str],
+    parse: fn(&mut Findings, &Map<String, Value>) -> T,
+) -> (Option<T>, Findings) {
     let mut f = Findings::default();
     let Some(top) = root.as_object() else {
         f.error(
             "(document)",
             format!(
-                "expected a map holding \"Dhcp4\", found {}",
+                "expected a map holding \"{server}\", found {}",
                 json_type(root)
             ),
         );
         return (None, f);
     };
-    let mut dhcp4 = None;
+    let mut section = None;
     for (key, value) in top {
-        if key == "Dhcp4" {
-            dhcp4 = Some(value);
-        } else if !IGNORED_TOP_LEVEL.contains(&key.as_str()) {
+        if key == server {
+            section = Some(value);
+        } else if !ignored.contains(&key.as_str()) {
             f.error(key.clone(), "unknown key");
         }
     }
-    let Some(dhcp4) = dhcp4 else {
-        f.error("Dhcp4", "missing: the configuration has no Dhcp4 map");
+    let Some(section) = section else {
+        f.error(
+            server,
+            format!("missing: the configuration has no {server} map"),
+        );
         return (None, f);
     };
-    let Some(map) = as_map(&mut f, dhcp4, "Dhcp4") else {
+    let Some(map) = as_map(&mut f, section, server) else {
         return (None, f);
     };
-    let config = parse_dhcp4(&mut f, map);
+    let config = parse(&mut f, map);
     if f.errors.is_empty() {
         (Some(config), f)
     } else {

@@ -109,38 +109,7 @@ fn triplet(
 
 /// Parses a whole configuration document (the map holding `Dhcp6`).
 pub(crate) fn parse_root6(root: &Value) -> (Option<Dhcp6Config>, Findings) {
-    let mut f = Findings::default();
-    let Some(top) = root.as_object() else {
-        f.error(
-            "(document)",
-            format!(
-                "expected a map holding \"Dhcp6\", found {}",
-                json_type(root)
-            ),
-        );
-        return (None, f);
-    };
-    let mut dhcp6 = None;
-    for (key, value) in top {
-        if key == "Dhcp6" {
-            dhcp6 = Some(value);
-        } else if !IGNORED_TOP_LEVEL6.contains(&key.as_str()) {
-            f.error(key.clone(), "unknown key");
-        }
-    }
-    let Some(dhcp6) = dhcp6 else {
-        f.error("Dhcp6", "missing: the configuration has no Dhcp6 map");
-        return (None, f);
-    };
-    let Some(map) = as_map(&mut f, dhcp6, "Dhcp6") else {
-        return (None, f);
-    };
-    let config = parse_dhcp6(&mut f, map);
-    if f.errors.is_empty() {
-        (Some(config), f)
-    } else {
-        (None, f)
-    }
+    parse_server_root(root, "Dhcp6", IGNORED_TOP_LEVEL6, parse_dhcp6)
 }
 
 /// What a subnet inherits from its shared network besides [`Params6`].
