@@ -350,14 +350,14 @@ impl ShardHandler for Dhcp4Handler {
         now: SystemTime,
     ) -> Option<SendMeta> {
         if self.disabled {
-            let g = &self.v4.stats().global;
+            let g = &self.v4.counters().global;
             g.pkt4_received.inc();
             g.pkt4_receive_drop.inc();
             return None;
         }
         if let Some(allowed) = &self.allowed_ifaces {
             if meta.ifindex != 0 && !allowed.contains(&meta.ifindex) {
-                let g = &self.v4.stats();
+                let g = self.v4.counters();
                 g.global.pkt4_received.inc();
                 g.global.pkt4_receive_drop.inc();
                 return None;

@@ -144,6 +144,11 @@ impl<S: LeaseSink> V4Shard<S> {
         Arc::clone(&self.stats)
     }
 
+    /// The counters without touching the shared refcount (for per-packet use).
+    pub fn counters(&self) -> &ShardStats4 {
+        &self.stats
+    }
+
     pub fn prepared(&self) -> &Arc<Prepared4> {
         &self.prepared
     }
