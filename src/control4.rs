@@ -6,10 +6,10 @@
 
 use crate::server4::Dhcp4Handler;
 use corelease_config::{Dhcp4Config, Loaded};
-use corelease_control::{Backend, LeaseQuery, MetricsWriter};
+use corelease_control::{Backend, LeaseQuery, LeaseUpdate, MetricsWriter, UpdateError};
 use corelease_shard::{Runtime, ShardWaker};
 use corelease_types::{Lease, SubnetId};
-use corelease_v4::{InterfaceInfo, Ports, Prepared4, ShardStats4};
+use corelease_v4::{InterfaceInfo, LeaseCommandError, LeaseUpdated, Ports, Prepared4, ShardStats4};
 use serde_json::{json, Map, Value};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -588,6 +588,81 @@ impl Backend for Dhcp4Backend {
             any |= r?;
         }
         Ok(any)
+    }
+
+    /// The shard holding a lease of the address does the update in one job (one log record).
+    /// When the new client belongs to another shard (a changed hw-address steers elsewhere)
+    /// the lease moves: the holder takes it out keeping its pool bit claimed, the new owner
+    /// puts it in; if the owner refuses, the holder gets it back. No other client can take
+    /// the address in between.
+    fn update_lease(&self, lease: Lease, force_create: bool) -> Result<LeaseUpdate, UpdateError> {
+        let IpAddr::V4(addr) = lease.addr else {
+            return Err(UpdateError::Failed(format!(
+                "{} is not an IPv4 address",
+                lease.addr
+            )));
+        };
+        let a = u32::from(addr);
+        let holders = self
+            .ask_all(move |h, _| h.v4.table().get(a).is_some_and(|e| !e.is_offer()))
+            .map_err(UpdateError::Failed)?;
+        let owner = crate::server4::owner_shard(&lease, self.jobs.len());
+        let holder = holders.iter().position(|held| *held);
+        let update_error = |e: LeaseCommandError| match e {
+            LeaseCommandError::NoSuchLease(_) => UpdateError::NoSuchLease(e.to_string()),
+            LeaseCommandError::Taken(_) | LeaseCommandError::Exists(_) => {
+                UpdateError::Conflict(e.to_string())
+            }
+            other => UpdateError::Failed(other.to_string()),
+        };
+        match holder {
+            Some(from) if from != owner => {
+                let taken = self
+                    .ask(from, move |h, _| {
+                        let r = h.v4.command_take_for_move(addr);
+                        h.commit_log();
+                        r
+                    })
+                    .map_err(UpdateError::Failed)?
+                    .map_err(update_error)?;
+                // Gone meanwhile (released by its client): Kea's "retry might succeed".
+                let Some(taken) = taken else {
+                    return Err(update_error(LeaseCommandError::NoSuchLease(addr)));
+                };
+                let refused = self
+                    .ask(owner, move |h, _| {
+                        let r = h.v4.command_put_moved_lease(lease, &taken);
+                        h.commit_log();
+                        r.err().map(|e| (e, taken))
+                    })
+                    .map_err(UpdateError::Failed)?;
+                match refused {
+                    None => Ok(LeaseUpdate::Updated),
+                    Some((e, taken)) => {
+                        self.ask(from, move |h, _| {
+                            h.v4.command_restore_moved(taken);
+                            h.commit_log();
+                        })
+                        .map_err(UpdateError::Failed)?;
+                        Err(update_error(e))
+                    }
+                }
+            }
+            _ => {
+                let on = holder.unwrap_or(owner);
+                let r = self
+                    .ask(on, move |h, _| {
+                        let r = h.v4.command_update_lease(lease, force_create);
+                        h.commit_log();
+                        r
+                    })
+                    .map_err(UpdateError::Failed)?;
+                match r.map_err(update_error)? {
+                    LeaseUpdated::Updated => Ok(LeaseUpdate::Updated),
+                    LeaseUpdated::Added => Ok(LeaseUpdate::Added),
+                }
+            }
+        }
     }
 
     fn wipe_leases(&self, subnet: Option<SubnetId>) -> Result<u64, String> {

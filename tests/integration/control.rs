@@ -417,6 +417,45 @@ fn every_command_round_trips_over_unix_and_http() {
     let r = rig.both(json!({ "command": "lease4-update", "arguments": {
         "ip-address": "100.64.1.9", "hw-address": "4a:4b:4c:4d:4e:4f" } }));
     assert_eq!(r["result"], 1, "no such lease, no force-create: {r}");
+    assert!(
+        r["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("failed to update the lease with address 100.64.1.9")),
+        "Kea's text: {r}"
+    );
+    let r = rig.unix(&json!({ "command": "lease4-update", "arguments": {
+        "ip-address": "100.64.1.9", "hw-address": "4a:4b:4c:4d:4e:40", "force-create": true } }));
+    assert_eq!(r, json!({ "result": 0, "text": "IPv4 lease added." }));
+    assert_eq!(stat(&rig, "subnet[7].assigned-addresses"), 3);
+    // Each new hw-address steers the client to a shard by hash: across these the lease moves
+    // between the two shards; it is found under its new client every time and counted once.
+    for last in 0x41..0x49u8 {
+        let hw = format!("4a:4b:4c:4d:4e:{last:02x}");
+        let r = rig.both(json!({ "command": "lease4-update", "arguments": {
+            "ip-address": "100.64.1.9", "hw-address": hw, "valid-lft": 3000 + u32::from(last) } }));
+        assert_eq!(r["text"], "IPv4 lease updated.", "{r}");
+        let r = rig.http(
+            &json!({ "command": "lease4-get-by-hw-address", "arguments": { "hw-address": hw } }),
+        );
+        assert_eq!(
+            r["arguments"]["leases"][0]["ip-address"], "100.64.1.9",
+            "{hw}: {r}"
+        );
+        assert_eq!(
+            r["arguments"]["leases"].as_array().map(Vec::len),
+            Some(1),
+            "{r}"
+        );
+        let r = rig.http(&json!({ "command": "lease4-get-all" }));
+        assert_eq!(
+            r["text"], "3 IPv4 lease(s) found.",
+            "one lease, never two: {r}"
+        );
+        assert_eq!(stat(&rig, "subnet[7].assigned-addresses"), 3);
+    }
+    let r =
+        rig.unix(&json!({ "command": "lease4-del", "arguments": { "ip-address": "100.64.1.9" } }));
+    assert_eq!(r["result"], 0, "{r}");
     let r =
         rig.unix(&json!({ "command": "lease4-del", "arguments": { "ip-address": "100.64.1.1" } }));
     assert_eq!(r, json!({ "result": 0, "text": "IPv4 lease deleted." }));
@@ -447,7 +486,8 @@ fn every_command_round_trips_over_unix_and_http() {
     let offers = perfdhcp_value(&report, "DISCOVER-OFFER", "received packets").unwrap_or(-1.0);
     assert_eq!(offers, 0.0, "disabled server answered:\n{report}");
     // Back once it changed, counting from its removal.
-    assert!(stat(&rig, "pkt4-receive-drop") >= 20, "{report}");
+    let drops = stat(&rig, "pkt4-receive-drop");
+    assert!(drops >= 20, "{drops} drops counted:\n{report}");
     let r = rig.both(json!({ "command": "dhcp-enable" }));
     assert_eq!(r["result"], 0);
 

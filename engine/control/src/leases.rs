@@ -1,8 +1,8 @@
 //! The lease4-* commands (ARM 17.15, libdhcp_lease_cmds): argument parsing, Kea's lease JSON
 //! (Lease4::toElement) and result texts. The backend finds, adds and deletes; this module
-//! decides what the command means (an update is a delete and an add, for example).
+//! decides what each command means and answers with Kea's texts.
 
-use crate::{result, Backend, LeaseQuery, Response};
+use crate::{result, Backend, LeaseQuery, LeaseUpdate, Response};
 use corelease_types::{ClientId, HwAddr, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
 use serde_json::{json, Map, Value};
 use std::net::{IpAddr, Ipv4Addr};
@@ -348,26 +348,13 @@ pub fn handle(b: &dyn Backend, command: &str, args: Option<&Value>) -> Response 
             }
             "lease4-update" => {
                 let a = lease_from_args(args)?;
-                let addr = a.addr;
-                let (subnet, valid) = b.subnet_for(addr, a.subnet)?;
-                let old = b.find_leases(&LeaseQuery::Address(addr))?;
+                let (subnet, valid) = b.subnet_for(a.addr, a.subnet)?;
                 let force = a.force_create;
-                if old.is_empty() && !force {
-                    return Ok(Response::error(format!(
-                        "failed to update the lease with address {addr} - no such lease"
-                    )));
+                match b.update_lease(a.into_lease(subnet, valid, now_secs()), force) {
+                    Ok(LeaseUpdate::Updated) => Response::success("IPv4 lease updated."),
+                    Ok(LeaseUpdate::Added) => Response::success("IPv4 lease added."),
+                    Err(e) => Response::new(e.result(), e.to_string()),
                 }
-                if !old.is_empty() {
-                    b.delete_lease(addr)?;
-                }
-                if let Err(e) = b.add_lease(a.into_lease(subnet, valid, now_secs())) {
-                    // Put the old lease back: an update that fails changes nothing.
-                    for l in old {
-                        let _ = b.add_lease(l);
-                    }
-                    return Err(e);
-                }
-                Response::success("IPv4 lease updated.")
             }
             "lease4-del" => {
                 let q = identity_query(need()?)?;

@@ -145,6 +145,38 @@ pub enum LeaseQuery {
     },
 }
 
+/// What `lease4-update` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseUpdate {
+    Updated,
+    /// force-create on an address without a lease.
+    Added,
+}
+
+/// Why `lease4-update` changed nothing; the text is Kea's where Kea has one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpdateError {
+    /// No lease at the address (and no force-create), or it went away meanwhile: result 1.
+    #[error("{0}")]
+    NoSuchLease(String),
+    /// The address is held by another client's lease or offer: result 4 (Kea's
+    /// CONTROL_RESULT_CONFLICT, ARM 17.15 "LEASE_CMDS_UPDATE4_CONFLICT").
+    #[error("{0}")]
+    Conflict(String),
+    /// Anything else (bad subnet, storage): result 1.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl UpdateError {
+    pub fn result(&self) -> i64 {
+        match self {
+            UpdateError::Conflict(_) => result::CONFLICT,
+            UpdateError::NoSuchLease(_) | UpdateError::Failed(_) => result::ERROR,
+        }
+    }
+}
+
 /// Everything the control API needs from the running server. Called on the control thread;
 /// an implementation reaches its shards through messages and must not block them.
 pub trait Backend: Send + Sync + 'static {
@@ -187,6 +219,15 @@ pub trait Backend: Send + Sync + 'static {
     fn add_lease(&self, lease: Lease) -> Result<(), String>;
     /// Deletes the lease of `addr` wherever it lives; false when there is none.
     fn delete_lease(&self, addr: Ipv4Addr) -> Result<bool, String>;
+    /// `lease4-update`: replaces the lease of its address in one step on the shard that owns
+    /// it (no moment without the lease, nothing changed on failure); with `force_create` a
+    /// missing lease is added. A backend without IPv4 leases keeps this default.
+    fn update_lease(&self, lease: Lease, force_create: bool) -> Result<LeaseUpdate, UpdateError> {
+        let _ = (lease, force_create);
+        Err(UpdateError::Failed(
+            "lease4-update is not supported by this server".to_string(),
+        ))
+    }
     /// Deletes every lease of `subnet` (all when None); returns how many.
     fn wipe_leases(&self, subnet: Option<SubnetId>) -> Result<u64, String>;
 }

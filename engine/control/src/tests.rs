@@ -115,6 +115,23 @@ impl Backend for Fake {
         l.retain(|x| v4(x) != addr);
         Ok(l.len() != before)
     }
+    fn update_lease(&self, lease: Lease, force: bool) -> Result<LeaseUpdate, UpdateError> {
+        let mut l = self.leases.lock().unwrap();
+        if lease.hostname.as_deref() == Some("taken.example.org") {
+            return Err(UpdateError::Conflict("address taken".into()));
+        }
+        match l.iter_mut().find(|x| v4(x) == v4(&lease)) {
+            Some(x) => {
+                *x = lease;
+                Ok(LeaseUpdate::Updated)
+            }
+            None if force => {
+                l.push(lease);
+                Ok(LeaseUpdate::Added)
+            }
+            None => Err(UpdateError::NoSuchLease("no such lease".into())),
+        }
+    }
     fn wipe_leases(&self, subnet: Option<SubnetId>) -> Result<u64, String> {
         let mut l = self.leases.lock().unwrap();
         let before = l.len();
@@ -451,7 +468,19 @@ fn lease4_add_then_update_then_del() {
         &c,
         json!({ "command": "lease4-update", "arguments": { "ip-address": "192.0.2.9", "hw-address": "1a:1b:1c:1d:1e:1f" } }),
     );
-    assert_eq!(r["result"], 1);
+    assert_eq!(r, json!({ "result": 1, "text": "no such lease" }));
+    let r = call(
+        &c,
+        json!({ "command": "lease4-update", "arguments": { "ip-address": "192.0.2.9",
+            "hw-address": "1a:1b:1c:1d:1e:1f", "force-create": true } }),
+    );
+    assert_eq!(r, json!({ "result": 0, "text": "IPv4 lease added." }));
+    let r = call(
+        &c,
+        json!({ "command": "lease4-update", "arguments": { "ip-address": "192.0.2.9",
+            "hw-address": "1a:1b:1c:1d:1e:1f", "hostname": "taken.example.org" } }),
+    );
+    assert_eq!(r, json!({ "result": 4, "text": "address taken" }));
     let r = call(
         &c,
         json!({ "command": "lease4-del", "arguments": { "ip-address": "192.0.2.202" } }),

@@ -15,10 +15,23 @@ use std::sync::Arc;
 pub enum LeaseCommandError {
     NotV4(IpAddr),
     NoSubnet(Ipv4Addr),
-    WrongSubnet { id: u32, addr: Ipv4Addr },
+    WrongSubnet {
+        id: u32,
+        addr: Ipv4Addr,
+    },
     Exists(Ipv4Addr),
     Taken(Ipv4Addr),
+    /// lease4-update of an address without a lease, without force-create.
+    NoSuchLease(Ipv4Addr),
     Storage(String),
+}
+
+/// What `lease4-update` did (Kea answers "IPv4 lease updated." or, with force-create on a
+/// missing lease, "IPv4 lease added.").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseUpdated {
+    Updated,
+    Added,
 }
 
 impl std::fmt::Display for LeaseCommandError {
@@ -36,6 +49,11 @@ impl std::fmt::Display for LeaseCommandError {
             LeaseCommandError::Taken(a) => {
                 write!(f, "address {a} is held by another client's lease or offer")
             }
+            // Kea's text (lease_cmds, memfile updateLease4).
+            LeaseCommandError::NoSuchLease(a) => write!(
+                f,
+                "failed to update the lease with address {a} either because the lease has been deleted or it has changed in the database, in both cases a retry might succeed"
+            ),
             LeaseCommandError::Storage(e) => write!(f, "writing the lease log failed: {e}"),
         }
     }
@@ -126,6 +144,201 @@ impl<S: LeaseSink> V4Shard<S> {
         }
         self.table.insert(entry);
         Ok(())
+    }
+
+    /// `lease4-update` (ARM 17.15.8) on the shard that holds the lease of the address (or, with
+    /// nothing held anywhere, its owner): the entry is replaced in place in one step, keeping
+    /// the address's pool bit, and logged as one record. Without a lease at the address it
+    /// fails with `NoSuchLease` and changes nothing, unless `force_create` (then it is
+    /// `lease4-add`, and fails cleanly with `Taken` when another shard holds the address). An
+    /// offer pending at the address is replaced by the lease only with `force_create`.
+    pub fn command_update_lease(
+        &mut self,
+        mut lease: Lease,
+        force_create: bool,
+    ) -> Result<LeaseUpdated, LeaseCommandError> {
+        let IpAddr::V4(v4) = lease.addr else {
+            return Err(LeaseCommandError::NotV4(lease.addr));
+        };
+        let addr = u32::from(v4);
+        let (subnet_id, _) = self.command_subnet_for(v4, Some(lease.subnet_id))?;
+        let Some(old) = self.table.get(addr) else {
+            if !force_create {
+                return Err(LeaseCommandError::NoSuchLease(v4));
+            }
+            return self.command_add_lease(lease).map(|()| LeaseUpdated::Added);
+        };
+        let was_offer = old.is_offer();
+        if was_offer && !force_create {
+            return Err(LeaseCommandError::NoSuchLease(v4));
+        }
+        lease.subnet_id = subnet_id;
+        lease.kind = LeaseKind::V4;
+        lease.prefix_len = 32;
+        let subnet = self
+            .prepared
+            .subnets
+            .iter()
+            .position(|s| s.id == subnet_id && s.contains(addr))
+            .ok_or(LeaseCommandError::NoSubnet(v4))?;
+        let pool = self.prepared.pool_of(subnet, addr);
+        let pool_index = pool.map(|p| p as u32).unwrap_or(NO_POOL);
+        let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
+        // The pool bit: kept when the old entry holds it and the lease still binds; claimed
+        // when the lease now binds and was not holding it (a reclaimed lease made active
+        // again); the old one released after the record otherwise.
+        let keeps_bit = binds && old.holds_bit && old.pool == pool_index && pool.is_some();
+        let mut claimed_now = false;
+        if let (true, false, Some(p)) = (binds, keeps_bit, pool) {
+            let claimed = self
+                .prepared
+                .pools
+                .get(p)
+                .and_then(|rt| rt.range.offset_of(addr).map(|off| rt.bitmap.try_claim(off)))
+                .unwrap_or(false);
+            if !claimed {
+                return Err(LeaseCommandError::Taken(v4));
+            }
+            claimed_now = true;
+        }
+        if let Some(p) = pool.and_then(|p| self.prepared.pools.get(p)) {
+            lease.pool_id = p.pool_id;
+        }
+        let entry = Entry {
+            lease,
+            pool: pool_index,
+            subnet: subnet as u32,
+            offer_until: 0,
+            holds_bit: keeps_bit || claimed_now,
+        };
+        if let Err(e) = self.sink.record(&entry.lease) {
+            if claimed_now {
+                self.give_back(&entry, addr);
+            }
+            return Err(LeaseCommandError::Storage(e.to_string()));
+        }
+        if let Some(old) = self.table.remove(addr) {
+            let counted = !old.is_offer()
+                && matches!(old.lease.state, LeaseState::Default | LeaseState::Declined);
+            if counted {
+                let old_pool = (old.pool != NO_POOL).then_some(old.pool as usize);
+                let declined = old.lease.state == LeaseState::Declined;
+                self.count_assigned(old.subnet as usize, old_pool, declined, -1);
+            }
+            if !keeps_bit {
+                self.give_back(&old, addr);
+            }
+        }
+        if binds {
+            let declined = entry.lease.state == LeaseState::Declined;
+            self.count_assigned(subnet, pool, declined, 1);
+        }
+        self.table.insert(entry);
+        Ok(if was_offer {
+            LeaseUpdated::Added
+        } else {
+            LeaseUpdated::Updated
+        })
+    }
+
+    /// First half of moving a lease to another shard (`lease4-update` changing the client so
+    /// that another shard owns it): removes the entry of `addr` from this shard's table and
+    /// log and uncounts it, but keeps its pool bit claimed, so no shard can take the address
+    /// before [`Self::command_put_moved_lease`] on the new owner. None when this shard holds
+    /// no lease there.
+    pub fn command_take_for_move(
+        &mut self,
+        addr: Ipv4Addr,
+    ) -> Result<Option<Entry>, LeaseCommandError> {
+        let a = u32::from(addr);
+        if self.table.get(a).is_none_or(Entry::is_offer) {
+            return Ok(None);
+        }
+        let Some(entry) = self.table.remove(a) else {
+            return Ok(None);
+        };
+        let counted = matches!(
+            entry.lease.state,
+            LeaseState::Default | LeaseState::Declined
+        );
+        if counted {
+            let pool = (entry.pool != NO_POOL).then_some(entry.pool as usize);
+            let declined = entry.lease.state == LeaseState::Declined;
+            self.count_assigned(entry.subnet as usize, pool, declined, -1);
+        }
+        if let Err(e) = self.sink.remove(LeaseKind::V4, IpAddr::V4(addr), 32) {
+            self.command_restore_moved(entry.clone());
+            return Err(LeaseCommandError::Storage(e.to_string()));
+        }
+        Ok(Some(entry))
+    }
+
+    /// Second half of a move: `lease` enters this shard with the bit `from` held (taken by
+    /// [`Self::command_take_for_move`] on the old holder). On an error nothing changed here
+    /// and the caller gives `from` back to its shard with [`Self::command_restore_moved`].
+    pub fn command_put_moved_lease(
+        &mut self,
+        mut lease: Lease,
+        from: &Entry,
+    ) -> Result<(), LeaseCommandError> {
+        let IpAddr::V4(v4) = lease.addr else {
+            return Err(LeaseCommandError::NotV4(lease.addr));
+        };
+        let addr = u32::from(v4);
+        if self.table.get(addr).is_some() {
+            return Err(LeaseCommandError::Exists(v4));
+        }
+        let (subnet_id, _) = self.command_subnet_for(v4, Some(lease.subnet_id))?;
+        let subnet = self
+            .prepared
+            .subnets
+            .iter()
+            .position(|s| s.id == subnet_id && s.contains(addr))
+            .ok_or(LeaseCommandError::NoSubnet(v4))?;
+        lease.subnet_id = subnet_id;
+        lease.kind = LeaseKind::V4;
+        lease.prefix_len = 32;
+        let pool = self.prepared.pool_of(subnet, addr);
+        if let Some(p) = pool.and_then(|p| self.prepared.pools.get(p)) {
+            lease.pool_id = p.pool_id;
+        }
+        let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
+        let entry = Entry {
+            lease,
+            pool: pool.map(|p| p as u32).unwrap_or(NO_POOL),
+            subnet: subnet as u32,
+            offer_until: 0,
+            holds_bit: binds && from.holds_bit && from.pool != NO_POOL,
+        };
+        self.sink
+            .record(&entry.lease)
+            .map_err(|e| LeaseCommandError::Storage(e.to_string()))?;
+        if from.holds_bit && !entry.holds_bit {
+            // The moved lease no longer binds its address: the bit the old holder kept goes.
+            self.give_back(from, addr);
+        }
+        if binds {
+            let declined = entry.lease.state == LeaseState::Declined;
+            self.count_assigned(subnet, pool, declined, 1);
+        }
+        self.table.insert(entry);
+        Ok(())
+    }
+
+    /// Undoes [`Self::command_take_for_move`] when the new owner refused the lease: the entry
+    /// (still holding its bit) comes back, counted and logged again.
+    pub fn command_restore_moved(&mut self, entry: Entry) {
+        let counted = matches!(
+            entry.lease.state,
+            LeaseState::Default | LeaseState::Declined
+        );
+        if counted {
+            let pool = (entry.pool != NO_POOL).then_some(entry.pool as usize);
+            let declined = entry.lease.state == LeaseState::Declined;
+            self.count_assigned(entry.subnet as usize, pool, declined, 1);
+        }
+        let _ = self.sink.record(&entry.lease);
+        self.table.insert(entry);
     }
 
     /// `lease4-del`: removes the lease of `addr` from this shard (table and log), returns its
@@ -433,6 +646,101 @@ mod tests {
         assert_eq!(a.command_wipe_leases(Some(SubnetId(1))), Ok(2));
         assert_eq!(assigned(&a), 0);
         assert!(a.table().is_empty());
+    }
+
+    #[test]
+    fn update_replaces_in_place_with_one_record_keeping_the_bit() {
+        let p = prepared();
+        let mut a = V4Shard::new(Arc::clone(&p), 0, 2, MemorySink::default());
+        let mut b = V4Shard::new(Arc::clone(&p), 1, 2, MemorySink::default());
+        let addr = Ipv4Addr::new(192, 0, 2, 14);
+        assert_eq!(
+            a.command_update_lease(lease(addr.octets(), NOW), false),
+            Err(LeaseCommandError::NoSuchLease(addr)),
+            "no lease, no force-create: nothing changes"
+        );
+        assert!(a.sink_mut().records.is_empty());
+        assert_eq!(
+            a.command_update_lease(lease(addr.octets(), NOW), true),
+            Ok(LeaseUpdated::Added)
+        );
+        let mut changed = lease(addr.octets(), NOW + 10);
+        changed.hostname = Some("h.example".into());
+        changed.state = LeaseState::Declined;
+        assert_eq!(
+            a.command_update_lease(changed, false),
+            Ok(LeaseUpdated::Updated)
+        );
+        assert_eq!(a.sink_mut().records.len(), 2, "one record per command");
+        assert!(
+            a.sink_mut().removals.is_empty(),
+            "an update is not a delete"
+        );
+        assert_eq!(assigned(&a), 1);
+        assert_eq!(a.stats().declined_addresses.get(), 1);
+        let e = a.table().get(u32::from(addr)).expect("still there");
+        assert_eq!(e.lease.hostname.as_deref(), Some("h.example"));
+        assert!(e.holds_bit);
+        assert_eq!(
+            b.command_add_lease(lease(addr.octets(), NOW)),
+            Err(LeaseCommandError::Taken(addr)),
+            "the bit stayed claimed throughout"
+        );
+        // Updated to released: the address goes back to the pool and leaves the gauges.
+        let mut released = lease(addr.octets(), NOW + 20);
+        released.state = LeaseState::Released;
+        assert_eq!(
+            a.command_update_lease(released, false),
+            Ok(LeaseUpdated::Updated)
+        );
+        assert_eq!(assigned(&a), 0);
+        assert_eq!(a.stats().declined_addresses.get(), 0);
+        b.command_add_lease(lease(addr.octets(), NOW))
+            .expect("released address is free for any shard");
+        // Back to active on a: the other shard holds it now, so the update fails cleanly.
+        assert_eq!(
+            a.command_update_lease(lease(addr.octets(), NOW + 30), false),
+            Err(LeaseCommandError::Taken(addr))
+        );
+        let e = a.table().get(u32::from(addr)).expect("unchanged");
+        assert_eq!(e.lease.state, LeaseState::Released);
+        assert_eq!(a.sink_mut().records.len(), 3);
+    }
+
+    #[test]
+    fn update_moving_to_another_shard_never_frees_the_address() {
+        let p = prepared();
+        let mut a = V4Shard::new(Arc::clone(&p), 0, 2, MemorySink::default());
+        let mut b = V4Shard::new(Arc::clone(&p), 1, 2, MemorySink::default());
+        let addr = Ipv4Addr::new(192, 0, 2, 16);
+        a.command_add_lease(lease(addr.octets(), NOW))
+            .expect("added");
+        let taken = a
+            .command_take_for_move(addr)
+            .expect("storage ok")
+            .expect("a held it");
+        assert_eq!(assigned(&a), 0);
+        assert!(
+            p.pools.first().is_some_and(|pl| pl.bitmap.is_claimed(6)),
+            "bit kept claimed between the two halves"
+        );
+        let mut moved = lease(addr.octets(), NOW);
+        moved.hwaddr = Some(HwAddr::new(1, &[9, 9, 9, 9, 9, 9]));
+        b.command_put_moved_lease(moved, &taken).expect("moved");
+        assert_eq!(assigned(&b), 1);
+        assert!(a.table().get(u32::from(addr)).is_none());
+        assert!(b.table().get(u32::from(addr)).is_some_and(|e| e.holds_bit));
+        assert!(matches!(a.command_take_for_move(addr), Ok(None)));
+        // A refused put restores the lease where it was.
+        let taken = b.command_take_for_move(addr).expect("ok").expect("held");
+        a.command_add_lease(lease([192, 0, 2, 19], NOW))
+            .expect("other");
+        let mut clash = lease(addr.octets(), NOW);
+        clash.addr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 19));
+        assert!(a.command_put_moved_lease(clash, &taken).is_err());
+        b.command_restore_moved(taken);
+        assert_eq!(assigned(&b), 1);
+        assert!(b.table().get(u32::from(addr)).is_some());
     }
 
     #[test]

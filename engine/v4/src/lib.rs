@@ -12,7 +12,7 @@ mod leases;
 mod prepared;
 pub mod stats;
 
-pub use commands::LeaseCommandError;
+pub use commands::{LeaseCommandError, LeaseUpdated};
 pub use leases::{ClientIdent, Entry, LeaseTable, NO_POOL};
 pub use prepared::{
     InterfaceInfo, Lifetime, NetworkRt, OptionTable, PoolRt, Ports, Prepared4, ReplyOption,
