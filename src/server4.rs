@@ -299,6 +299,7 @@ impl Dhcp4Handler {
         stats: &Mutex<Vec<Option<Arc<ShardStats4>>>>,
         now: u64,
     ) -> Result<usize, String> {
+        let paused = std::time::Instant::now();
         if !rendezvous.arrive(0) {
             return Err(format!(
                 "shard {}: not every shard paused in time",
@@ -317,6 +318,7 @@ impl Dhcp4Handler {
             ));
         }
         self.v4 = next;
+        tracing::info!(target: "DHCP4_DYNRECONF", shard = self.shard, leases = self.v4.table().len(), pause_us = paused.elapsed().as_micros() as u64, "shard switched to the new configuration");
         if let Ok(mut reg) = stats.lock() {
             if let Some(slot) = reg.get_mut(self.shard) {
                 *slot = Some(self.v4.stats());
