@@ -39,6 +39,8 @@ const TRUESIZE_ESTIMATE: usize = 2304;
 /// u32 array (include/uapi/linux/sock_diag.h, `SK_MEMINFO_DROPS`).
 const SO_MEMINFO: libc::c_int = 55;
 const SK_MEMINFO_DROPS: usize = 8;
+/// Index of the receive queue's memory (bytes charged for queued datagrams, `SK_MEMINFO_RMEM_ALLOC`).
+const SK_MEMINFO_RMEM_ALLOC: usize = 0;
 /// Latency histograms cover 1 µs .. 60 s with 2 significant digits (1 % error), ~20 KiB each.
 const LATENCY_MAX_US: u64 = 60_000_000;
 const LATENCY_SIGFIG: u8 = 2;
@@ -92,6 +94,7 @@ struct ShardCounters {
     recv_errors: AtomicU64,
     broadcasts_received: AtomicU64,
     kernel_drops: AtomicU64,
+    receive_queue_bytes: AtomicU64,
 }
 
 /// The shard's private tally; published to [`ShardCounters`] once per batch with plain stores
@@ -106,6 +109,7 @@ struct LocalCounters {
     recv_errors: u64,
     broadcasts_received: u64,
     kernel_drops: u64,
+    receive_queue_bytes: u64,
 }
 
 impl ShardCounters {
@@ -121,6 +125,8 @@ impl ShardCounters {
             .store(local.broadcasts_received, Ordering::Relaxed);
         self.kernel_drops
             .store(local.kernel_drops, Ordering::Relaxed);
+        self.receive_queue_bytes
+            .store(local.receive_queue_bytes, Ordering::Relaxed);
     }
 
     fn snapshot(&self) -> ShardCountersSnapshot {
@@ -133,6 +139,7 @@ impl ShardCounters {
             recv_errors: self.recv_errors.load(Ordering::Relaxed),
             broadcasts_received: self.broadcasts_received.load(Ordering::Relaxed),
             kernel_drops: self.kernel_drops.load(Ordering::Relaxed),
+            receive_queue_bytes: self.receive_queue_bytes.load(Ordering::Relaxed),
             dropped_queue_overflow: 0,
         }
     }
@@ -160,6 +167,9 @@ pub struct ShardCountersSnapshot {
     /// counts the broadcast copies this socket's filter rejected because another shard owns
     /// the client.
     pub kernel_drops: u64,
+    /// Bytes the kernel holds in this socket's receive queue (`SK_MEMINFO_RMEM_ALLOC`, read
+    /// every tick): the shard's backlog, about [`TRUESIZE_ESTIMATE`] bytes per datagram.
+    pub receive_queue_bytes: u64,
     /// Datagrams the kernel dropped because this shard's receive buffer was full: estimated as
     /// `kernel_drops` minus the broadcasts the other shards received (each of those is a copy
     /// this socket's filter rejected). Over-counts by N-1 for a broadcast dropped at its owner.
@@ -587,8 +597,9 @@ async fn wait_readable_or_woken(
     .await
 }
 
-/// The kernel's drop counter of the socket (`SK_MEMINFO_DROPS`).
-fn kernel_drops(fd: RawFd) -> Option<u64> {
+/// The kernel's view of the socket: (drop counter `SK_MEMINFO_DROPS`, receive queue bytes
+/// `SK_MEMINFO_RMEM_ALLOC`).
+fn socket_meminfo(fd: RawFd) -> Option<(u64, u64)> {
     let mut meminfo = [0u32; 16];
     let mut len = std::mem::size_of_val(&meminfo) as libc::socklen_t;
     // SAFETY: getsockopt writes at most `len` bytes into the local array and updates `len`.
@@ -604,7 +615,17 @@ fn kernel_drops(fd: RawFd) -> Option<u64> {
     if rc != 0 || (len as usize) < (SK_MEMINFO_DROPS + 1) * 4 {
         return None;
     }
-    meminfo.get(SK_MEMINFO_DROPS).map(|d| u64::from(*d))
+    let drops = meminfo.get(SK_MEMINFO_DROPS).map(|d| u64::from(*d))?;
+    let queued = meminfo.get(SK_MEMINFO_RMEM_ALLOC).map(|d| u64::from(*d))?;
+    Some((drops, queued))
+}
+
+/// Reads the socket's drop counter and queue depth into the shard's tally.
+fn read_meminfo(fd: RawFd, local: &mut LocalCounters) {
+    if let Some((drops, queued)) = socket_meminfo(fd) {
+        local.kernel_drops = drops;
+        local.receive_queue_bytes = queued;
+    }
 }
 
 /// Sends what the batch queued, retrying briefly while the send buffer is full.
@@ -743,7 +764,7 @@ async fn run_shard<H: ShardHandler>(
         let now = Instant::now();
         if now >= next_tick {
             handler.on_tick(SystemTime::now());
-            local.kernel_drops = kernel_drops(fd).unwrap_or(local.kernel_drops);
+            read_meminfo(fd, &mut local);
             counters.publish(&local);
             publish_latency(&mut latency, latency_shared);
             next_tick = now + setup.tick;
@@ -761,7 +782,7 @@ async fn run_shard<H: ShardHandler>(
         }
     }
     handler.on_shutdown(SystemTime::now());
-    local.kernel_drops = kernel_drops(fd).unwrap_or(local.kernel_drops);
+    read_meminfo(fd, &mut local);
     counters.publish(&local);
     publish_latency(&mut latency, latency_shared);
     Ok(())
