@@ -4,16 +4,19 @@
 //! (`ShardHandler::on_wake`); the control thread waits for the answer. Counters are read
 //! from the shards' published atomics. Nothing here runs on the packet path.
 
-use crate::server4::Dhcp4Handler;
+use crate::server4::{Dhcp4Handler, ShardStore};
 use corelease_config::{Dhcp4Config, Loaded};
 use corelease_control::{Backend, LeaseQuery, LeaseUpdate, MetricsWriter, UpdateError};
 use corelease_shard::{Runtime, ShardWaker};
+use corelease_storage::NullSink;
 use corelease_types::{Lease, SubnetId};
-use corelease_v4::{InterfaceInfo, LeaseCommandError, LeaseUpdated, Ports, Prepared4, ShardStats4};
+use corelease_v4::{
+    InterfaceInfo, LeaseCommandError, LeaseUpdated, Ports, Prepared4, ReloadBuild, ShardStats4,
+};
 use serde_json::{json, Map, Value};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -26,9 +29,22 @@ pub type ShardJob = Box<dyn FnOnce(&mut Dhcp4Handler, u64) + Send>;
 const SHARD_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long shards wait for each other at a reload's rendezvous points: pausing takes a
-/// batch (microseconds to milliseconds); rebuilding takes about a microsecond per lease.
+/// batch (microseconds to milliseconds); the fix-ups after it take about a microsecond per
+/// lease changed since the last catch-up.
 const PAUSE_TIMEOUT: Duration = Duration::from_secs(2);
-const REBUILD_TIMEOUT: Duration = Duration::from_secs(30);
+const REBUILD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Points of a reload's rendezvous: all paused, all forgot their stale copies, all caught up.
+const RENDEZVOUS_POINTS: usize = 3;
+
+/// Leases a shard copies for a reload in one job: about a millisecond of its time (a hash
+/// lookup and a clone per lease), so packets wait at most that long behind one chunk.
+const RELOAD_COPY_CHUNK: usize = 8192;
+/// Catch-up rounds before the switch: each takes the changes since the previous one off the
+/// shards; stop once a round brought fewer than RELOAD_CATCH_UP_ENOUGH per shard, since the
+/// switch then fixes up about as many (under load the changes per round shrink with the
+/// round's length: the copy takes longest, the rounds after it milliseconds).
+const RELOAD_CATCH_UP_ROUNDS: usize = 4;
+const RELOAD_CATCH_UP_ENOUGH: usize = 256;
 
 /// Sections a reload cannot change: sockets, shard count and lease storage are set up once
 /// (DESIGN.md: shard sockets are never closed at run time).
@@ -40,12 +56,13 @@ const RESTART_ONLY: &[&str] = &[
     "control-sockets",
 ];
 
-/// A two-point barrier for config reload: every shard arrives at point 0 (all paused), then
-/// at point 1 (all rebuilt). A shard that waits past the timeout aborts the reload for all;
-/// a point once complete cannot be aborted, so either every shard switches or none does.
+/// A barrier of several points for config reload: every shard arrives at point 0 (all
+/// paused), then at each later point in turn (the switch's steps). A shard that waits past
+/// the timeout aborts the reload for all; the last point once complete cannot be aborted,
+/// so either every shard switches or none does.
 pub struct Rendezvous {
     shards: usize,
-    state: Mutex<([usize; 2], bool)>,
+    state: Mutex<([usize; RENDEZVOUS_POINTS], bool)>,
     cv: Condvar,
 }
 
@@ -53,12 +70,12 @@ impl Rendezvous {
     pub fn new(shards: usize) -> Rendezvous {
         Rendezvous {
             shards,
-            state: Mutex::new(([0, 0], false)),
+            state: Mutex::new(([0; RENDEZVOUS_POINTS], false)),
             cv: Condvar::new(),
         }
     }
 
-    /// Arrives at `point` (0 or 1); true once every shard has, false if the reload aborted.
+    /// Arrives at `point` (0 ..= 2); true once every shard has, false if the reload aborted.
     pub fn arrive(&self, point: usize) -> bool {
         let timeout = if point == 0 {
             PAUSE_TIMEOUT
@@ -106,9 +123,17 @@ pub fn job_queues(shards: usize) -> (Vec<Sender<ShardJob>>, Vec<Option<Receiver<
         .unzip()
 }
 
+/// How many jobs wait in each shard's queue (for /metrics): raised before a job is sent,
+/// lowered by the shard as it runs one, so it never reads below zero.
+pub fn job_depths(shards: usize) -> Arc<[AtomicU64]> {
+    (0..shards).map(|_| AtomicU64::new(0)).collect()
+}
+
 pub struct Dhcp4Backend {
     pub runtime: Arc<Runtime>,
     pub jobs: Vec<Sender<ShardJob>>,
+    /// Jobs waiting per shard (shared with the shards, which count them down).
+    pub job_depth: Arc<[AtomicU64]>,
     pub wakers: Vec<ShardWaker>,
     /// The running configuration's prepared form (replaced by a reload).
     pub prepared: Mutex<Arc<Prepared4>>,
@@ -229,14 +254,40 @@ impl Dhcp4Backend {
             self.configured_ifaces.clone(),
             self.ports,
         ));
+        let started = Instant::now();
+        let builds = match self.prepare_builds(&prepared) {
+            Ok(b) => b,
+            Err(e) => {
+                // The journals stop; the running state never changed.
+                let _ = self.ask_all(|h, _| h.v4.reload_abort());
+                return Err(e);
+            }
+        };
+        let prepared_in = started.elapsed();
+        let slots: Arc<Vec<Mutex<Option<ReloadBuild<ShardStore>>>>> =
+            Arc::new(builds.into_iter().map(|b| Mutex::new(Some(b))).collect());
         let rendezvous = Arc::new(Rendezvous::new(self.jobs.len()));
         let stats = Arc::clone(&self.stats);
-        let next = Arc::clone(&prepared);
-        let within = PAUSE_TIMEOUT + REBUILD_TIMEOUT + SHARD_ANSWER_TIMEOUT;
-        let started = Instant::now();
+        let within = PAUSE_TIMEOUT + REBUILD_TIMEOUT * 2 + SHARD_ANSWER_TIMEOUT;
         let results = self.ask_all_within(within, move |h, now| {
-            h.reload(Arc::clone(&next), &rendezvous, &stats, now)
-        })?;
+            let build = slots
+                .get(h.shard_index())
+                .and_then(|m| m.lock().unwrap_or_else(PoisonError::into_inner).take());
+            match build {
+                Some(b) => h.reload_switch(b, &rendezvous, &stats, now),
+                None => {
+                    h.v4.reload_abort();
+                    Err(format!("shard {}: no prepared state", h.shard_index()))
+                }
+            }
+        });
+        let results = match results {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = self.ask_all(|h, _| h.v4.reload_abort());
+                return Err(e);
+            }
+        };
         let mut conflicts = 0;
         for r in results {
             conflicts += r?;
@@ -253,8 +304,80 @@ impl Dhcp4Backend {
             .loaded_at
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Instant::now();
-        tracing::info!(target: "DHCP4_CONFIG_COMPLETE", micros = started.elapsed().as_micros() as u64, "configuration applied on every shard");
+        tracing::info!(target: "DHCP4_CONFIG_COMPLETE", micros = started.elapsed().as_micros() as u64, prepared_micros = prepared_in.as_micros() as u64, "configuration applied on every shard");
         Ok(())
+    }
+
+    /// Steps 1-3 of a reload (`corelease_v4::ReloadBuild`): every shard's state for
+    /// `prepared` built here, on the control thread, from copies its shard hands over in
+    /// chunks while it keeps serving, then caught up with the changes made meanwhile.
+    fn prepare_builds(
+        &self,
+        prepared: &Arc<Prepared4>,
+    ) -> Result<Vec<ReloadBuild<ShardStore>>, String> {
+        let shards = self.jobs.len();
+        let now = unix_now();
+        let addrs = Arc::new(self.ask_all(|h, _| h.v4.reload_begin())?);
+        let mut builds: Vec<ReloadBuild<ShardStore>> = (0..shards)
+            .map(|i| {
+                ReloadBuild::new(
+                    Arc::clone(prepared),
+                    i,
+                    shards,
+                    ShardStore::Memory(NullSink),
+                )
+            })
+            .collect();
+        let longest = addrs.iter().map(Vec::len).max().unwrap_or(0);
+        for round in 0..longest.div_ceil(RELOAD_COPY_CHUNK) {
+            let addrs = Arc::clone(&addrs);
+            let copies = self.ask_all(move |h, _| {
+                addrs
+                    .get(h.shard_index())
+                    .and_then(|a| a.chunks(RELOAD_COPY_CHUNK).nth(round))
+                    .map(|chunk| h.v4.reload_copy(chunk))
+                    .unwrap_or_default()
+            })?;
+            for (b, c) in builds.iter_mut().zip(copies) {
+                b.load(c, now);
+            }
+        }
+        for _ in 0..RELOAD_CATCH_UP_ROUNDS {
+            let changes = self.ask_all(|h, _| h.v4.reload_changes())?;
+            let most = changes.iter().map(Vec::len).max().unwrap_or(0);
+            // Every build forgets before any loads: see ReloadBuild.
+            for (b, c) in builds.iter_mut().zip(&changes) {
+                let changed: Vec<u32> = c.iter().map(|(a, _)| *a).collect();
+                b.forget(&changed);
+            }
+            for (b, c) in builds.iter_mut().zip(changes) {
+                b.load(c.into_iter().filter_map(|(_, l)| l), now);
+                b.retry_deferred(now);
+            }
+            if most < RELOAD_CATCH_UP_ENOUGH {
+                break;
+            }
+        }
+        Ok(builds)
+    }
+
+    /// Queues `job` for shard `shard`, counted in its depth until the shard runs it.
+    fn send_job(
+        &self,
+        shard: usize,
+        queue: &Sender<ShardJob>,
+        job: ShardJob,
+    ) -> Result<(), String> {
+        let depth = self.job_depth.get(shard);
+        if let Some(d) = depth {
+            d.fetch_add(1, Ordering::Relaxed);
+        }
+        queue.send(job).map_err(|_| {
+            if let Some(d) = depth {
+                d.fetch_sub(1, Ordering::Relaxed);
+            }
+            format!("shard {shard} is not running")
+        })
     }
 
     /// Runs `f` on shard `shard` and waits for its result.
@@ -271,9 +394,7 @@ impl Dhcp4Backend {
             .jobs
             .get(shard)
             .ok_or_else(|| format!("no shard {shard}"))?;
-        queue
-            .send(job)
-            .map_err(|_| format!("shard {shard} is not running"))?;
+        self.send_job(shard, queue, job)?;
         if let Some(w) = self.wakers.get(shard) {
             w.wake();
         }
@@ -302,9 +423,7 @@ impl Dhcp4Backend {
             let job: ShardJob = Box::new(move |h, now| {
                 let _ = tx.send(f(h, now));
             });
-            queue
-                .send(job)
-                .map_err(|_| format!("shard {i} is not running"))?;
+            self.send_job(i, queue, job)?;
             if let Some(w) = self.wakers.get(i) {
                 w.wake();
             }
@@ -520,6 +639,27 @@ impl Backend for Dhcp4Backend {
                     v as f64,
                 );
             }
+        }
+        use corelease_control::MetricKind::Gauge;
+        for (i, c) in self.runtime.counters().iter().enumerate() {
+            w.sample(
+                "corelease_shard_receive_queue_bytes",
+                "Bytes queued in the shard socket's kernel receive buffer (about 2.3 KiB per datagram), read every tick",
+                Gauge,
+                "",
+                &[("shard", i.to_string())],
+                c.receive_queue_bytes as f64,
+            );
+        }
+        for (i, d) in self.job_depth.iter().enumerate() {
+            w.sample(
+                "corelease_shard_control_jobs_queued",
+                "Control-plane jobs (lease commands, reload steps) waiting for the shard",
+                Gauge,
+                "",
+                &[("shard", i.to_string())],
+                d.load(Ordering::Relaxed) as f64,
+            );
         }
         for (i, h) in self.runtime.latency().iter().enumerate() {
             let family = "corelease_shard_reply_latency_seconds";

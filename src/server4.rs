@@ -12,11 +12,11 @@ use corelease_control::Backend;
 use corelease_shard::{RecvMeta, RuntimeConfig, SendMeta, ShardHandler};
 use corelease_storage::{Family, LeaseLog, LeaseSink, LogOptions, NullSink, StorageError};
 use corelease_types::{Lease, LeaseKind};
-use corelease_v4::{InterfaceInfo, Meta4, Ports, Prepared4, ShardStats4, V4Shard};
+use corelease_v4::{InterfaceInfo, Meta4, Ports, Prepared4, ReloadBuild, ShardStats4, V4Shard};
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicI32;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -261,6 +261,8 @@ pub(crate) struct Dhcp4Handler {
     allowed_ifaces: Option<Vec<u32>>,
     /// Jobs from the control thread (lease commands, dhcp-disable), run in `on_wake`.
     jobs: Option<Receiver<ShardJob>>,
+    /// Jobs waiting per shard (for /metrics); this shard counts its own down as it runs them.
+    job_depth: Arc<[AtomicU64]>,
     /// dhcp-disable (ARM 19.4.11): packets are received, counted and dropped.
     disabled: bool,
     /// dhcp-disable's max-period: when to switch back on by itself (Unix secs).
@@ -286,39 +288,50 @@ impl Dhcp4Handler {
         }
     }
 
-    /// Config reload on this shard (src/control4.rs `Dhcp4Backend::apply`): waits until every
-    /// shard has stopped serving (so none allocates from the new, still empty pool bitmaps),
-    /// rebuilds its state for `prepared` with every lease it holds and its lease log, waits
-    /// until every shard has rebuilt, then switches. If any shard misses a rendezvous, all
-    /// keep their running state. Blocking here is deliberate and bounded: the kernel queues
-    /// the shard's packets meanwhile, so a reload drops none.
-    pub(crate) fn reload(
+    /// This shard's index.
+    pub(crate) fn shard_index(&self) -> usize {
+        self.shard
+    }
+
+    /// The switch of a config reload on this shard (src/control4.rs `Dhcp4Backend::apply`;
+    /// the protocol is `corelease_v4::ReloadBuild`'s). `build` was prepared off the shard from
+    /// copies of its leases and caught up with its changes; here, with every shard paused
+    /// behind `rendezvous` (so none allocates from the new bitmaps before all are complete),
+    /// only what changed since the last catch-up is fixed up: every shard forgets its stale
+    /// copies, then — all have — loads the current leases of those addresses, then — all
+    /// have — switches. The pause is bounded by those changes, not by the number of leases.
+    /// If any shard misses a rendezvous all keep their running state; the kernel queues the
+    /// shard's packets meanwhile, so a reload drops none.
+    pub(crate) fn reload_switch(
         &mut self,
-        prepared: Arc<Prepared4>,
+        mut build: ReloadBuild<ShardStore>,
         rendezvous: &control4::Rendezvous,
         stats: &Mutex<Vec<Option<Arc<ShardStats4>>>>,
         now: u64,
     ) -> Result<usize, String> {
-        let paused = std::time::Instant::now();
+        let paused = Instant::now();
+        let missed = |this: &mut Self, what: &str| {
+            this.v4.reload_abort();
+            format!("shard {}: not every shard {what} in time", this.shard)
+        };
         if !rendezvous.arrive(0) {
-            return Err(format!(
-                "shard {}: not every shard paused in time",
-                self.shard
-            ));
+            return Err(missed(self, "paused"));
+        }
+        let dirty = self.v4.reload_take_dirty();
+        build.forget(&dirty);
+        if !rendezvous.arrive(1) {
+            return Err(missed(self, "forgot its stale copies"));
+        }
+        build.load(dirty.iter().filter_map(|&a| self.v4.reload_current(a)), now);
+        build.retry_deferred(now);
+        if !rendezvous.arrive(2) {
+            return Err(missed(self, "caught up"));
         }
         self.commit_log();
         let sink = std::mem::replace(self.v4.sink_mut(), ShardStore::Memory(NullSink));
-        let (mut next, conflicts) = self.v4.command_rebuild(prepared, self.shard, sink, now);
-        if !rendezvous.arrive(1) {
-            let sink = std::mem::replace(next.sink_mut(), ShardStore::Memory(NullSink));
-            *self.v4.sink_mut() = sink;
-            return Err(format!(
-                "shard {}: not every shard rebuilt in time",
-                self.shard
-            ));
-        }
+        let (next, conflicts) = build.finish(&self.v4, sink);
         self.v4 = next;
-        tracing::info!(target: "DHCP4_DYNRECONF", shard = self.shard, leases = self.v4.table().len(), pause_us = paused.elapsed().as_micros() as u64, "shard switched to the new configuration");
+        tracing::info!(target: "DHCP4_DYNRECONF", shard = self.shard, leases = self.v4.table().len(), fixups = dirty.len(), pause_us = paused.elapsed().as_micros() as u64, "shard switched to the new configuration");
         if let Ok(mut reg) = stats.lock() {
             if let Some(slot) = reg.get_mut(self.shard) {
                 *slot = Some(self.v4.stats());
@@ -431,6 +444,9 @@ impl ShardHandler for Dhcp4Handler {
             None => return,
         };
         for job in pending {
+            if let Some(d) = self.job_depth.get(self.shard) {
+                d.fetch_sub(1, Ordering::Relaxed);
+            }
             job(self, now);
         }
     }
@@ -597,6 +613,7 @@ fn run(
     let open_errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let (job_senders, job_receivers) = control4::job_queues(shards);
     let job_slot = Arc::new(Mutex::new(job_receivers));
+    let job_depth = control4::job_depths(shards);
 
     let rt_cfg = RuntimeConfig {
         shards,
@@ -627,6 +644,7 @@ fn run(
         let stats_registry = Arc::clone(&stats_registry);
         let open_errors = Arc::clone(&open_errors);
         let job_slot = Arc::clone(&job_slot);
+        let job_depth = Arc::clone(&job_depth);
         let dir = dir.clone();
         let rehashed = Arc::clone(&rehashed);
         move |i: usize| {
@@ -698,6 +716,7 @@ fn run(
                 v4,
                 allowed_ifaces: allowed.clone(),
                 jobs,
+                job_depth: Arc::clone(&job_depth),
                 disabled: false,
                 disabled_until: None,
                 raw,
@@ -739,6 +758,7 @@ fn run(
         runtime: Arc::clone(&runtime),
         wakers: (0..shards).filter_map(|i| runtime.waker(i)).collect(),
         jobs: job_senders,
+        job_depth,
         prepared: Mutex::new(Arc::clone(&prepared)),
         configured_ifaces: configured,
         ports,

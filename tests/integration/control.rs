@@ -582,6 +582,19 @@ fn statistics_metrics_and_leases_agree_with_a_perfdhcp_run() {
         text.contains("corelease_shard_reply_latency_seconds{shard=\"0\",quantile=\"0.99\"}"),
         "{text}"
     );
+    // Queue depths: the kernel receive queue (idle now) and the control jobs (none waiting:
+    // every job sent so far was answered).
+    for shard in 0..2 {
+        for family in [
+            "corelease_shard_receive_queue_bytes",
+            "corelease_shard_control_jobs_queued",
+        ] {
+            assert!(
+                text.contains(&format!("{family}{{shard=\"{shard}\"}} 0\n")),
+                "{family} of shard {shard}:\n{text}"
+            );
+        }
+    }
     let promtool = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())

@@ -423,34 +423,150 @@ macro_rules! carry_global {
     };
 }
 
-impl<S: LeaseSink> V4Shard<S> {
-    /// Configuration reload (DESIGN.md "Control thread"): this shard's state rebuilt for
-    /// `prepared`, on `sink` (the caller moves its lease log over), holding every lease this
-    /// shard holds. Offers lapse (the client's REQUEST claims the address again); leases of a
-    /// removed subnet stay in the table, outside every pool. Packet and cumulative counters
-    /// carry over (by subnet id and pool id); the assigned / declined gauges are recounted
-    /// from the leases. Returns the new state and the number of leases refused because their
-    /// address is already claimed in the new pools.
-    ///
-    /// The new pools' bitmaps start empty: no shard may allocate from them until every shard
-    /// has rebuilt, so the caller runs this on all shards behind one barrier.
-    pub fn command_rebuild(
-        &self,
+/// Config reload, prepared off the shard (DESIGN.md "Control thread"; issue 5). The new
+/// state of a shard is built on another thread from a copy of its leases taken in bounded
+/// chunks while the shard keeps serving; the shard notes every address it changes meanwhile
+/// (its table's journal), and the builder catches up with those changes. At the switch,
+/// with every shard paused, only what changed since the last catch-up is fixed up, so a
+/// shard's pause depends on its recent changes, not on how many leases it holds:
+///
+/// 1. on the shard: [`V4Shard::reload_begin`] (journal on, the addresses to copy);
+/// 2. on the shard, in chunks: [`V4Shard::reload_copy`]; off the shard: [`ReloadBuild::load`];
+/// 3. catch-up, any number of rounds: on the shard [`V4Shard::reload_changes`]; off the
+///    shard, for every shard's build [`ReloadBuild::forget`] first, then for every one
+///    [`ReloadBuild::load`] of the current leases and [`ReloadBuild::retry_deferred`];
+/// 4. the switch, every shard paused behind a barrier: [`V4Shard::reload_take_dirty`],
+///    `forget` — barrier — [`V4Shard::reload_current`] into `load`, `retry_deferred`,
+///    [`ReloadBuild::finish`] — barrier — the shard swaps its state for the build's.
+///
+/// The order "every build forgets, then every build loads" matters: the builds of all shards
+/// claim bits in the same new bitmaps, and a stale copy of an address on one shard (its
+/// client left, another shard's client took it) must let go of the bit before the current
+/// holder claims it. A lease whose bit is taken when loaded is deferred and retried; one
+/// still refused at the switch is a real conflict (two leases for one address) and dropped,
+/// as recovery does.
+pub struct ReloadBuild<S: LeaseSink> {
+    next: V4Shard<S>,
+    /// Leases refused because their bit was claimed (maybe by a stale copy), retried later.
+    deferred: Vec<Lease>,
+}
+
+impl<S: LeaseSink> ReloadBuild<S> {
+    /// An empty state for shard `shard` of `shards` under `prepared` (whose bitmaps no shard
+    /// uses yet). `placeholder` is the sink until [`ReloadBuild::finish`] moves the shard's
+    /// lease log over; the build never writes to it.
+    pub fn new(
         prepared: Arc<crate::Prepared4>,
         shard: usize,
-        sink: S,
-        now: u64,
-    ) -> (V4Shard<S>, usize) {
-        let mut next = V4Shard::new(prepared, shard, self.shards, sink);
-        let leases: Vec<Lease> = self
-            .table
+        shards: usize,
+        placeholder: S,
+    ) -> Self {
+        ReloadBuild {
+            next: V4Shard::new(prepared, shard, shards, placeholder),
+            deferred: Vec::new(),
+        }
+    }
+
+    /// Adds copied (or current) leases; a lease whose bit is already claimed is deferred.
+    pub fn load(&mut self, leases: impl IntoIterator<Item = Lease>, now: u64) {
+        for lease in leases {
+            if let Some(refused) = self.next.load_one(lease, now) {
+                self.deferred.push(refused);
+            }
+        }
+    }
+
+    /// Drops what the build holds for `addrs` (sorted): the entries (their bits and counts
+    /// go back) and deferred leases. Their current versions are loaded afterwards.
+    pub fn forget(&mut self, addrs: &[u32]) {
+        for &a in addrs {
+            if let Some(e) = self.next.table.remove(a) {
+                self.next.uncount_and_give_back(&e, a);
+            }
+        }
+        self.deferred
+            .retain(|l| addrs.binary_search(&crate::leases::addr_u32(l)).is_err());
+    }
+
+    /// Tries the deferred leases again (after the stale copies were forgotten).
+    pub fn retry_deferred(&mut self, now: u64) {
+        let pending = std::mem::take(&mut self.deferred);
+        self.load(pending, now);
+    }
+
+    /// Leases waiting for a bit held by another lease (maybe a stale copy).
+    pub fn deferred(&self) -> usize {
+        self.deferred.len()
+    }
+
+    /// Leases loaded so far (for progress reporting and tests).
+    pub fn len(&self) -> usize {
+        self.next.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.next.table.is_empty()
+    }
+
+    /// The finished state for the shard whose running state is `running`: its packet and
+    /// cumulative counters carried over (by subnet id and pool id; the gauges were counted
+    /// from the leases), its lease log `sink` in place. Returns the state and the number of
+    /// leases dropped because another lease holds their address.
+    pub fn finish(self, running: &V4Shard<S>, sink: S) -> (V4Shard<S>, usize) {
+        let mut next = self.next;
+        running.carry_counters_to(&next);
+        next.sink = sink;
+        (next, self.deferred.len())
+    }
+}
+
+impl<S: LeaseSink> V4Shard<S> {
+    /// Step 1 of a reload: starts the journal and returns the addresses of this shard's
+    /// leases (offers lapse over a reload: the client's REQUEST claims the address again).
+    pub fn reload_begin(&mut self) -> Vec<u32> {
+        self.table.start_journal();
+        self.table
             .iter()
             .filter(|e| !e.is_offer())
+            .map(|e| crate::leases::addr_u32(&e.lease))
+            .collect()
+    }
+
+    /// Step 2: copies of the leases at `addrs` (those still there and not offers; whatever
+    /// changed since step 1 is in the journal anyway).
+    pub fn reload_copy(&self, addrs: &[u32]) -> Vec<Lease> {
+        addrs
+            .iter()
+            .filter_map(|&a| self.reload_current(a))
+            .collect()
+    }
+
+    /// Step 3: the addresses changed since the journal started or was last drained, each
+    /// with its current lease (None: no lease there now). The journal keeps running.
+    pub fn reload_changes(&mut self) -> Vec<(u32, Option<Lease>)> {
+        let changed = self.table.drain_journal();
+        changed
+            .into_iter()
+            .map(|a| (a, self.reload_current(a)))
+            .collect()
+    }
+
+    /// Step 4: stops the journal; the addresses changed since the last catch-up (sorted).
+    pub fn reload_take_dirty(&mut self) -> Vec<u32> {
+        self.table.stop_journal()
+    }
+
+    /// Gives up a prepared reload: the journal stops.
+    pub fn reload_abort(&mut self) {
+        self.table.stop_journal();
+    }
+
+    /// The lease (not an offer) at `addr` now.
+    pub fn reload_current(&self, addr: u32) -> Option<Lease> {
+        self.table
+            .get(addr)
+            .filter(|e| !e.is_offer())
             .map(|e| e.lease.clone())
-            .collect();
-        let conflicts = next.load_leases(leases, now);
-        self.carry_counters_to(&next);
-        (next, conflicts)
     }
 
     fn carry_counters_to(&self, next: &V4Shard<S>) {
@@ -743,15 +859,60 @@ mod tests {
         assert!(b.table().get(u32::from(addr)).is_some());
     }
 
-    #[test]
-    fn rebuild_keeps_every_lease_and_counter_under_a_new_config() {
-        let p = prepared();
-        let mut a = V4Shard::new(Arc::clone(&p), 0, 1, MemorySink::default());
-        a.command_add_lease(lease([192, 0, 2, 10], NOW))
-            .expect("added");
-        a.command_add_lease(lease([192, 0, 2, 11], NOW))
-            .expect("added");
-        a.stats().global.pkt4_ack_sent.add(7);
+    /// The reload protocol of `ReloadBuild` run on one thread: `begin` on every shard, the
+    /// copy one lease at a time with `meanwhile` run between chunks (the shards keep
+    /// serving), a catch-up round, `meanwhile` again, then the switch. Returns each shard's
+    /// conflicts and how many leases were deferred after the copy.
+    fn reload_in_steps(
+        shards: &mut [V4Shard<MemorySink>],
+        p2: &Arc<Prepared4>,
+        mut meanwhile: impl FnMut(&mut [V4Shard<MemorySink>], usize),
+    ) -> (Vec<usize>, usize) {
+        let n = shards.len();
+        let mut builds: Vec<ReloadBuild<MemorySink>> = (0..n)
+            .map(|i| ReloadBuild::new(Arc::clone(p2), i, n, MemorySink::default()))
+            .collect();
+        let mut step = 0;
+        for i in 0..n {
+            let addrs = shards[i].reload_begin();
+            for chunk in addrs.chunks(1) {
+                let copied = shards[i].reload_copy(chunk);
+                builds[i].load(copied, NOW);
+                meanwhile(shards, step);
+                step += 1;
+            }
+        }
+        let deferred = builds.iter().map(ReloadBuild::deferred).sum();
+        let changes: Vec<Vec<(u32, Option<Lease>)>> =
+            shards.iter_mut().map(|s| s.reload_changes()).collect();
+        for (b, c) in builds.iter_mut().zip(&changes) {
+            let addrs: Vec<u32> = c.iter().map(|(a, _)| *a).collect();
+            b.forget(&addrs);
+        }
+        for (b, c) in builds.iter_mut().zip(changes) {
+            b.load(c.into_iter().filter_map(|(_, l)| l), NOW);
+            b.retry_deferred(NOW);
+        }
+        meanwhile(shards, step);
+        // The switch: every shard paused.
+        let dirty: Vec<Vec<u32>> = shards.iter_mut().map(|s| s.reload_take_dirty()).collect();
+        for (b, d) in builds.iter_mut().zip(&dirty) {
+            b.forget(d);
+        }
+        for ((b, d), s) in builds.iter_mut().zip(&dirty).zip(shards.iter()) {
+            b.load(d.iter().filter_map(|&a| s.reload_current(a)), NOW);
+            b.retry_deferred(NOW);
+        }
+        let mut conflicts = Vec::new();
+        for (b, s) in builds.into_iter().zip(shards.iter_mut()) {
+            let (next, c) = b.finish(s, MemorySink::default());
+            *s = next;
+            conflicts.push(c);
+        }
+        (conflicts, deferred)
+    }
+
+    fn grown_config() -> Arc<Prepared4> {
         // The pool grows and a subnet is added: same subnet id, new Prepared4, empty bitmaps.
         let loaded = corelease_config::parse_dhcp4_str(
             r#"{ "Dhcp4": { "valid-lifetime": 600, "subnet4": [
@@ -760,12 +921,29 @@ mod tests {
             Path::new("."),
         )
         .expect("new config");
-        let p2 = Arc::new(Prepared4::new(&loaded.config, Vec::new(), Ports::default()));
-        let (mut b, conflicts) = a.command_rebuild(Arc::clone(&p2), 0, MemorySink::default(), NOW);
-        assert_eq!(conflicts, 0);
+        Arc::new(Prepared4::new(&loaded.config, Vec::new(), Ports::default()))
+    }
+
+    #[test]
+    fn reload_keeps_every_lease_and_counter_under_a_new_config() {
+        let p = prepared();
+        let mut shards = vec![V4Shard::new(Arc::clone(&p), 0, 1, MemorySink::default())];
+        shards[0]
+            .command_add_lease(lease([192, 0, 2, 10], NOW))
+            .expect("added");
+        shards[0]
+            .command_add_lease(lease([192, 0, 2, 11], NOW))
+            .expect("added");
+        shards[0].stats().global.pkt4_ack_sent.add(7);
+        let p2 = grown_config();
+        let (conflicts, _) = reload_in_steps(&mut shards, &p2, |_, _| {});
+        assert_eq!(conflicts, vec![0]);
+        let b = &mut shards[0];
+        assert!(Arc::ptr_eq(b.prepared(), &p2));
         assert_eq!(b.table().len(), 2);
-        assert_eq!(assigned(&b), 2);
+        assert_eq!(assigned(b), 2);
         assert_eq!(b.stats().global.pkt4_ack_sent.get(), 7);
+        assert!(!b.table.journal_running(), "journal off after the switch");
         let bit = |o: u64| p2.pools.first().map(|pl| pl.bitmap.is_claimed(o));
         assert_eq!(
             (bit(0), bit(1), bit(2)),
@@ -777,5 +955,92 @@ mod tests {
         );
         b.command_add_lease(lease([198, 51, 100, 10], NOW))
             .expect("the new subnet serves");
+    }
+
+    #[test]
+    fn reload_loses_no_change_made_while_it_was_prepared() {
+        let p = prepared();
+        let mut shards: Vec<V4Shard<MemorySink>> = (0..2)
+            .map(|i| V4Shard::new(Arc::clone(&p), i, 2, MemorySink::default()))
+            .collect();
+        let x = Ipv4Addr::new(192, 0, 2, 12);
+        for o in [10, 11, 12] {
+            shards[0]
+                .command_add_lease(lease([192, 0, 2, o], NOW))
+                .expect("added");
+        }
+        shards[1]
+            .command_add_lease(lease([192, 0, 2, 17], NOW))
+            .expect("added");
+        let p2 = grown_config();
+        let (conflicts, deferred) = reload_in_steps(&mut shards, &p2, |s, step| match step {
+            // After shard 0's copies: its client of x leaves, shard 1's client takes x
+            // (before shard 1's copy starts, so x is in shard 1's copy while shard 0's build
+            // still holds its stale x), 10 gets a hostname, a new lease 13 appears.
+            2 => {
+                assert_eq!(s[0].command_delete_lease(x), Ok(true));
+                s[1].command_add_lease(lease(x.octets(), NOW))
+                    .expect("free now");
+                let mut renamed = lease([192, 0, 2, 10], NOW);
+                renamed.hostname = Some("renamed".into());
+                assert_eq!(
+                    s[0].command_update_lease(renamed, false),
+                    Ok(LeaseUpdated::Updated)
+                );
+                s[0].command_add_lease(lease([192, 0, 2, 13], NOW))
+                    .expect("new");
+            }
+            // After the catch-up: shard 1 lets 17 go, shard 0 adds 14.
+            5 => {
+                assert_eq!(
+                    s[1].command_delete_lease(Ipv4Addr::new(192, 0, 2, 17)),
+                    Ok(true)
+                );
+                s[0].command_add_lease(lease([192, 0, 2, 14], NOW))
+                    .expect("new");
+            }
+            _ => {}
+        });
+        assert_eq!(
+            deferred, 1,
+            "x waited for shard 0's stale copy to be forgotten"
+        );
+        assert_eq!(
+            conflicts,
+            vec![0, 0],
+            "stale copies never count as conflicts"
+        );
+        let addrs = |s: &V4Shard<MemorySink>| {
+            let mut v: Vec<u32> = s
+                .table()
+                .iter()
+                .map(|e| crate::leases::addr_u32(&e.lease) & 0xff)
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(addrs(&shards[0]), vec![10, 11, 13, 14]);
+        assert_eq!(addrs(&shards[1]), vec![12]);
+        let renamed = shards[0]
+            .table()
+            .get(u32::from(Ipv4Addr::new(192, 0, 2, 10)));
+        assert_eq!(
+            renamed.and_then(|e| e.lease.hostname.as_deref()),
+            Some("renamed")
+        );
+        assert!(shards[1]
+            .table()
+            .get(u32::from(x))
+            .is_some_and(|e| e.holds_bit));
+        assert_eq!(assigned(&shards[0]), 4);
+        assert_eq!(assigned(&shards[1]), 1);
+        let claimed: Vec<u64> = (0..10)
+            .filter(|&o| p2.pools.first().is_some_and(|pl| pl.bitmap.is_claimed(o)))
+            .collect();
+        assert_eq!(
+            claimed,
+            vec![0, 1, 2, 3, 4],
+            "exactly the held addresses, 17 free again"
+        );
     }
 }

@@ -79,7 +79,15 @@ pub struct LeaseTable {
     /// (time, address) of leases reclaimed or released, in time order, for the flush of
     /// hold-reclaimed-time.
     reclaimed: VecDeque<(u64, u32)>,
+    /// While a config reload is prepared off the shard: every address whose entry was
+    /// inserted, removed or borrowed mutably since, so the copy taken meanwhile can be made
+    /// exact (`V4Shard::reload_changes` / `reload_take_dirty`). None otherwise.
+    journal: Option<Vec<u32>>,
 }
+
+/// Room reserved in the journal when it starts, so that a reload under load grows it rarely
+/// (it grows by doubling past this, never per packet).
+const JOURNAL_RESERVE: usize = 1 << 14;
 
 impl LeaseTable {
     pub fn len(&self) -> usize {
@@ -95,7 +103,44 @@ impl LeaseTable {
     }
 
     pub fn get_mut(&mut self, addr: u32) -> Option<&mut Entry> {
+        self.note(addr);
         self.by_addr.get_mut(&addr)
+    }
+
+    #[inline]
+    fn note(&mut self, addr: u32) {
+        if let Some(j) = &mut self.journal {
+            j.push(addr);
+        }
+    }
+
+    /// Starts noting changed addresses (a reload's copy begins now).
+    pub fn start_journal(&mut self) {
+        self.journal = Some(Vec::with_capacity(JOURNAL_RESERVE));
+    }
+
+    /// The addresses changed since the journal started or was last drained, sorted and
+    /// without repeats; the journal keeps running.
+    pub fn drain_journal(&mut self) -> Vec<u32> {
+        let mut changed = match &mut self.journal {
+            Some(j) => std::mem::replace(j, Vec::with_capacity(JOURNAL_RESERVE)),
+            None => Vec::new(),
+        };
+        changed.sort_unstable();
+        changed.dedup();
+        changed
+    }
+
+    /// Stops the journal; returns what it still held, sorted and without repeats.
+    pub fn stop_journal(&mut self) -> Vec<u32> {
+        let mut changed = self.journal.take().unwrap_or_default();
+        changed.sort_unstable();
+        changed.dedup();
+        changed
+    }
+
+    pub fn journal_running(&self) -> bool {
+        self.journal.is_some()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
@@ -125,6 +170,7 @@ impl LeaseTable {
     /// Inserts or replaces the entry for its address, keeping the client indexes true.
     pub fn insert(&mut self, entry: Entry) {
         let addr = addr_u32(&entry.lease);
+        self.note(addr);
         self.unindex(addr);
         if let Some(cid) = &entry.lease.client_id {
             self.by_client_id
@@ -154,6 +200,7 @@ impl LeaseTable {
     }
 
     pub fn remove(&mut self, addr: u32) -> Option<Entry> {
+        self.note(addr);
         self.unindex(addr);
         self.by_addr.remove(&addr)
     }

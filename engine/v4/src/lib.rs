@@ -12,7 +12,7 @@ mod leases;
 mod prepared;
 pub mod stats;
 
-pub use commands::{LeaseCommandError, LeaseUpdated};
+pub use commands::{LeaseCommandError, LeaseUpdated, ReloadBuild};
 pub use leases::{ClientIdent, Entry, LeaseTable, NO_POOL};
 pub use prepared::{
     InterfaceInfo, Lifetime, NetworkRt, OptionTable, PoolRt, Ports, Prepared4, ReplyOption,
@@ -174,48 +174,48 @@ impl<S: LeaseSink> V4Shard<S> {
     /// client). Active leases claim their bit; a second lease for an already claimed address is
     /// refused and counted in the return value.
     pub fn load_leases(&mut self, leases: impl IntoIterator<Item = Lease>, now: u64) -> usize {
-        let mut conflicts = 0;
-        for lease in leases {
-            let IpAddr::V4(a) = lease.addr else { continue };
-            let addr = u32::from(a);
-            let subnet = self
-                .prepared
-                .subnets
-                .iter()
-                .position(|s| s.id == lease.subnet_id && s.contains(addr));
-            let pool = subnet.and_then(|s| self.prepared.pool_of(s, addr));
-            let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
-            let mut holds_bit = false;
-            if let (true, Some(p)) = (binds, pool) {
-                let Some(pool_rt) = self.prepared.pools.get(p) else {
-                    continue;
-                };
-                let off = u64::from(addr - pool_rt.range.first);
-                if !pool_rt.bitmap.try_claim(off) {
-                    conflicts += 1;
-                    continue;
-                }
-                holds_bit = true;
+        leases
+            .into_iter()
+            .map(|lease| usize::from(self.load_one(lease, now).is_some()))
+            .sum()
+    }
+
+    /// Loads one lease (see [`Self::load_leases`]); hands it back when its address's bit is
+    /// already claimed by another lease.
+    pub(crate) fn load_one(&mut self, lease: Lease, _now: u64) -> Option<Lease> {
+        let IpAddr::V4(a) = lease.addr else {
+            return None;
+        };
+        let addr = u32::from(a);
+        let subnet = self
+            .prepared
+            .subnets
+            .iter()
+            .position(|s| s.id == lease.subnet_id && s.contains(addr));
+        let pool = subnet.and_then(|s| self.prepared.pool_of(s, addr));
+        let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
+        let mut holds_bit = false;
+        if let (true, Some(p)) = (binds, pool) {
+            let pool_rt = self.prepared.pools.get(p)?;
+            let off = u64::from(addr - pool_rt.range.first);
+            if !pool_rt.bitmap.try_claim(off) {
+                return Some(lease);
             }
-            if binds && !lease.is_expired(now) {
-                if let Some(s) = subnet {
-                    self.count_assigned(s, pool, lease.state == LeaseState::Declined, 1);
-                }
-            } else if binds {
-                // Expired while we were down: counted now, reclaimed at the first tick.
-                if let Some(s) = subnet {
-                    self.count_assigned(s, pool, lease.state == LeaseState::Declined, 1);
-                }
-            }
-            self.table.insert(Entry {
-                lease,
-                pool: pool.map(|p| p as u32).unwrap_or(NO_POOL),
-                subnet: subnet.map(|s| s as u32).unwrap_or(u32::MAX),
-                offer_until: 0,
-                holds_bit,
-            });
+            holds_bit = true;
         }
-        conflicts
+        // An expired lease (the server was down, or it lapsed meanwhile) is counted too and
+        // reclaimed at the first tick.
+        if let (true, Some(s)) = (binds, subnet) {
+            self.count_assigned(s, pool, lease.state == LeaseState::Declined, 1);
+        }
+        self.table.insert(Entry {
+            lease,
+            pool: pool.map(|p| p as u32).unwrap_or(NO_POOL),
+            subnet: subnet.map(|s| s as u32).unwrap_or(u32::MAX),
+            offer_until: 0,
+            holds_bit,
+        });
+        None
     }
 
     fn count_assigned(&self, subnet: usize, pool: Option<usize>, declined: bool, n: i64) {
