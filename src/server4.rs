@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The embedded default configuration (`corelease dhcp4` without -c).
@@ -466,6 +466,13 @@ pub fn lease_dir(cfg: &Dhcp4Config) -> PathBuf {
     PathBuf::from(dir)
 }
 
+/// Time since the first reading on a monotonic clock: the engine's clock for bounding a
+/// reclamation cycle by max-reclaim-time.
+fn monotonic() -> Duration {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
 /// The shard that owns a lease: the one the kernel steers its client's chaddr to.
 pub(crate) fn owner_shard(lease: &Lease, shards: usize) -> usize {
     let mut chaddr = [0u8; 6];
@@ -666,6 +673,7 @@ fn run(
                 ShardStore::Memory(NullSink)
             };
             let mut v4 = V4Shard::new(Arc::clone(&prepared), i, shards, store);
+            v4.set_clock(monotonic);
             let now = unix_secs(SystemTime::now());
             let mine = leases_slot
                 .lock()

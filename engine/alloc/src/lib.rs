@@ -11,6 +11,8 @@
 //! This crate must never block, lock, or allocate per packet: the queues allocate only when an
 //! address is given back (amortised), the bitmap never after construction.
 
+pub mod reclaim;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 

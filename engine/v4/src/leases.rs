@@ -244,6 +244,11 @@ impl LeaseTable {
         }
     }
 
+    /// Puts back an expiry [`Self::pop_expired`] returned that the caller did not act on.
+    pub fn requeue_expired(&mut self, expire: u64, addr: u32) {
+        self.expiry.push(Reverse((expire, addr)));
+    }
+
     /// The next committed lease that expired by `now`: (expire, address), maybe stale.
     pub fn pop_expired(&mut self, now: u64) -> Option<(u64, u32)> {
         match self.expiry.peek() {

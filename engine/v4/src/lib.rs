@@ -20,6 +20,7 @@ pub use prepared::{
 };
 pub use stats::{kea_statistics, ShardStats4};
 
+use corelease_alloc::reclaim::{CycleEnd, ReclaimCycles, ReclaimFamily, ReclaimLimits};
 use corelease_alloc::FreeLeaseQueue;
 use corelease_storage::LeaseSink;
 use corelease_types::{ClientId, HwAddr, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
@@ -29,6 +30,7 @@ use corelease_wire::v4::{
 };
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Where a datagram came from and arrived (from the runtime's IP_PKTINFO).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,9 +72,19 @@ pub struct L2Unicast {
 /// domain-name. The subnet mask is always sent with a lease.
 const ALWAYS_RETURNED: [u8; 3] = [opt::ROUTERS, opt::DOMAIN_NAME_SERVERS, opt::DOMAIN_NAME];
 
-/// Upper bound of reclamations in one tick when `max-reclaim-leases` is 0 ("no limit" in Kea):
-/// a tick must never stall packets for long, the rest waits for the next tick.
-const MAX_RECLAIM_PER_TICK: usize = 10_000;
+/// Upper bound of reclamations in one tick whatever `max-reclaim-leases` says (0 is "no limit"
+/// in Kea): a tick must never stall packets for long, the cycle goes on at the next tick.
+const MAX_RECLAIM_PER_TICK: u32 = 10_000;
+
+/// A monotonic clock reading, injected by the runtime (the engine reads no clock): it bounds a
+/// reclamation cycle by `max-reclaim-time`.
+pub type MonotonicClock = fn() -> Duration;
+
+/// The clock of a shard nobody gave one: time stands still, so `max-reclaim-time` never ends a
+/// cycle (the lease-count bounds still do).
+fn frozen_clock() -> Duration {
+    Duration::ZERO
+}
 
 /// The DHCPv4 state of one shard.
 pub struct V4Shard<S: LeaseSink> {
@@ -84,8 +96,9 @@ pub struct V4Shard<S: LeaseSink> {
     stats: Arc<ShardStats4>,
     opts: OptionIndex,
     steal_cursor: u64,
-    /// When the next reclamation cycle runs (reclaim-timer-wait-time).
-    next_reclaim: u64,
+    /// Reclamation cycles: schedule, budget, incomplete-cycle warnings (ARM chapter 12).
+    reclaim_cycles: ReclaimCycles,
+    clock: MonotonicClock,
     /// When reclaimed leases past hold-reclaimed-time are next removed.
     next_flush: u64,
 }
@@ -135,9 +148,25 @@ impl<S: LeaseSink> V4Shard<S> {
             stats,
             opts: OptionIndex::new(),
             steal_cursor: shard as u64 * 64,
-            next_reclaim: 0,
+            reclaim_cycles: ReclaimCycles::default(),
+            clock: frozen_clock,
             next_flush: 0,
         }
+    }
+
+    /// Gives the shard a monotonic clock, which bounds reclamation cycles by
+    /// `max-reclaim-time`; without one only the lease-count bounds apply.
+    pub fn set_clock(&mut self, clock: MonotonicClock) {
+        self.clock = clock;
+    }
+
+    /// Reclamation cycles in a row that ended with expired leases left, and how many
+    /// ALLOC_ENGINE_V4_LEASES_RECLAMATION_SLOW warnings were issued.
+    pub fn reclaim_backlog(&self) -> (u32, u64) {
+        (
+            self.reclaim_cycles.incomplete_in_a_row(),
+            self.reclaim_cycles.slow_warnings(),
+        )
     }
 
     pub fn stats(&self) -> Arc<ShardStats4> {
@@ -333,19 +362,26 @@ impl<S: LeaseSink> V4Shard<S> {
             }
         }
         // ARM chapter 12: a reclamation cycle every reclaim-timer-wait-time seconds (0 turns
-        // periodic reclamation off), at most max-reclaim-leases per cycle (0 = no limit).
+        // periodic reclamation off), bounded by max-reclaim-leases and max-reclaim-time.
         let exp = self.prepared.expired;
-        if exp.reclaim_timer_wait_time > 0 && now >= self.next_reclaim {
-            self.next_reclaim = now + u64::from(exp.reclaim_timer_wait_time);
-            let limit = match exp.max_reclaim_leases {
-                0 => MAX_RECLAIM_PER_TICK,
-                n => n as usize,
-            };
-            let done = self.reclaim_due(now, limit);
-            if done == limit && limit > 0 {
-                // Leftovers: run again at the next tick rather than a whole wait later.
-                self.next_reclaim = now;
-            }
+        let limits = ReclaimLimits {
+            wait_secs: exp.reclaim_timer_wait_time,
+            max_leases: exp.max_reclaim_leases,
+            max_time: Duration::from_millis(u64::from(exp.max_reclaim_time)),
+            unwarned_cycles: exp.unwarned_reclaim_cycles,
+            per_tick_cap: MAX_RECLAIM_PER_TICK,
+        };
+        let clock = self.clock;
+        if let Some(mut slice) = self
+            .reclaim_cycles
+            .begin(now, clock(), limits, ReclaimFamily::V4)
+        {
+            let end = self.reclaim_expired(now, || {
+                slice.admit(clock())?;
+                slice.reclaimed_one();
+                Ok(())
+            });
+            self.reclaim_cycles.end(slice, now, clock(), end);
         }
         // Reclaimed and released leases are kept hold-reclaimed-time for lease affinity, then
         // removed every flush-reclaimed-timer-wait-time seconds (0 turns flushing off).
@@ -355,23 +391,31 @@ impl<S: LeaseSink> V4Shard<S> {
         }
     }
 
-    /// Reclaims up to `limit` leases that expired by `now`; returns how many.
-    fn reclaim_due(&mut self, now: u64, limit: usize) -> usize {
-        let mut done = 0;
-        while done < limit {
+    /// Reclaims leases that expired by `now` while `admit` allows one more (it is asked only
+    /// when an expired lease is waiting); says why it stopped.
+    fn reclaim_expired(
+        &mut self,
+        now: u64,
+        mut admit: impl FnMut() -> Result<(), CycleEnd>,
+    ) -> CycleEnd {
+        loop {
             let Some((t, addr)) = self.table.pop_expired(now) else {
-                break;
+                return CycleEnd::Complete;
             };
             let due = matches!(self.table.get(addr),
                 Some(e) if e.offer_until == 0
                     && e.lease.expire() == t
                     && matches!(e.lease.state, LeaseState::Default | LeaseState::Declined));
-            if due {
-                self.reclaim(addr, now);
-                done += 1;
+            if !due {
+                continue;
             }
+            if let Err(end) = admit() {
+                // Left for a later cycle, which must find it again.
+                self.table.requeue_expired(t, addr);
+                return end;
+            }
+            self.reclaim(addr, now);
         }
-        done
     }
 
     /// Removes reclaimed / released leases whose hold time has passed (logged as removals).
@@ -622,7 +666,15 @@ impl<S: LeaseSink> V4Shard<S> {
         }
         // ARM 12: an expired lease not yet reclaimed by the timer is reclaimed when the
         // allocator needs its address; then try once more before counting a failure.
-        if self.reclaim_due(now, 64) > 0 {
+        let mut reclaimed = 0;
+        self.reclaim_expired(now, || {
+            if reclaimed == 64 {
+                return Err(CycleEnd::LeaseLimit);
+            }
+            reclaimed += 1;
+            Ok(())
+        });
+        if reclaimed > 0 {
             if let Some(found) = self.try_allocate(subnet) {
                 return Some(found);
             }

@@ -723,6 +723,151 @@ fn expired_lease_is_reclaimed_on_the_reclaim_timer_and_its_address_reused() {
     assert_eq!(dora(&mut s, mac(2), NOW + 110), a);
 }
 
+fn reclaim_config(expired: &str) -> Arc<Prepared4> {
+    config(&format!(
+        r#"{{ "Dhcp4": {{ "valid-lifetime": 100, "expired-leases-processing": {{ {expired} }},
+        "subnet4": [ {{ "id": 1, "subnet": "192.0.2.0/24", "relay": {{ "ip-addresses": [ "127.0.0.1" ] }},
+        "pools": [ {{ "pool": "192.0.2.10 - 192.0.2.19" }} ] }} ] }} }}"#
+    ))
+}
+
+thread_local! {
+    static TEST_CLOCK_MS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A monotonic clock on which every reading takes one millisecond.
+fn one_ms_per_reading() -> Duration {
+    TEST_CLOCK_MS.with(|c| {
+        c.set(c.get() + 1);
+        Duration::from_millis(c.get())
+    })
+}
+
+/// Runs `f` with this thread's log captured; returns what was logged.
+fn capture_log(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut v) = self.0.lock() {
+                v.extend_from_slice(b);
+            }
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = buf.0.lock().map(|v| v.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn max_reclaim_leases_bounds_a_cycle_and_the_rest_waits_for_the_next_cycle() {
+    let p = reclaim_config(
+        r#""reclaim-timer-wait-time": 10, "max-reclaim-leases": 2, "max-reclaim-time": 0"#,
+    );
+    let mut s = shard(&p);
+    for n in 1..=5 {
+        dora(&mut s, mac(n), NOW);
+    }
+    // All five expire at NOW + 100; each cycle reclaims two, cycles are 10 s apart (ARM 12).
+    s.on_tick(NOW + 100);
+    assert_eq!(stat(&s, "reclaimed-leases"), 2);
+    s.on_tick(NOW + 101);
+    s.on_tick(NOW + 109);
+    assert_eq!(
+        stat(&s, "reclaimed-leases"),
+        2,
+        "the next cycle waits the timer"
+    );
+    s.on_tick(NOW + 110);
+    assert_eq!(stat(&s, "reclaimed-leases"), 4);
+    s.on_tick(NOW + 120);
+    assert_eq!(stat(&s, "reclaimed-leases"), 5);
+    assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 0);
+    assert_eq!(s.reclaim_backlog(), (0, 0), "the last cycle was complete");
+}
+
+#[test]
+fn max_reclaim_time_bounds_a_cycle_by_the_shard_clock() {
+    let bounded = reclaim_config(
+        r#""reclaim-timer-wait-time": 10, "max-reclaim-leases": 0, "max-reclaim-time": 5"#,
+    );
+    let unbounded = reclaim_config(
+        r#""reclaim-timer-wait-time": 10, "max-reclaim-leases": 0, "max-reclaim-time": 0"#,
+    );
+    for (p, expect_all) in [(bounded, false), (unbounded, true)] {
+        let mut s = shard(&p);
+        s.set_clock(one_ms_per_reading);
+        for n in 1..=8 {
+            dora(&mut s, mac(n), NOW);
+        }
+        s.on_tick(NOW + 100);
+        let first = stat(&s, "reclaimed-leases");
+        if expect_all {
+            assert_eq!(first, 8, "max-reclaim-time 0 is no limit");
+            continue;
+        }
+        // Every clock reading takes 1 ms: a 5 ms cycle ends after at least one lease and
+        // before the eighth; the rest are reclaimed by later cycles.
+        assert!(
+            (1..=5).contains(&first),
+            "reclaimed {first} in a 5 ms cycle"
+        );
+        for cycle in 1..=8 {
+            s.on_tick(NOW + 100 + cycle * 10);
+        }
+        assert_eq!(stat(&s, "reclaimed-leases"), 8);
+    }
+}
+
+#[test]
+fn incomplete_cycles_in_a_row_warn_after_unwarned_reclaim_cycles() {
+    let p = reclaim_config(
+        r#""reclaim-timer-wait-time": 10, "max-reclaim-leases": 1, "max-reclaim-time": 0,
+           "unwarned-reclaim-cycles": 2"#,
+    );
+    let mut s = shard(&p);
+    for n in 1..=6 {
+        dora(&mut s, mac(n), NOW);
+    }
+    let log = capture_log(|| {
+        s.on_tick(NOW + 100);
+        s.on_tick(NOW + 110);
+    });
+    assert_eq!(s.reclaim_backlog(), (2, 0));
+    assert!(!log.contains("RECLAMATION_SLOW"), "{log}");
+    assert!(
+        log.contains("ALLOC_ENGINE_V4_LEASES_RECLAMATION_START")
+            && log.contains(
+                "starting reclamation of expired leases (limit = 1 leases or 0 milliseconds)"
+            ),
+        "{log}"
+    );
+    let log = capture_log(|| s.on_tick(NOW + 120));
+    assert!(
+        log.contains("ALLOC_ENGINE_V4_LEASES_RECLAMATION_SLOW")
+            && log.contains("expired leases still exist after 2 reclamations"),
+        "{log}"
+    );
+    assert_eq!(s.reclaim_backlog(), (0, 1), "Kea counts again from zero");
+    // Three leases left, one per cycle: the third cycle leaves none and resets the count.
+    for cycle in 3..=5 {
+        s.on_tick(NOW + 100 + cycle * 10);
+    }
+    assert_eq!(stat(&s, "reclaimed-leases"), 6);
+    assert_eq!(s.reclaim_backlog(), (0, 1));
+}
+
 #[test]
 fn allocator_reclaims_an_expired_lease_it_needs_before_the_timer() {
     let p = config(

@@ -119,6 +119,11 @@ impl LeaseTable6 {
         }
     }
 
+    /// Puts back an expiry [`Self::pop_expired`] returned that the caller did not act on.
+    pub fn requeue_expired(&mut self, expire: u64, key: LeaseKey) {
+        self.expiry.push(Reverse((expire, key.0, key.1)));
+    }
+
     /// The next queued expiry at or before `now` (may be stale: the caller checks the entry).
     pub fn pop_expired(&mut self, now: u64) -> Option<(u64, LeaseKey)> {
         pop_due(&mut self.expiry, now)

@@ -26,6 +26,7 @@ pub use prepared::{
 };
 pub use stats::{kea_statistics6, ShardStats6};
 
+use corelease_alloc::reclaim::{CycleEnd, ReclaimCycles, ReclaimFamily, ReclaimLimits};
 use corelease_alloc::FreeLeaseQueue;
 use corelease_config::prefix6_mask;
 use corelease_storage::LeaseSink;
@@ -36,6 +37,7 @@ use corelease_wire::v6::{
 };
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV6};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Where a datagram came from and arrived (from the runtime's IPV6_PKTINFO).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,8 +63,19 @@ pub struct Reply6 {
 /// follow (RFC 8415 18.3.1 lets the server choose; Kea keeps none, so two clients can be
 /// advertised the same address). Advertised leases are not logged.
 pub const ADVERTISE_HOLD_SECS: u64 = 30;
-/// Upper bound of reclamations per tick, so a tick never stalls packets for long.
-const MAX_RECLAIM_PER_TICK: usize = 1000;
+/// Upper bound of reclamations in one tick whatever `max-reclaim-leases` says (0 is "no limit"
+/// in Kea): a tick must never stall packets for long, the cycle goes on at the next tick.
+const MAX_RECLAIM_PER_TICK: u32 = 1000;
+
+/// A monotonic clock reading, injected by the runtime (the engine reads no clock): it bounds a
+/// reclamation cycle by `max-reclaim-time`.
+pub type MonotonicClock = fn() -> Duration;
+
+/// The clock of a shard nobody gave one: time stands still, so `max-reclaim-time` never ends a
+/// cycle (the lease-count bounds still do).
+fn frozen_clock() -> Duration {
+    Duration::ZERO
+}
 /// Candidates taken from the shard's queue before scanning the bitmap.
 const CLAIM_TRIES: usize = 64;
 /// RFC 8357 Relay Source Port option: answer the relay at the port it sent from.
@@ -103,6 +116,9 @@ pub struct V6Shard<S: LeaseSink> {
     server_duid: Box<[u8]>,
     shards: usize,
     core: Core<S>,
+    /// Reclamation cycles: schedule, budget, incomplete-cycle warnings (ARM chapter 12).
+    reclaim_cycles: ReclaimCycles,
+    clock: MonotonicClock,
 }
 
 /// The mutable part of a shard, apart from the shared configuration so both can be borrowed.
@@ -156,7 +172,24 @@ impl<S: LeaseSink> V6Shard<S> {
                 steal_cursor: shard as u64 * 64,
                 reply_pool: None,
             },
+            reclaim_cycles: ReclaimCycles::default(),
+            clock: frozen_clock,
         }
+    }
+
+    /// Gives the shard a monotonic clock, which bounds reclamation cycles by
+    /// `max-reclaim-time`; without one only the lease-count bounds apply.
+    pub fn set_clock(&mut self, clock: MonotonicClock) {
+        self.clock = clock;
+    }
+
+    /// Reclamation cycles in a row that ended with expired leases left, and how many
+    /// ALLOC_ENGINE_V6_LEASES_RECLAMATION_SLOW warnings were issued.
+    pub fn reclaim_backlog(&self) -> (u32, u64) {
+        (
+            self.reclaim_cycles.incomplete_in_a_row(),
+            self.reclaim_cycles.slow_warnings(),
+        )
     }
 
     pub fn stats(&self) -> Arc<ShardStats6> {
@@ -523,20 +556,43 @@ impl<S: LeaseSink> V6Shard<S> {
                 }
             }
         }
-        let mut done = 0;
-        while done < MAX_RECLAIM_PER_TICK {
+        // ARM chapter 12: a reclamation cycle every reclaim-timer-wait-time seconds (0 turns
+        // periodic reclamation off), bounded by max-reclaim-leases and max-reclaim-time.
+        let exp = p.expired;
+        let limits = ReclaimLimits {
+            wait_secs: exp.reclaim_timer_wait_time,
+            max_leases: exp.max_reclaim_leases,
+            max_time: Duration::from_millis(u64::from(exp.max_reclaim_time)),
+            unwarned_cycles: exp.unwarned_reclaim_cycles,
+            per_tick_cap: MAX_RECLAIM_PER_TICK,
+        };
+        let clock = self.clock;
+        let Some(mut slice) = self
+            .reclaim_cycles
+            .begin(now, clock(), limits, ReclaimFamily::V6)
+        else {
+            return;
+        };
+        let end = loop {
             let Some((t, key)) = c.table.pop_expired(now) else {
-                break;
+                break CycleEnd::Complete;
             };
             let due = matches!(c.table.get(key),
                 Some(e) if e.offer_until == 0
                     && e.lease.expire() == t
                     && matches!(e.lease.state, LeaseState::Default | LeaseState::Declined));
-            if due {
-                c.reclaim(p, key, now);
-                done += 1;
+            if !due {
+                continue;
             }
-        }
+            if let Err(end) = slice.admit(clock()) {
+                // Left for a later cycle, which must find it again.
+                c.table.requeue_expired(t, key);
+                break end;
+            }
+            c.reclaim(p, key, now);
+            slice.reclaimed_one();
+        };
+        self.reclaim_cycles.end(slice, now, clock(), end);
     }
 }
 

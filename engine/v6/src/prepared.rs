@@ -204,6 +204,8 @@ pub struct Prepared6 {
     pub global_options: Vec<ReplyOption6>,
     pub decline_probation_period: u32,
     pub interfaces: Vec<Interface6Info>,
+    /// Kea's `expired-leases-processing` (ARM chapter 12).
+    pub expired: corelease_config::ExpiredLeasesProcessing,
 }
 
 fn pool_len(total: u128) -> u64 {
@@ -296,6 +298,7 @@ impl Prepared6 {
             global_options: reply_options(&cfg.global_options),
             decline_probation_period: cfg.decline_probation_period,
             interfaces,
+            expired: cfg.expired_leases_processing,
         }
     }
 

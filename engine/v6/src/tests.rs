@@ -859,16 +859,90 @@ fn expired_leases_are_reclaimed_on_tick_and_lapsed_advertisements_return() {
     );
     s.on_tick(NOW + ADVERTISE_HOLD_SECS);
     let addr = lease_one(&mut s, 2, NOW + ADVERTISE_HOLD_SECS);
-    // Kea's default valid lifetime is 7200 s.
+    // Kea's default valid lifetime is 7200 s; reclamation cycles are reclaim-timer-wait-time
+    // (default 10 s) apart, so the one at + 7199 s is the last before it expires.
     s.on_tick(NOW + ADVERTISE_HOLD_SECS + 7199);
     assert_eq!(stat(&s, "reclaimed-leases"), 0);
     s.on_tick(NOW + ADVERTISE_HOLD_SECS + 7200);
+    assert_eq!(stat(&s, "reclaimed-leases"), 0, "between two cycles");
+    s.on_tick(NOW + ADVERTISE_HOLD_SECS + 7209);
     assert_eq!(stat(&s, "reclaimed-leases"), 1);
     assert_eq!(stat(&s, "subnet[1].reclaimed-leases"), 1);
     assert_eq!(stat(&s, "subnet[1].assigned-nas"), 0);
     let last = s.sink_mut().records.last().cloned();
     assert_eq!(last.map(|l| l.state), Some(LeaseState::ExpiredReclaimed));
     assert_eq!(lease_one(&mut s, 3, NOW + 8000), addr);
+}
+
+fn reclaim_prepared(expired: &str) -> Arc<Prepared6> {
+    prepared(&format!(
+        r#"{{"Dhcp6": {{"valid-lifetime": 100, "preferred-lifetime": 50,
+        "expired-leases-processing": {{ {expired} }},
+        "subnet6": [{{"id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+        "pools": [{{"pool": "2001:db8:1::100 - 2001:db8:1::1ff"}}]}}]}}}}"#
+    ))
+}
+
+thread_local! {
+    static TEST_CLOCK_MS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A monotonic clock on which every reading takes one millisecond.
+fn one_ms_per_reading() -> std::time::Duration {
+    TEST_CLOCK_MS.with(|c| {
+        c.set(c.get() + 1);
+        std::time::Duration::from_millis(c.get())
+    })
+}
+
+#[test]
+fn max_reclaim_leases_bounds_a_v6_cycle_and_the_rest_waits_for_the_next_cycle() {
+    let p = reclaim_prepared(
+        r#""reclaim-timer-wait-time": 10, "max-reclaim-leases": 2, "max-reclaim-time": 0,
+           "unwarned-reclaim-cycles": 1"#,
+    );
+    let mut s = shard(&p);
+    for client in 1..=5 {
+        lease_one(&mut s, client, NOW);
+    }
+    s.on_tick(NOW + 100);
+    assert_eq!(stat(&s, "reclaimed-leases"), 2);
+    s.on_tick(NOW + 109);
+    assert_eq!(
+        stat(&s, "reclaimed-leases"),
+        2,
+        "the next cycle waits the timer"
+    );
+    assert_eq!(s.reclaim_backlog(), (1, 0));
+    // The second incomplete cycle in a row is more than unwarned-reclaim-cycles (1).
+    s.on_tick(NOW + 110);
+    assert_eq!(stat(&s, "reclaimed-leases"), 4);
+    assert_eq!(s.reclaim_backlog(), (0, 1));
+    s.on_tick(NOW + 120);
+    assert_eq!(stat(&s, "reclaimed-leases"), 5);
+    assert_eq!(stat(&s, "subnet[1].assigned-nas"), 0);
+}
+
+#[test]
+fn max_reclaim_time_bounds_a_v6_cycle_by_the_shard_clock() {
+    let p = reclaim_prepared(
+        r#""reclaim-timer-wait-time": 10, "max-reclaim-leases": 0, "max-reclaim-time": 5"#,
+    );
+    let mut s = shard(&p);
+    s.set_clock(one_ms_per_reading);
+    for client in 1..=8 {
+        lease_one(&mut s, client, NOW);
+    }
+    s.on_tick(NOW + 100);
+    let first = stat(&s, "reclaimed-leases");
+    assert!(
+        (1..=5).contains(&first),
+        "reclaimed {first} in a 5 ms cycle"
+    );
+    for cycle in 1..=8 {
+        s.on_tick(NOW + 100 + cycle * 10);
+    }
+    assert_eq!(stat(&s, "reclaimed-leases"), 8);
 }
 
 #[test]
