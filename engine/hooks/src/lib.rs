@@ -42,7 +42,7 @@ mod script;
 pub use config::{HookConfigError, RunScriptConfig, DEFAULT_MAX_RUNNING, DEFAULT_WAIT_TIMEOUT_MS};
 pub use context::{HookContext, LeaseTimers, PacketView, SubnetView};
 pub use env::{script_env, Contract};
-pub use script::{RunScript, ScriptDone, ScriptStats, ScriptTicket};
+pub use script::{ExitNotify, RunScript, ScriptDone, ScriptStats, ScriptTicket};
 
 use serde_json::Value;
 use std::path::Path;
@@ -283,6 +283,22 @@ impl Hooks {
     /// Scripts still running on this shard (awaited and detached).
     pub fn running(&self) -> usize {
         self.script.as_ref().map(RunScript::running).unwrap_or(0)
+    }
+
+    /// See [`RunScript::set_exit_notify`]; nothing to do without a run-script hook.
+    pub fn set_exit_notify(&mut self, notify: ExitNotify) {
+        if let Some(s) = self.script.as_mut() {
+            s.set_exit_notify(notify);
+        }
+    }
+
+    /// The parking table an engine needs: at most one parked packet per running script.
+    pub fn max_parked(&self) -> usize {
+        self.script
+            .as_ref()
+            .filter(|s| s.config().wait)
+            .map(|s| s.config().max_running)
+            .unwrap_or(0)
     }
 
     pub fn script(&self) -> Option<&RunScript> {

@@ -18,11 +18,17 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How often the spawner looks for exited children while some run. Bounds the delay a
 /// parked packet sees after its script exits.
 const REAP_INTERVAL: Duration = Duration::from_millis(1);
+
+/// Called by the spawner thread after it reported the end of an awaited script: the engine's
+/// way to wake its shard (the shard runtime's `ShardWaker`), so a parked packet resumes at once
+/// rather than at the next tick.
+pub type ExitNotify = Arc<dyn Fn() + Send + Sync>;
 
 /// Names one awaited script run: the engine parks the packet under it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,6 +90,7 @@ pub struct RunScript {
     in_flight: usize,
     next_ticket: u64,
     stats: ScriptStats,
+    notify: Arc<Mutex<Option<ExitNotify>>>,
 }
 
 impl RunScript {
@@ -96,7 +103,9 @@ impl RunScript {
             .fold(HookPoints::NONE, HookPoints::with);
         let (jobs, job_rx) = mpsc::channel();
         let (report_tx, reports) = mpsc::channel();
+        let notify: Arc<Mutex<Option<ExitNotify>>> = Arc::new(Mutex::new(None));
         let spawner = Spawner {
+            notify: Arc::clone(&notify),
             script: cfg.script.clone(),
             wait_timeout: cfg.wait_timeout,
             jobs: job_rx,
@@ -117,7 +126,15 @@ impl RunScript {
             in_flight: 0,
             next_ticket: 1,
             stats: ScriptStats::default(),
+            notify,
         })
+    }
+
+    /// Has the spawner call `notify` whenever it reported the end (or failed start) of an
+    /// awaited script, so the shard can [`RunScript::poll`] at once. Set once per shard, not
+    /// per packet.
+    pub fn set_exit_notify(&mut self, notify: ExitNotify) {
+        *self.notify.lock().unwrap_or_else(PoisonError::into_inner) = Some(notify);
     }
 
     pub fn config(&self) -> &RunScriptConfig {
@@ -247,9 +264,22 @@ struct Spawner {
     jobs: Receiver<Job>,
     reports: Sender<Report>,
     running: Vec<Running>,
+    notify: Arc<Mutex<Option<ExitNotify>>>,
 }
 
 impl Spawner {
+    /// Tells the shard that an awaited script's report is waiting in the channel.
+    fn notify(&self) {
+        let notify = self
+            .notify
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(f) = notify {
+            f();
+        }
+    }
+
     fn run(mut self) {
         take_process_affinity();
         loop {
@@ -306,11 +336,15 @@ impl Spawner {
                     status: None,
                     timed_out: false,
                 });
+                if job.ticket.is_some() {
+                    self.notify();
+                }
             }
         }
     }
 
     fn reap(&mut self, now: Instant) {
+        let mut awaited_ended = false;
         let mut i = 0;
         while let Some(r) = self.running.get_mut(i) {
             let status = match r.child.try_wait() {
@@ -336,6 +370,7 @@ impl Spawner {
             if status.map(|s| !s.success()).unwrap_or(false) && !r.killed {
                 tracing::debug!(target: "HOOKS_RUN_SCRIPT_FAILED", point = r.point.name(), status = ?status, "run-script exited unsuccessfully");
             }
+            awaited_ended |= r.ticket.is_some();
             let _ = self.reports.send(Report {
                 ticket: r.ticket,
                 point: r.point,
@@ -343,6 +378,9 @@ impl Spawner {
                 status,
                 timed_out: r.killed,
             });
+        }
+        if awaited_ended {
+            self.notify();
         }
     }
 }

@@ -48,6 +48,8 @@ mod steering;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, SystemTime};
 
+use crate::runtime::ShardWaker as Waker;
+
 pub use batch::{
     FlushOutcome, QueueError, RecvBatch, RecvDrop, SendBatch, DATAGRAM_CAPACITY, MAX_BATCH,
 };
@@ -144,6 +146,23 @@ pub trait ShardHandler: 'static {
     /// owns (a new config, a lease query). Wake-ups coalesce: several `wake` calls before the
     /// shard gets to it make one call. Must not block.
     fn on_wake(&mut self, _now: SystemTime) {}
+
+    /// Called once on the shard's thread before the first datagram, with the shard's own
+    /// [`ShardWaker`]: a handler that waits on work finishing elsewhere (a hook script it
+    /// parked a packet on) hands it to whoever finishes that work, so the shard resumes within
+    /// about a millisecond instead of at the next tick.
+    fn attach_waker(&mut self, _waker: Waker) {}
+
+    /// Replies produced outside [`ShardHandler::on_datagram`] (a parked packet resumed): the
+    /// runtime calls this after [`ShardHandler::on_wake`] and [`ShardHandler::on_tick`], and
+    /// sends what the handler queued in `out` ([`SendBatch::next_buffer`] then
+    /// [`SendBatch::commit`]) through the same `sendmmsg` path as on_datagram's replies. Return
+    /// true when more replies wait than `out` had slots for: the runtime sends these and calls
+    /// again (a bounded number of times per loop turn). Anything the replies depend on (the
+    /// lease log) must be made durable before returning. Must not block.
+    fn pending_replies(&mut self, _out: &mut SendBatch, _now: SystemTime) -> bool {
+        false
+    }
 
     /// Called once on the shard's thread when the runtime stops, after the last batch's
     /// replies were sent: the place for a final lease-log sync (DESIGN.md "Process behaviour":

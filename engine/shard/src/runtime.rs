@@ -646,6 +646,29 @@ async fn flush_replies(replies: &mut SendBatch, fd: RawFd, local: &mut LocalCoun
     replies.clear();
 }
 
+/// Rounds of [`ShardHandler::pending_replies`] per loop turn: enough to drain every parked
+/// reply of a full parking table in the common case, bounded so that a handler reporting
+/// "more" forever cannot keep the shard from its socket.
+const PENDING_ROUNDS: usize = 8;
+
+/// Sends the replies the handler produced outside on_datagram (resumed packets).
+async fn send_pending<H: ShardHandler>(
+    handler: &mut H,
+    replies: &mut SendBatch,
+    fd: RawFd,
+    local: &mut LocalCounters,
+) {
+    for _ in 0..PENDING_ROUNDS {
+        let more = handler.pending_replies(replies, SystemTime::now());
+        if replies.pending() > 0 {
+            flush_replies(replies, fd, local).await;
+        }
+        if !more {
+            break;
+        }
+    }
+}
+
 /// Hands every datagram of the last receive to the handler and queues its replies; notes the
 /// arrival time of each request answered (`arrivals` has capacity for a whole batch).
 fn handle_batch<H: ShardHandler>(
@@ -728,6 +751,7 @@ async fn run_shard<H: ShardHandler>(
     let mut latency = new_latency_histogram()?;
     let mut local = LocalCounters::default();
     let mut next_tick = Instant::now() + setup.tick;
+    handler.attach_waker(ShardWaker(Arc::clone(&setup.wake_line)));
     ready.report(Ok(()));
 
     while !setup.shutdown.load(Ordering::Acquire) {
@@ -760,10 +784,13 @@ async fn run_shard<H: ShardHandler>(
             && setup.wake_line.pending.swap(false, Ordering::AcqRel)
         {
             handler.on_wake(SystemTime::now());
+            send_pending(&mut handler, &mut replies, fd, &mut local).await;
+            counters.publish(&local);
         }
         let now = Instant::now();
         if now >= next_tick {
             handler.on_tick(SystemTime::now());
+            send_pending(&mut handler, &mut replies, fd, &mut local).await;
             read_meminfo(fd, &mut local);
             counters.publish(&local);
             publish_latency(&mut latency, latency_shared);

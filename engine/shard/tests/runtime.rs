@@ -429,3 +429,125 @@ fn waker_makes_only_its_idle_shard_call_on_wake_and_every_shard_gets_on_shutdown
     );
     assert_eq!(wakes[0].load(Ordering::SeqCst), 1000, "one on_shutdown");
 }
+
+/// Answers nothing in on_datagram; keeps every request and answers it only after the waker it
+/// was given is used from another thread (as a finished hook script does), through
+/// `pending_replies`.
+struct Deferred {
+    held: Vec<(SocketAddrV4, Vec<u8>)>,
+    released: Arc<std::sync::atomic::AtomicBool>,
+    waker_out: Arc<std::sync::Mutex<Option<corelease_shard::ShardWaker>>>,
+    received: Arc<AtomicU64>,
+}
+
+impl ShardHandler for Deferred {
+    fn on_datagram(
+        &mut self,
+        meta: &RecvMeta,
+        data: &[u8],
+        _: &mut [u8],
+        _: SystemTime,
+    ) -> Option<SendMeta> {
+        self.held.push((meta.src, data.to_vec()));
+        self.received.fetch_add(1, Ordering::SeqCst);
+        None
+    }
+
+    fn attach_waker(&mut self, waker: corelease_shard::ShardWaker) {
+        if let Ok(mut slot) = self.waker_out.lock() {
+            *slot = Some(waker);
+        }
+    }
+
+    fn pending_replies(&mut self, out: &mut corelease_shard::SendBatch, _: SystemTime) -> bool {
+        if !self.released.load(Ordering::SeqCst) {
+            return false;
+        }
+        while let Some((dst, data)) = self.held.first().cloned() {
+            let Some(buf) = out.next_buffer() else {
+                return true;
+            };
+            buf[..data.len()].copy_from_slice(&data);
+            let meta = SendMeta {
+                dst,
+                src_ip: None,
+                ifindex: None,
+                len: data.len(),
+            };
+            if out.commit(&meta).is_err() {
+                return true;
+            }
+            self.held.remove(0);
+        }
+        false
+    }
+}
+
+#[test]
+fn replies_queued_outside_on_datagram_are_sent_after_a_wake_even_beyond_one_batch() {
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, free_port());
+    let sockets = bind_shard_sockets(addr, 1, None).expect("bind");
+    let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let waker_slot = Arc::new(std::sync::Mutex::new(None));
+    let received = Arc::new(AtomicU64::new(0));
+    let cfg = RuntimeConfig {
+        shards: 1,
+        pin_cores: false,
+        // Two reply slots for five held requests: pending_replies must be called again.
+        batch: 2,
+        tick: Duration::from_secs(60),
+        ..RuntimeConfig::default()
+    };
+    let (r, w, n) = (
+        Arc::clone(&released),
+        Arc::clone(&waker_slot),
+        Arc::clone(&received),
+    );
+    let runtime = start(cfg, sockets, move |_| Deferred {
+        held: Vec::new(),
+        released: Arc::clone(&r),
+        waker_out: Arc::clone(&w),
+        received: Arc::clone(&n),
+    })
+    .expect("start");
+    let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("client");
+    client
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    for i in 0..5u32 {
+        client
+            .send_to(&dhcp_datagram(i, [2, 0, 0, 0, 0, 1]), addr)
+            .expect("send");
+    }
+    assert!(wait_until(|| received.load(Ordering::SeqCst) == 5));
+    let mut buf = [0u8; 2048];
+    assert!(
+        client.recv_from(&mut buf).is_err(),
+        "nothing is sent before the work finishes"
+    );
+    let waker = waker_slot
+        .lock()
+        .expect("lock")
+        .clone()
+        .expect("attach_waker ran before the first datagram");
+    released.store(true, Ordering::SeqCst);
+    std::thread::spawn(move || waker.wake())
+        .join()
+        .expect("waking thread");
+    let mut got = Vec::new();
+    client
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    while got.len() < 5 {
+        match client.recv_from(&mut buf) {
+            Ok((n, _)) => got.push(seq_and_mac(&buf[..n]).0),
+            Err(e) => panic!("only {got:?} arrived: {e}"),
+        }
+    }
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2, 3, 4]);
+    let c = settled_counters(&runtime, |c| c.first().is_some_and(|c| c.sent == 5));
+    assert_eq!(c.first().map(|c| (c.sent, c.send_errors)), Some((5, 0)));
+    runtime.shutdown();
+    runtime.join().expect("clean stop");
+}
