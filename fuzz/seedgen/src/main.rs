@@ -1,8 +1,10 @@
 //! Writes small seed corpora for every fuzz target into `fuzz/corpus/<target>/`: real DHCPv4
 //! requests and the replies our shard answers them with, DHCPv6 messages with relay nesting,
-//! handler scripts that walk DORA / renew / release / decline, a sample of the accepted Kea
-//! configs of the config tests, lease logs written by `LeaseLog`, and Kea CSV files.
-//! Deterministic, so regenerating gives the same files.
+//! handler scripts that walk DORA / renew / release / decline (v4) and Solicit / Request /
+//! Renew / Rebind / Release / Decline through relays (v6), a sample of the accepted Kea configs
+//! of the config tests, lease logs written by `LeaseLog`, Kea CSV files, the ARM's class
+//! expressions, and control-command scripts. Deterministic apart from the lease logs' write
+//! times. Seeds captured from real traffic (`cap-*`) come from capture/capture.sh instead.
 
 use corelease_storage::kea_csv::{write_leases4, write_leases6};
 use corelease_storage::{log_file_name, Family, LeaseLog, LeaseSink, LogOptions, MemorySink};
@@ -466,6 +468,208 @@ fn csv(root: &Path, repo: &Path) -> Res<()> {
     Ok(())
 }
 
+/// Scripts in the v6_handler input language (see fuzz_targets/v6_handler.rs): step byte (kind
+/// in the low 3 bits, relay depth in bits 4-5, arrival interface in bit 6), then the step's
+/// bytes: client, message-type index, flags, one (sel, which) pair per IA, extra-option
+/// length, then one byte per relay layer.
+fn handler6(root: &Path) -> Res<()> {
+    let t = "v6_handler";
+    // Solicit with IA_NA + IA_PD + ORO, then Request naming the pool's first address and
+    // prefix with our server id, Renew, Rebind, Release.
+    let na_pd_oro = 8 | 16 | 64;
+    let with_server = 2 | 4;
+    let mut sarr = vec![2, 1, 0, na_pd_oro, 8, 1, 8, 7, 0];
+    sarr.extend_from_slice(&[2, 1, 1, with_server | 8 | 16, 8, 1, 8, 7, 0]);
+    put(root, t, "solicit-request", &sarr)?;
+    let mut life = sarr.clone();
+    life.extend_from_slice(&[2, 1, 3, with_server | 8 | 16, 8, 1, 8, 7, 0]);
+    life.extend_from_slice(&[2, 1, 4, 8 | 16, 8, 1, 8, 7, 0]);
+    life.extend_from_slice(&[0, 200, 2, 1, 6, with_server | 8 | 16, 8, 1, 8, 7, 0]);
+    put(root, t, "solicit-request-renew-rebind-release", &life)?;
+    // Rapid Commit, Confirm, Information-request, and a Decline of an address.
+    put(root, t, "rapid-commit", &[2, 2, 0, 8 | 128, 8, 2, 0])?;
+    put(root, t, "confirm", &[2, 3, 2, 8, 8, 1, 0])?;
+    put(root, t, "information-request", &[2, 4, 8, 64, 0])?;
+    put(
+        root,
+        t,
+        "decline",
+        &[
+            2,
+            5,
+            0,
+            8,
+            8,
+            1,
+            0,
+            2,
+            5,
+            1,
+            with_server | 8,
+            8,
+            1,
+            0,
+            2,
+            5,
+            7,
+            with_server | 8,
+            8,
+            1,
+            0,
+            0,
+            255,
+        ],
+    )?;
+    // A forged server id: the Request must be ignored (RFC 8415 18.4).
+    put(
+        root,
+        t,
+        "request-forged-server-id",
+        &[2, 6, 1, 2 | 8, 8, 1, 0],
+    )?;
+    // Relayed: one layer with a link address in subnet 3 and Relay Source Port; two layers
+    // with Interface-ID "port-7" (the rapid-commit subnet); three layers, exhausting.
+    put(
+        root,
+        t,
+        "relayed-1",
+        &[0x12, 1, 0, 8 | 16, 8, 5, 8, 10, 0, 0xd5],
+    )?;
+    put(
+        root,
+        t,
+        "relayed-2-interface-id",
+        &[0x22, 2, 0, 8 | 128, 8, 4, 0, 0x0a, 0],
+    )?;
+    let mut exhaust = Vec::new();
+    for c in 0..8u8 {
+        exhaust.extend_from_slice(&[0x32, c, 0, 8 | 128, 8, 5, 0, 0xd1, 0, 0]);
+    }
+    exhaust.extend_from_slice(&[0, 255, 0, 255]);
+    put(root, t, "relayed-3-exhaust", &exhaust)?;
+    // A raw datagram step: a Solicit without client id.
+    put(root, t, "raw-solicit", &[1, 4, 1, 0, 0, 1, 0, 8, 0, 2])?;
+    Ok(())
+}
+
+/// Class expressions from the ARM's examples (ARM 16.3, 16.11): flag byte, expression, NUL,
+/// then a DHCPv4 DISCOVER with vendor class, RAI and client id to evaluate against.
+fn classify(root: &Path) -> Res<()> {
+    let t = "classify";
+    let mac = [0x02, 0, 0, 0, 0, 1];
+    let packet = request4(
+        1,
+        mac,
+        Ipv4Addr::new(192, 0, 2, 1),
+        Ipv4Addr::UNSPECIFIED,
+        &[
+            60, 8, b'd', b'o', b'c', b's', b'i', b's', b'3', b'.', 82, 8, 1, 2, b'e', b'1', 2, 2,
+            b'r', b'1', 61, 7, 1, 2, 0, 0, 0, 0, 1, 124, 9, 0, 0, 0x11, 0x8b, 4, 3, b'a', b'b',
+            b'c', 125, 9, 0, 0, 0x11, 0x8b, 4, 1, 2, b'x', b'y',
+        ],
+    );
+    let exprs: &[&str] = &[
+        "option[60].text == 'docsis3.0'",
+        "substring(option[60].hex,0,6) == 'docsis'",
+        "option[vendor-class-identifier].text == 'docsis3.'",
+        "relay4[1].hex == 'e1' and relay4[2].exists",
+        "pkt4.mac == 0x020000000001 or pkt4.hlen == 6",
+        "pkt4.msgtype == 1 and not (pkt4.transid == 0)",
+        "pkt4.giaddr == 192.0.2.1 and pkt4.ciaddr == 0.0.0.0",
+        "pkt.iface == 'eth0' and pkt.len > 200",
+        "member('KNOWN') or known or unknown",
+        "vendor[4491].option[1].exists and vendor.enterprise == 4491",
+        "vendor-class[4491].data[0] == 'abc' and vendor-class.enterprise == 4491",
+        "concat('a', hexstring(pkt4.mac, ':')) == 'a02:00:00:00:00:01'",
+        "ifelse(option[61].exists, option[61].hex, 'none')",
+        "split(option[60].text, '.', 1) == 'docsis3'",
+        "lcase(ucase(option[60].text)) + 'x' == 'docsis3.x'",
+        "addrtotext(pkt4.giaddr) == '192.0.2.1'",
+        "uint32totext(pkt4.transid) == '1' or int8totext(0x80) == '-128'",
+        "match('^doc.*', option[60].text)",
+        "option[82].option[1].hex == 'e1'",
+        "relay6[0].option[18].exists and relay6[0].peeraddr == fe80::1",
+        "option[client-id].exists and substring(option[1].hex, 0, all) == ''",
+        "pkt6.msgtype == 1 and pkt6.transid == 0x123456",
+    ];
+    for (i, e) in exprs.iter().enumerate() {
+        let mut v = vec![if i % 3 == 0 { 0x18 } else { 0x40 }];
+        v.extend_from_slice(e.as_bytes());
+        v.push(0);
+        v.extend_from_slice(&packet);
+        put(root, t, &format!("expr-{i:02}"), &v)?;
+    }
+    Ok(())
+}
+
+/// Control commands as Kea's clients send them (ARM 19.4, 17.15), several per input
+/// separated by 0xff (see fuzz_targets/control.rs).
+fn control(root: &Path) -> Res<()> {
+    let t = "control";
+    let scripts: &[&[&str]] = &[
+        &[
+            r#"{ "command": "list-commands" }"#,
+            r#"{ "command": "version-get" }"#,
+            r#"{ "command": "status-get" }"#,
+            r#"{ "command": "config-get" }"#,
+            r#"{ "command": "config-hash-get" }"#,
+        ],
+        &[
+            r#"{ "command": "lease4-add", "arguments": { "ip-address": "192.0.2.12", "hw-address": "1a:1b:1c:1d:1e:1f", "hostname": "h.example.org", "client-id": "01:02:03", "valid-lft": 3600, "user-context": { "a": 1 } } }"#,
+            r#"{ "command": "lease4-get", "arguments": { "ip-address": "192.0.2.12" } }"#,
+            r#"{ "command": "lease4-get", "arguments": { "identifier-type": "hw-address", "identifier": "1a:1b:1c:1d:1e:1f", "subnet-id": 1 } }"#,
+            r#"{ "command": "lease4-get-by-hw-address", "arguments": { "hw-address": "1a:1b:1c:1d:1e:1f" } }"#,
+            r#"{ "command": "lease4-get-by-client-id", "arguments": { "client-id": "01:02:03" } }"#,
+            r#"{ "command": "lease4-get-by-hostname", "arguments": { "hostname": "h.example.org" } }"#,
+            r#"{ "command": "lease4-get-page", "arguments": { "from": "start", "limit": 2 } }"#,
+            r#"{ "command": "lease4-get-all", "arguments": { "subnets": [ 1 ] } }"#,
+            r#"{ "command": "lease4-update", "arguments": { "ip-address": "192.0.2.12", "hw-address": "1a:1b:1c:1d:1e:20", "force-create": true } }"#,
+            r#"{ "command": "lease4-del", "arguments": { "ip-address": "192.0.2.12" } }"#,
+            r#"{ "command": "lease4-wipe", "arguments": { "subnet-id": 1 } }"#,
+        ],
+        &[
+            r#"{ "command": "statistic-get", "arguments": { "name": "pkt4-received" } }"#,
+            r#"{ "command": "statistic-get-all" }"#,
+            r#"{ "command": "statistic-reset", "arguments": { "name": "pkt4-received" } }"#,
+            r#"{ "command": "statistic-sample-age-set", "arguments": { "name": "pkt4-received", "duration": 1245 } }"#,
+            r#"{ "command": "statistic-sample-count-set-all", "arguments": { "max-samples": 3 } }"#,
+            r#"{ "command": "statistic-remove", "arguments": { "name": "pkt4-parse-failed" } }"#,
+            r#"{ "command": "statistic-reset-all" }"#,
+            r#"{ "command": "statistic-remove-all" }"#,
+        ],
+        &[
+            r#"{ "command": "config-test", "arguments": { "Dhcp4": { "subnet4": [ { "id": 7, "subnet": "10.0.0.0/8", "pools": [ { "pool": "10.0.0.5-10.0.0.9" } ] } ] } } }"#,
+            r#"{ "command": "config-set", "arguments": { "Dhcp4": { "valid-lifetime": 100 }, "hash": "x" } }"#,
+            r#"{ "command": "config-write", "arguments": { "filename": "kea-dhcp4.json" } }"#,
+            r#"{ "command": "config-reload" }"#,
+            r#"{ "command": "dhcp-disable", "arguments": { "max-period": 20 } }"#,
+            r#"{ "command": "dhcp-enable" }"#,
+            r#"{ "command": "leases-reclaim", "arguments": { "remove": true } }"#,
+            r#"{ "command": "shutdown", "arguments": { "exit-value": 3 } }"#,
+        ],
+        &[
+            r#"{ "command": 7 }"#,
+            r#"{ "arguments": {} }"#,
+            r#"{ "command": "lease4-get", "arguments": [] }"#,
+            r#"[ "command" ]"#,
+            r#"{ "command": "no-such-command", "service": [ "dhcp4" ] }"#,
+            r#"{ "command": "lease4-add", "arguments": { "ip-address": "10.9.9.9" } }"#,
+            "{ \"command\": \"version-get\"",
+        ],
+    ];
+    for (i, script) in scripts.iter().enumerate() {
+        let mut v = Vec::new();
+        for (j, r) in script.iter().enumerate() {
+            if j > 0 {
+                v.push(0xff);
+            }
+            v.extend_from_slice(r.as_bytes());
+        }
+        put(root, t, &format!("script-{i}"), &v)?;
+    }
+    Ok(())
+}
+
 fn main() -> Res<()> {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -476,6 +680,9 @@ fn main() -> Res<()> {
     replies(&root)?;
     wire_v6(&root)?;
     handler(&root)?;
+    handler6(&root)?;
+    classify(&root)?;
+    control(&root)?;
     configs(&root, repo)?;
     logs(&root)?;
     csv(&root, repo)?;
