@@ -276,7 +276,10 @@ fn request_for_another_server_frees_our_offer_and_is_not_answered() {
         .insert(DhcpOption::RequestedIpAddress(offer.yiaddr()));
     req.opts_mut()
         .insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(198, 51, 100, 1)));
+    let drops = s.counters().global.pkt4_receive_drop.get();
     assert!(send(&mut s, &relay_meta(), &req, NOW).is_none());
+    // Counted as a drop, as Kea counts a server id that is not its own (ARM pkt4-receive-drop).
+    assert_eq!(s.counters().global.pkt4_receive_drop.get(), drops + 1);
     // The only address is free again for the next client.
     let (_, o2) = send(
         &mut s,
