@@ -405,6 +405,14 @@ impl ShardHandler for Dhcp4Handler {
         })
     }
 
+    fn on_truncated(&mut self) {
+        // Longer than any datagram a DHCPv4 link carries (batch.rs DATAGRAM_CAPACITY): Kea
+        // counts a packet it cannot parse whole as received and parse-failed.
+        let g = &self.v4.counters().global;
+        g.pkt4_received.inc();
+        g.pkt4_parse_failed.inc();
+    }
+
     fn on_batch_end(&mut self, _now: SystemTime) {
         self.commit_log();
         if let Some(raw) = self.raw.as_mut() {

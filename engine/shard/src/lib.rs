@@ -134,6 +134,12 @@ pub trait ShardHandler: 'static {
         now: SystemTime,
     ) -> Option<SendMeta>;
 
+    /// A datagram longer than [`DATAGRAM_CAPACITY`] arrived: the kernel cut it, so it is
+    /// dropped unread (and counted in the runtime's `dropped_truncated`). The handler counts
+    /// it in its protocol statistics: Kea counts every packet it receives, and one it cannot
+    /// parse whole as a parse failure.
+    fn on_truncated(&mut self) {}
+
     /// End of a receive batch, BEFORE its replies are sent (lease-log group commit happens
     /// here, DESIGN.md "The lease log").
     fn on_batch_end(&mut self, _now: SystemTime) {}

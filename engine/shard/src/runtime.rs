@@ -684,6 +684,7 @@ fn handle_batch<H: ShardHandler>(
             Ok(datagram) => datagram,
             Err(RecvDrop::Truncated) => {
                 local.dropped_truncated += 1;
+                handler.on_truncated();
                 continue;
             }
             Err(RecvDrop::NotIpv4 | RecvDrop::OutOfRange) => {

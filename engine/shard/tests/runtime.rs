@@ -20,6 +20,8 @@ struct Shared {
     /// Datagrams whose batch ended (on_batch_end ran), all shards together.
     committed: AtomicU64,
     ticks: AtomicU64,
+    /// Datagrams the runtime reported to a handler as truncated.
+    truncated: AtomicU64,
     /// Bit i set when a handler was built for shard i on a thread named after a shard.
     built_on_shard_thread: AtomicU64,
 }
@@ -60,6 +62,10 @@ impl ShardHandler for Echo {
 
     fn on_tick(&mut self, _now: SystemTime) {
         self.shared.ticks.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn on_truncated(&mut self) {
+        self.shared.truncated.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -218,7 +224,7 @@ fn echo_replies_arrive_from_the_owning_shard_and_counters_match() {
 
 #[test]
 fn oversized_datagram_is_dropped_and_counted_as_truncated() {
-    let (addr, runtime, _shared) = echo_runtime(1);
+    let (addr, runtime, shared) = echo_runtime(1);
     let client = UdpSocket::bind("127.0.0.1:0").expect("bind client");
     client
         .set_read_timeout(Some(Duration::from_secs(2)))
@@ -236,6 +242,8 @@ fn oversized_datagram_is_dropped_and_counted_as_truncated() {
     let c = settled_counters(&runtime, |c| c.iter().all(|s| s.sent >= 1))[0];
     assert_eq!(c.dropped_truncated, 1);
     assert_eq!(c.received, 1);
+    // The handler heard of it too (the server counts it in pkt4-parse-failed).
+    assert_eq!(shared.truncated.load(Ordering::SeqCst), 1);
     drop(runtime); // dropping stops and joins the shards
 }
 
