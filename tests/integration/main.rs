@@ -8,5 +8,6 @@ mod cli;
 mod clients;
 mod control;
 mod crash;
+mod hostile;
 mod perfdhcp;
 mod steering;
