@@ -8,7 +8,7 @@
 //! `result`.
 #![no_main]
 
-use corelease_control::{Backend, Control, LeaseQuery, Limit};
+use corelease_control::{Backend, Control, LeaseQuery, LeaseUpdate, Limit, UpdateError};
 use corelease_types::{Lease, SubnetId};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Map, Value};
@@ -154,6 +154,23 @@ impl Backend for Memory {
         let before = all.len();
         all.retain(|x| v4(x) != addr);
         Ok(all.len() != before)
+    }
+    fn update_lease(&self, lease: Lease, force_create: bool) -> Result<LeaseUpdate, UpdateError> {
+        let mut all = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
+        match all.iter_mut().find(|l| l.addr == lease.addr) {
+            Some(l) => {
+                *l = lease;
+                Ok(LeaseUpdate::Updated)
+            }
+            None if force_create => {
+                all.push(lease);
+                Ok(LeaseUpdate::Added)
+            }
+            None => Err(UpdateError::NoSuchLease(format!(
+                "failed to update the lease with address {}",
+                lease.addr
+            ))),
+        }
     }
     fn wipe_leases(&self, subnet: Option<SubnetId>) -> Result<u64, String> {
         let mut all = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
