@@ -29,13 +29,13 @@ ip -n "$NS" link set lo up
 ip -n "$NS" addr add 127.0.0.2/8 dev lo
 
 # LEASES active leases in 10.0.0.0/8, one client each (hwaddr from the index), expiring in a day.
-awk -v n="$LEASES" -v exp="$(( $(date +%s) + 86400 ))" 'BEGIN {
+awk -v n="$LEASES" -v expire="$(( $(date +%s) + 86400 ))" 'BEGIN {
   print "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context,pool_id"
   for (i = 0; i < n; i++) {
     a = i + 256
     printf "10.%d.%d.%d,02:00:%02x:%02x:%02x:%02x,,86400,%d,1,0,0,,0,,0\n",
       int(a / 65536) % 256, int(a / 256) % 256, a % 256,
-      int(i / 16777216) % 256, int(i / 65536) % 256, int(i / 256) % 256, i % 256, exp
+      int(i / 16777216) % 256, int(i / 65536) % 256, int(i / 256) % 256, i % 256, expire
   }
 }' > "$DIR/leases4.csv"
 

@@ -803,3 +803,241 @@ fn config_set_reload_and_sighup_keep_every_lease_and_lose_no_exchange_under_load
     assert!(assigned_now >= assigned, "{assigned_now} < {assigned}");
     rig.stop();
 }
+
+/// A throwaway PKI in `dir`: a CA, a server certificate for 127.0.0.1, a client certificate
+/// from the CA, and a client certificate from another CA (must be refused).
+fn make_test_pki(dir: &Path) {
+    let script = r#"
+set -e
+ext() { printf '%s\n' "$@" > "$1.ext.tmp"; }
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -keyout ca.key -out ca.pem -subj /CN=corelease-test-ca \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -keyout rogue-ca.key -out rogue-ca.pem -subj /CN=rogue-ca \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+leaf() { # name ca eku san
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$1.key" \
+    -out "$1.csr" -subj "/CN=$1" 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=%s\n%s\n' "$3" "$4" > "$1.ext"
+  openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -days 2 \
+    -out "$1.pem" -extfile "$1.ext" 2>/dev/null
+}
+leaf server ca serverAuth 'subjectAltName=IP:127.0.0.1'
+leaf client ca clientAuth ''
+leaf rogue rogue-ca clientAuth ''
+"#;
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "making the test PKI: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// curl inside the namespace: (exit code, body). `cert`: the client certificate to present.
+fn curl_https(
+    ns: &NetNs,
+    dir: &Path,
+    port: u16,
+    cert: Option<&str>,
+    extra: &[&str],
+) -> (i32, String) {
+    let d = |f: &str| dir.join(f).to_string_lossy().to_string();
+    let mut args: Vec<String> = vec![
+        "netns".into(),
+        "exec".into(),
+        ns.name.clone(),
+        "curl".into(),
+        "-sS".into(),
+        "--max-time".into(),
+        "10".into(),
+        "--cacert".into(),
+        d("ca.pem"),
+    ];
+    if let Some(c) = cert {
+        args.extend([
+            "--cert".into(),
+            d(&format!("{c}.pem")),
+            "--key".into(),
+            d(&format!("{c}.key")),
+        ]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push(format!("https://127.0.0.1:{port}/"));
+    let out = std::process::Command::new("ip")
+        .args(&args)
+        .output()
+        .expect("curl");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+const VERSION_GET: &[&str] = &[
+    "-X",
+    "POST",
+    "-H",
+    "Content-Type: application/json",
+    "-d",
+    r#"{ "command": "version-get" }"#,
+];
+
+#[test]
+fn https_control_sockets_verify_client_certificates_against_the_trust_anchor() {
+    let _g = serial();
+    let ns = NetNs::new("ctltls").with_relay_address();
+    let dir = TempDir::new("ctltls");
+    make_test_pki(&dir.0);
+    let p = |f: &str| dir.0.join(f).to_string_lossy().to_string();
+    let sockets = format!(
+        r#""control-sockets": [
+      {{ "socket-type": "unix", "socket-name": "{sock}" }},
+      {{ "socket-type": "https", "socket-address": "127.0.0.1", "socket-port": 8443,
+        "trust-anchor": "{ca}", "cert-file": "{cert}", "key-file": "{key}", "cert-required": true,
+        "authentication": {{ "type": "basic", "realm": "corelease-test",
+          "clients": [ {{ "user": "admin", "password": "s3cret" }} ] }} }},
+      {{ "socket-type": "https", "socket-address": "127.0.0.1", "socket-port": 8444,
+        "trust-anchor": "{cadir}", "cert-file": "{cert}", "key-file": "{key}", "cert-required": false }}
+    ],"#,
+        sock = p("ctrl"),
+        ca = p("ca.pem"),
+        cadir = dir.0.join("anchors").to_string_lossy(),
+        cert = p("server.pem"),
+        key = p("server.key"),
+    );
+    // The second socket's trust-anchor is a directory holding the CA.
+    std::fs::create_dir_all(dir.0.join("anchors")).expect("anchors dir");
+    std::fs::copy(dir.0.join("ca.pem"), dir.0.join("anchors/ca.pem")).expect("copy CA");
+    let start = CONFIG
+        .find(r#""control-sockets""#)
+        .expect("control-sockets in CONFIG");
+    let end = CONFIG[start..]
+        .find("],")
+        .map(|e| start + e + 2)
+        .expect("end of list");
+    let config = format!("{}{}{}", &CONFIG[..start], sockets, &CONFIG[end..])
+        .replace("LEASES", &dir.0.join("leases.csv").to_string_lossy());
+    let cfg = dir.file("kea-dhcp4.json", &config);
+    let server = Server::start(
+        &ns,
+        &["-c", &cfg.to_string_lossy(), "-p", "6767"],
+        &[("KEA_PIDFILE_DIR", &dir.0)],
+    );
+    let mut ok = curl_https(
+        &ns,
+        &dir.0,
+        8443,
+        Some("client"),
+        &[&["-u", "admin:s3cret"], VERSION_GET].concat(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ok.0 == 7 && Instant::now() < deadline {
+        // Connection refused: the listener is not up yet.
+        std::thread::sleep(Duration::from_millis(100));
+        ok = curl_https(
+            &ns,
+            &dir.0,
+            8443,
+            Some("client"),
+            &[&["-u", "admin:s3cret"], VERSION_GET].concat(),
+        );
+    }
+    assert_eq!(ok.0, 0, "{}", ok.1);
+    let v: Value = serde_json::from_str(&ok.1).unwrap_or_else(|e| panic!("{e}: {}", ok.1));
+    assert_eq!(v[0]["result"], 0, "{v}");
+    assert_eq!(v[0]["text"], env!("CARGO_PKG_VERSION"));
+
+    // Basic authentication still applies inside TLS.
+    let (code, body) = curl_https(&ns, &dir.0, 8443, Some("client"), VERSION_GET);
+    assert_eq!(code, 0, "{body}");
+    assert!(body.contains(r#""result": 401"#), "{body}");
+    // cert-required: no client certificate, or one from another CA, gets no answer.
+    for cert in [None, Some("rogue")] {
+        let (code, body) = curl_https(
+            &ns,
+            &dir.0,
+            8443,
+            cert,
+            &[&["-u", "admin:s3cret"], VERSION_GET].concat(),
+        );
+        assert_ne!(code, 0, "{cert:?} was served: {body}");
+        assert!(!body.contains("result"), "{cert:?}: {body}");
+    }
+    // Plain HTTP to the TLS port is not answered as a command.
+    let plain = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "curl",
+            "-sS",
+            "--max-time",
+            "5",
+            "-u",
+            "admin:s3cret",
+        ])
+        .args(VERSION_GET)
+        .arg("http://127.0.0.1:8443/")
+        .output()
+        .expect("curl");
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"result\":0"));
+
+    // cert-required false: a client without a certificate is served; a certificate that does
+    // not chain to the trust anchor (a directory here) is still refused. /metrics too.
+    let (code, body) = curl_https(&ns, &dir.0, 8444, None, VERSION_GET);
+    assert_eq!(code, 0, "{body}");
+    assert!(body.contains(r#""result":0"#), "{body}");
+    let (code, body) = curl_https(&ns, &dir.0, 8444, Some("rogue"), VERSION_GET);
+    assert_ne!(code, 0, "rogue certificate served: {body}");
+    let (code, body) = curl_https(&ns, &dir.0, 8444, Some("client"), &[]);
+    assert_eq!(code, 0, "{body}");
+    assert!(body.contains("Bad Request"), "GET / : {body}");
+    let d = |f: &str| dir.0.join(f).to_string_lossy().to_string();
+    let metrics = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "--cacert",
+            &d("ca.pem"),
+        ])
+        .arg("https://127.0.0.1:8444/metrics")
+        .output()
+        .expect("curl");
+    assert!(
+        String::from_utf8_lossy(&metrics.stdout).contains("corelease_shard_received_total"),
+        "{}",
+        String::from_utf8_lossy(&metrics.stderr)
+    );
+    server.stop();
+
+    // A bad path stops the start, naming the entry and the key.
+    let bad = config.replace(&p("server.key"), &p("missing.key"));
+    let cfg = dir.file("bad.json", &bad);
+    let out = ns
+        .command(&bin())
+        .args(["dhcp4", "-c", &cfg.to_string_lossy(), "-p", "6767"])
+        .output()
+        .expect("corelease");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("Dhcp4.control-sockets[1].key-file:") && err.contains("missing.key"),
+        "{err}"
+    );
+}

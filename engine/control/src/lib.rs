@@ -17,6 +17,7 @@ mod leases;
 mod metrics;
 mod server;
 mod stats;
+mod tls;
 
 pub use leases::{lease_from_args, lease_to_json, LeaseArgs};
 pub use metrics::{MetricKind, MetricsWriter};

@@ -67,10 +67,13 @@ impl ControlServer {
             threads: Vec::new(),
             unix_threads: Vec::new(),
         };
-        for (s, (path, auth)) in sockets.iter().zip(checked) {
-            match s.socket_type {
-                ControlSocketType::Unix => server.start_unix(s, &path, Arc::clone(&control))?,
-                _ => server.start_http(s, &path, auth, Arc::clone(&control))?,
+        for (s, (path, auth, tls)) in sockets.iter().zip(checked) {
+            match (s.socket_type, tls) {
+                (ControlSocketType::Unix, _) => {
+                    server.start_unix(s, &path, Arc::clone(&control))?
+                }
+                (_, Some(tls)) => server.start_https(s, &path, tls, auth, Arc::clone(&control))?,
+                (_, None) => server.start_http(s, &path, auth, Arc::clone(&control))?,
             }
         }
         Ok(server)
@@ -83,10 +86,7 @@ impl ControlServer {
     }
 
     /// Each socket's JSON path and parsed authentication.
-    fn check(
-        sockets: &[ControlSocket],
-        raw: &Value,
-    ) -> Result<Vec<(String, Option<BasicAuth>)>, ServeError> {
+    fn check(sockets: &[ControlSocket], raw: &Value) -> Result<Vec<Checked>, ServeError> {
         let single = raw
             .get("Dhcp4")
             .and_then(|d| d.get("control-socket"))
@@ -98,21 +98,14 @@ impl ControlServer {
             } else {
                 format!("Dhcp4.control-sockets[{i}]")
             };
-            if s.socket_type == ControlSocketType::Https {
-                return Err(ServeError::Config {
-                    path: format!("{path}.socket-type"),
-                    reason:
-                        "https control sockets are not supported yet (use http behind a TLS proxy)"
-                            .into(),
-                });
-            }
+            let tls = tls_of(s, &path)?;
             let auth = match (&s.authentication, s.socket_type) {
-                (Some(a), ControlSocketType::Http) => {
+                (Some(a), ControlSocketType::Http | ControlSocketType::Https) => {
                     parse_authentication(a, &format!("{path}.authentication"))?
                 }
                 _ => None,
             };
-            out.push((path, auth));
+            out.push((path, auth, tls));
         }
         Ok(out)
     }
@@ -189,6 +182,33 @@ impl ControlServer {
         Ok(())
     }
 
+    fn start_https(
+        &mut self,
+        s: &ControlSocket,
+        path: &str,
+        tls: Arc<rustls::ServerConfig>,
+        auth: Option<BasicAuth>,
+        control: Arc<Control>,
+    ) -> Result<(), ServeError> {
+        let addr = std::net::SocketAddr::new(s.socket_address, s.socket_port);
+        let err = |e: std::io::Error| ServeError::Http {
+            path: path.to_string(),
+            addr: format!("https://{addr}"),
+            reason: e.to_string(),
+        };
+        let listener = std::net::TcpListener::bind(addr).map_err(err)?;
+        listener.set_nonblocking(true).map_err(err)?;
+        let headers = s.http_headers.clone();
+        let stop = Arc::clone(&self.stop);
+        let t = std::thread::Builder::new()
+            .name("control-https".into())
+            .spawn(move || serve_https(listener, tls, control, auth, headers, stop))
+            .map_err(err)?;
+        self.threads.push(t);
+        tracing::info!(target: "HTTP_COMMAND_MGR_SERVICE_STARTED", address = %addr, cert_required = s.cert_required, "HTTPS control socket listening");
+        Ok(())
+    }
+
     /// Stops every listener (after the request in progress) and removes the unix socket.
     pub fn stop(mut self) {
         self.shutdown();
@@ -213,6 +233,30 @@ impl ControlServer {
 impl Drop for ControlServer {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// A checked control socket: its JSON path, basic authentication, TLS set-up.
+type Checked = (String, Option<BasicAuth>, Option<Arc<rustls::ServerConfig>>);
+
+/// The TLS set-up of an http(s) socket (ARM 5.1.2): trust-anchor, cert-file and key-file all
+/// given (https needs them; on http they switch TLS on, "i.e. HTTPS") or none; the files are
+/// read now, so a bad one is reported with its JSON path before anything starts.
+fn tls_of(s: &ControlSocket, path: &str) -> Result<Option<Arc<rustls::ServerConfig>>, ServeError> {
+    if s.socket_type == ControlSocketType::Unix {
+        return Ok(None);
+    }
+    match (&s.trust_anchor, &s.cert_file, &s.key_file) {
+        (None, None, None) if s.socket_type == ControlSocketType::Http => Ok(None),
+        (Some(ta), Some(cert), Some(key)) => {
+            crate::tls::server_config(path, ta, cert, key, s.cert_required)
+                .map(Some)
+                .map_err(|(path, reason)| ServeError::Config { path, reason })
+        }
+        _ => Err(config_err(
+            path.to_string(),
+            "trust-anchor, cert-file and key-file must be all given (TLS) or none (plain HTTP)",
+        )),
     }
 }
 
@@ -385,16 +429,75 @@ fn serve_http(
     }
 }
 
-fn authorized(req: &tiny_http::Request, auth: &BasicAuth) -> bool {
-    req.headers()
-        .iter()
-        .filter(|h| h.field.equiv("Authorization"))
-        .filter_map(|h| {
-            let v = h.value.as_str();
-            v.strip_prefix("Basic ")
-                .or_else(|| v.strip_prefix("basic "))
-        })
-        .any(|token| auth.tokens.iter().any(|t| t == token.trim()))
+fn authorized<'a>(mut authorization: impl Iterator<Item = &'a str>, auth: &BasicAuth) -> bool {
+    authorization.any(|v| {
+        v.strip_prefix("Basic ")
+            .or_else(|| v.strip_prefix("basic "))
+            .is_some_and(|token| auth.tokens.iter().any(|t| t == token.trim()))
+    })
+}
+
+/// One HTTP answer, whatever carries it (tiny_http, or the TLS stream of an https socket).
+struct Answer {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+    /// WWW-Authenticate, on a 401.
+    challenge: Option<String>,
+}
+
+const JSON_TYPE: &str = "application/json";
+
+/// Kea's HTTP channel: basic authentication (401 with a JSON body and the realm), `GET
+/// /metrics`, `POST` with a command answered in a JSON list. `body` reads the request body
+/// (Err: longer than MAX_COMMAND_BYTES); it is read only once the request is authorized.
+fn route<'a>(
+    control: &Control,
+    auth: Option<&BasicAuth>,
+    method: &str,
+    url: &str,
+    authorization: impl Iterator<Item = &'a str>,
+    body: impl FnOnce() -> Result<Vec<u8>, ()>,
+) -> Answer {
+    if let Some(a) = auth {
+        if !authorized(authorization, a) {
+            return Answer {
+                status: 401,
+                content_type: JSON_TYPE,
+                body: r#"{ "result": 401, "text": "Unauthorized" }"#.into(),
+                challenge: Some(format!("Basic realm=\"{}\"", a.realm)),
+            };
+        }
+    }
+    let path = url.split('?').next().unwrap_or("");
+    match (method, path) {
+        ("GET", "/metrics") => Answer {
+            status: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body: control.metrics(),
+            challenge: None,
+        },
+        ("POST", _) => match body() {
+            Ok(body) => Answer {
+                status: 200,
+                content_type: JSON_TYPE,
+                body: Value::Array(vec![control.handle_bytes(&body)]).to_string(),
+                challenge: None,
+            },
+            Err(()) => Answer {
+                status: 413,
+                content_type: JSON_TYPE,
+                body: r#"{ "result": 413, "text": "Payload Too Large" }"#.into(),
+                challenge: None,
+            },
+        },
+        _ => Answer {
+            status: 400,
+            content_type: JSON_TYPE,
+            body: r#"{ "result": 400, "text": "Bad Request" }"#.into(),
+            challenge: None,
+        },
+    }
 }
 
 fn answer_http(
@@ -403,77 +506,136 @@ fn answer_http(
     auth: Option<&BasicAuth>,
     extra_headers: &[(String, String)],
 ) -> std::io::Result<()> {
-    let json_type = header("Content-Type", "application/json");
-    let respond = |req: tiny_http::Request,
-                   status: u16,
-                   body: String,
-                   ctype: Option<tiny_http::Header>,
-                   more: Option<tiny_http::Header>| {
-        // Always Content-Length, never chunked: Kea's clients read one sized body.
-        let mut resp = tiny_http::Response::from_string(body)
-            .with_status_code(status)
-            .with_chunked_threshold(usize::MAX);
-        for h in [ctype, more].into_iter().flatten() {
-            resp.add_header(h);
-        }
-        for (n, v) in extra_headers {
-            if let Some(h) = header(n, v) {
-                resp.add_header(h);
-            }
-        }
-        req.respond(resp)
-    };
-    if let Some(a) = auth {
-        if !authorized(&req, a) {
-            // Kea's HTTP channel: 401 with a JSON body and the realm in WWW-Authenticate.
-            let challenge = header("WWW-Authenticate", &format!("Basic realm=\"{}\"", a.realm));
-            return respond(
-                req,
-                401,
-                r#"{ "result": 401, "text": "Unauthorized" }"#.into(),
-                json_type,
-                challenge,
-            );
-        }
-    }
-    let path = req.url().split('?').next().unwrap_or("").to_string();
-    match (req.method(), path.as_str()) {
-        (tiny_http::Method::Get, "/metrics") => {
-            let ctype = header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-            respond(req, 200, control.metrics(), ctype, None)
-        }
-        (tiny_http::Method::Post, _) => {
+    let method = req.method().as_str().to_ascii_uppercase();
+    let url = req.url().to_string();
+    let authorization: Vec<String> = req
+        .headers()
+        .iter()
+        .filter(|h| h.field.equiv("Authorization"))
+        .map(|h| h.value.as_str().to_string())
+        .collect();
+    let reader = req.as_reader();
+    let answer = route(
+        control,
+        auth,
+        &method,
+        &url,
+        authorization.iter().map(String::as_str),
+        || {
             let mut body = Vec::new();
-            let limited = req
-                .as_reader()
+            let limited = reader
                 .take(MAX_COMMAND_BYTES as u64 + 1)
                 .read_to_end(&mut body);
             if limited.is_err() || body.len() > MAX_COMMAND_BYTES {
-                return respond(
-                    req,
-                    413,
-                    r#"{ "result": 413, "text": "Payload Too Large" }"#.into(),
-                    json_type,
-                    None,
-                );
+                Err(())
+            } else {
+                Ok(body)
             }
-            let response = control.handle_bytes(&body);
-            respond(
-                req,
-                200,
-                Value::Array(vec![response]).to_string(),
-                json_type,
-                None,
+        },
+    );
+    // Always Content-Length, never chunked: Kea's clients read one sized body.
+    let mut resp = tiny_http::Response::from_string(answer.body)
+        .with_status_code(answer.status)
+        .with_chunked_threshold(usize::MAX);
+    let challenge = answer
+        .challenge
+        .and_then(|c| header("WWW-Authenticate", &c));
+    for h in [header("Content-Type", answer.content_type), challenge]
+        .into_iter()
+        .flatten()
+    {
+        resp.add_header(h);
+    }
+    for (n, v) in extra_headers {
+        if let Some(h) = header(n, v) {
+            resp.add_header(h);
+        }
+    }
+    req.respond(resp)
+}
+
+/// An https control socket: TLS per connection on this thread (control traffic is one
+/// operator request at a time), one request per connection.
+fn serve_https(
+    listener: std::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    control: Arc<Control>,
+    auth: Option<BasicAuth>,
+    extra_headers: Vec<(String, String)>,
+    stop: Arc<AtomicBool>,
+) {
+    while !stop.load(Ordering::Acquire) {
+        let tcp = match listener.accept() {
+            Ok((tcp, _)) => tcp,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(POLL);
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(target: "HTTP_COMMAND_MGR_ERROR", "HTTPS control socket: {e}");
+                std::thread::sleep(POLL);
+                continue;
+            }
+        };
+        if let Err(e) = answer_https(tcp, &tls, &control, auth.as_ref(), &extra_headers) {
+            // A client without an accepted certificate ends here (the handshake failed).
+            tracing::warn!(target: "HTTP_COMMAND_MGR_ERROR", "HTTPS control connection: {e}");
+        }
+    }
+}
+
+fn answer_https(
+    tcp: std::net::TcpStream,
+    tls: &Arc<rustls::ServerConfig>,
+    control: &Control,
+    auth: Option<&BasicAuth>,
+    extra_headers: &[(String, String)],
+) -> std::io::Result<()> {
+    tcp.set_nonblocking(false)?;
+    tcp.set_read_timeout(Some(READ_TIMEOUT))?;
+    tcp.set_write_timeout(Some(READ_TIMEOUT))?;
+    let conn = rustls::ServerConnection::new(Arc::clone(tls)).map_err(std::io::Error::other)?;
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    let answer = match crate::tls::read_request(&mut stream, MAX_COMMAND_BYTES) {
+        Ok(req) => {
+            let method = req.method.to_ascii_uppercase();
+            let body = req.body;
+            route(
+                control,
+                auth,
+                &method,
+                &req.path,
+                req.authorization.iter().map(String::as_str),
+                move || Ok(body),
             )
         }
-        _ => respond(
-            req,
-            400,
-            r#"{ "result": 400, "text": "Bad Request" }"#.into(),
-            json_type,
-            None,
-        ),
+        Err(crate::tls::ReadError::TooLarge) => Answer {
+            status: 413,
+            content_type: JSON_TYPE,
+            body: r#"{ "result": 413, "text": "Payload Too Large" }"#.into(),
+            challenge: None,
+        },
+        Err(crate::tls::ReadError::Bad) => Answer {
+            status: 400,
+            content_type: JSON_TYPE,
+            body: r#"{ "result": 400, "text": "Bad Request" }"#.into(),
+            challenge: None,
+        },
+        Err(crate::tls::ReadError::Io) => {
+            return Err(std::io::Error::other(
+                "the client closed the connection or the TLS handshake failed",
+            ))
+        }
+    };
+    let mut headers = vec![("Content-Type".to_string(), answer.content_type.to_string())];
+    if let Some(c) = answer.challenge {
+        headers.push(("WWW-Authenticate".to_string(), c));
     }
+    headers.extend(extra_headers.iter().cloned());
+    crate::tls::write_response(&mut stream, answer.status, &headers, &answer.body)?;
+    stream.conn.send_close_notify();
+    let _ = stream.flush();
+    Ok(())
 }
 
 #[cfg(test)]
@@ -497,6 +659,44 @@ mod tests {
     fn authentication_without_clients_requires_nothing() {
         let a = parse_authentication(&json!({ "type": "basic" }), "p").expect("valid");
         assert!(a.is_none());
+    }
+
+    #[test]
+    fn tls_settings_are_all_or_none_and_bad_files_name_their_key() {
+        let mut s = ControlSocket {
+            socket_type: ControlSocketType::Http,
+            socket_name: None,
+            socket_address: std::net::IpAddr::from([127, 0, 0, 1]),
+            socket_port: 8000,
+            http_headers: Vec::new(),
+            trust_anchor: None,
+            cert_file: None,
+            key_file: None,
+            cert_required: true,
+            authentication: None,
+            user_context: None,
+        };
+        assert!(matches!(tls_of(&s, "P"), Ok(None)), "plain http");
+        s.cert_file = Some("/nonexistent/c.pem".into());
+        let e = tls_of(&s, "P").expect_err("partial");
+        assert!(
+            e.to_string()
+                .starts_with("P: trust-anchor, cert-file and key-file"),
+            "{e}"
+        );
+        s.trust_anchor = Some("/nonexistent/ca.pem".into());
+        s.key_file = Some("/nonexistent/k.pem".into());
+        let e = tls_of(&s, "P").expect_err("missing files");
+        assert!(
+            e.to_string()
+                .starts_with("P.cert-file: /nonexistent/c.pem:"),
+            "{e}"
+        );
+        s.socket_type = ControlSocketType::Https;
+        s.trust_anchor = None;
+        s.cert_file = None;
+        s.key_file = None;
+        assert!(tls_of(&s, "P").is_err(), "https without TLS files");
     }
 
     #[test]
