@@ -1,12 +1,14 @@
 //! `corelease`: the command line. Subcommands: `dhcp4` (the server, with Kea's switches),
-//! `perf` (the perfdhcp-compatible load generator), `lease` (lease store import/export).
-//! This file only parses arguments and dispatches; the server lives in `server4.rs`.
+//! `dhcp6` (the DHCPv6 server, same switches), `perf` (the perfdhcp-compatible load generator),
+//! `lease` (lease store import/export). This file only parses arguments and dispatches; the
+//! servers live in `server4.rs` and `server6.rs`.
 
 mod control4;
 mod ifaces;
 mod lfc;
 mod raw4;
 mod server4;
+mod server6;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -16,6 +18,7 @@ corelease — a thread-per-core DHCP server for Kea configurations
 
 Usage:
   corelease dhcp4 [-c FILE] [-t FILE] [-p PORT] [-P PORT] [-d] [-v] [-V]
+  corelease dhcp6 [-c FILE] [-t FILE] [-p PORT] [-P PORT] [-d] [-v] [-V]
   corelease perf [perfdhcp options] SERVER
   corelease lease export -c FILE --format kea-csv
   corelease lease import -c FILE LEASES.csv
@@ -29,6 +32,10 @@ dhcp4 switches (as kea-dhcp4, ARM 9.1):
   -d        verbose (debug) logging
   -v        print the version and exit
   -V        print the extended version and exit
+
+dhcp6 takes the same switches (as kea-dhcp6, ARM 10.1); its server port defaults to 547
+(5547 for the embedded default) and its client port to 546. `lease export|import` reads a
+Dhcp4 or a Dhcp6 configuration and uses the leases4 or leases6 CSV accordingly.
 ";
 
 fn main() -> ExitCode {
@@ -40,6 +47,7 @@ fn main() -> ExitCode {
     let sub = args.remove(0);
     let code = match sub.to_str() {
         Some("dhcp4") => server4::main(args),
+        Some("dhcp6") => server6::main(args),
         Some("perf") => corelease_perf::main_with_args(args),
         Some("lease") => server4::lease_main(args),
         Some("--version") | Some("-v") | Some("version") => {

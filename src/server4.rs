@@ -26,18 +26,19 @@ pub const DEFAULT_CONFIG: &str = include_str!("../configs/default-dhcp4.json");
 /// Server port of the embedded default: unprivileged, so it runs without root.
 pub const DEFAULT_CONFIG_PORT: u16 = 6767;
 
+/// Kea's command-line switches, shared by `dhcp4` and `dhcp6` (ARM 9.1 / 10.1).
 #[derive(Debug, Default)]
-struct Switches {
-    config: Option<PathBuf>,
-    test: Option<PathBuf>,
-    server_port: Option<u16>,
-    client_port: Option<u16>,
-    debug: bool,
-    version: bool,
-    extended_version: bool,
+pub(crate) struct Switches {
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) test: Option<PathBuf>,
+    pub(crate) server_port: Option<u16>,
+    pub(crate) client_port: Option<u16>,
+    pub(crate) debug: bool,
+    pub(crate) version: bool,
+    pub(crate) extended_version: bool,
 }
 
-fn parse_switches(args: Vec<OsString>) -> Result<Switches, String> {
+pub(crate) fn parse_switches(args: Vec<OsString>) -> Result<Switches, String> {
     let mut s = Switches::default();
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -159,10 +160,20 @@ fn check_config(path: &Path) -> i32 {
 /// (`stdout`, `stderr`, or a file path, appended to). -d forces debug; COREL_LOG (tracing's
 /// filter syntax) overrides both. syslog outputs fall back to stdout, said at start.
 fn init_logging(debug: bool, cfg: &Dhcp4Config) {
-    let logger = cfg
-        .loggers
+    init_logging_for(debug, &cfg.loggers, "kea-dhcp4");
+}
+
+/// Logging per the `loggers` entry named `program` (`kea-dhcp4` / `kea-dhcp6`); see
+/// [`init_logging`].
+pub(crate) fn init_logging_for(
+    debug: bool,
+    loggers: &[corelease_config::LoggerConfig],
+    program: &str,
+) {
+    let prefix = format!("{program}.");
+    let logger = loggers
         .iter()
-        .find(|l| l.name == "kea-dhcp4" || l.name.starts_with("kea-dhcp4."));
+        .find(|l| l.name == program || l.name.starts_with(&prefix));
     let severity = logger.map(|l| l.severity.to_ascii_uppercase());
     let filter = match (debug, severity.as_deref()) {
         (true, _) | (_, Some("DEBUG")) => "debug",
@@ -350,7 +361,7 @@ impl Dhcp4Handler {
     }
 }
 
-fn unix_secs(t: SystemTime) -> u64 {
+pub(crate) fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
@@ -873,7 +884,7 @@ fn import_kea_file_once(cfg: &Dhcp4Config, dir: &Path, fresh: bool) -> Result<()
 }
 
 /// Lease-log options from the config's durability choice (README "Durability").
-fn log_options(d: &corelease_config::Durability) -> LogOptions {
+pub(crate) fn log_options(d: &corelease_config::Durability) -> LogOptions {
     let durability = match d {
         corelease_config::Durability::Default => corelease_storage::Durability::Default,
         corelease_config::Durability::GroupCommit {
@@ -907,7 +918,7 @@ fn write_pid_file(config_path: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
-fn block_signals() -> libc::sigset_t {
+pub(crate) fn block_signals() -> libc::sigset_t {
     // SAFETY: plain libc signal-mask calls on a zeroed, then initialised, sigset_t.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -920,7 +931,7 @@ fn block_signals() -> libc::sigset_t {
     }
 }
 
-fn wait_signal(set: &libc::sigset_t) -> i32 {
+pub(crate) fn wait_signal(set: &libc::sigset_t) -> i32 {
     let mut sig: libc::c_int = 0;
     // SAFETY: sigwait on a set of signals this thread has blocked.
     let rc = unsafe { libc::sigwait(set, &mut sig) };
@@ -968,6 +979,16 @@ pub fn lease_main(args: Vec<OsString>) -> i32 {
     let loaded = match corelease_config::load_dhcp4_file(Path::new(&config)) {
         Ok(l) => l,
         Err(e) => {
+            // A Dhcp6 configuration: its leases6 CSV (src/server6.rs).
+            if let Ok(v6) = corelease_config::load_dhcp6_file(Path::new(&config)) {
+                return match crate::server6::lease_command(verb, &v6, file) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("corelease lease {verb}: {e}");
+                        1
+                    }
+                };
+            }
             eprintln!("{e}");
             return 1;
         }

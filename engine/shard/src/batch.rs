@@ -1,18 +1,23 @@
-//! Batched datagram I/O: `recvmmsg` with `IP_PKTINFO` into preallocated slots, `sendmmsg` with
-//! per-reply `IP_PKTINFO` out of preallocated slots (DESIGN.md points 2 and 6).
+//! Batched datagram I/O: `recvmmsg` with `IP_PKTINFO` / `IPV6_PKTINFO` into preallocated
+//! slots, `sendmmsg` with per-reply packet info out of preallocated slots (DESIGN.md points 2
+//! and 6).
 //!
 //! Every buffer, address, iovec, control block and `mmsghdr` is allocated once in `new`; the
 //! headers point into the other boxed slices, whose heap storage never moves, so a batch can be
 //! moved freely. Nothing here allocates per datagram. The raw pointers make both types `!Send`,
 //! which is right: a batch belongs to one shard thread.
+//!
+//! The batches are generic over the address [`Family`]: [`V4`] (DHCPv4, `sockaddr_in`,
+//! `IP_PKTINFO`) and [`V6`] (DHCPv6, `sockaddr_in6`, `IPV6_PKTINFO`); [`RecvBatch`] /
+//! [`SendBatch`] are the IPv4 ones, [`RecvBatch6`] / [`SendBatch6`] the IPv6 ones.
 
 use std::io;
 use std::mem::size_of;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
 use std::time::{Duration, SystemTime};
 
-use crate::{RecvMeta, SendMeta};
+use crate::{RecvMeta, RecvMeta6, SendMeta, SendMeta6};
 
 /// Bytes per datagram slot. DHCPv4 travels in Ethernet-sized frames (RFC 2131 section 2 requires
 /// only 576; relays forward at most one MTU), so 2 KiB holds any datagram a 1500-byte link
@@ -22,8 +27,8 @@ pub const DATAGRAM_CAPACITY: usize = 2048;
 /// Upper bound on slots per batch, so a configuration typo cannot allocate gigabytes.
 pub const MAX_BATCH: usize = 1024;
 
-/// One control-message block: room for `IP_PKTINFO` and `SCM_TIMESTAMPNS` (32 bytes each on
-/// 64-bit Linux) with margin, aligned for `cmsghdr`.
+/// One control-message block: room for `IP_PKTINFO` / `IPV6_PKTINFO` and `SCM_TIMESTAMPNS`
+/// (32-40 bytes each on 64-bit Linux) with margin, aligned for `cmsghdr`.
 #[derive(Clone, Copy)]
 #[repr(C, align(8))]
 struct ControlSlot([u8; 128]);
@@ -33,11 +38,6 @@ struct ControlSlot([u8; 128]);
 pub(crate) const SO_TIMESTAMPNS: libc::c_int = 35;
 
 const CONTROL_LEN: usize = size_of::<ControlSlot>();
-
-fn zeroed_sockaddr() -> libc::sockaddr_in {
-    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
-    unsafe { std::mem::zeroed() }
-}
 
 fn zeroed_mmsghdr() -> libc::mmsghdr {
     // SAFETY: mmsghdr is plain old data (null pointers, zero lengths); all-zero is valid.
@@ -64,29 +64,266 @@ fn errno_of(err: &io::Error) -> i32 {
 pub enum RecvDrop {
     /// Longer than [`DATAGRAM_CAPACITY`]; the kernel cut it (`MSG_TRUNC`).
     Truncated,
-    /// No IPv4 source address (cannot happen on an AF_INET socket; kept for safety).
+    /// No source address of the socket's family (cannot happen on an AF_INET / AF_INET6
+    /// socket; kept for safety).
     NotIpv4,
     /// Index beyond the datagrams of the last receive.
     OutOfRange,
 }
 
+/// The control messages of one received datagram that the runtime asks for.
+#[derive(Clone, Copy)]
+pub struct ReceivedControl {
+    pktinfo4: Option<libc::in_pktinfo>,
+    pktinfo6: Option<libc::in6_pktinfo>,
+    arrival: Option<SystemTime>,
+}
+
+/// An address family the batches carry: its socket address type, how arrival metadata is read
+/// from a received slot and how a reply's destination and packet info are written. Implemented
+/// by [`V4`] and [`V6`] only.
+pub trait Family: 'static {
+    /// `sockaddr_in` or `sockaddr_in6`.
+    type SockAddr: Copy;
+    /// What the handler learns about a datagram ([`RecvMeta`] / [`RecvMeta6`]).
+    type RecvMeta: Copy + Send + 'static;
+    /// Where a reply goes ([`SendMeta`] / [`SendMeta6`]).
+    type SendMeta: Copy;
+    #[doc(hidden)]
+    fn zeroed_addr() -> Self::SockAddr;
+    #[doc(hidden)]
+    fn recv_meta(
+        addr: &Self::SockAddr,
+        namelen: usize,
+        control: &ReceivedControl,
+    ) -> Result<Self::RecvMeta, RecvDrop>;
+    #[doc(hidden)]
+    fn send_len(meta: &Self::SendMeta) -> usize;
+    /// Writes the destination into `addr` and, when the reply needs one, a packet-info control
+    /// message at the start of `control` (8-byte aligned); returns the control length used.
+    #[doc(hidden)]
+    fn prepare_send(meta: &Self::SendMeta, addr: &mut Self::SockAddr, control: &mut [u8]) -> usize;
+    /// Sent to a broadcast or multicast address (the kernel copied it to every shard socket).
+    fn is_broadcast(meta: &Self::RecvMeta) -> bool;
+    /// When the kernel queued the datagram.
+    fn arrival(meta: &Self::RecvMeta) -> Option<SystemTime>;
+}
+
+/// IPv4 (DHCPv4).
+#[derive(Debug, Clone, Copy)]
+pub enum V4 {}
+
+/// IPv6 (DHCPv6).
+#[derive(Debug, Clone, Copy)]
+pub enum V6 {}
+
+/// Writes one control message (`level`, `kind`, `payload`) at the start of `control`; returns
+/// its CMSG_SPACE, or 0 when it does not fit.
+fn write_cmsg<T: Copy>(
+    control: &mut [u8],
+    level: libc::c_int,
+    kind: libc::c_int,
+    payload: T,
+) -> usize {
+    let data_len = size_of::<T>() as libc::c_uint;
+    // SAFETY: CMSG_SPACE is a pure computation.
+    let space = unsafe { libc::CMSG_SPACE(data_len) } as usize;
+    if space > control.len() || control.as_ptr().align_offset(8) != 0 {
+        return 0;
+    }
+    // SAFETY: the slot is at least `space` bytes and 8-byte aligned (checked above); the header
+    // is written at its start and the payload at CMSG_DATA, inside the slot.
+    unsafe {
+        std::ptr::write_bytes(control.as_mut_ptr(), 0, space);
+        let cmsg = control.as_mut_ptr().cast::<libc::cmsghdr>();
+        (*cmsg).cmsg_len = libc::CMSG_LEN(data_len) as _;
+        (*cmsg).cmsg_level = level;
+        (*cmsg).cmsg_type = kind;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<T>(), payload);
+    }
+    space
+}
+
+impl Family for V4 {
+    type SockAddr = libc::sockaddr_in;
+    type RecvMeta = RecvMeta;
+    type SendMeta = SendMeta;
+
+    fn zeroed_addr() -> libc::sockaddr_in {
+        // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
+        unsafe { std::mem::zeroed() }
+    }
+
+    fn recv_meta(
+        addr: &libc::sockaddr_in,
+        namelen: usize,
+        control: &ReceivedControl,
+    ) -> Result<RecvMeta, RecvDrop> {
+        if namelen < size_of::<libc::sockaddr_in>()
+            || addr.sin_family != libc::AF_INET as libc::sa_family_t
+        {
+            return Err(RecvDrop::NotIpv4);
+        }
+        let src = SocketAddrV4::new(ipv4_of(addr.sin_addr), u16::from_be(addr.sin_port));
+        let (dst, local, ifindex) = match control.pktinfo4 {
+            Some(info) => (
+                ipv4_of(info.ipi_addr),
+                ipv4_of(info.ipi_spec_dst),
+                u32::try_from(info.ipi_ifindex).unwrap_or(0),
+            ),
+            None => (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0),
+        };
+        Ok(RecvMeta {
+            src,
+            dst,
+            ifindex,
+            local,
+            arrival: control.arrival,
+        })
+    }
+
+    fn send_len(meta: &SendMeta) -> usize {
+        meta.len
+    }
+
+    fn prepare_send(meta: &SendMeta, addr: &mut libc::sockaddr_in, control: &mut [u8]) -> usize {
+        *addr = Self::zeroed_addr();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_port = meta.dst.port().to_be();
+        addr.sin_addr = in_addr_of(*meta.dst.ip());
+        // A source of broadcast, multicast or 0.0.0.0 is not a local address; the kernel would
+        // refuse the datagram (EINVAL), so leave the choice of source to the routing table.
+        let src_ip = meta
+            .src_ip
+            .filter(|ip| !ip.is_broadcast() && !ip.is_multicast() && !ip.is_unspecified());
+        let ifindex = meta.ifindex.filter(|i| *i != 0);
+        if src_ip.is_none() && ifindex.is_none() {
+            return 0;
+        }
+        let info = libc::in_pktinfo {
+            ipi_ifindex: ifindex
+                .and_then(|i| libc::c_int::try_from(i).ok())
+                .unwrap_or(0),
+            ipi_spec_dst: in_addr_of(src_ip.unwrap_or(Ipv4Addr::UNSPECIFIED)),
+            ipi_addr: in_addr_of(Ipv4Addr::UNSPECIFIED),
+        };
+        write_cmsg(control, libc::IPPROTO_IP, libc::IP_PKTINFO, info)
+    }
+
+    fn is_broadcast(meta: &RecvMeta) -> bool {
+        meta.is_broadcast()
+    }
+
+    fn arrival(meta: &RecvMeta) -> Option<SystemTime> {
+        meta.arrival
+    }
+}
+
+fn is_link_local6(ip: &Ipv6Addr) -> bool {
+    ip.segments()[0] & 0xffc0 == 0xfe80
+}
+
+impl Family for V6 {
+    type SockAddr = libc::sockaddr_in6;
+    type RecvMeta = RecvMeta6;
+    type SendMeta = SendMeta6;
+
+    fn zeroed_addr() -> libc::sockaddr_in6 {
+        // SAFETY: sockaddr_in6 is plain old data; all-zero is a valid value.
+        unsafe { std::mem::zeroed() }
+    }
+
+    fn recv_meta(
+        addr: &libc::sockaddr_in6,
+        namelen: usize,
+        control: &ReceivedControl,
+    ) -> Result<RecvMeta6, RecvDrop> {
+        if namelen < size_of::<libc::sockaddr_in6>()
+            || addr.sin6_family != libc::AF_INET6 as libc::sa_family_t
+        {
+            return Err(RecvDrop::NotIpv4);
+        }
+        let src = SocketAddrV6::new(
+            Ipv6Addr::from(addr.sin6_addr.s6_addr),
+            u16::from_be(addr.sin6_port),
+            u32::from_be(addr.sin6_flowinfo),
+            addr.sin6_scope_id,
+        );
+        let (dst, ifindex) = match control.pktinfo6 {
+            Some(info) => (Ipv6Addr::from(info.ipi6_addr.s6_addr), info.ipi6_ifindex),
+            None => (Ipv6Addr::UNSPECIFIED, 0),
+        };
+        Ok(RecvMeta6 {
+            src,
+            dst,
+            ifindex,
+            arrival: control.arrival,
+        })
+    }
+
+    fn send_len(meta: &SendMeta6) -> usize {
+        meta.len
+    }
+
+    fn prepare_send(meta: &SendMeta6, addr: &mut libc::sockaddr_in6, control: &mut [u8]) -> usize {
+        *addr = Self::zeroed_addr();
+        addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        addr.sin6_port = meta.dst.port().to_be();
+        addr.sin6_addr = libc::in6_addr {
+            s6_addr: meta.dst.ip().octets(),
+        };
+        let ifindex = meta.ifindex.filter(|i| *i != 0);
+        // A link-local destination means nothing without its link (RFC 4007 section 6).
+        addr.sin6_scope_id = match (meta.dst.scope_id(), ifindex) {
+            (0, Some(i)) if is_link_local6(meta.dst.ip()) => i,
+            (scope, _) => scope,
+        };
+        let src_ip = meta
+            .src_ip
+            .filter(|ip| !ip.is_multicast() && !ip.is_unspecified());
+        if src_ip.is_none() && ifindex.is_none() {
+            return 0;
+        }
+        let info = libc::in6_pktinfo {
+            ipi6_addr: libc::in6_addr {
+                s6_addr: src_ip.unwrap_or(Ipv6Addr::UNSPECIFIED).octets(),
+            },
+            ipi6_ifindex: ifindex.unwrap_or(0),
+        };
+        write_cmsg(control, libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, info)
+    }
+
+    fn is_broadcast(meta: &RecvMeta6) -> bool {
+        meta.dst.is_multicast()
+    }
+
+    fn arrival(meta: &RecvMeta6) -> Option<SystemTime> {
+        meta.arrival
+    }
+}
+
 /// Preallocated receive slots for `recvmmsg`.
-pub struct RecvBatch {
+pub struct RecvBatchOf<F: Family> {
     buffers: Box<[u8]>,
-    addrs: Box<[libc::sockaddr_in]>,
+    addrs: Box<[F::SockAddr]>,
     controls: Box<[ControlSlot]>,
     iovecs: Box<[libc::iovec]>,
     headers: Box<[libc::mmsghdr]>,
     received: usize,
 }
 
-impl RecvBatch {
+/// IPv4 receive slots.
+pub type RecvBatch = RecvBatchOf<V4>;
+/// IPv6 receive slots.
+pub type RecvBatch6 = RecvBatchOf<V6>;
+
+impl<F: Family> RecvBatchOf<F> {
     /// Allocates `slots` receive slots (clamped to 1..=[`MAX_BATCH`]).
     pub fn new(slots: usize) -> Self {
         let slots = slots.clamp(1, MAX_BATCH);
-        let mut batch = RecvBatch {
+        let mut batch = RecvBatchOf::<F> {
             buffers: vec![0u8; slots * DATAGRAM_CAPACITY].into_boxed_slice(),
-            addrs: vec![zeroed_sockaddr(); slots].into_boxed_slice(),
+            addrs: vec![F::zeroed_addr(); slots].into_boxed_slice(),
             controls: vec![ControlSlot([0; CONTROL_LEN]); slots].into_boxed_slice(),
             iovecs: vec![
                 libc::iovec {
@@ -108,7 +345,7 @@ impl RecvBatch {
                 iov_len: DATAGRAM_CAPACITY,
             };
             let hdr = &mut batch.headers[i].msg_hdr;
-            hdr.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_in).cast();
+            hdr.msg_name = (&mut batch.addrs[i] as *mut F::SockAddr).cast();
             hdr.msg_iov = &mut batch.iovecs[i];
             hdr.msg_iovlen = 1;
             hdr.msg_control = batch.controls[i].0.as_mut_ptr().cast();
@@ -121,18 +358,18 @@ impl RecvBatch {
         self.headers.len()
     }
 
-    /// Number of datagrams the last [`RecvBatch::recv`] returned.
+    /// Number of datagrams the last [`RecvBatchOf::recv`] returned.
     pub fn received(&self) -> usize {
         self.received
     }
 
-    /// Receives up to [`RecvBatch::slots`] datagrams without blocking. `Ok(0)` means the socket
-    /// is empty (EAGAIN).
+    /// Receives up to [`RecvBatchOf::slots`] datagrams without blocking. `Ok(0)` means the
+    /// socket is empty (EAGAIN).
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
         self.received = 0;
         for header in self.headers.iter_mut() {
             // The kernel overwrites these on every receive; reset them to the slot sizes.
-            header.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            header.msg_hdr.msg_namelen = size_of::<F::SockAddr>() as libc::socklen_t;
             header.msg_hdr.msg_controllen = CONTROL_LEN as _;
             header.msg_hdr.msg_flags = 0;
             header.msg_len = 0;
@@ -160,7 +397,7 @@ impl RecvBatch {
     }
 
     /// The `index`th datagram of the last receive with its arrival metadata.
-    pub fn datagram(&self, index: usize) -> Result<(RecvMeta, &[u8]), RecvDrop> {
+    pub fn datagram(&self, index: usize) -> Result<(F::RecvMeta, &[u8]), RecvDrop> {
         if index >= self.received {
             return Err(RecvDrop::OutOfRange);
         }
@@ -169,51 +406,24 @@ impl RecvBatch {
             return Err(RecvDrop::Truncated);
         }
         let addr = self.addrs.get(index).ok_or(RecvDrop::OutOfRange)?;
-        if (header.msg_hdr.msg_namelen as usize) < size_of::<libc::sockaddr_in>()
-            || addr.sin_family != libc::AF_INET as libc::sa_family_t
-        {
-            return Err(RecvDrop::NotIpv4);
-        }
-        let src = SocketAddrV4::new(ipv4_of(addr.sin_addr), u16::from_be(addr.sin_port));
         let control = control_of(&header.msg_hdr);
-        let (dst, local, ifindex) = match control.pktinfo {
-            Some(info) => (
-                ipv4_of(info.ipi_addr),
-                ipv4_of(info.ipi_spec_dst),
-                u32::try_from(info.ipi_ifindex).unwrap_or(0),
-            ),
-            None => (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0),
-        };
+        let meta = F::recv_meta(addr, header.msg_hdr.msg_namelen as usize, &control)?;
         let len = (header.msg_len as usize).min(DATAGRAM_CAPACITY);
         let start = index * DATAGRAM_CAPACITY;
         let data = self
             .buffers
             .get(start..start + len)
             .ok_or(RecvDrop::OutOfRange)?;
-        Ok((
-            RecvMeta {
-                src,
-                dst,
-                ifindex,
-                local,
-                arrival: control.arrival,
-            },
-            data,
-        ))
+        Ok((meta, data))
     }
 }
 
-/// The control messages of one received datagram that the runtime asks for.
-struct ReceivedControl {
-    pktinfo: Option<libc::in_pktinfo>,
-    arrival: Option<SystemTime>,
-}
-
-/// Walks the control messages of a received header once, picking `IP_PKTINFO` and
-/// `SCM_TIMESTAMPNS`.
+/// Walks the control messages of a received header once, picking `IP_PKTINFO`,
+/// `IPV6_PKTINFO` and `SCM_TIMESTAMPNS`.
 fn control_of(hdr: &libc::msghdr) -> ReceivedControl {
     let mut found = ReceivedControl {
-        pktinfo: None,
+        pktinfo4: None,
+        pktinfo6: None,
         arrival: None,
     };
     // SAFETY: hdr's control pointer and the length the kernel wrote describe our ControlSlot;
@@ -229,7 +439,13 @@ fn control_of(hdr: &libc::msghdr) -> ReceivedControl {
                 && len >= libc::CMSG_LEN(size_of::<libc::in_pktinfo>() as libc::c_uint) as usize
             {
                 let data = libc::CMSG_DATA(cmsg).cast::<libc::in_pktinfo>();
-                found.pktinfo = Some(std::ptr::read_unaligned(data));
+                found.pktinfo4 = Some(std::ptr::read_unaligned(data));
+            } else if level == libc::IPPROTO_IPV6
+                && kind == libc::IPV6_PKTINFO
+                && len >= libc::CMSG_LEN(size_of::<libc::in6_pktinfo>() as libc::c_uint) as usize
+            {
+                let data = libc::CMSG_DATA(cmsg).cast::<libc::in6_pktinfo>();
+                found.pktinfo6 = Some(std::ptr::read_unaligned(data));
             } else if level == libc::SOL_SOCKET
                 && kind == SO_TIMESTAMPNS
                 && len >= libc::CMSG_LEN(size_of::<libc::timespec>() as libc::c_uint) as usize
@@ -252,7 +468,7 @@ fn system_time_of(ts: libc::timespec) -> Option<SystemTime> {
     SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
 }
 
-/// What one [`SendBatch::flush`] achieved.
+/// What one [`SendBatchOf::flush`] achieved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FlushOutcome {
     /// Datagrams the kernel accepted.
@@ -273,9 +489,9 @@ pub enum QueueError {
 }
 
 /// Preallocated reply slots for `sendmmsg`.
-pub struct SendBatch {
+pub struct SendBatchOf<F: Family> {
     buffers: Box<[u8]>,
-    addrs: Box<[libc::sockaddr_in]>,
+    addrs: Box<[F::SockAddr]>,
     controls: Box<[ControlSlot]>,
     iovecs: Box<[libc::iovec]>,
     headers: Box<[libc::mmsghdr]>,
@@ -283,13 +499,18 @@ pub struct SendBatch {
     flushed: usize,
 }
 
-impl SendBatch {
+/// IPv4 reply slots.
+pub type SendBatch = SendBatchOf<V4>;
+/// IPv6 reply slots.
+pub type SendBatch6 = SendBatchOf<V6>;
+
+impl<F: Family> SendBatchOf<F> {
     /// Allocates `slots` reply slots (clamped to 1..=[`MAX_BATCH`]).
     pub fn new(slots: usize) -> Self {
         let slots = slots.clamp(1, MAX_BATCH);
-        let mut batch = SendBatch {
+        let mut batch = SendBatchOf::<F> {
             buffers: vec![0u8; slots * DATAGRAM_CAPACITY].into_boxed_slice(),
-            addrs: vec![zeroed_sockaddr(); slots].into_boxed_slice(),
+            addrs: vec![F::zeroed_addr(); slots].into_boxed_slice(),
             controls: vec![ControlSlot([0; CONTROL_LEN]); slots].into_boxed_slice(),
             iovecs: vec![
                 libc::iovec {
@@ -312,12 +533,17 @@ impl SendBatch {
                 iov_len: 0,
             };
             let hdr = &mut batch.headers[i].msg_hdr;
-            hdr.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_in).cast();
-            hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            hdr.msg_name = (&mut batch.addrs[i] as *mut F::SockAddr).cast();
+            hdr.msg_namelen = size_of::<F::SockAddr>() as libc::socklen_t;
             hdr.msg_iov = &mut batch.iovecs[i];
             hdr.msg_iovlen = 1;
         }
         batch
+    }
+
+    /// Number of slots.
+    pub fn slots(&self) -> usize {
+        self.headers.len()
     }
 
     /// Replies queued and not yet flushed.
@@ -331,10 +557,11 @@ impl SendBatch {
         self.buffers.get_mut(start..start + DATAGRAM_CAPACITY)
     }
 
-    /// Queues the reply just written into [`SendBatch::next_buffer`].
-    pub fn commit(&mut self, meta: &SendMeta) -> Result<(), QueueError> {
+    /// Queues the reply just written into [`SendBatchOf::next_buffer`].
+    pub fn commit(&mut self, meta: &F::SendMeta) -> Result<(), QueueError> {
         let index = self.queued;
-        if meta.len > DATAGRAM_CAPACITY {
+        let len = F::send_len(meta);
+        if len > DATAGRAM_CAPACITY {
             return Err(QueueError::TooLong);
         }
         let (Some(addr), Some(iov), Some(control), Some(header)) = (
@@ -345,42 +572,14 @@ impl SendBatch {
         ) else {
             return Err(QueueError::Full);
         };
-        *addr = zeroed_sockaddr();
-        addr.sin_family = libc::AF_INET as libc::sa_family_t;
-        addr.sin_port = meta.dst.port().to_be();
-        addr.sin_addr = in_addr_of(*meta.dst.ip());
-        iov.iov_len = meta.len;
-        // A source of broadcast, multicast or 0.0.0.0 is not a local address; the kernel would
-        // refuse the datagram (EINVAL), so leave the choice of source to the routing table.
-        let src_ip = meta
-            .src_ip
-            .filter(|ip| !ip.is_broadcast() && !ip.is_multicast() && !ip.is_unspecified());
-        let ifindex = meta.ifindex.filter(|i| *i != 0);
-        if src_ip.is_none() && ifindex.is_none() {
+        iov.iov_len = len;
+        let control_len = F::prepare_send(meta, addr, &mut control.0);
+        if control_len == 0 {
             header.msg_hdr.msg_control = std::ptr::null_mut();
             header.msg_hdr.msg_controllen = 0;
         } else {
-            let info = libc::in_pktinfo {
-                ipi_ifindex: ifindex
-                    .and_then(|i| libc::c_int::try_from(i).ok())
-                    .unwrap_or(0),
-                ipi_spec_dst: in_addr_of(src_ip.unwrap_or(Ipv4Addr::UNSPECIFIED)),
-                ipi_addr: in_addr_of(Ipv4Addr::UNSPECIFIED),
-            };
-            let data_len = size_of::<libc::in_pktinfo>() as libc::c_uint;
-            // SAFETY: the control slot is 64 bytes, aligned for cmsghdr, and CMSG_SPACE of an
-            // in_pktinfo is 32 bytes; the header is written at its start and the payload at
-            // CMSG_DATA, inside the slot.
-            unsafe {
-                let cmsg = control.0.as_mut_ptr().cast::<libc::cmsghdr>();
-                std::ptr::write_bytes(control.0.as_mut_ptr(), 0, CONTROL_LEN);
-                (*cmsg).cmsg_len = libc::CMSG_LEN(data_len) as _;
-                (*cmsg).cmsg_level = libc::IPPROTO_IP;
-                (*cmsg).cmsg_type = libc::IP_PKTINFO;
-                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::in_pktinfo>(), info);
-                header.msg_hdr.msg_control = cmsg.cast();
-                header.msg_hdr.msg_controllen = libc::CMSG_SPACE(data_len) as _;
-            }
+            header.msg_hdr.msg_control = control.0.as_mut_ptr().cast();
+            header.msg_hdr.msg_controllen = control_len as _;
         }
         self.queued += 1;
         Ok(())
@@ -463,7 +662,7 @@ mod tests {
             .commit(&meta(Some(Ipv4Addr::new(10, 0, 0, 1)), Some(7), 10))
             .expect("commit");
         let control = control_of(&batch.headers[0].msg_hdr);
-        let info = control.pktinfo.expect("pktinfo");
+        let info = control.pktinfo4.expect("pktinfo");
         assert_eq!(info.ipi_ifindex, 7);
         assert_eq!(ipv4_of(info.ipi_spec_dst), Ipv4Addr::new(10, 0, 0, 1));
         assert_eq!(ipv4_of(info.ipi_addr), Ipv4Addr::UNSPECIFIED);

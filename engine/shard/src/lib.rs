@@ -45,21 +45,24 @@ mod batch;
 mod runtime;
 mod steering;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::time::{Duration, SystemTime};
 
 use crate::runtime::ShardWaker as Waker;
 
 pub use batch::{
-    FlushOutcome, QueueError, RecvBatch, RecvDrop, SendBatch, DATAGRAM_CAPACITY, MAX_BATCH,
+    Family, FlushOutcome, QueueError, ReceivedControl, RecvBatch, RecvBatch6, RecvBatchOf,
+    RecvDrop, SendBatch, SendBatch6, SendBatchOf, DATAGRAM_CAPACITY, MAX_BATCH, V4, V6,
 };
 pub use runtime::{
-    start, Runtime, RuntimeError, ShardCountersSnapshot, ShardWaker, ShutdownHandle,
+    start, start6, start_family, Runtime, RuntimeError, ShardCountersSnapshot, ShardWaker,
+    ShutdownHandle, HANDOFF_QUEUE,
 };
 pub use steering::{
     attach_shard_socket_filter, bind_shard_sockets, shard_of_chaddr, CHADDR_OFFSET,
     DEFAULT_RECV_BUFFER, DEFAULT_SEND_BUFFER,
 };
+pub use steering::{bind_shard_sockets6, ALL_DHCP_RELAY_AGENTS_AND_SERVERS};
 
 // The control thread owns the runtime and may share it: it must stay Send + Sync.
 const _: fn() = || {
@@ -119,20 +122,70 @@ pub struct SendMeta {
     pub len: usize,
 }
 
-/// The protocol logic of one shard, as seen by the runtime. Built on its shard's thread by the
-/// factory given to [`start`], so it may hold `!Send` state; it is never shared.
-pub trait ShardHandler: 'static {
+/// Arrival metadata of one IPv6 datagram (from `recvmmsg` + `IPV6_PKTINFO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvMeta6 {
+    /// The sender (a relay's address and port 547, or a client's link-local address and port
+    /// 546); a link-local source carries the arrival interface as its scope id.
+    pub src: SocketAddrV6,
+    /// The IP destination (`ipi6_addr`): ff02::1:2 for a direct client's multicast, or one of
+    /// our addresses for a relay's (or a unicasting client's) datagram. `::` if the kernel gave
+    /// no `IPV6_PKTINFO`.
+    pub dst: Ipv6Addr,
+    /// The interface the datagram came in on (`ipi6_ifindex`); 0 if unknown.
+    pub ifindex: u32,
+    /// When the kernel queued the datagram (`SO_TIMESTAMPNS`).
+    pub arrival: Option<SystemTime>,
+}
+
+/// Where an IPv6 reply goes. `src_ip`/`ifindex` set `IPV6_PKTINFO` on send (the source
+/// address, and the link of a link-local destination); a multicast or unspecified `src_ip` is
+/// ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendMeta6 {
+    pub dst: SocketAddrV6,
+    pub src_ip: Option<Ipv6Addr>,
+    pub ifindex: Option<u32>,
+    /// Bytes of the reply written at the start of the `out` buffer.
+    pub len: usize,
+}
+
+/// Which shard handles a datagram, as [`ShardHandler::steer`] decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steer {
+    /// This shard.
+    Here,
+    /// Another shard: the runtime hands the datagram over through that shard's bounded
+    /// hand-off queue (counted; a full queue drops and counts it).
+    Shard(usize),
+    /// Nobody here: a multicast copy whose owner shard received its own copy (counted).
+    Ignore,
+}
+
+/// The protocol logic of one shard, as seen by the runtime, for address family `F` ([`V4`] or
+/// [`V6`]). Built on its shard's thread by the factory given to [`start`] / [`start6`], so it
+/// may hold `!Send` state; it is never shared.
+pub trait ShardHandler<F: Family = V4>: 'static {
     /// One datagram in; writes a reply into `out` (length [`DATAGRAM_CAPACITY`]) and says where
     /// it goes, or `None` (dropped / no reply). `now` is read once per batch. `out` is reused
     /// and still holds earlier replies' bytes: the first `SendMeta::len` bytes are sent as they
     /// are, so every one of them must be written.
     fn on_datagram(
         &mut self,
-        meta: &RecvMeta,
+        meta: &F::RecvMeta,
         data: &[u8],
         out: &mut [u8],
         now: SystemTime,
-    ) -> Option<SendMeta>;
+    ) -> Option<F::SendMeta>;
+
+    /// Which shard owns a datagram, asked before [`ShardHandler::on_datagram`] for every
+    /// datagram this shard's socket received (not for ones handed over to it). The default
+    /// keeps everything: DHCPv4's kernel steering already delivered it to its owner. DHCPv6
+    /// clients are identified by a DUID the kernel cannot find (DESIGN.md point 1), so the v6
+    /// handler answers from `owner_shard(client_duid)`.
+    fn steer(&mut self, _meta: &F::RecvMeta, _data: &[u8]) -> Steer {
+        Steer::Here
+    }
 
     /// A datagram longer than [`DATAGRAM_CAPACITY`] arrived: the kernel cut it, so it is
     /// dropped unread (and counted in the runtime's `dropped_truncated`). The handler counts
@@ -161,12 +214,12 @@ pub trait ShardHandler: 'static {
 
     /// Replies produced outside [`ShardHandler::on_datagram`] (a parked packet resumed): the
     /// runtime calls this after [`ShardHandler::on_wake`] and [`ShardHandler::on_tick`], and
-    /// sends what the handler queued in `out` ([`SendBatch::next_buffer`] then
-    /// [`SendBatch::commit`]) through the same `sendmmsg` path as on_datagram's replies. Return
+    /// sends what the handler queued in `out` ([`SendBatchOf::next_buffer`] then
+    /// [`SendBatchOf::commit`]) through the same `sendmmsg` path as on_datagram's replies. Return
     /// true when more replies wait than `out` had slots for: the runtime sends these and calls
     /// again (a bounded number of times per loop turn). Anything the replies depend on (the
     /// lease log) must be made durable before returning. Must not block.
-    fn pending_replies(&mut self, _out: &mut SendBatch, _now: SystemTime) -> bool {
+    fn pending_replies(&mut self, _out: &mut SendBatchOf<F>, _now: SystemTime) -> bool {
         false
     }
 

@@ -12,8 +12,15 @@ use std::time::{Duration, Instant, SystemTime};
 use glommio::{ExecutorJoinHandle, GlommioError, LocalExecutorBuilder, Placement};
 use hdrhistogram::Histogram;
 
-use crate::batch::{RecvBatch, RecvDrop, SendBatch};
-use crate::{RuntimeConfig, ShardHandler};
+use crossbeam::queue::ArrayQueue;
+
+use crate::batch::{Family, RecvBatchOf, RecvDrop, SendBatchOf, DATAGRAM_CAPACITY, V4, V6};
+use crate::{RuntimeConfig, ShardHandler, Steer};
+
+/// Datagrams each shard's hand-off queue holds (DHCPv6: packets another shard received for a
+/// client this shard owns). About 2 KiB each, allocated once at start. A full queue drops the
+/// datagram and counts it ([`ShardCountersSnapshot::handoff_dropped`]); the client retransmits.
+pub const HANDOFF_QUEUE: usize = 1024;
 
 /// glommio refuses to start below this locked-memory limit (its io_uring rings are locked).
 const MIN_MEMLOCK: u64 = 512 * 1024;
@@ -95,6 +102,10 @@ struct ShardCounters {
     broadcasts_received: AtomicU64,
     kernel_drops: AtomicU64,
     receive_queue_bytes: AtomicU64,
+    handed_off: AtomicU64,
+    handoffs_received: AtomicU64,
+    handoff_dropped: AtomicU64,
+    ignored_copies: AtomicU64,
 }
 
 /// The shard's private tally; published to [`ShardCounters`] once per batch with plain stores
@@ -110,6 +121,10 @@ struct LocalCounters {
     broadcasts_received: u64,
     kernel_drops: u64,
     receive_queue_bytes: u64,
+    handed_off: u64,
+    handoffs_received: u64,
+    handoff_dropped: u64,
+    ignored_copies: u64,
 }
 
 impl ShardCounters {
@@ -127,6 +142,13 @@ impl ShardCounters {
             .store(local.kernel_drops, Ordering::Relaxed);
         self.receive_queue_bytes
             .store(local.receive_queue_bytes, Ordering::Relaxed);
+        self.handed_off.store(local.handed_off, Ordering::Relaxed);
+        self.handoffs_received
+            .store(local.handoffs_received, Ordering::Relaxed);
+        self.handoff_dropped
+            .store(local.handoff_dropped, Ordering::Relaxed);
+        self.ignored_copies
+            .store(local.ignored_copies, Ordering::Relaxed);
     }
 
     fn snapshot(&self) -> ShardCountersSnapshot {
@@ -141,6 +163,10 @@ impl ShardCounters {
             kernel_drops: self.kernel_drops.load(Ordering::Relaxed),
             receive_queue_bytes: self.receive_queue_bytes.load(Ordering::Relaxed),
             dropped_queue_overflow: 0,
+            handed_off: self.handed_off.load(Ordering::Relaxed),
+            handoffs_received: self.handoffs_received.load(Ordering::Relaxed),
+            handoff_dropped: self.handoff_dropped.load(Ordering::Relaxed),
+            ignored_copies: self.ignored_copies.load(Ordering::Relaxed),
         }
     }
 }
@@ -174,6 +200,16 @@ pub struct ShardCountersSnapshot {
     /// `kernel_drops` minus the broadcasts the other shards received (each of those is a copy
     /// this socket's filter rejected). Over-counts by N-1 for a broadcast dropped at its owner.
     pub dropped_queue_overflow: u64,
+    /// Datagrams this shard received for a client another shard owns and handed to that
+    /// shard's queue (DHCPv6).
+    pub handed_off: u64,
+    /// Datagrams other shards handed to this one (also counted in `received`).
+    pub handoffs_received: u64,
+    /// Datagrams this shard could not hand off because the owner's queue was full (dropped).
+    pub handoff_dropped: u64,
+    /// Multicast copies this shard ignored because another shard owns the client (that shard
+    /// got its own copy).
+    pub ignored_copies: u64,
 }
 
 /// Sets the shutdown flag from anywhere (e.g. a signal-handling thread); cheap to clone.
@@ -195,6 +231,47 @@ struct WakeLine {
     pending: AtomicBool,
     /// Our end of a Unix stream pair; the shard awaits its other end through glommio.
     stream: UnixStream,
+}
+
+/// A datagram one shard received for a client another shard owns.
+struct Handoff<M> {
+    meta: M,
+    len: usize,
+    data: [u8; DATAGRAM_CAPACITY],
+}
+
+/// A shard's hand-off queue (DESIGN.md point 1: where the kernel cannot steer, the receiving
+/// shard hands the datagram to the owner through the owner's lock-free queue).
+struct Inbox<M> {
+    queue: ArrayQueue<Handoff<M>>,
+    /// Set by a sender that found it clear (and then writes one wake byte), cleared by the
+    /// owner before it drains: a burst of hand-offs costs one write, and an idle owner always
+    /// wakes for a datagram queued after its last drain.
+    signalled: AtomicBool,
+    line: Arc<WakeLine>,
+}
+
+impl<M> Inbox<M> {
+    /// Queues a copy of `data`; false when the queue is full or `data` is too long.
+    fn push(&self, meta: M, data: &[u8]) -> bool {
+        let mut handoff = Handoff {
+            meta,
+            len: data.len(),
+            data: [0; DATAGRAM_CAPACITY],
+        };
+        let Some(slot) = handoff.data.get_mut(..data.len()) else {
+            return false;
+        };
+        slot.copy_from_slice(data);
+        if self.queue.push(handoff).is_err() {
+            return false;
+        }
+        if !self.signalled.swap(true, Ordering::AcqRel) {
+            // Non-blocking; a full buffer means unread wake bytes, so the owner wakes anyway.
+            let _ = (&self.line.stream).write(&[1]);
+        }
+        true
+    }
 }
 
 /// Wakes one shard so it calls [`crate::ShardHandler::on_wake`]; cheap to clone, usable from
@@ -408,7 +485,7 @@ impl Drop for ReadyReport {
 }
 
 /// Everything a shard needs besides its handler; moved into the shard's thread.
-struct ShardSetup {
+struct ShardSetup<F: Family> {
     index: usize,
     /// The shard's end of its wake-up line (see [`ShardWaker`]).
     wake_stream: UnixStream,
@@ -420,21 +497,53 @@ struct ShardSetup {
     shutdown: Arc<AtomicBool>,
     counters: Arc<[ShardCounters]>,
     latency: Arc<[Mutex<Histogram<u64>>]>,
+    /// Every shard's hand-off queue, in shard order.
+    inboxes: Arc<[Inbox<F::RecvMeta>]>,
+}
+
+/// [`start_family`] for DHCPv4 ([`V4`]): the kernel steers every client to its owner, so the
+/// hand-off queues are minimal.
+pub fn start<H, M>(
+    cfg: RuntimeConfig,
+    sockets: Vec<UdpSocket>,
+    make_handler: M,
+) -> io::Result<Runtime>
+where
+    M: Fn(usize) -> H + Send + Sync + 'static,
+    H: ShardHandler<V4>,
+{
+    start_family::<V4, H, M>(cfg, sockets, make_handler, 1)
+}
+
+/// [`start_family`] for DHCPv6 ([`V6`]) with [`HANDOFF_QUEUE`] datagrams per hand-off queue.
+pub fn start6<H, M>(
+    cfg: RuntimeConfig,
+    sockets: Vec<UdpSocket>,
+    make_handler: M,
+) -> io::Result<Runtime>
+where
+    M: Fn(usize) -> H + Send + Sync + 'static,
+    H: ShardHandler<V6>,
+{
+    start_family::<V6, H, M>(cfg, sockets, make_handler, HANDOFF_QUEUE)
 }
 
 /// Starts one glommio executor per shard (pinned to the `i % n`th of the `n` CPUs the process
 /// may use when `pin_cores`), each
 /// owning socket `i`, building its handler with `make_handler(i)` on its own thread, then
 /// serving datagrams until [`Runtime::shutdown`]. Returns once every shard is ready, or the
-/// first start-up error (after stopping the shards that did start).
-pub fn start<H, F>(
+/// first start-up error (after stopping the shards that did start). Each shard gets a
+/// hand-off queue of `handoff_capacity` datagrams (at least 1) for [`Steer::Shard`].
+pub fn start_family<Fam, H, F>(
     cfg: RuntimeConfig,
     sockets: Vec<UdpSocket>,
     make_handler: F,
+    handoff_capacity: usize,
 ) -> io::Result<Runtime>
 where
+    Fam: Family,
     F: Fn(usize) -> H + Send + Sync + 'static,
-    H: ShardHandler,
+    H: ShardHandler<Fam>,
 {
     if sockets.is_empty() {
         return Err(RuntimeError::NoShards.into());
@@ -465,7 +574,28 @@ where
         sockets: Vec::with_capacity(shards),
     };
 
-    for (index, socket) in sockets.into_iter().enumerate() {
+    let mut shard_ends = Vec::with_capacity(shards);
+    for _ in 0..shards {
+        let (control_end, shard_end) = UnixStream::pair()?;
+        control_end.set_nonblocking(true)?;
+        shard_end.set_nonblocking(true)?;
+        runtime.wake_lines.push(Arc::new(WakeLine {
+            pending: AtomicBool::new(false),
+            stream: control_end,
+        }));
+        shard_ends.push(shard_end);
+    }
+    let inboxes: Arc<[Inbox<Fam::RecvMeta>]> = runtime
+        .wake_lines
+        .iter()
+        .map(|line| Inbox {
+            queue: ArrayQueue::new(handoff_capacity.max(1)),
+            signalled: AtomicBool::new(false),
+            line: Arc::clone(line),
+        })
+        .collect();
+
+    for ((index, socket), shard_end) in sockets.into_iter().enumerate().zip(shard_ends) {
         socket.set_nonblocking(true)?;
         if cfg.queue_size > 0 {
             // The kernel doubles the value asked for (socket(7), SO_RCVBUF).
@@ -478,15 +608,12 @@ where
             (true, Some(cpu)) => Placement::Fixed(*cpu),
             _ => Placement::Unbound,
         };
-        let (control_end, shard_end) = UnixStream::pair()?;
-        control_end.set_nonblocking(true)?;
-        shard_end.set_nonblocking(true)?;
-        let wake_line = Arc::new(WakeLine {
-            pending: AtomicBool::new(false),
-            stream: control_end,
-        });
-        runtime.wake_lines.push(Arc::clone(&wake_line));
-        let setup = ShardSetup {
+        let wake_line = runtime
+            .wake_lines
+            .get(index)
+            .map(Arc::clone)
+            .ok_or_else(|| io::Error::other("shard index beyond the wake lines"))?;
+        let setup = ShardSetup::<Fam> {
             index,
             wake_stream: shard_end,
             wake_line,
@@ -496,6 +623,7 @@ where
             shutdown: Arc::clone(&shutdown),
             counters: Arc::clone(&counters),
             latency: Arc::clone(&latency),
+            inboxes: Arc::clone(&inboxes),
         };
         let mut ready = ReadyReport {
             shard: index,
@@ -629,7 +757,11 @@ fn read_meminfo(fd: RawFd, local: &mut LocalCounters) {
 }
 
 /// Sends what the batch queued, retrying briefly while the send buffer is full.
-async fn flush_replies(replies: &mut SendBatch, fd: RawFd, local: &mut LocalCounters) {
+async fn flush_replies<F: Family>(
+    replies: &mut SendBatchOf<F>,
+    fd: RawFd,
+    local: &mut LocalCounters,
+) {
     for attempt in 1..=SEND_ATTEMPTS {
         let outcome = replies.flush(fd);
         local.sent += outcome.sent as u64;
@@ -652,9 +784,9 @@ async fn flush_replies(replies: &mut SendBatch, fd: RawFd, local: &mut LocalCoun
 const PENDING_ROUNDS: usize = 8;
 
 /// Sends the replies the handler produced outside on_datagram (resumed packets).
-async fn send_pending<H: ShardHandler>(
+async fn send_pending<F: Family, H: ShardHandler<F>>(
     handler: &mut H,
-    replies: &mut SendBatch,
+    replies: &mut SendBatchOf<F>,
     fd: RawFd,
     local: &mut LocalCounters,
 ) {
@@ -669,14 +801,18 @@ async fn send_pending<H: ShardHandler>(
     }
 }
 
-/// Hands every datagram of the last receive to the handler and queues its replies; notes the
-/// arrival time of each request answered (`arrivals` has capacity for a whole batch).
-fn handle_batch<H: ShardHandler>(
+/// Hands every datagram of the last receive to the handler (or, when [`ShardHandler::steer`]
+/// says so, to its owner shard's queue) and queues its replies; notes the arrival time of each
+/// request answered (`arrivals` has capacity for a whole batch).
+#[allow(clippy::too_many_arguments)]
+fn handle_batch<F: Family, H: ShardHandler<F>>(
     handler: &mut H,
-    requests: &RecvBatch,
-    replies: &mut SendBatch,
+    requests: &RecvBatchOf<F>,
+    replies: &mut SendBatchOf<F>,
     arrivals: &mut Vec<SystemTime>,
     local: &mut LocalCounters,
+    me: usize,
+    inboxes: &[Inbox<F::RecvMeta>],
     now: SystemTime,
 ) {
     for index in 0..requests.received() {
@@ -692,34 +828,89 @@ fn handle_batch<H: ShardHandler>(
                 continue;
             }
         };
-        local.received += 1;
-        if meta.is_broadcast() {
+        if F::is_broadcast(&meta) {
             local.broadcasts_received += 1;
         }
-        // Reply slots equal receive slots, so a free slot always exists here.
-        let Some(out) = replies.next_buffer() else {
-            local.send_errors += 1;
-            continue;
-        };
-        if let Some(reply) = handler.on_datagram(&meta, data, out, now) {
-            match replies.commit(&reply) {
-                Ok(()) => {
-                    if let (Some(arrival), true) =
-                        (meta.arrival, arrivals.len() < arrivals.capacity())
-                    {
-                        arrivals.push(arrival);
-                    }
+        match handler.steer(&meta, data) {
+            Steer::Here => {}
+            Steer::Shard(owner) if owner != me => {
+                match inboxes.get(owner) {
+                    Some(inbox) if inbox.push(meta, data) => local.handed_off += 1,
+                    _ => local.handoff_dropped += 1,
                 }
-                Err(_) => local.send_errors += 1,
+                continue;
             }
+            Steer::Shard(_) => {}
+            Steer::Ignore => {
+                local.ignored_copies += 1;
+                continue;
+            }
+        }
+        local.received += 1;
+        answer(handler, &meta, data, replies, arrivals, local, now);
+    }
+}
+
+/// Runs one datagram through the handler and queues its reply.
+fn answer<F: Family, H: ShardHandler<F>>(
+    handler: &mut H,
+    meta: &F::RecvMeta,
+    data: &[u8],
+    replies: &mut SendBatchOf<F>,
+    arrivals: &mut Vec<SystemTime>,
+    local: &mut LocalCounters,
+    now: SystemTime,
+) {
+    // Reply slots equal receive slots, and hand-offs are drained only into free slots, so a
+    // free slot always exists here.
+    let Some(out) = replies.next_buffer() else {
+        local.send_errors += 1;
+        return;
+    };
+    if let Some(reply) = handler.on_datagram(meta, data, out, now) {
+        match replies.commit(&reply) {
+            Ok(()) => {
+                if let (Some(arrival), true) =
+                    (F::arrival(meta), arrivals.len() < arrivals.capacity())
+                {
+                    arrivals.push(arrival);
+                }
+            }
+            Err(_) => local.send_errors += 1,
         }
     }
 }
 
+/// Handles the datagrams other shards handed to this one, as many as there are free reply
+/// slots (the rest wait for the next round). Returns how many it took.
+fn handle_handoffs<F: Family, H: ShardHandler<F>>(
+    handler: &mut H,
+    inbox: &Inbox<F::RecvMeta>,
+    replies: &mut SendBatchOf<F>,
+    arrivals: &mut Vec<SystemTime>,
+    local: &mut LocalCounters,
+    now: SystemTime,
+) -> usize {
+    // Cleared before draining, so a sender that queues after the drain writes a wake byte.
+    inbox.signalled.store(false, Ordering::SeqCst);
+    let mut taken = 0;
+    while replies.pending() < replies.slots() {
+        let Some(handoff) = inbox.queue.pop() else {
+            break;
+        };
+        taken += 1;
+        local.received += 1;
+        local.handoffs_received += 1;
+        let data = handoff.data.get(..handoff.len).unwrap_or(&[]);
+        answer(handler, &handoff.meta, data, replies, arrivals, local, now);
+    }
+    taken
+}
+
 /// The shard's event loop: drain the socket batch by batch, wait through glommio only when it
 /// is empty, tick, stop when asked.
-async fn run_shard<H: ShardHandler>(
-    setup: ShardSetup,
+async fn run_shard<F: Family, H: ShardHandler<F>>(
+    setup: ShardSetup<F>,
     mut handler: H,
     ready: &mut ReadyReport,
 ) -> io::Result<()> {
@@ -746,8 +937,12 @@ async fn run_shard<H: ShardHandler>(
         .latency
         .get(setup.index)
         .ok_or_else(|| io::Error::other("shard index beyond the latency histograms"))?;
-    let mut requests = RecvBatch::new(setup.batch);
-    let mut replies = SendBatch::new(requests.slots());
+    let inbox = setup
+        .inboxes
+        .get(setup.index)
+        .ok_or_else(|| io::Error::other("shard index beyond the hand-off queues"))?;
+    let mut requests = RecvBatchOf::<F>::new(setup.batch);
+    let mut replies = SendBatchOf::<F>::new(requests.slots());
     let mut arrivals = Vec::with_capacity(requests.slots());
     let mut latency = new_latency_histogram()?;
     let mut local = LocalCounters::default();
@@ -765,7 +960,8 @@ async fn run_shard<H: ShardHandler>(
                 continue;
             }
         };
-        if received > 0 {
+        let handoffs_waiting = !inbox.queue.is_empty();
+        if received > 0 || handoffs_waiting {
             let now = SystemTime::now();
             handle_batch(
                 &mut handler,
@@ -773,8 +969,20 @@ async fn run_shard<H: ShardHandler>(
                 &mut replies,
                 &mut arrivals,
                 &mut local,
+                setup.index,
+                &setup.inboxes,
                 now,
             );
+            if handoffs_waiting {
+                handle_handoffs(
+                    &mut handler,
+                    inbox,
+                    &mut replies,
+                    &mut arrivals,
+                    &mut local,
+                    now,
+                );
+            }
             handler.on_batch_end(now);
             flush_replies(&mut replies, fd, &mut local).await;
             record_latency(&mut latency, &mut arrivals, SystemTime::now());
@@ -797,7 +1005,7 @@ async fn run_shard<H: ShardHandler>(
             publish_latency(&mut latency, latency_shared);
             next_tick = now + setup.tick;
         }
-        if received == 0 {
+        if received == 0 && inbox.queue.is_empty() {
             let timeout = next_tick.saturating_duration_since(now).min(SHUTDOWN_POLL);
             if wait_readable_or_woken(&waiter, &mut wake_stream, timeout)
                 .await

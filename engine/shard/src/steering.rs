@@ -17,7 +17,7 @@
 //! anyway (the fixed header is 236 bytes).
 
 use std::io;
-use std::net::{SocketAddrV4, UdpSocket};
+use std::net::{Ipv6Addr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -312,6 +312,94 @@ pub fn bind_shard_sockets(
         ));
     }
     Ok(sockets.into_iter().map(UdpSocket::from).collect())
+}
+
+/// All_DHCP_Relay_Agents_and_Servers (RFC 8415 section 7.1): where direct clients send.
+pub const ALL_DHCP_RELAY_AGENTS_AND_SERVERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
+
+/// Creates `shards` IPv6 UDP sockets bound to `addr` with `SO_REUSEPORT`, in shard order, each
+/// IPv6-only with `IPV6_RECVPKTINFO` (arrival interface and destination), kernel timestamps,
+/// large buffers and an optional `SO_BINDTODEVICE`; each joins ff02::1:2 on every interface of
+/// `multicast_ifindexes` (RFC 8415 section 7.1), so direct clients' Solicits arrive.
+///
+/// No steering program: DHCPv6 clients are identified by a DUID at a variable offset, which a
+/// classic BPF program cannot hash (no loops), so the kernel spreads unicast datagrams by its
+/// own 4-tuple hash and the runtime hands each to its owner shard ([`crate::Steer`]); a
+/// multicast datagram is copied to every socket of the group and only its owner answers.
+/// As for v4, the sockets must live as long as the process.
+pub fn bind_shard_sockets6(
+    addr: SocketAddrV6,
+    shards: usize,
+    device: Option<&str>,
+    multicast_ifindexes: &[u32],
+) -> io::Result<Vec<UdpSocket>> {
+    if shards == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "shard count must be at least 1",
+        ));
+    }
+    let mut sockets = Vec::with_capacity(shards);
+    for index in 0..shards {
+        let socket = shard_socket6(addr, device, multicast_ifindexes)
+            .map_err(|err| with_context(err, &format!("shard socket {index}")))?;
+        sockets.push(UdpSocket::from(socket));
+    }
+    Ok(sockets)
+}
+
+fn shard_socket6(
+    addr: SocketAddrV6,
+    device: Option<&str>,
+    multicast_ifindexes: &[u32],
+) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_only_v6(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    // Kea selects the subnet of a direct client by its arrival interface, and answers a
+    // relay from the address it sent to (ARM 10.2.x "Interface Configuration").
+    set_int_option(&socket, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
+    set_int_option(&socket, libc::SOL_SOCKET, crate::batch::SO_TIMESTAMPNS, 1)?;
+    set_buffer(
+        &socket,
+        libc::SO_RCVBUFFORCE,
+        libc::SO_RCVBUF,
+        DEFAULT_RECV_BUFFER,
+    )?;
+    set_buffer(
+        &socket,
+        libc::SO_SNDBUFFORCE,
+        libc::SO_SNDBUF,
+        DEFAULT_SEND_BUFFER,
+    )?;
+    if let Some(device) = device {
+        socket
+            .bind_device(Some(device.as_bytes()))
+            .map_err(|err| with_context(err, &format!("binding to interface {device:?}")))?;
+    }
+    socket.bind(&addr.into()).map_err(|err| {
+        let hint = if err.kind() == io::ErrorKind::AddrInUse {
+            " (is another DHCPv6 server, e.g. Kea, running? every socket of the group must be \
+             bound by the same user with SO_REUSEPORT)"
+        } else {
+            ""
+        };
+        with_context(err, &format!("binding {addr}{hint}"))
+    })?;
+    for ifindex in multicast_ifindexes {
+        socket
+            .join_multicast_v6(&ALL_DHCP_RELAY_AGENTS_AND_SERVERS, *ifindex)
+            .map_err(|err| {
+                with_context(
+                    err,
+                    &format!(
+                        "joining {ALL_DHCP_RELAY_AGENTS_AND_SERVERS} on interface index {ifindex}"
+                    ),
+                )
+            })?;
+    }
+    Ok(socket)
 }
 
 #[cfg(test)]

@@ -208,6 +208,12 @@ impl<S: LeaseSink> V6Shard<S> {
         &mut self.core.sink
     }
 
+    /// The lease sink and the lease table at once (lease file cleanup snapshots the table
+    /// into the log).
+    pub fn sink_and_table(&mut self) -> (&mut S, &LeaseTable6) {
+        (&mut self.core.sink, &self.core.table)
+    }
+
     pub fn shards(&self) -> usize {
         self.shards
     }

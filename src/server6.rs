@@ -1,0 +1,791 @@
+//! `corelease dhcp6`: loads a Kea `Dhcp6` configuration, settles the server DUID (configured,
+//! persisted in `kea-dhcp6-serverid`, or generated), binds the shard sockets on the DHCPv6
+//! server port, recovers the v6 lease log, starts one shard per core and waits for signals
+//! (SIGTERM/SIGINT stop, SIGHUP is logged: reload is not supported for v6 yet).
+//!
+//! # Which shard answers a client (DESIGN.md point 1, issue 7)
+//! A DHCPv6 client is identified by its DUID, which sits behind a variable number of options
+//! and relay layers, so neither a reuseport cBPF program (no loops) nor a socket filter can
+//! hash it. Every shard socket is bound to `[::]:547` in one SO_REUSEPORT group:
+//! - a **multicast** Solicit/Request (direct client, ff02::1:2) is copied by the kernel to every
+//!   socket; each shard computes `owner_shard(client_duid)` and only the owner answers, the
+//!   others drop their copy (counted as `ignored_copies`);
+//! - a **unicast** datagram (from a relay, or a client that was given unicast) reaches one
+//!   socket by the kernel's 4-tuple hash; if that shard is not the owner it hands the datagram
+//!   to the owner's bounded lock-free queue (crossbeam `ArrayQueue`, counted as `handed_off`;
+//!   a full queue drops and counts), and the owner answers from its own socket.
+//!
+//! A client's leases therefore live in exactly one shard, as for v4. A packet without a
+//! client DUID (an Information-request may omit it) belongs to shard 0.
+
+use crate::ifaces;
+use crate::lfc::Lfc;
+use crate::server4::{
+    block_signals, init_logging_for, log_options, parse_switches, unix_secs, wait_signal,
+    ShardStore,
+};
+use corelease_config::{Dhcp6Config, DuidType, Loaded, ServerIdConfig};
+use corelease_shard::{RecvMeta6, RuntimeConfig, SendMeta6, ShardHandler, Steer, V6};
+use corelease_storage::{Family, LeaseLog, NullSink};
+use corelease_types::Lease;
+use corelease_v6::{
+    client_duid, owner_shard, Interface6Info, Meta6, Prepared6, ShardStats6, V6Shard,
+};
+use std::ffi::OsString;
+use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// The embedded default configuration (`corelease dhcp6` without -c).
+pub const DEFAULT_CONFIG: &str = include_str!("../configs/default-dhcp6.json");
+/// Server port of the embedded default: unprivileged, so it runs without root.
+pub const DEFAULT_CONFIG_PORT: u16 = 5547;
+/// DHCPv6 server/relay port and client port (RFC 8415 section 7.2).
+const SERVER_PORT: u16 = 547;
+const CLIENT_PORT: u16 = 546;
+/// Kea's file holding the server DUID, under KEA_DHCP_DATA_DIR (ARM 10.2.13).
+pub const SERVER_ID_FILE: &str = "kea-dhcp6-serverid";
+
+fn load(path: Option<&Path>) -> Result<Loaded<Dhcp6Config>, String> {
+    match path {
+        Some(p) => corelease_config::load_dhcp6_file(p).map_err(|e| e.to_string()),
+        None => corelease_config::parse_dhcp6_str(DEFAULT_CONFIG, Path::new("."))
+            .map_err(|e| format!("embedded default config: {e}")),
+    }
+}
+
+pub fn main(args: Vec<OsString>) -> i32 {
+    let sw = match parse_switches(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("corelease dhcp6: {e}");
+            return 1;
+        }
+    };
+    if sw.version {
+        println!("{}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    if sw.extended_version {
+        println!("{}", env!("CARGO_PKG_VERSION"));
+        println!(
+            "corelease DHCPv6 server, thread-per-core (glommio), lease log: mmap'd append-only"
+        );
+        return 0;
+    }
+    if let Some(path) = &sw.test {
+        return check_config(path);
+    }
+    let loaded = match load(sw.config.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("DHCP6_CONFIG_LOAD_FAIL configuration failed:\n{e}");
+            return 1;
+        }
+    };
+    init_logging_for(sw.debug, &loaded.config.loggers, "kea-dhcp6");
+    for issue in &loaded.unsupported {
+        tracing::warn!(target: "DHCP6_CONFIG_UNSUPPORTED", "{issue}");
+    }
+    let embedded = sw.config.is_none();
+    let server_port = sw.server_port.unwrap_or(if embedded {
+        DEFAULT_CONFIG_PORT
+    } else {
+        SERVER_PORT
+    });
+    let client_port = sw.client_port.unwrap_or(CLIENT_PORT);
+    if embedded {
+        println!(
+            "corelease: running the embedded default config on [::1] port {server_port}.\n\
+             Load your own Kea config with: corelease dhcp6 -c /path/to/kea-dhcp6.json\n\
+             Try it (relayed over loopback, as root): perfdhcp -6 -A 1 -r 100 -n 1000 -p 10 \
+             -l ::1 -L 547 -N {server_port} ::1"
+        );
+    }
+    match run(loaded, server_port, client_port, sw.config.as_deref()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("corelease dhcp6: {e}");
+            tracing::error!(target: "DHCP6_INIT_FAIL", "{e}");
+            1
+        }
+    }
+}
+
+/// `-t FILE`: errors and not-yet-supported keys on stderr, exit 1; a valid file exits 0.
+fn check_config(path: &Path) -> i32 {
+    match corelease_config::load_dhcp6_file(path) {
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+        Ok(l) if !l.unsupported.is_empty() => {
+            for issue in &l.unsupported {
+                eprintln!("{issue}");
+            }
+            1
+        }
+        Ok(_) => {
+            println!("{}: configuration is valid", path.display());
+            0
+        }
+    }
+}
+
+/// Where the v6 lease log of a config lives: beside Kea's lease file name, in
+/// `<name>.corelease/` (a Kea leases6 CSV of that name is imported once).
+pub fn lease_dir(cfg: &Dhcp6Config) -> PathBuf {
+    let name = cfg
+        .lease_database
+        .name
+        .clone()
+        .unwrap_or_else(|| data_dir().join("kea-leases6.csv"));
+    let mut dir = name.into_os_string();
+    dir.push(".corelease");
+    PathBuf::from(dir)
+}
+
+/// KEA_DHCP_DATA_DIR, else Kea's default /var/lib/kea.
+fn data_dir() -> PathBuf {
+    std::env::var_os("KEA_DHCP_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/kea"))
+}
+
+/// The shard that owns a recovered lease: the one its client's packets go to.
+fn lease_owner(lease: &Lease, shards: usize) -> usize {
+    match &lease.client_id {
+        Some(duid) => owner_shard(duid.as_bytes(), shards),
+        None => 0,
+    }
+}
+
+/// Kea's text form of a DUID (`DUID::toText`): lower-case hex bytes joined by colons.
+fn duid_text(duid: &[u8]) -> String {
+    duid.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn parse_duid_text(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = text
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).ok())
+        .collect();
+    bytes.filter(|b| b.len() >= 3 && b.len() <= 130)
+}
+
+/// The first Ethernet-sized hardware address of a non-loopback interface, for DUID-LLT/LL
+/// (Kea's DUIDFactory picks an interface's MAC too).
+fn some_mac() -> Option<Vec<u8>> {
+    let mut names: Vec<_> = std::fs::read_dir("/sys/class/net")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    names.sort();
+    names.into_iter().find_map(|name| {
+        let text = std::fs::read_to_string(Path::new("/sys/class/net").join(&name).join("address"))
+            .ok()?;
+        let mac = parse_duid_text(&text)?;
+        (mac.len() == 6 && mac.iter().any(|b| *b != 0)).then_some(mac)
+    })
+}
+
+/// Six random bytes (a DUID-EN identifier when no interface has a MAC, as Kea).
+fn random_identifier() -> Vec<u8> {
+    let mut id = [0u8; 6];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut id);
+    }
+    id.to_vec()
+}
+
+/// The server DUID (ARM 10.2.13, Kea's `CfgDUID::create`): parts the config gives win; the
+/// parts it leaves out are taken from the persisted DUID when that one is of the same type,
+/// otherwise generated (DUID-LLT from an interface MAC and the current time; DUID-EN with a
+/// random identifier when there is no MAC). The result is written back to `file` when
+/// `persist` is on, so the server keeps its identity across restarts.
+pub fn server_duid(cfg: &ServerIdConfig, file: &Path, now_unix: u64) -> Vec<u8> {
+    let stored = if cfg.persist {
+        std::fs::read_to_string(file)
+            .ok()
+            .and_then(|t| parse_duid_text(&t))
+    } else {
+        None
+    };
+    let type_code = |t: DuidType| match t {
+        DuidType::Llt => 1u16,
+        DuidType::En => 2,
+        DuidType::Ll => 3,
+    };
+    let duid = match cfg.configured_duid() {
+        Some(d) => d,
+        None => {
+            let stored_same_type = stored
+                .as_deref()
+                .filter(|d| d.get(..2) == Some(&type_code(cfg.duid_type).to_be_bytes()[..]));
+            match stored_same_type {
+                Some(s) => merge_stored(cfg, s),
+                None => generate(cfg, now_unix),
+            }
+        }
+    };
+    if cfg.persist && stored.as_deref() != Some(&duid[..]) {
+        if let Err(e) = std::fs::write(file, format!("{}\n", duid_text(&duid))) {
+            tracing::warn!(target: "DHCP6_SERVERID_WRITE_FAIL", "cannot write the server DUID to {}: {e}", file.display());
+        }
+    }
+    duid
+}
+
+/// Fills the parts `cfg` leaves unset from a stored DUID of the same type.
+fn merge_stored(cfg: &ServerIdConfig, stored: &[u8]) -> Vec<u8> {
+    let mut filled = cfg.clone();
+    match cfg.duid_type {
+        DuidType::Llt => {
+            let htype = stored.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]]));
+            let time = stored
+                .get(4..8)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            if filled.time.is_none() {
+                filled.time = time;
+            }
+            if filled.identifier.is_none() {
+                filled.htype = htype.unwrap_or(filled.htype);
+                filled.identifier = stored.get(8..).map(<[u8]>::to_vec);
+            }
+        }
+        DuidType::En => {
+            if filled.identifier.is_none() {
+                if let Some(b) = stored.get(2..6) {
+                    filled.enterprise_id = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                }
+                filled.identifier = stored.get(6..).map(<[u8]>::to_vec);
+            }
+        }
+        DuidType::Ll => {
+            if filled.identifier.is_none() {
+                if let Some(b) = stored.get(2..4) {
+                    filled.htype = u16::from_be_bytes([b[0], b[1]]);
+                }
+                filled.identifier = stored.get(4..).map(<[u8]>::to_vec);
+            }
+        }
+    }
+    filled.configured_duid().unwrap_or_else(|| stored.to_vec())
+}
+
+fn generate(cfg: &ServerIdConfig, now_unix: u64) -> Vec<u8> {
+    match (cfg.duid_type, cfg.identifier.is_some(), some_mac()) {
+        (DuidType::En, false, _) => cfg.generate_duid(&random_identifier(), now_unix),
+        (_, true, _) => cfg.generate_duid(&[], now_unix),
+        (_, false, Some(mac)) => cfg.generate_duid(&mac, now_unix),
+        // No interface has a MAC: DUID-EN with ISC's enterprise number and a random
+        // identifier, which needs no link-layer address.
+        (_, false, None) => {
+            let en = ServerIdConfig {
+                duid_type: DuidType::En,
+                ..cfg.clone()
+            };
+            en.generate_duid(&random_identifier(), now_unix)
+        }
+    }
+}
+
+/// One shard's handler: the sans-IO v6 logic, the owner-shard steering, the interface filter,
+/// the log commit and lease file cleanup.
+pub(crate) struct Dhcp6Handler {
+    v6: V6Shard<ShardStore>,
+    shard: usize,
+    shards: usize,
+    /// Interfaces packets are accepted on (None: any).
+    allowed_ifaces: Option<Vec<u32>>,
+    lfc: Lfc,
+}
+
+impl Dhcp6Handler {
+    fn commit_log(&mut self) {
+        if let ShardStore::Log(log) = self.v6.sink_mut() {
+            if let Err(e) = log.commit() {
+                tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", "lease log commit failed: {e}");
+            }
+        }
+    }
+}
+
+impl ShardHandler<V6> for Dhcp6Handler {
+    fn steer(&mut self, meta: &RecvMeta6, data: &[u8]) -> Steer {
+        let owner = client_duid(data).map_or(0, |duid| owner_shard(duid, self.shards));
+        if owner == self.shard {
+            Steer::Here
+        } else if meta.dst.is_multicast() {
+            // Every shard socket got a copy; the owner answers its own.
+            Steer::Ignore
+        } else {
+            Steer::Shard(owner)
+        }
+    }
+
+    fn on_datagram(
+        &mut self,
+        meta: &RecvMeta6,
+        data: &[u8],
+        out: &mut [u8],
+        now: SystemTime,
+    ) -> Option<SendMeta6> {
+        if let Some(allowed) = &self.allowed_ifaces {
+            if meta.ifindex != 0 && !allowed.contains(&meta.ifindex) {
+                let g = &self.v6.stats().global;
+                g.pkt6_received.inc();
+                g.pkt6_receive_drop.inc();
+                return None;
+            }
+        }
+        let m = Meta6 {
+            src: meta.src,
+            dst: meta.dst,
+            ifindex: meta.ifindex,
+        };
+        let r = self.v6.handle(&m, data, unix_secs(now), out)?;
+        // Answer from the address the request was sent to when that is ours (a relay's
+        // unicast); for a multicast request the kernel picks the link's address.
+        let src_ip = (!meta.dst.is_multicast() && !meta.dst.is_unspecified()).then_some(meta.dst);
+        Some(SendMeta6 {
+            dst: r.dst,
+            src_ip,
+            ifindex: r.ifindex.or((meta.ifindex != 0).then_some(meta.ifindex)),
+            len: r.len,
+        })
+    }
+
+    fn on_batch_end(&mut self, _now: SystemTime) {
+        self.commit_log();
+    }
+
+    fn on_tick(&mut self, now: SystemTime) {
+        self.v6.on_tick(unix_secs(now));
+        let (sink, table) = self.v6.sink_and_table();
+        if let ShardStore::Log(log) = sink {
+            // Called by Lfc only when a cleanup starts.
+            let live = || {
+                table
+                    .iter()
+                    .filter(|e| !e.is_offer())
+                    .map(|e| e.lease.clone())
+                    .collect::<Vec<_>>()
+                    .into_iter()
+            };
+            self.lfc.on_tick(log, live);
+        }
+    }
+
+    fn on_shutdown(&mut self, _now: SystemTime) {
+        self.commit_log();
+    }
+}
+
+fn run(
+    loaded: Loaded<Dhcp6Config>,
+    server_port: u16,
+    client_port: u16,
+    config_path: Option<&Path>,
+) -> Result<i32, String> {
+    let cfg = &loaded.config;
+    if client_port != CLIENT_PORT {
+        tracing::warn!(target: "DHCP6_CONFIG_UNSUPPORTED", client_port, "-P: replies go to the port each client sent from, as in Kea; the switch only matters for tests");
+    }
+    let all_ifaces = ifaces::discover().map_err(|e| format!("listing interfaces: {e}"))?;
+    let mut configured: Vec<Interface6Info> = Vec::new();
+    if cfg.interfaces.all {
+        configured.extend(all_ifaces.iter().map(|i| Interface6Info {
+            ifindex: i.index,
+            name: i.name.clone(),
+        }));
+    } else {
+        for spec in &cfg.interfaces.interfaces {
+            let Some(iface) = all_ifaces.iter().find(|i| i.name == spec.name) else {
+                return Err(format!(
+                    "Dhcp6.interfaces-config.interfaces: interface {} does not exist",
+                    spec.name
+                ));
+            };
+            configured.push(Interface6Info {
+                ifindex: iface.index,
+                name: iface.name.clone(),
+            });
+        }
+    }
+    if configured.is_empty() {
+        tracing::warn!(target: "DHCP6_NO_SOCKETS_OPEN", "no interface configured: the server listens nowhere");
+    }
+    // Direct clients multicast to ff02::1:2 on their link: join it on every configured
+    // interface that can carry multicast (not loopback, whose traffic comes from relays).
+    let multicast: Vec<u32> = configured
+        .iter()
+        .filter(|i| can_multicast(&i.name))
+        .map(|i| i.ifindex)
+        .collect();
+    let allowed =
+        (!cfg.interfaces.all).then(|| configured.iter().map(|i| i.ifindex).collect::<Vec<_>>());
+    let shards = match (
+        cfg.multi_threading.enable,
+        cfg.multi_threading.thread_pool_size,
+    ) {
+        (false, _) => 1,
+        (true, 0) => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        (true, n) => n as usize,
+    };
+    let sockets: Vec<UdpSocket> = corelease_shard::bind_shard_sockets6(
+        SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, server_port, 0, 0),
+        shards,
+        None,
+        &multicast,
+    )
+    .map_err(|e| format!("binding [::]:{server_port}: {e}"))?;
+
+    let now = unix_secs(SystemTime::now());
+    let data = data_dir();
+    let duid = server_duid(&cfg.server_id, &data.join(SERVER_ID_FILE), now);
+    tracing::info!(target: "DHCP6_USING_SERVERID", server_id = %duid_text(&duid), "server DUID");
+    let prepared = Arc::new(Prepared6::new(cfg, configured.clone()));
+
+    // Recover the v6 lease log and hand each shard the leases of the clients it will see.
+    let persist = cfg.lease_database.persist;
+    let dir = lease_dir(cfg);
+    let mut per_shard_leases: Vec<Vec<Lease>> = (0..shards).map(|_| Vec::new()).collect();
+    if persist {
+        let fresh = !dir.exists();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("creating lease directory {}: {e}", dir.display()))?;
+        import_kea_file_once(cfg, &dir, fresh)?;
+        let rec = corelease_storage::recover(&dir, Family::V6)
+            .map_err(|e| format!("recovering leases in {}: {e}", dir.display()))?;
+        for r in &rec.reports {
+            tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", "{r}");
+        }
+        tracing::info!(target: "DHCPSRV_MEMFILE_LEASES_RELOAD", leases = rec.leases.len(), dir = %dir.display(), "leases recovered");
+        for l in rec.leases {
+            let i = lease_owner(&l, shards);
+            if let Some(v) = per_shard_leases.get_mut(i) {
+                v.push(l);
+            }
+        }
+    }
+    // Logs of shards beyond the current count: their leases were re-hashed above and are
+    // rewritten into the current shards' logs at start (below), then the old logs go.
+    let stale_logs: Vec<PathBuf> = if persist {
+        corelease_storage::list_logs(&dir, Family::V6)
+            .map_err(|e| format!("listing lease logs in {}: {e}", dir.display()))?
+            .into_iter()
+            .filter(|(i, _)| *i >= shards)
+            .map(|(_, p)| p)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let rehash = !stale_logs.is_empty();
+    let rehashed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let lfc_interval = if persist {
+        cfg.lease_database.lfc_interval
+    } else {
+        0
+    };
+    let durability = cfg.lease_database.durability;
+    let leases_slot = Arc::new(Mutex::new(
+        per_shard_leases.into_iter().map(Some).collect::<Vec<_>>(),
+    ));
+    let stats_registry: Arc<Mutex<Vec<Option<Arc<ShardStats6>>>>> =
+        Arc::new(Mutex::new(vec![None; shards]));
+    let open_errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let rt_cfg = RuntimeConfig {
+        shards,
+        pin_cores: true,
+        batch: 64,
+        tick: Duration::from_millis(250),
+        queue_size: cfg.multi_threading.packet_queue_size as usize,
+    };
+    let sigs = block_signals();
+    let factory = {
+        let prepared = Arc::clone(&prepared);
+        let leases_slot = Arc::clone(&leases_slot);
+        let stats_registry = Arc::clone(&stats_registry);
+        let open_errors = Arc::clone(&open_errors);
+        let rehashed = Arc::clone(&rehashed);
+        let dir = dir.clone();
+        let duid = duid.clone();
+        move |i: usize| {
+            let store = if persist {
+                match LeaseLog::open(&dir, Family::V6, i, log_options(&durability)) {
+                    Ok(l) => ShardStore::Log(l),
+                    Err(e) => {
+                        if let Ok(mut errs) = open_errors.lock() {
+                            errs.push(format!(
+                                "shard {i}: opening lease log in {}: {e}",
+                                dir.display()
+                            ));
+                        }
+                        ShardStore::Memory(NullSink)
+                    }
+                }
+            } else {
+                ShardStore::Memory(NullSink)
+            };
+            let mut v6 = V6Shard::new(Arc::clone(&prepared), &duid, i, shards, store);
+            let mine = leases_slot
+                .lock()
+                .ok()
+                .and_then(|mut v| v.get_mut(i).and_then(Option::take))
+                .unwrap_or_default();
+            let conflicts = v6.load_leases(mine, unix_secs(SystemTime::now()));
+            if conflicts > 0 {
+                tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", conflicts, "leases for an address or prefix already held were skipped");
+            }
+            if rehash {
+                let live: Vec<Lease> = v6
+                    .table()
+                    .iter()
+                    .filter(|e| !e.is_offer())
+                    .map(|e| e.lease.clone())
+                    .collect();
+                if let ShardStore::Log(log) = v6.sink_mut() {
+                    match log.compact(live.into_iter()) {
+                        Ok(_) => {
+                            rehashed.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                        }
+                        Err(e) => {
+                            tracing::error!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", shard = i, "rewriting the log after a shard-count change failed: {e}")
+                        }
+                    }
+                }
+            }
+            if let Ok(mut reg) = stats_registry.lock() {
+                if let Some(slot) = reg.get_mut(i) {
+                    *slot = Some(v6.stats());
+                }
+            }
+            Dhcp6Handler {
+                v6,
+                shard: i,
+                shards,
+                allowed_ifaces: allowed.clone(),
+                lfc: Lfc::new(lfc_interval, i),
+            }
+        }
+    };
+    let mut runtime = corelease_shard::start6(rt_cfg, sockets, factory)
+        .map_err(|e| format!("starting shards: {e}"))?;
+    let failed = open_errors.lock().map(|e| e.clone()).unwrap_or_default();
+    if !failed.is_empty() {
+        let _ = runtime.stop();
+        return Err(failed.join("; "));
+    }
+    if rehash {
+        if rehashed.load(std::sync::atomic::Ordering::Acquire) == shards {
+            for p in &stale_logs {
+                if let Err(e) = std::fs::remove_file(p) {
+                    tracing::warn!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", file = %p.display(), "cannot delete the log of a removed shard: {e}");
+                }
+            }
+        } else {
+            tracing::warn!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", "not every shard rewrote its log; logs of removed shards are kept (they are still read at start)");
+        }
+    }
+    let pid_file = write_pid_file(config_path);
+    tracing::info!(target: "DHCP6_STARTED", shards, port = server_port, "corelease dhcp6 {} started", env!("CARGO_PKG_VERSION"));
+    loop {
+        match wait_signal(&sigs) {
+            libc::SIGHUP => {
+                tracing::error!(target: "DHCP6_DYNRECONF_FAIL", "SIGHUP: configuration reload is not supported for dhcp6 yet; the running configuration stays")
+            }
+            sig => {
+                tracing::info!(target: "DHCP6_SHUTDOWN", signal = sig, "shutting down");
+                break;
+            }
+        }
+    }
+    let joined = runtime.stop();
+    let counters = runtime.counters();
+    let handed: u64 = counters.iter().map(|c| c.handed_off).sum();
+    let handoff_dropped: u64 = counters.iter().map(|c| c.handoff_dropped).sum();
+    tracing::info!(target: "DHCP6_SHUTDOWN", handed_off = handed, handoff_dropped, "shard hand-offs");
+    let shard_stats: Vec<Arc<ShardStats6>> = stats_registry
+        .lock()
+        .map(|r| r.iter().flatten().cloned().collect())
+        .unwrap_or_default();
+    for (name, value) in corelease_v6::kea_statistics6(&prepared, &shard_stats) {
+        if value != 0 {
+            tracing::info!(target: "DHCP6_STATISTICS", "{name} = {value}");
+        }
+    }
+    drop(runtime);
+    if let Some(p) = pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    joined.map_err(|e| format!("shard failed: {e}"))?;
+    Ok(0)
+}
+
+/// True for an interface that is not loopback (loopback carries no multicast group joins).
+fn can_multicast(name: &str) -> bool {
+    let flags = std::fs::read_to_string(Path::new("/sys/class/net").join(name).join("flags"))
+        .ok()
+        .and_then(|t| u32::from_str_radix(t.trim().trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0);
+    flags & libc::IFF_LOOPBACK as u32 == 0 && flags & libc::IFF_MULTICAST as u32 != 0
+}
+
+/// A Kea leases6 CSV at `lease-database.name` is imported once, when corelease has no log yet
+/// (migration from Kea).
+fn import_kea_file_once(cfg: &Dhcp6Config, dir: &Path, fresh: bool) -> Result<(), String> {
+    let Some(name) = cfg.lease_database.name.as_deref() else {
+        return Ok(());
+    };
+    if !fresh || !name.is_file() {
+        return Ok(());
+    }
+    let file = std::fs::File::open(name).map_err(|e| format!("{}: {e}", name.display()))?;
+    let opts = log_options(&cfg.lease_database.durability);
+    let s = corelease_storage::import_kea_csv(dir, Family::V6, std::io::BufReader::new(file), opts)
+        .map_err(|e| format!("importing Kea lease file {}: {e}", name.display()))?;
+    for row in &s.skipped {
+        tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", "{}: {row}", name.display());
+    }
+    tracing::info!(target: "DHCPSRV_MEMFILE_LEASES_RELOAD", imported = s.imported, file = %name.display(), "Kea lease file imported");
+    Ok(())
+}
+
+/// Kea's PID file, `[conf name].kea-dhcp6.pid` in KEA_PIDFILE_DIR (ARM 10.1).
+fn write_pid_file(config_path: Option<&Path>) -> Option<PathBuf> {
+    let dir = std::env::var_os("KEA_PIDFILE_DIR").map(PathBuf::from)?;
+    let stem = config_path
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "corelease-default".into());
+    let path = dir.join(format!("{stem}.kea-dhcp6.pid"));
+    match std::fs::write(&path, format!("{}\n", std::process::id())) {
+        Ok(()) => Some(path),
+        Err(e) => {
+            tracing::warn!(target: "DHCP6_PID_FILE_ERROR", "cannot write {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+/// `corelease lease export|import` for a Dhcp6 configuration: the lease log of the config's
+/// lease directory as (or from) a Kea leases6 CSV.
+pub(crate) fn lease_command(
+    verb: &str,
+    loaded: &Loaded<Dhcp6Config>,
+    file: Option<String>,
+) -> Result<(), String> {
+    let dir = lease_dir(&loaded.config);
+    match (verb, file) {
+        ("export", None) => {
+            let stdout = std::io::stdout();
+            corelease_storage::export_kea_csv(&dir, Family::V6, stdout.lock())
+                .map(|s| {
+                    for r in &s.reports {
+                        eprintln!("{r}");
+                    }
+                })
+                .map_err(|e| e.to_string())
+        }
+        ("import", Some(f)) => {
+            let file = std::fs::File::open(&f).map_err(|e| format!("{f}: {e}"))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            let opts = log_options(&loaded.config.lease_database.durability);
+            let s = corelease_storage::import_kea_csv(
+                &dir,
+                Family::V6,
+                std::io::BufReader::new(file),
+                opts,
+            )
+            .map_err(|e| e.to_string())?;
+            for row in &s.skipped {
+                eprintln!("skipped: {row}");
+            }
+            eprintln!(
+                "imported {} leases ({} deletions) into {}",
+                s.imported,
+                s.removed,
+                dir.display()
+            );
+            Ok(())
+        }
+        _ => Err(
+            "usage: corelease lease export -c FILE | corelease lease import -c FILE LEASES.csv"
+                .into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_file(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("corelease-serverid-{tag}-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let f = dir.join(SERVER_ID_FILE);
+        let _ = std::fs::remove_file(&f);
+        f
+    }
+
+    #[test]
+    fn generated_server_duid_is_persisted_in_kea_text_and_reused() {
+        let file = temp_file("persist");
+        let cfg = ServerIdConfig::default();
+        let first = server_duid(&cfg, &file, 1_700_000_000);
+        assert!(first.len() >= 8, "a DUID-LLT or DUID-EN: {first:?}");
+        let text = std::fs::read_to_string(&file).expect("server-id file written");
+        assert_eq!(text.trim(), duid_text(&first));
+        assert!(text.trim().split(':').all(|b| b.len() == 2));
+        // Later start, other time: the persisted DUID stays.
+        let again = server_duid(&cfg, &file, 1_800_000_000);
+        assert_eq!(again, first);
+    }
+
+    #[test]
+    fn configured_server_id_wins_over_the_persisted_one() {
+        let file = temp_file("configured");
+        std::fs::write(&file, "00:01:00:01:11:22:33:44:0a:0b:0c:0d:0e:0f\n").expect("write");
+        let cfg = ServerIdConfig {
+            duid_type: DuidType::En,
+            identifier: Some(vec![0xab, 0xcd]),
+            enterprise_id: 2495,
+            ..ServerIdConfig::default()
+        };
+        let duid = server_duid(&cfg, &file, 1_700_000_000);
+        assert_eq!(duid, vec![0, 2, 0, 0, 0x09, 0xbf, 0xab, 0xcd]);
+        let text = std::fs::read_to_string(&file).expect("rewritten");
+        assert_eq!(text.trim(), "00:02:00:00:09:bf:ab:cd");
+    }
+
+    #[test]
+    fn persisted_llt_fills_the_parts_the_config_leaves_out() {
+        let file = temp_file("merge");
+        std::fs::write(&file, "00:01:00:01:11:22:33:44:0a:0b:0c:0d:0e:0f\n").expect("write");
+        let duid = server_duid(&ServerIdConfig::default(), &file, 1_900_000_000);
+        assert_eq!(
+            duid,
+            vec![0, 1, 0, 1, 0x11, 0x22, 0x33, 0x44, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f]
+        );
+    }
+
+    #[test]
+    fn malformed_server_id_file_is_replaced() {
+        assert_eq!(parse_duid_text("zz:01"), None);
+        assert_eq!(parse_duid_text(""), None);
+        assert_eq!(parse_duid_text("00:01:02"), Some(vec![0, 1, 2]));
+    }
+}
