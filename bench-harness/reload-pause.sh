@@ -4,7 +4,10 @@
 # RELOADS config-reload commands (each changes valid-lifetime, so every shard switches) are
 # sent over the unix control socket, optionally while `corelease perf` runs RATE exchanges/s.
 # Prints each shard's pause (DHCP4_DYNRECONF pause_us: from the shard stopping serving to it
-# serving the new config) and the command's total time (DHCP4_CONFIG_COMPLETE micros).
+# serving the new config; fixups: addresses changed since the last catch-up) and per reload
+# the command's total time, the preparation off the shards and the longest preparation job a
+# shard ran between its packets (DHCP4_CONFIG_COMPLETE). A binary before the off-shard
+# preparation logs only pause_us and micros.
 # Usage (root): cargo build --release -p corelease &&
 #   bench-harness/reload-pause.sh [LEASES=1000000] [SHARDS=4] [RELOADS=5] [RATE=0]
 set -euo pipefail
@@ -94,7 +97,7 @@ done
 if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null || true; wait "$PERF_PID" 2>/dev/null || true; PERF_PID=; fi
 command '{"command":"statistic-get","arguments":{"name":"subnet[1].assigned-addresses"}}'
 echo "--- per-shard pause (us) per reload, then the command's total (us)"
-grep -o 'DHCP4_DYNRECONF.*pause_us=[0-9]*' "$DIR/server.log" | grep -o 'shard=[0-9]*\|leases=[0-9]*\|pause_us=[0-9]*' | paste -d' ' - - - || true
-grep -o 'DHCP4_CONFIG_COMPLETE.*micros=[0-9]*' "$DIR/server.log" | grep -o 'micros=[0-9]*' || true
-grep -o 'fixups=[0-9]*' "$DIR/server.log" | sort | uniq -c | sort -rn | head -5 || true
+grep -o 'DHCP4_DYNRECONF.*pause_us=[0-9]*' "$DIR/server.log" | grep -o 'shard=[0-9]*\|leases=[0-9]*\|fixups=[0-9]*\|pause_us=[0-9]*' | paste -d' ' - - - - || true
+echo "--- per reload: total, preparation off the shards, longest preparation job on a shard (us)"
+grep 'DHCP4_CONFIG_COMPLETE' "$DIR/server.log" | grep -o ' micros=[0-9]*\|prepared_micros=[0-9]*\|longest_job_us=[0-9]*\|catch_ups=[0-9]*' | paste -d' ' - - - - || true
 [ -f "$DIR/perf.txt" ] && grep -iE "sent|received|drops" "$DIR/perf.txt" | head -8

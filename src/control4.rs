@@ -113,6 +113,25 @@ impl Rendezvous {
     }
 }
 
+/// The results of timed shard jobs; `longest` keeps the longest time.
+fn untime<T>(longest: &mut Duration, timed: Vec<(Duration, T)>) -> Vec<T> {
+    timed
+        .into_iter()
+        .map(|(t, r)| {
+            *longest = (*longest).max(t);
+            r
+        })
+        .collect()
+}
+
+/// What a reload prepared off the shards.
+struct Prepared {
+    builds: Vec<ReloadBuild<ShardStore>>,
+    /// The longest a preparation job held a shard.
+    longest_job: Duration,
+    catch_ups: usize,
+}
+
 /// One job queue per shard: the senders stay here, each receiver goes to its shard.
 pub fn job_queues(shards: usize) -> (Vec<Sender<ShardJob>>, Vec<Option<Receiver<ShardJob>>>) {
     (0..shards)
@@ -255,7 +274,11 @@ impl Dhcp4Backend {
             self.ports,
         ));
         let started = Instant::now();
-        let builds = match self.prepare_builds(&prepared) {
+        let Prepared {
+            builds,
+            longest_job,
+            catch_ups,
+        } = match self.prepare_builds(&prepared) {
             Ok(b) => b,
             Err(e) => {
                 // The journals stop; the running state never changed.
@@ -289,9 +312,13 @@ impl Dhcp4Backend {
             }
         };
         let mut conflicts = 0;
+        let mut old_states = Vec::with_capacity(results.len());
         for r in results {
-            conflicts += r?;
+            let (c, old) = r?;
+            conflicts += c;
+            old_states.push(old);
         }
+        drop(old_states);
         if conflicts > 0 {
             tracing::warn!(target: "DHCP4_DYNRECONF", conflicts, "leases for an address claimed twice were dropped by the reload");
         }
@@ -304,20 +331,27 @@ impl Dhcp4Backend {
             .loaded_at
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Instant::now();
-        tracing::info!(target: "DHCP4_CONFIG_COMPLETE", micros = started.elapsed().as_micros() as u64, prepared_micros = prepared_in.as_micros() as u64, "configuration applied on every shard");
+        tracing::info!(target: "DHCP4_CONFIG_COMPLETE", micros = started.elapsed().as_micros() as u64, prepared_micros = prepared_in.as_micros() as u64, longest_job_us = longest_job.as_micros() as u64, catch_ups, "configuration applied on every shard");
         Ok(())
     }
 
     /// Steps 1-3 of a reload (`corelease_v4::ReloadBuild`): every shard's state for
     /// `prepared` built here, on the control thread, from copies its shard hands over in
     /// chunks while it keeps serving, then caught up with the changes made meanwhile.
-    fn prepare_builds(
-        &self,
-        prepared: &Arc<Prepared4>,
-    ) -> Result<Vec<ReloadBuild<ShardStore>>, String> {
+    fn prepare_builds(&self, prepared: &Arc<Prepared4>) -> Result<Prepared, String> {
         let shards = self.jobs.len();
         let now = unix_now();
-        let addrs = Arc::new(self.ask_all(|h, _| h.v4.reload_begin())?);
+        // Each job reports how long it held its shard: the longest stall the preparation
+        // caused, logged with the reload (the switch's own pause is logged per shard).
+        let mut longest_job = Duration::ZERO;
+        let addrs = Arc::new(untime(
+            &mut longest_job,
+            self.ask_all(|h, _| {
+                let t = Instant::now();
+                let a = h.v4.reload_begin();
+                (t.elapsed(), a)
+            })?,
+        ));
         let mut builds: Vec<ReloadBuild<ShardStore>> = (0..shards)
             .map(|i| {
                 ReloadBuild::new(
@@ -331,19 +365,33 @@ impl Dhcp4Backend {
         let longest = addrs.iter().map(Vec::len).max().unwrap_or(0);
         for round in 0..longest.div_ceil(RELOAD_COPY_CHUNK) {
             let addrs = Arc::clone(&addrs);
-            let copies = self.ask_all(move |h, _| {
-                addrs
-                    .get(h.shard_index())
-                    .and_then(|a| a.chunks(RELOAD_COPY_CHUNK).nth(round))
-                    .map(|chunk| h.v4.reload_copy(chunk))
-                    .unwrap_or_default()
-            })?;
+            let copies = untime(
+                &mut longest_job,
+                self.ask_all(move |h, _| {
+                    let t = Instant::now();
+                    let c = addrs
+                        .get(h.shard_index())
+                        .and_then(|a| a.chunks(RELOAD_COPY_CHUNK).nth(round))
+                        .map(|chunk| h.v4.reload_copy(chunk))
+                        .unwrap_or_default();
+                    (t.elapsed(), c)
+                })?,
+            );
             for (b, c) in builds.iter_mut().zip(copies) {
                 b.load(c, now);
             }
         }
+        let mut catch_ups = 0;
         for _ in 0..RELOAD_CATCH_UP_ROUNDS {
-            let changes = self.ask_all(|h, _| h.v4.reload_changes())?;
+            catch_ups += 1;
+            let changes = untime(
+                &mut longest_job,
+                self.ask_all(|h, _| {
+                    let t = Instant::now();
+                    let c = h.v4.reload_changes();
+                    (t.elapsed(), c)
+                })?,
+            );
             let most = changes.iter().map(Vec::len).max().unwrap_or(0);
             // Every build forgets before any loads: see ReloadBuild.
             for (b, c) in builds.iter_mut().zip(&changes) {
@@ -358,7 +406,11 @@ impl Dhcp4Backend {
                 break;
             }
         }
-        Ok(builds)
+        Ok(Prepared {
+            builds,
+            longest_job,
+            catch_ups,
+        })
     }
 
     /// Queues `job` for shard `shard`, counted in its depth until the shard runs it.

@@ -312,43 +312,53 @@ impl Dhcp4Handler {
     /// copies, then — all have — loads the current leases of those addresses, then — all
     /// have — switches. The pause is bounded by those changes, not by the number of leases.
     /// If any shard misses a rendezvous all keep their running state; the kernel queues the
-    /// shard's packets meanwhile, so a reload drops none.
+    /// shard's packets meanwhile, so a reload drops none. Returns the conflicts and the old
+    /// state, for the caller to drop off the shard.
     pub(crate) fn reload_switch(
         &mut self,
         mut build: ReloadBuild<ShardStore>,
         rendezvous: &control4::Rendezvous,
         stats: &Mutex<Vec<Option<Arc<ShardStats4>>>>,
         now: u64,
-    ) -> Result<usize, String> {
+    ) -> Result<(usize, V4Shard<ShardStore>), String> {
         let paused = Instant::now();
+        let mut waited = Duration::ZERO;
+        let mut arrive = |point: usize| {
+            let t = Instant::now();
+            let all = rendezvous.arrive(point);
+            waited += t.elapsed();
+            all
+        };
         let missed = |this: &mut Self, what: &str| {
             this.v4.reload_abort();
             format!("shard {}: not every shard {what} in time", this.shard)
         };
-        if !rendezvous.arrive(0) {
+        if !arrive(0) {
             return Err(missed(self, "paused"));
         }
         let dirty = self.v4.reload_take_dirty();
         build.forget(&dirty);
-        if !rendezvous.arrive(1) {
+        if !arrive(1) {
             return Err(missed(self, "forgot its stale copies"));
         }
         build.load(dirty.iter().filter_map(|&a| self.v4.reload_current(a)), now);
         build.retry_deferred(now);
-        if !rendezvous.arrive(2) {
+        if !arrive(2) {
             return Err(missed(self, "caught up"));
         }
         self.commit_log();
         let sink = std::mem::replace(self.v4.sink_mut(), ShardStore::Memory(NullSink));
         let (next, conflicts) = build.finish(&self.v4, sink);
-        self.v4 = next;
-        tracing::info!(target: "DHCP4_DYNRECONF", shard = self.shard, leases = self.v4.table().len(), fixups = dirty.len(), pause_us = paused.elapsed().as_micros() as u64, "shard switched to the new configuration");
+        // The old state goes back to the control thread: dropping a table of a million
+        // leases takes tens of milliseconds, which the shard must not spend here.
+        let old = std::mem::replace(&mut self.v4, next);
         if let Ok(mut reg) = stats.lock() {
             if let Some(slot) = reg.get_mut(self.shard) {
                 *slot = Some(self.v4.stats());
             }
         }
-        Ok(conflicts)
+        tracing::info!(target: "DHCP4_DYNRECONF", shard = self.shard, leases = self.v4.table().len(), fixups = dirty.len(), pause_us = paused.elapsed().as_micros() as u64, waited_us = waited.as_micros() as u64, "shard switched to the new configuration");
+        Ok((conflicts, old))
     }
 
     /// Makes the lease log durable up to now (what `on_batch_end` does for packets).
