@@ -651,7 +651,7 @@ impl Backend for Dhcp4Backend {
         use corelease_control::MetricKind::{Counter, Summary};
         for (i, c) in self.runtime.counters().iter().enumerate() {
             let l = [("shard", i.to_string())];
-            let rows: [(&str, &str, u64); 8] = [
+            let rows: [(&str, &str, u64); 11] = [
                 (
                     "received",
                     "Datagrams handed to the shard's DHCP logic",
@@ -679,6 +679,21 @@ impl Backend for Dhcp4Backend {
                     "queue_overflow_drops",
                     "Datagrams dropped because the shard's receive queue was full (estimate)",
                     c.dropped_queue_overflow,
+                ),
+                (
+                    "handed_off",
+                    "Datagrams received for a client another shard owns, handed to that shard",
+                    c.handed_off,
+                ),
+                (
+                    "handoffs_received",
+                    "Datagrams other shards handed to this one",
+                    c.handoffs_received,
+                ),
+                (
+                    "handoff_dropped",
+                    "Datagrams not handed off because the owner's hand-off queue was full",
+                    c.handoff_dropped,
                 ),
             ];
             for (name, help, v) in rows {
