@@ -230,9 +230,18 @@ pub fn server_duid(cfg: &ServerIdConfig, file: &Path, now_unix: u64) -> Vec<u8> 
             let stored_same_type = stored
                 .as_deref()
                 .filter(|d| d.get(..2) == Some(&type_code(cfg.duid_type).to_be_bytes()[..]));
-            match stored_same_type {
-                Some(s) => merge_stored(cfg, s),
-                None => generate(cfg, now_unix),
+            // With no MAC to build a DUID-LLT/LL from, the first start fell back to DUID-EN
+            // (see `generate`); that DUID is this server's identity from then on.
+            let stored_fallback = stored.as_deref().filter(|d| {
+                d.get(..2) == Some(&[0, 2][..])
+                    && cfg.duid_type != DuidType::En
+                    && cfg.identifier.is_none()
+                    && some_mac().is_none()
+            });
+            match (stored_same_type, stored_fallback) {
+                (Some(s), _) => merge_stored(cfg, s),
+                (None, Some(s)) => s.to_vec(),
+                (None, None) => generate(cfg, now_unix),
             }
         }
     };

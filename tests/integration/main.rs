@@ -8,6 +8,7 @@ mod cli;
 mod clients;
 mod control;
 mod crash;
+mod dhcp6;
 mod hostile;
 mod perfdhcp;
 mod steering;

@@ -138,9 +138,19 @@ impl Server {
     /// Starts `corelease dhcp4 ARGS` in `ns` and waits until it is serving: the server writes
     /// its Kea-style PID file (KEA_PIDFILE_DIR) once every shard runs.
     pub fn start(ns: &NetNs, args: &[&str], env: &[(&str, &Path)]) -> Server {
+        Server::start_program(ns, "dhcp4", args, env)
+    }
+
+    /// As [`Server::start`] for `corelease dhcp6`.
+    pub fn start6(ns: &NetNs, args: &[&str], env: &[(&str, &Path)]) -> Server {
+        Server::start_program(ns, "dhcp6", args, env)
+    }
+
+    fn start_program(ns: &NetNs, program: &str, args: &[&str], env: &[(&str, &Path)]) -> Server {
+        let pid_suffix = format!(".kea-{program}.pid");
         let piddir = TempDir::new("pid");
         let mut cmd = ns.command(&bin());
-        cmd.arg("dhcp4")
+        cmd.arg(program)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -185,7 +195,7 @@ impl Server {
             let has_pid = std::fs::read_dir(&pid_dir)
                 .map(|d| {
                     d.flatten()
-                        .any(|e| e.file_name().to_string_lossy().ends_with(".kea-dhcp4.pid"))
+                        .any(|e| e.file_name().to_string_lossy().ends_with(&pid_suffix))
                 })
                 .unwrap_or(false);
             if has_pid {
@@ -262,13 +272,13 @@ impl Drop for Server {
     }
 }
 
-/// A statistic from the shutdown summary (`DHCP4_STATISTICS ... name = value`); 0 when absent
-/// (zero values are not printed).
+/// A statistic from the shutdown summary (`DHCP4_STATISTICS` / `DHCP6_STATISTICS ... name =
+/// value`); 0 when absent (zero values are not printed).
 pub fn shutdown_stat(output: &str, name: &str) -> i64 {
     let needle = format!(" {name} = ");
     output
         .lines()
-        .filter(|l| l.contains("DHCP4_STATISTICS"))
+        .filter(|l| l.contains("DHCP4_STATISTICS") || l.contains("DHCP6_STATISTICS"))
         .find_map(|l| l.split(&needle).nth(1).and_then(|v| v.trim().parse().ok()))
         .unwrap_or(0)
 }

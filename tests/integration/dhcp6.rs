@@ -1,0 +1,424 @@
+//! `corelease dhcp6` end to end: ISC perfdhcp -6 relayed over loopback (-A 1) and direct over a
+//! veth link (multicast to ff02::1:2), addresses and delegated prefixes, ISC dhclient -6, and
+//! what survives a restart (leases, server DUID). Every namespace, link and file is the test's
+//! own and removed on drop.
+
+use crate::support::*;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const RELAYED_CONFIG: &str = r#"{
+  "Dhcp6": {
+    "interfaces-config": { "interfaces": [ "lo" ] },
+    "lease-database": { "type": "memfile", "persist": true, "name": "LEASES", "lfc-interval": 3600 },
+    "multi-threading": { "enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 64 },
+    "preferred-lifetime": 3000, "valid-lifetime": 4000,
+    "option-data": [ { "name": "dns-servers", "data": "fd00:1::53" } ],
+    "subnet6": [ {
+      "id": 9, "subnet": "fd00:1::/64",
+      "relay": { "ip-addresses": [ "::1" ] },
+      "pools": [ { "pool": "fd00:1::1000 - fd00:1::ffff" } ],
+      "pd-pools": [ { "prefix": "fd00:1000::", "prefix-len": 32, "delegated-len": 48 } ]
+    } ]
+  }
+}"#;
+
+const DIRECT_CONFIG: &str = r#"{
+  "Dhcp6": {
+    "interfaces-config": { "interfaces": [ "IFACE" ] },
+    "lease-database": { "type": "memfile", "persist": true, "name": "LEASES" },
+    "multi-threading": { "enable-multi-threading": true, "thread-pool-size": 2 },
+    "preferred-lifetime": 3000, "valid-lifetime": 4000, "renew-timer": 1000, "rebind-timer": 2000,
+    "subnet6": [ {
+      "id": 5, "subnet": "fd00:2::/64", "interface": "IFACE",
+      "pools": [ { "pool": "fd00:2::100 - fd00:2::1ff" } ],
+      "pd-pools": [ { "prefix": "fd00:2000::", "prefix-len": 40, "delegated-len": 56 } ]
+    } ]
+  }
+}"#;
+
+fn run_perfdhcp(ns: &NetNs, args: &[&str]) -> String {
+    let out = ns
+        .command(Path::new("perfdhcp"))
+        .args(args)
+        .output()
+        .expect("perfdhcp (Debian package kea-admin)");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// IPv6 duplicate address detection off in `ns`, so link-local addresses are usable at once
+/// (a tentative address cannot send, and DAD takes seconds).
+fn no_dad(ns: &NetNs) {
+    for key in ["all", "default"] {
+        let status = ns
+            .command(Path::new("sysctl"))
+            .args(["-qw", &format!("net.ipv6.conf.{key}.accept_dad=0")])
+            .status()
+            .expect("sysctl");
+        assert!(status.success());
+    }
+}
+
+/// `corelease lease export` of a config: (header, rows).
+fn export(cfg: &Path) -> (String, Vec<String>) {
+    let out = std::process::Command::new(bin())
+        .args(["lease", "export", "-c", &cfg.to_string_lossy()])
+        .output()
+        .expect("corelease lease export");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = csv.lines().map(str::to_string);
+    let header = lines.next().unwrap_or_default();
+    (header, lines.filter(|l| !l.is_empty()).collect())
+}
+
+/// Column `name` of a leases6 CSV row.
+fn column<'a>(header: &str, row: &'a str, name: &str) -> &'a str {
+    let i = header
+        .split(',')
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header}"));
+    row.split(',').nth(i).unwrap_or("")
+}
+
+/// The server DUID the server logged at start (`DHCP6_USING_SERVERID ... server_id=...`).
+fn logged_server_id(output: &str) -> String {
+    output
+        .lines()
+        .filter(|l| l.contains("DHCP6_USING_SERVERID"))
+        .find_map(|l| l.split("server_id=").nth(1))
+        .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+fn config(dir: &TempDir, template: &str, iface: &str) -> (PathBuf, PathBuf) {
+    let leases = dir.0.join("kea-leases6.csv");
+    let text = template
+        .replace("LEASES", &leases.to_string_lossy())
+        .replace("IFACE", iface);
+    (dir.file("kea-dhcp6.json", &text), leases)
+}
+
+#[test]
+fn perfdhcp6_relayed_addresses_and_prefixes_are_unique_counted_and_kept_across_restart() {
+    let _g = serial();
+    let ns = NetNs::new("p6");
+    let dir = TempDir::new("p6");
+    let (cfg, _) = config(&dir, RELAYED_CONFIG, "lo");
+    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
+    let cfg_s = cfg.to_string_lossy().into_owned();
+    let server = Server::start6(&ns, &["-c", &cfg_s, "-p", "5547"], &env);
+    // perfdhcp is a relay on ::1 (-A 1), listening on 547 where a server answers relays;
+    // 2000 clients (-R) asking for an address and a prefix each, at a moderate rate.
+    let report = run_perfdhcp(
+        &ns,
+        &[
+            "-6",
+            "-A",
+            "1",
+            "-e",
+            "address-and-prefix",
+            "-r",
+            "200",
+            "-R",
+            "2000",
+            "-n",
+            "2000",
+            "-p",
+            "30",
+            "-u",
+            "-l",
+            "::1",
+            "-L",
+            "547",
+            "-N",
+            "5547",
+            "::1",
+        ],
+    );
+    let first_output = server.stop();
+    let sent_s = perfdhcp_value(&report, "SOLICIT-ADVERTISE", "sent packets").unwrap_or(0.0);
+    let advertises =
+        perfdhcp_value(&report, "SOLICIT-ADVERTISE", "received packets").unwrap_or(0.0);
+    let sent_r = perfdhcp_value(&report, "REQUEST-REPLY", "sent packets").unwrap_or(0.0);
+    let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
+    let ctx = format!("{report}\n{first_output}");
+    assert!(sent_s >= 1900.0, "perfdhcp sent {sent_s} Solicits:\n{ctx}");
+    assert!(
+        replies >= 0.98 * sent_s,
+        "{replies} Replies for {sent_s} Solicits:\n{ctx}"
+    );
+    for section in ["SOLICIT-ADVERTISE", "REQUEST-REPLY"] {
+        assert_eq!(
+            perfdhcp_value(&report, section, "non unique addresses"),
+            Some(0.0),
+            "{ctx}"
+        );
+        assert_eq!(
+            perfdhcp_value(&report, section, "rejected leases"),
+            Some(0.0),
+            "{ctx}"
+        );
+    }
+    // The server's statistics (Kea's v6 names) agree with perfdhcp's counts; a reply the
+    // server sent that perfdhcp did not count is one of perfdhcp's drops.
+    let stat = |name: &str| shutdown_stat(&first_output, name) as f64;
+    let drops_s = perfdhcp_value(&report, "SOLICIT-ADVERTISE", "drops").unwrap_or(0.0);
+    let drops_r = perfdhcp_value(&report, "REQUEST-REPLY", "drops").unwrap_or(0.0);
+    assert_eq!(stat("pkt6-solicit-received"), sent_s, "{ctx}");
+    assert_eq!(stat("pkt6-request-received"), sent_r, "{ctx}");
+    let adv_sent = stat("pkt6-advertise-sent");
+    assert!(
+        adv_sent >= advertises && adv_sent <= advertises + drops_s,
+        "{ctx}"
+    );
+    let reply_sent = stat("pkt6-reply-sent");
+    assert!(
+        reply_sent >= replies && reply_sent <= replies + drops_r,
+        "{ctx}"
+    );
+    let nas = stat("subnet[9].assigned-nas");
+    let pds = stat("subnet[9].assigned-pds");
+    assert_eq!(nas, reply_sent, "one address per Reply: {ctx}");
+    assert_eq!(pds, reply_sent, "one prefix per Reply: {ctx}");
+
+    // The lease log holds every lease, exported as a Kea leases6 CSV with unique leases.
+    let (header, rows) = export(&cfg);
+    assert!(
+        header.starts_with(
+            "address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len"
+        ),
+        "{header}"
+    );
+    let na_rows: Vec<&String> = rows
+        .iter()
+        .filter(|r| column(&header, r, "lease_type") == "0")
+        .collect();
+    let pd_rows: Vec<&String> = rows
+        .iter()
+        .filter(|r| column(&header, r, "lease_type") == "2")
+        .collect();
+    assert_eq!(na_rows.len() as f64, nas, "one NA row per address lease");
+    assert_eq!(pd_rows.len() as f64, pds, "one PD row per delegated prefix");
+    assert!(pd_rows
+        .iter()
+        .all(|r| column(&header, r, "prefix_len") == "48"));
+    let mut keys: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                column(&header, r, "address"),
+                column(&header, r, "lease_type"),
+            )
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), rows.len(), "no address or prefix leased twice");
+
+    // Restart: the server DUID comes back from kea-dhcp6-serverid and every lease is
+    // recovered (the assigned counts are rebuilt from the log).
+    let persisted = std::fs::read_to_string(dir.0.join("kea-dhcp6-serverid"))
+        .expect("kea-dhcp6-serverid written");
+    assert_eq!(logged_server_id(&first_output), persisted.trim());
+    let again = Server::start6(&ns, &["-c", &cfg_s, "-p", "5547"], &env);
+    let second_output = again.stop();
+    assert_eq!(logged_server_id(&second_output), persisted.trim());
+    assert_eq!(
+        shutdown_stat(&second_output, "subnet[9].assigned-nas") as f64,
+        nas
+    );
+    assert_eq!(
+        shutdown_stat(&second_output, "subnet[9].assigned-pds") as f64,
+        pds
+    );
+}
+
+/// Two namespaces joined by a veth pair with DAD off: the server side has fd00:2::1/64.
+fn link(tag: &str) -> (NetNs, NetNs) {
+    let srv = NetNs::new(&format!("{tag}s"));
+    let cli = NetNs::new(&format!("{tag}c"));
+    no_dad(&srv);
+    no_dad(&cli);
+    veth(&srv, "v6srv0", "fd00:2::1/64", &cli, "v6cli0");
+    // Carrier, and with it the link-local addresses, come up asynchronously.
+    wait_link_local(&srv, "v6srv0");
+    wait_link_local(&cli, "v6cli0");
+    (srv, cli)
+}
+
+fn wait_link_local(ns: &NetNs, iface: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ns
+        .ip(&["-6", "addr", "show", "dev", iface, "scope", "link"])
+        .contains("fe80")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{iface} got no link-local address within 15 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn perfdhcp6_direct_multicast_on_a_link_is_answered_once_per_message() {
+    let _g = serial();
+    let (srv, cli) = link("m6");
+    let dir = TempDir::new("m6");
+    let (cfg, _) = config(&dir, DIRECT_CONFIG, "v6srv0");
+    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
+    let server = Server::start6(&srv, &["-c", &cfg.to_string_lossy()], &env);
+    // Direct clients: Solicit and Request go to ff02::1:2 on the link, which the kernel copies
+    // to both shard sockets; only the owner shard may answer.
+    let report = run_perfdhcp(
+        &cli,
+        &[
+            "-6",
+            "-e",
+            "address-and-prefix",
+            "-r",
+            "100",
+            "-R",
+            "200",
+            "-n",
+            "200",
+            "-p",
+            "20",
+            "-u",
+            "-l",
+            "v6cli0",
+        ],
+    );
+    let output = server.stop();
+    let ctx = format!("{report}\n{output}");
+    let sent_s = perfdhcp_value(&report, "SOLICIT-ADVERTISE", "sent packets").unwrap_or(0.0);
+    let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
+    assert!(sent_s >= 190.0, "{ctx}");
+    assert!(replies >= 0.98 * sent_s, "{ctx}");
+    for section in ["SOLICIT-ADVERTISE", "REQUEST-REPLY"] {
+        assert_eq!(
+            perfdhcp_value(&report, section, "non unique addresses"),
+            Some(0.0),
+            "{ctx}"
+        );
+    }
+    // Exactly one answer per message although every shard socket got a copy.
+    let stat = |name: &str| shutdown_stat(&output, name) as f64;
+    assert_eq!(stat("pkt6-solicit-received"), sent_s, "{ctx}");
+    assert_eq!(stat("pkt6-advertise-sent"), sent_s, "{ctx}");
+    let sent_r = perfdhcp_value(&report, "REQUEST-REPLY", "sent packets").unwrap_or(0.0);
+    assert_eq!(stat("pkt6-request-received"), sent_r, "{ctx}");
+    assert_eq!(stat("pkt6-reply-sent"), sent_r, "{ctx}");
+    assert_eq!(stat("subnet[5].assigned-nas"), sent_r, "{ctx}");
+    assert_eq!(stat("subnet[5].assigned-pds"), sent_r, "{ctx}");
+}
+
+fn wait_for(path: &Path, what: &str, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            if !s.is_empty() {
+                return s;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {secs} s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn env_value<'a>(env: &'a str, key: &str) -> Option<&'a str> {
+    env.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .map(|v| v.trim_matches('\''))
+}
+
+#[test]
+fn dhclient6_gets_an_address_and_a_prefix_that_are_in_the_lease_log() {
+    let _g = serial();
+    let (srv, cli) = link("dc6");
+    let dir = TempDir::new("dc6");
+    let (cfg, _) = config(&dir, DIRECT_CONFIG, "v6srv0");
+    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
+    let server = Server::start6(&srv, &["-c", &cfg.to_string_lossy()], &env);
+    let d = &dir.0;
+    // The script records what dhclient learned (dhclient runs it once per IA, so each call
+    // appends); it configures nothing.
+    let script = dir.file(
+        "dhclient-script",
+        &format!(
+            "#!/bin/sh\nenv | sort >> {d}/env-$reason\nexit 0\n",
+            d = d.display()
+        ),
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let lf = d.join("dhclient6.leases");
+    let pf = d.join("dhclient6.pid");
+    // -N -P: one IA_NA and one IA_PD in the same exchange.
+    let status = cli
+        .command(Path::new("dhclient"))
+        .args(["-6", "-N", "-P", "-1", "-v"])
+        .args(["-lf", &lf.to_string_lossy()])
+        .args(["-pf", &pf.to_string_lossy()])
+        .args(["-sf", &script.to_string_lossy()])
+        .arg("v6cli0")
+        .status()
+        .expect("dhclient (isc-dhcp-client)");
+    let bound_file = d.join("env-BOUND6");
+    wait_for(&bound_file, "BOUND6", 15);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut bound = String::new();
+    while Instant::now() < deadline {
+        bound = std::fs::read_to_string(&bound_file).unwrap_or_default();
+        if bound.contains("new_ip6_address=") && bound.contains("new_ip6_prefix=") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // dhclient daemonised after binding: stop it by its PID file (the PID of a process this
+    // test started).
+    if let Ok(pid) = std::fs::read_to_string(&pf) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            // SAFETY: kill(2) on the dhclient this test started.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+    assert!(status.success(), "dhclient -6 got no lease");
+    let address = env_value(&bound, "new_ip6_address")
+        .unwrap_or_else(|| panic!("new_ip6_address in {bound}"));
+    let prefix =
+        env_value(&bound, "new_ip6_prefix").unwrap_or_else(|| panic!("new_ip6_prefix in {bound}"));
+    assert!(address.starts_with("fd00:2::1"), "{address} from the pool");
+    assert!(
+        prefix.starts_with("fd00:20") && prefix.ends_with("/56"),
+        "{prefix}"
+    );
+    let output = server.stop();
+    let (header, rows) = export(&cfg);
+    let has = |addr: &str, kind: &str| {
+        rows.iter().any(|r| {
+            column(&header, r, "address") == addr && column(&header, r, "lease_type") == kind
+        })
+    };
+    assert!(
+        has(address, "0"),
+        "{address} in the lease log:\n{rows:?}\n{output}"
+    );
+    let prefix_addr = prefix.split('/').next().unwrap_or("");
+    assert!(
+        has(prefix_addr, "2"),
+        "{prefix} in the lease log:\n{rows:?}\n{output}"
+    );
+}
