@@ -8,11 +8,13 @@
 //! when a new client's entry enters the table).
 
 mod commands;
+mod hooked;
 mod leases;
 mod prepared;
 pub mod stats;
 
 pub use commands::{LeaseCommandError, LeaseUpdated, ReloadBuild};
+pub use hooked::{ParkStats, Resumed};
 pub use leases::{ClientIdent, Entry, LeaseTable, NO_POOL};
 pub use prepared::{
     InterfaceInfo, Lifetime, NetworkRt, OptionTable, PoolRt, Ports, Prepared4, ReplyOption,
@@ -22,6 +24,8 @@ pub use stats::{kea_statistics, ShardStats4};
 
 use corelease_alloc::reclaim::{CycleEnd, ReclaimCycles, ReclaimFamily, ReclaimLimits};
 use corelease_alloc::FreeLeaseQueue;
+use corelease_hooks::HookPoint;
+use hooked::{PointArgs, Step};
 use corelease_storage::LeaseSink;
 use corelease_types::{ClientId, HwAddr, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
 use corelease_wire::v4::{
@@ -101,6 +105,8 @@ pub struct V4Shard<S: LeaseSink> {
     clock: MonotonicClock,
     /// When reclaimed leases past hold-reclaimed-time are next removed.
     next_flush: u64,
+    /// Hook points and parked packets (hooked.rs); None without `hooks-libraries`.
+    hooked: Option<Box<hooked::HookState>>,
 }
 
 /// What a REQUEST is, by RFC 2131 4.3.2.
@@ -151,6 +157,7 @@ impl<S: LeaseSink> V4Shard<S> {
             reclaim_cycles: ReclaimCycles::default(),
             clock: frozen_clock,
             next_flush: 0,
+            hooked: None,
         }
     }
 
@@ -267,6 +274,8 @@ impl<S: LeaseSink> V4Shard<S> {
 
     /// Handles one datagram. Returns where the reply in `out` goes, or None when nothing is
     /// sent (malformed, not for us, or a message that takes no answer).
+    /// With hooks, a packet a hook script must answer first is parked (None now); its reply
+    /// comes later from [`V4Shard::resume_parked`].
     pub fn handle(
         &mut self,
         meta: &Meta4,
@@ -274,8 +283,40 @@ impl<S: LeaseSink> V4Shard<S> {
         now: u64,
         out: &mut [u8],
     ) -> Option<Reply4> {
+        let reply = if self.hooked.is_some() {
+            self.handle_hooked(meta, data, now, out)
+        } else {
+            self.process(meta, data, now, out)
+        };
+        if let Some(r) = &reply {
+            self.count_sent(r);
+        }
+        reply
+    }
+
+    fn count_sent(&self, r: &Reply4) {
         let g = &self.stats.global;
-        g.pkt4_received.inc();
+        g.pkt4_sent.inc();
+        match r.message_type {
+            MessageType::Offer => g.pkt4_offer_sent.inc(),
+            MessageType::Ack => g.pkt4_ack_sent.inc(),
+            MessageType::Nak => g.pkt4_nak_sent.inc(),
+            _ => {}
+        }
+    }
+
+    /// True while a parked packet runs again: it was counted when it arrived.
+    fn replaying(&self) -> bool {
+        self.hooked.as_deref().is_some_and(|h| h.replaying())
+    }
+
+    /// The packet's processing up to its reply (the pre-commit hook points included).
+    fn process(&mut self, meta: &Meta4, data: &[u8], now: u64, out: &mut [u8]) -> Option<Reply4> {
+        let replay = self.replaying();
+        let g = &self.stats.global;
+        if !replay {
+            g.pkt4_received.inc();
+        }
         let Ok(pkt) = Dhcp4Packet::new_checked(data) else {
             g.pkt4_parse_failed.inc();
             return None;
@@ -304,35 +345,42 @@ impl<S: LeaseSink> V4Shard<S> {
             g.pkt4_receive_drop.inc();
             return None;
         };
-        self.count_received(Some(kind));
-        let reply = match kind {
+        if !replay {
+            self.count_received(Some(kind));
+        }
+        if self.hooked.is_some() {
+            // buffer4_receive: Kea's callouts may parse the buffer themselves (skip); ours
+            // cannot hand a parsed packet back, so skip goes on like continue.
+            for point in [HookPoint::Buffer4Receive, HookPoint::Pkt4Receive] {
+                match self.hook(point, meta, &pkt, now, PointArgs::default()) {
+                    Step::Continue => {}
+                    Step::Skip if point == HookPoint::Buffer4Receive => {}
+                    Step::Park => return None,
+                    Step::Skip | Step::Drop => {
+                        tracing::debug!(target: "DHCP4_HOOK_PACKET_RCVD_SKIP", point = point.name(), xid = pkt.xid(), "packet is dropped, because a callout set the next step to SKIP or DROP");
+                        self.stats.global.pkt4_receive_drop.inc();
+                        return None;
+                    }
+                }
+            }
+        }
+        match kind {
             MessageType::Discover => self.handle_discover(meta, &pkt, now, out),
             MessageType::Request => self.handle_request(meta, &pkt, now, out),
             MessageType::Release => {
-                self.handle_release(&pkt, now);
+                self.handle_release(meta, &pkt, now);
                 None
             }
             MessageType::Decline => {
-                self.handle_decline(&pkt, now);
+                self.handle_decline(meta, &pkt, now);
                 None
             }
-            MessageType::Inform => self.handle_inform(meta, &pkt, out),
+            MessageType::Inform => self.handle_inform(meta, &pkt, now, out),
             _ => {
                 self.stats.global.pkt4_receive_drop.inc();
                 None
             }
-        };
-        if let Some(r) = &reply {
-            let g = &self.stats.global;
-            g.pkt4_sent.inc();
-            match r.message_type {
-                MessageType::Offer => g.pkt4_offer_sent.inc(),
-                MessageType::Ack => g.pkt4_ack_sent.inc(),
-                MessageType::Nak => g.pkt4_nak_sent.inc(),
-                _ => {}
-            }
         }
-        reply
     }
 
     fn count_received(&self, kind: Option<MessageType>) {
@@ -441,6 +489,22 @@ impl<S: LeaseSink> V4Shard<S> {
 
     /// Reclaims an expired lease or an ended probation: logged, bit released, address queued.
     fn reclaim(&mut self, addr: u32, now: u64) {
+        if self.hooked.is_some() {
+            if let Some(e) = self.table.get(addr) {
+                let point = if e.lease.state == LeaseState::Declined {
+                    HookPoint::Lease4Recover
+                } else {
+                    HookPoint::Lease4Expire
+                };
+                if self.hook_wanted(point) {
+                    let lease = e.lease.clone();
+                    if !self.hook_reclaim(point, &lease, now) {
+                        tracing::debug!(target: "ALLOC_ENGINE_V4_LEASE_RECLAMATION_SKIP", addr = %Ipv4Addr::from(addr), point = point.name(), "a callout asked to leave the lease as it is");
+                        return;
+                    }
+                }
+            }
+        }
         let Some(e) = self.table.get_mut(addr) else {
             return;
         };
@@ -782,7 +846,10 @@ impl<S: LeaseSink> V4Shard<S> {
         now: u64,
         out: &mut [u8],
     ) -> Option<Reply4> {
-        let Some(subnet) = self.select_subnet(meta, pkt) else {
+        let Ok(selected) = self.subnet_for(meta, pkt, now) else {
+            return None;
+        };
+        let Some(subnet) = selected else {
             tracing::debug!(target: "DHCP4_SUBNET_SELECTION_FAILED", xid = pkt.xid(), "no subnet for DHCPDISCOVER");
             self.stats.global.pkt4_receive_drop.inc();
             return None;
@@ -811,21 +878,48 @@ impl<S: LeaseSink> V4Shard<S> {
         };
         let srt = self.prepared.subnets.get(subnet)?;
         let valid = srt.valid.grant(hint);
+        let subnet_id = srt.id;
         let committed = existing
             && self
                 .table
                 .get(addr)
                 .map(|e| !e.is_offer() && e.lease.state == LeaseState::Default)
                 .unwrap_or(false);
+        let mut offer_hold = u64::from(self.prepared.offer_hold_secs);
+        if self.hook_wanted(HookPoint::Lease4Select) {
+            let lease = self.new_lease(&ident, subnet_id, pool, addr, valid, now);
+            let args = PointArgs {
+                subnet: Some(subnet),
+                lease: Some(&lease),
+                valid,
+                fake_allocation: true,
+            };
+            match self.hook(HookPoint::Lease4Select, meta, pkt, now, args) {
+                Step::Continue => {}
+                // Held for this client while its script runs, so the resumed run finds and
+                // offers this very address.
+                Step::Park => offer_hold += self.park_hold_secs(),
+                Step::Skip | Step::Drop => {
+                    if !committed {
+                        self.unclaim(pool, addr);
+                    }
+                    self.stats.global.pkt4_receive_drop.inc();
+                    return None;
+                }
+            }
+        }
         if !committed {
-            let lease = self.new_lease(&ident, srt.id, pool, addr, valid, now);
+            let lease = self.new_lease(&ident, subnet_id, pool, addr, valid, now);
             self.table.insert(Entry {
                 lease,
                 pool,
                 subnet: subnet as u32,
-                offer_until: now + u64::from(self.prepared.offer_hold_secs),
+                offer_until: now + offer_hold,
                 holds_bit: true,
             });
+        }
+        if self.parking() {
+            return None;
         }
         let grant = Grant {
             subnet,
@@ -909,7 +1003,10 @@ impl<S: LeaseSink> V4Shard<S> {
         now: u64,
         out: &mut [u8],
     ) -> Option<Reply4> {
-        let Some(subnet) = self.select_subnet(meta, pkt) else {
+        let Ok(selected) = self.subnet_for(meta, pkt, now) else {
+            return None;
+        };
+        let Some(subnet) = selected else {
             self.stats.global.pkt4_receive_drop.inc();
             return None;
         };
@@ -967,19 +1064,22 @@ impl<S: LeaseSink> V4Shard<S> {
                 return None;
             }
         };
-        match self.commit(subnet, &ident, wanted, now) {
+        match self.commit(meta, pkt, subnet, &ident, wanted, now) {
             Ok(grant) => self.write_reply(meta, pkt, MessageType::Ack, Some(grant), server_id, out),
             Err(CommitError::Taken) => nak(self, out),
-            Err(CommitError::Storage) => {
+            Err(CommitError::Storage) | Err(CommitError::Dropped) => {
                 self.stats.global.pkt4_receive_drop.inc();
                 None
             }
+            Err(CommitError::Parked) => None,
         }
     }
 
     /// Makes `addr` this client's lease (new, from an offer, or renewed) and logs it.
     fn commit(
         &mut self,
+        meta: &Meta4,
+        pkt: &Dhcp4Packet<&[u8]>,
         subnet: usize,
         ident: &ClientIdent,
         addr: u32,
@@ -1020,6 +1120,69 @@ impl<S: LeaseSink> V4Shard<S> {
         if !was_lease && !self.take_address(pool as usize, addr, ident, mcid, now) {
             return Err(CommitError::Taken);
         }
+        let mut lease = self.new_lease(ident, subnet_id, pool, addr, valid, now);
+        if let Some(old) = self.table.get(addr).filter(|e| ident.owns(&e.lease, mcid)) {
+            lease.hostname = old.lease.hostname.clone();
+            lease.user_context = old.lease.user_context.clone();
+        }
+        // lease4_select for a new lease, lease4_renew for the client's own (Kea's allocation
+        // engine), before anything is recorded.
+        let point = if was_lease {
+            HookPoint::Lease4Renew
+        } else {
+            HookPoint::Lease4Select
+        };
+        if self.hook_wanted(point) {
+            let args = PointArgs {
+                subnet: Some(s),
+                lease: Some(&lease),
+                valid,
+                fake_allocation: false,
+            };
+            match self.hook(point, meta, pkt, now, args) {
+                Step::Continue => {}
+                Step::Park => {
+                    if !was_lease {
+                        // Held for this client (as an offer) while its script runs.
+                        let until = now
+                            + u64::from(self.prepared.offer_hold_secs)
+                            + self.park_hold_secs();
+                        self.table.insert(Entry {
+                            lease,
+                            pool,
+                            subnet: s as u32,
+                            offer_until: until,
+                            holds_bit: true,
+                        });
+                    }
+                    return Err(CommitError::Parked);
+                }
+                Step::Skip if was_lease => {
+                    // DHCPSRV_HOOK_LEASE4_RENEW_SKIP: the lease is used as it is.
+                    let valid = self
+                        .table
+                        .get(addr)
+                        .map(|e| e.lease.valid_lifetime)
+                        .unwrap_or(valid);
+                    return Ok(Grant {
+                        subnet: s,
+                        pool,
+                        addr,
+                        valid,
+                    });
+                }
+                Step::Skip => {
+                    self.unclaim(pool, addr);
+                    return Err(CommitError::Taken);
+                }
+                Step::Drop => {
+                    if !was_lease {
+                        self.unclaim(pool, addr);
+                    }
+                    return Err(CommitError::Dropped);
+                }
+            }
+        }
         // The client moves to this address: a different lease it held in the network lapses.
         if let Some((_, old)) = self.find_own(subnet, ident) {
             if old != addr {
@@ -1027,15 +1190,11 @@ impl<S: LeaseSink> V4Shard<S> {
                     if !e.is_offer() {
                         let pl = (e.pool != NO_POOL).then_some(e.pool as usize);
                         self.count_assigned(e.subnet as usize, pl, false, -1);
+                        self.note_deleted(&e.lease);
                     }
                     self.give_back(&e, old);
                 }
             }
-        }
-        let mut lease = self.new_lease(ident, subnet_id, pool, addr, valid, now);
-        if let Some(old) = self.table.get(addr).filter(|e| ident.owns(&e.lease, mcid)) {
-            lease.hostname = old.lease.hostname.clone();
-            lease.user_context = old.lease.user_context.clone();
         }
         if self.sink.record(&lease).is_err() {
             tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", addr = %Ipv4Addr::from(addr), "lease log append failed; no ACK sent");
@@ -1069,7 +1228,7 @@ impl<S: LeaseSink> V4Shard<S> {
     }
 
     /// RFC 2131 4.3.4: the client gives its lease back. Only the owner can release it.
-    fn handle_release(&mut self, pkt: &Dhcp4Packet<&[u8]>, now: u64) {
+    fn handle_release(&mut self, meta: &Meta4, pkt: &Dhcp4Packet<&[u8]>, now: u64) {
         let addr = u32::from(pkt.ciaddr());
         let ident = self.ident(pkt);
         let Some(e) = self.table.get(addr) else {
@@ -1088,6 +1247,18 @@ impl<S: LeaseSink> V4Shard<S> {
             return;
         }
         let mut entry = e.clone();
+        if self.hook_wanted(HookPoint::Lease4Release) {
+            let args = PointArgs {
+                subnet: Some(entry.subnet as usize),
+                lease: Some(&entry.lease),
+                ..PointArgs::default()
+            };
+            if self.hook(HookPoint::Lease4Release, meta, pkt, now, args) != Step::Continue {
+                // DHCP4_HOOK_LEASE4_RELEASE_SKIP: the lease stays (or the packet waits).
+                return;
+            }
+        }
+        self.note_deleted(&entry.lease);
         entry.lease.state = LeaseState::Released;
         entry.lease.valid_lifetime = 0;
         entry.lease.cltt = now;
@@ -1107,7 +1278,7 @@ impl<S: LeaseSink> V4Shard<S> {
 
     /// RFC 2131 4.3.3: the client found the address in use. The lease goes into probation for
     /// decline-probation-period with its identity removed (ARM 9.x "DHCPDECLINE").
-    fn handle_decline(&mut self, pkt: &Dhcp4Packet<&[u8]>, now: u64) {
+    fn handle_decline(&mut self, meta: &Meta4, pkt: &Dhcp4Packet<&[u8]>, now: u64) {
         let Some(req) = self.opts.requested_address() else {
             self.stats.global.pkt4_receive_drop.inc();
             return;
@@ -1129,6 +1300,17 @@ impl<S: LeaseSink> V4Shard<S> {
             return;
         }
         let mut entry = e.clone();
+        if self.hook_wanted(HookPoint::Lease4Decline) {
+            let args = PointArgs {
+                subnet: Some(entry.subnet as usize),
+                lease: Some(&entry.lease),
+                ..PointArgs::default()
+            };
+            if self.hook(HookPoint::Lease4Decline, meta, pkt, now, args) != Step::Continue {
+                // DHCP4_HOOK_DECLINE_SKIP: the lease is not declined (or the packet waits).
+                return;
+            }
+        }
         entry.lease.state = LeaseState::Declined;
         entry.lease.hwaddr = None;
         entry.lease.client_id = None;
@@ -1157,9 +1339,13 @@ impl<S: LeaseSink> V4Shard<S> {
         &mut self,
         meta: &Meta4,
         pkt: &Dhcp4Packet<&[u8]>,
+        now: u64,
         out: &mut [u8],
     ) -> Option<Reply4> {
-        let Some(subnet) = self.select_subnet(meta, pkt) else {
+        let Ok(selected) = self.subnet_for(meta, pkt, now) else {
+            return None;
+        };
+        let Some(subnet) = selected else {
             self.stats.global.pkt4_receive_drop.inc();
             return None;
         };
@@ -1357,6 +1543,10 @@ enum CommitError {
     Taken,
     /// The lease log refused the record: no ACK without a durable lease.
     Storage,
+    /// A hook dropped the packet.
+    Dropped,
+    /// A hook script must end first: the packet is parked.
+    Parked,
 }
 
 /// T1/T2 (RFC 2131 4.4.5): configured timers, or computed with t1/t2-percent when
