@@ -9,10 +9,13 @@ use crate::lfc::Lfc;
 use crate::raw4::RawSender;
 use corelease_config::{Dhcp4Config, Loaded, SocketType};
 use corelease_control::Backend;
-use corelease_shard::{RecvMeta, RuntimeConfig, SendMeta, ShardHandler};
+use corelease_hooks::Hooks;
+use corelease_shard::{RecvMeta, RuntimeConfig, SendBatch, SendMeta, ShardHandler, ShardWaker};
 use corelease_storage::{Family, LeaseLog, LeaseSink, LogOptions, NullSink, StorageError};
 use corelease_types::{Lease, LeaseKind};
-use corelease_v4::{InterfaceInfo, Meta4, Ports, Prepared4, ReloadBuild, ShardStats4, V4Shard};
+use corelease_v4::{
+    InterfaceInfo, Meta4, Ports, Prepared4, ReloadBuild, Resumed, ShardStats4, V4Shard,
+};
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -286,6 +289,33 @@ pub(crate) struct Dhcp4Handler {
     lfc: Lfc,
     /// This shard's index (config reload rebuilds the shard state for it).
     shard: usize,
+    /// Wakes this shard: the run-script spawner uses it when an awaited script ends, so a
+    /// parked packet resumes at once (set by the runtime before the first datagram).
+    waker: Option<ShardWaker>,
+}
+
+/// This shard's hooks from `hooks-libraries` (validated at configuration load); None when
+/// there are none. A failure here (the script vanished since the check, no thread) runs the
+/// shard without hooks, logged.
+fn build_hooks(prepared: &Prepared4, shard: usize, waker: Option<&ShardWaker>) -> Option<Hooks> {
+    let libraries = prepared
+        .hooks_libraries
+        .iter()
+        .map(|l| (l.library.as_path(), l.parameters.as_ref()));
+    match Hooks::from_libraries(libraries) {
+        Ok(Some(mut hooks)) => {
+            if let Some(w) = waker {
+                let w = w.clone();
+                hooks.set_exit_notify(Arc::new(move || w.wake()));
+            }
+            Some(hooks)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(target: "HOOKS_LIBRARY_LOAD_FAILED", shard, "hooks not installed on this shard: {e}");
+            None
+        }
+    }
 }
 
 impl Dhcp4Handler {
@@ -349,9 +379,19 @@ impl Dhcp4Handler {
         self.commit_log();
         let sink = std::mem::replace(self.v4.sink_mut(), ShardStore::Memory(NullSink));
         let (next, conflicts) = build.finish(&self.v4, sink);
+        let parked = self.v4.parked();
         // The old state goes back to the control thread: dropping a table of a million
         // leases takes tens of milliseconds, which the shard must not spend here.
         let old = std::mem::replace(&mut self.v4, next);
+        // The new configuration's hooks replace the old. Packets parked on the old hooks are
+        // dropped with them (their clients retransmit; a reply held after its lease was
+        // committed is answered again on the retransmission); their scripts still run to the
+        // end on the old spawner thread, which reaps them.
+        let hooks = build_hooks(self.v4.prepared(), self.shard, self.waker.as_ref());
+        self.v4.set_hooks(hooks);
+        if parked > 0 {
+            tracing::warn!(target: "DHCP4_DYNRECONF", shard = self.shard, parked, "packets parked on hook scripts were dropped by the reload");
+        }
         if let Ok(mut reg) = stats.lock() {
             if let Some(slot) = reg.get_mut(self.shard) {
                 *slot = Some(self.v4.stats());
@@ -463,6 +503,63 @@ impl ShardHandler for Dhcp4Handler {
             };
             self.lfc.on_tick(log, live);
         }
+    }
+
+    fn attach_waker(&mut self, waker: ShardWaker) {
+        if let Some(h) = self.v4.hooks_mut() {
+            let w = waker.clone();
+            h.set_exit_notify(Arc::new(move || w.wake()));
+        }
+        self.waker = Some(waker);
+    }
+
+    /// Packets parked on hook scripts that ended: resumed here, their replies sent by the
+    /// runtime after the lease log commit below.
+    fn pending_replies(&mut self, batch: &mut SendBatch, now: SystemTime) -> bool {
+        if !self.v4.hooks_pending() {
+            return false;
+        }
+        let now = unix_secs(now);
+        let mut more = false;
+        loop {
+            let Some(out) = batch.next_buffer() else {
+                more = true;
+                break;
+            };
+            let Some(resumed) = self.v4.resume_parked(now, out) else {
+                break;
+            };
+            let Resumed::Reply(r) = resumed else {
+                continue;
+            };
+            if let (Some(raw), Some(l2)) = (self.raw.as_mut(), r.l2_unicast) {
+                let src = r.src_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+                let ifindex = r.ifindex.unwrap_or(0);
+                raw.queue(
+                    ifindex,
+                    src,
+                    self.server_port,
+                    &l2,
+                    out.get(..r.len).unwrap_or(&[]),
+                );
+                continue;
+            }
+            let meta = SendMeta {
+                dst: r.dst,
+                src_ip: r.src_ip,
+                ifindex: r.ifindex,
+                len: r.len,
+            };
+            if batch.commit(&meta).is_err() {
+                tracing::warn!(target: "DHCP4_PACKET_SEND_FAIL", "resumed reply not queued");
+            }
+        }
+        // No reply leaves before its lease is durable (as on_batch_end does for packets).
+        self.commit_log();
+        if let Some(raw) = self.raw.as_mut() {
+            raw.flush();
+        }
+        more
     }
 
     fn on_wake(&mut self, now: SystemTime) {
@@ -702,6 +799,8 @@ fn run(
                 ShardStore::Memory(NullSink)
             };
             let mut v4 = V4Shard::new(Arc::clone(&prepared), i, shards, store);
+            // The waker comes with attach_waker, before the first datagram.
+            v4.set_hooks(build_hooks(&prepared, i, None));
             v4.set_clock(monotonic);
             let now = unix_secs(SystemTime::now());
             let mine = leases_slot
@@ -760,6 +859,7 @@ fn run(
                 server_port: ports.server,
                 lfc: Lfc::new(lfc_interval, i),
                 shard: i,
+                waker: None,
             }
         }
     };

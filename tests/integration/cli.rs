@@ -49,6 +49,27 @@ fn config_check_names_the_json_path_of_an_error() {
 fn config_check_reports_unsupported_keys_by_name() {
     let dir = TempDir::new("cli");
     let cfg = dir.file(
+        "ddns.json",
+        r#"{ "Dhcp4": { "dhcp-ddns": { "enable-updates": true },
+            "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24" } ] } }"#,
+    );
+    let out = Command::new(bin())
+        .args(["dhcp4", "-t"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("dhcp-ddns") && err.contains("not supported yet"),
+        "stderr: {err}"
+    );
+}
+
+#[test]
+fn config_check_refuses_a_hook_library_that_is_not_a_run_script_with_its_path() {
+    let dir = TempDir::new("cli");
+    let cfg = dir.file(
         "hooks.json",
         r#"{ "Dhcp4": { "hooks-libraries": [ { "library": "/usr/lib/libdhcp_lease_cmds.so" } ],
             "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24" } ] } }"#,
@@ -61,7 +82,9 @@ fn config_check_reports_unsupported_keys_by_name() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("hooks-libraries") && err.contains("not supported yet"),
+        err.contains(
+            "Dhcp4.hooks-libraries[0].library: '/usr/lib/libdhcp_lease_cmds.so' is not supported"
+        ),
         "stderr: {err}"
     );
 }

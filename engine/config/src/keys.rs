@@ -9,7 +9,7 @@
 //! Several `Unsupported` sections are already parsed and validated into the model, so only
 //! this table needs to change when the server starts honouring them: `reservations`,
 //! `host-reservation-identifiers`, `reservations-*`, `ip-reservations-unique`,
-//! `client-classes`, `control-socket(s)`, `hooks-libraries`, `allocator`, `offer-lifetime`,
+//! `client-classes`, `control-socket(s)`, `allocator`, `offer-lifetime`,
 //! `cache-*`, `store-extended-info`, `compatibility`, `sanity-checks`, `dhcp-queue-control`,
 //! `server-tag`, `statistic-default-*`, `parked-packet-limit`, `stash-agent-options`,
 //! `early-global-reservations-lookup`, `reservations-lookup-first`.
@@ -205,7 +205,7 @@ const GLOBAL: &[(&str, KeyStatus)] = &[
     ("hosts-databases", U),
     ("host-reservation-identifiers", U),
     ("client-classes", U),
-    ("hooks-libraries", U),
+    ("hooks-libraries", S),
     ("dhcp4o6-port", U),
     ("control-socket", S),
     ("control-sockets", S),
@@ -522,7 +522,7 @@ const CLIENT_CLASS: &[(&str, KeyStatus)] = &[
     ("comment", S),
 ];
 
-/// Inside `hooks-libraries` (itself still reported as not supported).
+/// Inside `hooks-libraries` (run-script libraries only, checked by the parser).
 const HOOK_LIBRARY: &[(&str, KeyStatus)] = &[
     ("library", S),
     ("parameters", S),
@@ -641,6 +641,10 @@ mod tests {
         assert_eq!(Scope::Global.status("subnet4"), Some(KeyStatus::Supported));
         assert_eq!(
             Scope::Global.status("hooks-libraries"),
+            Some(KeyStatus::Supported)
+        );
+        assert_eq!(
+            Scope::Global.status("dhcp-ddns"),
             Some(KeyStatus::Unsupported)
         );
         assert_eq!(Scope::Global.status("no-such-key"), None);

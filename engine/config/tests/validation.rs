@@ -68,7 +68,7 @@ fn unknown_key_deep_inside_names_its_path() {
 #[test]
 fn keys_kea_knows_but_we_do_not_implement_are_listed_not_ignored() {
     let loaded = load(
-        r#""hooks-libraries": [{ "library": "/x.so" }], "subnet4": [{ "id": 1, "subnet": "192.0.2.0/24",
+        r#""dhcp-ddns": { "enable-updates": true }, "subnet4": [{ "id": 1, "subnet": "192.0.2.0/24",
              "reservations": [{ "hw-address": "01:02:03:04:05:06" }],
              "pools": [{ "pool": "192.0.2.1-192.0.2.9", "client-class": "x" }] }],
             "lease-database": { "type": "memfile", "lfc-interval": 10, "host": "db" }"#,
@@ -78,7 +78,7 @@ fn keys_kea_knows_but_we_do_not_implement_are_listed_not_ignored() {
     assert_eq!(
         lines,
         [
-            "Dhcp4.hooks-libraries: not supported yet",
+            "Dhcp4.dhcp-ddns: not supported yet",
             "Dhcp4.subnet4[0].reservations: not supported yet",
             "Dhcp4.subnet4[0].pools[0].client-class: not supported yet",
             "Dhcp4.lease-database.host: not supported yet",
@@ -704,6 +704,30 @@ fn control_sockets_are_checked() {
            "control-sockets": []"#,
         "Dhcp4.control-sockets: give either control-socket or control-sockets, not both",
     );
+}
+
+#[test]
+fn only_run_script_hook_libraries_are_accepted_with_an_executable_script() {
+    assert_error(
+        r#""hooks-libraries": [{ "library": "/usr/lib/kea/hooks/libdhcp_lease_cmds.so" }]"#,
+        "Dhcp4.hooks-libraries[0].library: '/usr/lib/kea/hooks/libdhcp_lease_cmds.so' is not supported: corelease loads no hook libraries and implements natively only kea-hook-runscript.so and libdhcp_run_script.so",
+    );
+    assert_error(
+        r#""hooks-libraries": [{ "library": "/usr/lib/kea-hook-runscript.so", "parameters": { "script": "/nonexistent/hook.sh" } }]"#,
+        "Dhcp4.hooks-libraries[0].parameters.script: script '/nonexistent/hook.sh' does not exist or cannot be read",
+    );
+    assert_error(
+        r#""hooks-libraries": [{ "library": "/usr/lib/libdhcp_run_script.so", "parameters": { "name": "/bin/true" } },
+                              { "library": "/usr/lib/kea-hook-runscript.so", "parameters": { "script": "/bin/true" } }]"#,
+        "Dhcp4.hooks-libraries[1]: a second hooks library; corelease runs one run-script library: configure one script and dispatch on its first argument (the hook point)",
+    );
+    let loaded = load(
+        r#""hooks-libraries": [{ "library": "/usr/lib/kea/hooks/kea-hook-runscript.so",
+                                 "parameters": { "script": "/bin/true", "wait": false } }]"#,
+    )
+    .unwrap();
+    assert!(loaded.unsupported.is_empty(), "{:?}", loaded.unsupported);
+    assert_eq!(loaded.config.hooks_libraries.len(), 1);
 }
 
 #[test]

@@ -113,7 +113,9 @@ struct Recorder {
 
 impl Callout for Recorder {
     fn points(&self) -> HookPoints {
-        HookPoint::ALL.into_iter().fold(HookPoints::NONE, HookPoints::with)
+        HookPoint::ALL
+            .into_iter()
+            .fold(HookPoints::NONE, HookPoints::with)
     }
 
     fn call(&mut self, point: HookPoint, ctx: &HookContext<'_>) -> NextStep {
@@ -135,7 +137,10 @@ impl Callout for Recorder {
     }
 }
 
-fn recording(s: &mut V4Shard<MemorySink>, answer: Option<(HookPoint, NextStep)>) -> Arc<Mutex<Vec<Seen>>> {
+fn recording(
+    s: &mut V4Shard<MemorySink>,
+    answer: Option<(HookPoint, NextStep)>,
+) -> Arc<Mutex<Vec<Seen>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let mut hooks = Hooks::new();
     hooks.register(Box::new(Recorder {
@@ -164,12 +169,26 @@ fn every_point_is_called_in_keas_order_with_keas_arguments() {
     let v = take(&seen);
     assert_eq!(
         points(&v),
-        [Buffer4Receive, Pkt4Receive, Subnet4Select, Lease4Select, Pkt4Send, Buffer4Send]
+        [
+            Buffer4Receive,
+            Pkt4Receive,
+            Subnet4Select,
+            Lease4Select,
+            Pkt4Send,
+            Buffer4Send
+        ]
     );
     let sel = &v[3];
-    assert_eq!((sel.subnet, sel.lease, sel.fake_allocation), (Some(1), Some(IpAddr::V4(a)), true));
+    assert_eq!(
+        (sel.subnet, sel.lease, sel.fake_allocation),
+        (Some(1), Some(IpAddr::V4(a)), true)
+    );
     assert_eq!(v[1].query_type, Some(1), "DHCPDISCOVER");
-    assert_eq!((v[4].response_type, v[4].response_yiaddr), (Some(2), Some(a)), "the OFFER");
+    assert_eq!(
+        (v[4].response_type, v[4].response_yiaddr),
+        (Some(2), Some(a)),
+        "the OFFER"
+    );
 
     let ack = send(&mut s, &request(mac(1), a), NOW).expect("ack");
     assert_eq!(kind(&ack), Some(d4::MessageType::Ack));
@@ -194,11 +213,22 @@ fn every_point_is_called_in_keas_order_with_keas_arguments() {
     // Renewal: lease4_renew instead of lease4_select.
     let mut renew = msg(d4::MessageType::Request, mac(1));
     renew.set_ciaddr(a);
-    assert_eq!(send(&mut s, &renew, NOW + 10).as_ref().and_then(kind), Some(d4::MessageType::Ack));
+    assert_eq!(
+        send(&mut s, &renew, NOW + 10).as_ref().and_then(kind),
+        Some(d4::MessageType::Ack)
+    );
     let v = take(&seen);
     assert_eq!(
         points(&v),
-        [Buffer4Receive, Pkt4Receive, Subnet4Select, Lease4Renew, Leases4Committed, Pkt4Send, Buffer4Send]
+        [
+            Buffer4Receive,
+            Pkt4Receive,
+            Subnet4Select,
+            Lease4Renew,
+            Leases4Committed,
+            Pkt4Send,
+            Buffer4Send
+        ]
     );
     assert_eq!(v[3].lease, Some(IpAddr::V4(a)));
 
@@ -207,7 +237,10 @@ fn every_point_is_called_in_keas_order_with_keas_arguments() {
     rel.set_ciaddr(a);
     assert!(send(&mut s, &rel, NOW + 20).is_none());
     let v = take(&seen);
-    assert_eq!(points(&v), [Buffer4Receive, Pkt4Receive, Lease4Release, Leases4Committed]);
+    assert_eq!(
+        points(&v),
+        [Buffer4Receive, Pkt4Receive, Lease4Release, Leases4Committed]
+    );
     assert_eq!(v[3].deleted, [IpAddr::V4(a)]);
 
     // DECLINE of a fresh lease, then its probation ends: lease4_recover; a lease that
@@ -224,11 +257,15 @@ fn every_point_is_called_in_keas_order_with_keas_arguments() {
     take(&seen);
     s.on_tick(NOW + 5000);
     let v = take(&seen);
-    let mut reclaimed: Vec<(HookPoint, Option<IpAddr>)> = v.iter().map(|x| (x.point, x.lease)).collect();
+    let mut reclaimed: Vec<(HookPoint, Option<IpAddr>)> =
+        v.iter().map(|x| (x.point, x.lease)).collect();
     reclaimed.sort();
     assert_eq!(
         reclaimed,
-        [(Lease4Expire, Some(IpAddr::V4(c))), (Lease4Recover, Some(IpAddr::V4(b)))]
+        [
+            (Lease4Expire, Some(IpAddr::V4(c))),
+            (Lease4Recover, Some(IpAddr::V4(b)))
+        ]
     );
 }
 
@@ -253,7 +290,11 @@ fn skip_at_lease4_select_gives_no_offer_and_no_address_away() {
     s.set_hooks(None);
     let mut got = Vec::new();
     for i in 100..110 {
-        got.push(send(&mut s, &msg(d4::MessageType::Discover, mac(i)), NOW).expect("offer").yiaddr());
+        got.push(
+            send(&mut s, &msg(d4::MessageType::Discover, mac(i)), NOW)
+                .expect("offer")
+                .yiaddr(),
+        );
     }
     got.sort();
     got.dedup();
@@ -299,8 +340,15 @@ fn skip_at_lease4_renew_keeps_the_lease_as_it_is() {
     renew.set_ciaddr(offer.yiaddr());
     let ack = send(&mut s, &renew, NOW + 100).expect("ack");
     assert_eq!(kind(&ack), Some(d4::MessageType::Ack));
-    assert_eq!(s.sink_mut().records.len(), 1, "not extended: nothing new logged");
-    let cltt = s.table().get(u32::from(offer.yiaddr())).map(|e| e.lease.cltt);
+    assert_eq!(
+        s.sink_mut().records.len(),
+        1,
+        "not extended: nothing new logged"
+    );
+    let cltt = s
+        .table()
+        .get(u32::from(offer.yiaddr()))
+        .map(|e| e.lease.cltt);
     assert_eq!(cltt, Some(NOW));
 }
 
@@ -313,7 +361,10 @@ fn skip_at_lease4_release_keeps_the_lease() {
     let mut rel = msg(d4::MessageType::Release, mac(1));
     rel.set_ciaddr(offer.yiaddr());
     assert!(send(&mut s, &rel, NOW + 1).is_none());
-    let state = s.table().get(u32::from(offer.yiaddr())).map(|e| e.lease.state);
+    let state = s
+        .table()
+        .get(u32::from(offer.yiaddr()))
+        .map(|e| e.lease.state);
     assert_eq!(state, Some(LeaseState::Default));
 }
 
@@ -363,14 +414,30 @@ fn a_parked_discover_resumes_with_the_address_its_script_saw_while_others_are_se
         &format!("#!/bin/sh\n[ \"$1\" = lease4_select ] && echo \"$KEA_LEASE4_ADDRESS\" >> '{out}/select'\nexit 0\n"),
     );
     let mut s = shard();
-    s.set_hooks(Some(script_hooks(Contract::KeaHookRunscript, rec, true, false)));
-    assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW).is_none(), "parked");
+    s.set_hooks(Some(script_hooks(
+        Contract::KeaHookRunscript,
+        rec,
+        true,
+        false,
+    )));
+    assert!(
+        send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW).is_none(),
+        "parked"
+    );
     assert_eq!(s.parked(), 1);
     let offer = resume_until_reply(&mut s, NOW).expect("offer after the scripts");
     assert_eq!(kind(&offer), Some(d4::MessageType::Offer));
     let seen = std::fs::read_to_string(dir.path().join("select")).expect("script ran");
-    assert_eq!(seen.trim(), offer.yiaddr().to_string(), "offered exactly what the script saw");
-    assert_eq!(stat(&s, "pkt4-received"), 1, "a resumed packet is not counted twice");
+    assert_eq!(
+        seen.trim(),
+        offer.yiaddr().to_string(),
+        "offered exactly what the script saw"
+    );
+    assert_eq!(
+        stat(&s, "pkt4-received"),
+        1,
+        "a resumed packet is not counted twice"
+    );
     assert_eq!(stat(&s, "pkt4-offer-sent"), 1);
     assert!(s.park_stats().parked >= 4, "{:?}", s.park_stats());
     assert_eq!(s.parked(), 0);
@@ -387,13 +454,21 @@ fn an_address_held_for_a_parked_client_is_not_given_to_another() {
     );
     let rec = script(dir.path(), "gate.sh", &body);
     let mut s = shard();
-    s.set_hooks(Some(script_hooks(Contract::KeaHookRunscript, rec, true, false)));
+    s.set_hooks(Some(script_hooks(
+        Contract::KeaHookRunscript,
+        rec,
+        true,
+        false,
+    )));
     assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW).is_none());
     // Drive client 1 to its lease4_select park (three quick parks first).
     let mut out = [0u8; 1500];
     for _ in 0..2000 {
         while s.resume_parked(NOW, &mut out).is_some() {}
-        if s.park_stats().parked >= 3 && s.parked() == 1 && s.hooks().is_some_and(|h| h.running() == 1) {
+        if s.park_stats().parked >= 3
+            && s.parked() == 1
+            && s.hooks().is_some_and(|h| h.running() == 1)
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -409,10 +484,17 @@ fn an_address_held_for_a_parked_client_is_not_given_to_another() {
             break;
         }
     }
-    assert_eq!(others.len(), 9, "the others are served while client 1 waits");
+    assert_eq!(
+        others.len(),
+        9,
+        "the others are served while client 1 waits"
+    );
     std::fs::write(&gate, b"").expect("open the gate");
     let offer = resume_until_reply(&mut s, NOW).expect("client 1's offer");
-    assert!(!others.contains(&offer.yiaddr()), "its held address went to nobody else");
+    assert!(
+        !others.contains(&offer.yiaddr()),
+        "its held address went to nobody else"
+    );
 }
 
 #[test]
@@ -428,11 +510,21 @@ fn a_reply_parked_after_the_commit_is_held_then_sent_unchanged() {
     let offer = send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW).expect("offer");
     // Kea's run_script with sync: fires at leases4_committed (not at select or send).
     s.set_hooks(Some(script_hooks(Contract::KeaRunScript, rec, true, false)));
-    assert!(send(&mut s, &request(mac(1), offer.yiaddr()), NOW).is_none(), "held");
-    assert_eq!(s.sink_mut().records.len(), 1, "committed before the script ran");
+    assert!(
+        send(&mut s, &request(mac(1), offer.yiaddr()), NOW).is_none(),
+        "held"
+    );
+    assert_eq!(
+        s.sink_mut().records.len(),
+        1,
+        "committed before the script ran"
+    );
     assert_eq!(stat(&s, "pkt4-ack-sent"), 0);
     let mut out = [0u8; 1500];
-    assert!(s.resume_parked(NOW, &mut out).is_none(), "script still running");
+    assert!(
+        s.resume_parked(NOW, &mut out).is_none(),
+        "script still running"
+    );
     std::fs::write(&gate, b"").expect("open the gate");
     let ack = resume_until_reply(&mut s, NOW).expect("the held ACK");
     assert_eq!(kind(&ack), Some(d4::MessageType::Ack));
@@ -450,9 +542,17 @@ fn exit_code_drops_refuses_the_lease_at_lease4_select() {
         "#!/bin/sh\n[ \"$1\" = lease4_select ] && [ \"$KEA_QUERY4_HWADDR\" = 02:00:00:00:00:01 ] && exit 1\nexit 0\n",
     );
     let mut s = shard();
-    s.set_hooks(Some(script_hooks(Contract::KeaHookRunscript, rec, true, true)));
+    s.set_hooks(Some(script_hooks(
+        Contract::KeaHookRunscript,
+        rec,
+        true,
+        true,
+    )));
     assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW).is_none());
-    assert!(resume_until_reply(&mut s, NOW).is_none(), "refused: no OFFER");
+    assert!(
+        resume_until_reply(&mut s, NOW).is_none(),
+        "refused: no OFFER"
+    );
     assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(2)), NOW).is_none());
     let offer = resume_until_reply(&mut s, NOW).expect("another client is served");
     assert_eq!(kind(&offer), Some(d4::MessageType::Offer));

@@ -47,7 +47,7 @@ use corelease_hooks::{
 };
 use corelease_storage::LeaseSink;
 use corelease_types::Lease;
-use corelease_wire::v4::{Dhcp4Packet, MessageType, OptionIndex, SERVER_PORT};
+use corelease_wire::v4::{Dhcp4Packet, MessageType, OptionIndex};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// Room for one datagram in a parking slot: the runtime's slot size.
@@ -214,10 +214,7 @@ impl<S: LeaseSink> V4Shard<S> {
 
     /// Counters of parking (zero without hooks).
     pub fn park_stats(&self) -> ParkStats {
-        self.hooked
-            .as_deref()
-            .map(|h| h.stats)
-            .unwrap_or_default()
+        self.hooked.as_deref().map(|h| h.stats).unwrap_or_default()
     }
 
     /// Packets parked now.
@@ -239,9 +236,7 @@ impl<S: LeaseSink> V4Shard<S> {
     /// True if something listens at `point` (cheap: no context is built otherwise).
     #[inline]
     pub(crate) fn hook_wanted(&self, point: HookPoint) -> bool {
-        self.hooked
-            .as_deref()
-            .is_some_and(|h| h.hooks.wants(point))
+        self.hooked.as_deref().is_some_and(|h| h.hooks.wants(point))
     }
 
     /// Runs the hooks of `point` for the query being processed.
@@ -271,7 +266,10 @@ impl<S: LeaseSink> V4Shard<S> {
             .interface(meta.ifindex)
             .map(|i| i.name.as_str())
             .unwrap_or("");
-        let local = local_of(meta, p.interface(meta.ifindex).and_then(|i| i.addrs.first().copied()));
+        let iface_addr = p
+            .interface(meta.ifindex)
+            .and_then(|i| i.addrs.first().copied());
+        let local = local_of(meta, iface_addr, p.server_port);
         let query = PacketView::from_wire(pkt, &self.opts, iface, meta.ifindex, local, meta.src);
         let srt = args.subnet.and_then(|s| p.subnets.get(s));
         let timers = srt
@@ -466,7 +464,10 @@ impl<S: LeaseSink> V4Shard<S> {
             .interface(meta.ifindex)
             .map(|i| i.name.as_str())
             .unwrap_or("");
-        let local = local_of(meta, p.interface(meta.ifindex).and_then(|i| i.addrs.first().copied()));
+        let iface_addr = p
+            .interface(meta.ifindex)
+            .and_then(|i| i.addrs.first().copied());
+        let local = local_of(meta, iface_addr, p.server_port);
         let query = PacketView::from_wire(pkt, &self.opts, iface, meta.ifindex, local, meta.src);
         let response_bytes = reply.and_then(|r| out.get(..r.len));
         let response = match (response_bytes, reply) {
@@ -505,7 +506,7 @@ impl<S: LeaseSink> V4Shard<S> {
             query: Some(query),
             response,
             leases: granted.map(std::slice::from_ref).unwrap_or(&[]),
-            deleted_leases: hs.deleted.as_ref().map(std::slice::from_ref).unwrap_or(&[]),
+            deleted_leases: hs.deleted.as_slice(),
             ..HookContext::new(now)
         };
         hs.fired = hs.fired.with(point);
@@ -556,7 +557,9 @@ impl<S: LeaseSink> V4Shard<S> {
                 let reply = self.process(&meta, data, now, out);
                 self.after_process(&meta, data, now, out, reply)
             }
-            Some((reply, stage)) => self.resume_post(&meta, data, now, out, &mut reply_buf, reply, stage),
+            Some((reply, stage)) => {
+                self.resume_post(&meta, data, now, out, &mut reply_buf, reply, stage)
+            }
         };
         // Put the buffers back in the first slot that lacks them (the packet may have parked
         // again in this very slot, which then took fresh ones from nowhere: see park_*).
@@ -600,13 +603,13 @@ impl<S: LeaseSink> V4Shard<S> {
 }
 
 /// Our address and port for an exchange (Kea's `getLocalAddr` / `getLocalPort`).
-fn local_of(meta: &Meta4, iface_addr: Option<Ipv4Addr>) -> SocketAddrV4 {
+fn local_of(meta: &Meta4, iface_addr: Option<Ipv4Addr>, port: u16) -> SocketAddrV4 {
     let ip = if !meta.dst.is_broadcast() && !meta.dst.is_unspecified() {
         meta.dst
     } else {
         iface_addr.unwrap_or(meta.local)
     };
-    SocketAddrV4::new(ip, SERVER_PORT)
+    SocketAddrV4::new(ip, port)
 }
 
 /// A slot with both buffers (one whose buffers are lent to a resumed packet has none).
@@ -616,7 +619,13 @@ fn usable_slot(hs: &mut HookState) -> Option<&mut ParkSlot> {
         .find(|s| s.ticket.is_none() && s.query.len() >= SLOT_BYTES && s.reply.len() >= SLOT_BYTES)
 }
 
-fn park_query(hs: &mut HookState, ticket: ScriptTicket, point: HookPoint, meta: &Meta4, data: &[u8]) {
+fn park_query(
+    hs: &mut HookState,
+    ticket: ScriptTicket,
+    point: HookPoint,
+    meta: &Meta4,
+    data: &[u8],
+) {
     let fired = hs.fired;
     let Some(slot) = usable_slot(hs) else {
         hs.stats.table_full += 1;
@@ -715,7 +724,10 @@ impl<S: LeaseSink> V4Shard<S> {
     }
 
     pub(crate) fn park_hold_secs(&self) -> u64 {
-        self.hooked.as_deref().map(|h| h.park_hold_secs).unwrap_or(0)
+        self.hooked
+            .as_deref()
+            .map(|h| h.park_hold_secs)
+            .unwrap_or(0)
     }
 
     /// Gives back an address picked for a client that will not get it (a hook refused the

@@ -25,13 +25,13 @@ pub use stats::{kea_statistics, ShardStats4};
 use corelease_alloc::reclaim::{CycleEnd, ReclaimCycles, ReclaimFamily, ReclaimLimits};
 use corelease_alloc::FreeLeaseQueue;
 use corelease_hooks::HookPoint;
-use hooked::{PointArgs, Step};
 use corelease_storage::LeaseSink;
 use corelease_types::{ClientId, HwAddr, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
 use corelease_wire::v4::{
     opt, relay_link_selection, relay_sub, relay_suboptions, Dhcp4Packet, Dhcp4Writer, MessageType,
     OptionIndex, WireError, SERVER_PORT,
 };
+use hooked::{PointArgs, Step};
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
@@ -1144,9 +1144,8 @@ impl<S: LeaseSink> V4Shard<S> {
                 Step::Park => {
                     if !was_lease {
                         // Held for this client (as an offer) while its script runs.
-                        let until = now
-                            + u64::from(self.prepared.offer_hold_secs)
-                            + self.park_hold_secs();
+                        let until =
+                            now + u64::from(self.prepared.offer_hold_secs) + self.park_hold_secs();
                         self.table.insert(Entry {
                             lease,
                             pool,

@@ -149,6 +149,9 @@ pub struct Prepared4 {
     pub configured_server_ids: Vec<Ipv4Addr>,
     /// Kea's `expired-leases-processing` (ARM chapter 12).
     pub expired: corelease_config::ExpiredLeasesProcessing,
+    /// `hooks-libraries` (validated run-script entries): the runtime builds each shard's
+    /// `Hooks` from them (the engine never starts threads itself).
+    pub hooks_libraries: Vec<corelease_config::HookLibrary>,
 }
 
 /// Ports the server answers on; tests move them off 67/68 (Kea's -p / -P).
@@ -266,6 +269,7 @@ impl Prepared4 {
             client_port: ports.client,
             configured_server_ids,
             expired: cfg.expired_leases_processing,
+            hooks_libraries: cfg.hooks_libraries.clone(),
         }
     }
 

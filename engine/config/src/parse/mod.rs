@@ -320,7 +320,10 @@ fn parse_dhcp4(f: &mut Findings, map: &Map<String, Value>) -> Dhcp4Config {
             list.iter()
                 .enumerate()
                 .filter_map(|(i, v)| {
-                    parse_hook_library(f, v, &format!("{path}.hooks-libraries[{i}]"))
+                    let entry = format!("{path}.hooks-libraries[{i}]");
+                    let library = parse_hook_library(f, v, &entry)?;
+                    services::check_run_script(f, &library, &entry, i > 0);
+                    Some(library)
                 })
                 .collect()
         })

@@ -29,6 +29,38 @@ pub(super) fn parse_hook_library(
     })
 }
 
+/// A DHCPv4 `hooks-libraries` entry must be one of the run-script libraries corelease
+/// implements natively (it loads no shared objects), with a script that exists and is
+/// executable now, as Kea checks when it loads the library; only one run-script entry
+/// (`not_first`: an entry came before it).
+pub(super) fn check_run_script(
+    f: &mut Findings,
+    library: &HookLibrary,
+    path: &str,
+    not_first: bool,
+) {
+    let checked = corelease_hooks::RunScriptConfig::from_library(
+        &library.library,
+        library.parameters.as_ref(),
+        path,
+    );
+    match checked {
+        Ok(_) if not_first => f.error(
+            path,
+            "a second hooks library; corelease runs one run-script library: configure one script and dispatch on its first argument (the hook point)",
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            // The hooks crate names the key in its message ("<path>.parameters.script: ...").
+            let text = e.to_string();
+            match text.split_once(": ") {
+                Some((at, why)) => f.error(at, why),
+                None => f.error(path, text),
+            }
+        }
+    }
+}
+
 /// `control-socket` (one map, the pre-2.7 form) or `control-sockets` (a list), ARM 9.9.
 pub(super) fn parse_control_sockets(
     f: &mut Findings,
