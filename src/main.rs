@@ -4,6 +4,8 @@
 //! servers live in `server4.rs` and `server6.rs`.
 
 mod control4;
+mod control6;
+mod control_common;
 mod ifaces;
 mod lfc;
 mod raw4;

@@ -18,6 +18,7 @@
 //! A client's leases therefore live in exactly one shard, as for v4. A packet without a
 //! client DUID (an Information-request may omit it) belongs to shard 0.
 
+use crate::control6::{job_queues6, Dhcp6Backend, ShardJob6};
 use crate::ifaces;
 use crate::lfc::Lfc;
 use crate::server4::{
@@ -34,8 +35,10 @@ use corelease_v6::{
 use std::ffi::OsString;
 use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicI32;
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The embedded default configuration (`corelease dhcp6` without -c).
 pub const DEFAULT_CONFIG: &str = include_str!("../configs/default-dhcp6.json");
@@ -310,16 +313,32 @@ fn generate(cfg: &ServerIdConfig, now_unix: u64) -> Vec<u8> {
 /// One shard's handler: the sans-IO v6 logic, the owner-shard steering, the interface filter,
 /// the log commit and lease file cleanup.
 pub(crate) struct Dhcp6Handler {
-    v6: V6Shard<ShardStore>,
+    pub(crate) v6: V6Shard<ShardStore>,
     shard: usize,
     shards: usize,
     /// Interfaces packets are accepted on (None: any).
     allowed_ifaces: Option<Vec<u32>>,
     lfc: Lfc,
+    /// Jobs from the control thread (lease6-* commands, dhcp-disable), run in `on_wake`.
+    jobs: Option<Receiver<ShardJob6>>,
+    /// dhcp-disable (ARM 19.4.11): packets are received, counted and dropped.
+    disabled: bool,
+    /// dhcp-disable's max-period: when to switch back on by itself (Unix secs).
+    disabled_until: Option<u64>,
 }
 
 impl Dhcp6Handler {
-    fn commit_log(&mut self) {
+    pub(crate) fn set_enabled(&mut self, enabled: bool, until: Option<u64>) {
+        self.disabled = !enabled;
+        self.disabled_until = if enabled { None } else { until };
+        if enabled {
+            tracing::info!(target: "DHCP6_DHCP_ENABLE", "DHCPv6 service enabled");
+        } else {
+            tracing::info!(target: "DHCP6_DHCP_DISABLE", "DHCPv6 service disabled");
+        }
+    }
+
+    pub(crate) fn commit_log(&mut self) {
         if let ShardStore::Log(log) = self.v6.sink_mut() {
             if let Err(e) = log.commit() {
                 tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", "lease log commit failed: {e}");
@@ -348,6 +367,12 @@ impl ShardHandler<V6> for Dhcp6Handler {
         out: &mut [u8],
         now: SystemTime,
     ) -> Option<SendMeta6> {
+        if self.disabled {
+            let g = &self.v6.stats().global;
+            g.pkt6_received.inc();
+            g.pkt6_receive_drop.inc();
+            return None;
+        }
         if let Some(allowed) = &self.allowed_ifaces {
             if meta.ifindex != 0 && !allowed.contains(&meta.ifindex) {
                 let g = &self.v6.stats().global;
@@ -377,7 +402,22 @@ impl ShardHandler<V6> for Dhcp6Handler {
         self.commit_log();
     }
 
+    fn on_wake(&mut self, now: SystemTime) {
+        let now = unix_secs(now);
+        // Bounded: jobs queued after this call started wait for the next wake-up.
+        let pending: Vec<ShardJob6> = match &self.jobs {
+            Some(rx) => rx.try_iter().take(1024).collect(),
+            None => return,
+        };
+        for job in pending {
+            job(self, now);
+        }
+    }
+
     fn on_tick(&mut self, now: SystemTime) {
+        if self.disabled_until.is_some_and(|t| unix_secs(now) >= t) {
+            self.set_enabled(true, None);
+        }
         self.v6.on_tick(unix_secs(now));
         let (sink, table) = self.v6.sink_and_table();
         if let ShardStore::Log(log) = sink {
@@ -405,7 +445,10 @@ fn run(
     client_port: u16,
     config_path: Option<&Path>,
 ) -> Result<i32, String> {
+    let started = Instant::now();
     let cfg = &loaded.config;
+    corelease_control::ControlServer::validate(&cfg.control_sockets, &loaded.raw)
+        .map_err(|e| e.to_string())?;
     if client_port != CLIENT_PORT {
         tracing::warn!(target: "DHCP6_CONFIG_UNSUPPORTED", client_port, "-P: replies go to the port each client sent from, as in Kea; the switch only matters for tests");
     }
@@ -514,6 +557,8 @@ fn run(
     let stats_registry: Arc<Mutex<Vec<Option<Arc<ShardStats6>>>>> =
         Arc::new(Mutex::new(vec![None; shards]));
     let open_errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let (job_senders, job_receivers) = job_queues6(shards);
+    let job_slot = Arc::new(Mutex::new(job_receivers));
     let rt_cfg = RuntimeConfig {
         shards,
         pin_cores: true,
@@ -530,6 +575,7 @@ fn run(
         let rehashed = Arc::clone(&rehashed);
         let dir = dir.clone();
         let duid = duid.clone();
+        let job_slot = Arc::clone(&job_slot);
         move |i: usize| {
             let store = if persist {
                 match LeaseLog::open(&dir, Family::V6, i, log_options(&durability)) {
@@ -580,20 +626,29 @@ fn run(
                     *slot = Some(v6.stats());
                 }
             }
+            let jobs = job_slot
+                .lock()
+                .ok()
+                .and_then(|mut v| v.get_mut(i).and_then(Option::take));
             Dhcp6Handler {
                 v6,
                 shard: i,
                 shards,
                 allowed_ifaces: allowed.clone(),
                 lfc: Lfc::new(lfc_interval, i),
+                jobs,
+                disabled: false,
+                disabled_until: None,
             }
         }
     };
-    let mut runtime = corelease_shard::start6(rt_cfg, sockets, factory)
-        .map_err(|e| format!("starting shards: {e}"))?;
+    let runtime = Arc::new(
+        corelease_shard::start6(rt_cfg, sockets, factory)
+            .map_err(|e| format!("starting shards: {e}"))?,
+    );
     let failed = open_errors.lock().map(|e| e.clone()).unwrap_or_default();
     if !failed.is_empty() {
-        let _ = runtime.stop();
+        runtime.shutdown();
         return Err(failed.join("; "));
     }
     if rehash {
@@ -607,6 +662,33 @@ fn run(
             tracing::warn!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", "not every shard rewrote its log; logs of removed shards are kept (they are still read at start)");
         }
     }
+    let exit_value = Arc::new(AtomicI32::new(0));
+    let backend = Arc::new(Dhcp6Backend {
+        runtime: Arc::clone(&runtime),
+        wakers: (0..shards).filter_map(|i| runtime.waker(i)).collect(),
+        jobs: job_senders,
+        prepared: Arc::clone(&prepared),
+        stats: Arc::clone(&stats_registry),
+        raw_config: loaded.raw.clone(),
+        config_file: config_path.map(Path::to_path_buf),
+        started,
+        multi_threading: cfg.multi_threading.enable,
+        packet_queue_size: cfg.multi_threading.packet_queue_size,
+        exit_value: Arc::clone(&exit_value),
+        disabled: Mutex::new(false),
+    });
+    let control = Arc::new(corelease_control::Control::new(
+        backend,
+        corelease_control::Limit::from_defaults(20, 0),
+    ));
+    let control_server =
+        match corelease_control::ControlServer::start(&cfg.control_sockets, &loaded.raw, control) {
+            Ok(s) => s,
+            Err(e) => {
+                runtime.shutdown();
+                return Err(e.to_string());
+            }
+        };
     let pid_file = write_pid_file(config_path);
     tracing::info!(target: "DHCP6_STARTED", shards, port = server_port, "corelease dhcp6 {} started", env!("CARGO_PKG_VERSION"));
     loop {
@@ -620,6 +702,15 @@ fn run(
             }
         }
     }
+    runtime.shutdown();
+    // The control threads hold the backend and with it the runtime: stop them first.
+    control_server.stop();
+    let mut runtime = match Arc::try_unwrap(runtime) {
+        Ok(rt) => rt,
+        Err(_) => {
+            return Err("the runtime is still shared after the control server stopped".into())
+        }
+    };
     let joined = runtime.stop();
     let counters = runtime.counters();
     let handed: u64 = counters.iter().map(|c| c.handed_off).sum();
@@ -639,7 +730,7 @@ fn run(
         let _ = std::fs::remove_file(p);
     }
     joined.map_err(|e| format!("shard failed: {e}"))?;
-    Ok(0)
+    Ok(exit_value.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// True for an interface that is not loopback (loopback carries no multicast group joins).

@@ -422,3 +422,140 @@ fn dhclient6_gets_an_address_and_a_prefix_that_are_in_the_lease_log() {
         "{prefix} in the lease log:\n{rows:?}\n{output}"
     );
 }
+
+fn unix_command(socket: &Path, cmd: &serde_json::Value) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket)
+        .unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s.write_all(cmd.to_string().as_bytes()).expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("response");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+}
+
+#[test]
+fn control_socket_serves_v6_statistics_and_lease6_commands() {
+    use serde_json::json;
+    let _g = serial();
+    let ns = NetNs::new("c6");
+    let dir = TempDir::new("c6");
+    let socket = dir.0.join("kea6-ctrl.sock");
+    let template = RELAYED_CONFIG.replace(
+        r#""preferred-lifetime""#,
+        &format!(
+            r#""control-sockets": [ {{ "socket-type": "unix", "socket-name": "{}" }} ], "preferred-lifetime""#,
+            socket.display()
+        ),
+    );
+    let (cfg, _) = config(&dir, &template, "lo");
+    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
+    let server = Server::start6(&ns, &["-c", &cfg.to_string_lossy(), "-p", "5547"], &env);
+    let report = run_perfdhcp(
+        &ns,
+        &[
+            "-6",
+            "-A",
+            "1",
+            "-e",
+            "address-and-prefix",
+            "-r",
+            "100",
+            "-R",
+            "300",
+            "-n",
+            "300",
+            "-p",
+            "15",
+            "-l",
+            "::1",
+            "-L",
+            "547",
+            "-N",
+            "5547",
+            "::1",
+        ],
+    );
+    let cmd = |c: serde_json::Value| unix_command(&socket, &c);
+    let stats = cmd(json!({ "command": "statistic-get-all" }));
+    assert_eq!(stats["result"], 0, "{stats}");
+    let stat = |name: &str| stats["arguments"][name][0][0].as_i64().unwrap_or(-1);
+    let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
+    let drops = perfdhcp_value(&report, "REQUEST-REPLY", "drops").unwrap_or(0.0);
+    let reply_sent = stat("pkt6-reply-sent") as f64;
+    assert!(replies >= 0.98 * 300.0, "{report}");
+    assert!(
+        reply_sent >= replies && reply_sent <= replies + drops,
+        "{stats}\n{report}"
+    );
+    let nas = stat("subnet[9].assigned-nas");
+    let pds = stat("subnet[9].assigned-pds");
+    assert_eq!(nas as f64, reply_sent, "{stats}");
+    assert_eq!(pds as f64, reply_sent, "{stats}");
+
+    let all = cmd(json!({ "command": "lease6-get-all", "arguments": { "subnets": [9] } }));
+    let leases = all["arguments"]["leases"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(leases.len() as i64, nas + pds, "{all}");
+    let na = leases
+        .iter()
+        .find(|l| l["type"] == "IA_NA")
+        .cloned()
+        .expect("an IA_NA lease");
+    let addr = na["ip-address"].as_str().unwrap_or_default().to_string();
+    let got = cmd(json!({ "command": "lease6-get", "arguments": { "ip-address": addr } }));
+    assert_eq!(got["result"], 0, "{got}");
+    assert_eq!(got["arguments"]["duid"], na["duid"], "{got}");
+    let by_duid =
+        cmd(json!({ "command": "lease6-get-by-duid", "arguments": { "duid": na["duid"] } }));
+    assert_eq!(by_duid["result"], 0, "{by_duid}");
+    assert!(by_duid["arguments"]["leases"]
+        .as_array()
+        .is_some_and(|l| l.iter().any(|x| x["ip-address"] == addr.as_str())));
+    let page =
+        cmd(json!({ "command": "lease6-get-page", "arguments": { "from": "start", "limit": 10 } }));
+    assert_eq!(page["arguments"]["count"], 10, "{page}");
+
+    let del = cmd(json!({ "command": "lease6-del", "arguments": { "ip-address": addr } }));
+    assert_eq!(del["result"], 0, "{del}");
+    let gone = cmd(json!({ "command": "lease6-get", "arguments": { "ip-address": addr } }));
+    assert_eq!(gone["result"], 3, "{gone}");
+    let after = cmd(
+        json!({ "command": "statistic-get", "arguments": { "name": "subnet[9].assigned-nas" } }),
+    );
+    assert_eq!(
+        after["arguments"]["subnet[9].assigned-nas"][0][0],
+        nas - 1,
+        "{after}"
+    );
+
+    let add = cmd(json!({ "command": "lease6-add", "arguments": {
+        "ip-address": "fd00:1::77", "duid": "01:02:03:04:05:06", "iaid": 5, "subnet-id": 9 } }));
+    assert_eq!(add["result"], 0, "{add}");
+    let added =
+        cmd(json!({ "command": "lease6-get", "arguments": { "ip-address": "fd00:1::77" } }));
+    assert_eq!(added["arguments"]["duid"], "01:02:03:04:05:06", "{added}");
+    let twice = cmd(json!({ "command": "lease6-add", "arguments": {
+        "ip-address": "fd00:1::77", "duid": "0a:0b:0c", "iaid": 1, "subnet-id": 9 } }));
+    assert_eq!(twice["result"], 1, "{twice}");
+
+    let list = cmd(json!({ "command": "list-commands" }));
+    let names: Vec<&str> = list["arguments"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    assert!(names.contains(&"lease6-get") && names.contains(&"statistic-get-all"));
+    assert!(!names.iter().any(|n| n.starts_with("lease4-")), "{list}");
+    let v4 = cmd(json!({ "command": "lease4-get-all" }));
+    assert_eq!(v4["result"], 2, "{v4}");
+    let output = server.stop();
+
+    // The deletion and the addition are in the lease log.
+    let (header, rows) = export(&cfg);
+    let addrs: Vec<&str> = rows.iter().map(|r| column(&header, r, "address")).collect();
+    assert!(addrs.contains(&"fd00:1::77"), "{output}");
+    assert!(!addrs.contains(&addr.as_str()), "{output}");
+}

@@ -59,7 +59,7 @@ table!(GLOBAL6, [
     "option-data" => S, "server-id" => S, "rapid-commit" => S,
     "expired-leases-processing" => S, "multi-threading" => S, "loggers" => S,
     "user-context" => S, "comment" => S,
-    "option-def" => U, "control-socket" => U, "control-sockets" => U, "hooks-libraries" => U,
+    "option-def" => U, "control-socket" => S, "control-sockets" => S, "hooks-libraries" => U,
     "hosts-database" => U, "hosts-databases" => U, "host-reservation-identifiers" => U,
     "client-classes" => U, "dhcp4o6-port" => U, "dhcp-queue-control" => U, "dhcp-ddns" => U,
     "sanity-checks" => U, "reservations" => U, "config-control" => U, "server-tag" => U,

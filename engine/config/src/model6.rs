@@ -31,7 +31,7 @@ pub struct Dhcp6Config {
     pub server_id: ServerIdConfig,
     pub expired_leases_processing: ExpiredLeasesProcessing,
     pub loggers: Vec<LoggerConfig>,
-    /// Parsed; reported as not supported until the control thread serves them for v6.
+    /// Served by the control thread of `corelease dhcp6` (src/control6.rs).
     pub control_sockets: Vec<ControlSocket>,
     /// Parsed; reported as not supported until hooks land.
     pub hooks_libraries: Vec<HookLibrary>,

@@ -231,6 +231,16 @@ pub trait Backend: Send + Sync + 'static {
     }
     /// Deletes every lease of `subnet` (all when None); returns how many.
     fn wipe_leases(&self, subnet: Option<SubnetId>) -> Result<u64, String>;
+    /// Commands of the server's address family that this crate does not parse (DHCPv6's
+    /// lease6-*): `Some(response)` when the backend answers `command` itself, `None` to let
+    /// the shared dispatcher handle it. Asked first, for every command.
+    fn family_command(&self, _command: &str, _args: Option<&Value>) -> Option<Response> {
+        None
+    }
+    /// What `list-commands` lists (the dispatcher's own [`COMMANDS`] by default).
+    fn command_names(&self) -> Vec<&'static str> {
+        COMMANDS.to_vec()
+    }
 }
 
 /// The commands this crate answers, in list-commands order.
@@ -297,8 +307,11 @@ impl Control {
     pub fn handle(&self, req: &Request) -> Response {
         let args = req.arguments.as_ref();
         let b = &*self.backend;
+        if let Some(response) = b.family_command(req.command.as_str(), args) {
+            return response;
+        }
         match req.command.as_str() {
-            "list-commands" => Response::arguments(json!(COMMANDS)),
+            "list-commands" => Response::arguments(json!(b.command_names())),
             "version-get" => {
                 let (text, extended) = b.version();
                 Response::success(text).with_arguments(json!({ "extended": extended }))

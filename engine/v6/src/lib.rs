@@ -208,6 +208,52 @@ impl<S: LeaseSink> V6Shard<S> {
         &mut self.core.sink
     }
 
+    /// Deletes the committed lease of `key` (lease6-del, lease6-wipe; ARM 16.x "lease_cmds"):
+    /// the log records the removal, the address or prefix is freed and leaves the
+    /// assigned-nas / assigned-pds count. None when there is no such lease (an advertised,
+    /// uncommitted one included) or the log refused the removal.
+    pub fn delete_lease(&mut self, key: LeaseKey) -> Option<Lease> {
+        let p = &*self.prepared;
+        let c = &mut self.core;
+        let e = c.table.get(key).filter(|e| !e.is_offer())?.clone();
+        if let Err(err) = c
+            .sink
+            .remove(e.lease.kind, e.lease.addr, e.lease.prefix_len)
+        {
+            tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", error = %err, addr = %e.lease.addr, "lease log removal failed");
+            return None;
+        }
+        let si = e.subnet as usize;
+        match e.lease.state {
+            LeaseState::Default => c.count_assigned(si, key.1, -1),
+            LeaseState::Declined => {
+                c.count_assigned(si, key.1, -1);
+                c.count_declined(si, -1);
+            }
+            _ => {}
+        }
+        c.table.remove(key);
+        c.give_back(p, &e, key);
+        Some(e.lease)
+    }
+
+    /// Adds a lease from the control plane (lease6-add): refused when the address or prefix
+    /// already has a lease or is held elsewhere; logged, then counted like a recovered one.
+    pub fn add_lease(&mut self, lease: Lease, now: u64) -> Result<(), String> {
+        let key = key_of(&lease);
+        if self.core.table.get(key).is_some_and(|e| !e.is_offer()) {
+            return Err(format!("lease for {} already exists", lease.addr));
+        }
+        if self.load_leases([lease.clone()], now) > 0 {
+            return Err(format!("{} is in use", lease.addr));
+        }
+        if !self.core.record(&lease) {
+            self.delete_lease(key);
+            return Err(format!("{}: the lease log refused the lease", lease.addr));
+        }
+        Ok(())
+    }
+
     /// The lease sink and the lease table at once (lease file cleanup snapshots the table
     /// into the log).
     pub fn sink_and_table(&mut self) -> (&mut S, &LeaseTable6) {

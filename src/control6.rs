@@ -1,0 +1,608 @@
+//! The control plane of `corelease dhcp6`: the shared command dispatcher and sockets of
+//! corelease-control (statistics, /metrics, status, config-get/-test/-write, shutdown,
+//! dhcp-disable/-enable) over this server's shards, plus Kea's lease6-* commands (ARM 16.x
+//! "lease_cmds"), which the dispatcher hands to [`Backend::family_command`]. Shards are reached
+//! only through their job queues, run between batches in `on_wake`.
+
+use crate::server6::Dhcp6Handler;
+use corelease_config::Dhcp6Config;
+use corelease_control::{result, Backend, LeaseQuery, MetricsWriter, Response};
+use corelease_shard::{Runtime, ShardWaker};
+use corelease_types::{ClientId, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
+use corelease_v6::{owner_shard, Prepared6, ShardStats6};
+use serde_json::{json, Map, Value};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Work for one shard, run on the shard's thread with the current Unix time.
+pub(crate) type ShardJob6 = Box<dyn FnOnce(&mut Dhcp6Handler, u64) + Send>;
+
+/// How long a command waits for a shard's answer.
+const SHARD_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One job queue per shard: the senders stay with the backend, each receiver goes to its shard.
+pub(crate) fn job_queues6(
+    shards: usize,
+) -> (Vec<Sender<ShardJob6>>, Vec<Option<Receiver<ShardJob6>>>) {
+    (0..shards)
+        .map(|_| mpsc::channel())
+        .map(|(tx, rx)| (tx, Some(rx)))
+        .unzip()
+}
+
+/// The commands `dhcp6` answers: the shared ones without lease4-*, and lease6-*.
+const LEASE6_COMMANDS: &[&str] = &[
+    "lease6-add",
+    "lease6-del",
+    "lease6-get",
+    "lease6-get-all",
+    "lease6-get-by-duid",
+    "lease6-get-by-hostname",
+    "lease6-get-page",
+    "lease6-wipe",
+];
+
+pub(crate) struct Dhcp6Backend {
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) wakers: Vec<ShardWaker>,
+    pub(crate) jobs: Vec<Sender<ShardJob6>>,
+    pub(crate) prepared: Arc<Prepared6>,
+    pub(crate) stats: Arc<Mutex<Vec<Option<Arc<ShardStats6>>>>>,
+    pub(crate) raw_config: Value,
+    pub(crate) config_file: Option<PathBuf>,
+    pub(crate) started: Instant,
+    pub(crate) multi_threading: bool,
+    pub(crate) packet_queue_size: u32,
+    pub(crate) exit_value: Arc<AtomicI32>,
+    pub(crate) disabled: Mutex<bool>,
+}
+
+fn unix_now() -> u64 {
+    crate::server4::unix_secs(std::time::SystemTime::now())
+}
+
+/// Kea's lease6 JSON (ARM 16.x lease6-get): `type` IA_NA / IA_PD, `prefix-len` for both.
+fn lease6_to_json(l: &Lease) -> Value {
+    let kind = if l.kind == LeaseKind::V6Pd {
+        "IA_PD"
+    } else {
+        "IA_NA"
+    };
+    let state = match l.state {
+        LeaseState::Default => 0,
+        LeaseState::Declined => 1,
+        LeaseState::ExpiredReclaimed => 2,
+        #[allow(unreachable_patterns)]
+        _ => 0,
+    };
+    json!({
+        "cltt": l.cltt,
+        "duid": l.client_id.as_ref().map(|d| d.to_string()).unwrap_or_default(),
+        "fqdn-fwd": l.fqdn_fwd,
+        "fqdn-rev": l.fqdn_rev,
+        "hostname": l.hostname.as_deref().unwrap_or(""),
+        "iaid": l.iaid,
+        "ip-address": l.addr.to_string(),
+        "preferred-lft": l.preferred_lifetime,
+        "prefix-len": l.prefix_len,
+        "state": state,
+        "subnet-id": l.subnet_id.0,
+        "type": kind,
+        "valid-lft": l.valid_lifetime,
+    })
+}
+
+fn leases6_response(leases: &[Lease], with_count: bool) -> Response {
+    let n = leases.len();
+    let mut args = Map::new();
+    args.insert(
+        "leases".into(),
+        Value::Array(leases.iter().map(lease6_to_json).collect()),
+    );
+    if with_count {
+        args.insert("count".into(), json!(n));
+    }
+    let code = if n == 0 {
+        result::EMPTY
+    } else {
+        result::SUCCESS
+    };
+    Response::new(code, format!("{n} IPv6 lease(s) found.")).with_arguments(Value::Object(args))
+}
+
+fn parse_duid(text: &str) -> Result<ClientId, String> {
+    ClientId::parse(text)
+        .filter(|d| !d.as_bytes().is_empty())
+        .ok_or_else(|| format!("'{text}' is not a valid DUID"))
+}
+
+fn ip6_arg(m: &Map<String, Value>) -> Result<Ipv6Addr, String> {
+    let text = m
+        .get("ip-address")
+        .and_then(Value::as_str)
+        .ok_or("missing parameter 'ip-address'")?;
+    text.parse()
+        .map_err(|_| format!("'{text}' is not a valid IPv6 address"))
+}
+
+/// `type` of lease6 commands: IA_NA (default) or IA_PD.
+fn pd_arg(m: &Map<String, Value>) -> Result<bool, String> {
+    match m.get("type").and_then(Value::as_str) {
+        None | Some("IA_NA") => Ok(false),
+        Some("IA_PD") => Ok(true),
+        Some(other) => Err(format!(
+            "Incorrect lease type: {other}, the only supported values are: IA_NA and IA_PD"
+        )),
+    }
+}
+
+fn subnet_ids(m: Option<&Map<String, Value>>) -> Option<Vec<u32>> {
+    let list = m?.get("subnets")?.as_array()?;
+    Some(
+        list.iter()
+            .filter_map(Value::as_u64)
+            .filter_map(|v| u32::try_from(v).ok())
+            .collect(),
+    )
+}
+
+impl Dhcp6Backend {
+    fn ask<T: Send + 'static>(
+        &self,
+        shard: usize,
+        f: impl FnOnce(&mut Dhcp6Handler, u64) -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let (tx, rx) = mpsc::channel();
+        let job: ShardJob6 = Box::new(move |h, now| {
+            let _ = tx.send(f(h, now));
+        });
+        self.jobs
+            .get(shard)
+            .ok_or_else(|| format!("no shard {shard}"))?
+            .send(job)
+            .map_err(|_| format!("shard {shard} is not running"))?;
+        if let Some(w) = self.wakers.get(shard) {
+            w.wake();
+        }
+        rx.recv_timeout(SHARD_ANSWER_TIMEOUT)
+            .map_err(|_| format!("shard {shard} did not answer within {SHARD_ANSWER_TIMEOUT:?}"))
+    }
+
+    fn ask_all<T: Send + 'static>(
+        &self,
+        f: impl Fn(&mut Dhcp6Handler, u64) -> T + Send + Sync + Clone + 'static,
+    ) -> Result<Vec<T>, String> {
+        (0..self.jobs.len())
+            .map(|i| {
+                let f = f.clone();
+                self.ask(i, f)
+            })
+            .collect()
+    }
+
+    /// Every committed lease for which `keep` holds, over all shards, lowest address first.
+    fn collect(
+        &self,
+        keep: impl Fn(&Lease) -> bool + Send + Sync + Clone + 'static,
+    ) -> Result<Vec<Lease>, String> {
+        let per_shard = self.ask_all(move |h, _| {
+            h.v6.table()
+                .iter()
+                .filter(|e| !e.is_offer() && keep(&e.lease))
+                .map(|e| e.lease.clone())
+                .collect::<Vec<_>>()
+        })?;
+        let mut all: Vec<Lease> = per_shard.into_iter().flatten().collect();
+        all.sort_by_key(|l| (l.addr, l.kind as u8));
+        Ok(all)
+    }
+
+    fn shard_stats(&self) -> Vec<Arc<ShardStats6>> {
+        self.stats
+            .lock()
+            .map(|r| r.iter().flatten().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Deletes the lease of (`addr`, `pd`) on whichever shard holds it.
+    fn delete(&self, addr: Ipv6Addr, pd: bool) -> Result<bool, String> {
+        let key = (u128::from(addr), pd);
+        let found = self.ask_all(move |h, _| h.v6.delete_lease(key).is_some())?;
+        Ok(found.into_iter().any(|f| f))
+    }
+
+    fn lease6_command(&self, command: &str, args: Option<&Value>) -> Result<Response, String> {
+        let m = args.and_then(Value::as_object);
+        let need = || m.ok_or_else(|| "Missing mandatory 'arguments' parameter.".to_string());
+        match command {
+            "lease6-get" => {
+                let m = need()?;
+                let pd = pd_arg(m)?;
+                let kind = if pd { LeaseKind::V6Pd } else { LeaseKind::V6Na };
+                let found = if m.contains_key("ip-address") {
+                    let addr = IpAddr::V6(ip6_arg(m)?);
+                    self.collect(move |l| l.addr == addr && l.kind == kind)?
+                } else {
+                    let ident = m
+                        .get("identifier")
+                        .and_then(Value::as_str)
+                        .ok_or("Mandatory 'ip-address' or 'identifier-type', 'identifier', 'iaid' and 'subnet-id' parameters missing")?;
+                    if m.get("identifier-type").and_then(Value::as_str) != Some("duid") {
+                        return Err(
+                            "Incorrect identifier type, the only supported value is: duid".into(),
+                        );
+                    }
+                    let duid = parse_duid(ident)?;
+                    let iaid = m
+                        .get("iaid")
+                        .and_then(Value::as_u64)
+                        .ok_or("missing parameter 'iaid'")?;
+                    let subnet = m
+                        .get("subnet-id")
+                        .and_then(Value::as_u64)
+                        .ok_or("missing parameter 'subnet-id'")?;
+                    self.collect(move |l| {
+                        l.kind == kind
+                            && u64::from(l.iaid) == iaid
+                            && u64::from(l.subnet_id.0) == subnet
+                            && l.client_id.as_ref() == Some(&duid)
+                    })?
+                };
+                Ok(match found.first() {
+                    Some(l) => {
+                        Response::success("IPv6 lease found.").with_arguments(lease6_to_json(l))
+                    }
+                    None => Response::new(result::EMPTY, "Lease not found."),
+                })
+            }
+            "lease6-get-all" => {
+                let subnets = subnet_ids(m);
+                let found = self.collect(move |l| {
+                    subnets.as_ref().is_none_or(|s| s.contains(&l.subnet_id.0))
+                })?;
+                Ok(leases6_response(&found, false))
+            }
+            "lease6-get-page" => {
+                let m = need()?;
+                let from = match m.get("from").and_then(Value::as_str) {
+                    Some("start") => None,
+                    Some(a) => Some(
+                        a.parse::<Ipv6Addr>()
+                            .map_err(|_| format!("'{a}' is not a valid IPv6 address"))?,
+                    ),
+                    None => return Err("missing parameter 'from'".into()),
+                };
+                let limit = m
+                    .get("limit")
+                    .and_then(Value::as_u64)
+                    .filter(|l| *l > 0)
+                    .ok_or("page size of retrieved leases must not be 0")?;
+                let after = from.map(IpAddr::V6);
+                let mut found = self.collect(move |l| after.is_none_or(|a| l.addr > a))?;
+                found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                Ok(leases6_response(&found, true))
+            }
+            "lease6-get-by-duid" => {
+                let m = need()?;
+                let text = m
+                    .get("duid")
+                    .and_then(Value::as_str)
+                    .ok_or("missing parameter 'duid'")?;
+                let duid = parse_duid(text)?;
+                let found = self.collect(move |l| l.client_id.as_ref() == Some(&duid))?;
+                Ok(leases6_response(&found, false))
+            }
+            "lease6-get-by-hostname" => {
+                let m = need()?;
+                let name = m
+                    .get("hostname")
+                    .and_then(Value::as_str)
+                    .ok_or("missing parameter 'hostname'")?
+                    .to_ascii_lowercase();
+                let found = self.collect(move |l| {
+                    l.hostname
+                        .as_deref()
+                        .is_some_and(|h| h.eq_ignore_ascii_case(&name))
+                })?;
+                Ok(leases6_response(&found, false))
+            }
+            "lease6-del" => {
+                let m = need()?;
+                let (addr, pd) = (ip6_arg(m)?, pd_arg(m)?);
+                Ok(if self.delete(addr, pd)? {
+                    Response::success("IPv6 lease deleted.")
+                } else {
+                    Response::new(result::EMPTY, "IPv6 lease not found.")
+                })
+            }
+            "lease6-wipe" => {
+                let subnet = m
+                    .and_then(|m| m.get("subnet-id"))
+                    .and_then(Value::as_u64)
+                    .filter(|s| *s > 0);
+                let deleted = self.ask_all(move |h, _| {
+                    let keys: Vec<_> =
+                        h.v6.table()
+                            .iter()
+                            .filter(|e| {
+                                !e.is_offer()
+                                    && subnet.is_none_or(|s| u64::from(e.lease.subnet_id.0) == s)
+                            })
+                            .map(|e| corelease_v6::key_of(&e.lease))
+                            .collect();
+                    keys.into_iter()
+                        .filter(|k| h.v6.delete_lease(*k).is_some())
+                        .count()
+                })?;
+                let n: usize = deleted.into_iter().sum();
+                let text = match subnet {
+                    Some(s) => format!("Deleted {n} IPv6 lease(s) from subnet(s) {s}"),
+                    None => format!("Deleted {n} IPv6 lease(s) from subnet(s) all"),
+                };
+                Ok(Response::new(
+                    if n == 0 {
+                        result::EMPTY
+                    } else {
+                        result::SUCCESS
+                    },
+                    text,
+                ))
+            }
+            "lease6-add" => {
+                let m = need()?;
+                let addr = ip6_arg(m)?;
+                let pd = pd_arg(m)?;
+                let duid = parse_duid(
+                    m.get("duid")
+                        .and_then(Value::as_str)
+                        .ok_or("missing parameter 'duid'")?,
+                )?;
+                let iaid = m
+                    .get("iaid")
+                    .and_then(Value::as_u64)
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or("missing parameter 'iaid'")?;
+                let v = u128::from(addr);
+                let subnet = match m.get("subnet-id").and_then(Value::as_u64).filter(|s| *s > 0) {
+                    Some(id) => self
+                        .prepared
+                        .subnets
+                        .iter()
+                        .find(|s| u64::from(s.id.0) == id)
+                        .ok_or_else(|| format!("Invalid subnet-id: No IPv6 subnet with subnet-id={id} currently configured."))?,
+                    None => self
+                        .prepared
+                        .subnets
+                        .iter()
+                        .find(|s| s.contains(v))
+                        .ok_or_else(|| format!("subnet-id not specified and failed to find a subnet for address {addr}"))?,
+                };
+                let prefix_len = match (pd, m.get("prefix-len").and_then(Value::as_u64)) {
+                    (false, _) => 128,
+                    (true, Some(l)) if (1..=128).contains(&l) => l as u8,
+                    (true, _) => return Err("missing or invalid parameter 'prefix-len'".into()),
+                };
+                let valid = m
+                    .get("valid-lft")
+                    .and_then(Value::as_u64)
+                    .and_then(|v| u32::try_from(v).ok())
+                    .unwrap_or(subnet.valid.default);
+                let preferred = m
+                    .get("preferred-lft")
+                    .and_then(Value::as_u64)
+                    .and_then(|v| u32::try_from(v).ok())
+                    .unwrap_or(subnet.preferred.default);
+                let lease = Lease {
+                    kind: if pd { LeaseKind::V6Pd } else { LeaseKind::V6Na },
+                    addr: IpAddr::V6(addr),
+                    prefix_len,
+                    iaid,
+                    hwaddr: None,
+                    client_id: Some(duid.clone()),
+                    valid_lifetime: valid,
+                    preferred_lifetime: preferred,
+                    cltt: unix_now(),
+                    subnet_id: subnet.id,
+                    pool_id: PoolId(0),
+                    state: LeaseState::Default,
+                    hostname: m
+                        .get("hostname")
+                        .and_then(Value::as_str)
+                        .filter(|h| !h.is_empty())
+                        .map(Into::into),
+                    fqdn_fwd: false,
+                    fqdn_rev: false,
+                    user_context: None,
+                };
+                let owner = owner_shard(duid.as_bytes(), self.jobs.len());
+                self.ask(owner, move |h, now| {
+                    let r = h.v6.add_lease(lease, now);
+                    h.commit_log();
+                    r
+                })??;
+                Ok(Response::success(format!(
+                    "Lease for address {addr}, subnet-id {} added.",
+                    subnet.id.0
+                )))
+            }
+            other => Err(format!("'{other}' command not supported.")),
+        }
+    }
+}
+
+impl Backend for Dhcp6Backend {
+    fn family_command(&self, command: &str, args: Option<&Value>) -> Option<Response> {
+        if command.starts_with("lease4-") {
+            return Some(Response::new(
+                result::UNSUPPORTED,
+                format!(
+                    "'{command}' command not supported: this is the DHCPv6 server (use lease6-*)."
+                ),
+            ));
+        }
+        if !command.starts_with("lease6-") {
+            return None;
+        }
+        if !LEASE6_COMMANDS.contains(&command) {
+            return Some(Response::new(
+                result::UNSUPPORTED,
+                format!("'{command}' command not supported yet."),
+            ));
+        }
+        Some(match self.lease6_command(command, args) {
+            Ok(r) => r,
+            Err(e) => Response::error(e),
+        })
+    }
+
+    fn command_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = corelease_control::COMMANDS
+            .iter()
+            .copied()
+            .filter(|c| !c.starts_with("lease4-"))
+            .chain(LEASE6_COMMANDS.iter().copied())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    fn version(&self) -> (String, String) {
+        (
+            env!("CARGO_PKG_VERSION").to_string(),
+            format!(
+                "{} corelease DHCPv6 server, thread-per-core (glommio)",
+                env!("CARGO_PKG_VERSION")
+            ),
+        )
+    }
+
+    fn build_report(&self) -> String {
+        format!("corelease {} (dhcp6)", env!("CARGO_PKG_VERSION"))
+    }
+
+    fn status(&self) -> Map<String, Value> {
+        let uptime = self.started.elapsed().as_secs();
+        let per_shard: Vec<Value> = self
+            .runtime
+            .counters()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                json!({
+                    "shard": i,
+                    "received": c.received,
+                    "sent": c.sent,
+                    "handed-off": c.handed_off,
+                    "handoffs-received": c.handoffs_received,
+                    "handoff-dropped": c.handoff_dropped,
+                    "ignored-multicast-copies": c.ignored_copies,
+                    "kernel-drops": c.kernel_drops,
+                })
+            })
+            .collect();
+        let disabled = self.disabled.lock().map(|d| *d).unwrap_or(false);
+        let mut m = Map::new();
+        m.insert("pid".into(), json!(std::process::id()));
+        m.insert("uptime".into(), json!(uptime));
+        m.insert("reload".into(), json!(uptime));
+        m.insert(
+            "multi-threading-enabled".into(),
+            json!(self.multi_threading),
+        );
+        m.insert("thread-pool-size".into(), json!(self.runtime.shards()));
+        m.insert("packet-queue-size".into(), json!(self.packet_queue_size));
+        m.insert("sockets".into(), json!({ "status": "ready" }));
+        m.insert(
+            "dhcp-state".into(),
+            json!({ "disabled-by-user": disabled, "globally-disabled": disabled }),
+        );
+        m.insert("shards".into(), Value::Array(per_shard));
+        m
+    }
+
+    fn config(&self) -> Value {
+        self.raw_config.clone()
+    }
+
+    fn config_file(&self) -> Option<PathBuf> {
+        self.config_file.clone()
+    }
+
+    fn test_config(&self, candidate: &Value) -> Result<(), String> {
+        let text = candidate.to_string();
+        let loaded = corelease_config::parse_dhcp6_str(&text, std::path::Path::new("."))
+            .map_err(|e| e.to_string())?;
+        let _: &Dhcp6Config = &loaded.config;
+        if let Some(issue) = loaded.unsupported.first() {
+            return Err(issue.to_string());
+        }
+        Ok(())
+    }
+
+    fn set_config(&self, _candidate: &Value) -> Result<(), String> {
+        Err("config-set is not supported by corelease dhcp6 yet; restart with the new file".into())
+    }
+
+    fn reload_config(&self) -> Result<String, String> {
+        Err(
+            "config-reload is not supported by corelease dhcp6 yet; restart with the new file"
+                .into(),
+        )
+    }
+
+    fn shutdown(&self, exit_value: i32) {
+        self.exit_value.store(exit_value, Ordering::Relaxed);
+        // The main thread waits for SIGTERM (blocked everywhere else): the same clean path.
+        // SAFETY: kill(2) on our own PID.
+        unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+    }
+
+    fn set_dhcp_enabled(&self, enabled: bool, max_period: Option<u64>) -> Result<(), String> {
+        let until = max_period.map(|p| unix_now().saturating_add(p));
+        self.ask_all(move |h, _| h.set_enabled(enabled, until))?;
+        if let Ok(mut d) = self.disabled.lock() {
+            *d = !enabled;
+        }
+        Ok(())
+    }
+
+    fn reclaim_leases(&self, _remove: bool) -> Result<u64, String> {
+        Err("leases-reclaim is not supported by corelease dhcp6 yet (leases are reclaimed every tick)".into())
+    }
+
+    fn statistics(&self) -> Vec<(String, i64)> {
+        corelease_v6::kea_statistics6(&self.prepared, &self.shard_stats())
+    }
+
+    fn shard_metrics(&self, w: &mut MetricsWriter) {
+        crate::control_common::runtime_metrics(&self.runtime, w);
+    }
+
+    fn find_leases(&self, _query: &LeaseQuery) -> Result<Vec<Lease>, String> {
+        Err("lease4-* commands are DHCPv4 commands; use lease6-*".into())
+    }
+
+    fn subnet_for(
+        &self,
+        _addr: Ipv4Addr,
+        _subnet: Option<SubnetId>,
+    ) -> Result<(SubnetId, u32), String> {
+        Err("lease4-* commands are DHCPv4 commands; use lease6-*".into())
+    }
+
+    fn add_lease(&self, _lease: Lease) -> Result<(), String> {
+        Err("lease4-* commands are DHCPv4 commands; use lease6-*".into())
+    }
+
+    fn delete_lease(&self, _addr: Ipv4Addr) -> Result<bool, String> {
+        Err("lease4-* commands are DHCPv4 commands; use lease6-*".into())
+    }
+
+    fn wipe_leases(&self, _subnet: Option<SubnetId>) -> Result<u64, String> {
+        Err("lease4-* commands are DHCPv4 commands; use lease6-*".into())
+    }
+}
