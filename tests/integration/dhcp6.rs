@@ -559,3 +559,89 @@ fn control_socket_serves_v6_statistics_and_lease6_commands() {
     assert!(addrs.contains(&"fd00:1::77"), "{output}");
     assert!(!addrs.contains(&addr.as_str()), "{output}");
 }
+
+#[test]
+fn sigkill_under_perfdhcp6_load_keeps_every_acknowledged_v6_lease() {
+    let _g = serial();
+    let ns = NetNs::new("k6");
+    let dir = TempDir::new("k6");
+    let (cfg, _) = config(&dir, RELAYED_CONFIG, "lo");
+    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
+    let cfg_s = cfg.to_string_lossy().into_owned();
+    let server = Server::start6(&ns, &["-c", &cfg_s, "-p", "5547"], &env);
+    // perfdhcp runs 6 s; the server is SIGKILLed in the middle of it, so no shutdown sync
+    // happens. Each Reply perfdhcp received acknowledged one address and one prefix of a
+    // distinct client (-R 100000 clients, fewer exchanges than that).
+    let perf = ns
+        .command(Path::new("perfdhcp"))
+        .args([
+            "-6",
+            "-A",
+            "1",
+            "-e",
+            "address-and-prefix",
+            "-r",
+            "400",
+            "-R",
+            "100000",
+            "-p",
+            "6",
+            "-l",
+            "::1",
+            "-L",
+            "547",
+            "-N",
+            "5547",
+            "::1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("perfdhcp");
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_millis())
+        .unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(1500 + u64::from(jitter) * 2));
+    server.kill9();
+    let out = perf.wait_with_output().expect("perfdhcp ends");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
+    assert!(
+        replies > 100.0,
+        "only {replies} Replies before the kill:\n{report}"
+    );
+
+    // Restart on the same log: every acknowledged lease is recovered, none twice.
+    let restarted = Server::start6(&ns, &["-c", &cfg_s, "-p", "5547"], &env);
+    let output = restarted.stop();
+    let nas = shutdown_stat(&output, "subnet[9].assigned-nas") as f64;
+    let pds = shutdown_stat(&output, "subnet[9].assigned-pds") as f64;
+    assert!(
+        nas >= replies,
+        "{nas} addresses recovered for {replies} Replies:\n{output}"
+    );
+    assert!(
+        pds >= replies,
+        "{pds} prefixes recovered for {replies} Replies:\n{output}"
+    );
+    let (header, rows) = export(&cfg);
+    let mut keys: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                column(&header, r, "address"),
+                column(&header, r, "lease_type"),
+            )
+        })
+        .collect();
+    let total = keys.len();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), total, "no address or prefix held twice");
+    assert_eq!(total as f64, nas + pds);
+}
