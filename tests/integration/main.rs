@@ -9,6 +9,7 @@ mod clients;
 mod control;
 mod crash;
 mod dhcp6;
+mod hooks;
 mod hostile;
 mod perfdhcp;
 mod steering;
