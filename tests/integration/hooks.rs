@@ -27,12 +27,9 @@ const CONFIG: &str = r#"{
 
 /// The recording script: the environment of every call, NUL-separated, one file per call
 /// named after the hook point; `extra` runs after (shell text using the variables).
-fn recorder(dir: &TempDir, extra: &str) -> PathBuf {
-    recorder_when(dir, "", extra)
-}
-
-/// [`recorder`] that records and runs `extra` only when the shell test `guard` holds (a cheap
-/// script for everyone else: three processes per call would be the load of the test).
+/// With an empty `guard`, every call is recorded; otherwise only calls where the shell test
+/// `guard` holds (a cheap script for everyone else: three processes per call would be the load
+/// of the test).
 fn recorder_when(dir: &TempDir, guard: &str, extra: &str) -> PathBuf {
     let d = dir.0.join("calls");
     std::fs::create_dir_all(&d).expect("calls dir");
