@@ -7,12 +7,10 @@
 //! `dhcp4_parser.yy` and `simple_parser4.cc` keyword tables, ARM chapter 9.
 //!
 //! Several `Unsupported` sections are already parsed and validated into the model, so only
-//! this table needs to change when the server starts honouring them: `reservations`,
-//! `host-reservation-identifiers`, `reservations-*`, `ip-reservations-unique`,
-//! `client-classes`, `control-socket(s)`, `allocator`, `offer-lifetime`,
-//! `cache-*`, `store-extended-info`, `compatibility`, `sanity-checks`, `dhcp-queue-control`,
-//! `server-tag`, `statistic-default-*`, `parked-packet-limit`, `stash-agent-options`,
-//! `early-global-reservations-lookup`, `reservations-lookup-first`.
+//! this table needs to change when the server starts honouring them: `control-socket(s)`,
+//! `allocator`, `offer-lifetime`, `cache-*`, `store-extended-info`, `compatibility`,
+//! `sanity-checks`, `dhcp-queue-control`, `server-tag`, `statistic-default-*`,
+//! `parked-packet-limit`, `stash-agent-options`.
 
 use KeyStatus::{Supported as S, Unsupported as U};
 
@@ -203,8 +201,8 @@ const GLOBAL: &[(&str, KeyStatus)] = &[
     ("multi-threading", S),
     ("hosts-database", U),
     ("hosts-databases", U),
-    ("host-reservation-identifiers", U),
-    ("client-classes", U),
+    ("host-reservation-identifiers", S),
+    ("client-classes", S),
     ("hooks-libraries", S),
     ("dhcp4o6-port", U),
     ("control-socket", S),
@@ -212,13 +210,13 @@ const GLOBAL: &[(&str, KeyStatus)] = &[
     ("dhcp-queue-control", U),
     ("dhcp-ddns", U),
     ("sanity-checks", U),
-    ("reservations", U),
+    ("reservations", S),
     ("config-control", U),
     ("server-tag", U),
     ("reservation-mode", U),
-    ("reservations-global", U),
-    ("reservations-in-subnet", U),
-    ("reservations-out-of-pool", U),
+    ("reservations-global", S),
+    ("reservations-in-subnet", S),
+    ("reservations-out-of-pool", S),
     ("hostname-char-set", U),
     ("hostname-char-replacement", U),
     ("ddns-send-updates", U),
@@ -239,9 +237,9 @@ const GLOBAL: &[(&str, KeyStatus)] = &[
     ("statistic-default-sample-age", S),
     ("cache-threshold", U),
     ("cache-max-age", U),
-    ("early-global-reservations-lookup", U),
-    ("ip-reservations-unique", U),
-    ("reservations-lookup-first", U),
+    ("early-global-reservations-lookup", S),
+    ("ip-reservations-unique", S),
+    ("reservations-lookup-first", S),
     ("compatibility", U),
     ("parked-packet-limit", U),
     ("allocator", U),
@@ -353,15 +351,15 @@ const SUBNET4: &[(&str, KeyStatus)] = &[
     ("boot-file-name", S),
     ("user-context", S),
     ("comment", S),
-    ("client-class", U),
-    ("client-classes", U),
-    ("require-client-classes", U),
-    ("evaluate-additional-classes", U),
-    ("reservations", U),
+    ("client-class", S),
+    ("client-classes", S),
+    ("require-client-classes", S),
+    ("evaluate-additional-classes", S),
+    ("reservations", S),
     ("reservation-mode", U),
-    ("reservations-global", U),
-    ("reservations-in-subnet", U),
-    ("reservations-out-of-pool", U),
+    ("reservations-global", S),
+    ("reservations-in-subnet", S),
+    ("reservations-out-of-pool", S),
     ("4o6-interface", U),
     ("4o6-interface-id", U),
     ("4o6-subnet", U),
@@ -409,14 +407,14 @@ const SHARED_NETWORK4: &[(&str, KeyStatus)] = &[
     ("boot-file-name", S),
     ("user-context", S),
     ("comment", S),
-    ("client-class", U),
-    ("client-classes", U),
-    ("require-client-classes", U),
-    ("evaluate-additional-classes", U),
+    ("client-class", S),
+    ("client-classes", S),
+    ("require-client-classes", S),
+    ("evaluate-additional-classes", S),
     ("reservation-mode", U),
-    ("reservations-global", U),
-    ("reservations-in-subnet", U),
-    ("reservations-out-of-pool", U),
+    ("reservations-global", S),
+    ("reservations-in-subnet", S),
+    ("reservations-out-of-pool", S),
     ("ddns-send-updates", U),
     ("ddns-override-no-update", U),
     ("ddns-override-client-update", U),
@@ -446,10 +444,10 @@ const POOL4: &[(&str, KeyStatus)] = &[
     ("option-data", S),
     ("user-context", S),
     ("comment", S),
-    ("client-class", U),
-    ("client-classes", U),
-    ("require-client-classes", U),
-    ("evaluate-additional-classes", U),
+    ("client-class", S),
+    ("client-classes", S),
+    ("require-client-classes", S),
+    ("evaluate-additional-classes", S),
     ("ddns-send-updates", U),
     ("ddns-override-no-update", U),
     ("ddns-override-client-update", U),
@@ -467,15 +465,15 @@ const POOL4: &[(&str, KeyStatus)] = &[
     ("metadata", U),
 ];
 
-/// Inside `reservations` (itself still reported as not supported: the model has them, the
-/// protocol logic does not use them yet).
+/// Inside `reservations` (ARM 9.3). `flex-id` needs Kea's flex_id hook library, which is not
+/// supported yet.
 const RESERVATION4: &[(&str, KeyStatus)] = &[
     ("ip-address", S),
     ("hw-address", S),
     ("duid", S),
     ("circuit-id", S),
     ("client-id", S),
-    ("flex-id", S),
+    ("flex-id", U),
     ("hostname", S),
     ("option-data", S),
     ("next-server", S),
@@ -483,7 +481,7 @@ const RESERVATION4: &[(&str, KeyStatus)] = &[
     ("boot-file-name", S),
     ("user-context", S),
     ("comment", S),
-    ("client-classes", U),
+    ("client-classes", S),
 ];
 
 /// Inside `control-socket(s)` (itself still reported as not supported).
@@ -502,11 +500,12 @@ const CONTROL_SOCKET: &[(&str, KeyStatus)] = &[
     ("comment", S),
 ];
 
-/// Inside `client-classes` (itself still reported as not supported).
+/// Inside `client-classes` (ARM 16.4). Template classes (`template-test`) and the
+/// `offer-lifetime` of a class are not supported yet.
 const CLIENT_CLASS: &[(&str, KeyStatus)] = &[
     ("name", S),
     ("test", S),
-    ("template-test", S),
+    ("template-test", U),
     ("only-if-required", S),
     ("only-in-additional-list", S),
     ("option-data", S),
@@ -517,7 +516,7 @@ const CLIENT_CLASS: &[(&str, KeyStatus)] = &[
     ("valid-lifetime", S),
     ("min-valid-lifetime", S),
     ("max-valid-lifetime", S),
-    ("offer-lifetime", S),
+    ("offer-lifetime", U),
     ("user-context", S),
     ("comment", S),
 ];

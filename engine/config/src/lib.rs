@@ -32,6 +32,7 @@ pub use options::defs6::{
     DHCP6_SPACE, STD_V6_OPTION_DEFS,
 };
 pub use options::{ConfiguredOption, OptionSet};
+pub use parse::classes::{is_builtin_class, option_code_by_name};
 
 use std::fmt;
 use std::path::Path;

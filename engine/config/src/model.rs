@@ -24,8 +24,7 @@ pub struct Dhcp4Config {
     pub loggers: Vec<LoggerConfig>,
     pub expired_leases_processing: ExpiredLeasesProcessing,
     pub user_context: Option<serde_json::Value>,
-    /// Global host reservations (`Dhcp4.reservations`). Parsed and validated; the key is still
-    /// reported as not supported until the protocol logic uses it.
+    /// Global host reservations (`Dhcp4.reservations`, ARM 9.3).
     pub reservations: Vec<Reservation4>,
     /// Identifier types looked up, in order (Kea default: hw-address, duid, circuit-id,
     /// client-id).
@@ -40,8 +39,9 @@ pub struct Dhcp4Config {
     /// Further global settings Kea has, parsed and type-checked; each key is still reported as
     /// not supported until the server honours it.
     pub other: OtherGlobals,
-    /// `client-classes`, in order (ARM 9.2.20). Parsed and validated, test expressions kept
-    /// as text (not evaluated); reported as not supported until classification lands.
+    /// `client-classes`, in order (ARM 16.4). Test expressions are kept as text here; they are
+    /// compiled (and rejected with their path when malformed) while parsing, and compiled
+    /// again into programs by the protocol crate.
     pub client_classes: Vec<ClientClass>,
 }
 
@@ -316,6 +316,20 @@ pub struct SharedNetwork4 {
     pub interface: Option<String>,
     pub relay_addresses: Vec<Ipv4Addr>,
     pub user_context: Option<serde_json::Value>,
+    /// Class guard and additional classes of the network (ARM 16.6, 16.4.1).
+    pub classes: ClassLists,
+}
+
+/// A scope's class guard (`client-classes`, or the deprecated single `client-class`) and its
+/// `evaluate-additional-classes` (or the deprecated `require-client-classes`), ARM 16.6 / 16.7
+/// / 16.4.1. Names may be classes the config does not define (Kea accepts them: host
+/// reservations and hooks can assign any name).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClassLists {
+    /// A client must belong to at least one of these to use the scope; empty = no guard.
+    pub guard: Vec<String>,
+    /// Classes evaluated after the lease is chosen, before options are assembled.
+    pub additional: Vec<String>,
 }
 
 /// The valid-lifetime triplet (ARM 9.2.1 note): a client's requested lifetime is clamped to
@@ -379,6 +393,9 @@ pub struct Subnet4 {
     pub cache_max_age: Option<u32>,
     /// Effective `store-extended-info` (default false). Reported as not supported yet.
     pub store_extended_info: bool,
+    /// The subnet's own class guard and additional classes (not inherited: the shared
+    /// network's guard is checked on its own, ARM 16.6).
+    pub classes: ClassLists,
 }
 
 impl Subnet4 {
@@ -412,6 +429,8 @@ pub struct Pool4 {
     pub pool_id: PoolId,
     pub options: OptionSet,
     pub user_context: Option<serde_json::Value>,
+    /// The pool's class guard and additional classes (ARM 16.7).
+    pub classes: ClassLists,
 }
 
 impl Pool4 {

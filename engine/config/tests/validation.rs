@@ -79,8 +79,6 @@ fn keys_kea_knows_but_we_do_not_implement_are_listed_not_ignored() {
         lines,
         [
             "Dhcp4.dhcp-ddns: not supported yet",
-            "Dhcp4.subnet4[0].reservations: not supported yet",
-            "Dhcp4.subnet4[0].pools[0].client-class: not supported yet",
             "Dhcp4.lease-database.host: not supported yet",
         ]
     );
@@ -775,9 +773,9 @@ fn unsupported_keys_that_change_nothing_are_not_reported() {
 }
 
 #[test]
-fn client_classes_are_checked_though_not_supported_yet() {
+fn client_classes_are_checked() {
     assert_error(
-        r#""client-classes": [{ "name": "a", "test": "true" }, { "name": "a" }]"#,
+        r#""client-classes": [{ "name": "a", "test": "option[93].exists" }, { "name": "a" }]"#,
         "Dhcp4.client-classes[1].name: client class 'a' is already defined at Dhcp4.client-classes[0]",
     );
     assert_error(
@@ -787,5 +785,75 @@ fn client_classes_are_checked_though_not_supported_yet() {
     assert_error(
         r#""client-classes": [{ "name": "a", "option-data": [{ "name": "routers", "data": "x" }] }]"#,
         "Dhcp4.client-classes[0].option-data[0].data: 'x' is not a valid IPv4 address",
+    );
+}
+
+#[test]
+fn class_tests_are_compiled_at_load_and_errors_name_class_and_position() {
+    assert_error(
+        r#""client-classes": [{ "name": "a", "test": "option[60].text == " }]"#,
+        "Dhcp4.client-classes[0].test: expression 'option[60].text == ': at byte 19: expected an expression, found end of expression",
+    );
+    // ARM 16.4: the test must be boolean.
+    let e = errors(r#""client-classes": [{ "name": "a", "test": "option[60].text" }]"#);
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].starts_with("Dhcp4.client-classes[0].test: expression 'option[60].text': "),
+        "{e:?}"
+    );
+    // ARM 16.3: no forward dependencies, no unknown classes; built-ins are always defined.
+    assert_error(
+        r#""client-classes": [{ "name": "a", "test": "member('b')" }, { "name": "b", "test": "option[60].exists" }]"#,
+        "Dhcp4.client-classes[0].test: expression 'member('b')' depends on class 'b', which is not defined before this class",
+    );
+    config(
+        r#""client-classes": [{ "name": "b", "test": "option[60].exists" },
+        { "name": "a", "test": "member('b') and member('ALL') and not member('VENDOR_CLASS_x') and known" }]"#,
+    );
+    assert_error(
+        r#""client-classes": [{ "name": "a", "test": "option[60].exists", "template-test": "option[60].text" }]"#,
+        "Dhcp4.client-classes[0].template-test: 'test' and 'template-test' are mutually exclusive",
+    );
+}
+
+#[test]
+fn class_guards_and_additional_lists_parse_in_every_scope() {
+    let c = config(
+        r#""shared-networks": [{ "name": "n", "client-classes": ["a"], "evaluate-additional-classes": ["x"],
+            "subnet4": [{ "id": 1, "subnet": "192.0.2.0/24", "client-class": "b", "require-client-classes": ["y"],
+                "pools": [{ "pool": "192.0.2.1-192.0.2.9", "client-classes": ["c", "d"], "evaluate-additional-classes": ["z"] }] }] }]"#,
+    );
+    assert_eq!(c.shared_networks[0].classes.guard, ["a"]);
+    assert_eq!(c.shared_networks[0].classes.additional, ["x"]);
+    assert_eq!(c.subnets[0].classes.guard, ["b"]);
+    assert_eq!(c.subnets[0].classes.additional, ["y"]);
+    assert_eq!(c.subnets[0].pools[0].classes.guard, ["c", "d"]);
+    assert_eq!(c.subnets[0].pools[0].classes.additional, ["z"]);
+    assert_error(
+        r#""subnet4": [{ "id": 1, "subnet": "192.0.2.0/24", "client-class": "a", "client-classes": ["b"] }]"#,
+        "Dhcp4.subnet4[0].client-class: 'client-class' and 'client-classes' are mutually exclusive",
+    );
+    assert_error(
+        r#""subnet4": [{ "id": 1, "subnet": "192.0.2.0/24", "client-classes": "a" }]"#,
+        "Dhcp4.subnet4[0].client-classes: expected a list, found string",
+    );
+}
+
+#[test]
+fn flex_id_and_template_classes_are_reported_not_supported() {
+    let loaded = load(
+        r#""host-reservation-identifiers": ["hw-address", "flex-id"],
+           "client-classes": [{ "name": "t", "template-test": "option[60].text" }],
+           "reservations": [{ "flex-id": "'abc'" }]"#,
+    )
+    .unwrap();
+    let lines: Vec<String> = loaded.unsupported.iter().map(|i| i.to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            "Dhcp4.reservations[0].flex-id: not supported yet",
+            "Dhcp4.host-reservation-identifiers[1]: flex-id needs Kea's flex_id hook library, which is not supported yet",
+            "Dhcp4.client-classes[0].template-test: not supported yet",
+        ]
     );
 }

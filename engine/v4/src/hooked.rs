@@ -739,7 +739,8 @@ impl<S: LeaseSink> V4Shard<S> {
             self.give_back(&e, addr);
             return;
         }
-        if self.table.get(addr).is_some() {
+        // A reserved address's bit stays with its reservation (ARM 9.3.2).
+        if self.table.get(addr).is_some() || !self.holds_bit_for(addr) {
             return;
         }
         let p = pool as usize;

@@ -7,11 +7,14 @@
 //! per packet once warm (the option index and reply buffer are reused; a lease allocates only
 //! when a new client's entry enters the table).
 
+pub mod classes;
 mod commands;
 mod hooked;
+pub mod hosts;
 mod leases;
 mod prepared;
 pub mod stats;
+mod steps;
 
 pub use commands::{LeaseCommandError, LeaseUpdated, ReloadBuild};
 pub use hooked::{ParkStats, Resumed};
@@ -22,8 +25,10 @@ pub use prepared::{
 };
 pub use stats::{kea_statistics, ShardStats4};
 
+use classes::PacketClasses;
 use corelease_alloc::reclaim::{CycleEnd, ReclaimCycles, ReclaimFamily, ReclaimLimits};
 use corelease_alloc::FreeLeaseQueue;
+use corelease_classify::Scratch;
 use corelease_hooks::HookPoint;
 use corelease_storage::LeaseSink;
 use corelease_types::{ClientId, HwAddr, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
@@ -32,6 +37,7 @@ use corelease_wire::v4::{
     OptionIndex, WireError, SERVER_PORT,
 };
 use hooked::{PointArgs, Step};
+use hosts::HostIdx;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,6 +113,12 @@ pub struct V4Shard<S: LeaseSink> {
     next_flush: u64,
     /// Hook points and parked packets (hooked.rs); None without `hooks-libraries`.
     hooked: Option<Box<hooked::HookState>>,
+    /// The classes of the packet being handled (ARM 16), reset per packet.
+    cls: PacketClasses,
+    /// Evaluation stacks for class tests, reused.
+    scratch: Scratch,
+    /// The host reservation of the packet being handled (ARM 9.3).
+    host: Option<HostIdx>,
 }
 
 /// What a REQUEST is, by RFC 2131 4.3.2.
@@ -145,7 +157,17 @@ impl<S: LeaseSink> V4Shard<S> {
             prepared.subnets.len(),
             prepared.pools.len(),
         ));
+        let cls = PacketClasses::for_table(&prepared.classes);
+        let mut scratch = Scratch::new();
+        for d in &prepared.classes.defs {
+            if let Some(t) = &d.test {
+                scratch.reserve_for(t);
+            }
+        }
         V4Shard {
+            cls,
+            scratch,
+            host: None,
             prepared,
             shards: shards.max(1),
             queues,
@@ -231,7 +253,10 @@ impl<S: LeaseSink> V4Shard<S> {
         let pool = subnet.and_then(|s| self.prepared.pool_of(s, addr));
         let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
         let mut holds_bit = false;
-        if let (true, Some(p)) = (binds, pool) {
+        // A reserved address's bit belongs to the reservation (claimed at load); a lease on
+        // it (a conflict, ARM 9.3.2, or the host's own) is kept without the bit.
+        let reserved = self.prepared.hosts.reserved_for(addr).is_some();
+        if let (true, Some(p), false) = (binds, pool, reserved) {
             let pool_rt = self.prepared.pools.get(p)?;
             let off = u64::from(addr - pool_rt.range.first);
             if !pool_rt.bitmap.try_claim(off) {
@@ -347,6 +372,14 @@ impl<S: LeaseSink> V4Shard<S> {
         };
         if !replay {
             self.count_received(Some(kind));
+        }
+        // ARM 16.1.1 steps 1-5 (before pkt4_receive). A parked packet is classified again
+        // when it resumes: the shard's class state belongs to the packet being handled.
+        if self.prepared.classify && self.classify_early(meta, &pkt) {
+            // ARM 16.1.1 step 5: a packet in class DROP is dropped.
+            tracing::debug!(target: "DHCP4_CLASS_DROP", xid = pkt.xid(), "packet in class DROP dropped");
+            self.stats.global.pkt4_receive_drop.inc();
+            return None;
         }
         if self.hooked.is_some() {
             // buffer4_receive: Kea's callouts may parse the buffer themselves (skip); ours
@@ -576,6 +609,12 @@ impl<S: LeaseSink> V4Shard<S> {
     /// option (RFC 3011), relay link-selection sub-option (RFC 3527), giaddr (relay addresses
     /// first, then the subnet containing it), ciaddr, then the arrival interface.
     fn select_subnet(&self, meta: &Meta4, pkt: &Dhcp4Packet<&[u8]>) -> Option<usize> {
+        let selected = self.select_subnet_by_address(meta, pkt)?;
+        self.admitted_subnet(selected)
+    }
+
+    /// Subnet selection by the packet's addresses alone, before class guards.
+    fn select_subnet_by_address(&self, meta: &Meta4, pkt: &Dhcp4Packet<&[u8]>) -> Option<usize> {
         let p = &self.prepared;
         let containing = |a: u32| p.subnets.iter().position(|s| s.contains(a));
         if let Some(a) = self.opts.subnet_selection() {
@@ -638,7 +677,13 @@ impl<S: LeaseSink> V4Shard<S> {
             if e.lease.state == LeaseState::Declined {
                 continue;
             }
+            if p.reserved_for_other(addr, self.host) {
+                // ARM 9.3.2: reserved for another client since; the lease stays (a lost NAK
+                // must not free it) but this client moves on.
+                continue;
+            }
             let usable = e.holds_bit
+                || p.hosts.reserved_for(addr).is_some()
                 || p.pools
                     .get(e.pool as usize)
                     .and_then(|pool| {
@@ -690,6 +735,14 @@ impl<S: LeaseSink> V4Shard<S> {
         mcid: bool,
         now: u64,
     ) -> bool {
+        if self.reserved_for_other(addr) {
+            return false;
+        }
+        if pool == NO_POOL as usize || self.prepared.hosts.reserved_for(addr).is_some() {
+            // The bit of a reserved address stays with its reservation (ARM 9.3.2); an
+            // address outside the pools has none.
+            return self.take_reserved(addr, ident, mcid, now);
+        }
         if let Some(e) = self.table.get(addr) {
             if ident.owns(&e.lease, mcid) && e.lease.state != LeaseState::Declined {
                 return e.holds_bit || self.reclaim_bit(addr);
@@ -761,10 +814,16 @@ impl<S: LeaseSink> V4Shard<S> {
             let Some(srt) = p.subnets.get(s) else {
                 continue;
             };
+            if !self.subnet_admits(s) {
+                continue;
+            }
             for &pi in &srt.pools {
                 let Some(pool) = p.pools.get(pi) else {
                     continue;
                 };
+                if !self.pool_admits(pi) {
+                    continue;
+                }
                 while let Some(off) = self.queues.get_mut(pi).and_then(|q| q.pop()) {
                     if pool.bitmap.try_claim(off) {
                         if let Some(addr) = pool.range.addr_at(off) {
@@ -854,20 +913,43 @@ impl<S: LeaseSink> V4Shard<S> {
             self.stats.global.pkt4_receive_drop.inc();
             return None;
         };
+        if self.classify_after_subnet(meta, pkt, subnet) {
+            self.stats.global.pkt4_receive_drop.inc();
+            return None;
+        }
         let server_id = self.local_addr(meta)?;
         let ident = self.ident(pkt);
         let hint = self.opts.lease_time();
-        let own = self.find_own(subnet, &ident).filter(|&(s, addr)| {
+        // ARM 9.3: the reserved address first, when it is free (or already this client's);
+        // while another client's lease holds it, the client gets a dynamic address meanwhile
+        // (ARM 9.3.2).
+        let reserved = self.host_address(subnet).filter(|&(s, pool, addr)| {
             let mcid = self
                 .prepared
                 .subnets
                 .get(s)
                 .map(|x| x.match_client_id)
                 .unwrap_or(true);
-            let pool = self.table.get(addr).map(|e| e.pool).unwrap_or(NO_POOL);
-            pool != NO_POOL && self.take_address(pool as usize, addr, &ident, mcid, now)
+            self.take_address(pool as usize, addr, &ident, mcid, now)
         });
-        let (subnet, pool, addr, existing) = if let Some((s, addr)) = own {
+        let own = reserved
+            .is_none()
+            .then(|| self.find_own(subnet, &ident))
+            .flatten()
+            .filter(|&(s, addr)| {
+                let mcid = self
+                    .prepared
+                    .subnets
+                    .get(s)
+                    .map(|x| x.match_client_id)
+                    .unwrap_or(true);
+                let pool = self.table.get(addr).map(|e| e.pool).unwrap_or(NO_POOL);
+                pool != NO_POOL && self.take_address(pool as usize, addr, &ident, mcid, now)
+            });
+        let (subnet, pool, addr, existing) = if let Some((s, pool, addr)) = reserved {
+            self.release_temporary(s, &ident, addr);
+            (s, pool, addr, self.table.get(addr).is_some())
+        } else if let Some((s, addr)) = own {
             let pool = self.table.get(addr).map(|e| e.pool).unwrap_or(NO_POOL);
             (s, pool, addr, true)
         } else if let Some((s, p, a)) = self.requested_free(subnet, &ident, now) {
@@ -877,7 +959,7 @@ impl<S: LeaseSink> V4Shard<S> {
             (s, p as u32, a, false)
         };
         let srt = self.prepared.subnets.get(subnet)?;
-        let valid = srt.valid.grant(hint);
+        let valid = self.lifetime(srt).grant(hint);
         let subnet_id = srt.id;
         let committed = existing
             && self
@@ -915,7 +997,7 @@ impl<S: LeaseSink> V4Shard<S> {
                 pool,
                 subnet: subnet as u32,
                 offer_until: now + offer_hold,
-                holds_bit: true,
+                holds_bit: self.holds_bit_for(addr),
             });
         }
         if self.parking() {
@@ -927,6 +1009,7 @@ impl<S: LeaseSink> V4Shard<S> {
             addr,
             valid,
         };
+        self.classify_additional(meta, pkt, subnet, pool);
         self.write_reply(meta, pkt, MessageType::Offer, Some(grant), server_id, out)
     }
 
@@ -939,6 +1022,9 @@ impl<S: LeaseSink> V4Shard<S> {
     ) -> Option<(usize, usize, u32)> {
         let req = u32::from(self.opts.requested_address()?);
         let (s, p) = self.pool_in_network(subnet, req)?;
+        if !self.subnet_admits(s) || !self.pool_admits(p) {
+            return None;
+        }
         let mcid = self.prepared.subnets.get(s)?.match_client_id;
         self.take_address(p, req, ident, mcid, now)
             .then_some((s, p, req))
@@ -972,7 +1058,8 @@ impl<S: LeaseSink> V4Shard<S> {
             subnet_id,
             pool_id,
             state: LeaseState::Default,
-            hostname: None,
+            // ARM 9.3.3: the reserved hostname.
+            hostname: self.current_host().and_then(|h| h.hostname.clone()),
             fqdn_fwd: false,
             fqdn_rev: false,
             user_context: None,
@@ -1010,6 +1097,10 @@ impl<S: LeaseSink> V4Shard<S> {
             self.stats.global.pkt4_receive_drop.inc();
             return None;
         };
+        if self.classify_after_subnet(meta, pkt, subnet) {
+            self.stats.global.pkt4_receive_drop.inc();
+            return None;
+        }
         let server_id = self.local_addr(meta)?;
         let ident = self.ident(pkt);
         let authoritative = self.prepared.subnets.get(subnet)?.authoritative;
@@ -1065,7 +1156,10 @@ impl<S: LeaseSink> V4Shard<S> {
             }
         };
         match self.commit(meta, pkt, subnet, &ident, wanted, now) {
-            Ok(grant) => self.write_reply(meta, pkt, MessageType::Ack, Some(grant), server_id, out),
+            Ok(grant) => {
+                self.classify_additional(meta, pkt, grant.subnet, grant.pool);
+                self.write_reply(meta, pkt, MessageType::Ack, Some(grant), server_id, out)
+            }
             Err(CommitError::Taken) => nak(self, out),
             Err(CommitError::Storage) | Err(CommitError::Dropped) => {
                 self.stats.global.pkt4_receive_drop.inc();
@@ -1085,9 +1179,38 @@ impl<S: LeaseSink> V4Shard<S> {
         addr: u32,
         now: u64,
     ) -> Result<Grant, CommitError> {
-        let (s, pool) = match self.pool_in_network(subnet, addr) {
-            Some((s, p)) => (s, p as u32),
-            None => {
+        if self.reserved_for_other(addr) {
+            // ARM 9.3.2: the address is now reserved for another client: NAK, lease kept.
+            return Err(CommitError::Taken);
+        }
+        let host_addr = self.host_address(subnet);
+        if let Some((_, _, reserved)) = host_addr.filter(|&(_, _, r)| r != addr) {
+            // ARM 9.3.2: the client has a reservation for another address; once that address
+            // is free, the client is refused this one so that it comes back for it.
+            let mcid = self
+                .prepared
+                .subnets
+                .get(subnet)
+                .map(|x| x.match_client_id)
+                .unwrap_or(true);
+            let free = match self.table.get(reserved) {
+                None => true,
+                Some(e) => {
+                    ident.owns(&e.lease, mcid) || !e.is_active(now) || self.superseded(reserved)
+                }
+            };
+            if free {
+                return Err(CommitError::Taken);
+            }
+        }
+        let in_pool = self
+            .pool_in_network(subnet, addr)
+            .filter(|&(s, p)| self.subnet_admits(s) && self.pool_admits(p));
+        let reserved_here = host_addr.filter(|&(_, _, r)| r == addr);
+        let (s, pool) = match (reserved_here, in_pool) {
+            (Some((s, p, _)), _) => (s, p),
+            (None, Some((s, p))) => (s, p as u32),
+            (None, None) => {
                 // Not in a pool: only an existing lease of this client can be renewed
                 // (e.g. the pool shrank by reload); anything else is refused.
                 let e = self.table.get(addr).ok_or(CommitError::Taken)?;
@@ -1106,14 +1229,14 @@ impl<S: LeaseSink> V4Shard<S> {
         };
         let srt = self.prepared.subnets.get(s).ok_or(CommitError::Taken)?;
         let (subnet_id, mcid) = (srt.id, srt.match_client_id);
-        let valid = srt.valid.grant(self.opts.lease_time());
+        let valid = self.lifetime(srt).grant(self.opts.lease_time());
         let was_lease = self
             .table
             .get(addr)
             .map(|e| {
                 !e.is_offer()
                     && e.lease.state == LeaseState::Default
-                    && e.holds_bit
+                    && (e.holds_bit || !self.holds_bit_for(addr))
                     && ident.owns(&e.lease, mcid)
             })
             .unwrap_or(false);
@@ -1122,7 +1245,9 @@ impl<S: LeaseSink> V4Shard<S> {
         }
         let mut lease = self.new_lease(ident, subnet_id, pool, addr, valid, now);
         if let Some(old) = self.table.get(addr).filter(|e| ident.owns(&e.lease, mcid)) {
-            lease.hostname = old.lease.hostname.clone();
+            if lease.hostname.is_none() {
+                lease.hostname = old.lease.hostname.clone();
+            }
             lease.user_context = old.lease.user_context.clone();
         }
         // lease4_select for a new lease, lease4_renew for the client's own (Kea's allocation
@@ -1151,7 +1276,7 @@ impl<S: LeaseSink> V4Shard<S> {
                             pool,
                             subnet: s as u32,
                             offer_until: until,
-                            holds_bit: true,
+                            holds_bit: self.holds_bit_for(addr),
                         });
                     }
                     return Err(CommitError::Parked);
@@ -1195,6 +1320,9 @@ impl<S: LeaseSink> V4Shard<S> {
                 }
             }
         }
+        if self.prepared.hosts.has_reserved_addresses() {
+            self.drop_conflicting_lease(subnet, ident, addr);
+        }
         if self.sink.record(&lease).is_err() {
             tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", addr = %Ipv4Addr::from(addr), "lease log append failed; no ACK sent");
             return Err(CommitError::Storage);
@@ -1204,7 +1332,7 @@ impl<S: LeaseSink> V4Shard<S> {
             pool,
             subnet: s as u32,
             offer_until: 0,
-            holds_bit: true,
+            holds_bit: self.holds_bit_for(addr),
         });
         if !was_lease {
             let pl = (pool != NO_POOL).then_some(pool as usize);
@@ -1348,6 +1476,10 @@ impl<S: LeaseSink> V4Shard<S> {
             self.stats.global.pkt4_receive_drop.inc();
             return None;
         };
+        if self.classify_after_subnet(meta, pkt, subnet) {
+            self.stats.global.pkt4_receive_drop.inc();
+            return None;
+        }
         let server_id = self.local_addr(meta)?;
         let grant = Grant {
             subnet,
@@ -1355,6 +1487,7 @@ impl<S: LeaseSink> V4Shard<S> {
             addr: 0,
             valid: 0,
         };
+        self.classify_additional(meta, pkt, subnet, NO_POOL);
         self.write_reply(meta, pkt, MessageType::Inform, Some(grant), server_id, out)
     }
 
@@ -1401,12 +1534,13 @@ impl<S: LeaseSink> V4Shard<S> {
                 w.set_yiaddr(Ipv4Addr::from(g.addr));
             }
             if let Some(s) = srt {
-                w.set_siaddr(s.next_server);
-                if !s.server_hostname.is_empty() {
-                    w.set_sname(&s.server_hostname);
+                let (next_server, sname, file) = self.boot_fields(s);
+                w.set_siaddr(next_server);
+                if !sname.is_empty() {
+                    w.set_sname(sname);
                 }
-                if !s.boot_file_name.is_empty() {
-                    w.set_file(&s.boot_file_name);
+                if !file.is_empty() {
+                    w.set_file(file);
                 }
             }
         }
@@ -1429,17 +1563,26 @@ impl<S: LeaseSink> V4Shard<S> {
             }
         }
         if let (Some(s), true) = (srt, kind != MessageType::Nak) {
-            let table = grant
+            let pool = grant
                 .filter(|g| g.pool != NO_POOL)
-                .and_then(|g| p.pools.get(g.pool as usize))
-                .map(|pool| &pool.options)
-                .unwrap_or(&s.options);
-            let mask = table.get(opt::SUBNET_MASK).map(|o| o.data.to_vec());
-            let _ = match mask {
-                Some(_) => Ok(()),
-                None => w.option(opt::SUBNET_MASK, &s.mask.to_be_bytes()),
-            };
-            written[usize::from(opt::SUBNET_MASK)] = mask.is_none();
+                .and_then(|g| p.pools.get(g.pool as usize));
+            // Host > pool > subnet > shared network > classes > globals (ARM 16.1.1 step 13).
+            let table = self.option_chain(pool, s);
+            let mask_configured = table.get(opt::SUBNET_MASK).is_some();
+            if !mask_configured {
+                let _ = w.option(opt::SUBNET_MASK, &s.mask.to_be_bytes());
+                written[usize::from(opt::SUBNET_MASK)] = true;
+            }
+            // ARM 9.3.3: a reserved hostname goes back in option 12 when the client sent
+            // option 12 or asked for it.
+            if let Some(name) = self.current_host().and_then(|h| h.hostname.as_deref()) {
+                let wanted = self.opts.get(opt::HOST_NAME).is_some()
+                    || self.opts.parameter_request_list().contains(&opt::HOST_NAME);
+                if wanted && !name.is_empty() {
+                    let _ = w.option(opt::HOST_NAME, name.as_bytes());
+                    written[usize::from(opt::HOST_NAME)] = true;
+                }
+            }
             for &code in self.opts.parameter_request_list() {
                 if written[usize::from(code)] {
                     continue;
@@ -1449,13 +1592,13 @@ impl<S: LeaseSink> V4Shard<S> {
                     written[usize::from(code)] = true;
                 }
             }
-            for o in table.iter() {
+            table.for_each_winner(|o| {
                 let returned = o.always_send || ALWAYS_RETURNED.contains(&o.code);
                 if returned && !o.never_send && !written[usize::from(o.code)] {
                     let _ = w.option(o.code, &o.data);
                     written[usize::from(o.code)] = true;
                 }
-            }
+            });
         }
         if p.echo_client_id {
             if let Some(cid) = self.opts.client_id() {
@@ -1563,5 +1706,7 @@ fn tee_times(s: &SubnetRt, valid: u32) -> (Option<u32>, Option<u32>) {
     (t1, t2)
 }
 
+#[cfg(test)]
+mod class_tests;
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,8 @@
 //! one [`AddressBitmap`] per pool shared by all shards. Built once per config load, off the hot
 //! path, then shared read-only (`Arc`) by every shard.
 
+use crate::classes::{ClassIdx, ClassTable, Guard};
+use crate::hosts::HostTable;
 use corelease_alloc::{AddressBitmap, Range4};
 use corelease_config::{Dhcp4Config, OptionSet};
 use corelease_types::{PoolId, SubnetId};
@@ -74,6 +76,12 @@ pub struct PoolRt {
     pub pool_id: PoolId,
     pub bitmap: AddressBitmap,
     pub options: OptionTable,
+    /// Pool, subnet and shared-network options without the global ones: class options sit
+    /// between these and the globals (ARM 16.1.1 step 13).
+    pub local_options: OptionTable,
+    /// `client-classes` guard (ARM 16.7).
+    pub guard: Guard,
+    pub additional: Box<[ClassIdx]>,
 }
 
 /// Valid-lifetime triplet (ARM 9.2.x "min-valid-lifetime / max-valid-lifetime").
@@ -117,7 +125,15 @@ pub struct SubnetRt {
     pub boot_file_name: Box<[u8]>,
     /// Options without a pool (DHCPINFORM, and addresses outside pools).
     pub options: OptionTable,
+    /// The same without the global options.
+    pub local_options: OptionTable,
     pub total_addresses: u64,
+    /// `client-classes` guard (ARM 16.6) and `evaluate-additional-classes`.
+    pub guard: Guard,
+    pub additional: Box<[ClassIdx]>,
+    /// `reservations-global` / `-in-subnet` (ARM 9.3.8).
+    pub reservations_global: bool,
+    pub reservations_in_subnet: bool,
 }
 
 impl SubnetRt {
@@ -129,6 +145,8 @@ impl SubnetRt {
 pub struct NetworkRt {
     pub name: String,
     pub subnets: Vec<usize>,
+    pub guard: Guard,
+    pub additional: Box<[ClassIdx]>,
 }
 
 /// Everything a shard reads to answer DHCPv4, shared read-only by all shards.
@@ -152,6 +170,17 @@ pub struct Prepared4 {
     /// `hooks-libraries` (validated run-script entries): the runtime builds each shard's
     /// `Hooks` from them (the engine never starts threads itself).
     pub hooks_libraries: Vec<corelease_config::HookLibrary>,
+    /// `client-classes` (ARM chapter 16).
+    pub classes: ClassTable,
+    /// `reservations`, global and per subnet (ARM 9.3).
+    pub hosts: HostTable,
+    /// The global option-data alone (the last level after class options).
+    pub global_options: OptionTable,
+    /// `early-global-reservations-lookup` (ARM 16.1.1 step 6).
+    pub early_global_reservations_lookup: bool,
+    /// Whether any subnet, network or pool has a class guard or additional classes, or any
+    /// class or host exists: else the per-packet class steps are skipped altogether.
+    pub classify: bool,
 }
 
 /// Ports the server answers on; tests move them off 67/68 (Kea's -p / -P).
@@ -184,6 +213,8 @@ impl Prepared4 {
         let mut pools = Vec::new();
         let mut subnets = Vec::with_capacity(cfg.subnets.len());
         let empty = OptionSet::default();
+        let classes = ClassTable::new(cfg);
+        let hosts = HostTable::new(cfg, &classes);
         for (si, s) in cfg.subnets.iter().enumerate() {
             let network_opts = s
                 .shared_network
@@ -211,6 +242,9 @@ impl Prepared4 {
                         network_opts,
                         &cfg.global_options,
                     ]),
+                    local_options: OptionTable::merge(&[&p.options, &s.options, network_opts]),
+                    guard: classes.guard(&p.classes.guard),
+                    additional: classes.additional(&p.classes.additional),
                 });
             }
             subnets.push(SubnetRt {
@@ -238,7 +272,12 @@ impl Prepared4 {
                 server_hostname: s.server_hostname.as_bytes().into(),
                 boot_file_name: s.boot_file_name.as_bytes().into(),
                 options: OptionTable::merge(&[&s.options, network_opts, &cfg.global_options]),
+                local_options: OptionTable::merge(&[&s.options, network_opts]),
                 total_addresses: total,
+                guard: classes.guard(&s.classes.guard),
+                additional: classes.additional(&s.classes.additional),
+                reservations_global: s.reservations_global,
+                reservations_in_subnet: s.reservations_in_subnet,
             });
         }
         let networks = cfg
@@ -247,8 +286,31 @@ impl Prepared4 {
             .map(|n| NetworkRt {
                 name: n.name.clone(),
                 subnets: n.subnets.clone(),
+                guard: classes.guard(&n.classes.guard),
+                additional: classes.additional(&n.classes.additional),
             })
-            .collect();
+            .collect::<Vec<_>>();
+        // ARM 9.3.2: an in-pool reserved address is never handed out dynamically. Its bit is
+        // claimed here, for the life of this config, so every shard's allocator skips it; the
+        // reserved client takes it without the bit.
+        for addr in hosts.reserved_addresses() {
+            for pool in pools.iter().filter(|p: &&PoolRt| p.range.contains(addr)) {
+                if let Some(off) = pool.range.offset_of(addr) {
+                    pool.bitmap.try_claim(off);
+                }
+            }
+        }
+        let classify = !classes.is_empty()
+            || !hosts.is_empty()
+            || pools
+                .iter()
+                .any(|p| !p.guard.is_open() || !p.additional.is_empty())
+            || subnets
+                .iter()
+                .any(|s| !s.guard.is_open() || !s.additional.is_empty())
+            || networks
+                .iter()
+                .any(|n| !n.guard.is_open() || !n.additional.is_empty());
         let configured_server_ids = cfg
             .global_options
             .options
@@ -270,6 +332,19 @@ impl Prepared4 {
             configured_server_ids,
             expired: cfg.expired_leases_processing,
             hooks_libraries: cfg.hooks_libraries.clone(),
+            global_options: OptionTable::merge(&[&cfg.global_options]),
+            early_global_reservations_lookup: cfg.other.early_global_reservations_lookup,
+            classify,
+            classes,
+            hosts,
+        }
+    }
+
+    /// Whether `addr` is reserved (in a subnet) for someone other than `host`.
+    pub fn reserved_for_other(&self, addr: u32, host: Option<crate::hosts::HostIdx>) -> bool {
+        match self.hosts.reserved_for(addr) {
+            None => false,
+            Some(owners) => !host.is_some_and(|h| owners.contains(&h)),
         }
     }
 

@@ -5,25 +5,37 @@
 use corelease_storage::NullSink;
 use corelease_v4::{Meta4, Ports, Prepared4, V4Shard};
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    // Per thread: the tests of this file run in parallel and must not count each other.
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
+
+fn allocations() -> usize {
+    ALLOCS.with(Cell::get)
+}
 
 // SAFETY: forwards to the system allocator, only counting calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        count();
         unsafe { System.realloc(p, l, n) }
     }
 }
@@ -37,6 +49,17 @@ fn packet(
     mac: [u8; 6],
     requested: Option<Ipv4Addr>,
     ciaddr: Option<Ipv4Addr>,
+) {
+    packet_with(buf, kind, mac, requested, ciaddr, &[]);
+}
+
+fn packet_with(
+    buf: &mut Vec<u8>,
+    kind: u8,
+    mac: [u8; 6],
+    requested: Option<Ipv4Addr>,
+    ciaddr: Option<Ipv4Addr>,
+    extra: &[u8],
 ) {
     buf.clear();
     buf.resize(240, 0);
@@ -58,6 +81,7 @@ fn packet(
         buf.extend_from_slice(&r.octets());
         buf.extend_from_slice(&[54, 4, 127, 0, 0, 1]);
     }
+    buf.extend_from_slice(extra);
     buf.extend_from_slice(&[55, 4, 1, 3, 6, 15, 255]);
 }
 
@@ -93,7 +117,7 @@ fn known_clients_are_served_without_allocating() {
         shard.handle(&relay, &buf, now, &mut out).expect("ack");
         addrs.push(yiaddr);
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocations();
     let rounds = 20u64;
     for round in 1..=rounds {
         for (mac, addr) in clients.iter().zip(&addrs) {
@@ -111,11 +135,122 @@ fn known_clients_are_served_without_allocating() {
             assert!(shard.handle(&relay, &buf, now + round, &mut out).is_some());
         }
     }
-    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let allocs = allocations() - before;
     let packets = rounds * clients.len() as u64 * 3;
     // The expiry queue keeps one entry per renewal until its time passes: it doubles a few times.
     assert!(
         allocs <= 16,
         "{allocs} allocations for {packets} packets of known clients"
+    );
+}
+
+/// Ten classes (vendor tests, a KNOWN-dependent one, a host class, a pool guard, an
+/// additional class) and 100 host reservations: classification, the host lookup and the
+/// reserved-address checks allocate nothing per packet either.
+#[test]
+fn classes_and_reservations_are_served_without_allocating() {
+    let mut reservations = String::new();
+    for i in 0..100u16 {
+        if i > 0 {
+            reservations.push(',');
+        }
+        reservations.push_str(&format!(
+            r#"{{ "hw-address": "02:00:00:00:{:02x}:{:02x}", "ip-address": "10.0.100.{}",
+                 "client-classes": [ "gold" ],
+                 "option-data": [ {{ "name": "ntp-servers", "data": "10.0.0.{}" }} ] }}"#,
+            i >> 8,
+            i & 0xff,
+            i + 1,
+            i + 1
+        ));
+    }
+    let cfg = format!(
+        r#"{{ "Dhcp4": {{ "valid-lifetime": 4000, "renew-timer": 1000,
+        "option-data": [ {{ "name": "domain-name-servers", "data": "10.0.0.53" }} ],
+        "client-classes": [
+            {{ "name": "c1", "test": "option[60].text == 'pxe'", "next-server": "10.0.0.9" }},
+            {{ "name": "c2", "test": "substring(option[60].hex, 0, 3) == 'doc'",
+               "option-data": [ {{ "name": "routers", "data": "10.0.0.2" }} ] }},
+            {{ "name": "c3", "test": "option[61].exists and not option[82].exists" }},
+            {{ "name": "c4", "test": "pkt4.mac == 0x020000000001" }},
+            {{ "name": "c5", "test": "member('c3') or member('c4')",
+               "option-data": [ {{ "name": "domain-name", "data": "example.org" }} ] }},
+            {{ "name": "c6", "test": "member('KNOWN')", "valid-lifetime": 3000 }},
+            {{ "name": "c7", "test": "option[55].exists and pkt4.htype == 1" }},
+            {{ "name": "c8", "test": "concat(option[60].text, 'x') == 'pxex'" }},
+            {{ "name": "gold", "option-data": [ {{ "name": "time-offset", "data": "3600" }} ] }},
+            {{ "name": "late", "test": "member('UNKNOWN')", "only-in-additional-list": true,
+               "option-data": [ {{ "name": "domain-name-servers", "data": "10.0.0.7" }} ] }}
+        ],
+        "subnet4": [ {{ "id": 1, "subnet": "10.0.0.0/16", "relay": {{ "ip-addresses": [ "127.0.0.1" ] }},
+            "pools": [ {{ "pool": "10.0.1.0 - 10.0.200.255", "client-classes": [ "c7" ],
+                          "evaluate-additional-classes": [ "late" ] }} ],
+            "reservations": [ {reservations} ],
+            "option-data": [ {{ "name": "routers", "data": "10.0.0.1" }} ] }} ] }} }}"#
+    );
+    let loaded = corelease_config::parse_dhcp4_str(&cfg, Path::new(".")).expect("config");
+    assert!(loaded.unsupported.is_empty(), "{:?}", loaded.unsupported);
+    let prepared = Arc::new(Prepared4::new(&loaded.config, Vec::new(), Ports::default()));
+    let mut shard = V4Shard::new(prepared, 0, 1, NullSink);
+    let relay = Meta4 {
+        src: SocketAddrV4::new(Ipv4Addr::LOCALHOST, 67),
+        dst: Ipv4Addr::LOCALHOST,
+        ifindex: 1,
+        local: Ipv4Addr::LOCALHOST,
+    };
+    let mut out = vec![0u8; 1500];
+    let mut buf = Vec::with_capacity(600);
+    // Half the clients have reservations (MACs 02:00:00:00:00:00..63), half do not.
+    let clients: Vec<[u8; 6]> = (0..200u16)
+        .map(|i| [2, 0, 0, 0, (i >> 8) as u8, i as u8])
+        .collect();
+    let vendor: &[u8] = &[60, 3, b'p', b'x', b'e'];
+    let mut addrs = Vec::with_capacity(clients.len());
+    let now = 1_700_000_000;
+    for mac in &clients {
+        packet_with(&mut buf, 1, *mac, None, None, vendor);
+        shard.handle(&relay, &buf, now, &mut out).expect("offer");
+        let yiaddr = Ipv4Addr::new(out[16], out[17], out[18], out[19]);
+        packet_with(&mut buf, 3, *mac, Some(yiaddr), None, vendor);
+        shard.handle(&relay, &buf, now, &mut out).expect("ack");
+        addrs.push(yiaddr);
+    }
+    assert_eq!(addrs[5], Ipv4Addr::new(10, 0, 100, 6), "reserved address");
+    // The last ACK (client 199, not reserved): c1 (siaddr), c5 (option 15), "late" (UNKNOWN).
+    let mut opts = corelease_wire::v4::OptionIndex::new();
+    let ack = corelease_wire::v4::Dhcp4Packet::new_checked(&out[..]).expect("ack");
+    opts.parse(&ack).expect("options");
+    assert_eq!(
+        ack.siaddr(),
+        Ipv4Addr::new(10, 0, 0, 9),
+        "class next-server"
+    );
+    assert_eq!(
+        opts.get(6),
+        Some(&[10, 0, 0, 7][..]),
+        "additional class option"
+    );
+    assert_eq!(opts.get(15), Some(&b"example.org"[..]), "class option");
+    let before = allocations();
+    let rounds = 20u64;
+    for round in 1..=rounds {
+        for (mac, addr) in clients.iter().zip(&addrs) {
+            packet_with(&mut buf, 3, *mac, None, Some(*addr), vendor);
+            let meta = Meta4 {
+                src: SocketAddrV4::new(*addr, 68),
+                ..relay
+            };
+            assert!(shard.handle(&meta, &buf, now + round, &mut out).is_some());
+            packet_with(&mut buf, 1, *mac, None, None, vendor);
+            assert!(shard.handle(&relay, &buf, now + round, &mut out).is_some());
+            packet_with(&mut buf, 3, *mac, Some(*addr), None, vendor);
+            assert!(shard.handle(&relay, &buf, now + round, &mut out).is_some());
+        }
+    }
+    let allocs = allocations() - before;
+    let packets = rounds * clients.len() as u64 * 3;
+    assert!(
+        allocs <= 16,
+        "{allocs} allocations for {packets} packets with classes and reservations"
     );
 }

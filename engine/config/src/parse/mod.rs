@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+pub(crate) mod classes;
 mod hosts;
 mod network;
 mod option_data;
@@ -20,6 +21,7 @@ mod services;
 #[path = "../parse6/mod.rs"]
 pub(crate) mod v6;
 
+use classes::*;
 use hosts::*;
 use network::*;
 use option_data::*;

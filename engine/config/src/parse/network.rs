@@ -346,6 +346,7 @@ pub(super) fn parse_shared_network(
         interface,
         relay_addresses: relay.unwrap_or_default(),
         user_context: user_context(map),
+        classes: parse_class_lists(f, map, path),
     });
 }
 
@@ -540,6 +541,7 @@ pub(super) fn parse_subnet(
         cache_threshold: merged.cache_threshold.unwrap_or(0.25),
         cache_max_age: merged.cache_max_age,
         store_extended_info: merged.store_extended_info.unwrap_or(false),
+        classes: parse_class_lists(f, map, path),
     })
 }
 
@@ -641,6 +643,7 @@ pub(super) fn parse_pool(
         pool_id: PoolId(pool_id),
         options,
         user_context: user_context(map),
+        classes: parse_class_lists(f, map, path),
     })
 }
 

@@ -474,6 +474,24 @@ pub(super) fn parse_client_classes(
             .unwrap_or(false);
         let test = f.str_at(map, "test", &p).map(str::to_string);
         let template_test = f.str_at(map, "template-test", &p).map(str::to_string);
+        if test.is_some() && template_test.is_some() {
+            // ARM 16.4 note: test and template-test are mutually exclusive.
+            f.error(
+                format!("{p}.template-test"),
+                "'test' and 'template-test' are mutually exclusive",
+            );
+        }
+        if let Some(expr) = &test {
+            // Classes defined earlier are in `names` (this one was just added: a class may
+            // not test its own membership either).
+            let mut earlier = names.clone();
+            if let Some(n) = &name {
+                if earlier.get(n) == Some(&p) {
+                    earlier.remove(n);
+                }
+            }
+            check_class_test(f, expr, &format!("{p}.test"), &earlier, &lookup);
+        }
         if let Some(name) = name {
             classes.push(ClientClass {
                 name,

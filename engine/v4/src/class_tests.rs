@@ -1,0 +1,573 @@
+//! In-memory tests of client classification (ARM 16) and host reservations (ARM 9.3) in the
+//! DHCPv4 engine. Requests are built and replies decoded with dhcproto (the oracle).
+
+use super::*;
+use corelease_storage::MemorySink;
+use dhcproto::v4::{self as d4, DhcpOption, Message, OptionCode, UnknownOption};
+use dhcproto::{Decodable, Decoder, Encodable};
+use std::path::Path;
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+const NOW: u64 = 1_700_000_000;
+
+fn config(json: &str) -> Arc<Prepared4> {
+    let loaded = corelease_config::parse_dhcp4_str(json, Path::new("."))
+        .unwrap_or_else(|e| panic!("test config rejected: {e}"));
+    assert!(
+        loaded.unsupported.is_empty(),
+        "unsupported: {:?}",
+        loaded.unsupported
+    );
+    Arc::new(Prepared4::new(&loaded.config, Vec::new(), Ports::default()))
+}
+
+fn shard(p: &Arc<Prepared4>) -> V4Shard<MemorySink> {
+    V4Shard::new(Arc::clone(p), 0, 1, MemorySink::default())
+}
+
+fn mac(n: u8) -> [u8; 6] {
+    [0x02, 0, 0, 0, 0, n]
+}
+
+fn meta() -> Meta4 {
+    Meta4 {
+        src: SocketAddrV4::new(SERVER, 67),
+        dst: SERVER,
+        ifindex: 1,
+        local: SERVER,
+    }
+}
+
+fn msg(kind: d4::MessageType, m: [u8; 6]) -> Message {
+    let mut msg = Message::default();
+    msg.set_opcode(d4::Opcode::BootRequest);
+    msg.set_xid(0x4321_0000 | u32::from(m[5]));
+    msg.set_chaddr(&m);
+    msg.set_giaddr(SERVER);
+    msg.opts_mut().insert(DhcpOption::MessageType(kind));
+    msg.opts_mut().insert(DhcpOption::ParameterRequestList(vec![
+        OptionCode::SubnetMask,
+        OptionCode::Router,
+        OptionCode::DomainNameServer,
+        OptionCode::NtpServers,
+        OptionCode::Hostname,
+    ]));
+    msg
+}
+
+fn with(mut m: Message, o: DhcpOption) -> Message {
+    m.opts_mut().insert(o);
+    m
+}
+
+fn vendor(v: &str) -> DhcpOption {
+    DhcpOption::ClassIdentifier(v.as_bytes().to_vec())
+}
+
+fn send(s: &mut V4Shard<MemorySink>, m: &Message, now: u64) -> Option<Message> {
+    let bytes = m.to_vec().expect("dhcproto encodes");
+    let mut out = [0u8; 1500];
+    let reply = s.handle(&meta(), &bytes, now, &mut out)?;
+    Some(
+        Message::decode(&mut Decoder::new(&out[..reply.len])).expect("reply decodes with dhcproto"),
+    )
+}
+
+fn kind(m: &Message) -> Option<d4::MessageType> {
+    match m.opts().get(OptionCode::MessageType) {
+        Some(DhcpOption::MessageType(t)) => Some(*t),
+        _ => None,
+    }
+}
+
+fn dns(m: &Message) -> Option<Vec<Ipv4Addr>> {
+    match m.opts().get(OptionCode::DomainNameServer) {
+        Some(DhcpOption::DomainNameServer(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn routers(m: &Message) -> Option<Vec<Ipv4Addr>> {
+    match m.opts().get(OptionCode::Router) {
+        Some(DhcpOption::Router(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn lease_time(m: &Message) -> Option<u32> {
+    match m.opts().get(OptionCode::AddressLeaseTime) {
+        Some(DhcpOption::AddressLeaseTime(t)) => Some(*t),
+        _ => None,
+    }
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().expect("test address")
+}
+
+/// DISCOVER (with `extra` options) then REQUEST of the offered address; returns the ACK.
+fn dora(s: &mut V4Shard<MemorySink>, m: [u8; 6], extra: &[DhcpOption], now: u64) -> Message {
+    let mut d = msg(d4::MessageType::Discover, m);
+    for o in extra {
+        d = with(d, o.clone());
+    }
+    let offer = send(s, &d, now).expect("offer");
+    assert_eq!(kind(&offer), Some(d4::MessageType::Offer));
+    let mut r = msg(d4::MessageType::Request, m);
+    for o in extra {
+        r = with(r, o.clone());
+    }
+    r = with(r, DhcpOption::RequestedIpAddress(offer.yiaddr()));
+    r = with(r, DhcpOption::ServerIdentifier(SERVER));
+    let ack = send(s, &r, now).expect("ack");
+    assert_eq!(kind(&ack), Some(d4::MessageType::Ack));
+    assert_eq!(ack.yiaddr(), offer.yiaddr());
+    ack
+}
+
+/// A renewal (RENEWING: ciaddr set, no server id, no requested address).
+fn renew(s: &mut V4Shard<MemorySink>, m: [u8; 6], addr: Ipv4Addr, now: u64) -> Message {
+    renew_with(s, m, addr, &[], now)
+}
+
+fn renew_with(
+    s: &mut V4Shard<MemorySink>,
+    m: [u8; 6],
+    addr: Ipv4Addr,
+    extra: &[DhcpOption],
+    now: u64,
+) -> Message {
+    let mut r = msg(d4::MessageType::Request, m);
+    r.set_ciaddr(addr);
+    for o in extra {
+        r = with(r, o.clone());
+    }
+    send(s, &r, now).expect("reply to renewal")
+}
+
+/// The file field up to its first NUL.
+fn file(m: &Message) -> Option<&[u8]> {
+    m.fname().and_then(|f| f.split(|&b| b == 0).next())
+}
+
+fn stat(s: &V4Shard<MemorySink>, name: &str) -> i64 {
+    kea_statistics(s.prepared(), &[s.stats()])
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no statistic {name}"))
+}
+
+const CLASSES: &str = r#"{ "Dhcp4": {
+    "valid-lifetime": 4000,
+    "option-data": [ { "name": "domain-name-servers", "data": "10.9.9.9" },
+                     { "name": "ntp-servers", "data": "10.9.9.123" } ],
+    "client-classes": [
+        { "name": "pxe", "test": "option[vendor-class-identifier].text == 'PXEClient'",
+          "option-data": [ { "name": "domain-name-servers", "data": "10.1.1.1" },
+                           { "name": "routers", "data": "10.1.1.254" } ],
+          "next-server": "10.1.1.5", "boot-file-name": "pxelinux.0", "valid-lifetime": 600 },
+        { "name": "VENDOR_CLASS_docsis3.0",
+          "option-data": [ { "name": "ntp-servers", "data": "10.3.3.3" } ] },
+        { "name": "DROP", "test": "option[vendor-class-identifier].text == 'evil'" }
+    ],
+    "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+        "pools": [ { "pool": "10.0.0.10 - 10.0.0.50" } ],
+        "option-data": [ { "name": "routers", "data": "10.0.0.1" } ] } ]
+} }"#;
+
+#[test]
+fn class_options_override_globals_but_not_subnet_options() {
+    let p = config(CLASSES);
+    let mut s = shard(&p);
+    let plain = dora(&mut s, mac(1), &[], NOW);
+    assert_eq!(dns(&plain), Some(vec![ip("10.9.9.9")]));
+    assert_eq!(routers(&plain), Some(vec![ip("10.0.0.1")]));
+    let pxe = dora(&mut s, mac(2), &[vendor("PXEClient")], NOW);
+    // ARM 16.1.1 step 13: class options beat globals, subnet options beat class options.
+    assert_eq!(dns(&pxe), Some(vec![ip("10.1.1.1")]));
+    assert_eq!(routers(&pxe), Some(vec![ip("10.0.0.1")]));
+}
+
+#[test]
+fn class_fields_and_lifetime_apply_to_members_only() {
+    let p = config(CLASSES);
+    let mut s = shard(&p);
+    let plain = dora(&mut s, mac(1), &[], NOW);
+    assert_eq!(plain.siaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(lease_time(&plain), Some(4000));
+    let pxe = dora(&mut s, mac(2), &[vendor("PXEClient")], NOW);
+    assert_eq!(pxe.siaddr(), ip("10.1.1.5"));
+    assert_eq!(file(&pxe), Some(&b"pxelinux.0"[..]));
+    assert_eq!(lease_time(&pxe), Some(600));
+    let lease = s.table().get(u32::from(pxe.yiaddr())).expect("lease");
+    assert_eq!(lease.lease.valid_lifetime, 600);
+}
+
+#[test]
+fn vendor_class_builtin_gets_its_options() {
+    let p = config(CLASSES);
+    let mut s = shard(&p);
+    let modem = dora(&mut s, mac(3), &[vendor("docsis3.0")], NOW);
+    assert_eq!(
+        modem.opts().get(OptionCode::NtpServers),
+        Some(&DhcpOption::NtpServers(vec![ip("10.3.3.3")]))
+    );
+    let other = dora(&mut s, mac(4), &[vendor("docsis2.0")], NOW);
+    assert_eq!(
+        other.opts().get(OptionCode::NtpServers),
+        Some(&DhcpOption::NtpServers(vec![ip("10.9.9.123")]))
+    );
+}
+
+#[test]
+fn drop_class_drops_the_packet_and_counts_it() {
+    let p = config(CLASSES);
+    let mut s = shard(&p);
+    let d = with(msg(d4::MessageType::Discover, mac(5)), vendor("evil"));
+    assert!(send(&mut s, &d, NOW).is_none());
+    assert_eq!(stat(&s, "pkt4-receive-drop"), 1);
+    assert_eq!(stat(&s, "pkt4-offer-sent"), 0);
+    assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(6)), NOW).is_some());
+}
+
+const GUARDS: &str = r#"{ "Dhcp4": {
+    "client-classes": [
+        { "name": "phones", "test": "substring(option[60].hex, 0, 5) == 'phone'" },
+        { "name": "laptops", "test": "option[60].text == 'laptop'" }
+    ],
+    "shared-networks": [ { "name": "lan", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+        "subnet4": [
+            { "id": 1, "subnet": "10.0.0.0/24", "client-classes": [ "laptops" ],
+              "pools": [ { "pool": "10.0.0.10 - 10.0.0.19" } ] },
+            { "id": 2, "subnet": "10.0.1.0/24",
+              "pools": [ { "pool": "10.0.1.10 - 10.0.1.10", "client-classes": [ "phones" ] },
+                         { "pool": "10.0.1.20 - 10.0.1.29", "client-class": "laptops" } ] }
+        ] } ]
+} }"#;
+
+#[test]
+fn class_guards_steer_subnets_and_pools() {
+    let p = config(GUARDS);
+    let mut s = shard(&p);
+    let laptop = dora(&mut s, mac(1), &[vendor("laptop")], NOW);
+    assert!(
+        (10..=19).contains(&laptop.yiaddr().octets()[3]) && laptop.yiaddr().octets()[2] == 0,
+        "{}",
+        laptop.yiaddr()
+    );
+    let phone = dora(&mut s, mac(2), &[vendor("phone-x")], NOW);
+    assert_eq!(phone.yiaddr(), ip("10.0.1.10"));
+    // The phone pool is exhausted; a second phone may not use the laptop pool or subnet.
+    let d = with(msg(d4::MessageType::Discover, mac(3)), vendor("phone-y"));
+    assert!(send(&mut s, &d, NOW).is_none());
+    assert_eq!(stat(&s, "v4-allocation-fail"), 1);
+    // A client in no class has nowhere to go: both pools of subnet 2 and subnet 1 are guarded.
+    assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(4)), NOW).is_none());
+    // A requested address in a pool the client may not use is not given.
+    let mut d = msg(d4::MessageType::Discover, mac(5));
+    d = with(d, DhcpOption::RequestedIpAddress(ip("10.0.1.25")));
+    d = with(d, vendor("phone-z"));
+    assert!(send(&mut s, &d, NOW).is_none());
+}
+
+#[test]
+fn additional_classes_are_evaluated_only_where_listed() {
+    let p = config(
+        r#"{ "Dhcp4": {
+        "option-data": [ { "name": "domain-name-servers", "data": "10.9.9.9" } ],
+        "client-classes": [
+            { "name": "late", "test": "option[60].text == 'x'", "only-in-additional-list": true,
+              "option-data": [ { "name": "domain-name-servers", "data": "10.2.2.2" } ] },
+            { "name": "always", "only-if-required": true,
+              "option-data": [ { "name": "ntp-servers", "data": "10.4.4.4" } ] }
+        ],
+        "subnet4": [
+            { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+              "pools": [ { "pool": "10.0.0.10 - 10.0.0.19", "evaluate-additional-classes": [ "late" ] } ],
+              "require-client-classes": [ "always" ] } ]
+    } }"#,
+    );
+    let mut s = shard(&p);
+    let x = dora(&mut s, mac(1), &[vendor("x")], NOW);
+    assert_eq!(dns(&x), Some(vec![ip("10.2.2.2")]));
+    // A listed class without a test is assigned unconditionally (ARM 16.4.1).
+    assert_eq!(
+        x.opts().get(OptionCode::NtpServers),
+        Some(&DhcpOption::NtpServers(vec![ip("10.4.4.4")]))
+    );
+    let y = dora(&mut s, mac(2), &[vendor("y")], NOW);
+    assert_eq!(dns(&y), Some(vec![ip("10.9.9.9")]));
+}
+
+const HOSTS: &str = r#"{ "Dhcp4": {
+    "valid-lifetime": 4000,
+    "client-classes": [
+        { "name": "gold", "option-data": [ { "name": "ntp-servers", "data": "10.7.7.7" } ] },
+        { "name": "known-only", "test": "member('KNOWN')",
+          "option-data": [ { "name": "domain-name-servers", "data": "10.8.8.8" } ] }
+    ],
+    "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+        "pools": [ { "pool": "10.0.0.10 - 10.0.0.12" } ],
+        "reservations": [
+            { "hw-address": "02:00:00:00:00:01", "ip-address": "10.0.0.10", "hostname": "alice",
+              "option-data": [ { "name": "routers", "data": "10.0.0.254" } ],
+              "next-server": "10.0.0.2", "boot-file-name": "alice.cfg",
+              "client-classes": [ "gold" ] },
+            { "client-id": "01:02:00:00:00:00:02", "ip-address": "10.0.0.200" },
+            { "circuit-id": "'port7'", "ip-address": "10.0.0.201" },
+            { "duid": "00:03:00:01:aa:bb:cc:dd:ee:ff", "ip-address": "10.0.0.202" },
+            { "hw-address": "02:00:00:00:00:05" }
+        ] } ]
+} }"#;
+
+#[test]
+fn reserved_host_gets_address_hostname_options_fields_and_classes() {
+    let p = config(HOSTS);
+    let mut s = shard(&p);
+    let ack = dora(&mut s, mac(1), &[], NOW);
+    assert_eq!(ack.yiaddr(), ip("10.0.0.10"));
+    assert_eq!(
+        ack.opts().get(OptionCode::Hostname),
+        Some(&DhcpOption::Hostname("alice".into()))
+    );
+    assert_eq!(routers(&ack), Some(vec![ip("10.0.0.254")]));
+    assert_eq!(ack.siaddr(), ip("10.0.0.2"));
+    assert_eq!(file(&ack), Some(&b"alice.cfg"[..]));
+    // Host class "gold" and the KNOWN-dependent class.
+    assert_eq!(
+        ack.opts().get(OptionCode::NtpServers),
+        Some(&DhcpOption::NtpServers(vec![ip("10.7.7.7")]))
+    );
+    assert_eq!(dns(&ack), Some(vec![ip("10.8.8.8")]));
+    let lease = s.table().get(u32::from(ip("10.0.0.10"))).expect("lease");
+    assert_eq!(lease.lease.hostname.as_deref(), Some("alice"));
+    // Renewal keeps it.
+    let r = renew(&mut s, mac(1), ip("10.0.0.10"), NOW + 10);
+    assert_eq!(kind(&r), Some(d4::MessageType::Ack));
+    assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 1);
+}
+
+#[test]
+fn unknown_client_gets_no_host_data_and_no_known_class() {
+    let p = config(HOSTS);
+    let mut s = shard(&p);
+    let ack = dora(&mut s, mac(9), &[], NOW);
+    assert!(ack.opts().get(OptionCode::Hostname).is_none());
+    assert_eq!(dns(&ack), None);
+    assert_eq!(ack.siaddr(), Ipv4Addr::UNSPECIFIED);
+    // A host without an address is KNOWN and gets a dynamic one.
+    let known = dora(&mut s, mac(5), &[], NOW);
+    assert_eq!(dns(&known), Some(vec![ip("10.8.8.8")]));
+}
+
+#[test]
+fn reserved_address_is_never_handed_to_another_client() {
+    let p = config(HOSTS);
+    let mut s = shard(&p);
+    // Pool .10-.12 with .10 reserved: two dynamic clients get .11 and .12, a third nothing.
+    let a = dora(&mut s, mac(20), &[], NOW).yiaddr();
+    let b = dora(&mut s, mac(21), &[], NOW).yiaddr();
+    let mut got = [a, b];
+    got.sort();
+    assert_eq!(got, [ip("10.0.0.11"), ip("10.0.0.12")]);
+    assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(22)), NOW).is_none());
+    // Asking for it by option 50 does not help either.
+    let d = with(
+        msg(d4::MessageType::Discover, mac(23)),
+        DhcpOption::RequestedIpAddress(ip("10.0.0.10")),
+    );
+    assert!(send(&mut s, &d, NOW).is_none());
+    let mut r = msg(d4::MessageType::Request, mac(23));
+    r = with(r, DhcpOption::RequestedIpAddress(ip("10.0.0.10")));
+    r = with(r, DhcpOption::ServerIdentifier(SERVER));
+    assert_eq!(
+        kind(&send(&mut s, &r, NOW).expect("nak")),
+        Some(d4::MessageType::Nak)
+    );
+    // The host still gets it.
+    assert_eq!(dora(&mut s, mac(1), &[], NOW).yiaddr(), ip("10.0.0.10"));
+}
+
+#[test]
+fn reservations_by_client_id_circuit_id_and_duid() {
+    let p = config(HOSTS);
+    let mut s = shard(&p);
+    let cid = DhcpOption::ClientIdentifier(vec![1, 2, 0, 0, 0, 0, 2]);
+    assert_eq!(
+        dora(&mut s, mac(30), std::slice::from_ref(&cid), NOW).yiaddr(),
+        ip("10.0.0.200")
+    );
+    let rai = DhcpOption::Unknown(UnknownOption::new(
+        OptionCode::from(82),
+        vec![1, 5, b'p', b'o', b'r', b't', b'7'],
+    ));
+    assert_eq!(
+        dora(&mut s, mac(31), &[rai], NOW).yiaddr(),
+        ip("10.0.0.201")
+    );
+    // RFC 4361: type 255, IAID, DUID.
+    let duid = DhcpOption::ClientIdentifier(vec![
+        255, 0, 0, 0, 1, 0, 3, 0, 1, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+    ]);
+    assert_eq!(
+        dora(&mut s, mac(32), &[duid], NOW).yiaddr(),
+        ip("10.0.0.202")
+    );
+    // Out-of-pool reservations renew like any lease.
+    let r = renew_with(
+        &mut s,
+        mac(30),
+        ip("10.0.0.200"),
+        std::slice::from_ref(&cid),
+        NOW + 5,
+    );
+    assert_eq!(kind(&r), Some(d4::MessageType::Ack));
+    // The same client without its client identifier is not the host: refused.
+    let r = renew(&mut s, mac(30), ip("10.0.0.200"), NOW + 6);
+    assert_eq!(kind(&r), Some(d4::MessageType::Nak));
+}
+
+#[test]
+fn host_reservation_identifiers_order_decides() {
+    let body = |order: &str| {
+        format!(
+            r#"{{ "Dhcp4": {{ "host-reservation-identifiers": {order},
+            "subnet4": [ {{ "id": 1, "subnet": "10.0.0.0/24", "relay": {{ "ip-addresses": [ "127.0.0.1" ] }},
+                "pools": [ {{ "pool": "10.0.0.10 - 10.0.0.19" }} ],
+                "reservations": [ {{ "hw-address": "02:00:00:00:00:01", "ip-address": "10.0.0.100" }},
+                                  {{ "client-id": "01:aa", "ip-address": "10.0.0.101" }} ] }} ] }} }}"#
+        )
+    };
+    let cid = DhcpOption::ClientIdentifier(vec![1, 0xaa]);
+    let p = config(&body(r#"["client-id", "hw-address"]"#));
+    let mut s = shard(&p);
+    assert_eq!(
+        dora(&mut s, mac(1), std::slice::from_ref(&cid), NOW).yiaddr(),
+        ip("10.0.0.101")
+    );
+    let p = config(&body(r#"["hw-address", "client-id"]"#));
+    let mut s = shard(&p);
+    assert_eq!(
+        dora(&mut s, mac(1), std::slice::from_ref(&cid), NOW).yiaddr(),
+        ip("10.0.0.100")
+    );
+    // Identifier types not listed are not looked up.
+    let p = config(&body(r#"["circuit-id"]"#));
+    let mut s = shard(&p);
+    let a = dora(&mut s, mac(1), &[cid], NOW).yiaddr();
+    assert!((10..=19).contains(&a.octets()[3]), "{a}");
+}
+
+#[test]
+fn known_and_unknown_guard_pools() {
+    let p = config(
+        r#"{ "Dhcp4": {
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.19", "client-classes": [ "KNOWN" ] },
+                       { "pool": "10.0.0.20 - 10.0.0.29", "client-classes": [ "UNKNOWN" ] } ],
+            "reservations": [ { "hw-address": "02:00:00:00:00:01", "hostname": "k" } ] } ]
+    } }"#,
+    );
+    let mut s = shard(&p);
+    let k = dora(&mut s, mac(1), &[], NOW).yiaddr();
+    assert!((10..=19).contains(&k.octets()[3]), "{k}");
+    let u = dora(&mut s, mac(2), &[], NOW).yiaddr();
+    assert!((20..=29).contains(&u.octets()[3]), "{u}");
+}
+
+#[test]
+fn global_reservations_only_where_the_subnet_allows_them() {
+    let body = |global: bool| {
+        format!(
+            r#"{{ "Dhcp4": {{ "reservations-global": {global},
+            "reservations": [ {{ "hw-address": "02:00:00:00:00:01", "ip-address": "10.0.0.150", "hostname": "g" }} ],
+            "subnet4": [ {{ "id": 1, "subnet": "10.0.0.0/24", "relay": {{ "ip-addresses": [ "127.0.0.1" ] }},
+                "pools": [ {{ "pool": "10.0.0.10 - 10.0.0.19" }} ] }} ] }} }}"#
+        )
+    };
+    let p = config(&body(true));
+    let mut s = shard(&p);
+    assert_eq!(dora(&mut s, mac(1), &[], NOW).yiaddr(), ip("10.0.0.150"));
+    let p = config(&body(false));
+    let mut s = shard(&p);
+    let a = dora(&mut s, mac(1), &[], NOW);
+    assert!((10..=19).contains(&a.yiaddr().octets()[3]));
+    assert!(a.opts().get(OptionCode::Hostname).is_none());
+}
+
+#[test]
+fn out_of_pool_mode_leaves_in_pool_reserved_addresses_dynamic() {
+    let p = config(
+        r#"{ "Dhcp4": { "reservations-out-of-pool": true,
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.10" } ],
+            "reservations": [ { "hw-address": "02:00:00:00:00:01", "ip-address": "10.0.0.10" } ] } ]
+    } }"#,
+    );
+    let mut s = shard(&p);
+    // ARM 9.3.8: the in-pool reserved address is dynamic, and not given to its host.
+    assert_eq!(dora(&mut s, mac(2), &[], NOW).yiaddr(), ip("10.0.0.10"));
+}
+
+#[test]
+fn several_hosts_may_share_an_address_when_not_unique() {
+    let p = config(
+        r#"{ "Dhcp4": { "ip-reservations-unique": false,
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.19" } ],
+            "reservations": [ { "hw-address": "02:00:00:00:00:01", "ip-address": "10.0.0.100" },
+                              { "hw-address": "02:00:00:00:00:02", "ip-address": "10.0.0.100" } ] } ]
+    } }"#,
+    );
+    let mut s = shard(&p);
+    assert_eq!(dora(&mut s, mac(1), &[], NOW).yiaddr(), ip("10.0.0.100"));
+    // The second host finds it in use and gets a dynamic address meanwhile.
+    let b = dora(&mut s, mac(2), &[], NOW).yiaddr();
+    assert!((10..=19).contains(&b.octets()[3]), "{b}");
+}
+
+#[test]
+fn conflict_resolves_at_the_holders_renewal() {
+    // ARM 9.3.2: A holds .10; then .10 is reserved for B (a reload).
+    let before = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 4000,
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.19" } ] } ] } }"#,
+    );
+    let mut s = shard(&before);
+    let (a, b) = (mac(1), mac(2));
+    assert_eq!(dora(&mut s, a, &[], NOW).yiaddr(), ip("10.0.0.10"));
+    let leases: Vec<Lease> = s.table().iter().map(|e| e.lease.clone()).collect();
+    let after = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 4000,
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.19" } ],
+            "reservations": [ { "hw-address": "02:00:00:00:00:02", "ip-address": "10.0.0.10" } ] } ] } }"#,
+    );
+    let mut s = shard(&after);
+    assert_eq!(s.load_leases(leases, NOW), 0, "A's lease is kept");
+    // B cannot have it yet: a temporary address.
+    let temp = dora(&mut s, b, &[], NOW + 1).yiaddr();
+    assert_ne!(temp, ip("10.0.0.10"));
+    // A renews and is refused, but its lease stays (the NAK may be lost).
+    let nak = renew(&mut s, a, ip("10.0.0.10"), NOW + 2);
+    assert_eq!(kind(&nak), Some(d4::MessageType::Nak));
+    assert!(s.table().get(u32::from(ip("10.0.0.10"))).is_some());
+    // B renewing its temporary address meanwhile is fine (the reserved one is still held).
+    assert_eq!(
+        kind(&renew(&mut s, b, temp, NOW + 3)),
+        Some(d4::MessageType::Ack)
+    );
+    // A starts over and gets another address; its old lease goes.
+    let a2 = dora(&mut s, a, &[], NOW + 4).yiaddr();
+    assert_ne!(a2, ip("10.0.0.10"));
+    // B renews its temporary address: NAK, the reserved one is free now.
+    assert_eq!(
+        kind(&renew(&mut s, b, temp, NOW + 5)),
+        Some(d4::MessageType::Nak)
+    );
+    assert_eq!(dora(&mut s, b, &[], NOW + 6).yiaddr(), ip("10.0.0.10"));
+    // B's temporary lease was given back when it moved.
+    assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 2);
+}

@@ -1,0 +1,503 @@
+//! Client classification in the DHCPv4 engine (Kea ARM chapter 16).
+//!
+//! [`ClassTable`] is built once per config from `client-classes`: every `test` compiled into a
+//! [`Program`], class options merged into an [`OptionTable`], guards and
+//! `evaluate-additional-classes` names resolved to class indices. Per packet the shard keeps
+//! one [`PacketClasses`] (cleared, never reallocated) holding which classes the packet belongs
+//! to and in which order they were assigned, which is the order of precedence for class
+//! options and class fields (ARM 16.1.1 step 13, 16.8).
+
+use crate::prepared::{Lifetime, OptionTable};
+use corelease_classify::{ClassMembership, Program, Scratch, V4Context};
+use corelease_config::{ClientClass, Dhcp4Config};
+use corelease_wire::v4::{Dhcp4Packet, OptionIndex};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Index of a defined class in [`ClassTable::defs`].
+pub type ClassIdx = u16;
+
+/// Prefix of the classes the vendor class identifier (option 60) puts a packet in (ARM 16.2).
+pub const VENDOR_CLASS_PREFIX: &str = "VENDOR_CLASS_";
+
+/// How a defined class gets its members besides its `test`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    /// `ALL`: every packet, first of all classes.
+    All,
+    /// `KNOWN` / `UNKNOWN`: set after the host reservation lookup.
+    Known,
+    Unknown,
+    /// `VENDOR_CLASS_<option 60>`.
+    Vendor,
+}
+
+/// One defined class, ready for the hot path.
+pub struct ClassDef {
+    pub name: Box<str>,
+    pub test: Option<Program>,
+    /// `only-in-additional-list` (or the older `only-if-required`): evaluated only when named
+    /// in an `evaluate-additional-classes` list of the chosen pool, subnet or network.
+    pub only_additional: bool,
+    /// The test reads KNOWN/UNKNOWN (directly or through another class that does): evaluated
+    /// after the host reservation lookup (ARM 16.1.1 step 9).
+    pub after_host: bool,
+    pub builtin: Option<Builtin>,
+    pub options: OptionTable,
+    pub has_options: bool,
+    pub next_server: Option<Ipv4Addr>,
+    pub server_hostname: Option<Box<[u8]>>,
+    pub boot_file_name: Option<Box<[u8]>>,
+    pub valid: Option<Lifetime>,
+}
+
+/// A class named by a guard, a reservation or an additional list: a defined class, or a name
+/// only known at run time (built-in names, classes only hosts or hooks assign).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClassRef {
+    Defined(ClassIdx),
+    Named(Box<str>),
+}
+
+/// A scope's `client-classes` guard: the packet must be in at least one (ARM 16.6, 16.7).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Guard(Box<[ClassRef]>);
+
+impl Guard {
+    pub fn is_open(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Every class of one config.
+#[derive(Default)]
+pub struct ClassTable {
+    pub defs: Vec<ClassDef>,
+    by_name: HashMap<Box<str>, ClassIdx>,
+    /// Classes with a test evaluated before subnet selection, in config order.
+    early: Vec<ClassIdx>,
+    /// Classes with a test that depends on KNOWN/UNKNOWN, in config order.
+    late: Vec<ClassIdx>,
+    /// Defined classes named VENDOR_CLASS_*, with the option 60 value they stand for.
+    vendor: Vec<(ClassIdx, Box<[u8]>)>,
+    all: Option<ClassIdx>,
+    /// The class named DROP: a packet in it is dropped (ARM 16.1.1 steps 5 and 10).
+    pub drop: Option<ClassIdx>,
+    known: Option<ClassIdx>,
+    unknown: Option<ClassIdx>,
+    /// Whether any class can give a packet options or fields (else replies take the
+    /// pre-merged pool tables as they are).
+    pub any_effect: bool,
+}
+
+impl ClassTable {
+    /// Builds the table. Tests were checked when the config was parsed; one that does not
+    /// compile here (it cannot) leaves its class without members rather than failing.
+    pub fn new(cfg: &Dhcp4Config) -> Self {
+        let mut t = ClassTable::default();
+        let resolve = |name: &str| corelease_config::option_code_by_name(name, &cfg.option_defs);
+        for c in &cfg.client_classes {
+            let Ok(idx) = ClassIdx::try_from(t.defs.len()) else {
+                break;
+            };
+            let def = t.build_def(c, &resolve);
+            if def.test.is_some() && !def.only_additional {
+                if def.after_host {
+                    t.late.push(idx);
+                } else {
+                    t.early.push(idx);
+                }
+            }
+            match def.builtin {
+                Some(Builtin::All) => t.all = Some(idx),
+                Some(Builtin::Known) => t.known = Some(idx),
+                Some(Builtin::Unknown) => t.unknown = Some(idx),
+                Some(Builtin::Vendor) => {
+                    let value = def.name.get(VENDOR_CLASS_PREFIX.len()..).unwrap_or("");
+                    t.vendor.push((idx, value.as_bytes().into()));
+                }
+                None => {}
+            }
+            if def.name.as_ref() == "DROP" {
+                t.drop = Some(idx);
+            }
+            t.any_effect |= def.has_options
+                || def.next_server.is_some()
+                || def.server_hostname.is_some()
+                || def.boot_file_name.is_some()
+                || def.valid.is_some();
+            t.by_name.insert(def.name.clone(), idx);
+            t.defs.push(def);
+        }
+        t
+    }
+
+    fn build_def(&self, c: &ClientClass, resolve: &dyn Fn(&str) -> Option<u16>) -> ClassDef {
+        let test = c.test.as_deref().and_then(|expr| {
+            corelease_classify::compile_test(expr, corelease_classify::Universe::V4, resolve).ok()
+        });
+        let after_host = test.as_ref().is_some_and(|p| {
+            p.depends_on_known()
+                || p.member_classes().any(|m| {
+                    m == "KNOWN"
+                        || m == "UNKNOWN"
+                        || self
+                            .by_name
+                            .get(m)
+                            .and_then(|&i| self.defs.get(usize::from(i)))
+                            .is_some_and(|d| {
+                                d.after_host
+                                    || d.builtin.is_some_and(|b| {
+                                        matches!(b, Builtin::Known | Builtin::Unknown)
+                                    })
+                            })
+                })
+        });
+        let builtin = match c.name.as_str() {
+            "ALL" => Some(Builtin::All),
+            "KNOWN" => Some(Builtin::Known),
+            "UNKNOWN" => Some(Builtin::Unknown),
+            n if n.starts_with(VENDOR_CLASS_PREFIX) => Some(Builtin::Vendor),
+            _ => None,
+        };
+        let options = OptionTable::merge(&[&c.options]);
+        let has_options = options.iter().next().is_some();
+        ClassDef {
+            name: c.name.as_str().into(),
+            test,
+            only_additional: c.only_in_additional_list,
+            after_host,
+            builtin,
+            options,
+            has_options,
+            next_server: c.next_server,
+            server_hostname: c.server_hostname.as_deref().map(|s| s.as_bytes().into()),
+            boot_file_name: c.boot_file_name.as_deref().map(|s| s.as_bytes().into()),
+            valid: c.valid_lifetime.map(|l| Lifetime {
+                min: l.min,
+                default: l.default,
+                max: l.max,
+            }),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.defs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.defs.is_empty()
+    }
+
+    pub fn index_of(&self, name: &str) -> Option<ClassIdx> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn class_ref(&self, name: &str) -> ClassRef {
+        match self.index_of(name) {
+            Some(i) => ClassRef::Defined(i),
+            None => ClassRef::Named(name.into()),
+        }
+    }
+
+    pub fn guard(&self, names: &[String]) -> Guard {
+        Guard(names.iter().map(|n| self.class_ref(n)).collect())
+    }
+
+    /// Defined classes of an `evaluate-additional-classes` list (an undefined name has no
+    /// test and no options, so evaluating it changes nothing).
+    pub fn additional(&self, names: &[String]) -> Box<[ClassIdx]> {
+        names.iter().filter_map(|n| self.index_of(n)).collect()
+    }
+
+    pub fn def(&self, idx: ClassIdx) -> Option<&ClassDef> {
+        self.defs.get(usize::from(idx))
+    }
+}
+
+/// The classes one packet belongs to. Lives in the shard and is reset per packet; its
+/// vectors are sized for the config once, so classifying never allocates.
+pub struct PacketClasses {
+    member: Vec<bool>,
+    /// Defined classes in the order they were assigned (precedence order).
+    order: Vec<ClassIdx>,
+    /// None before the host lookup, then whether a reservation was found.
+    known: Option<bool>,
+    /// Option 60 of the packet, copied (at most 255 bytes by the codec).
+    vendor: [u8; 255],
+    vendor_len: u8,
+    has_vendor: bool,
+    /// Where host classes go in `order`: after ALL and the vendor classes (ARM 16.1.1
+    /// step 13: ALL, vendor classes, host classes, evaluated classes...).
+    host_pos: usize,
+}
+
+impl PacketClasses {
+    /// Sizes the state for `table` (config load; allocation happens here only).
+    pub fn for_table(table: &ClassTable) -> Self {
+        PacketClasses {
+            member: vec![false; table.len()],
+            order: Vec::with_capacity(table.len()),
+            known: None,
+            vendor: [0; 255],
+            vendor_len: 0,
+            has_vendor: false,
+            host_pos: 0,
+        }
+    }
+
+    pub fn order(&self) -> &[ClassIdx] {
+        &self.order
+    }
+
+    pub fn known(&self) -> Option<bool> {
+        self.known
+    }
+
+    pub fn is_defined_member(&self, idx: ClassIdx) -> bool {
+        self.member.get(usize::from(idx)).copied().unwrap_or(false)
+    }
+
+    fn assign(&mut self, idx: ClassIdx) {
+        if let Some(m) = self.member.get_mut(usize::from(idx)) {
+            if !*m {
+                *m = true;
+                if self.order.len() < self.order.capacity() {
+                    self.order.push(idx);
+                }
+            }
+        }
+    }
+
+    /// Inserts at the host-class position (keeps precedence order without reallocating).
+    fn assign_host_class(&mut self, idx: ClassIdx) {
+        if let Some(m) = self.member.get_mut(usize::from(idx)) {
+            if !*m && self.order.len() < self.order.capacity() {
+                *m = true;
+                let at = self.host_pos.min(self.order.len());
+                self.order.insert(at, idx);
+                self.host_pos = at + 1;
+            }
+        }
+    }
+
+    fn vendor(&self) -> Option<&[u8]> {
+        self.has_vendor
+            .then(|| self.vendor.get(..usize::from(self.vendor_len)))
+            .flatten()
+    }
+}
+
+/// Host classes that are not defined in the config, as seen by `member()` and guards.
+pub trait HostClassNames {
+    fn has_class(&self, name: &str) -> bool;
+}
+
+impl HostClassNames for () {
+    fn has_class(&self, _name: &str) -> bool {
+        false
+    }
+}
+
+/// The membership view an expression and a guard see.
+pub struct Membership<'a> {
+    pub table: &'a ClassTable,
+    pub state: &'a PacketClasses,
+    pub host: &'a dyn HostClassNames,
+}
+
+impl Membership<'_> {
+    pub fn is_member(&self, name: &str) -> bool {
+        if let Some(i) = self.table.index_of(name) {
+            if self.state.is_defined_member(i) {
+                return true;
+            }
+        }
+        match name {
+            "ALL" => return true,
+            "KNOWN" => return self.state.known == Some(true),
+            "UNKNOWN" => return self.state.known == Some(false),
+            _ => {}
+        }
+        if let Some(value) = name.strip_prefix(VENDOR_CLASS_PREFIX) {
+            if self.state.vendor() == Some(value.as_bytes()) {
+                return true;
+            }
+        }
+        self.host.has_class(name)
+    }
+
+    pub fn is_ref_member(&self, r: &ClassRef) -> bool {
+        match r {
+            ClassRef::Defined(i) => {
+                self.state.is_defined_member(*i)
+                    || self.table.def(*i).is_some_and(|d| self.is_member(&d.name))
+            }
+            ClassRef::Named(n) => self.is_member(n),
+        }
+    }
+
+    /// Whether the packet may use a scope guarded by `guard` (ARM 16.6: an empty guard admits
+    /// everyone, otherwise membership of at least one listed class).
+    pub fn admits(&self, guard: &Guard) -> bool {
+        guard.0.is_empty() || guard.0.iter().any(|r| self.is_ref_member(r))
+    }
+}
+
+impl ClassMembership for Membership<'_> {
+    fn contains_class(&self, name: &str) -> bool {
+        self.is_member(name)
+    }
+}
+
+/// What a class expression may read about the packet besides its bytes.
+#[derive(Clone, Copy)]
+pub struct PacketEnv<'a> {
+    pub iface: &'a str,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+}
+
+/// Everything classification reads, borrowed from the shard for one step.
+pub struct Classifier<'a> {
+    pub table: &'a ClassTable,
+    pub pkt: &'a Dhcp4Packet<&'a [u8]>,
+    pub opts: &'a OptionIndex,
+    pub env: PacketEnv<'a>,
+    pub host: &'a dyn HostClassNames,
+}
+
+impl Classifier<'_> {
+    fn eval(&self, program: &Program, state: &PacketClasses, scratch: &mut Scratch) -> bool {
+        let membership = Membership {
+            table: self.table,
+            state,
+            host: self.host,
+        };
+        let mut ctx = V4Context::new(self.pkt, self.opts);
+        ctx.iface = self.env.iface;
+        ctx.src = self.env.src;
+        ctx.dst = self.env.dst;
+        ctx.known = state.known == Some(true);
+        ctx.classes = &membership;
+        program.eval_bool(&ctx, scratch)
+    }
+
+    /// ARM 16.1.1 steps 1-3: ALL, the vendor class, then every test that does not depend on
+    /// KNOWN/UNKNOWN and is not only-in-additional-list, in config order.
+    pub fn classify_early(&self, state: &mut PacketClasses, scratch: &mut Scratch) {
+        state.member.iter_mut().for_each(|m| *m = false);
+        state.order.clear();
+        state.known = None;
+        match self.opts.get(corelease_wire::v4::opt::VENDOR_CLASS_ID) {
+            Some(v) => {
+                let n = v.len().min(state.vendor.len());
+                if let (Some(dst), Some(src)) = (state.vendor.get_mut(..n), v.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
+                state.vendor_len = n as u8;
+                state.has_vendor = true;
+            }
+            None => {
+                state.vendor_len = 0;
+                state.has_vendor = false;
+            }
+        }
+        if let Some(all) = self.table.all {
+            state.assign(all);
+        }
+        if let Some(v) = state.vendor() {
+            let matched = self
+                .table
+                .vendor
+                .iter()
+                .find(|(_, value)| **value == *v)
+                .map(|(i, _)| *i);
+            if let Some(i) = matched {
+                state.assign(i);
+            }
+        }
+        state.host_pos = state.order.len();
+        for &i in &self.table.early {
+            if let Some(program) = self.table.def(i).and_then(|d| d.test.as_ref()) {
+                if self.eval(program, state, scratch) {
+                    state.assign(i);
+                }
+            }
+        }
+    }
+
+    /// ARM 16.1.1 steps 8-9: the host lookup's outcome (KNOWN/UNKNOWN and the host's
+    /// classes), then the tests that depend on it. `early` marks the partial step 6 of
+    /// early-global-reservations-lookup: a found host sets KNOWN, none sets nothing yet.
+    pub fn classify_host(
+        &self,
+        state: &mut PacketClasses,
+        scratch: &mut Scratch,
+        found: bool,
+        host_classes: &[ClassIdx],
+    ) {
+        for &c in host_classes {
+            state.assign_host_class(c);
+        }
+        state.known = Some(found);
+        let builtin = if found {
+            self.table.known
+        } else {
+            self.table.unknown
+        };
+        if let Some(i) = builtin {
+            state.assign(i);
+        }
+        for &i in &self.table.late {
+            if let Some(program) = self.table.def(i).and_then(|d| d.test.as_ref()) {
+                if self.eval(program, state, scratch) {
+                    state.assign(i);
+                }
+            }
+        }
+    }
+
+    /// The classes a global host found before subnet selection brings (ARM 16.1.1 step 6).
+    pub fn classify_early_host(&self, state: &mut PacketClasses, host_classes: &[ClassIdx]) {
+        for &c in host_classes {
+            state.assign_host_class(c);
+        }
+        state.known = Some(true);
+    }
+
+    /// ARM 16.1.1 step 12: the `evaluate-additional-classes` of the pool, then the subnet,
+    /// then the shared network; a listed class without a test is assigned unconditionally.
+    pub fn classify_additional(
+        &self,
+        state: &mut PacketClasses,
+        scratch: &mut Scratch,
+        lists: [&[ClassIdx]; 3],
+    ) {
+        for list in lists {
+            for &i in list {
+                if state.is_defined_member(i) {
+                    continue;
+                }
+                let Some(def) = self.table.def(i) else {
+                    continue;
+                };
+                let matched = match &def.test {
+                    Some(program) => self.eval(program, state, scratch),
+                    None => true,
+                };
+                if matched {
+                    state.assign(i);
+                }
+            }
+        }
+    }
+
+    pub fn membership<'s>(&'s self, state: &'s PacketClasses) -> Membership<'s> {
+        Membership {
+            table: self.table,
+            state,
+            host: self.host,
+        }
+    }
+}

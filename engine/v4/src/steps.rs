@@ -1,0 +1,464 @@
+//! Where classification and host reservations meet the DHCPv4 exchange: the steps of Kea ARM
+//! 16.1.1 at their points in `V4Shard::handle`, the reservation rules of ARM 9.3 for the
+//! allocator, and what classes and hosts put into a reply (ARM 16.8, 9.3.4, 9.3.5).
+
+use crate::classes::{ClassDef, ClassIdx, ClassTable, Classifier, Guard, HostClassNames};
+use crate::classes::{Membership, PacketEnv};
+use crate::hosts::{Host, PacketIds};
+use crate::prepared::{Lifetime, OptionTable, ReplyOption, SubnetRt};
+use crate::{ClientIdent, Meta4, V4Shard, NO_POOL};
+use corelease_storage::LeaseSink;
+use corelease_types::LeaseState;
+use corelease_wire::v4::Dhcp4Packet;
+use std::net::{IpAddr, Ipv4Addr};
+
+fn env<'a>(p: &'a crate::Prepared4, meta: &Meta4) -> PacketEnv<'a> {
+    PacketEnv {
+        iface: p
+            .interface(meta.ifindex)
+            .map(|i| i.name.as_str())
+            .unwrap_or(""),
+        src: IpAddr::V4(*meta.src.ip()),
+        dst: IpAddr::V4(meta.dst),
+    }
+}
+
+impl<S: LeaseSink> V4Shard<S> {
+    /// ARM 16.1.1 steps 1-6: ALL, vendor class, the tests that do not need the host lookup,
+    /// DROP, and with early-global-reservations-lookup the global host. True when the packet
+    /// is in DROP and must be dropped.
+    pub(crate) fn classify_early(&mut self, meta: &Meta4, pkt: &Dhcp4Packet<&[u8]>) -> bool {
+        self.host = None;
+        let p = &*self.prepared;
+        let env = env(p, meta);
+        let cl = Classifier {
+            table: &p.classes,
+            pkt,
+            opts: &self.opts,
+            env,
+            host: &(),
+        };
+        cl.classify_early(&mut self.cls, &mut self.scratch);
+        let mut early_host = None;
+        if p.early_global_reservations_lookup {
+            let ids = PacketIds::of(pkt, &self.opts);
+            if let Some(h) = p.hosts.global(&ids) {
+                early_host = Some(h);
+                let classes = p.hosts.host(h).map(|h| &*h.classes).unwrap_or(&[]);
+                cl.classify_early_host(&mut self.cls, classes);
+            }
+        }
+        self.host = early_host;
+        self.in_drop()
+    }
+
+    fn in_drop(&self) -> bool {
+        self.prepared
+            .classes
+            .drop
+            .is_some_and(|d| self.cls.is_defined_member(d))
+    }
+
+    /// ARM 16.1.1 steps 8-10, after subnet selection: the host reservation (the subnet's,
+    /// with reservations-in-subnet, across its shared network; then the global ones with
+    /// reservations-global: a subnet reservation wins, ARM 9.3.1), KNOWN or UNKNOWN, the
+    /// host's classes, the tests depending on them, then DROP. True when dropped.
+    pub(crate) fn classify_after_subnet(
+        &mut self,
+        meta: &Meta4,
+        pkt: &Dhcp4Packet<&[u8]>,
+        subnet: usize,
+    ) -> bool {
+        if !self.prepared.classify {
+            return false;
+        }
+        let p = &*self.prepared;
+        let early = self.host;
+        let mut host = None;
+        if !p.hosts.is_empty() {
+            let ids = PacketIds::of(pkt, &self.opts);
+            let sel = p.subnets.get(subnet);
+            if sel.is_some_and(|s| s.reservations_in_subnet) {
+                host = p
+                    .candidates(subnet)
+                    .filter(|&s| self.subnet_admits(s))
+                    .find_map(|s| p.hosts.in_subnet(s, &ids));
+            }
+            if host.is_none() && sel.is_some_and(|s| s.reservations_global) {
+                host = early.or_else(|| p.hosts.global(&ids));
+            }
+        }
+        // An early global host stays KNOWN for classification even where the subnet does
+        // not use global reservations (ARM 16.1.1 step 6 already assigned its classes).
+        let found = host.is_some() || early.is_some();
+        self.host = host;
+        let env = env(p, meta);
+        let h: Option<&Host> = host.and_then(|h| p.hosts.host(h));
+        let names: &dyn HostClassNames = match h {
+            Some(h) => h,
+            None => &(),
+        };
+        let cl = Classifier {
+            table: &p.classes,
+            pkt,
+            opts: &self.opts,
+            env,
+            host: names,
+        };
+        let classes = h.map(|h| &*h.classes).unwrap_or(&[]);
+        cl.classify_host(&mut self.cls, &mut self.scratch, found, classes);
+        self.in_drop()
+    }
+
+    /// ARM 16.1.1 step 12: the additional classes of the chosen pool, subnet and network.
+    pub(crate) fn classify_additional(
+        &mut self,
+        meta: &Meta4,
+        pkt: &Dhcp4Packet<&[u8]>,
+        subnet: usize,
+        pool: u32,
+    ) {
+        let p = &*self.prepared;
+        if !p.classify {
+            return;
+        }
+        let empty: &[ClassIdx] = &[];
+        let pool_list = p
+            .pools
+            .get(pool as usize)
+            .filter(|_| pool != NO_POOL)
+            .map(|x| &*x.additional)
+            .unwrap_or(empty);
+        let srt = p.subnets.get(subnet);
+        let subnet_list = srt.map(|s| &*s.additional).unwrap_or(empty);
+        let network_list = srt
+            .and_then(|s| s.network)
+            .and_then(|n| p.networks.get(n))
+            .map(|n| &*n.additional)
+            .unwrap_or(empty);
+        if pool_list.is_empty() && subnet_list.is_empty() && network_list.is_empty() {
+            return;
+        }
+        let env = env(p, meta);
+        let h: Option<&Host> = self.host.and_then(|h| p.hosts.host(h));
+        let names: &dyn HostClassNames = match h {
+            Some(h) => h,
+            None => &(),
+        };
+        let cl = Classifier {
+            table: &p.classes,
+            pkt,
+            opts: &self.opts,
+            env,
+            host: names,
+        };
+        cl.classify_additional(
+            &mut self.cls,
+            &mut self.scratch,
+            [pool_list, subnet_list, network_list],
+        );
+    }
+
+    fn membership(&self) -> Membership<'_> {
+        let names: &dyn HostClassNames = match self.current_host() {
+            Some(h) => h,
+            None => &(),
+        };
+        Membership {
+            table: &self.prepared.classes,
+            state: &self.cls,
+            host: names,
+        }
+    }
+
+    pub(crate) fn current_host(&self) -> Option<&Host> {
+        self.host.and_then(|h| self.prepared.hosts.host(h))
+    }
+
+    fn admits(&self, guard: &Guard) -> bool {
+        guard.is_open() || self.membership().admits(guard)
+    }
+
+    /// Whether the packet may use subnet `s`: its guard and its shared network's (ARM 16.6).
+    pub(crate) fn subnet_admits(&self, s: usize) -> bool {
+        let p = &*self.prepared;
+        if !p.classify {
+            return true;
+        }
+        let Some(srt) = p.subnets.get(s) else {
+            return false;
+        };
+        let network_ok = match srt.network.and_then(|n| p.networks.get(n)) {
+            Some(n) => self.admits(&n.guard),
+            None => true,
+        };
+        network_ok && self.admits(&srt.guard)
+    }
+
+    /// Whether the packet may get an address from pool `pool` (ARM 16.7).
+    pub(crate) fn pool_admits(&self, pool: usize) -> bool {
+        let p = &*self.prepared;
+        !p.classify || p.pools.get(pool).is_some_and(|x| self.admits(&x.guard))
+    }
+
+    /// Subnet selection with class guards (ARM 16.1.1 step 7): the selected subnet if the
+    /// packet may use it, else the first of its shared network that it may use.
+    pub(crate) fn admitted_subnet(&self, selected: usize) -> Option<usize> {
+        if !self.prepared.classify {
+            return Some(selected);
+        }
+        self.prepared
+            .candidates(selected)
+            .find(|&s| self.subnet_admits(s))
+    }
+
+    /// The host's reserved address when it lies in the client's network: (subnet, pool or
+    /// NO_POOL, address).
+    pub(crate) fn host_address(&self, subnet: usize) -> Option<(usize, u32, u32)> {
+        let addr = self.current_host()?.addr?;
+        let p = &*self.prepared;
+        let s = p.candidates(subnet).find(|&s| {
+            p.subnets.get(s).is_some_and(|x| x.contains(addr)) && self.subnet_admits(s)
+        })?;
+        let pool = p.pool_of(s, addr).map(|x| x as u32).unwrap_or(NO_POOL);
+        Some((s, pool, addr))
+    }
+
+    /// Whether the reserved address `addr` can be this client's now: free, or already its
+    /// own; not while another client's lease is active (ARM 9.3.2: that client keeps it until
+    /// it renews and is refused). A lapsed entry of another client is dropped.
+    pub(crate) fn take_reserved(
+        &mut self,
+        addr: u32,
+        ident: &ClientIdent,
+        mcid: bool,
+        now: u64,
+    ) -> bool {
+        let Some(e) = self.table.get(addr) else {
+            return true;
+        };
+        if ident.owns(&e.lease, mcid) && e.lease.state != LeaseState::Declined {
+            return true;
+        }
+        if e.is_active(now) && !self.superseded(addr) {
+            return false;
+        }
+        if let Some(l) = self.table.remove(addr) {
+            if !l.is_offer() && matches!(l.lease.state, LeaseState::Default | LeaseState::Declined)
+            {
+                let pl = (l.pool != NO_POOL).then_some(l.pool as usize);
+                self.count_assigned(
+                    l.subnet as usize,
+                    pl,
+                    l.lease.state == LeaseState::Declined,
+                    -1,
+                );
+            }
+            self.give_back(&l, addr);
+        }
+        true
+    }
+
+    /// ARM 9.3.2: a client that held an address reserved for another client and now
+    /// commits a different one loses the old lease, which frees the address for its host.
+    pub(crate) fn drop_conflicting_lease(&mut self, subnet: usize, ident: &ClientIdent, addr: u32) {
+        let prepared = std::sync::Arc::clone(&self.prepared);
+        for s in prepared.candidates(subnet) {
+            let Some(srt) = prepared.subnets.get(s) else {
+                continue;
+            };
+            let Some(old) = self.table.find_client(srt.id, ident, srt.match_client_id) else {
+                continue;
+            };
+            if old == addr || !prepared.reserved_for_other(old, self.host) {
+                continue;
+            }
+            if let Some(e) = self.table.remove(old) {
+                if !e.is_offer() && e.lease.state == LeaseState::Default {
+                    let pl = (e.pool != NO_POOL).then_some(e.pool as usize);
+                    self.count_assigned(e.subnet as usize, pl, false, -1);
+                }
+                self.give_back(&e, old);
+            }
+        }
+    }
+
+    /// Whether the lease on `addr` was left behind by its client, which holds (or was
+    /// offered) another address in the subnet since: ARM 9.3.2, a client refused its address
+    /// because it is reserved for another moves on, and its old lease no longer binds.
+    pub(crate) fn superseded(&self, addr: u32) -> bool {
+        let Some(e) = self.table.get(addr) else {
+            return true;
+        };
+        let Some(hw) = e.lease.hwaddr else {
+            return false;
+        };
+        let mcid = self
+            .prepared
+            .subnets
+            .get(e.subnet as usize)
+            .map(|s| s.match_client_id)
+            .unwrap_or(true);
+        let owner = ClientIdent {
+            hw,
+            client_id: e.lease.client_id.clone(),
+        };
+        matches!(self.table.find_client(e.lease.subnet_id, &owner, mcid), Some(a) if a != addr)
+    }
+
+    /// ARM 9.3.2: when a client is offered its reserved address, the temporary lease it held
+    /// meanwhile goes back.
+    pub(crate) fn release_temporary(&mut self, subnet: usize, ident: &ClientIdent, reserved: u32) {
+        let Some((_, old)) = self.find_own(subnet, ident) else {
+            return;
+        };
+        if old == reserved {
+            return;
+        }
+        if let Some(e) = self.table.remove(old) {
+            if !e.is_offer() && e.lease.state == LeaseState::Default {
+                let pl = (e.pool != NO_POOL).then_some(e.pool as usize);
+                self.count_assigned(e.subnet as usize, pl, false, -1);
+            }
+            self.give_back(&e, old);
+        }
+    }
+
+    /// Whether `addr` is the reserved address of some host but not of this packet's host.
+    pub(crate) fn reserved_for_other(&self, addr: u32) -> bool {
+        self.prepared.reserved_for_other(addr, self.host)
+    }
+
+    /// Whether the entry for `addr` should hold its pool bit: a reserved address's bit stays
+    /// with the reservation.
+    pub(crate) fn holds_bit_for(&self, addr: u32) -> bool {
+        self.prepared.hosts.reserved_for(addr).is_none()
+    }
+
+    /// The valid-lifetime bounds: the first class (in assignment order) that sets them, else
+    /// the subnet's (ARM 16.8: class lifetimes override subnet, network and global ones).
+    pub(crate) fn lifetime(&self, srt: &SubnetRt) -> Lifetime {
+        let p = &*self.prepared;
+        if !p.classes.any_effect {
+            return srt.valid;
+        }
+        self.cls
+            .order()
+            .iter()
+            .filter_map(|&c| p.classes.def(c))
+            .find_map(|d| d.valid)
+            .unwrap_or(srt.valid)
+    }
+
+    /// siaddr, sname and file of a reply: the host's, else the first class's that sets it,
+    /// else the subnet's (ARM 9.3.5, 16.8).
+    pub(crate) fn boot_fields<'a>(&'a self, srt: &'a SubnetRt) -> (Ipv4Addr, &'a [u8], &'a [u8]) {
+        let p = &*self.prepared;
+        let host = self.current_host();
+        let mut next = host.and_then(|h| h.next_server);
+        let mut sname = host.and_then(|h| h.server_hostname.as_deref());
+        let mut file = host.and_then(|h| h.boot_file_name.as_deref());
+        if p.classes.any_effect {
+            for d in self.cls.order().iter().filter_map(|&c| p.classes.def(c)) {
+                next = next.or(d.next_server);
+                sname = sname.or(d.server_hostname.as_deref());
+                file = file.or(d.boot_file_name.as_deref());
+            }
+        }
+        (
+            next.unwrap_or(srt.next_server),
+            sname.unwrap_or(&srt.server_hostname),
+            file.unwrap_or(&srt.boot_file_name),
+        )
+    }
+
+    /// The options a reply draws from, in precedence order (ARM 16.1.1 step 13).
+    pub(crate) fn option_chain<'a>(
+        &'a self,
+        pool: Option<&'a crate::PoolRt>,
+        srt: &'a SubnetRt,
+    ) -> OptionChain<'a> {
+        let p = &*self.prepared;
+        let host = self
+            .current_host()
+            .filter(|h| h.has_options)
+            .map(|h| &h.options);
+        let classes = if p.classes.any_effect {
+            self.cls.order()
+        } else {
+            &[]
+        };
+        if host.is_none() && classes.is_empty() {
+            // No class or host options: the tables merged at load are the whole answer.
+            return OptionChain {
+                host: None,
+                local: pool.map(|x| &x.options).unwrap_or(&srt.options),
+                classes: &[],
+                table: &p.classes,
+                global: None,
+            };
+        }
+        OptionChain {
+            host,
+            local: pool.map(|x| &x.local_options).unwrap_or(&srt.local_options),
+            classes,
+            table: &p.classes,
+            global: Some(&p.global_options),
+        }
+    }
+}
+
+/// The option levels of one reply: host, then pool/subnet/network, then each class in
+/// assignment order, then the globals. The first level that defines a code wins.
+pub(crate) struct OptionChain<'a> {
+    host: Option<&'a OptionTable>,
+    local: &'a OptionTable,
+    classes: &'a [ClassIdx],
+    table: &'a ClassTable,
+    global: Option<&'a OptionTable>,
+}
+
+impl<'a> OptionChain<'a> {
+    fn class_defs(&self) -> impl Iterator<Item = &'a ClassDef> + '_ {
+        let table = self.table;
+        self.classes
+            .iter()
+            .filter_map(move |&c| table.def(c))
+            .filter(|d| d.has_options)
+    }
+
+    pub(crate) fn get(&self, code: u8) -> Option<&'a ReplyOption> {
+        if let Some(o) = self.host.and_then(|t| t.get(code)) {
+            return Some(o);
+        }
+        if let Some(o) = self.local.get(code) {
+            return Some(o);
+        }
+        if let Some(o) = self.class_defs().find_map(|d| d.options.get(code)) {
+            return Some(o);
+        }
+        self.global.and_then(|t| t.get(code))
+    }
+
+    /// Every option that wins its code, level by level (for always-send and the options
+    /// Kea returns unasked).
+    pub(crate) fn for_each_winner(&self, mut f: impl FnMut(&'a ReplyOption)) {
+        let mut visit = |t: &'a OptionTable| {
+            for o in t.iter() {
+                if self.get(o.code).is_some_and(|w| std::ptr::eq(w, o)) {
+                    f(o);
+                }
+            }
+        };
+        if let Some(t) = self.host {
+            visit(t);
+        }
+        visit(self.local);
+        for d in self.class_defs() {
+            visit(&d.options);
+        }
+        if let Some(t) = self.global {
+            visit(t);
+        }
+    }
+}
