@@ -5,8 +5,8 @@
 # sent over the unix control socket, optionally while `corelease perf` runs RATE exchanges/s.
 # Prints each shard's pause (DHCP4_DYNRECONF pause_us: from the shard stopping serving to it
 # serving the new config; fixups: addresses changed since the last catch-up) and per reload
-# the command's total time, the preparation off the shards and the longest preparation job a
-# shard ran between its packets (DHCP4_CONFIG_COMPLETE). A binary before the off-shard
+# the command's total time, the preparation off the shards and the longest preparation jobs a
+# shard ran between its packets, in its thread's CPU time and wall time (DHCP4_CONFIG_COMPLETE). A binary before the off-shard
 # preparation logs only pause_us and micros.
 # Usage (root): cargo build --release -p corelease &&
 #   bench-harness/reload-pause.sh [LEASES=1000000] [SHARDS=4] [RELOADS=5] [RATE=0]
@@ -98,6 +98,7 @@ if [ -n "$PERF_PID" ]; then kill -INT "$PERF_PID" 2>/dev/null || true; wait "$PE
 command '{"command":"statistic-get","arguments":{"name":"subnet[1].assigned-addresses"}}'
 echo "--- per-shard pause (us) per reload, then the command's total (us)"
 grep -o 'DHCP4_DYNRECONF.*pause_us=[0-9]*' "$DIR/server.log" | grep -o 'shard=[0-9]*\|leases=[0-9]*\|fixups=[0-9]*\|pause_us=[0-9]*' | paste -d' ' - - - - || true
-echo "--- per reload: total, preparation off the shards, longest preparation job on a shard (us)"
-grep 'DHCP4_CONFIG_COMPLETE' "$DIR/server.log" | grep -o ' micros=[0-9]*\|prepared_micros=[0-9]*\|longest_job_us=[0-9]*\|catch_ups=[0-9]*' | paste -d' ' - - - - || true
+echo "--- per reload (us): total, preparation off the shards, longest first step (journal on,"
+echo "    list the leases) and longest copy / catch-up job on a shard, shard-thread CPU and wall"
+grep 'DHCP4_CONFIG_COMPLETE' "$DIR/server.log" | grep -o ' micros=[0-9]*\|prepared_micros=[0-9]*\|begin_cpu_us=[0-9]*\|begin_wall_us=[0-9]*\|copy_cpu_us=[0-9]*\|copy_wall_us=[0-9]*\|catch_ups=[0-9]*' | paste -d' ' - - - - - - - || true
 [ -f "$DIR/perf.txt" ] && grep -iE "sent|received|drops" "$DIR/perf.txt" | head -8

@@ -113,12 +113,48 @@ impl Rendezvous {
     }
 }
 
-/// The results of timed shard jobs; `longest` keeps the longest time.
-fn untime<T>(longest: &mut Duration, timed: Vec<(Duration, T)>) -> Vec<T> {
+/// How long a job held its shard: wall time, and the shard thread's CPU time (the part of
+/// the wall time not spent preempted by other threads on a busy machine).
+#[derive(Clone, Copy, Default)]
+struct JobTime {
+    wall: Duration,
+    cpu: Duration,
+}
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the local.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Runs `f` and measures it as a [`JobTime`].
+fn timed<T>(f: impl FnOnce() -> T) -> (JobTime, T) {
+    let (wall, cpu) = (Instant::now(), thread_cpu());
+    let r = f();
+    let t = JobTime {
+        wall: wall.elapsed(),
+        cpu: thread_cpu().saturating_sub(cpu),
+    };
+    (t, r)
+}
+
+/// The results of timed shard jobs; `longest` keeps the longest of each time.
+fn untime<T>(longest: &mut JobTime, timed: Vec<(JobTime, T)>) -> Vec<T> {
     timed
         .into_iter()
         .map(|(t, r)| {
-            *longest = (*longest).max(t);
+            longest.wall = longest.wall.max(t.wall);
+            longest.cpu = longest.cpu.max(t.cpu);
             r
         })
         .collect()
@@ -127,8 +163,10 @@ fn untime<T>(longest: &mut Duration, timed: Vec<(Duration, T)>) -> Vec<T> {
 /// What a reload prepared off the shards.
 struct Prepared {
     builds: Vec<ReloadBuild<ShardStore>>,
-    /// The longest a preparation job held a shard.
-    longest_job: Duration,
+    /// The longest the first step (journal on, list the leases) held a shard.
+    begin: JobTime,
+    /// The longest a copy or catch-up job held a shard.
+    copy: JobTime,
     catch_ups: usize,
 }
 
@@ -276,7 +314,8 @@ impl Dhcp4Backend {
         let started = Instant::now();
         let Prepared {
             builds,
-            longest_job,
+            begin,
+            copy,
             catch_ups,
         } = match self.prepare_builds(&prepared) {
             Ok(b) => b,
@@ -331,7 +370,7 @@ impl Dhcp4Backend {
             .loaded_at
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Instant::now();
-        tracing::info!(target: "DHCP4_CONFIG_COMPLETE", micros = started.elapsed().as_micros() as u64, prepared_micros = prepared_in.as_micros() as u64, longest_job_us = longest_job.as_micros() as u64, catch_ups, "configuration applied on every shard");
+        tracing::info!(target: "DHCP4_CONFIG_COMPLETE", micros = started.elapsed().as_micros() as u64, prepared_micros = prepared_in.as_micros() as u64, begin_cpu_us = begin.cpu.as_micros() as u64, begin_wall_us = begin.wall.as_micros() as u64, copy_cpu_us = copy.cpu.as_micros() as u64, copy_wall_us = copy.wall.as_micros() as u64, catch_ups, "configuration applied on every shard");
         Ok(())
     }
 
@@ -343,14 +382,10 @@ impl Dhcp4Backend {
         let now = unix_now();
         // Each job reports how long it held its shard: the longest stall the preparation
         // caused, logged with the reload (the switch's own pause is logged per shard).
-        let mut longest_job = Duration::ZERO;
+        let (mut begin, mut copy) = (JobTime::default(), JobTime::default());
         let addrs = Arc::new(untime(
-            &mut longest_job,
-            self.ask_all(|h, _| {
-                let t = Instant::now();
-                let a = h.v4.reload_begin();
-                (t.elapsed(), a)
-            })?,
+            &mut begin,
+            self.ask_all(|h, _| timed(|| h.v4.reload_begin()))?,
         ));
         let mut builds: Vec<ReloadBuild<ShardStore>> = (0..shards)
             .map(|i| {
@@ -366,15 +401,15 @@ impl Dhcp4Backend {
         for round in 0..longest.div_ceil(RELOAD_COPY_CHUNK) {
             let addrs = Arc::clone(&addrs);
             let copies = untime(
-                &mut longest_job,
+                &mut copy,
                 self.ask_all(move |h, _| {
-                    let t = Instant::now();
-                    let c = addrs
-                        .get(h.shard_index())
-                        .and_then(|a| a.chunks(RELOAD_COPY_CHUNK).nth(round))
-                        .map(|chunk| h.v4.reload_copy(chunk))
-                        .unwrap_or_default();
-                    (t.elapsed(), c)
+                    timed(|| {
+                        addrs
+                            .get(h.shard_index())
+                            .and_then(|a| a.chunks(RELOAD_COPY_CHUNK).nth(round))
+                            .map(|chunk| h.v4.reload_copy(chunk))
+                            .unwrap_or_default()
+                    })
                 })?,
             );
             for (b, c) in builds.iter_mut().zip(copies) {
@@ -385,12 +420,8 @@ impl Dhcp4Backend {
         for _ in 0..RELOAD_CATCH_UP_ROUNDS {
             catch_ups += 1;
             let changes = untime(
-                &mut longest_job,
-                self.ask_all(|h, _| {
-                    let t = Instant::now();
-                    let c = h.v4.reload_changes();
-                    (t.elapsed(), c)
-                })?,
+                &mut copy,
+                self.ask_all(|h, _| timed(|| h.v4.reload_changes()))?,
             );
             let most = changes.iter().map(Vec::len).max().unwrap_or(0);
             // Every build forgets before any loads: see ReloadBuild.
@@ -408,7 +439,8 @@ impl Dhcp4Backend {
         }
         Ok(Prepared {
             builds,
-            longest_job,
+            begin,
+            copy,
             catch_ups,
         })
     }
