@@ -1,10 +1,11 @@
 //! Lease file cleanup (Kea's LFC, `lease-database.lfc-interval`): every interval, a shard
-//! rewrites its lease log to hold only its live leases, without pausing: the shard snapshots
-//! its table (begin), a helper thread writes and syncs the new file (run), and the shard swaps
-//! it in at a later tick (finish), copying what it appended meanwhile.
+//! rewrites its lease log to hold only the newest record of each address, without pausing: the
+//! shard notes where its log ends (begin, no copy of anything), a helper thread reads the log up
+//! to there and writes and syncs the new file (run), and the shard swaps it in at a later tick
+//! (finish), copying what it appended meanwhile. Like Kea's LFC it works from the lease file,
+//! not from the server's memory, so its cost on the shard does not grow with the lease count.
 
-use corelease_storage::{CompactionJob, LeaseLog, PreparedCompaction, StorageError};
-use corelease_types::Lease;
+use corelease_storage::{CompactionJob, LeaseLog, PreparedCompaction, RetiredLog, StorageError};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -27,13 +28,8 @@ impl Lfc {
         }
     }
 
-    /// Called from the shard's tick with its log and a snapshot source of its live leases
-    /// (called only when a compaction starts).
-    pub fn on_tick<I: Iterator<Item = Lease>>(
-        &mut self,
-        log: &mut LeaseLog,
-        live: impl FnOnce() -> I,
-    ) {
+    /// Called from the shard's tick with its log.
+    pub fn on_tick(&mut self, log: &mut LeaseLog) {
         if let Some(rx) = &self.running {
             match rx.try_recv() {
                 Err(TryRecvError::Empty) => return,
@@ -47,7 +43,11 @@ impl Lfc {
                 }
                 Ok(Ok(prepared)) => {
                     self.running = None;
-                    match log.finish_compaction(prepared) {
+                    let finished = log.finish_compaction(prepared);
+                    if let Some(old) = log.take_retired() {
+                        drop_off_shard(old, self.shard);
+                    }
+                    match finished {
                         Ok(stats) => {
                             tracing::info!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", shard = self.shard,
                             before = stats.records_before, live = stats.live_written, "lease file cleanup done")
@@ -66,7 +66,7 @@ impl Lfc {
             return;
         }
         self.next = Instant::now() + interval;
-        match log.begin_compaction(live()) {
+        match log.begin_log_compaction() {
             Ok(job) => self.running = Some(spawn_job(job, self.shard)),
             Err(e) => {
                 tracing::error!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", shard = self.shard, "lease file cleanup could not start: {e}")
@@ -89,4 +89,15 @@ fn spawn_job(
         tracing::error!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", shard, "cannot start lease file cleanup thread: {e}");
     }
     rx
+}
+
+/// Drops the log file a compaction replaced on a helper thread: unmapping it and freeing its
+/// blocks takes tens of milliseconds for a large log.
+fn drop_off_shard(old: RetiredLog, shard: usize) {
+    let spawned = std::thread::Builder::new()
+        .name(format!("lfc-drop-{shard}"))
+        .spawn(move || drop(old));
+    if let Err(e) = spawned {
+        tracing::warn!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", shard, "old lease file released on the shard (no helper thread: {e})");
+    }
 }

@@ -491,17 +491,8 @@ impl ShardHandler for Dhcp4Handler {
             self.set_enabled(true, None);
         }
         self.v4.on_tick(now);
-        let (sink, table) = self.v4.sink_and_table();
-        if let ShardStore::Log(log) = sink {
-            let live = || {
-                table
-                    .iter()
-                    .filter(|e| !e.is_offer())
-                    .map(|e| e.lease.clone())
-                    .collect::<Vec<_>>()
-                    .into_iter()
-            };
-            self.lfc.on_tick(log, live);
+        if let ShardStore::Log(log) = self.v4.sink_mut() {
+            self.lfc.on_tick(log);
         }
     }
 

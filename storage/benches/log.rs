@@ -219,5 +219,93 @@ fn bench_compaction(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_append, bench_recovery, bench_compaction);
+/// The shard's pause for one lease file cleanup of a log with 1,000,000 live leases (2,000,000
+/// records), before and after the snapshot moved off the shard: `table-snapshot` is the old
+/// way (the shard copies its live leases into the job: `begin_compaction`), `log` the LFC's
+/// way now (`begin_log_compaction`: the job reads the log itself, and the replaced file is
+/// dropped on another thread). Both wait for the finish: 1,000 records appended meanwhile are
+/// copied over and the file renamed.
+/// `cargo bench -p corelease-storage --bench log -- compaction-1m`
+fn bench_compaction_1m(c: &mut Criterion) {
+    const LIVE: u32 = 1_000_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut log = fresh_log(dir.path(), LogOptions::default());
+    for round in 0..2u64 {
+        for i in 0..LIVE {
+            let mut l = lease(i);
+            l.cltt += round * 2000;
+            if let Err(e) = log.record(&l) {
+                panic!("append: {e}");
+            }
+        }
+    }
+    let live: Vec<Lease> = (0..LIVE)
+        .map(|i| {
+            let mut l = lease(i);
+            l.cltt += 2000;
+            l
+        })
+        .collect();
+    let mut group = c.benchmark_group("compaction-1m");
+    group.sample_size(10);
+    group.sampling_mode(criterion::SamplingMode::Flat);
+    for from_log in [false, true] {
+        let name = if from_log {
+            "shard-pause-log"
+        } else {
+            "shard-pause-table-snapshot"
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut paused = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let job = if from_log {
+                        log.begin_log_compaction()
+                    } else {
+                        log.begin_compaction(live.iter().cloned())
+                    };
+                    let job = match job {
+                        Ok(job) => job,
+                        Err(e) => panic!("begin: {e}"),
+                    };
+                    paused += start.elapsed();
+                    let prepared = match std::thread::spawn(move || job.run()).join() {
+                        Ok(Ok(p)) => p,
+                        _ => panic!("compaction job failed"),
+                    };
+                    for l in live.iter().take(1000) {
+                        if let Err(e) = log.record(l) {
+                            panic!("append: {e}");
+                        }
+                    }
+                    let start = Instant::now();
+                    if let Err(e) = log.finish_compaction(prepared) {
+                        panic!("finish: {e}");
+                    }
+                    let old = log.take_retired();
+                    if from_log {
+                        // Dropped off the shard, as src/lfc.rs does.
+                        paused += start.elapsed();
+                        let _ = std::thread::spawn(move || drop(old)).join();
+                    } else {
+                        // Dropped on the shard, as before.
+                        drop(old);
+                        paused += start.elapsed();
+                    }
+                }
+                paused
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_append,
+    bench_recovery,
+    bench_compaction,
+    bench_compaction_1m
+);
 criterion_main!(benches);

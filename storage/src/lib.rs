@@ -35,9 +35,14 @@
 //! `record`. OFFERs are not recorded, so they never wait.
 //!
 //! # Compaction without pausing the shard
-//! [`LeaseLog::begin_compaction`] (snapshot, on the shard) → `CompactionJob::run` (read, write,
-//! fdatasync, on any thread) → [`LeaseLog::finish_compaction`] (copy the records appended
-//! meanwhile, sync, rename, on the shard). [`LeaseLog::compact`] does all three in place.
+//! [`LeaseLog::begin_log_compaction`] (notes the log's end, on the shard) → `CompactionJob::run`
+//! (reads the log up to there, writes the newest record of every address, fdatasync, on any
+//! thread) → [`LeaseLog::finish_compaction`] (copy the records appended meanwhile, rename, on
+//! the shard) → [`LeaseLog::take_retired`] (the old file, dropped on any thread).
+//! [`LeaseLog::compact_log`] does it all in place. The shard's part does not grow with the
+//! number of leases: it copies only what it appended while the job ran.
+//! [`LeaseLog::begin_compaction`] / [`LeaseLog::compact`] rewrite the log to hold a given live
+//! set instead (the shard's table after a change of thread-pool-size, before serving).
 //!
 //! # Reading while the server runs
 //! `recover` and `export_kea_csv` only read. A record being written at that instant may read as
@@ -59,7 +64,7 @@ pub mod kea_csv;
 pub use corelease_types::{Lease, LeaseKind, LeaseState};
 pub use log::{
     log_file_name, CompactionJob, CompactionStats, CompactionStep, Durability, LeaseLog,
-    LogOptions, PreparedCompaction,
+    LogOptions, PreparedCompaction, RetiredLog,
 };
 pub use record::Damage;
 pub use recovery::{list_logs, recover, LogReport, Recovery};

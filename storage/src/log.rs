@@ -91,6 +91,16 @@ pub struct LeaseLog {
     first_pending_at: Option<Instant>,
     records: u64,
     open_report: LogReport,
+    /// The file a compaction replaced, until the owner takes it (`take_retired`).
+    retired: Option<RetiredLog>,
+}
+
+/// The file and mapping of a log a compaction replaced. Dropping it unmaps the old log and,
+/// as its last reference, frees its blocks: tens of milliseconds for a log of a million leases,
+/// so a shard hands it to another thread rather than pausing for it.
+pub struct RetiredLog {
+    _map: MmapMut,
+    _file: File,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
@@ -245,6 +255,7 @@ impl LeaseLog {
             first_pending_at: None,
             records: scan.kept,
             open_report,
+            retired: None,
         };
         // Header, zeroed tail and (for a new file) its directory entry are made durable
         // before anything new is acknowledged.
@@ -256,6 +267,12 @@ impl LeaseLog {
         }
         log.synced_end = log.end;
         Ok(log)
+    }
+
+    /// The file the last compaction replaced, for the caller to drop off the shard (dropping
+    /// it is the slow part of a swap). Left here, it goes at the next swap or with the log.
+    pub fn take_retired(&mut self) -> Option<RetiredLog> {
+        self.retired.take()
     }
 
     /// What `open` found: records kept, and the first damaged record if any.
@@ -474,14 +491,65 @@ impl LeaseLog {
             snapshot_end: self.end,
             snapshot_records: self.records,
             fresh_seq_base,
-            live,
+            live: Some(live),
         })
     }
 
+    /// Snapshot for a compaction that keeps the newest record of every address in the log
+    /// (an upsert, or a removal so that an older copy in another shard's log cannot come
+    /// back), the way Kea's LFC works from the lease file rather than the server's memory.
+    /// Costs the shard nothing but noting the log's end: the job reads the log up to there on
+    /// its own thread, copying the winning frames verbatim (same sequence numbers, so the order
+    /// against other shards' logs is unchanged), and `finish_compaction` appends everything
+    /// recorded since. The compacted log therefore recovers to exactly what the log did, at
+    /// every step, whatever the shard changed meanwhile, and it never needs the lease table
+    /// (which may hold leases whose records live in another shard's log, after a change of
+    /// thread-pool-size).
+    pub fn begin_log_compaction(&mut self) -> Result<CompactionJob, StorageError> {
+        Ok(CompactionJob {
+            log_path: self.path.clone(),
+            log_inode: inode(&self.file, &self.path)?,
+            family: self.family,
+            segment: self.opts.segment_bytes.max(MIN_SEGMENT_BYTES),
+            snapshot_end: self.end,
+            snapshot_records: self.records,
+            fresh_seq_base: self.last_seq,
+            live: None,
+        })
+    }
+
+    /// [`LeaseLog::begin_log_compaction`], the job and the finish in one call.
+    pub fn compact_log(&mut self) -> Result<CompactionStats, StorageError> {
+        let prepared = self.begin_log_compaction()?.run()?;
+        self.finish_compaction(prepared)
+    }
+
+    /// `compact_log` with records appended between its steps (`between_begin_and_run`, then
+    /// `between_run_and_finish`), stopping right after `step` as if the process died there
+    /// (`None`: it completes).
+    #[doc(hidden)]
+    pub fn compact_log_with_changes_and_crash_after(
+        &mut self,
+        between_begin_and_run: impl FnOnce(&mut LeaseLog) -> Result<(), StorageError>,
+        between_run_and_finish: impl FnOnce(&mut LeaseLog) -> Result<(), StorageError>,
+        step: Option<CompactionStep>,
+    ) -> Result<(), StorageError> {
+        let job = self.begin_log_compaction()?;
+        between_begin_and_run(self)?;
+        let prepared = job.run_inner(step != Some(CompactionStep::TempWritten))?;
+        between_run_and_finish(self)?;
+        match step {
+            Some(CompactionStep::TempWritten | CompactionStep::TempSynced) => Ok(()),
+            Some(CompactionStep::Renamed) => self.finish_inner(prepared, true).map(|_| ()),
+            None => self.finish_compaction(prepared).map(|_| ()),
+        }
+    }
+
     /// Completes a compaction on the shard: copies the records appended since the snapshot
-    /// into the new file, syncs it, renames it over the log, fsyncs the directory and switches
-    /// to it. Costs one fdatasync plus a copy of the records since `begin_compaction`.
-    /// Everything pending a group commit is durable afterwards.
+    /// into the new file, renames it over the log and switches to it; in group-commit mode it
+    /// syncs the copied records and the directory first (everything pending a group commit is
+    /// durable afterwards). Costs a copy of the records since the snapshot (plus two syncs in
+    /// group-commit mode). The replaced file waits in [`LeaseLog::take_retired`].
     pub fn finish_compaction(
         &mut self,
         prepared: PreparedCompaction,
@@ -518,7 +586,12 @@ impl LeaseLog {
         }
         prepared.end += tail.len();
         let tail_records = self.records - prepared.snapshot_records;
-        if !tail.is_empty() {
+        // Group commit: the tail holds acknowledged records, durable in the old file; they
+        // must be durable in the new one, and the rename too, before the old one goes. The
+        // default mode promises only what survives a crash of the process (the page cache),
+        // which the rename alone keeps, so the shard does not wait for the disk there.
+        let durable = matches!(self.opts.durability, Durability::GroupCommit { .. });
+        if durable && !tail.is_empty() {
             prepared
                 .map
                 .flush_range(tail_start, tail.len())
@@ -528,11 +601,17 @@ impl LeaseLog {
         if crash_after_rename {
             return Ok(prepared.stats);
         }
-        sync_dir(&self.dir)?;
+        if durable {
+            sync_dir(&self.dir)?;
+        }
         let mut stats = prepared.stats;
         stats.bytes_after = prepared.end as u64;
-        self.file = prepared.file;
-        self.map = prepared.map;
+        let old_file = std::mem::replace(&mut self.file, prepared.file);
+        let old_map = std::mem::replace(&mut self.map, prepared.map);
+        self.retired = Some(RetiredLog {
+            _map: old_map,
+            _file: old_file,
+        });
         self.end = prepared.end;
         self.synced_end = self.end;
         self.pending = 0;
@@ -559,7 +638,9 @@ pub struct CompactionJob {
     snapshot_end: usize,
     snapshot_records: u64,
     fresh_seq_base: u64,
-    live: Vec<Lease>,
+    /// The shard's live leases (`begin_compaction`), or `None` to keep the newest record of
+    /// every address in the log (`begin_log_compaction`).
+    live: Option<Vec<Lease>>,
 }
 
 /// A compacted file written and synced, waiting for [`LeaseLog::finish_compaction`].
@@ -580,6 +661,8 @@ pub struct PreparedCompaction {
 enum CompactEntry {
     Lease(Lease),
     Removal(LeaseKey),
+    /// A frame of the old log copied as it is: (offset, size, is a removal).
+    Frame(usize, usize, bool),
 }
 
 impl CompactionJob {
@@ -600,42 +683,15 @@ impl CompactionJob {
         // never written again, appends only go after it.
         let old_map = unsafe { memmap2::Mmap::map(&old) }.map_err(io_err(&self.log_path))?;
         let image = old_map.get(..self.snapshot_end).unwrap_or(&[]);
-        let mut newest: KeyMap<u64> = KeyMap::default();
-        scan_log(image, self.family.code(), |_, frame| {
-            if let Some(head) = record::payload_head(frame.payload) {
-                newest.insert(head.key, frame.seq);
-            }
-        });
         let mut stats = CompactionStats {
             records_before: self.snapshot_records,
             bytes_before: self.snapshot_end as u64,
             ..CompactionStats::default()
         };
-        let mut fresh_seq = self.fresh_seq_base;
-        let mut live_by_key: KeyMap<(u64, Lease)> = KeyMap::default();
-        for lease in self.live {
-            let key = LeaseKey::of(&lease);
-            let seq = match newest.get(&key) {
-                Some(seq) => *seq,
-                None => {
-                    fresh_seq += 1;
-                    fresh_seq
-                }
-            };
-            live_by_key.insert(key, (seq, lease));
-        }
-        let mut entries: Vec<(u64, CompactEntry)> =
-            Vec::with_capacity(newest.len().max(live_by_key.len()));
-        for (key, seq) in &newest {
-            if !live_by_key.contains_key(key) {
-                entries.push((*seq, CompactEntry::Removal(*key)));
-            }
-        }
-        entries.extend(
-            live_by_key
-                .into_values()
-                .map(|(seq, lease)| (seq, CompactEntry::Lease(lease))),
-        );
+        let mut entries = match self.live {
+            Some(live) => entries_for_live_set(image, self.family, self.fresh_seq_base, live),
+            None => newest_frames(image, self.family),
+        };
         // Sequence numbers are unique: one per key from this log, fresh ones from the
         // reserved range; sorting restores the log's increasing order.
         entries.sort_unstable_by_key(|(seq, _)| *seq);
@@ -653,6 +709,7 @@ impl CompactionJob {
                     record::padded(FRAME_HEADER_LEN + FIXED_PAYLOAD_LEN),
                     FIXED_PAYLOAD_LEN,
                 ),
+                CompactEntry::Frame(_, size, _) => (*size, 0),
             };
             bytes_needed += len.0;
             frame_lens.push(len);
@@ -687,6 +744,17 @@ impl CompactionJob {
                     record::encode_removal(out, seq, key);
                     stats.removals_written += 1;
                 }
+                CompactEntry::Frame(at, size, is_removal) => {
+                    let Some(frame) = image.get(at..at + size) else {
+                        break;
+                    };
+                    out.copy_from_slice(frame);
+                    if is_removal {
+                        stats.removals_written += 1;
+                    } else {
+                        stats.live_written += 1;
+                    }
+                }
             }
             end += frame_len;
         }
@@ -707,6 +775,67 @@ impl CompactionJob {
             stats,
         })
     }
+}
+
+/// What a compaction from the shard's live set writes: each live lease with the sequence
+/// number of its newest record in `image` (or a fresh one from the range reserved after
+/// `fresh_seq_base`), and a removal for every address with records but no live lease.
+fn entries_for_live_set(
+    image: &[u8],
+    family: Family,
+    fresh_seq_base: u64,
+    live: Vec<Lease>,
+) -> Vec<(u64, CompactEntry)> {
+    let mut newest: KeyMap<u64> = KeyMap::default();
+    scan_log(image, family.code(), |_, frame| {
+        if let Some(head) = record::payload_head(frame.payload) {
+            newest.insert(head.key, frame.seq);
+        }
+    });
+    let mut fresh_seq = fresh_seq_base;
+    let mut live_by_key: KeyMap<(u64, Lease)> = KeyMap::default();
+    for lease in live {
+        let key = LeaseKey::of(&lease);
+        let seq = match newest.get(&key) {
+            Some(seq) => *seq,
+            None => {
+                fresh_seq += 1;
+                fresh_seq
+            }
+        };
+        live_by_key.insert(key, (seq, lease));
+    }
+    let mut entries: Vec<(u64, CompactEntry)> =
+        Vec::with_capacity(newest.len().max(live_by_key.len()));
+    for (key, seq) in &newest {
+        if !live_by_key.contains_key(key) {
+            entries.push((*seq, CompactEntry::Removal(*key)));
+        }
+    }
+    entries.extend(
+        live_by_key
+            .into_values()
+            .map(|(seq, lease)| (seq, CompactEntry::Lease(lease))),
+    );
+    entries
+}
+
+/// What a compaction from the log writes: the newest frame of every address in `image`, as
+/// it is (what recovery of this log alone would apply).
+fn newest_frames(image: &[u8], family: Family) -> Vec<(u64, CompactEntry)> {
+    let mut newest: KeyMap<(u64, CompactEntry)> = KeyMap::default();
+    scan_log(image, family.code(), |at, frame| {
+        if let Some(head) = record::payload_head(frame.payload) {
+            newest.insert(
+                head.key,
+                (
+                    frame.seq,
+                    CompactEntry::Frame(at, frame.size, head.is_removal),
+                ),
+            );
+        }
+    });
+    newest.into_values().collect()
 }
 
 fn compact_temp_path(log_path: &Path) -> PathBuf {

@@ -522,3 +522,157 @@ fn compaction_prepared_for_a_replaced_log_is_refused() {
         sorted(live)
     );
 }
+
+#[test]
+fn log_compaction_keeps_the_newest_record_of_every_address_and_shrinks_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, live) = churned_log(dir.path());
+    let stats = log.compact_log().unwrap();
+    assert_eq!(stats.records_before, 31);
+    assert_eq!(stats.live_written, 15);
+    assert_eq!(stats.removals_written, 5);
+    assert!(stats.bytes_after < stats.bytes_before);
+    assert_eq!(log.record_count(), 20);
+    log.record(&lease(30, 100)).unwrap();
+    drop(log);
+    assert!(!dir.path().join("leases4-shard0.log.compact").exists());
+    let rec = recover(dir.path(), Family::V4).unwrap();
+    let mut expected = live;
+    expected.push(lease(30, 100));
+    assert_eq!(sorted(rec.leases), sorted(expected));
+    assert!(rec.reports[0].is_whole());
+    assert_eq!(rec.reports[0].kept, 21);
+}
+
+#[test]
+fn log_compaction_keeps_sequence_numbers_so_a_newer_record_elsewhere_still_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = churned_log(dir.path());
+    let mut taken = lease(11, 900);
+    taken.hwaddr = Some(HwAddr::new(1, &[7, 7, 7, 7, 7, 7]));
+    write_leases(dir.path(), 1, &[taken.clone()]);
+    log.compact_log().unwrap();
+    drop(log);
+    let rec = recover(dir.path(), Family::V4).unwrap();
+    let got = rec.leases.iter().find(|l| l.addr == taken.addr).cloned();
+    assert_eq!(got, Some(taken));
+}
+
+#[test]
+fn log_compaction_keeps_a_lease_that_moved_to_another_shards_table() {
+    // thread-pool-size grew: 10.0.0.3's client now steers to a new shard, which holds it in
+    // memory with no record in its own log yet. Shard 0 no longer has it in its table; a
+    // compaction of its log must not drop the only record of it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = LeaseLog::open(dir.path(), Family::V4, 0, SMALL).unwrap();
+    log.record(&lease(3, 200)).unwrap();
+    log.record(&lease(4, 200)).unwrap();
+    log.record(&lease(4, 300)).unwrap();
+    let stats = log.compact_log().unwrap();
+    assert_eq!((stats.live_written, stats.removals_written), (2, 0));
+    drop(log);
+    let rec = recover(dir.path(), Family::V4).unwrap();
+    assert_eq!(sorted(rec.leases), vec![lease(3, 200), lease(4, 300)]);
+}
+
+/// A log compaction while the shard keeps serving: a renewal, a release, a removal and a new
+/// lease between the snapshot and the job, and again between the job and the swap; the
+/// process dies right after `step` (`None`: the swap completes). Recovery must give exactly the
+/// newest state of every address, then the restarted shard compacts again and goes on.
+fn log_compaction_with_changes_meanwhile(step: Option<CompactionStep>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, live) = churned_log(dir.path());
+    let mut released = lease(13, 100);
+    released.state = LeaseState::Released;
+    let renewed_late = lease(2, 888);
+    log.compact_log_with_changes_and_crash_after(
+        |log| {
+            log.record(&lease(1, 777))?;
+            log.record(&released)?;
+            log.remove(LeaseKind::V4, lease(12, 0).addr, 32)?;
+            log.record(&lease(50, 100))
+        },
+        |log| {
+            log.record(&renewed_late)?;
+            log.remove(LeaseKind::V4, lease(14, 0).addr, 32)?;
+            log.record(&lease(51, 100))?;
+            // A lease allocated and released again before the swap.
+            log.record(&lease(52, 100))?;
+            log.remove(LeaseKind::V4, lease(52, 0).addr, 32)
+        },
+        step,
+    )
+    .unwrap();
+    drop(log); // the process "dies" (or stops) here
+    let gone = [1, 2, 12, 13, 14].map(|i| lease(i, 0).addr);
+    let mut expected: Vec<Lease> = live
+        .into_iter()
+        .filter(|l| !gone.contains(&l.addr))
+        .collect();
+    expected.extend([
+        lease(1, 777),
+        renewed_late,
+        released,
+        lease(50, 100),
+        lease(51, 100),
+    ]);
+    let rec = recover(dir.path(), Family::V4).unwrap();
+    assert_eq!(
+        sorted(rec.leases),
+        sorted(expected.clone()),
+        "after {step:?}"
+    );
+    assert!(
+        rec.reports.iter().all(|r| r.is_whole()),
+        "{:?}",
+        rec.reports
+    );
+    let mut log = LeaseLog::open(dir.path(), Family::V4, 0, SMALL).unwrap();
+    assert!(!dir.path().join("leases4-shard0.log.compact").exists());
+    log.record(&lease(60, 100)).unwrap();
+    log.compact_log().unwrap();
+    drop(log);
+    expected.push(lease(60, 100));
+    assert_eq!(
+        sorted(recover(dir.path(), Family::V4).unwrap().leases),
+        sorted(expected)
+    );
+}
+
+#[test]
+fn log_compaction_keeps_changes_made_meanwhile() {
+    log_compaction_with_changes_meanwhile(None);
+}
+
+#[test]
+fn crash_after_log_compaction_temp_written_loses_no_change_made_meanwhile() {
+    log_compaction_with_changes_meanwhile(Some(CompactionStep::TempWritten));
+}
+
+#[test]
+fn crash_after_log_compaction_temp_synced_loses_no_change_made_meanwhile() {
+    log_compaction_with_changes_meanwhile(Some(CompactionStep::TempSynced));
+}
+
+#[test]
+fn crash_after_log_compaction_rename_loses_no_change_made_meanwhile() {
+    log_compaction_with_changes_meanwhile(Some(CompactionStep::Renamed));
+}
+
+#[test]
+fn log_compaction_prepared_for_a_replaced_log_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, live) = churned_log(dir.path());
+    let stale = log.begin_log_compaction().unwrap();
+    log.compact_log().unwrap();
+    let result = stale.run().and_then(|p| log.finish_compaction(p));
+    assert!(matches!(
+        result,
+        Err(StorageError::CompactionOutdated { .. })
+    ));
+    drop(log);
+    assert_eq!(
+        sorted(recover(dir.path(), Family::V4).unwrap().leases),
+        sorted(live)
+    );
+}

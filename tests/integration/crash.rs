@@ -267,3 +267,79 @@ fn shrinking_the_shard_count_keeps_every_lease_and_retires_old_logs() {
         "{out}"
     );
 }
+
+/// thread-pool-size grows between runs: leases are re-hashed in memory to shards whose logs
+/// have no record of them yet. A lease file cleanup of the old shards' logs must not drop
+/// those records (Kea's LFC works from the file, and so does ours): after two cleanups per
+/// shard and a restart, every lease is still there.
+#[test]
+fn growing_the_shard_count_then_lease_file_cleanup_keeps_every_lease() {
+    let _g = serial();
+    let ns = NetNs::new("grow").with_relay_address();
+    let dir = TempDir::new("grow");
+    let leases = dir.0.join("kea-leases4.csv");
+    let one = CONFIG
+        .replace("LEASES", &leases.to_string_lossy())
+        .replace("\"thread-pool-size\": 2", "\"thread-pool-size\": 1")
+        .replace("\"severity\": \"WARN\"", "\"severity\": \"INFO\"");
+    let cfg = dir.file("kea-dhcp4.json", &one);
+    let cfg_s = cfg.to_string_lossy().into_owned();
+    let server = Server::start(&ns, &["-c", &cfg_s, "-p", "6767"], &[]);
+    let st = ns
+        .command(&bin())
+        .args([
+            "perf",
+            "-4",
+            "-r",
+            "1000",
+            "-R",
+            "600",
+            "-n",
+            "600",
+            "-l",
+            "127.0.0.2",
+            "-L",
+            "6767",
+            "-N",
+            "6767",
+            "127.0.0.1",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("corelease perf");
+    assert!(st.success());
+    server.stop();
+    dir.file(
+        "kea-dhcp4.json",
+        &one.replace("\"thread-pool-size\": 1", "\"thread-pool-size\": 4")
+            .replace(
+                "\"persist\": true,",
+                "\"persist\": true, \"lfc-interval\": 1,",
+            ),
+    );
+    let four = Server::start(&ns, &["-c", &cfg_s, "-p", "6767"], &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Shard 0's log holds every record; two cleanups of it (and of the others) must keep them.
+    while four.output().matches("lease file cleanup done").count() < 8 {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than 8 lease file cleanups within 20 s:\n{}",
+            four.output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = four.stop();
+    assert!(!out.contains("lease file cleanup failed"), "{out}");
+    let export = Command::new(bin())
+        .args(["lease", "export", "-c", &cfg_s])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&export.stdout);
+    let addrs: HashSet<&str> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|r| r.split(',').next())
+        .collect();
+    assert_eq!(csv.lines().skip(1).count(), 600, "every lease kept:\n{out}");
+    assert_eq!(addrs.len(), 600);
+}
