@@ -585,7 +585,7 @@ pub fn lease_dir(cfg: &Dhcp4Config) -> PathBuf {
 
 /// Time since the first reading on a monotonic clock: the engine's clock for bounding a
 /// reclamation cycle by max-reclaim-time.
-fn monotonic() -> Duration {
+pub(crate) fn monotonic() -> Duration {
     static START: OnceLock<Instant> = OnceLock::new();
     START.get_or_init(Instant::now).elapsed()
 }

@@ -22,8 +22,8 @@ use crate::control6::{job_queues6, Dhcp6Backend, ShardJob6};
 use crate::ifaces;
 use crate::lfc::Lfc;
 use crate::server4::{
-    block_signals, init_logging_for, log_options, parse_switches, unix_secs, wait_signal,
-    ShardStore,
+    block_signals, init_logging_for, log_options, monotonic, parse_switches, unix_secs,
+    wait_signal, ShardStore,
 };
 use corelease_config::{Dhcp6Config, DuidType, Loaded, ServerIdConfig};
 use corelease_shard::{RecvMeta6, RuntimeConfig, SendMeta6, ShardHandler, Steer, V6};
@@ -419,18 +419,8 @@ impl ShardHandler<V6> for Dhcp6Handler {
             self.set_enabled(true, None);
         }
         self.v6.on_tick(unix_secs(now));
-        let (sink, table) = self.v6.sink_and_table();
-        if let ShardStore::Log(log) = sink {
-            // Called by Lfc only when a cleanup starts.
-            let live = || {
-                table
-                    .iter()
-                    .filter(|e| !e.is_offer())
-                    .map(|e| e.lease.clone())
-                    .collect::<Vec<_>>()
-                    .into_iter()
-            };
-            self.lfc.on_tick(log, live);
+        if let ShardStore::Log(log) = self.v6.sink_mut() {
+            self.lfc.on_tick(log);
         }
     }
 
@@ -594,6 +584,7 @@ fn run(
                 ShardStore::Memory(NullSink)
             };
             let mut v6 = V6Shard::new(Arc::clone(&prepared), &duid, i, shards, store);
+            v6.set_clock(monotonic);
             let mine = leases_slot
                 .lock()
                 .ok()
