@@ -12,4 +12,5 @@ mod dhcp6;
 mod hooks;
 mod hostile;
 mod perfdhcp;
+mod reservations;
 mod steering;
