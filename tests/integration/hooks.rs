@@ -468,3 +468,118 @@ fn a_server_with_another_hook_library_does_not_start() {
         "{err}"
     );
 }
+
+/// ISC dhclient over a veth pair, Kea's default raw socket mode: every DORA message of the
+/// client is parked on an awaited script (resumed replies leave at layer 2 like any other),
+/// and the script sees the direct client's values; the release reaches lease4_release.
+#[test]
+fn dhclient_through_awaited_scripts_gets_and_releases_its_lease() {
+    let _g = serial();
+    let srv = NetNs::new("hkdcs");
+    let cli = NetNs::new("hkdcc");
+    veth(&srv, "vsrv0", "192.0.2.1/24", &cli, "vcli0");
+    let dir = TempDir::new("hkdc");
+    let script = recorder_when(&dir, "", "");
+    let cfg = dir.file(
+        "kea-dhcp4.json",
+        &format!(
+            r#"{{ "Dhcp4": {{
+  "interfaces-config": {{ "interfaces": [ "vsrv0" ], "dhcp-socket-type": "raw" }},
+  "lease-database": {{ "type": "memfile", "persist": false }},
+  "valid-lifetime": 600, "renew-timer": 300, "rebind-timer": 500,
+  "hooks-libraries": [ {{ "library": "kea-hook-runscript.so",
+                          "parameters": {{ "script": "{}", "wait": true }} }} ],
+  "subnet4": [ {{ "id": 42, "subnet": "192.0.2.0/24", "interface": "vsrv0",
+                  "pools": [ {{ "pool": "192.0.2.100 - 192.0.2.199" }} ] }} ] }} }}"#,
+            script.display()
+        ),
+    );
+    let server = Server::start(&srv, &["-c", &cfg.to_string_lossy()], &[]);
+    let d = &dir.0;
+    let dscript = dir.file(
+        "dhclient-script",
+        &format!(
+            "#!/bin/sh\nenv | sort > {d}/env-$reason.tmp && mv {d}/env-$reason.tmp {d}/env-$reason\n\
+             case $reason in BOUND|RENEW|REBOOT) ip addr replace $new_ip_address/24 dev $interface ;; esac\nexit 0\n",
+            d = d.display()
+        ),
+    );
+    std::fs::set_permissions(&dscript, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let lf = d.join("dhclient.leases");
+    let pf = d.join("dhclient.pid");
+    let args = |extra: &[&str]| {
+        let mut v: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        for s in [
+            "-lf",
+            &lf.to_string_lossy(),
+            "-pf",
+            &pf.to_string_lossy(),
+            "-sf",
+            &dscript.to_string_lossy(),
+            "vcli0",
+        ] {
+            v.push(s.to_string());
+        }
+        v
+    };
+    let st = cli
+        .command(Path::new("dhclient"))
+        .args(args(&["-1", "-v"]))
+        .status()
+        .expect("dhclient (isc-dhcp-client)");
+    assert!(st.success(), "dhclient got no lease:\n{}", server.output());
+    let bound = std::fs::read_to_string(d.join("env-BOUND")).expect("BOUND");
+    let ip = bound
+        .lines()
+        .find_map(|l| l.strip_prefix("new_ip_address="))
+        .map(|v| v.trim_matches('\'').to_string())
+        .expect("new_ip_address");
+    let mac = cli.ip(&["-o", "link", "show", "vcli0"]);
+    let mac = mac
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .expect("vcli0 MAC")
+        .to_string();
+    let st = cli
+        .command(Path::new("dhclient"))
+        .args(args(&["-r", "-v"]))
+        .status()
+        .expect("dhclient -r");
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // The release is parked at lease4_release until its script ends, then logged.
+    while !server.output().contains("DHCP4_RELEASE") {
+        assert!(
+            Instant::now() < deadline,
+            "no DHCP4_RELEASE:\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = server.stop();
+    let calls = calls(&dir);
+    let select: Vec<_> = calls.iter().filter(|(p, _)| p == "lease4_select").collect();
+    assert_eq!(select.len(), 2, "DISCOVER and REQUEST: {out}");
+    for (_, env) in &select {
+        assert_eq!(text(env, "KEA_QUERY4_HWADDR"), mac);
+        assert_eq!(text(env, "KEA_QUERY4_INTERFACE"), "vsrv0");
+        assert_eq!(text(env, "KEA_QUERY4_RELAYED"), "0");
+        assert_eq!(text(env, "KEA_QUERY4_GIADDR"), "0.0.0.0");
+        assert_eq!(text(env, "KEA_SUBNET4"), "192.0.2.0/24");
+        assert_eq!(text(env, "KEA_LEASE4_ADDRESS"), ip);
+    }
+    let release = calls
+        .iter()
+        .find(|(p, _)| p == "lease4_release")
+        .map(|(_, e)| e)
+        .expect("lease4_release");
+    assert_eq!(text(release, "KEA_QUERY4_TYPE"), "DHCPRELEASE");
+    assert_eq!(text(release, "KEA_LEASE4_ADDRESS"), ip);
+    assert_eq!(text(release, "KEA_LEASE4_HWADDR"), mac);
+    assert_eq!(
+        shutdown_stat(&out, "subnet[42].assigned-addresses"),
+        0,
+        "{out}"
+    );
+}
