@@ -1,7 +1,7 @@
 //! Hostile traffic through the real binary (issue 9): a DHCPDISCOVER flood from random MACs
-//! that exhausts a small pool, REQUESTs naming a forged server identifier, RELEASE / DECLINE
-//! of another client's lease, forged giaddr, truncated and oversized datagrams and option
-//! overload tricks. What RFC 2131 and the Kea ARM say the server must do it does; everything
+//! that exhausts a small pool, requests for another client's address, REQUESTs naming a
+//! forged server identifier, RELEASE / DECLINE of another client's lease, forged giaddr,
+//! truncated and oversized datagrams and option overload tricks. What RFC 2131 and the Kea ARM say the server must do it does; everything
 //! else is dropped and counted in Kea's statistics. After all of it the server still answers
 //! a normal client, and the lease store holds exactly the leases the real clients got.
 //!
@@ -49,6 +49,7 @@ const OFFER: u8 = 2;
 const REQUEST: u8 = 3;
 const DECLINE: u8 = 4;
 const ACK: u8 = 5;
+const NAK: u8 = 6;
 const RELEASE: u8 = 7;
 
 /// A BOOTREQUEST as a relay forwards it: `giaddr` set, hops 1, the client's MAC in chaddr.
@@ -466,6 +467,24 @@ fn forged_and_malformed_requests_are_dropped_counted_and_change_no_lease() {
         assert_eq!(l["hw-address"], mac_string(mac), "{l}");
         assert_eq!(l["state"], 0, "{l}");
     }
+
+    // Asking for another client's address: a DISCOVER naming A's address is offered another
+    // one, a REQUEST for it (naming us) is NAKed (RFC 2131 4.3.1, 4.3.2), and A keeps it.
+    let mut want_a = Msg::new(DISCOVER, 0xee03, attacker);
+    want_a.requested = Some(a);
+    let offer = exchange(relay, &want_a).expect("the attacker is offered an address");
+    assert_eq!(offer.kind, OFFER);
+    assert_ne!(
+        offer.yiaddr, a,
+        "A's address is not offered to another client"
+    );
+    let mut take_a = Msg::new(REQUEST, 0xee04, attacker);
+    take_a.requested = Some(a);
+    take_a.server_id = Some(SERVER_ID);
+    let r = exchange(relay, &take_a).expect("an answer to a REQUEST for a taken address");
+    assert_eq!(r.kind, NAK, "{r:?}");
+    let l = lease(&rig.socket, a).expect("A's lease");
+    assert_eq!(l["hw-address"], mac_string(a_mac), "{l}");
 
     // Forged giaddr. (1) A packet from relay 127.0.0.2 naming relay 127.0.0.3: the server
     // selects that relay's subnet and answers the relay named in giaddr (RFC 2131 4.1), never
