@@ -613,6 +613,19 @@ impl<S: LeaseSink> V4Shard<S> {
         self.admitted_subnet(selected)
     }
 
+    /// The subnet a datagram selects by its addresses (ARM 9.2: subnet-selection option, relay
+    /// link-selection, giaddr, ciaddr, arrival interface), before class guards, without
+    /// answering or counting it. For benchmarks and diagnostics.
+    pub fn selected_subnet(&mut self, meta: &Meta4, data: &[u8]) -> Option<SubnetId> {
+        let pkt = Dhcp4Packet::new_checked(data).ok()?;
+        match self.opts.parse(&pkt) {
+            Ok(()) | Err(WireError::BadOptionLength { .. }) => {}
+            Err(_) => return None,
+        }
+        let i = self.select_subnet_by_address(meta, &pkt)?;
+        self.prepared.subnets.get(i).map(|s| s.id)
+    }
+
     /// Subnet selection by the packet's addresses alone, before class guards.
     fn select_subnet_by_address(&self, meta: &Meta4, pkt: &Dhcp4Packet<&[u8]>) -> Option<usize> {
         let p = &self.prepared;
