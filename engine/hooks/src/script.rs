@@ -25,9 +25,10 @@ use std::time::{Duration, Instant};
 /// parked packet sees after its script exits.
 const REAP_INTERVAL: Duration = Duration::from_millis(1);
 
-/// Called by the spawner thread after it reported the end of an awaited script: the engine's
-/// way to wake its shard (the shard runtime's `ShardWaker`), so a parked packet resumes at once
-/// rather than at the next tick.
+/// Called by the spawner thread after it reported the end of scripts: the engine's way to
+/// wake its shard (the shard runtime's `ShardWaker`), so a parked packet resumes at once
+/// rather than at the next tick, and detached scripts leave the `max-running` count as soon as
+/// they end (else a busy shard could run only `max-running` scripts per tick).
 pub type ExitNotify = Arc<dyn Fn() + Send + Sync>;
 
 /// Names one awaited script run: the engine parks the packet under it.
@@ -130,9 +131,9 @@ impl RunScript {
         })
     }
 
-    /// Has the spawner call `notify` whenever it reported the end (or failed start) of an
-    /// awaited script, so the shard can [`RunScript::poll`] at once. Set once per shard, not
-    /// per packet.
+    /// Has the spawner call `notify` whenever it reported the end (or failed start) of
+    /// scripts, once per reaping pass, so the shard can [`RunScript::poll`] at once. Set once
+    /// per shard, not per packet.
     pub fn set_exit_notify(&mut self, notify: ExitNotify) {
         *self.notify.lock().unwrap_or_else(PoisonError::into_inner) = Some(notify);
     }
@@ -336,15 +337,13 @@ impl Spawner {
                     status: None,
                     timed_out: false,
                 });
-                if job.ticket.is_some() {
-                    self.notify();
-                }
+                self.notify();
             }
         }
     }
 
     fn reap(&mut self, now: Instant) {
-        let mut awaited_ended = false;
+        let mut ended = false;
         let mut i = 0;
         while let Some(r) = self.running.get_mut(i) {
             let status = match r.child.try_wait() {
@@ -370,7 +369,7 @@ impl Spawner {
             if status.map(|s| !s.success()).unwrap_or(false) && !r.killed {
                 tracing::debug!(target: "HOOKS_RUN_SCRIPT_FAILED", point = r.point.name(), status = ?status, "run-script exited unsuccessfully");
             }
-            awaited_ended |= r.ticket.is_some();
+            ended = true;
             let _ = self.reports.send(Report {
                 ticket: r.ticket,
                 point: r.point,
@@ -379,7 +378,7 @@ impl Spawner {
                 timed_out: r.killed,
             });
         }
-        if awaited_ended {
+        if ended {
             self.notify();
         }
     }
