@@ -7,10 +7,18 @@
 #
 # Usage (root; bounded: every run stops after SECONDS):
 #   cargo build --release -p corelease
-#   bench-harness/compare-kea.sh [RATE] [CLIENTS] [SECONDS] [THREADS]
+#   bench-harness/compare-kea.sh [-6] [RATE] [CLIENTS] [SECONDS] [THREADS]
 # RATE is perfdhcp's -r (offered exchanges per second), THREADS the config's thread-pool-size
 # for both servers (0 = one per core for corelease; Kea 2.2 needs an explicit number).
+# -6: DHCPv6 instead: kea-dhcp6 and `corelease dhcp6` from the same Dhcp6 config (relayed
+# clients on ::1, an address pool and a pd-pool), perfdhcp -6 -A 1 -e address-and-prefix as
+# the only generator; the figures are Solicit/Advertise + Request/Reply exchanges, each
+# granting one address and one /56. Kea 2.2 opens no socket for a bare "lo" (no link-local
+# address there), so the config says "lo/::1"; it also needs a server-id it can keep
+# without a MAC, so the config gives one (DUID-EN) with persist false.
 set -euo pipefail
+V6=0
+if [ "${1:-}" = "-6" ]; then V6=1; shift; fi
 RATE=${1:-20000}
 CLIENTS=${2:-200000}
 SECS=${3:-10}
@@ -29,6 +37,23 @@ trap cleanup EXIT
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 ip -n "$NS" addr add 127.0.0.2/8 dev lo
+
+write_config6() { # $1 lease file
+cat > "$DIR/kea-dhcp6.json" <<JSON
+{ "Dhcp6": {
+  "interfaces-config": { "interfaces": [ "lo/::1" ] },
+  "lease-database": { "type": "memfile", "persist": true, "name": "$1", "lfc-interval": 0 },
+  "multi-threading": { "enable-multi-threading": true, "thread-pool-size": $THREADS, "packet-queue-size": 64 },
+  "server-id": { "type": "EN", "enterprise-id": 2495, "identifier": "c0de01", "persist": false },
+  "preferred-lifetime": 3000, "valid-lifetime": 4000,
+  "option-data": [ { "name": "dns-servers", "data": "fd00:1::53" } ],
+  "subnet6": [ { "id": 1, "subnet": "fd00:1::/64", "relay": { "ip-addresses": [ "::1" ] },
+      "pools": [ { "pool": "fd00:1::1000 - fd00:1::ffff:ffff" } ],
+      "pd-pools": [ { "prefix": "fd00:1000::", "prefix-len": 32, "delegated-len": 56 } ] } ],
+  "loggers": [ { "name": "kea-dhcp6", "output_options": [ { "output": "$DIR/server.log" } ], "severity": "WARN" } ]
+} }
+JSON
+}
 
 write_config() { # $1 lease file
 cat > "$DIR/kea-dhcp4.json" <<JSON
@@ -51,7 +76,19 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
 start_server() { # $1 = kea|corelease
-  rm -rf "$DIR"/leases4.csv*
+  rm -rf "$DIR"/leases4.csv* "$DIR"/leases6.csv*
+  if [ "$V6" = 1 ]; then
+    write_config6 "$DIR/leases6.csv"
+    if [ "$1" = kea ]; then
+      KEA_PIDFILE_DIR=$DIR KEA_LOCKFILE_DIR=$DIR ip netns exec "$NS" kea-dhcp6 -c "$DIR/kea-dhcp6.json" -p 5547 >/dev/null 2>&1 &
+    else
+      KEA_PIDFILE_DIR=$DIR KEA_DHCP_DATA_DIR=$DIR ip netns exec "$NS" "$BIN" dhcp6 -c "$DIR/kea-dhcp6.json" -p 5547 >"$DIR/corelease.out" 2>&1 &
+    fi
+    SRV_PID=$!
+    for _ in $(seq 50); do ls "$DIR"/*.pid >/dev/null 2>&1 && break; sleep 0.1; done
+    sleep 0.5
+    return
+  fi
   write_config "$DIR/leases4.csv"
   if [ "$1" = kea ]; then
     KEA_PIDFILE_DIR=$DIR KEA_LOCKFILE_DIR=$DIR ip netns exec "$NS" kea-dhcp4 -c "$DIR/kea-dhcp4.json" -p 6767 >/dev/null 2>&1 &
@@ -70,7 +107,10 @@ run() { # $1 server, $2 generator
   local before after out
   before=$(cpu_ticks "$SRV_PID")
   out="$DIR/$1-$2.txt"
-  if [ "$2" = perfdhcp ]; then
+  if [ "$V6" = 1 ]; then
+    timeout $((SECS + 30)) ip netns exec "$NS" perfdhcp -6 -A 1 -e address-and-prefix -r "$RATE" -R "$CLIENTS" \
+      -p "$SECS" -l ::1 -L 547 -N 5547 ::1 >"$out" 2>&1 || true
+  elif [ "$2" = perfdhcp ]; then
     timeout $((SECS + 30)) ip netns exec "$NS" perfdhcp -4 -r "$RATE" -R "$CLIENTS" -p "$SECS" \
       -l 127.0.0.2 -L 67 -N 6767 127.0.0.1 >"$out" 2>&1 || true
   else
@@ -81,9 +121,11 @@ run() { # $1 server, $2 generator
   stop_server
   local rate acks drops cpu per1k lat
   rate=$(grep -m1 '^Rate:' "$out" | awk '{print $2}')
-  acks=$(awk '/Statistics for: REQUEST-ACK/{f=1} f&&/^received packets:/{print $3; exit}' "$out")
-  drops=$(awk '/Statistics for: REQUEST-ACK/{f=1} f&&/^drops:/{print $2; exit}' "$out")
-  lat=$(awk '/Statistics for: REQUEST-ACK/{f=1} f&&/^(avg delay|p99):/{print $0; exit}' "$out" | sed 's/^[^:]*: //')
+  local section=REQUEST-ACK
+  [ "$V6" = 1 ] && section=REQUEST-REPLY
+  acks=$(awk -v s="Statistics for: $section" 'index($0,s){f=1} f&&/^received packets:/{print $3; exit}' "$out")
+  drops=$(awk -v s="Statistics for: $section" 'index($0,s){f=1} f&&/^drops:/{print $2; exit}' "$out")
+  lat=$(awk -v s="Statistics for: $section" 'index($0,s){f=1} f&&/^(avg delay|p99):/{print $0; exit}' "$out" | sed 's/^[^:]*: //')
   cpu=$(awk -v a="$after" -v b="$before" -v hz="$HZ" 'BEGIN{printf "%.2f", (a-b)/hz}')
   per1k=$(awk -v c="$cpu" -v n="${acks:-0}" 'BEGIN{ if (n>0) printf "%.1f", c*1000*1000/n; else print "n/a"}')
   printf '%-10s %-9s rate %10s /s  acks %8s  drops %7s  delay %-10s  server cpu %6ss  %7s ms per 1000 leases\n' \
@@ -92,12 +134,14 @@ run() { # $1 server, $2 generator
   RESULT[$1-$2-per1k]=$per1k
 }
 
-echo "load: -r $RATE -R $CLIENTS -p $SECS, thread-pool-size $THREADS, $(nproc) cores, $(date -u +%FT%TZ)"
-for gen in perfdhcp corelease; do
+echo "load: $([ "$V6" = 1 ] && echo "DHCPv6 ")-r $RATE -R $CLIENTS -p $SECS, thread-pool-size $THREADS, $(nproc) cores, $(date -u +%FT%TZ)"
+GENERATORS="perfdhcp corelease"
+[ "$V6" = 1 ] && GENERATORS=perfdhcp
+for gen in $GENERATORS; do
   run kea "$gen"
   run corelease "$gen"
 done
-for gen in perfdhcp corelease; do
+for gen in $GENERATORS; do
   awk -v c="${RESULT[corelease-$gen-rate]}" -v k="${RESULT[kea-$gen-rate]}" -v cc="${RESULT[corelease-$gen-per1k]}" -v kc="${RESULT[kea-$gen-per1k]}" -v g="$gen" \
     'BEGIN{ printf "ratio corelease/Kea (%s): rate x%.2f, CPU per lease x%.2f\n", g, (k>0?c/k:0), (kc>0&&cc!="n/a"?cc/kc:0) }'
 done

@@ -954,6 +954,13 @@ impl<S: LeaseSink> Core<S> {
                         sc.cumulative_assigned_nas.inc();
                     }
                 }
+                // Kea's message IDs for a new lease (ARM "Logging"; kea-dhcp6 messages).
+                let addr = Ipv6Addr::from(key.0);
+                if pd {
+                    tracing::info!(target: "DHCP6_PD_LEASE_ALLOC", prefix = %addr, iaid = ia.iaid, "prefix lease allocated");
+                } else {
+                    tracing::info!(target: "DHCP6_LEASE_ALLOC", addr = %addr, iaid = ia.iaid, "lease allocated");
+                }
             }
         }
         write_ia(
@@ -1233,8 +1240,14 @@ impl<S: LeaseSink> Core<S> {
             self.count_assigned(entry.subnet as usize, pd, -1);
             self.give_back(p, &entry, key);
             entry.holds_bit = false;
+            let target_addr = entry.lease.addr;
             self.table.insert(entry);
             released += 1;
+            if pd {
+                tracing::info!(target: "DHCP6_RELEASE_PD", prefix = %target_addr, iaid = ia.iaid, "prefix released");
+            } else {
+                tracing::info!(target: "DHCP6_RELEASE_NA", addr = %target_addr, iaid = ia.iaid, "address released");
+            }
         }
         if released == 0 {
             return write_ia_status(
@@ -1281,8 +1294,10 @@ impl<S: LeaseSink> Core<S> {
                 continue;
             }
             self.count_declined(entry.subnet as usize, 1);
+            let target_addr = entry.lease.addr;
             self.table.insert(entry);
             declined += 1;
+            tracing::info!(target: "DHCP6_DECLINE_LEASE", addr = %target_addr, iaid = ia.iaid, "address declined, in probation");
         }
         if declined == 0 {
             return write_ia_status(
