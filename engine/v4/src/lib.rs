@@ -24,6 +24,7 @@ pub use prepared::{
     SubnetRt,
 };
 pub use stats::{kea_statistics, ShardStats4};
+pub use steps::Classified;
 
 use classes::PacketClasses;
 use corelease_alloc::reclaim::{CycleEnd, ReclaimCycles, ReclaimFamily, ReclaimLimits};

@@ -462,3 +462,45 @@ impl<'a> OptionChain<'a> {
         }
     }
 }
+
+/// What classification decided about one packet (see [`V4Shard::classify`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Classified {
+    /// The selected subnet (index), after class guards; None when no subnet admits it.
+    pub subnet: Option<usize>,
+    /// The packet is in class DROP.
+    pub dropped: bool,
+    /// A host reservation was found (KNOWN).
+    pub known: bool,
+}
+
+impl<S: LeaseSink> V4Shard<S> {
+    /// Runs what `handle` does to a packet before any lease is touched: parsing, the class
+    /// steps of ARM 16.1.1 (1-10), subnet selection with guards and the host lookup. Changes
+    /// no lease and no statistic; for benchmarks and diagnostics.
+    pub fn classify(&mut self, meta: &Meta4, data: &[u8]) -> Option<Classified> {
+        let pkt = Dhcp4Packet::new_checked(data).ok()?;
+        self.opts.parse(&pkt).ok()?;
+        self.host = None;
+        if self.prepared.classify && self.classify_early(meta, &pkt) {
+            return Some(Classified {
+                subnet: None,
+                dropped: true,
+                known: false,
+            });
+        }
+        let Some(subnet) = self.select_subnet(meta, &pkt) else {
+            return Some(Classified {
+                subnet: None,
+                dropped: false,
+                known: self.host.is_some(),
+            });
+        };
+        let dropped = self.classify_after_subnet(meta, &pkt, subnet);
+        Some(Classified {
+            subnet: Some(subnet),
+            dropped,
+            known: self.host.is_some(),
+        })
+    }
+}
