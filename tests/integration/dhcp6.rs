@@ -173,8 +173,12 @@ fn perfdhcp6_relayed_addresses_and_prefixes_are_unique_counted_and_kept_across_r
     let stat = |name: &str| shutdown_stat(&first_output, name) as f64;
     let drops_s = perfdhcp_value(&report, "SOLICIT-ADVERTISE", "drops").unwrap_or(0.0);
     let drops_r = perfdhcp_value(&report, "REQUEST-REPLY", "drops").unwrap_or(0.0);
-    assert_eq!(stat("pkt6-solicit-received"), sent_s, "{ctx}");
-    assert_eq!(stat("pkt6-request-received"), sent_r, "{ctx}");
+    // perfdhcp -6 now and then counts as sent a first Solicit that never leaves it (Kea 2.2
+    // sees the same); such a message is one of its drops.
+    let solicits = stat("pkt6-solicit-received");
+    assert!(solicits <= sent_s && solicits >= sent_s - drops_s, "{ctx}");
+    let requests = stat("pkt6-request-received");
+    assert!(requests <= sent_r && requests >= sent_r - drops_r, "{ctx}");
     let adv_sent = stat("pkt6-advertise-sent");
     assert!(
         adv_sent >= advertises && adv_sent <= advertises + drops_s,
@@ -313,13 +317,19 @@ fn perfdhcp6_direct_multicast_on_a_link_is_answered_once_per_message() {
     }
     // Exactly one answer per message although every shard socket got a copy.
     let stat = |name: &str| shutdown_stat(&output, name) as f64;
-    assert_eq!(stat("pkt6-solicit-received"), sent_s, "{ctx}");
-    assert_eq!(stat("pkt6-advertise-sent"), sent_s, "{ctx}");
+    let drops_s = perfdhcp_value(&report, "SOLICIT-ADVERTISE", "drops").unwrap_or(0.0);
+    let drops_r = perfdhcp_value(&report, "REQUEST-REPLY", "drops").unwrap_or(0.0);
+    let solicits = stat("pkt6-solicit-received");
+    // A message perfdhcp counted as sent but the server never saw is one of its drops; every
+    // message the server saw got exactly one answer (a second one would exceed the count).
+    assert!(solicits <= sent_s && solicits >= sent_s - drops_s, "{ctx}");
+    assert_eq!(stat("pkt6-advertise-sent"), solicits, "{ctx}");
     let sent_r = perfdhcp_value(&report, "REQUEST-REPLY", "sent packets").unwrap_or(0.0);
-    assert_eq!(stat("pkt6-request-received"), sent_r, "{ctx}");
-    assert_eq!(stat("pkt6-reply-sent"), sent_r, "{ctx}");
-    assert_eq!(stat("subnet[5].assigned-nas"), sent_r, "{ctx}");
-    assert_eq!(stat("subnet[5].assigned-pds"), sent_r, "{ctx}");
+    let requests = stat("pkt6-request-received");
+    assert!(requests <= sent_r && requests >= sent_r - drops_r, "{ctx}");
+    assert_eq!(stat("pkt6-reply-sent"), requests, "{ctx}");
+    assert_eq!(stat("subnet[5].assigned-nas"), requests, "{ctx}");
+    assert_eq!(stat("subnet[5].assigned-pds"), requests, "{ctx}");
 }
 
 fn wait_for(path: &Path, what: &str, secs: u64) -> String {
