@@ -630,7 +630,7 @@ impl<S: LeaseSink> V4Shard<S> {
     /// Subnet selection by the packet's addresses alone, before class guards.
     fn select_subnet_by_address(&self, meta: &Meta4, pkt: &Dhcp4Packet<&[u8]>) -> Option<usize> {
         let p = &self.prepared;
-        let containing = |a: u32| p.subnets.iter().position(|s| s.contains(a));
+        let containing = |a: u32| p.subnet_index.containing(a);
         if let Some(a) = self.opts.subnet_selection() {
             return containing(u32::from(a));
         }
@@ -639,7 +639,7 @@ impl<S: LeaseSink> V4Shard<S> {
         }
         let giaddr = u32::from(pkt.giaddr());
         if giaddr != 0 {
-            if let Some(i) = p.subnets.iter().position(|s| s.relay.contains(&giaddr)) {
+            if let Some(i) = p.subnet_index.by_relay(giaddr) {
                 return Some(i);
             }
             return containing(giaddr);

@@ -8,6 +8,7 @@ use crate::hosts::HostTable;
 use corelease_alloc::{AddressBitmap, Range4};
 use corelease_config::{Dhcp4Config, OptionSet};
 use corelease_types::{PoolId, SubnetId};
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 /// An interface the server listens on, as the runtime found it (name, index, addresses).
@@ -181,6 +182,56 @@ pub struct Prepared4 {
     /// Whether any subnet, network or pool has a class guard or additional classes, or any
     /// class or host exists: else the per-packet class steps are skipped altogether.
     pub classify: bool,
+    /// Subnet selection index: see [`SubnetIndex`].
+    pub subnet_index: SubnetIndex,
+}
+
+/// Lookups of subnet selection (ARM 9.2) that give the same answer as a scan of the subnets
+/// in config order, without the scan: per packet they cost one hash lookup per distinct
+/// prefix length instead of one comparison per subnet (3.9 µs with 1,000 subnets before:
+/// `cargo bench -p corelease-v4 --bench select`).
+#[derive(Default)]
+pub struct SubnetIndex {
+    /// Relay address → the first subnet listing it in `relay.ip-addresses`.
+    relay: HashMap<u32, usize>,
+    /// Per netmask present: network → the first subnet with it (the lowest index over all
+    /// masks is the first subnet containing an address, as the scan found it).
+    by_prefix: Vec<(u32, HashMap<u32, usize>)>,
+}
+
+impl SubnetIndex {
+    fn new(subnets: &[SubnetRt]) -> Self {
+        let mut index = SubnetIndex::default();
+        for (i, s) in subnets.iter().enumerate() {
+            for r in &s.relay {
+                index.relay.entry(*r).or_insert(i);
+            }
+            let slot = match index.by_prefix.iter().position(|(m, _)| *m == s.mask) {
+                Some(slot) => slot,
+                None => {
+                    index.by_prefix.push((s.mask, HashMap::new()));
+                    index.by_prefix.len() - 1
+                }
+            };
+            if let Some((_, nets)) = index.by_prefix.get_mut(slot) {
+                nets.entry(s.net).or_insert(i);
+            }
+        }
+        index
+    }
+
+    /// The first subnet (in config order) whose `relay.ip-addresses` holds `addr`.
+    pub fn by_relay(&self, addr: u32) -> Option<usize> {
+        self.relay.get(&addr).copied()
+    }
+
+    /// The first subnet (in config order) containing `addr`.
+    pub fn containing(&self, addr: u32) -> Option<usize> {
+        self.by_prefix
+            .iter()
+            .filter_map(|(mask, nets)| nets.get(&(addr & mask)).copied())
+            .min()
+    }
 }
 
 /// Ports the server answers on; tests move them off 67/68 (Kea's -p / -P).
@@ -320,7 +371,6 @@ impl Prepared4 {
             .map(|o| Ipv4Addr::new(o.data[0], o.data[1], o.data[2], o.data[3]))
             .collect();
         Prepared4 {
-            subnets,
             pools,
             networks,
             interfaces,
@@ -337,6 +387,8 @@ impl Prepared4 {
             classify,
             classes,
             hosts,
+            subnet_index: SubnetIndex::new(&subnets),
+            subnets,
         }
     }
 

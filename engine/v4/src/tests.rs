@@ -1182,3 +1182,44 @@ fn broadcast_bit_or_relay_means_no_layer2_unicast() {
     .unwrap();
     assert_eq!(reply.l2_unicast, None);
 }
+
+#[test]
+fn subnet_selection_picks_the_first_matching_subnet_in_config_order_like_keas_scan() {
+    // Overlapping subnets and a relay address listed twice: Kea scans the subnets in order
+    // (CfgSubnets4::selectSubnet), so the first match wins, whatever the prefix lengths.
+    let p = config(
+        r#"{ "Dhcp4": { "subnet4": [
+        { "id": 1, "subnet": "10.0.0.0/8", "pools": [ { "pool": "10.0.0.10 - 10.0.0.20" } ] },
+        { "id": 2, "subnet": "10.1.0.0/16", "relay": { "ip-addresses": [ "192.0.2.7" ] },
+          "pools": [ { "pool": "10.1.0.10 - 10.1.0.20" } ] },
+        { "id": 3, "subnet": "192.168.5.0/24", "relay": { "ip-addresses": [ "192.0.2.7", "192.0.2.8" ] },
+          "pools": [ { "pool": "192.168.5.10 - 192.168.5.20" } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    let via = |giaddr: Ipv4Addr| {
+        let mut m = msg(d4::MessageType::Discover, mac(1));
+        m.set_giaddr(giaddr);
+        m.to_vec().unwrap_or_else(|e| panic!("encode: {e}"))
+    };
+    let meta = relay_meta();
+    assert_eq!(
+        s.selected_subnet(&meta, &via(Ipv4Addr::new(10, 1, 0, 5))),
+        Some(SubnetId(1))
+    );
+    assert_eq!(
+        s.selected_subnet(&meta, &via(Ipv4Addr::new(192, 0, 2, 7))),
+        Some(SubnetId(2))
+    );
+    assert_eq!(
+        s.selected_subnet(&meta, &via(Ipv4Addr::new(192, 0, 2, 8))),
+        Some(SubnetId(3))
+    );
+    assert_eq!(
+        s.selected_subnet(&meta, &via(Ipv4Addr::new(192, 168, 5, 1))),
+        Some(SubnetId(3))
+    );
+    assert_eq!(
+        s.selected_subnet(&meta, &via(Ipv4Addr::new(172, 16, 0, 1))),
+        None
+    );
+}
