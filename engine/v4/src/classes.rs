@@ -11,7 +11,8 @@ use crate::prepared::{Lifetime, OptionTable};
 use corelease_classify::{ClassMembership, Program, Scratch, V4Context};
 use corelease_config::{ClientClass, Dhcp4Config};
 use corelease_wire::v4::{Dhcp4Packet, OptionIndex};
-use std::collections::HashMap;
+// foldhash: `member('name')` and guards look class names up per packet (see hosts.rs).
+use foldhash::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Index of a defined class in [`ClassTable::defs`].

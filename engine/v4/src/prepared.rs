@@ -8,7 +8,9 @@ use crate::hosts::HostTable;
 use corelease_alloc::{AddressBitmap, Range4};
 use corelease_config::{Dhcp4Config, OptionSet};
 use corelease_types::{PoolId, SubnetId};
-use std::collections::HashMap;
+// foldhash: the subnet index is probed once or twice per packet with a u32; SipHash was a
+// measurable part of classify's cost (issue 8).
+use foldhash::HashMap;
 use std::net::Ipv4Addr;
 
 /// An interface the server listens on, as the runtime found it (name, index, addresses).
@@ -209,7 +211,7 @@ impl SubnetIndex {
             let slot = match index.by_prefix.iter().position(|(m, _)| *m == s.mask) {
                 Some(slot) => slot,
                 None => {
-                    index.by_prefix.push((s.mask, HashMap::new()));
+                    index.by_prefix.push((s.mask, HashMap::default()));
                     index.by_prefix.len() - 1
                 }
             };
