@@ -714,7 +714,7 @@ fn run(
         let fresh = !dir.exists();
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("creating lease directory {}: {e}", dir.display()))?;
-        import_kea_file_once(cfg, &dir, fresh)?;
+        import_kea_file_once(&cfg.lease_database, Family::V4, &dir, fresh)?;
         let rec = corelease_storage::recover(&dir, Family::V4)
             .map_err(|e| format!("recovering leases in {}: {e}", dir.display()))?;
         for r in &rec.reports {
@@ -917,7 +917,7 @@ fn run(
                 return Err(e.to_string());
             }
         };
-    let pid_file = write_pid_file(config_path);
+    let pid_file = write_pid_file(config_path, Family::V4);
     tracing::info!(target: "DHCP4_STARTED", shards, port = ports.server, "corelease dhcp4 {} started", env!("CARGO_PKG_VERSION"));
     loop {
         match wait_signal(&sigs) {
@@ -964,18 +964,24 @@ fn run(
     Ok(exit_value.load(std::sync::atomic::Ordering::Relaxed))
 }
 
-/// Kea's `lease-database.name` keeps its meaning: when it names an existing Kea leases4 CSV and
-/// corelease has no log yet, the CSV is imported once (migration from Kea, issue 3).
-fn import_kea_file_once(cfg: &Dhcp4Config, dir: &Path, fresh: bool) -> Result<(), String> {
-    let Some(name) = cfg.lease_database.name.as_deref() else {
+/// Kea's `lease-database.name` keeps its meaning: when it names an existing Kea leases4 or
+/// leases6 CSV (`family`) and corelease has no log yet, the CSV is imported once (migration
+/// from Kea, issue 3). Shared by dhcp4 and dhcp6.
+pub(crate) fn import_kea_file_once(
+    db: &corelease_config::LeaseDatabase,
+    family: Family,
+    dir: &Path,
+    fresh: bool,
+) -> Result<(), String> {
+    let Some(name) = db.name.as_deref() else {
         return Ok(());
     };
     if !fresh || !name.is_file() {
         return Ok(());
     }
     let file = std::fs::File::open(name).map_err(|e| format!("{}: {e}", name.display()))?;
-    let opts = log_options(&cfg.lease_database.durability);
-    let s = corelease_storage::import_kea_csv(dir, Family::V4, std::io::BufReader::new(file), opts)
+    let opts = log_options(&db.durability);
+    let s = corelease_storage::import_kea_csv(dir, family, std::io::BufReader::new(file), opts)
         .map_err(|e| format!("importing Kea lease file {}: {e}", name.display()))?;
     for row in &s.skipped {
         tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", "{}: {row}", name.display());
@@ -1002,18 +1008,31 @@ pub(crate) fn log_options(d: &corelease_config::Durability) -> LogOptions {
     }
 }
 
-/// Kea's PID file, `[conf name].kea-dhcp4.pid` in KEA_PIDFILE_DIR (ARM 9.1).
-fn write_pid_file(config_path: Option<&Path>) -> Option<PathBuf> {
+/// Kea's PID file, `[conf name].kea-dhcp4.pid` or `.kea-dhcp6.pid` in KEA_PIDFILE_DIR (ARM 9.1,
+/// 10.1).
+pub(crate) fn write_pid_file(config_path: Option<&Path>, family: Family) -> Option<PathBuf> {
     let dir = std::env::var_os("KEA_PIDFILE_DIR").map(PathBuf::from)?;
     let stem = config_path
         .and_then(|p| p.file_stem())
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "corelease-default".into());
-    let path = dir.join(format!("{stem}.kea-dhcp4.pid"));
+    let daemon = match family {
+        Family::V4 => "kea-dhcp4",
+        Family::V6 => "kea-dhcp6",
+    };
+    let path = dir.join(format!("{stem}.{daemon}.pid"));
     match std::fs::write(&path, format!("{}\n", std::process::id())) {
         Ok(()) => Some(path),
         Err(e) => {
-            tracing::warn!(target: "DHCP4_PID_FILE_ERROR", "cannot write {}: {e}", path.display());
+            // Kea's message IDs differ per daemon; tracing targets are compile-time constants.
+            match family {
+                Family::V4 => {
+                    tracing::warn!(target: "DHCP4_PID_FILE_ERROR", "cannot write {}: {e}", path.display())
+                }
+                Family::V6 => {
+                    tracing::warn!(target: "DHCP6_PID_FILE_ERROR", "cannot write {}: {e}", path.display())
+                }
+            }
             None
         }
     }

@@ -22,8 +22,8 @@ use crate::control6::{job_queues6, Dhcp6Backend, ShardJob6};
 use crate::ifaces;
 use crate::lfc::Lfc;
 use crate::server4::{
-    block_signals, init_logging_for, log_options, monotonic, parse_switches, unix_secs,
-    wait_signal, ShardStore,
+    block_signals, import_kea_file_once, init_logging_for, log_options, monotonic, parse_switches,
+    unix_secs, wait_signal, write_pid_file, ShardStore,
 };
 use corelease_config::{Dhcp6Config, DuidType, Loaded, ServerIdConfig};
 use corelease_shard::{RecvMeta6, RuntimeConfig, SendMeta6, ShardHandler, Steer, V6};
@@ -507,7 +507,7 @@ fn run(
         let fresh = !dir.exists();
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("creating lease directory {}: {e}", dir.display()))?;
-        import_kea_file_once(cfg, &dir, fresh)?;
+        import_kea_file_once(&cfg.lease_database, Family::V6, &dir, fresh)?;
         let rec = corelease_storage::recover(&dir, Family::V6)
             .map_err(|e| format!("recovering leases in {}: {e}", dir.display()))?;
         for r in &rec.reports {
@@ -680,7 +680,7 @@ fn run(
                 return Err(e.to_string());
             }
         };
-    let pid_file = write_pid_file(config_path);
+    let pid_file = write_pid_file(config_path, Family::V6);
     tracing::info!(target: "DHCP6_STARTED", shards, port = server_port, "corelease dhcp6 {} started", env!("CARGO_PKG_VERSION"));
     loop {
         match wait_signal(&sigs) {
@@ -731,43 +731,6 @@ fn can_multicast(name: &str) -> bool {
         .and_then(|t| u32::from_str_radix(t.trim().trim_start_matches("0x"), 16).ok())
         .unwrap_or(0);
     flags & libc::IFF_LOOPBACK as u32 == 0 && flags & libc::IFF_MULTICAST as u32 != 0
-}
-
-/// A Kea leases6 CSV at `lease-database.name` is imported once, when corelease has no log yet
-/// (migration from Kea).
-fn import_kea_file_once(cfg: &Dhcp6Config, dir: &Path, fresh: bool) -> Result<(), String> {
-    let Some(name) = cfg.lease_database.name.as_deref() else {
-        return Ok(());
-    };
-    if !fresh || !name.is_file() {
-        return Ok(());
-    }
-    let file = std::fs::File::open(name).map_err(|e| format!("{}: {e}", name.display()))?;
-    let opts = log_options(&cfg.lease_database.durability);
-    let s = corelease_storage::import_kea_csv(dir, Family::V6, std::io::BufReader::new(file), opts)
-        .map_err(|e| format!("importing Kea lease file {}: {e}", name.display()))?;
-    for row in &s.skipped {
-        tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", "{}: {row}", name.display());
-    }
-    tracing::info!(target: "DHCPSRV_MEMFILE_LEASES_RELOAD", imported = s.imported, file = %name.display(), "Kea lease file imported");
-    Ok(())
-}
-
-/// Kea's PID file, `[conf name].kea-dhcp6.pid` in KEA_PIDFILE_DIR (ARM 10.1).
-fn write_pid_file(config_path: Option<&Path>) -> Option<PathBuf> {
-    let dir = std::env::var_os("KEA_PIDFILE_DIR").map(PathBuf::from)?;
-    let stem = config_path
-        .and_then(|p| p.file_stem())
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "corelease-default".into());
-    let path = dir.join(format!("{stem}.kea-dhcp6.pid"));
-    match std::fs::write(&path, format!("{}\n", std::process::id())) {
-        Ok(()) => Some(path),
-        Err(e) => {
-            tracing::warn!(target: "DHCP6_PID_FILE_ERROR", "cannot write {}: {e}", path.display());
-            None
-        }
-    }
 }
 
 /// `corelease lease export|import` for a Dhcp6 configuration: the lease log of the config's
