@@ -41,7 +41,7 @@ pub(crate) struct Switches {
     pub(crate) extended_version: bool,
 }
 
-pub(crate) fn parse_switches(args: Vec<OsString>) -> Result<Switches, String> {
+fn parse_switches(args: Vec<OsString>) -> Result<Switches, String> {
     let mut s = Switches::default();
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -72,6 +72,27 @@ fn parse_port(v: &str) -> Result<u16, String> {
     }
 }
 
+/// The switches of a server subcommand, with bad switches, -v and -V answered here as Kea's
+/// daemons answer them: `Err(code)` means the process is done and exits with `code`.
+pub(crate) fn switches_or_exit(
+    args: Vec<OsString>,
+    subcommand: &str,
+    description: &str,
+) -> Result<Switches, i32> {
+    let sw = parse_switches(args).map_err(|e| {
+        eprintln!("corelease {subcommand}: {e}");
+        1
+    })?;
+    if sw.version || sw.extended_version {
+        println!("{}", env!("CARGO_PKG_VERSION"));
+        if sw.extended_version {
+            println!("{description}");
+        }
+        return Err(0);
+    }
+    Ok(sw)
+}
+
 fn load(path: Option<&Path>) -> Result<Loaded<Dhcp4Config>, String> {
     match path {
         Some(p) => corelease_config::load_dhcp4_file(p).map_err(|e| e.to_string()),
@@ -81,24 +102,14 @@ fn load(path: Option<&Path>) -> Result<Loaded<Dhcp4Config>, String> {
 }
 
 pub fn main(args: Vec<OsString>) -> i32 {
-    let sw = match parse_switches(args) {
+    let sw = match switches_or_exit(
+        args,
+        "dhcp4",
+        "corelease DHCPv4 server, thread-per-core (glommio), lease log: mmap'd append-only",
+    ) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("corelease dhcp4: {e}");
-            return 1;
-        }
+        Err(code) => return code,
     };
-    if sw.version {
-        println!("{}", env!("CARGO_PKG_VERSION"));
-        return 0;
-    }
-    if sw.extended_version {
-        println!("{}", env!("CARGO_PKG_VERSION"));
-        println!(
-            "corelease DHCPv4 server, thread-per-core (glommio), lease log: mmap'd append-only"
-        );
-        return 0;
-    }
     if let Some(path) = &sw.test {
         return check_config(path);
     }

@@ -22,8 +22,8 @@ use crate::control6::{job_queues6, Dhcp6Backend, ShardJob6};
 use crate::ifaces;
 use crate::lfc::Lfc;
 use crate::server4::{
-    block_signals, import_kea_file_once, init_logging_for, log_options, monotonic, parse_switches,
-    unix_secs, wait_signal, write_pid_file, ShardStore,
+    block_signals, import_kea_file_once, init_logging_for, log_options, monotonic,
+    switches_or_exit, unix_secs, wait_signal, write_pid_file, ShardStore,
 };
 use corelease_config::{Dhcp6Config, DuidType, Loaded, ServerIdConfig};
 use corelease_shard::{RecvMeta6, RuntimeConfig, SendMeta6, ShardHandler, Steer, V6};
@@ -59,24 +59,14 @@ fn load(path: Option<&Path>) -> Result<Loaded<Dhcp6Config>, String> {
 }
 
 pub fn main(args: Vec<OsString>) -> i32 {
-    let sw = match parse_switches(args) {
+    let sw = match switches_or_exit(
+        args,
+        "dhcp6",
+        "corelease DHCPv6 server, thread-per-core (glommio), lease log: mmap'd append-only",
+    ) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("corelease dhcp6: {e}");
-            return 1;
-        }
+        Err(code) => return code,
     };
-    if sw.version {
-        println!("{}", env!("CARGO_PKG_VERSION"));
-        return 0;
-    }
-    if sw.extended_version {
-        println!("{}", env!("CARGO_PKG_VERSION"));
-        println!(
-            "corelease DHCPv6 server, thread-per-core (glommio), lease log: mmap'd append-only"
-        );
-        return 0;
-    }
     if let Some(path) = &sw.test {
         return check_config(path);
     }
