@@ -562,12 +562,184 @@ fn conflict_resolves_at_the_holders_renewal() {
     // A starts over and gets another address; its old lease goes.
     let a2 = dora(&mut s, a, &[], NOW + 4).yiaddr();
     assert_ne!(a2, ip("10.0.0.10"));
+    // Deleted when A committed a2, in the lease log too (ARM 9.3.2, "the server will also
+    // remove the old one").
+    assert!(s.table().get(u32::from(ip("10.0.0.10"))).is_none());
+    assert!(removed(&mut s, ip("10.0.0.10")));
     // B renews its temporary address: NAK, the reserved one is free now.
     assert_eq!(
         kind(&renew(&mut s, b, temp, NOW + 5)),
         Some(d4::MessageType::Nak)
     );
     assert_eq!(dora(&mut s, b, &[], NOW + 6).yiaddr(), ip("10.0.0.10"));
-    // B's temporary lease was given back when it moved.
+    // B's temporary lease was given back when it moved, and logged as deleted.
     assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 2);
+    assert!(s.table().get(u32::from(temp)).is_none());
+    assert!(removed(&mut s, temp));
+}
+
+const CAM_POOL: &str = r#"{ "Dhcp4": { "valid-lifetime": 4000,
+    "client-classes": [ { "name": "cam", "test": "option[vendor-class-identifier].text == 'cam'" } ],
+    "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+        "pools": [ { "pool": "10.0.0.10 - 10.0.0.19", "pool-id": 1, "client-classes": [ "cam" ] },
+                   { "pool": "10.0.0.50 - 10.0.0.59", "pool-id": 2 } ] } ] } }"#;
+
+/// An INIT-REBOOT REQUEST (requested address, no server id, no ciaddr).
+fn init_reboot(s: &mut V4Shard<MemorySink>, m: [u8; 6], addr: Ipv4Addr, now: u64) -> Message {
+    let r = with(
+        msg(d4::MessageType::Request, m),
+        DhcpOption::RequestedIpAddress(addr),
+    );
+    send(s, &r, now).expect("reply to INIT-REBOOT")
+}
+
+fn removed(s: &mut V4Shard<MemorySink>, addr: Ipv4Addr) -> bool {
+    s.sink_mut()
+        .removals
+        .iter()
+        .any(|r| r.addr == IpAddr::V4(addr))
+}
+
+#[test]
+fn renewal_outside_the_pools_class_is_naked_and_the_move_drops_the_old_lease() {
+    let p = config(CAM_POOL);
+    let mut s = shard(&p);
+    let cam = vendor("cam");
+    let a = dora(&mut s, mac(1), &[cam.clone()], NOW).yiaddr();
+    assert_eq!(a, ip("10.0.0.10"));
+    let ack = renew_with(&mut s, mac(1), a, &[cam.clone()], NOW + 1);
+    assert_eq!(kind(&ack), Some(d4::MessageType::Ack));
+    // ARM 16.7: the pool's guard holds at renewal too (kea-dhcp4 2.2.0 NAKs both).
+    let nak = renew(&mut s, mac(1), a, NOW + 2);
+    assert_eq!(kind(&nak), Some(d4::MessageType::Nak));
+    let nak = init_reboot(&mut s, mac(1), a, NOW + 3);
+    assert_eq!(kind(&nak), Some(d4::MessageType::Nak));
+    // The lease stays until the client's next address replaces it (a NAK may be lost).
+    assert!(s.table().get(u32::from(a)).is_some());
+    assert_eq!(stat(&s, "subnet[1].pool[1].assigned-addresses"), 1);
+    // Its DISCOVER is not offered the old address but one of the open pool; the commit of
+    // that one deletes the old lease in the same step (ALLOC_ENGINE_V4_REQUEST_REMOVE_LEASE).
+    let moved = dora(&mut s, mac(1), &[], NOW + 4).yiaddr();
+    assert!((50..=59).contains(&moved.octets()[3]), "{moved}");
+    assert!(s.table().get(u32::from(a)).is_none(), "old lease gone");
+    assert!(removed(&mut s, a), "the removal is in the lease log");
+    assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 1);
+    assert_eq!(stat(&s, "subnet[1].pool[1].assigned-addresses"), 0);
+    assert_eq!(stat(&s, "subnet[1].pool[2].assigned-addresses"), 1);
+    // The old address is free again at once: a camera asking for it gets it.
+    let asks = DhcpOption::RequestedIpAddress(a);
+    assert_eq!(dora(&mut s, mac(2), &[cam, asks], NOW + 5).yiaddr(), a);
+}
+
+#[test]
+fn renewal_in_a_subnet_whose_guard_refuses_the_client_is_naked() {
+    let p = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 4000,
+        "client-classes": [ { "name": "cam", "test": "option[vendor-class-identifier].text == 'cam'" } ],
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "client-classes": [ "cam" ],
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.19" } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    let cam = vendor("cam");
+    let a = dora(&mut s, mac(1), &[cam.clone()], NOW).yiaddr();
+    assert_eq!(
+        kind(&renew_with(&mut s, mac(1), a, &[cam], NOW + 1)),
+        Some(d4::MessageType::Ack)
+    );
+    // kea-dhcp4 2.2.0: no subnet for the client any more, so its REQUESTs are NAKed
+    // (DHCP4_PACKET_NAK_0001) and its DISCOVERs dropped.
+    assert_eq!(
+        kind(&renew(&mut s, mac(1), a, NOW + 2)),
+        Some(d4::MessageType::Nak)
+    );
+    assert_eq!(
+        kind(&init_reboot(&mut s, mac(1), a, NOW + 3)),
+        Some(d4::MessageType::Nak)
+    );
+    let drops = stat(&s, "pkt4-receive-drop");
+    assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW + 4).is_none());
+    assert_eq!(stat(&s, "pkt4-receive-drop"), drops + 1);
+    // A SELECTING REQUEST naming another server is still not answered.
+    let r = with(
+        with(
+            msg(d4::MessageType::Request, mac(1)),
+            DhcpOption::RequestedIpAddress(a),
+        ),
+        DhcpOption::ServerIdentifier(ip("192.0.2.99")),
+    );
+    assert!(send(&mut s, &r, NOW + 5).is_none());
+}
+
+#[test]
+fn lease4_add_onto_a_reserved_in_pool_address_keeps_the_reservations_bit() {
+    let p = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 4000,
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.19" } ],
+            "reservations": [ { "hw-address": "02:00:00:00:00:02", "ip-address": "10.0.0.12" },
+                              { "hw-address": "02:00:00:00:00:03", "ip-address": "10.0.0.13" } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    let lease = |addr: &str, m: [u8; 6]| Lease {
+        kind: LeaseKind::V4,
+        addr: IpAddr::V4(ip(addr)),
+        prefix_len: 32,
+        iaid: 0,
+        hwaddr: Some(HwAddr::new(1, &m)),
+        client_id: None,
+        valid_lifetime: 4000,
+        preferred_lifetime: 0,
+        cltt: NOW,
+        subnet_id: SubnetId(1),
+        pool_id: PoolId(0),
+        state: LeaseState::Default,
+        hostname: None,
+        fqdn_fwd: false,
+        fqdn_rev: false,
+        user_context: None,
+    };
+    // The reserved client's own lease: added, counted, and the host renews it.
+    s.command_add_lease(lease("10.0.0.12", mac(2)))
+        .expect("lease4-add for the reserved client");
+    assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 1);
+    assert_eq!(
+        kind(&renew(&mut s, mac(2), ip("10.0.0.12"), NOW + 1)),
+        Some(d4::MessageType::Ack)
+    );
+    // lease4-update of it keeps working too.
+    let mut longer = lease("10.0.0.12", mac(2));
+    longer.valid_lifetime = 8000;
+    assert_eq!(
+        s.command_update_lease(longer, false),
+        Ok(LeaseUpdated::Updated)
+    );
+    // Another client's lease on a reserved address: kea-dhcp4 2.2.0 adds it as well; it is
+    // a conflict ARM 9.3.2 resolves at that client's renewal.
+    s.command_add_lease(lease("10.0.0.13", mac(9)))
+        .expect("lease4-add for another client, as Kea 2.2");
+    assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 2);
+    assert_eq!(
+        kind(&renew(&mut s, mac(9), ip("10.0.0.13"), NOW + 2)),
+        Some(d4::MessageType::Nak)
+    );
+    let temp = dora(&mut s, mac(3), &[], NOW + 3).yiaddr();
+    assert_ne!(
+        temp,
+        ip("10.0.0.13"),
+        "held by the conflicting lease meanwhile"
+    );
+    // The pool's other addresses are untouched by all this: 8 dynamic ones are left.
+    let mut got = std::collections::BTreeSet::new();
+    for n in 20..40 {
+        let d = msg(d4::MessageType::Discover, mac(n));
+        match send(&mut s, &d, NOW + 4) {
+            Some(o) => {
+                got.insert(o.yiaddr());
+            }
+            None => break,
+        }
+    }
+    assert!(!got.contains(&ip("10.0.0.12")) && !got.contains(&ip("10.0.0.13")));
+    assert_eq!(got.len(), 7, "{got:?}");
 }

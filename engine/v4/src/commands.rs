@@ -112,7 +112,13 @@ impl<S: LeaseSink> V4Shard<S> {
         let pool = self.prepared.pool_of(subnet, addr);
         let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
         let mut holds_bit = false;
-        if let (true, Some(p)) = (binds, pool) {
+        // A reserved in-pool address's bit belongs to its reservation (claimed at load): the
+        // lease is kept without it, as a recovered lease would be. kea-dhcp4 2.2.0 (with
+        // libdhcp_lease_cmds) adds such a lease for the reserved client and for any other
+        // client alike; another client's lease is then a conflict that ARM 9.3.2 resolves at
+        // that client's renewal.
+        let reserved = self.prepared.hosts.reserved_for(addr).is_some();
+        if let (true, Some(p), false) = (binds, pool, reserved) {
             let claimed = self
                 .prepared
                 .pools
@@ -189,7 +195,9 @@ impl<S: LeaseSink> V4Shard<S> {
         // again); the old one released after the record otherwise.
         let keeps_bit = binds && old.holds_bit && old.pool == pool_index && pool.is_some();
         let mut claimed_now = false;
-        if let (true, false, Some(p)) = (binds, keeps_bit, pool) {
+        // A reserved address's bit stays with its reservation (see `command_add_lease`).
+        let reserved = self.prepared.hosts.reserved_for(addr).is_some();
+        if let (true, false, Some(p), false) = (binds, keeps_bit, pool, reserved) {
             let claimed = self
                 .prepared
                 .pools

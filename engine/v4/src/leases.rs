@@ -79,6 +79,11 @@ pub struct LeaseTable {
     /// (time, address) of leases reclaimed or released, in time order, for the flush of
     /// hold-reclaimed-time.
     reclaimed: VecDeque<(u64, u32)>,
+    /// Committed leases a client left behind when an offer or lease for another address of
+    /// the same subnet took over its index: new address -> old address. The old lease goes
+    /// when the client commits the new one (Kea's ALLOC_ENGINE_V4_REQUEST_REMOVE_LEASE);
+    /// checked again when used, since the old entry may have changed meanwhile.
+    displaced: HashMap<u32, u32>,
     /// While a config reload is prepared off the shard: every address whose entry was
     /// inserted, removed or borrowed mutably since, so the copy taken meanwhile can be made
     /// exact (`V4Shard::reload_changes` / `reload_take_dirty`). None otherwise.
@@ -173,12 +178,15 @@ impl LeaseTable {
         self.note(addr);
         self.unindex(addr);
         if let Some(cid) = &entry.lease.client_id {
-            self.by_client_id
+            let before = self
+                .by_client_id
                 .insert((entry.lease.subnet_id, cid.clone()), addr);
+            self.note_displaced(before, addr);
         }
         if let Some(hw) = &entry.lease.hwaddr {
             if !hw.is_empty() {
-                self.by_hwaddr.insert((entry.lease.subnet_id, *hw), addr);
+                let before = self.by_hwaddr.insert((entry.lease.subnet_id, *hw), addr);
+                self.note_displaced(before, addr);
             }
         }
         if entry.is_offer() {
@@ -199,8 +207,36 @@ impl LeaseTable {
         }
     }
 
+    /// Remembers that the client index pointing at `before` (a committed lease) now points
+    /// at `addr` (see `displaced`). Costs nothing in the usual case: the index map's insert
+    /// already returned what it replaced.
+    fn note_displaced(&mut self, before: Option<u32>, addr: u32) {
+        let Some(old) = before.filter(|&o| o != addr) else {
+            return;
+        };
+        let committed = self
+            .by_addr
+            .get(&old)
+            .is_some_and(|e| !e.is_offer() && e.lease.state == LeaseState::Default);
+        if committed {
+            self.displaced.insert(addr, old);
+        }
+    }
+
+    /// The committed lease the entry at `addr` took the client index from, if any (see
+    /// `displaced`); forgotten once asked for.
+    pub fn take_displaced(&mut self, addr: u32) -> Option<u32> {
+        if self.displaced.is_empty() {
+            return None;
+        }
+        self.displaced.remove(&addr)
+    }
+
     pub fn remove(&mut self, addr: u32) -> Option<Entry> {
         self.note(addr);
+        if !self.displaced.is_empty() {
+            self.displaced.remove(&addr);
+        }
         self.unindex(addr);
         self.by_addr.remove(&addr)
     }

@@ -958,10 +958,16 @@ impl<S: LeaseSink> V4Shard<S> {
                     .map(|x| x.match_client_id)
                     .unwrap_or(true);
                 let pool = self.table.get(addr).map(|e| e.pool).unwrap_or(NO_POOL);
-                pool != NO_POOL && self.take_address(pool as usize, addr, &ident, mcid, now)
+                // ARM 16.6/16.7: not a lease in a subnet or pool whose guard no longer admits
+                // the client (kea-dhcp4 2.2.0 offers another address then).
+                pool != NO_POOL
+                    && self.subnet_admits(s)
+                    && self.pool_admits(pool as usize)
+                    && self.take_address(pool as usize, addr, &ident, mcid, now)
             });
         let (subnet, pool, addr, existing) = if let Some((s, pool, addr)) = reserved {
-            self.release_temporary(s, &ident, addr);
+            // The temporary lease the client held meanwhile (ARM 9.3.2) goes when it
+            // commits the reserved one (`commit`), as in Kea: an OFFER changes no lease.
             (s, pool, addr, self.table.get(addr).is_some())
         } else if let Some((s, addr)) = own {
             let pool = self.table.get(addr).map(|e| e.pool).unwrap_or(NO_POOL);
@@ -1108,6 +1114,9 @@ impl<S: LeaseSink> V4Shard<S> {
             return None;
         };
         let Some(subnet) = selected else {
+            if self.refused_by_guards(meta, pkt) {
+                return self.nak_refused_by_guards(meta, pkt, out);
+            }
             self.stats.global.pkt4_receive_drop.inc();
             return None;
         };
@@ -1217,10 +1226,18 @@ impl<S: LeaseSink> V4Shard<S> {
                 return Err(CommitError::Taken);
             }
         }
-        let in_pool = self
-            .pool_in_network(subnet, addr)
-            .filter(|&(s, p)| self.subnet_admits(s) && self.pool_admits(p));
         let reserved_here = host_addr.filter(|&(_, _, r)| r == addr);
+        let in_pool = self.pool_in_network(subnet, addr);
+        if let (None, Some((s, p))) = (reserved_here, in_pool) {
+            if !self.subnet_admits(s) || !self.pool_admits(p) {
+                // ARM 16.6/16.7: the guard is checked at every REQUEST, renewals included.
+                // kea-dhcp4 2.2.0 NAKs a client that left the pool's class
+                // (ALLOC_ENGINE_V4_REQUEST_OUT_OF_POOL, DHCP4_PACKET_NAK_0004) and keeps
+                // the lease until the client's next address replaces it.
+                tracing::debug!(target: "ALLOC_ENGINE_V4_REQUEST_OUT_OF_POOL", addr = %Ipv4Addr::from(addr), "requested address is in a pool the client's classes may not use");
+                return Err(CommitError::Taken);
+            }
+        }
         let (s, pool) = match (reserved_here, in_pool) {
             (Some((s, p, _)), _) => (s, p),
             (None, Some((s, p))) => (s, p as u32),
@@ -1235,7 +1252,10 @@ impl<S: LeaseSink> V4Shard<S> {
                     .get(s)
                     .map(|x| x.match_client_id)
                     .unwrap_or(true);
-                if !ident.owns(&e.lease, mcid) || !self.in_network(subnet, addr) {
+                if !ident.owns(&e.lease, mcid)
+                    || !self.in_network(subnet, addr)
+                    || !self.subnet_admits(s)
+                {
                     return Err(CommitError::Taken);
                 }
                 (s, e.pool)
@@ -1321,25 +1341,22 @@ impl<S: LeaseSink> V4Shard<S> {
                 }
             }
         }
-        // The client moves to this address: a different lease it held in the network lapses.
-        if let Some((_, old)) = self.find_own(subnet, ident) {
-            if old != addr {
-                if let Some(e) = self.table.remove(old) {
-                    if !e.is_offer() {
-                        let pl = (e.pool != NO_POOL).then_some(e.pool as usize);
-                        self.count_assigned(e.subnet as usize, pl, false, -1);
-                        self.note_deleted(&e.lease);
-                    }
-                    self.give_back(&e, old);
-                }
-            }
-        }
-        if self.prepared.hosts.has_reserved_addresses() {
-            self.drop_conflicting_lease(subnet, ident, addr);
-        }
+        // The client moves to this address: the lease (or offer) it held elsewhere in the
+        // network goes in the same step, once the new lease is durable (below).
+        let left_by_index = self
+            .find_own(subnet, ident)
+            .map(|(_, a)| a)
+            .filter(|&a| a != addr);
+        let left_by_offer = self.displaced_lease(addr, ident);
         if self.sink.record(&lease).is_err() {
             tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", addr = %Ipv4Addr::from(addr), "lease log append failed; no ACK sent");
             return Err(CommitError::Storage);
+        }
+        for old in [left_by_index, left_by_offer].into_iter().flatten() {
+            self.release_moved(old);
+        }
+        if self.prepared.hosts.has_reserved_addresses() {
+            self.drop_conflicting_lease(subnet, ident, addr);
         }
         self.table.insert(Entry {
             lease,

@@ -8,7 +8,7 @@ use crate::hosts::{Host, PacketIds};
 use crate::prepared::{Lifetime, OptionTable, ReplyOption, SubnetRt};
 use crate::{ClientIdent, Meta4, V4Shard, NO_POOL};
 use corelease_storage::LeaseSink;
-use corelease_types::LeaseState;
+use corelease_types::{LeaseKind, LeaseState};
 use corelease_wire::v4::Dhcp4Packet;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -195,6 +195,43 @@ impl<S: LeaseSink> V4Shard<S> {
         network_ok && self.admits(&srt.guard)
     }
 
+    /// Whether subnet selection found a subnet by the packet's addresses but the class
+    /// guards of it and of its shared network refuse the client (ARM 16.6).
+    pub(crate) fn refused_by_guards(&self, meta: &Meta4, pkt: &Dhcp4Packet<&[u8]>) -> bool {
+        self.prepared.classify
+            && self
+                .select_subnet_by_address(meta, pkt)
+                .is_some_and(|s| self.admitted_subnet(s).is_none())
+    }
+
+    /// The answer to a REQUEST whose subnet's guard refuses the client: kea-dhcp4 2.2.0
+    /// NAKs it (DHCP4_PACKET_NAK_0001, "failed to select a subnet"), renewals and
+    /// INIT-REBOOT alike, so a client that left the class starts over. A REQUEST naming
+    /// another server is still not ours to answer (RFC 2131 4.3.2).
+    pub(crate) fn nak_refused_by_guards(
+        &mut self,
+        meta: &Meta4,
+        pkt: &Dhcp4Packet<&[u8]>,
+        out: &mut [u8],
+    ) -> Option<crate::Reply4> {
+        let server_id = self.local_addr(meta)?;
+        if let Some(chosen) = self.opts.server_id() {
+            if !self.prepared.is_own_server_id(chosen, server_id) {
+                self.stats.global.pkt4_receive_drop.inc();
+                return None;
+            }
+        }
+        tracing::debug!(target: "DHCP4_PACKET_NAK_0001", xid = pkt.xid(), "failed to select a subnet for incoming packet: refused by client-classes guards");
+        self.write_reply(
+            meta,
+            pkt,
+            corelease_wire::v4::MessageType::Nak,
+            None,
+            server_id,
+            out,
+        )
+    }
+
     /// Whether the packet may get an address from pool `pool` (ARM 16.7).
     pub(crate) fn pool_admits(&self, pool: usize) -> bool {
         let p = &*self.prepared;
@@ -270,17 +307,51 @@ impl<S: LeaseSink> V4Shard<S> {
             let Some(old) = self.table.find_client(srt.id, ident, srt.match_client_id) else {
                 continue;
             };
-            if old == addr || !prepared.reserved_for_other(old, self.host) {
-                continue;
-            }
-            if let Some(e) = self.table.remove(old) {
-                if !e.is_offer() && e.lease.state == LeaseState::Default {
-                    let pl = (e.pool != NO_POOL).then_some(e.pool as usize);
-                    self.count_assigned(e.subnet as usize, pl, false, -1);
-                }
-                self.give_back(&e, old);
+            if old != addr && prepared.reserved_for_other(old, self.host) {
+                self.release_moved(old);
             }
         }
+    }
+
+    /// The committed lease of this client that the offer (or lease) at `addr` displaced from
+    /// the client index, if it is still the client's (see `LeaseTable::take_displaced`).
+    pub(crate) fn displaced_lease(&mut self, addr: u32, ident: &ClientIdent) -> Option<u32> {
+        let old = self.table.take_displaced(addr)?;
+        let e = self.table.get(old)?;
+        let mcid = self
+            .prepared
+            .subnets
+            .get(e.subnet as usize)
+            .map(|s| s.match_client_id)
+            .unwrap_or(true);
+        let still_its =
+            !e.is_offer() && e.lease.state == LeaseState::Default && ident.owns(&e.lease, mcid);
+        (still_its && old != addr).then_some(old)
+    }
+
+    /// A client granted a new address loses what it held before in the same step, as in
+    /// Kea's allocation engine (ALLOC_ENGINE_V4_REQUEST_REMOVE_LEASE; kea-dhcp4 2.2.0
+    /// checked: the memfile gets the deletion, subnet assigned-addresses drops by one): the
+    /// lease log records the removal, the address goes back to the pool, the gauges drop.
+    /// An offer is only forgotten (it was never logged or counted).
+    pub(crate) fn release_moved(&mut self, old: u32) {
+        let Some(e) = self.table.remove(old) else {
+            return;
+        };
+        if !e.is_offer() && e.lease.state == LeaseState::Default {
+            tracing::debug!(target: "ALLOC_ENGINE_V4_REQUEST_REMOVE_LEASE", addr = %Ipv4Addr::from(old), "removing previous client's lease");
+            let pl = (e.pool != NO_POOL).then_some(e.pool as usize);
+            self.count_assigned(e.subnet as usize, pl, false, -1);
+            self.note_deleted(&e.lease);
+            if self
+                .sink
+                .remove(LeaseKind::V4, IpAddr::V4(Ipv4Addr::from(old)), 32)
+                .is_err()
+            {
+                tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", addr = %Ipv4Addr::from(old), "lease log append failed while removing a client's previous lease");
+            }
+        }
+        self.give_back(&e, old);
     }
 
     /// Whether the lease on `addr` was left behind by its client, which holds (or was
@@ -304,24 +375,6 @@ impl<S: LeaseSink> V4Shard<S> {
             client_id: e.lease.client_id.clone(),
         };
         matches!(self.table.find_client(e.lease.subnet_id, &owner, mcid), Some(a) if a != addr)
-    }
-
-    /// ARM 9.3.2: when a client is offered its reserved address, the temporary lease it held
-    /// meanwhile goes back.
-    pub(crate) fn release_temporary(&mut self, subnet: usize, ident: &ClientIdent, reserved: u32) {
-        let Some((_, old)) = self.find_own(subnet, ident) else {
-            return;
-        };
-        if old == reserved {
-            return;
-        }
-        if let Some(e) = self.table.remove(old) {
-            if !e.is_offer() && e.lease.state == LeaseState::Default {
-                let pl = (e.pool != NO_POOL).then_some(e.pool as usize);
-                self.count_assigned(e.subnet as usize, pl, false, -1);
-            }
-            self.give_back(&e, old);
-        }
     }
 
     /// Whether `addr` is the reserved address of some host but not of this packet's host.
