@@ -237,3 +237,70 @@ fn perfdhcp_never_gets_a_reserved_address() {
     }
     assert!(rows as f64 >= acks, "{rows} leases for {acks} ACKs:\n{csv}");
 }
+
+/// The last octet of a dotted IPv4 address from udhcpc's environment.
+fn last_octet(env: &str) -> u8 {
+    env_value(env, "ip")
+        .and_then(|ip| ip.rsplit('.').next())
+        .and_then(|o| o.parse().ok())
+        .unwrap_or_else(|| panic!("no ip in {env}"))
+}
+
+#[test]
+fn client_that_leaves_a_pools_class_moves_and_its_old_lease_goes() {
+    let _g = serial();
+    let srv = NetNs::new("resms");
+    let cli = NetNs::new("resmc");
+    veth(&srv, "vsrv0", "192.0.2.1/24", &cli, "vcli0");
+    let dir = TempDir::new("resm");
+    let leases = dir.0.join("kea-leases4.csv");
+    let cfg = dir.file(
+        "kea-dhcp4.json",
+        &CLIENT_CONFIG.replace("LEASES", &leases.to_string_lossy()),
+    );
+    let server = Server::start(&srv, &["-c", &cfg.to_string_lossy()], &[]);
+    let mac = "02:00:00:aa:00:05";
+    // A camera: the class-guarded pool (ARM 16.7).
+    let env = udhcpc(&cli, &dir, mac, &["-V", "camera"])
+        .unwrap_or_else(|| panic!("camera got no lease:\n{}", server.output()));
+    let first = env_value(&env, "ip").expect("ip").to_string();
+    assert!((100..=149).contains(&last_octet(&env)), "{env}");
+    // The same client without the vendor class asks for its address again (udhcpc -r):
+    // the guard refuses it, so it is offered one of the other pool (kea-dhcp4 2.2.0 the same),
+    // and committing that one deletes the old lease at once (ALLOC_ENGINE_V4_REQUEST_REMOVE_LEASE).
+    std::fs::remove_file(dir.0.join("bound-020000aa0005")).expect("first bound file");
+    let env = udhcpc(&cli, &dir, mac, &["-r", &first])
+        .unwrap_or_else(|| panic!("moved client got no lease:\n{}", server.output()));
+    assert!((150..=199).contains(&last_octet(&env)), "{env}");
+    let second = env_value(&env, "ip").expect("ip").to_string();
+    let stopped = server.stop();
+    let stat = |name: &str| shutdown_stat(&stopped, name);
+    assert_eq!(stat("subnet[5].assigned-addresses"), 1, "{stopped}");
+    assert_eq!(
+        stat("subnet[5].cumulative-assigned-addresses"),
+        2,
+        "{stopped}"
+    );
+    // The lease log has the deletion: an export after the stop lists only the new lease.
+    let export = std::process::Command::new(bin())
+        .args(["lease", "export", "-c", &cfg.to_string_lossy()])
+        .output()
+        .expect("corelease lease export");
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let csv = String::from_utf8_lossy(&export.stdout);
+    let active: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .filter(|row| row.split(',').nth(1) == Some(mac))
+        .collect();
+    assert_eq!(active.len(), 1, "{csv}");
+    assert!(active[0].starts_with(&format!("{second},")), "{csv}");
+    assert!(
+        !csv.contains(&format!("{first},")),
+        "old lease still exported:\n{csv}"
+    );
+}

@@ -605,9 +605,9 @@ fn renewal_outside_the_pools_class_is_naked_and_the_move_drops_the_old_lease() {
     let p = config(CAM_POOL);
     let mut s = shard(&p);
     let cam = vendor("cam");
-    let a = dora(&mut s, mac(1), &[cam.clone()], NOW).yiaddr();
+    let a = dora(&mut s, mac(1), std::slice::from_ref(&cam), NOW).yiaddr();
     assert_eq!(a, ip("10.0.0.10"));
-    let ack = renew_with(&mut s, mac(1), a, &[cam.clone()], NOW + 1);
+    let ack = renew_with(&mut s, mac(1), a, std::slice::from_ref(&cam), NOW + 1);
     assert_eq!(kind(&ack), Some(d4::MessageType::Ack));
     // ARM 16.7: the pool's guard holds at renewal too (kea-dhcp4 2.2.0 NAKs both).
     let nak = renew(&mut s, mac(1), a, NOW + 2);
@@ -642,7 +642,7 @@ fn renewal_in_a_subnet_whose_guard_refuses_the_client_is_naked() {
     );
     let mut s = shard(&p);
     let cam = vendor("cam");
-    let a = dora(&mut s, mac(1), &[cam.clone()], NOW).yiaddr();
+    let a = dora(&mut s, mac(1), std::slice::from_ref(&cam), NOW).yiaddr();
     assert_eq!(
         kind(&renew_with(&mut s, mac(1), a, &[cam], NOW + 1)),
         Some(d4::MessageType::Ack)
