@@ -465,15 +465,15 @@ const POOL4: &[(&str, KeyStatus)] = &[
     ("metadata", U),
 ];
 
-/// Inside `reservations` (ARM 9.3). `flex-id` needs Kea's flex_id hook library, which is not
-/// supported yet.
+/// Inside `reservations` (ARM 9.3). `flex-id` reservations match through the flex_id
+/// library's `identifier-expression` (ARM 17.9).
 const RESERVATION4: &[(&str, KeyStatus)] = &[
     ("ip-address", S),
     ("hw-address", S),
     ("duid", S),
     ("circuit-id", S),
     ("client-id", S),
-    ("flex-id", U),
+    ("flex-id", S),
     ("hostname", S),
     ("option-data", S),
     ("next-server", S),

@@ -34,8 +34,11 @@ pub struct Dhcp4Config {
     /// `control-socket` / `control-sockets` (ARM 9.9); parsed, reported as not supported until
     /// the control thread serves them.
     pub control_sockets: Vec<ControlSocket>,
-    /// `hooks-libraries`; parsed, reported as not supported until hooks land.
+    /// `hooks-libraries`: the run-script libraries corelease implements natively (the
+    /// flex_id library is read into `flex_id` instead).
     pub hooks_libraries: Vec<HookLibrary>,
+    /// `libdhcp_flex_id.so`'s parameters (ARM 17.9), when that library is configured.
+    pub flex_id: Option<FlexId>,
     /// Further global settings Kea has, parsed and type-checked; each key is still reported as
     /// not supported until the server honours it.
     pub other: OtherGlobals,
@@ -526,6 +529,14 @@ pub enum ControlSocketType {
     Unix,
     Http,
     Https,
+}
+
+/// The flexible identifier library (`libdhcp_flex_id.so`, ARM 17.9).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlexId {
+    /// `identifier-expression`: evaluated per packet to the flex-id a reservation is looked
+    /// up by (ARM 17.9); checked to compile to a string when the config is parsed.
+    pub identifier_expression: String,
 }
 
 /// One `hooks-libraries` entry.

@@ -840,7 +840,7 @@ fn class_guards_and_additional_lists_parse_in_every_scope() {
 }
 
 #[test]
-fn flex_id_and_template_classes_are_reported_not_supported() {
+fn template_classes_are_reported_not_supported() {
     let loaded = load(
         r#""host-reservation-identifiers": ["hw-address", "flex-id"],
            "client-classes": [{ "name": "t", "template-test": "option[60].text" }],
@@ -850,10 +850,57 @@ fn flex_id_and_template_classes_are_reported_not_supported() {
     let lines: Vec<String> = loaded.unsupported.iter().map(|i| i.to_string()).collect();
     assert_eq!(
         lines,
-        [
-            "Dhcp4.reservations[0].flex-id: not supported yet",
-            "Dhcp4.host-reservation-identifiers[1]: flex-id needs Kea's flex_id hook library, which is not supported yet",
-            "Dhcp4.client-classes[0].template-test: not supported yet",
-        ]
+        ["Dhcp4.client-classes[0].template-test: not supported yet"]
+    );
+}
+
+#[test]
+fn flex_id_library_is_read_natively_and_checked() {
+    let loaded = load(
+        r#""host-reservation-identifiers": ["flex-id", "hw-address"],
+           "hooks-libraries": [{ "library": "/usr/lib/kea/hooks/libdhcp_flex_id.so",
+               "parameters": { "identifier-expression": "substring(relay4[2].hex, 0, 6)",
+                               "ignore-iaid": true } }],
+           "reservations": [{ "flex-id": "'abc'", "hostname": "flex" }]"#,
+    )
+    .unwrap();
+    assert!(loaded.unsupported.is_empty(), "{:?}", loaded.unsupported);
+    let c = &loaded.config;
+    assert_eq!(
+        c.flex_id.as_ref().map(|f| f.identifier_expression.as_str()),
+        Some("substring(relay4[2].hex, 0, 6)")
+    );
+    assert!(c.hooks_libraries.is_empty(), "not a run-script library");
+    assert_eq!(c.reservations[0].identifier.bytes, b"abc");
+    let syntax = errors(
+        r#""hooks-libraries": [{ "library": "libdhcp_flex_id.so",
+               "parameters": { "identifier-expression": "option[60].text ==" } }]"#,
+    );
+    assert!(
+        syntax.len() == 1
+            && syntax[0].starts_with(
+                "Dhcp4.hooks-libraries[0].parameters.identifier-expression: expression 'option[60].text ==': "
+            ),
+        "{syntax:?}"
+    );
+    assert_error(
+        r#""hooks-libraries": [{ "library": "libdhcp_flex_id.so",
+               "parameters": { "identifier-expression": "option[60].text == 'x'" } }]"#,
+        "Dhcp4.hooks-libraries[0].parameters.identifier-expression: expression 'option[60].text == 'x'' evaluates to a boolean; the flex-id must be a string",
+    );
+    assert_error(
+        r#""hooks-libraries": [{ "library": "libdhcp_flex_id.so",
+               "parameters": { "identifier-expression": 5 } }]"#,
+        "Dhcp4.hooks-libraries[0].parameters.identifier-expression: The identifier-expression is 5, but expected JSON string",
+    );
+    let replace = load(
+        r#""hooks-libraries": [{ "library": "libdhcp_flex_id.so",
+               "parameters": { "identifier-expression": "option[60].text", "replace-client-id": true } }]"#,
+    )
+    .unwrap();
+    let lines: Vec<String> = replace.unsupported.iter().map(|i| i.to_string()).collect();
+    assert_eq!(
+        lines,
+        ["Dhcp4.hooks-libraries[0].parameters.replace-client-id: not supported yet"]
     );
 }

@@ -743,3 +743,55 @@ fn lease4_add_onto_a_reserved_in_pool_address_keeps_the_reservations_bit() {
     assert!(!got.contains(&ip("10.0.0.12")) && !got.contains(&ip("10.0.0.13")));
     assert_eq!(got.len(), 7, "{got:?}");
 }
+
+#[test]
+fn flex_id_reservations_match_the_evaluated_identifier_expression() {
+    let p = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 4000,
+        "host-reservation-identifiers": [ "flex-id", "hw-address" ],
+        "hooks-libraries": [ { "library": "/usr/lib/kea/hooks/libdhcp_flex_id.so",
+            "parameters": { "identifier-expression": "substring(option[vendor-class-identifier].text, 0, 4)" } } ],
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.19" } ],
+            "reservations": [
+                { "flex-id": "'cam1'", "ip-address": "10.0.0.30", "hostname": "flex-cam" },
+                { "flex-id": "63:61:6d:32", "ip-address": "10.0.0.31" },
+                { "hw-address": "02:00:00:00:00:04", "ip-address": "10.0.0.32" } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    // ARM 17.9: the expression's value is the identifier ("cam1-north" -> "cam1"), in the
+    // quoted or the hex form of the reservation.
+    let ack = dora(&mut s, mac(1), &[vendor("cam1-north")], NOW);
+    assert_eq!(ack.yiaddr(), ip("10.0.0.30"));
+    assert!(matches!(
+        ack.opts().get(OptionCode::Hostname),
+        Some(DhcpOption::Hostname(h)) if h == "flex-cam"
+    ));
+    assert_eq!(
+        dora(&mut s, mac(2), &[vendor("cam2")], NOW).yiaddr(),
+        ip("10.0.0.31")
+    );
+    // No option 60: the expression is "", which identifies nobody; an unreserved value
+    // neither. Both get dynamic addresses.
+    let plain = dora(&mut s, mac(3), &[], NOW).yiaddr();
+    assert!((10..=19).contains(&plain.octets()[3]), "{plain}");
+    let other = dora(&mut s, mac(5), &[vendor("cam9")], NOW).yiaddr();
+    assert!((10..=19).contains(&other.octets()[3]), "{other}");
+    // flex-id first, then hw-address: a hw-address host without a flex-id match still counts.
+    assert_eq!(
+        dora(&mut s, mac(4), &[vendor("none")], NOW).yiaddr(),
+        ip("10.0.0.32")
+    );
+    // The same host table without the library: flex-id reservations never match (as Kea
+    // without libdhcp_flex_id.so).
+    let p = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 4000,
+        "host-reservation-identifiers": [ "flex-id", "hw-address" ],
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.19" } ],
+            "reservations": [ { "flex-id": "'cam1'", "ip-address": "10.0.0.30" } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    let a = dora(&mut s, mac(1), &[vendor("cam1-north")], NOW).yiaddr();
+    assert_ne!(a, ip("10.0.0.30"));
+}

@@ -9,6 +9,7 @@
 
 use crate::classes::{ClassIdx, ClassTable, HostClassNames};
 use crate::prepared::OptionTable;
+use corelease_classify::Program;
 use corelease_config::{Dhcp4Config, HostIdentifierType, Reservation4};
 use corelease_wire::v4::{relay_sub, relay_suboptions, Dhcp4Packet, OptionIndex};
 // foldhash, not std's SipHash: identifiers are client-chosen, so the maps stay keyed by a
@@ -43,8 +44,11 @@ impl HostClassNames for Host {
     }
 }
 
-/// The identifier kinds looked up in DHCPv4 (flex-id needs its hook and is refused at load).
-const KINDS: usize = 4;
+/// The identifier kinds looked up in DHCPv4.
+const KINDS: usize = 5;
+
+/// The map slot of flex-id reservations.
+const FLEX_SLOT: usize = 4;
 
 fn kind_slot(kind: HostIdentifierType) -> Option<usize> {
     match kind {
@@ -52,7 +56,7 @@ fn kind_slot(kind: HostIdentifierType) -> Option<usize> {
         HostIdentifierType::Duid => Some(1),
         HostIdentifierType::CircuitId => Some(2),
         HostIdentifierType::ClientId => Some(3),
-        HostIdentifierType::FlexId => None,
+        HostIdentifierType::FlexId => Some(FLEX_SLOT),
     }
 }
 
@@ -70,13 +74,15 @@ impl Scope {
 
 /// The identifiers a packet carries, borrowed from it (ARM 9.3: hw-address is chaddr, client-id
 /// option 61 as sent, duid the DUID inside an RFC 4361 client identifier, circuit-id the
-/// relay agent's sub-option 1).
+/// relay agent's sub-option 1, flex-id what the flex_id library's expression made of the
+/// packet, ARM 17.9).
 #[derive(Clone, Copy, Default)]
 pub struct PacketIds<'a> {
     pub hw: &'a [u8],
     pub client_id: Option<&'a [u8]>,
     pub duid: Option<&'a [u8]>,
     pub circuit_id: Option<&'a [u8]>,
+    pub flex_id: Option<&'a [u8]>,
 }
 
 impl<'a> PacketIds<'a> {
@@ -96,7 +102,15 @@ impl<'a> PacketIds<'a> {
             client_id,
             duid,
             circuit_id,
+            flex_id: None,
         }
+    }
+
+    /// With the packet's flex-id (the evaluated `identifier-expression`); an empty one
+    /// identifies nobody (ARM 17.9: the expression may well evaluate to "").
+    pub fn with_flex_id(mut self, flex_id: &'a [u8]) -> Self {
+        self.flex_id = (!flex_id.is_empty()).then_some(flex_id);
+        self
     }
 
     fn get(&self, slot: usize) -> Option<&'a [u8]> {
@@ -105,6 +119,7 @@ impl<'a> PacketIds<'a> {
             1 => self.duid,
             2 => self.circuit_id,
             3 => self.client_id,
+            FLEX_SLOT => self.flex_id,
             _ => None,
         }
     }
@@ -122,6 +137,10 @@ pub struct HostTable {
     /// Addresses reserved in subnets with reservations-in-subnet: the hosts they belong to
     /// (several when ip-reservations-unique is false). Others must not get them (ARM 9.3.2).
     reserved: HashMap<u32, Box<[HostIdx]>>,
+    /// The flex_id library's `identifier-expression` (ARM 17.9), compiled; None unless the
+    /// library is configured, flex-id is a `host-reservation-identifiers` type and some
+    /// reservation uses it (else there is nothing to evaluate it for).
+    pub flex_id: Option<Program>,
 }
 
 impl HostTable {
@@ -155,6 +174,27 @@ impl HostTable {
         }
         for r in &cfg.reservations {
             t.add(r, None, classes);
+        }
+        let flex_used = t.order.contains(&FLEX_SLOT)
+            && (t.global.by_kind[FLEX_SLOT].len()
+                + t.subnets
+                    .iter()
+                    .map(|s| s.by_kind[FLEX_SLOT].len())
+                    .sum::<usize>()
+                > 0);
+        if flex_used {
+            let resolve =
+                |name: &str| corelease_config::option_code_by_name(name, &cfg.option_defs);
+            // Checked when the config was parsed; one that does not compile here (it cannot)
+            // leaves flex-id reservations unmatched rather than failing.
+            t.flex_id = cfg.flex_id.as_ref().and_then(|f| {
+                corelease_classify::compile_with(
+                    &f.identifier_expression,
+                    corelease_classify::Universe::V4,
+                    &resolve,
+                )
+                .ok()
+            });
         }
         t.reserved = reserved
             .into_iter()

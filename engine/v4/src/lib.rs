@@ -120,6 +120,8 @@ pub struct V4Shard<S: LeaseSink> {
     scratch: Scratch,
     /// The host reservation of the packet being handled (ARM 9.3).
     host: Option<HostIdx>,
+    /// The flex-id of the packet being handled (ARM 17.9), reused.
+    flex_id: Vec<u8>,
 }
 
 /// What a REQUEST is, by RFC 2131 4.3.2.
@@ -165,10 +167,17 @@ impl<S: LeaseSink> V4Shard<S> {
                 scratch.reserve_for(t);
             }
         }
+        let mut flex_id = Vec::new();
+        if let Some(program) = &prepared.hosts.flex_id {
+            scratch.reserve_for(program);
+            // Room for any option's worth of identifier: grown only by longer ones.
+            flex_id.reserve(256);
+        }
         V4Shard {
             cls,
             scratch,
             host: None,
+            flex_id,
             prepared,
             shards: shards.max(1),
             queues,

@@ -7,6 +7,7 @@ use crate::classes::{Membership, PacketEnv};
 use crate::hosts::{Host, PacketIds};
 use crate::prepared::{Lifetime, OptionTable, ReplyOption, SubnetRt};
 use crate::{ClientIdent, Meta4, V4Shard, NO_POOL};
+use corelease_classify::V4Context;
 use corelease_storage::LeaseSink;
 use corelease_types::{LeaseKind, LeaseState};
 use corelease_wire::v4::Dhcp4Packet;
@@ -39,9 +40,27 @@ impl<S: LeaseSink> V4Shard<S> {
             host: &(),
         };
         cl.classify_early(&mut self.cls, &mut self.scratch);
+        self.flex_id.clear();
+        if let Some(program) = &p.hosts.flex_id {
+            // ARM 17.9: the flex_id library evaluates its expression for every packet, at
+            // pkt4_receive (after the early classes, which `member()` may read).
+            let membership = Membership {
+                table: &p.classes,
+                state: &self.cls,
+                host: &(),
+            };
+            let mut ctx = V4Context::new(pkt, &self.opts);
+            ctx.iface = env.iface;
+            ctx.src = env.src;
+            ctx.dst = env.dst;
+            ctx.classes = &membership;
+            let value = program.eval_string(&ctx, &mut self.scratch);
+            self.flex_id.extend_from_slice(value);
+            tracing::debug!(target: "FLEX_ID_EXPRESSION_EVALUATED", size = value.len(), "flex-id evaluated for packet");
+        }
         let mut early_host = None;
         if p.early_global_reservations_lookup {
-            let ids = PacketIds::of(pkt, &self.opts);
+            let ids = PacketIds::of(pkt, &self.opts).with_flex_id(&self.flex_id);
             if let Some(h) = p.hosts.global(&ids) {
                 early_host = Some(h);
                 let classes = p.hosts.host(h).map(|h| &*h.classes).unwrap_or(&[]);
@@ -76,7 +95,7 @@ impl<S: LeaseSink> V4Shard<S> {
         let early = self.host;
         let mut host = None;
         if !p.hosts.is_empty() {
-            let ids = PacketIds::of(pkt, &self.opts);
+            let ids = PacketIds::of(pkt, &self.opts).with_flex_id(&self.flex_id);
             let sel = p.subnets.get(subnet);
             if sel.is_some_and(|s| s.reservations_in_subnet) {
                 host = p

@@ -254,3 +254,75 @@ fn classes_and_reservations_are_served_without_allocating() {
         "{allocs} allocations for {packets} packets with classes and reservations"
     );
 }
+
+/// flex-id reservations (ARM 17.9): the identifier expression is evaluated for every packet
+/// into a reused buffer and looked up like any identifier, allocating nothing.
+#[test]
+fn flex_id_reservations_are_served_without_allocating() {
+    let mut reservations = String::new();
+    for i in 0..50u16 {
+        if i > 0 {
+            reservations.push(',');
+        }
+        reservations.push_str(&format!(
+            r#"{{ "flex-id": "'pxe-{i}'", "ip-address": "10.0.100.{}" }}"#,
+            i + 1
+        ));
+    }
+    let cfg = format!(
+        r#"{{ "Dhcp4": {{ "valid-lifetime": 4000,
+        "host-reservation-identifiers": [ "flex-id", "hw-address" ],
+        "hooks-libraries": [ {{ "library": "libdhcp_flex_id.so", "parameters": {{
+            "identifier-expression": "concat(option[60].text, concat('-', uint8totext(substring(pkt4.mac, 5, 1))))" }} }} ],
+        "subnet4": [ {{ "id": 1, "subnet": "10.0.0.0/16", "relay": {{ "ip-addresses": [ "127.0.0.1" ] }},
+            "pools": [ {{ "pool": "10.0.1.0 - 10.0.1.255" }} ],
+            "reservations": [ {reservations} ] }} ] }} }}"#
+    );
+    let loaded = corelease_config::parse_dhcp4_str(&cfg, Path::new(".")).expect("config");
+    assert!(loaded.unsupported.is_empty(), "{:?}", loaded.unsupported);
+    let prepared = Arc::new(Prepared4::new(&loaded.config, Vec::new(), Ports::default()));
+    let mut shard = V4Shard::new(prepared, 0, 1, NullSink);
+    let relay = Meta4 {
+        src: SocketAddrV4::new(Ipv4Addr::LOCALHOST, 67),
+        dst: Ipv4Addr::LOCALHOST,
+        ifindex: 1,
+        local: Ipv4Addr::LOCALHOST,
+    };
+    let mut out = vec![0u8; 1500];
+    let mut buf = Vec::with_capacity(600);
+    // MACs ..:00 to ..:63: the first 50 have a flex-id reservation ("pxe-<last octet>").
+    let clients: Vec<[u8; 6]> = (0..100u8).map(|i| [2, 0, 0, 0, 0, i]).collect();
+    let vendor: &[u8] = &[60, 3, b'p', b'x', b'e'];
+    let mut addrs = Vec::with_capacity(clients.len());
+    let now = 1_700_000_000;
+    for mac in &clients {
+        packet_with(&mut buf, 1, *mac, None, None, vendor);
+        shard.handle(&relay, &buf, now, &mut out).expect("offer");
+        let yiaddr = Ipv4Addr::new(out[16], out[17], out[18], out[19]);
+        packet_with(&mut buf, 3, *mac, Some(yiaddr), None, vendor);
+        shard.handle(&relay, &buf, now, &mut out).expect("ack");
+        addrs.push(yiaddr);
+    }
+    assert_eq!(
+        addrs[7],
+        Ipv4Addr::new(10, 0, 100, 8),
+        "flex-id reservation"
+    );
+    assert_eq!(addrs[60].octets()[2], 1, "dynamic address");
+    let before = allocations();
+    let rounds = 20u64;
+    for round in 1..=rounds {
+        for (mac, addr) in clients.iter().zip(&addrs) {
+            packet_with(&mut buf, 1, *mac, None, None, vendor);
+            assert!(shard.handle(&relay, &buf, now + round, &mut out).is_some());
+            packet_with(&mut buf, 3, *mac, Some(*addr), None, vendor);
+            assert!(shard.handle(&relay, &buf, now + round, &mut out).is_some());
+        }
+    }
+    let allocs = allocations() - before;
+    let packets = rounds * clients.len() as u64 * 2;
+    assert!(
+        allocs <= 16,
+        "{allocs} allocations for {packets} packets with flex-id reservations"
+    );
+}

@@ -20,10 +20,6 @@ pub(super) fn parse_identifier_types(
     for (i, v) in list.iter().enumerate() {
         let p = format!("{path}.host-reservation-identifiers[{i}]");
         match v.as_str().map(|s| (s, HostIdentifierType::from_key(s))) {
-            Some((_, Some(HostIdentifierType::FlexId))) => f.unsupported.push(PathIssue::new(
-                p,
-                "flex-id needs Kea's flex_id hook library, which is not supported yet",
-            )),
             Some((_, Some(t))) => types.push(t),
             Some((s, None)) => f.error(
                 p,

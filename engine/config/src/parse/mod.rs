@@ -316,20 +316,22 @@ fn parse_dhcp4(f: &mut Findings, map: &Map<String, Value>) -> Dhcp4Config {
         .list_at(map, "client-classes", path)
         .map(|list| parse_client_classes(f, list, &format!("{path}.client-classes"), &option_defs))
         .unwrap_or_default();
-    let hooks_libraries = f
-        .list_at(map, "hooks-libraries", path)
-        .map(|list| {
-            list.iter()
-                .enumerate()
-                .filter_map(|(i, v)| {
-                    let entry = format!("{path}.hooks-libraries[{i}]");
-                    let library = parse_hook_library(f, v, &entry)?;
-                    services::check_run_script(f, &library, &entry, i > 0);
-                    Some(library)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut hooks_libraries = Vec::new();
+    let mut flex_id = None;
+    if let Some(list) = f.list_at(map, "hooks-libraries", path) {
+        for (i, v) in list.iter().enumerate() {
+            let entry = format!("{path}.hooks-libraries[{i}]");
+            let Some(library) = parse_hook_library(f, v, &entry) else {
+                continue;
+            };
+            if services::is_flex_id_library(&library.library) {
+                flex_id = services::parse_flex_id(f, &library, &entry, &option_defs);
+                continue;
+            }
+            services::check_run_script(f, &library, &entry, !hooks_libraries.is_empty());
+            hooks_libraries.push(library);
+        }
+    }
 
     let mut subnets = Vec::new();
     let mut shared_networks = Vec::new();
@@ -431,6 +433,7 @@ fn parse_dhcp4(f: &mut Findings, map: &Map<String, Value>) -> Dhcp4Config {
         ip_reservations_unique,
         control_sockets,
         hooks_libraries,
+        flex_id,
         other: parse_other_globals(f, map, path),
         client_classes,
     }

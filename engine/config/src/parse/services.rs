@@ -29,6 +29,91 @@ pub(super) fn parse_hook_library(
     })
 }
 
+/// Whether a `hooks-libraries` entry is Kea's flexible identifier library (ARM 17.9), which
+/// corelease implements natively: recognised by its file name, as the run-script libraries.
+pub(super) fn is_flex_id_library(library: &std::path::Path) -> bool {
+    library
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split(".so").next())
+        .is_some_and(|stem| stem == "libdhcp_flex_id")
+}
+
+/// `libdhcp_flex_id.so`'s parameters (ARM 17.9): `identifier-expression` must compile to a
+/// string (Kea's FLEX_ID_EXPRESSION_PARSE_FAILED otherwise). Missing or empty, the library
+/// loads and generates no identifiers (FLEX_ID_EXPRESSION_NOT_DEFINED / _EMPTY, warnings).
+/// `replace-client-id` true is not supported yet; `ignore-iaid` is DHCPv6's only.
+pub(super) fn parse_flex_id(
+    f: &mut Findings,
+    library: &HookLibrary,
+    path: &str,
+    option_defs: &[OptionDef],
+) -> Option<FlexId> {
+    let empty = Map::new();
+    let params = match &library.parameters {
+        None => &empty,
+        Some(Value::Object(m)) => m,
+        Some(other) => {
+            f.error(
+                format!("{path}.parameters"),
+                format!("expected a map, found {}", json_type(other)),
+            );
+            return None;
+        }
+    };
+    let ppath = format!("{path}.parameters");
+    for key in ["replace-client-id", "ignore-iaid"] {
+        match params.get(key) {
+            None | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) if key == "ignore-iaid" => {}
+            Some(Value::Bool(true)) => f.unsupported.push(PathIssue::new(
+                format!("{ppath}.{key}"),
+                "not supported yet",
+            )),
+            Some(other) => f.error(
+                format!("{ppath}.{key}"),
+                format!("the {key} is {other} but expected boolean value"),
+            ),
+        }
+    }
+    let expr = match params.get("identifier-expression") {
+        Some(Value::String(e)) if !e.is_empty() => e,
+        Some(Value::String(_)) => {
+            f.warn(ppath, "Specified identifier-expression is empty (FLEX_ID_EXPRESSION_EMPTY): no flex-id is generated");
+            return None;
+        }
+        None => {
+            f.warn(ppath, "Expression (identifier-expression) is not defined (FLEX_ID_EXPRESSION_NOT_DEFINED): no flex-id is generated");
+            return None;
+        }
+        Some(other) => {
+            f.error(
+                format!("{ppath}.identifier-expression"),
+                format!("The identifier-expression is {other}, but expected JSON string"),
+            );
+            return None;
+        }
+    };
+    let resolve = |name: &str| option_code_by_name(name, option_defs);
+    let at = format!("{ppath}.identifier-expression");
+    match corelease_classify::compile_with(expr, corelease_classify::Universe::V4, &resolve) {
+        Ok(p) if p.kind() == corelease_classify::ValueKind::String => Some(FlexId {
+            identifier_expression: expr.clone(),
+        }),
+        Ok(_) => {
+            f.error(
+                at,
+                format!("expression '{expr}' evaluates to a boolean; the flex-id must be a string"),
+            );
+            None
+        }
+        Err(e) => {
+            f.error(at, format!("expression '{expr}': {e}"));
+            None
+        }
+    }
+}
+
 /// A DHCPv4 `hooks-libraries` entry must be one of the run-script libraries corelease
 /// implements natively (it loads no shared objects), with a script that exists and is
 /// executable now, as Kea checks when it loads the library; only one run-script entry
