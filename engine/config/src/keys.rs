@@ -49,6 +49,8 @@ pub enum Scope {
     PdPool6,
     ServerId6,
     Relay6,
+    Reservation6,
+    ClientClass6,
 }
 
 impl Scope {
@@ -79,6 +81,8 @@ impl Scope {
             Scope::PdPool6 => crate::keys6::PD_POOL6,
             Scope::ServerId6 => crate::keys6::SERVER_ID6,
             Scope::Relay6 => crate::keys6::RELAY6,
+            Scope::Reservation6 => crate::keys6::RESERVATION6,
+            Scope::ClientClass6 => crate::keys6::CLIENT_CLASS6,
         }
     }
 
@@ -582,6 +586,13 @@ mod tests {
             Scope::ControlSocket,
             Scope::HookLibrary,
             Scope::ClientClass,
+            Scope::Global6,
+            Scope::Subnet6,
+            Scope::SharedNetwork6,
+            Scope::Pool6,
+            Scope::PdPool6,
+            Scope::Reservation6,
+            Scope::ClientClass6,
         ] {
             let keys = scope.keys();
             for (i, (a, _)) in keys.iter().enumerate() {

@@ -59,15 +59,15 @@ table!(GLOBAL6, [
     "option-data" => S, "server-id" => S, "rapid-commit" => S,
     "expired-leases-processing" => S, "multi-threading" => S, "loggers" => S,
     "user-context" => S, "comment" => S,
-    "option-def" => U, "control-socket" => S, "control-sockets" => S, "hooks-libraries" => U,
-    "hosts-database" => U, "hosts-databases" => U, "host-reservation-identifiers" => U,
-    "client-classes" => U, "dhcp4o6-port" => U, "dhcp-queue-control" => U, "dhcp-ddns" => U,
-    "sanity-checks" => U, "reservations" => U, "config-control" => U, "server-tag" => U,
-    "reservation-mode" => U, "reservations-global" => U, "reservations-in-subnet" => U,
-    "reservations-out-of-pool" => U, "relay-supplied-options" => U,
+    "option-def" => S, "control-socket" => S, "control-sockets" => S, "hooks-libraries" => U,
+    "hosts-database" => U, "hosts-databases" => U, "host-reservation-identifiers" => S,
+    "client-classes" => S, "dhcp4o6-port" => U, "dhcp-queue-control" => U, "dhcp-ddns" => U,
+    "sanity-checks" => U, "reservations" => S, "config-control" => U, "server-tag" => U,
+    "reservation-mode" => U, "reservations-global" => S, "reservations-in-subnet" => S,
+    "reservations-out-of-pool" => S, "relay-supplied-options" => U,
     "mac-sources" => U, "statistic-default-sample-count" => U,
     "statistic-default-sample-age" => U, "cache-max-age" => U,
-    "early-global-reservations-lookup" => U, "ip-reservations-unique" => U,
+    "early-global-reservations-lookup" => U, "ip-reservations-unique" => S,
     "reservations-lookup-first" => U, "compatibility" => U, "parked-packet-limit" => U,
     "allocator" => U, "pd-allocator" => U, "data-directory" => U,
     "allow-address-registration" => U,
@@ -80,10 +80,10 @@ table!(SUBNET6, [
     "valid-lifetime" => S, "min-valid-lifetime" => S, "max-valid-lifetime" => S,
     "renew-timer" => S, "rebind-timer" => S, "calculate-tee-times" => S,
     "t1-percent" => S, "t2-percent" => S, "user-context" => S, "comment" => S,
-    "client-class" => U, "client-classes" => U, "require-client-classes" => U,
-    "evaluate-additional-classes" => U, "reservations" => U, "reservation-mode" => U,
-    "reservations-global" => U, "reservations-in-subnet" => U,
-    "reservations-out-of-pool" => U, "metadata" => U, "cache-max-age" => U,
+    "client-class" => S, "client-classes" => S, "require-client-classes" => S,
+    "evaluate-additional-classes" => S, "reservations" => S, "reservation-mode" => U,
+    "reservations-global" => S, "reservations-in-subnet" => S,
+    "reservations-out-of-pool" => S, "metadata" => U, "cache-max-age" => U,
     "allocator" => U, "pd-allocator" => U,
 ]);
 
@@ -94,9 +94,9 @@ table!(SHARED_NETWORK6, [
     "valid-lifetime" => S, "min-valid-lifetime" => S, "max-valid-lifetime" => S,
     "renew-timer" => S, "rebind-timer" => S, "calculate-tee-times" => S,
     "t1-percent" => S, "t2-percent" => S, "user-context" => S, "comment" => S,
-    "client-class" => U, "client-classes" => U, "require-client-classes" => U,
-    "evaluate-additional-classes" => U, "reservation-mode" => U, "reservations-global" => U,
-    "reservations-in-subnet" => U, "reservations-out-of-pool" => U, "metadata" => U,
+    "client-class" => S, "client-classes" => S, "require-client-classes" => S,
+    "evaluate-additional-classes" => S, "reservation-mode" => U, "reservations-global" => S,
+    "reservations-in-subnet" => S, "reservations-out-of-pool" => S, "metadata" => U,
     "cache-max-age" => U, "allocator" => U, "pd-allocator" => U,
 ]);
 
@@ -106,10 +106,10 @@ pub(crate) const POOL6: &[(&str, KeyStatus)] = &[
     ("option-data", S),
     ("user-context", S),
     ("comment", S),
-    ("client-class", U),
-    ("client-classes", U),
-    ("require-client-classes", U),
-    ("evaluate-additional-classes", U),
+    ("client-class", S),
+    ("client-classes", S),
+    ("require-client-classes", S),
+    ("evaluate-additional-classes", S),
 ];
 
 pub(crate) const PD_POOL6: &[(&str, KeyStatus)] = &[
@@ -122,10 +122,10 @@ pub(crate) const PD_POOL6: &[(&str, KeyStatus)] = &[
     ("option-data", S),
     ("user-context", S),
     ("comment", S),
-    ("client-class", U),
-    ("client-classes", U),
-    ("require-client-classes", U),
-    ("evaluate-additional-classes", U),
+    ("client-class", S),
+    ("client-classes", S),
+    ("require-client-classes", S),
+    ("evaluate-additional-classes", S),
 ];
 
 pub(crate) const INTERFACES_CONFIG6: &[(&str, KeyStatus)] = &[
@@ -150,3 +150,37 @@ pub(crate) const SERVER_ID6: &[(&str, KeyStatus)] = &[
 ];
 
 pub(crate) const RELAY6: &[(&str, KeyStatus)] = &[("ip-addresses", S), ("ip-address", S)];
+
+/// Inside a Dhcp6 `reservations` entry (Kea's `reservation_param` of dhcp6_parser.yy).
+pub(crate) const RESERVATION6: &[(&str, KeyStatus)] = &[
+    ("duid", S),
+    ("hw-address", S),
+    ("flex-id", U),
+    ("ip-addresses", S),
+    ("prefixes", S),
+    ("excluded-prefixes", U),
+    ("hostname", S),
+    ("option-data", S),
+    ("client-classes", S),
+    ("user-context", S),
+    ("comment", S),
+];
+
+/// Inside a Dhcp6 `client-classes` entry: no next-server / boot fields and no option-def
+/// (DHCPv4 only in Kea, ARM 16.x class-get note), preferred lifetimes besides valid ones.
+pub(crate) const CLIENT_CLASS6: &[(&str, KeyStatus)] = &[
+    ("name", S),
+    ("test", S),
+    ("template-test", U),
+    ("only-if-required", S),
+    ("only-in-additional-list", S),
+    ("option-data", S),
+    ("preferred-lifetime", S),
+    ("min-preferred-lifetime", S),
+    ("max-preferred-lifetime", S),
+    ("valid-lifetime", S),
+    ("min-valid-lifetime", S),
+    ("max-valid-lifetime", S),
+    ("user-context", S),
+    ("comment", S),
+];

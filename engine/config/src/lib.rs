@@ -28,11 +28,12 @@ pub use options::defs::{
     STD_V4_OPTION_DEFS, STD_V4_SUBOPTION_DEFS,
 };
 pub use options::defs6::{
-    std_option6_def, std_option6_def_by_name, ConfiguredOption6, OptionSet6, StdOption6Def,
-    DHCP6_SPACE, STD_V6_OPTION_DEFS,
+    std_option6_def, std_option6_def_by_name, ConfiguredOption6, OptionDef6, OptionSet6,
+    StdOption6Def, DHCP6_SPACE, STD_V6_OPTION_DEFS,
 };
 pub use options::{ConfiguredOption, OptionSet};
 pub use parse::classes::{is_builtin_class, option_code_by_name};
+pub use parse::v6::option6_code_by_name;
 
 use std::fmt;
 use std::path::Path;

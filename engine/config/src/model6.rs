@@ -1,10 +1,10 @@
 //! The validated, fully-resolved DHCPv6 configuration model (ARM chapter 10).
 
 use crate::model::{
-    ControlSocket, ExpiredLeasesProcessing, HookLibrary, LeaseDatabase, LoggerConfig,
-    MultiThreading,
+    ClassLists, ControlSocket, ExpiredLeasesProcessing, HookLibrary, HostIdentifier,
+    HostIdentifierType, LeaseDatabase, LoggerConfig, MultiThreading,
 };
-use crate::options::defs6::OptionSet6;
+use crate::options::defs6::{OptionDef6, OptionSet6};
 use corelease_types::{PoolId, SubnetId};
 use std::net::Ipv6Addr;
 
@@ -35,6 +35,45 @@ pub struct Dhcp6Config {
     pub control_sockets: Vec<ControlSocket>,
     /// Parsed; reported as not supported until hooks land.
     pub hooks_libraries: Vec<HookLibrary>,
+    pub user_context: Option<serde_json::Value>,
+    /// Global `reservations` (ARM 10.3.1), used by subnets with reservations-global.
+    pub reservations: Vec<Reservation6>,
+    /// `host-reservation-identifiers`, in lookup order (Kea's DHCPv6 default: hw-address,
+    /// duid).
+    pub host_reservation_identifiers: Vec<HostIdentifierType>,
+    /// `ip-reservations-unique` (ARM 10.3.x): false lets several hosts reserve one address.
+    pub ip_reservations_unique: bool,
+    /// `client-classes` (ARM chapter 16), in config order.
+    pub client_classes: Vec<ClientClass6>,
+    /// Global `option-def` (ARM 10.2.12).
+    pub option_defs: Vec<OptionDef6>,
+}
+
+/// One DHCPv6 host reservation (ARM 10.3): one identifier (duid or hw-address), any number of
+/// addresses and prefixes, a hostname, options and classes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reservation6 {
+    pub identifier: HostIdentifier,
+    pub ip_addresses: Vec<Ipv6Addr>,
+    /// Reserved prefixes as (prefix, length); not bound to the subnet (ARM 10.3 note).
+    pub prefixes: Vec<(Ipv6Addr, u8)>,
+    pub hostname: Option<String>,
+    pub client_classes: Vec<String>,
+    pub options: OptionSet6,
+    pub user_context: Option<serde_json::Value>,
+}
+
+/// One Dhcp6 `client-classes` entry (ARM 16.4).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientClass6 {
+    pub name: String,
+    pub test: Option<String>,
+    /// `only-in-additional-list` (or the older `only-if-required`).
+    pub only_in_additional_list: bool,
+    pub options: OptionSet6,
+    /// `preferred-lifetime` (+ min/max) given to members (ARM 16.4).
+    pub preferred: Option<Lifetime6>,
+    pub valid: Option<Lifetime6>,
     pub user_context: Option<serde_json::Value>,
 }
 
@@ -164,6 +203,8 @@ pub struct SharedNetwork6 {
     pub options: OptionSet6,
     /// Indexes into [`Dhcp6Config::subnets`].
     pub subnets: Vec<usize>,
+    /// `client-classes` guard and `evaluate-additional-classes` (ARM 16.6, 16.4.1).
+    pub classes: ClassLists,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -191,8 +232,20 @@ pub struct Subnet6 {
     /// Subnet options merged over the shared network's and the global ones: most specific
     /// first is the lookup order the engine uses (subnet, shared network, global).
     pub options: OptionSet6,
+    /// The subnet's and its shared network's own options, without the global ones: class
+    /// options rank between these and the global ones (ARM 16.8: host > pool > subnet >
+    /// shared network > class > global).
+    pub scoped_options: OptionSet6,
     pub shared_network: Option<usize>,
     pub user_context: Option<serde_json::Value>,
+    /// This subnet's `reservations` (ARM 10.3).
+    pub reservations: Vec<Reservation6>,
+    /// reservations-global / -in-subnet / -out-of-pool, inherited global -> shared network ->
+    /// subnet (Kea defaults false / true / false).
+    pub reservations_global: bool,
+    pub reservations_in_subnet: bool,
+    pub reservations_out_of_pool: bool,
+    pub classes: ClassLists,
 }
 
 impl Subnet6 {
@@ -223,6 +276,13 @@ pub struct Pool6 {
     pub last: Ipv6Addr,
     pub pool_id: PoolId,
     pub options: OptionSet6,
+    pub classes: ClassLists,
+}
+
+impl Pool6 {
+    pub fn contains(&self, addr: Ipv6Addr) -> bool {
+        (u128::from(self.first)..=u128::from(self.last)).contains(&u128::from(addr))
+    }
 }
 
 /// A prefix delegation pool (ARM 10.2.8): `prefix/prefix-len` cut into `/delegated-len`
@@ -235,4 +295,12 @@ pub struct PdPool6 {
     pub excluded_prefix: Option<(Ipv6Addr, u8)>,
     pub pool_id: PoolId,
     pub options: OptionSet6,
+    pub classes: ClassLists,
+}
+
+impl PdPool6 {
+    /// Whether `prefix/len` is one of the prefixes this pool delegates.
+    pub fn delegates(&self, prefix: Ipv6Addr, len: u8) -> bool {
+        len == self.delegated_len && prefix6_contains(self.prefix, self.prefix_len, prefix)
+    }
 }

@@ -87,9 +87,23 @@ impl LeaseTable6 {
 
     /// Queues the current expiry (or offer lapse) of the entry at `key` again, after a change.
     pub fn requeue(&mut self, key: LeaseKey) {
-        if let Some(e) = self.by_key.get(&key) {
-            let e = e.clone();
-            self.queue(&e, key);
+        // No clone of the entry: a lease with a hostname would allocate per renewal.
+        let Some(e) = self.by_key.get(&key) else {
+            return;
+        };
+        let item = Reverse((
+            if e.offer_until != 0 {
+                e.offer_until
+            } else {
+                e.lease.expire()
+            },
+            key.0,
+            key.1,
+        ));
+        if e.offer_until != 0 {
+            self.offers.push(item);
+        } else {
+            self.expiry.push(item);
         }
     }
 

@@ -13,6 +13,8 @@
 //! that shard; `handle` assumes the shard owns the client. The server DUID is given at
 //! construction (generating and persisting it is the runtime's job, ARM 10.2.13).
 
+pub mod classes;
+pub mod hosts;
 mod leases;
 mod prepared;
 pub mod stats;
@@ -26,15 +28,18 @@ pub use prepared::{
 };
 pub use stats::{kea_statistics6, ShardStats6};
 
+use classes::{Classify6, Guard6, Packet6, PacketClasses6, V6Context};
 use corelease_alloc::reclaim::{CycleEnd, ReclaimCycles, ReclaimFamily, ReclaimLimits};
 use corelease_alloc::FreeLeaseQueue;
-use corelease_config::prefix6_mask;
+use corelease_classify::Scratch;
+use corelease_config::{prefix6_mask, Lifetime6};
 use corelease_storage::LeaseSink;
 use corelease_types::{ClientId, Lease, LeaseKind, LeaseState};
 use corelease_wire::v6::{
     opt, status, Dhcp6Packet, Dhcp6Writer, Ia, IaAddr, IaPrefix, MessageType, Options6, WireError,
     HEADER_LEN, MAX_RELAY_DEPTH, RELAY_HEADER_LEN, SERVER_PORT,
 };
+use hosts::{Host6, HostIdx, PacketIds6};
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV6};
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,6 +124,12 @@ pub struct V6Shard<S: LeaseSink> {
     /// Reclamation cycles: schedule, budget, incomplete-cycle warnings (ARM chapter 12).
     reclaim_cycles: ReclaimCycles,
     clock: MonotonicClock,
+    /// The classes of the packet being handled (ARM 16.1.1), reset per packet.
+    pkt_classes: PacketClasses6,
+    /// Classes added by `evaluate-additional-classes` after the lease choice.
+    extra_classes: PacketClasses6,
+    /// The expression evaluator's value stack.
+    scratch: Scratch,
 }
 
 /// The mutable part of a shard, apart from the shared configuration so both can be borrowed.
@@ -139,6 +150,39 @@ struct IaCtx<'a> {
     subnet: Option<usize>,
     now: u64,
     pd_exclude: bool,
+    /// The client's host reservation (ARM 10.3), with its index.
+    host: Option<(HostIdx, &'a Host6)>,
+    /// The packet's classes, for pool and subnet guards (ARM 16.6, 16.7).
+    view: V6Context<'a>,
+    /// Lifetimes of the first class that sets them (ARM 16.4), over the subnet's.
+    preferred: Option<Lifetime6>,
+    valid: Option<Lifetime6>,
+}
+
+impl IaCtx<'_> {
+    fn admits(&self, g: &Guard6) -> bool {
+        g.is_open() || self.view.admits(g)
+    }
+
+    /// Whether the packet may use subnet `s`: its guard and its shared network's.
+    fn subnet_ok(&self, p: &Prepared6, s: usize) -> bool {
+        let Some(sn) = p.subnets.get(s) else {
+            return false;
+        };
+        let network_ok = sn
+            .network
+            .and_then(|n| p.network_guards.get(n))
+            .is_none_or(|g| self.admits(g));
+        network_ok && self.admits(&sn.guard)
+    }
+
+    fn pool_ok(&self, pool: &PoolRt6) -> bool {
+        self.admits(&pool.guard)
+    }
+
+    fn host_idx(&self) -> Option<HostIdx> {
+        self.host.map(|(i, _)| i)
+    }
 }
 
 fn is_link_local(a: Ipv6Addr) -> bool {
@@ -174,6 +218,9 @@ impl<S: LeaseSink> V6Shard<S> {
             },
             reclaim_cycles: ReclaimCycles::default(),
             clock: frozen_clock,
+            pkt_classes: PacketClasses6::default(),
+            extra_classes: PacketClasses6::default(),
+            scratch: Scratch::new(),
         }
     }
 
@@ -289,7 +336,10 @@ impl<S: LeaseSink> V6Shard<S> {
             let pool = subnet.and_then(|s| p.pool_of(s, pd, key.0));
             let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
             let mut holds_bit = false;
-            if let (true, Some((pi, off))) = (binds, pool) {
+            // A reserved value's bit belongs to the reservation (claimed at load); a lease on
+            // it is kept without holding it (ARM 10.3.2: the holder is moved at renewal).
+            let reserved = p.hosts.reserved_for(key.0, pd).is_some();
+            if let (true, Some((pi, off)), false) = (binds, pool, reserved) {
                 let Some(pool_rt) = p.pools.get(pi) else {
                     continue;
                 };
@@ -354,6 +404,7 @@ impl<S: LeaseSink> V6Shard<S> {
             interface_id: None,
             ifindex: meta.ifindex,
             src: Some(*meta.src.ip()),
+            dst: Some(meta.dst),
         };
         let mut relay_port = SERVER_PORT;
         // Outermost first: the last value kept is the one of the relay closest to the client.
@@ -486,7 +537,79 @@ impl<S: LeaseSink> V6Shard<S> {
             return None;
         }
         let p = &*self.prepared;
-        let subnet = p.select_subnet(sel);
+        // ARM 16.1.1: ALL, the vendor class and the tests that need no host lookup come
+        // before subnet selection; a packet in DROP is dropped.
+        let pkt = Packet6 {
+            outer,
+            relays,
+            msg,
+            iface: p
+                .interfaces
+                .iter()
+                .find(|i| i.ifindex == sel.ifindex)
+                .map_or("", |i| i.name.as_str()),
+            src: sel.src.unwrap_or(Ipv6Addr::UNSPECIFIED),
+            dst: sel.dst.unwrap_or(Ipv6Addr::UNSPECIFIED),
+        };
+        let mut cls = Classify6 {
+            table: &p.classes,
+            pkt,
+            host: None,
+        };
+        cls.early(&mut self.pkt_classes, &mut self.scratch);
+        let dropped =
+            |state: &PacketClasses6| p.classes.drop.is_some_and(|d| state.is_defined_member(d));
+        if dropped(&self.pkt_classes) {
+            tracing::debug!(target: "DHCP6_PACKET_DROP_DROP_CLASS", kind = kind.kea_name(), "packet is in the DROP class");
+            return None;
+        }
+        // Subnet selection, skipping subnets whose guard does not admit the packet (ARM 16.6):
+        // the selected subnet, else another of its shared network.
+        let subnet = p.select_subnet(sel).and_then(|s| {
+            let view = cls.view(&self.pkt_classes);
+            let admits = |g: &Guard6| g.is_open() || view.admits(g);
+            p.candidates(s).find(|&c| {
+                p.subnets.get(c).is_some_and(|sn| {
+                    admits(&sn.guard)
+                        && sn
+                            .network
+                            .and_then(|n| p.network_guards.get(n))
+                            .is_none_or(admits)
+                })
+            })
+        });
+        // Host reservation lookup (ARM 10.3): the subnets of the link in order, then the
+        // global reservations where the selected subnet allows them.
+        let host = match (subnet, p.hosts.is_empty()) {
+            (Some(s), false) => {
+                let ids = PacketIds6::of(outer, relays, duid);
+                p.candidates(s)
+                    .filter(|&c| p.subnets.get(c).is_some_and(|sn| sn.reservations_in_subnet))
+                    .find_map(|c| p.hosts.in_subnet(c, &ids))
+                    .or_else(|| {
+                        p.subnets
+                            .get(s)
+                            .filter(|sn| sn.reservations_global)
+                            .and_then(|_| p.hosts.global(&ids))
+                    })
+                    .and_then(|i| p.hosts.host(i).map(|h| (i, h)))
+            }
+            _ => None,
+        };
+        cls.host = host.map(|(_, h)| h);
+        cls.after_host(&mut self.pkt_classes, &mut self.scratch);
+        if dropped(&self.pkt_classes) {
+            tracing::debug!(target: "DHCP6_PACKET_DROP_DROP_CLASS", kind = kind.kea_name(), "packet is in the DROP class");
+            return None;
+        }
+        let class_defs = || {
+            self.pkt_classes
+                .order()
+                .iter()
+                .filter_map(|&i| p.classes.def(i))
+        };
+        let class_preferred = class_defs().find_map(|d| d.preferred);
+        let class_valid = class_defs().find_map(|d| d.valid);
         let rapid = kind == MessageType::Solicit
             && msg.rapid_commit()
             && subnet
@@ -502,6 +625,10 @@ impl<S: LeaseSink> V6Shard<S> {
             subnet,
             now,
             pd_exclude: msg.oro().any(|c| c == OPT_PD_EXCLUDE),
+            host,
+            view: cls.view(&self.pkt_classes),
+            preferred: class_preferred,
+            valid: class_valid,
         };
         self.core.reply_pool = None;
         let written = (|| -> Result<Option<usize>, WireError> {
@@ -579,7 +706,30 @@ impl<S: LeaseSink> V6Shard<S> {
                 _ => {}
             }
             let pool = c.reply_pool.and_then(|i| p.pools.get(i));
-            write_options(p, subnet, pool, msg, &mut w)?;
+            // ARM 16.4.1: the additional classes of the pool, the subnet and the network.
+            let sn = subnet.and_then(|s| p.subnets.get(s));
+            let lists = [
+                pool.map_or(&[][..], |x| &x.additional[..]),
+                sn.map_or(&[][..], |x| &x.additional[..]),
+                sn.and_then(|x| x.network)
+                    .and_then(|n| p.network_additional.get(n))
+                    .map_or(&[][..], |x| &x[..]),
+            ];
+            cls.additional(
+                &self.pkt_classes,
+                &mut self.extra_classes,
+                &mut self.scratch,
+                lists,
+            );
+            let layers = OptionLayers {
+                host: host.map_or(&[][..], |(_, h)| &h.options[..]),
+                pool: pool.map_or(&[][..], |x| &x.options[..]),
+                scoped: sn.map_or(&[][..], |x| &x.scoped_options[..]),
+                classes: &p.classes,
+                class_order: [self.pkt_classes.order(), self.extra_classes.order()],
+                global: &p.global_options,
+            };
+            write_options(&layers, msg, &mut w)?;
             for _ in 0..relays {
                 w.end()?;
             }
@@ -691,45 +841,73 @@ fn begin_reply<'o>(
     Ok(w)
 }
 
-/// Requested options (ORO) the scope has, then its always-send ones (ARM 10.2.11); never-send
-/// ones are never sent. The pool's options win over the subnet's, which already hold the
-/// shared network's and the global ones.
+/// The option sources of one reply, highest precedence first (ARM 16.8: host, pool,
+/// subnet, shared network, classes in assignment order, global).
+struct OptionLayers<'a> {
+    host: &'a [ReplyOption6],
+    pool: &'a [ReplyOption6],
+    /// The subnet's options over its shared network's.
+    scoped: &'a [ReplyOption6],
+    classes: &'a classes::ClassTable6,
+    /// The packet's classes, then its additional classes.
+    class_order: [&'a [classes::ClassIdx]; 2],
+    global: &'a [ReplyOption6],
+}
+
+impl OptionLayers<'_> {
+    /// Calls `f` on each layer in precedence order until it returns Some.
+    fn find_map<'s, T>(&'s self, mut f: impl FnMut(&'s [ReplyOption6]) -> Option<T>) -> Option<T> {
+        if let Some(t) = f(self.host)
+            .or_else(|| f(self.pool))
+            .or_else(|| f(self.scoped))
+        {
+            return Some(t);
+        }
+        for list in self.class_order {
+            for &i in list {
+                if let Some(t) = self.classes.def(i).and_then(|d| f(&d.options)) {
+                    return Some(t);
+                }
+            }
+        }
+        f(self.global)
+    }
+
+    /// The option with `code` from the highest layer that has it.
+    fn lookup(&self, code: u16) -> Option<&ReplyOption6> {
+        self.find_map(|layer| layer.iter().find(|o| o.code == code))
+    }
+}
+
+/// Requested options (ORO) the scopes have, then the always-send ones (ARM 10.2.11);
+/// never-send ones are never sent. Each code comes from the highest layer that has it.
 fn write_options(
-    p: &Prepared6,
-    subnet: Option<usize>,
-    pool: Option<&PoolRt6>,
+    layers: &OptionLayers<'_>,
     msg: &Dhcp6Packet<&[u8]>,
     w: &mut Dhcp6Writer<'_>,
 ) -> Result<(), WireError> {
-    let table: &[ReplyOption6] = subnet
-        .and_then(|s| p.subnets.get(s))
-        .map(|s| s.options.as_slice())
-        .unwrap_or(&p.global_options);
-    let own: &[ReplyOption6] = pool.map(|p| p.options.as_slice()).unwrap_or(&[]);
-    let lookup = |code: u16| {
-        own.iter()
-            .find(|o| o.code == code)
-            .or_else(|| table.iter().find(|o| o.code == code))
-    };
     for (i, code) in msg.oro().enumerate() {
         if msg.oro().take(i).any(|c| c == code) {
             continue;
         }
-        if let Some(o) = lookup(code).filter(|o| !o.never_send) {
+        if let Some(o) = layers.lookup(code).filter(|o| !o.never_send) {
             w.option(code, &o.data)?;
         }
     }
-    let always = own.iter().chain(
-        table
-            .iter()
-            .filter(|o| !own.iter().any(|x| x.code == o.code)),
-    );
-    for o in always.filter(|o| o.always_send && !o.never_send) {
-        if !msg.oro().any(|c| c == o.code) {
-            w.option(o.code, &o.data)?;
+    let mut result = Ok(());
+    layers.find_map(|layer| {
+        for o in layer.iter().filter(|o| o.always_send && !o.never_send) {
+            let winner = layers.lookup(o.code).is_some_and(|x| std::ptr::eq(x, o));
+            if winner && !msg.oro().any(|c| c == o.code) {
+                if let Err(e) = w.option(o.code, &o.data) {
+                    result = Err(e);
+                    return Some(());
+                }
+            }
         }
-    }
-    Ok(())
+        None::<()>
+    });
+    result
 }
 
 /// The IAADDR options of an IA.
@@ -776,9 +954,10 @@ pub fn pd_exclude_payload(delegated_len: u8, excluded: (u128, u8)) -> Option<([u
     Some((buf, 1 + octets))
 }
 
-/// Writes an IA with one address or prefix.
+/// Writes an IA with one address or prefix, and `retired` (the value the client is moved
+/// away from) with lifetimes 0 (RFC 8415 18.3.4, ARM 10.3.2).
 #[allow(clippy::too_many_arguments)]
-fn write_ia(
+fn write_ia_retiring(
     w: &mut Dhcp6Writer<'_>,
     pool: Option<&PoolRt6>,
     pd: bool,
@@ -788,6 +967,7 @@ fn write_ia(
     plen: u8,
     lifetimes: (u32, u32),
     pd_exclude: bool,
+    retired: Option<(u128, u8)>,
 ) -> Result<(), WireError> {
     let (preferred, valid) = lifetimes;
     let addr = Ipv6Addr::from(value);
@@ -811,6 +991,11 @@ fn write_ia(
     } else {
         w.begin_ia_na(iaid, timers.0, timers.1)?;
         w.ia_addr(addr, preferred, valid)?;
+    }
+    match retired {
+        Some((old, len)) if pd => w.ia_prefix(0, 0, len, Ipv6Addr::from(old))?,
+        Some((old, _)) => w.ia_addr(Ipv6Addr::from(old), 0, 0)?,
+        None => {}
     }
     w.end()
 }
@@ -865,7 +1050,11 @@ impl<S: LeaseSink> Core<S> {
         let subnet = c.subnet?;
         let v = self.table.find_client(c.duid, iaid, pd)?;
         let e = self.table.get((v, pd))?;
-        let live = e.holds_bit
+        // A lease on a reserved value does not hold its bit: the reservation does.
+        let bit_ok = e.holds_bit
+            || p.hosts.reserved_for(v, pd).is_some()
+            || c.host.is_some_and(|(_, h)| h.reserves(v, pd));
+        let live = bit_ok
             && (e.is_offer()
                 || (e.lease.state == LeaseState::Default && !e.lease.is_expired(c.now)));
         let on_link = p.candidates(subnet).any(|s| s as u32 == e.subnet);
@@ -893,9 +1082,45 @@ impl<S: LeaseSink> Core<S> {
             return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
         };
         let existing = self.binding(p, c, ia.iaid, pd);
-        let key = match existing {
-            Some(k) => Some(k),
-            None => self.allocate(p, c, subnet, ia.iaid, pd, hint, commit),
+        let reserved = c
+            .host
+            .and_then(|(_, h)| self.pick_reserved(p, c, h, ia.iaid, pd));
+        // ARM 10.3 / 10.3.2: a free reserved value first; a binding that is not the client's
+        // reservation, or is another host's, is replaced (an advertisement is dropped, a
+        // committed lease is retired only when this message commits, and is then listed with
+        // lifetimes 0).
+        let mut retired = None;
+        let replace = match (existing, reserved) {
+            (Some(k), Some((v, _))) => k.0 != v,
+            (Some(k), None) => self.reserved_for_other(p, c, k),
+            (None, _) => false,
+        };
+        let keep = match existing {
+            Some(k) if replace => {
+                let offer = self.table.get(k).is_some_and(Entry6::is_offer);
+                if offer {
+                    if let Some(e) = self.table.remove(k) {
+                        self.give_back(p, &e, k);
+                    }
+                    None
+                } else if commit {
+                    if self.retire(p, k, c.now) {
+                        retired = self.table.get(k).map(|e| (k.0, e.lease.prefix_len));
+                    }
+                    None
+                } else {
+                    Some(k)
+                }
+            }
+            other => other,
+        };
+        let existing = keep;
+        let key = match (keep, reserved) {
+            (Some(k), _) => Some(k),
+            (None, Some(r)) => self
+                .take_reserved(p, c, ia.iaid, pd, r, commit)
+                .or_else(|| self.allocate(p, c, subnet, ia.iaid, pd, hint, commit)),
+            (None, None) => self.allocate(p, c, subnet, ia.iaid, pd, hint, commit),
         };
         let Some(key) = key else {
             tracing::debug!(target: "DHCP6_LEASE_ALLOC_FAIL", iaid = ia.iaid, pd, "no free address or prefix on the link");
@@ -909,8 +1134,8 @@ impl<S: LeaseSink> Core<S> {
             return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
         };
         let (hint_pref, hint_valid) = hint.map(|h| (h.2, h.3)).unwrap_or((0, 0));
-        let valid = grant(&s.valid, hint_valid);
-        let preferred = grant(&s.preferred, hint_pref).min(valid);
+        let valid = grant(c.valid.as_ref().unwrap_or(&s.valid), hint_valid);
+        let preferred = grant(c.preferred.as_ref().unwrap_or(&s.preferred), hint_pref).min(valid);
         let timers = s.timers(preferred);
         let pool = p.pools.get(e.pool as usize);
         if self.reply_pool.is_none() && e.pool != NO_POOL {
@@ -920,12 +1145,21 @@ impl<S: LeaseSink> Core<S> {
         if commit {
             let was_offer = e.is_offer();
             let newly = was_offer || existing.is_none();
-            let mut lease = e.lease.clone();
+            let Some(mut lease) = self.take_lease(key) else {
+                return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
+            };
             lease.state = LeaseState::Default;
             lease.cltt = c.now;
             lease.valid_lifetime = valid;
             lease.preferred_lifetime = preferred;
+            // ARM 10.3.3: the reserved hostname is the lease's.
+            if let Some(name) = c.host.and_then(|(_, h)| h.hostname.as_deref()) {
+                if lease.hostname.as_deref() != Some(name) {
+                    lease.hostname = Some(name.into());
+                }
+            }
             if !self.record(&lease) {
+                self.put_back_hostname(key, lease);
                 return write_ia_status(
                     w,
                     pd,
@@ -963,7 +1197,7 @@ impl<S: LeaseSink> Core<S> {
                 }
             }
         }
-        write_ia(
+        write_ia_retiring(
             w,
             pool,
             pd,
@@ -973,6 +1207,7 @@ impl<S: LeaseSink> Core<S> {
             plen,
             (preferred, valid),
             c.pd_exclude,
+            retired,
         )
     }
 
@@ -992,9 +1227,9 @@ impl<S: LeaseSink> Core<S> {
     ) -> Option<LeaseKey> {
         let mut found = None;
         if let Some((h, hlen, _, _)) = hint {
-            for s in p.candidates(subnet) {
+            for s in p.candidates(subnet).filter(|&s| c.subnet_ok(p, s)) {
                 if let Some((pi, off)) = p.pool_of(s, pd, h) {
-                    let Some(pool) = p.pools.get(pi) else {
+                    let Some(pool) = p.pools.get(pi).filter(|x| c.pool_ok(x)) else {
                         continue;
                     };
                     let len_ok = !pd || hlen == 0 || hlen == pool.lease_len();
@@ -1006,11 +1241,11 @@ impl<S: LeaseSink> Core<S> {
             }
         }
         if found.is_none() {
-            'subnets: for s in p.candidates(subnet) {
+            'subnets: for s in p.candidates(subnet).filter(|&s| c.subnet_ok(p, s)) {
                 let Some(sn) = p.subnets.get(s) else { continue };
                 let list = if pd { &sn.pd_pools } else { &sn.na_pools };
                 for &pi in list {
-                    let Some(pool) = p.pools.get(pi) else {
+                    let Some(pool) = p.pools.get(pi).filter(|x| c.pool_ok(x)) else {
                         continue;
                     };
                     if let Some(q) = self.queues.get_mut(pi) {
@@ -1123,6 +1358,14 @@ impl<S: LeaseSink> Core<S> {
                 b"No binding for this IA.",
             );
         };
+        // ARM 10.3.2: a lease on another host's reserved value, or a client whose own
+        // reservation is free again, is moved: the new value, and the old one with lifetimes 0.
+        let better = c.host.is_some_and(|(_, h)| {
+            !h.reserves(key.0, pd) && self.pick_reserved(p, c, h, ia.iaid, pd).is_some()
+        });
+        if better || self.reserved_for_other(p, c, key) {
+            return self.obtain(p, c, ia, pd, true, w);
+        }
         let Some(e) = self.table.get(key) else {
             return write_ia_status(
                 w,
@@ -1144,18 +1387,27 @@ impl<S: LeaseSink> Core<S> {
         };
         let hint = listed(ia, pd).find(|x| x.0 == key.0);
         let (hp, hv) = hint.map(|h| (h.2, h.3)).unwrap_or((0, 0));
-        let valid = grant(&s.valid, hv);
-        let preferred = grant(&s.preferred, hp).min(valid);
+        let valid = grant(c.valid.as_ref().unwrap_or(&s.valid), hv);
+        let preferred = grant(c.preferred.as_ref().unwrap_or(&s.preferred), hp).min(valid);
         let timers = s.timers(preferred);
-        let mut lease = e.lease.clone();
         let pool = p.pools.get(e.pool as usize);
         if self.reply_pool.is_none() && e.pool != NO_POOL {
             self.reply_pool = Some(e.pool as usize);
         }
+        let Some(mut lease) = self.take_lease(key) else {
+            return write_ia_status(
+                w,
+                pd,
+                ia.iaid,
+                status::NO_BINDING,
+                b"No binding for this IA.",
+            );
+        };
         lease.cltt = c.now;
         lease.valid_lifetime = valid;
         lease.preferred_lifetime = preferred;
         if !self.record(&lease) {
+            self.put_back_hostname(key, lease);
             return write_ia_status(
                 w,
                 pd,
@@ -1346,6 +1598,160 @@ impl<S: LeaseSink> Core<S> {
         if let Some(e) = self.table.get_mut(key) {
             *e = entry;
         }
+    }
+
+    /// A copy of the lease at `key` to update and log, made without allocating: the hostname
+    /// (a reserved host's, the only heap part of a lease besides DUIDs over 24 bytes) is moved
+    /// out of the table entry, and goes back with the updated lease (or
+    /// [`Core::put_back_hostname`] when the log refused it).
+    fn take_lease(&mut self, key: LeaseKey) -> Option<Lease> {
+        let e = self.table.get_mut(key)?;
+        let hostname = e.lease.hostname.take();
+        let mut lease = e.lease.clone();
+        lease.hostname = hostname;
+        Some(lease)
+    }
+
+    fn put_back_hostname(&mut self, key: LeaseKey, lease: Lease) {
+        if let Some(e) = self.table.get_mut(key) {
+            e.lease.hostname = lease.hostname;
+        }
+    }
+
+    /// Whether `key` is a value reserved in its subnet for hosts other than the client's
+    /// (ARM 10.3.2 conflicts).
+    fn reserved_for_other(&self, p: &Prepared6, c: &IaCtx<'_>, key: LeaseKey) -> bool {
+        p.hosts
+            .reserved_for(key.0, key.1)
+            .is_some_and(|hosts| !c.host_idx().is_some_and(|h| hosts.contains(&h)))
+    }
+
+    /// Whether the value at `key` is in use by anyone but this IA of this client: a live
+    /// advertisement, an active lease or one in decline probation.
+    fn held_by_other(&self, key: LeaseKey, c: &IaCtx<'_>, iaid: u32) -> bool {
+        let Some(e) = self.table.get(key) else {
+            return false;
+        };
+        let ours = e.lease.iaid == iaid
+            && e.lease.client_id.as_ref().map(ClientId::as_bytes) == Some(c.duid);
+        let live = if e.is_offer() {
+            e.offer_until > c.now
+        } else {
+            matches!(e.lease.state, LeaseState::Default | LeaseState::Declined)
+                && !e.lease.is_expired(c.now)
+        };
+        !ours && live
+    }
+
+    /// The first of the host's reserved values of this IA type that is usable on the link and
+    /// not held by someone else (another of the client's IAs included): ARM 10.3 gives each
+    /// IA its own reserved value and skips those in use.
+    fn pick_reserved(
+        &self,
+        p: &Prepared6,
+        c: &IaCtx<'_>,
+        host: &Host6,
+        iaid: u32,
+        pd: bool,
+    ) -> Option<(u128, u8)> {
+        let subnet = c.subnet?;
+        host.reserved(pd).find(|&(v, _)| {
+            // Reserved prefixes are not bound to the subnet (ARM 10.3 note); addresses are.
+            let on_link = pd
+                || p.candidates(subnet)
+                    .filter_map(|i| p.subnets.get(i))
+                    .any(|sn| sn.contains(v));
+            on_link && !self.held_by_other((v, pd), c, iaid)
+        })
+    }
+
+    /// Enters a lease (or advertisement) on a reserved value for the client's IA. An honoured
+    /// subnet reservation's in-pool bit is already the reservation's; any other in-pool value
+    /// (a global reservation, reservations-out-of-pool) claims its bit like a dynamic one.
+    fn take_reserved(
+        &mut self,
+        p: &Prepared6,
+        c: &IaCtx<'_>,
+        iaid: u32,
+        pd: bool,
+        (value, len): (u128, u8),
+        commit: bool,
+    ) -> Option<LeaseKey> {
+        let subnet = c.subnet?;
+        let key = (value, pd);
+        let pool = p.reserved_pool_of(subnet, pd, value, len);
+        let lease_subnet = match pool.and_then(|(pi, _)| p.pools.get(pi)) {
+            Some(pool) => pool.subnet,
+            None if pd => c.host.and_then(|(_, h)| h.subnet).unwrap_or(subnet),
+            None => p
+                .candidates(subnet)
+                .find(|&s| p.subnets.get(s).is_some_and(|sn| sn.contains(value)))
+                .unwrap_or(subnet),
+        };
+        let s = p.subnets.get(lease_subnet)?;
+        let mut holds_bit = false;
+        if let Some((pi, off)) = pool {
+            if p.hosts.reserved_for(value, pd).is_none() {
+                let inherited = self.table.get(key).is_some_and(|e| e.holds_bit);
+                if !inherited && !p.pools.get(pi)?.bitmap.try_claim(off) {
+                    return None;
+                }
+                holds_bit = true;
+            }
+        }
+        let lease = Lease {
+            kind: if pd { LeaseKind::V6Pd } else { LeaseKind::V6Na },
+            addr: IpAddr::V6(Ipv6Addr::from(value)),
+            prefix_len: len,
+            iaid,
+            hwaddr: None,
+            client_id: Some(ClientId::new(c.duid)),
+            valid_lifetime: 0,
+            preferred_lifetime: 0,
+            cltt: c.now,
+            subnet_id: s.id,
+            pool_id: pool
+                .and_then(|(pi, _)| p.pools.get(pi))
+                .map(|x| x.pool_id)
+                .unwrap_or_default(),
+            state: LeaseState::Default,
+            hostname: None,
+            fqdn_fwd: false,
+            fqdn_rev: false,
+            user_context: None,
+        };
+        self.table.insert(Entry6 {
+            lease,
+            pool: pool.map(|(pi, _)| pi as u32).unwrap_or(NO_POOL),
+            subnet: lease_subnet as u32,
+            offer_until: if commit {
+                0
+            } else {
+                c.now.saturating_add(ADVERTISE_HOLD_SECS)
+            },
+            holds_bit,
+        });
+        Some(key)
+    }
+
+    /// Ends a committed lease the client is moved away from (ARM 10.3.2): logged as released
+    /// with lifetimes 0, uncounted, its bit (if it held one) given back.
+    fn retire(&mut self, p: &Prepared6, key: LeaseKey, now: u64) -> bool {
+        let Some(mut entry) = self.table.get(key).cloned() else {
+            return false;
+        };
+        entry.lease.state = LeaseState::Released;
+        entry.lease.valid_lifetime = 0;
+        entry.lease.preferred_lifetime = 0;
+        entry.lease.cltt = now;
+        if !self.record(&entry.lease) {
+            return false;
+        }
+        self.count_assigned(entry.subnet as usize, key.1, -1);
+        self.give_back(p, &entry, key);
+        entry.holds_bit = false;
+        self.table.insert(entry);
+        true
     }
 
     /// Releases the bit an entry held and queues the offset on this shard.

@@ -1,6 +1,8 @@
 //! The configuration prepared for the hot path: subnets with their pools as 128-bit ranges,
 //! merged option tables, and subnet selection (Kea's `CfgSubnets6::selectSubnet`, ARM 10.6).
 
+use crate::classes::{ClassIdx, ClassTable6, Guard6};
+use crate::hosts::HostTable6;
 use corelease_alloc::AddressBitmap;
 use corelease_config::{prefix6_mask, Dhcp6Config, Lifetime6, OptionSet6};
 use corelease_types::{PoolId, SubnetId};
@@ -49,6 +51,9 @@ pub struct PoolRt6 {
     pub bitmap: AddressBitmap,
     /// The pool's own option-data, which wins over the subnet's (ARM 10.2.11).
     pub options: Vec<ReplyOption6>,
+    /// `client-classes` guard (ARM 16.7) and `evaluate-additional-classes`.
+    pub guard: Guard6,
+    pub additional: Box<[ClassIdx]>,
 }
 
 impl PoolRt6 {
@@ -104,7 +109,7 @@ pub struct ReplyOption6 {
     pub never_send: bool,
 }
 
-fn reply_options(set: &OptionSet6) -> Vec<ReplyOption6> {
+pub(crate) fn reply_options(set: &OptionSet6) -> Vec<ReplyOption6> {
     set.top_level()
         .map(|o| ReplyOption6 {
             code: o.code,
@@ -140,6 +145,15 @@ pub struct SubnetRt6 {
     pub network: Option<usize>,
     pub total_nas: u128,
     pub total_pds: u128,
+    /// The subnet's and its network's own options (no global ones): class options rank
+    /// below these and above the global ones (ARM 16.8).
+    pub scoped_options: Vec<ReplyOption6>,
+    /// Look up host reservations in this subnet / globally (ARM 10.3.x flags).
+    pub reservations_in_subnet: bool,
+    pub reservations_global: bool,
+    /// `client-classes` guard (ARM 16.6) and `evaluate-additional-classes`.
+    pub guard: Guard6,
+    pub additional: Box<[ClassIdx]>,
 }
 
 impl SubnetRt6 {
@@ -193,6 +207,8 @@ pub struct Selector<'a> {
     pub interface_id: Option<&'a [u8]>,
     pub ifindex: u32,
     pub src: Option<Ipv6Addr>,
+    /// The packet's destination (`pkt.dst` in class expressions), not used for selection.
+    pub dst: Option<Ipv6Addr>,
 }
 
 /// Everything the shards share about one configuration.
@@ -206,6 +222,13 @@ pub struct Prepared6 {
     pub interfaces: Vec<Interface6Info>,
     /// Kea's `expired-leases-processing` (ARM chapter 12).
     pub expired: corelease_config::ExpiredLeasesProcessing,
+    /// Host reservations (ARM 10.3).
+    pub hosts: HostTable6,
+    /// Client classes (ARM chapter 16).
+    pub classes: ClassTable6,
+    /// Guard and additional classes of each shared network.
+    pub network_guards: Vec<Guard6>,
+    pub network_additional: Vec<Box<[ClassIdx]>>,
 }
 
 fn pool_len(total: u128) -> u64 {
@@ -214,6 +237,7 @@ fn pool_len(total: u128) -> u64 {
 
 impl Prepared6 {
     pub fn new(cfg: &Dhcp6Config, interfaces: Vec<Interface6Info>) -> Self {
+        let classes = ClassTable6::new(cfg);
         let mut pools = Vec::new();
         let mut subnets = Vec::new();
         for (si, s) in cfg.subnets.iter().enumerate() {
@@ -236,6 +260,8 @@ impl Prepared6 {
                     kind: PoolKind::Na,
                     bitmap: AddressBitmap::new(len),
                     options: reply_options(&p.options),
+                    guard: classes.guard(&p.classes.guard),
+                    additional: classes.additional(&p.classes.additional),
                 });
             }
             for p in &s.pd_pools {
@@ -256,6 +282,8 @@ impl Prepared6 {
                     },
                     bitmap: AddressBitmap::new(len),
                     options: reply_options(&p.options),
+                    guard: classes.guard(&p.classes.guard),
+                    additional: classes.additional(&p.classes.additional),
                 });
             }
             let ifindex = s.interface.as_ref().and_then(|name| {
@@ -285,9 +313,14 @@ impl Prepared6 {
                 network: s.shared_network,
                 total_nas,
                 total_pds,
+                scoped_options: reply_options(&s.scoped_options),
+                reservations_in_subnet: s.reservations_in_subnet,
+                reservations_global: s.reservations_global,
+                guard: classes.guard(&s.classes.guard),
+                additional: classes.additional(&s.classes.additional),
             });
         }
-        Prepared6 {
+        let mut prepared = Prepared6 {
             subnets,
             pools,
             networks: cfg
@@ -299,7 +332,67 @@ impl Prepared6 {
             decline_probation_period: cfg.decline_probation_period,
             interfaces,
             expired: cfg.expired_leases_processing,
+            hosts: HostTable6::new(cfg),
+            network_guards: cfg
+                .shared_networks
+                .iter()
+                .map(|n| classes.guard(&n.classes.guard))
+                .collect(),
+            network_additional: cfg
+                .shared_networks
+                .iter()
+                .map(|n| classes.additional(&n.classes.additional))
+                .collect(),
+            classes,
+        };
+        prepared.claim_reserved(cfg);
+        prepared
+    }
+
+    /// Claims the bit of every honoured in-pool reservation, so no shard hands it to another
+    /// client (ARM 10.3.2): from then on the bit belongs to the reservation, and a lease on it
+    /// does not hold it (engine/v4 does the same for DHCPv4).
+    fn claim_reserved(&mut self, cfg: &Dhcp6Config) {
+        let mut claims = Vec::new();
+        for (si, s) in cfg.subnets.iter().enumerate() {
+            for r in &s.reservations {
+                let values = r
+                    .ip_addresses
+                    .iter()
+                    .map(|&a| (u128::from(a), 128u8, false))
+                    .chain(r.prefixes.iter().map(|&(p, l)| (u128::from(p), l, true)));
+                for (v, len, pd) in values {
+                    if self.hosts.reserved_for(v, pd).is_some() {
+                        if let Some(at) = self.reserved_pool_of(si, pd, v, len) {
+                            claims.push(at);
+                        }
+                    }
+                }
+            }
         }
+        for (pi, off) in claims {
+            if let Some(pool) = self.pools.get(pi) {
+                pool.bitmap.try_claim(off);
+            }
+        }
+    }
+
+    /// The pool of the shared network of `subnet` (itself first) that hands out `value/len`,
+    /// with its offset: where a reserved address or prefix would otherwise be allocated.
+    pub fn reserved_pool_of(
+        &self,
+        subnet: usize,
+        pd: bool,
+        value: u128,
+        len: u8,
+    ) -> Option<(usize, u64)> {
+        self.candidates(subnet)
+            .filter_map(|s| self.pool_of(s, pd, value))
+            .find(|&(pi, _)| {
+                self.pools
+                    .get(pi)
+                    .is_some_and(|p| !pd || p.lease_len() == len)
+            })
     }
 
     /// Kea's subnet selection (ARM 10.6, `CfgSubnets6::selectSubnet`): a relayed message by

@@ -1150,3 +1150,6 @@ fn a_relay_reply_sent_to_the_server_is_dropped() {
     assert!(send_raw(&mut s, &relay_meta(), &fwd, NOW).is_none());
     assert_eq!(stat(&s, "pkt6-receive-drop"), 1);
 }
+
+#[path = "resv_tests.rs"]
+mod resv;

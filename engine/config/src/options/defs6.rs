@@ -153,6 +153,34 @@ pub fn std_option6_def_by_name(name: &str) -> Option<&'static StdOption6Def> {
     STD_V6_OPTION_DEFS.iter().find(|d| d.name == name)
 }
 
+/// A Dhcp6 `option-def` entry (ARM 10.2.12 "Custom DHCPv6 Options"): 16-bit code.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptionDef6 {
+    pub name: std::string::String,
+    pub code: u16,
+    pub space: std::string::String,
+    pub option_type: OptionType,
+    pub array: bool,
+    pub record_types: Vec<OptionType>,
+    pub encapsulate: Option<std::string::String>,
+}
+
+impl OptionDef6 {
+    /// The encoder's view (16-bit tuple lengths, as every DHCPv6 tuple).
+    pub fn view(&self) -> DefView<'_> {
+        DefView {
+            name: &self.name,
+            code: 0,
+            space: &self.space,
+            option_type: self.option_type,
+            array: self.array,
+            record_types: &self.record_types,
+            encapsulate: self.encapsulate.as_deref().unwrap_or(""),
+            tuple_length: TupleLength::TwoBytes,
+        }
+    }
+}
+
 /// One `option-data` entry of a Dhcp6 configuration, encoded once at load.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfiguredOption6 {

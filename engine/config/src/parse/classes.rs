@@ -83,7 +83,26 @@ pub(super) fn check_class_test(
     option_defs: &[OptionDef],
 ) {
     let resolve = |name: &str| option_code_by_name(name, option_defs);
-    match corelease_classify::compile_test(expr, corelease_classify::Universe::V4, &resolve) {
+    check_class_test_with(
+        f,
+        expr,
+        path,
+        earlier,
+        corelease_classify::Universe::V4,
+        &resolve,
+    );
+}
+
+/// [`check_class_test`] for either universe, with its option-name resolver.
+pub(super) fn check_class_test_with(
+    f: &mut Findings,
+    expr: &str,
+    path: &str,
+    earlier: &HashMap<String, String>,
+    universe: corelease_classify::Universe,
+    resolve: &dyn Fn(&str) -> Option<u16>,
+) {
+    match corelease_classify::compile_test(expr, universe, resolve) {
         Ok(program) => {
             for class in program.member_classes() {
                 if !is_builtin_class(class) && !earlier.contains_key(class) {

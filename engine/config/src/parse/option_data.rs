@@ -129,68 +129,7 @@ pub(super) fn parse_option_def(
         }
     }
     let option_type = option_type?;
-    let mut record_types = Vec::new();
-    if option_type == OptionType::Record {
-        let fields: Vec<&str> = record_text
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect();
-        if fields.is_empty() {
-            f.error(
-                format!("{path}.record-types"),
-                "a record option needs its field types in record-types",
-            );
-            return None;
-        }
-        let count = fields.len();
-        for (i, field) in fields.into_iter().enumerate() {
-            match OptionType::from_name(field) {
-                Some(OptionType::Record | OptionType::Empty) | None => {
-                    f.error(
-                        format!("{path}.record-types"),
-                        format!("'{field}' is not a valid record field type"),
-                    );
-                    return None;
-                }
-                Some(ty @ (OptionType::String | OptionType::Binary)) if i + 1 < count => {
-                    f.error(
-                        format!("{path}.record-types"),
-                        format!(
-                            "{} data field can't be laid before data fields of other types",
-                            ty.name()
-                        ),
-                    );
-                    return None;
-                }
-                Some(ty) => record_types.push(ty),
-            }
-        }
-    } else if !record_text.trim().is_empty() {
-        f.error(
-            format!("{path}.record-types"),
-            format!(
-                "record-types is only for type record, not {}",
-                option_type.name()
-            ),
-        );
-        return None;
-    }
-    if array
-        && matches!(
-            option_type,
-            OptionType::String | OptionType::Binary | OptionType::Empty
-        )
-    {
-        f.error(
-            format!("{path}.array"),
-            format!(
-                "array of {} is not a valid option definition",
-                option_type.name()
-            ),
-        );
-        return None;
-    }
+    let record_types = check_def_types(f, path, option_type, array, record_text)?;
     let name = name?;
     let code = code?;
     if let Some(other) = earlier.iter().find(|d| d.space == space && d.code == code) {
@@ -510,4 +449,78 @@ pub(super) fn parse_client_classes(
         }
     }
     classes
+}
+
+/// The record field types and array flag of a definition, checked as Kea's
+/// `OptionDefinition::validate` does (shared by Dhcp4 and Dhcp6 `option-def`).
+pub(super) fn check_def_types(
+    f: &mut Findings,
+    path: &str,
+    option_type: OptionType,
+    array: bool,
+    record_text: &str,
+) -> Option<Vec<OptionType>> {
+    let mut record_types = Vec::new();
+    if option_type == OptionType::Record {
+        let fields: Vec<&str> = record_text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if fields.is_empty() {
+            f.error(
+                format!("{path}.record-types"),
+                "a record option needs its field types in record-types",
+            );
+            return None;
+        }
+        let count = fields.len();
+        for (i, field) in fields.into_iter().enumerate() {
+            match OptionType::from_name(field) {
+                Some(OptionType::Record | OptionType::Empty) | None => {
+                    f.error(
+                        format!("{path}.record-types"),
+                        format!("'{field}' is not a valid record field type"),
+                    );
+                    return None;
+                }
+                Some(ty @ (OptionType::String | OptionType::Binary)) if i + 1 < count => {
+                    f.error(
+                        format!("{path}.record-types"),
+                        format!(
+                            "{} data field can't be laid before data fields of other types",
+                            ty.name()
+                        ),
+                    );
+                    return None;
+                }
+                Some(ty) => record_types.push(ty),
+            }
+        }
+    } else if !record_text.trim().is_empty() {
+        f.error(
+            format!("{path}.record-types"),
+            format!(
+                "record-types is only for type record, not {}",
+                option_type.name()
+            ),
+        );
+        return None;
+    }
+    if array
+        && matches!(
+            option_type,
+            OptionType::String | OptionType::Binary | OptionType::Empty
+        )
+    {
+        f.error(
+            format!("{path}.array"),
+            format!(
+                "array of {} is not a valid option definition",
+                option_type.name()
+            ),
+        );
+        return None;
+    }
+    Some(record_types)
 }

@@ -8,10 +8,14 @@ use super::*;
 use crate::keys6::IGNORED_TOP_LEVEL6;
 use crate::model6::*;
 use crate::options::defs6::{
-    std_option6_def, std_option6_def_by_name, ConfiguredOption6, OptionSet6, DHCP6_SPACE,
-    SERVER_MANAGED_V6_CODES,
+    std_option6_def, std_option6_def_by_name, ConfiguredOption6, OptionDef6, OptionSet6,
+    DHCP6_SPACE, SERVER_MANAGED_V6_CODES,
 };
 use std::net::Ipv6Addr;
+
+mod hosts6;
+pub use hosts6::option6_code_by_name;
+use hosts6::*;
 
 /// Parameters inherited global -> shared network -> subnet (Kea's Network6 fetchers).
 #[derive(Clone, Debug, Default)]
@@ -28,6 +32,9 @@ struct Params6 {
     t1_percent: Option<f64>,
     t2_percent: Option<f64>,
     rapid_commit: Option<bool>,
+    reservations_global: Option<bool>,
+    reservations_in_subnet: Option<bool>,
+    reservations_out_of_pool: Option<bool>,
 }
 
 impl Params6 {
@@ -45,6 +52,13 @@ impl Params6 {
             t1_percent: self.t1_percent.or(parent.t1_percent),
             t2_percent: self.t2_percent.or(parent.t2_percent),
             rapid_commit: self.rapid_commit.or(parent.rapid_commit),
+            reservations_global: self.reservations_global.or(parent.reservations_global),
+            reservations_in_subnet: self
+                .reservations_in_subnet
+                .or(parent.reservations_in_subnet),
+            reservations_out_of_pool: self
+                .reservations_out_of_pool
+                .or(parent.reservations_out_of_pool),
         }
     }
 }
@@ -63,6 +77,9 @@ fn parse_params6(f: &mut Findings, map: &Map<String, Value>, path: &str) -> Para
         t1_percent: f.real_at(map, "t1-percent", path),
         t2_percent: f.real_at(map, "t2-percent", path),
         rapid_commit: f.bool_at(map, "rapid-commit", path),
+        reservations_global: f.bool_at(map, "reservations-global", path),
+        reservations_in_subnet: f.bool_at(map, "reservations-in-subnet", path),
+        reservations_out_of_pool: f.bool_at(map, "reservations-out-of-pool", path),
     }
 }
 
@@ -119,11 +136,15 @@ struct Network6Context<'a> {
     interface_id: Option<&'a [u8]>,
     relay: &'a [Ipv6Addr],
     options: &'a OptionSet6,
+    /// The network's own options (without the global ones).
+    own_options: &'a OptionSet6,
 }
 
 struct Walk6<'a> {
     global: Params6,
     global_options: &'a OptionSet6,
+    option_defs: &'a [OptionDef6],
+    ip_reservations_unique: bool,
     subnets: Vec<Subnet6>,
     explicit_ids: Vec<Option<u32>>,
     prefixes: HashMap<(u128, u8), String>,
@@ -133,14 +154,24 @@ struct Walk6<'a> {
 fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
     let path = "Dhcp6";
     f.check_keys(map, path, Scope::Global6);
-    let global_options =
-        parse_option_data6(f, map.get("option-data"), &format!("{path}.option-data"));
+    let option_defs = parse_option_defs6(f, map.get("option-def"), &format!("{path}.option-def"));
+    let global_options = parse_option_data6(
+        f,
+        map.get("option-data"),
+        &format!("{path}.option-data"),
+        &option_defs,
+    );
     let global = parse_params6(f, map, path);
     check_params6(f, path, &global, &global);
+    let ip_reservations_unique = f
+        .bool_at(map, "ip-reservations-unique", path)
+        .unwrap_or(true);
 
     let mut walk = Walk6 {
         global: global.clone(),
         global_options: &global_options,
+        option_defs: &option_defs,
+        ip_reservations_unique,
         subnets: Vec::new(),
         explicit_ids: Vec::new(),
         prefixes: HashMap::new(),
@@ -250,6 +281,25 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
         })
         .unwrap_or_default();
 
+    let reservations = f
+        .list_at(map, "reservations", path)
+        .map(|list| {
+            parse_reservations6(
+                f,
+                list,
+                &format!("{path}.reservations"),
+                None,
+                ip_reservations_unique,
+                &option_defs,
+            )
+        })
+        .unwrap_or_default();
+    let host_reservation_identifiers = parse_identifier_types6(f, map, path);
+    let client_classes = f
+        .list_at(map, "client-classes", path)
+        .map(|list| parse_client_classes6(f, list, &format!("{path}.client-classes"), &option_defs))
+        .unwrap_or_default();
+
     Dhcp6Config {
         interfaces,
         lease_database,
@@ -266,6 +316,11 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
         control_sockets,
         hooks_libraries,
         user_context: user_context(map),
+        reservations,
+        host_reservation_identifiers,
+        ip_reservations_unique,
+        client_classes,
+        option_defs,
     }
 }
 
@@ -426,10 +481,14 @@ fn parse_shared_network6(
         .str_at(map, "interface-id", path)
         .map(|s| s.as_bytes().to_vec());
     let relay = relay_addresses6(f, map, path);
-    let options = merge_options(
-        &parse_option_data6(f, map.get("option-data"), &format!("{path}.option-data")),
-        walk.global_options,
+    let own_options = parse_option_data6(
+        f,
+        map.get("option-data"),
+        &format!("{path}.option-data"),
+        walk.option_defs,
     );
+    let options = merge_options(&own_options, walk.global_options);
+    let classes = parse_class_lists(f, map, path);
     let mut members = Vec::new();
     if let Some(list) = f.list_at(map, "subnet6", path) {
         let ctx = Network6Context {
@@ -438,6 +497,7 @@ fn parse_shared_network6(
             interface_id: interface_id.as_deref(),
             relay: &relay,
             options: &options,
+            own_options: &own_options,
         };
         for (i, item) in list.iter().enumerate() {
             if let Some(at) = parse_subnet6(
@@ -459,6 +519,7 @@ fn parse_shared_network6(
         relay_addresses: relay,
         options,
         subnets: members,
+        classes,
     })
 }
 
@@ -542,18 +603,33 @@ fn parse_subnet6(
     )
     .ok()?;
 
-    let own_options = parse_option_data6(f, map.get("option-data"), &format!("{path}.option-data"));
+    let own_options = parse_option_data6(
+        f,
+        map.get("option-data"),
+        &format!("{path}.option-data"),
+        walk.option_defs,
+    );
     let options = merge_options(
         &own_options,
         network.map(|n| n.options).unwrap_or(walk.global_options),
     );
+    let scoped_options = match network {
+        Some(n) => merge_options(&own_options, n.own_options),
+        None => own_options.clone(),
+    };
 
     let mut pools = Vec::new();
     if let Some(list) = f.list_at(map, "pools", path) {
         for (i, item) in list.iter().enumerate() {
             let p = format!("{path}.pools[{i}]");
-            if let Some(pool) = parse_pool6(f, item, &p, prefix, prefix_len, &mut walk.next_pool_id)
-            {
+            if let Some(pool) = parse_pool6(
+                f,
+                item,
+                &p,
+                (prefix, prefix_len),
+                &mut walk.next_pool_id,
+                walk.option_defs,
+            ) {
                 for (j, other) in pools.iter().enumerate() {
                     let other: &Pool6 = other;
                     if u128::from(pool.first) <= u128::from(other.last)
@@ -574,6 +650,7 @@ fn parse_subnet6(
                 item,
                 &format!("{path}.pd-pools[{i}]"),
                 &mut walk.next_pool_id,
+                walk.option_defs,
             ) {
                 pd_pools.push(pool);
             }
@@ -596,6 +673,20 @@ fn parse_subnet6(
         relay_addresses = network.map(|n| n.relay.to_vec()).unwrap_or_default();
     }
     let calculate_tee_times = merged.calculate_tee_times.unwrap_or(true);
+    let reservations = f
+        .list_at(map, "reservations", path)
+        .map(|list| {
+            parse_reservations6(
+                f,
+                list,
+                &format!("{path}.reservations"),
+                Some((Ipv6Addr::from(net), prefix_len)),
+                walk.ip_reservations_unique,
+                walk.option_defs,
+            )
+        })
+        .unwrap_or_default();
+    let classes = parse_class_lists(f, map, path);
     walk.subnets.push(Subnet6 {
         id: SubnetId(id.unwrap_or(0)),
         prefix: Ipv6Addr::from(net),
@@ -614,8 +705,15 @@ fn parse_subnet6(
         t1_percent: merged.t1_percent.unwrap_or(DEFAULT_T1_PERCENT6),
         t2_percent: merged.t2_percent.unwrap_or(DEFAULT_T2_PERCENT6),
         options,
+        scoped_options,
         shared_network: network.map(|n| n.index),
         user_context: user_context(map),
+        reservations,
+        // Kea's defaults (ARM 10.3.x): subnet reservations only, in-pool ones honoured.
+        reservations_global: merged.reservations_global.unwrap_or(false),
+        reservations_in_subnet: merged.reservations_in_subnet.unwrap_or(true),
+        reservations_out_of_pool: merged.reservations_out_of_pool.unwrap_or(false),
+        classes,
     });
     walk.explicit_ids.push(id);
     Some(walk.subnets.len() - 1)
@@ -636,9 +734,9 @@ fn parse_pool6(
     f: &mut Findings,
     value: &Value,
     path: &str,
-    prefix: Ipv6Addr,
-    prefix_len: u8,
+    (prefix, prefix_len): (Ipv6Addr, u8),
     next_pool_id: &mut u32,
+    defs: &[OptionDef6],
 ) -> Option<Pool6> {
     let map = as_map(f, value, path)?;
     f.check_keys(map, path, Scope::Pool6);
@@ -691,7 +789,13 @@ fn parse_pool6(
         first,
         last,
         pool_id,
-        options: parse_option_data6(f, map.get("option-data"), &format!("{path}.option-data")),
+        options: parse_option_data6(
+            f,
+            map.get("option-data"),
+            &format!("{path}.option-data"),
+            defs,
+        ),
+        classes: parse_class_lists(f, map, path),
     })
 }
 
@@ -700,6 +804,7 @@ fn parse_pd_pool6(
     value: &Value,
     path: &str,
     next_pool_id: &mut u32,
+    defs: &[OptionDef6],
 ) -> Option<PdPool6> {
     let map = as_map(f, value, path)?;
     f.check_keys(map, path, Scope::PdPool6);
@@ -762,7 +867,13 @@ fn parse_pd_pool6(
         delegated_len,
         excluded_prefix,
         pool_id,
-        options: parse_option_data6(f, map.get("option-data"), &format!("{path}.option-data")),
+        options: parse_option_data6(
+            f,
+            map.get("option-data"),
+            &format!("{path}.option-data"),
+            defs,
+        ),
+        classes: parse_class_lists(f, map, path),
     })
 }
 
@@ -841,7 +952,142 @@ fn parse_server_id(f: &mut Findings, map: &Map<String, Value>, path: &str) -> Se
     out
 }
 
-fn parse_option_data6(f: &mut Findings, value: Option<&Value>, path: &str) -> OptionSet6 {
+/// Dhcp6 `option-def` (ARM 10.2.12): 16-bit codes; a standard dhcp6 option cannot be
+/// redefined; names and codes unique per space. Type checks are the Dhcp4 parser's.
+fn parse_option_defs6(f: &mut Findings, value: Option<&Value>, path: &str) -> Vec<OptionDef6> {
+    let mut defs: Vec<OptionDef6> = Vec::new();
+    let Some(value) = value else {
+        return defs;
+    };
+    let Some(list) = value.as_array() else {
+        f.error(path, format!("expected a list, found {}", json_type(value)));
+        return defs;
+    };
+    for (i, item) in list.iter().enumerate() {
+        if let Some(def) = parse_option_def6(f, item, &format!("{path}[{i}]"), &defs) {
+            defs.push(def);
+        }
+    }
+    defs
+}
+
+fn parse_option_def6(
+    f: &mut Findings,
+    value: &Value,
+    path: &str,
+    earlier: &[OptionDef6],
+) -> Option<OptionDef6> {
+    let map = as_map(f, value, path)?;
+    f.check_keys(map, path, Scope::OptionDef);
+    for key in ["name", "code", "type"] {
+        if !map.contains_key(key) {
+            f.error(path, format!("mandatory '{key}' parameter is missing"));
+        }
+    }
+    let space = f
+        .str_at(map, "space", path)
+        .unwrap_or(DHCP6_SPACE)
+        .to_string();
+    if !is_valid_space_name(&space) {
+        f.error(
+            format!("{path}.space"),
+            format!("'{space}' is not a valid option space name"),
+        );
+    }
+    let name = f.str_at(map, "name", path).and_then(|n| {
+        if is_valid_option_name(n) {
+            Some(n.to_string())
+        } else {
+            f.error(
+                format!("{path}.name"),
+                format!("'{n}' is not a valid option name"),
+            );
+            None
+        }
+    });
+    let code = f
+        .int_in(map, "code", path, 1, 65535)
+        .and_then(|c| u16::try_from(c).ok())
+        .and_then(|c| {
+            let standard = std_option6_def(c).is_some() || SERVER_MANAGED_V6_CODES.contains(&c);
+            if space == DHCP6_SPACE && standard {
+                f.error(
+                    format!("{path}.code"),
+                    format!("unable to override definition of option '{c}' in standard option space 'dhcp6'"),
+                );
+                return None;
+            }
+            Some(c)
+        });
+    let option_type = f
+        .str_at(map, "type", path)
+        .and_then(|t| match OptionType::from_name(t) {
+            Some(ty) => Some(ty),
+            None => {
+                f.error(
+                    format!("{path}.type"),
+                    format!("'{t}' is not an option data type"),
+                );
+                None
+            }
+        });
+    let array = f.bool_at(map, "array", path).unwrap_or(false);
+    let record_text = f.str_at(map, "record-types", path).unwrap_or("");
+    let encapsulate = f
+        .str_at(map, "encapsulate", path)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    if let Some(e) = &encapsulate {
+        if !is_valid_space_name(e) {
+            f.error(
+                format!("{path}.encapsulate"),
+                format!("'{e}' is not a valid option space name"),
+            );
+        }
+        if array {
+            f.error(
+                format!("{path}.encapsulate"),
+                "an option that encapsulates an option space cannot be an array",
+            );
+        }
+    }
+    let option_type = option_type?;
+    let record_types = check_def_types(f, path, option_type, array, record_text)?;
+    let (name, code) = (name?, code?);
+    if let Some(other) = earlier.iter().find(|d| d.space == space && d.code == code) {
+        f.error(
+            format!("{path}.code"),
+            format!(
+                "option code {code} is already defined in space '{space}' (as '{}')",
+                other.name
+            ),
+        );
+        return None;
+    }
+    if earlier.iter().any(|d| d.space == space && d.name == name) {
+        f.error(
+            format!("{path}.name"),
+            format!("option name '{name}' is already defined in space '{space}'"),
+        );
+        return None;
+    }
+    Some(OptionDef6 {
+        name,
+        code,
+        space,
+        option_type,
+        array,
+        record_types,
+        encapsulate,
+    })
+}
+
+fn parse_option_data6(
+    f: &mut Findings,
+    value: Option<&Value>,
+    path: &str,
+    defs: &[OptionDef6],
+) -> OptionSet6 {
     let mut set = OptionSet6::default();
     let Some(value) = value else {
         return set;
@@ -851,14 +1097,46 @@ fn parse_option_data6(f: &mut Findings, value: Option<&Value>, path: &str) -> Op
         return set;
     };
     for (i, item) in list.iter().enumerate() {
-        if let Some(o) = parse_one_option6(f, item, &format!("{path}[{i}]")) {
+        if let Some(o) = parse_one_option6(f, item, &format!("{path}[{i}]"), defs) {
             set.options.push(o);
         }
     }
     set
 }
 
-fn parse_one_option6(f: &mut Findings, value: &Value, path: &str) -> Option<ConfiguredOption6> {
+/// A definition the encoder can use: a standard one or an `option-def` entry.
+enum Def6<'a> {
+    Std(&'static crate::options::defs6::StdOption6Def),
+    Custom(&'a OptionDef6),
+}
+
+impl Def6<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Def6::Std(d) => d.name,
+            Def6::Custom(d) => &d.name,
+        }
+    }
+    fn code(&self) -> u16 {
+        match self {
+            Def6::Std(d) => d.code,
+            Def6::Custom(d) => d.code,
+        }
+    }
+    fn view(&self) -> crate::options::defs::DefView<'_> {
+        match self {
+            Def6::Std(d) => d.view(),
+            Def6::Custom(d) => d.view(),
+        }
+    }
+}
+
+fn parse_one_option6(
+    f: &mut Findings,
+    value: &Value,
+    path: &str,
+    defs: &[OptionDef6],
+) -> Option<ConfiguredOption6> {
     let map = as_map(f, value, path)?;
     f.check_keys(map, path, Scope::OptionData);
     let space = f
@@ -866,7 +1144,8 @@ fn parse_one_option6(f: &mut Findings, value: &Value, path: &str) -> Option<Conf
         .unwrap_or(DHCP6_SPACE)
         .to_string();
     if space != DHCP6_SPACE {
-        // Sub-option spaces (s46-*, vendor-*) need option-def / encapsulation, not done yet.
+        // Sub-option spaces (s46-*, vendor-*, custom encapsulated spaces) need encapsulation,
+        // not done yet for DHCPv6.
         f.unsupported.push(PathIssue::new(
             format!("{path}.space"),
             format!("option space '{space}' not supported yet"),
@@ -878,21 +1157,35 @@ fn parse_one_option6(f: &mut Findings, value: &Value, path: &str) -> Option<Conf
     if map.get("code").is_some() && code.is_none() {
         return None;
     }
+    let by_code = |c: u16| {
+        std_option6_def(c).map(Def6::Std).or_else(|| {
+            defs.iter()
+                .find(|d| d.space == DHCP6_SPACE && d.code == c)
+                .map(Def6::Custom)
+        })
+    };
+    let by_name = |n: &str| {
+        std_option6_def_by_name(n).map(Def6::Std).or_else(|| {
+            defs.iter()
+                .find(|d| d.space == DHCP6_SPACE && d.name == n)
+                .map(Def6::Custom)
+        })
+    };
     let def = match (code, name) {
         (Some(c), n) => {
-            let def = std_option6_def(c);
-            if let (Some(d), Some(n)) = (def, n) {
-                if d.name != n {
-                    f.error(format!("{path}.name"), format!("option name '{n}' does not match the definition of code {c}: 'dhcp6.{}'", d.name));
+            let def = by_code(c);
+            if let (Some(d), Some(n)) = (&def, n) {
+                if d.name() != n {
+                    f.error(format!("{path}.name"), format!("option name '{n}' does not match the definition of code {c}: 'dhcp6.{}'", d.name()));
                     return None;
                 }
             }
             def
         }
-        (None, Some(n)) => match std_option6_def_by_name(n) {
+        (None, Some(n)) => match by_name(n) {
             Some(d) => Some(d),
             None => {
-                f.error(format!("{path}.name"), format!("unknown option '{n}' in space 'dhcp6' (no standard definition; option-def is not supported yet)"));
+                f.error(format!("{path}.name"), format!("unknown option '{n}' in space 'dhcp6' (no standard or option-def definition)"));
                 return None;
             }
         },
@@ -901,18 +1194,18 @@ fn parse_one_option6(f: &mut Findings, value: &Value, path: &str) -> Option<Conf
             return None;
         }
     };
-    let code = code.or(def.map(|d| d.code))?;
+    let code = code.or(def.as_ref().map(Def6::code))?;
     if SERVER_MANAGED_V6_CODES.contains(&code) {
         f.error(format!("{path}.code"), format!("option {code} is managed by the server itself and cannot be configured (ARM 10.2.11 table 2)"));
         return None;
     }
     let data = f.str_at(map, "data", path).unwrap_or("");
     let csv_format = f.bool_at(map, "csv-format", path);
-    let payload = match def {
+    let payload = match &def {
         Some(d) if csv_format.unwrap_or(true) => encode::encode_csv(&d.view(), data),
         Some(d) => encode::decode_hex(data).and_then(|b| encode::check_wire(&d.view(), &b).map(|()| b)),
         None if csv_format == Some(false) => encode::decode_hex(data),
-        None => Err(format!("option code {code} in space 'dhcp6' has no definition; give its data as hex with \"csv-format\": false")),
+        None => Err(format!("option code {code} in space 'dhcp6' has no definition; give its data as hex with \"csv-format\": false, or define it in option-def")),
     };
     match payload {
         Ok(bytes) if bytes.len() <= usize::from(u16::MAX) => Some(ConfiguredOption6 {

@@ -141,13 +141,12 @@ fn unknown_keys_are_errors_and_unimplemented_keys_are_named() {
     assert_eq!(errs, vec!["Dhcp6.bogus: unknown key".to_string()]);
     let loaded = load(r#"{"Dhcp6": {"reservations": [{"duid": "01:02"}], "subnet4": []}}"#);
     assert!(loaded.is_err(), "subnet4 is not a Dhcp6 key");
-    let loaded =
-        load(r#"{"Dhcp6": {"client-classes": [{"name": "a"}]}}"#).map_err(|e| e.to_string());
+    let loaded = load(r#"{"Dhcp6": {"mac-sources": ["duid"]}}"#).map_err(|e| e.to_string());
     let Ok(loaded) = loaded else {
         panic!("{loaded:?}")
     };
     assert_eq!(loaded.unsupported.len(), 1);
-    assert_eq!(loaded.unsupported[0].path, "Dhcp6.client-classes");
+    assert_eq!(loaded.unsupported[0].path, "Dhcp6.mac-sources");
 }
 
 #[test]
@@ -234,4 +233,163 @@ fn generated_llt_duid_counts_seconds_from_2000_and_keeps_configured_parts() {
         ..ServerIdConfig::default()
     };
     assert_eq!(ll.generate_duid(&[1, 2], 0), vec![0, 3, 0, 1, 0xaa]);
+}
+
+const RESV6: &str = r#"{ "Dhcp6": {
+    "host-reservation-identifiers": [ "duid", "hw-address" ],
+    "option-def": [ { "name": "greeting", "code": 1234, "type": "string" },
+                    { "name": "pair", "code": 1235, "type": "record", "record-types": "uint16, ipv6-address" } ],
+    "option-data": [ { "name": "greeting", "data": "hi" }, { "code": 1235, "data": "7, 2001:db8::1" } ],
+    "reservations": [ { "hw-address": "aa:bb:cc:dd:ee:ff", "hostname": "g" } ],
+    "client-classes": [
+        { "name": "a", "test": "option[greeting].text == 'hi'", "preferred-lifetime": 100,
+          "valid-lifetime": 200, "max-valid-lifetime": 300 },
+        { "name": "b", "test": "member('a') and relay6[0].peeraddr == fe80::1",
+          "only-if-required": true, "option-data": [ { "name": "dns-servers", "data": "2001:db8::9" } ] } ],
+    "shared-networks": [ { "name": "n", "reservations-global": true, "reservations-out-of-pool": true,
+        "client-classes": [ "a" ],
+        "subnet6": [ { "id": 3, "subnet": "2001:db8:1::/64", "reservations-in-subnet": false,
+            "evaluate-additional-classes": [ "b" ],
+            "pools": [ { "pool": "2001:db8:1::/120", "client-classes": [ "a" ] } ],
+            "pd-pools": [ { "prefix": "2001:db8:8000::", "prefix-len": 48, "delegated-len": 56,
+                            "client-class": "KNOWN" } ],
+            "reservations": [ { "duid": "01:02:03", "ip-addresses": [ "2001:db8:1::5", "2001:db8:1::6" ],
+                                "prefixes": [ "2001:db8:9::/64" ], "client-classes": [ "a" ],
+                                "option-data": [ { "name": "greeting", "data": "yo" } ] } ] } ] } ]
+} }"#;
+
+#[test]
+fn reservations_classes_and_option_defs_load_with_their_flags_inherited() {
+    let loaded = load(RESV6).unwrap_or_else(|e| panic!("{e}"));
+    let c = &loaded.config;
+    use crate::HostIdentifierType as T;
+    assert_eq!(c.host_reservation_identifiers, vec![T::Duid, T::HwAddress]);
+    assert_eq!(c.reservations.len(), 1);
+    assert_eq!(
+        c.reservations[0].identifier.bytes,
+        vec![0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]
+    );
+    let s = &c.subnets[0];
+    assert!(s.reservations_global && s.reservations_out_of_pool && !s.reservations_in_subnet);
+    let r = &s.reservations[0];
+    assert_eq!(r.identifier.kind, T::Duid);
+    assert_eq!(r.ip_addresses, vec![a("2001:db8:1::5"), a("2001:db8:1::6")]);
+    assert_eq!(r.prefixes, vec![(a("2001:db8:9::"), 64)]);
+    assert_eq!(r.client_classes, vec!["a".to_string()]);
+    assert_eq!(r.options.get(1234).map(|o| &o.data[..]), Some(&b"yo"[..]));
+    assert_eq!(s.classes.additional, vec!["b".to_string()]);
+    assert_eq!(s.pools[0].classes.guard, vec!["a".to_string()]);
+    assert_eq!(s.pd_pools[0].classes.guard, vec!["KNOWN".to_string()]);
+    assert_eq!(c.shared_networks[0].classes.guard, vec!["a".to_string()]);
+    assert_eq!(c.client_classes.len(), 2);
+    let a_class = &c.client_classes[0];
+    assert_eq!(
+        a_class.preferred.map(|l| (l.min, l.default, l.max)),
+        Some((100, 100, 100))
+    );
+    assert_eq!(
+        a_class.valid.map(|l| (l.min, l.default, l.max)),
+        Some((200, 200, 300))
+    );
+    assert!(c.client_classes[1].only_in_additional_list);
+    assert_eq!(c.option_defs.len(), 2);
+    assert_eq!(
+        c.global_options.get(1234).map(|o| &o.data[..]),
+        Some(&b"hi"[..])
+    );
+    let pair = c.global_options.get(1235).map(|o| o.data.to_vec());
+    let mut want = vec![0, 7];
+    want.extend_from_slice(&a("2001:db8::1").octets());
+    assert_eq!(pair, Some(want));
+    // The subnet's scoped options hold none of the global ones.
+    assert!(s.scoped_options.is_empty());
+    assert!(s.options.get(1234).is_some());
+}
+
+#[test]
+fn bad_reservations_classes_and_option_defs_are_rejected_at_their_json_path() {
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{"Dhcp6": {"subnet6": [{"id": 1, "subnet": "2001:db8::/64", "reservations": [{"duid": "01", "hw-address": "aa:bb"}]}]}}"#,
+            "Dhcp6.subnet6[0].reservations[0]: 'hw-address' and 'duid' are mutually exclusive",
+        ),
+        (
+            r#"{"Dhcp6": {"subnet6": [{"id": 1, "subnet": "2001:db8::/64", "reservations": [{"duid": "01", "ip-addresses": ["2001:db9::1"]}]}]}}"#,
+            "Dhcp6.subnet6[0].reservations[0].ip-addresses[0]: 2001:db9::1 is outside subnet 2001:db8::/64",
+        ),
+        (
+            r#"{"Dhcp6": {"subnet6": [{"id": 1, "subnet": "2001:db8::/64", "reservations": [{"duid": "01", "ip-addresses": ["2001:db8::1"]}, {"duid": "02", "ip-addresses": ["2001:db8::1"]}]}]}}"#,
+            "Dhcp6.subnet6[0].reservations[1].ip-addresses[0]: already reserved by Dhcp6.subnet6[0].reservations[0]",
+        ),
+        (
+            r#"{"Dhcp6": {"subnet6": [{"id": 1, "subnet": "2001:db8::/64", "reservations": [{"duid": "01"}, {"duid": "01"}]}]}}"#,
+            "Dhcp6.subnet6[0].reservations[1].duid: this duid is already reserved by Dhcp6.subnet6[0].reservations[0]",
+        ),
+        (
+            r#"{"Dhcp6": {"reservations": [{"duid": "01", "prefixes": ["2001:db8::1/64"]}]}}"#,
+            "Dhcp6.reservations[0].prefixes[0]: 2001:db8::1/64 is not a prefix: bits are set beyond its length",
+        ),
+        (
+            r#"{"Dhcp6": {"reservations": [{"circuit-id": "01"}]}}"#,
+            "Dhcp6.reservations[0].circuit-id: unknown key",
+        ),
+        (
+            r#"{"Dhcp6": {"host-reservation-identifiers": ["client-id"]}}"#,
+            "Dhcp6.host-reservation-identifiers[0]: 'client-id' is not a DHCPv6 host identifier type (expected hw-address, duid or flex-id)",
+        ),
+        (
+            r#"{"Dhcp6": {"client-classes": [{"name": "a", "test": "option[23].hex =="}]}}"#,
+            "Dhcp6.client-classes[0].test: expression 'option[23].hex ==':",
+        ),
+        (
+            r#"{"Dhcp6": {"client-classes": [{"name": "a", "test": "member('b')"}, {"name": "b"}]}}"#,
+            "Dhcp6.client-classes[0].test: expression 'member('b')' depends on class 'b', which is not defined before this class",
+        ),
+        (
+            r#"{"Dhcp6": {"client-classes": [{"name": "a", "test": "pkt4.mac == 0x01"}]}}"#,
+            "Dhcp6.client-classes[0].test:",
+        ),
+        (
+            r#"{"Dhcp6": {"client-classes": [{"name": "a", "next-server": "1.2.3.4"}]}}"#,
+            "Dhcp6.client-classes[0].next-server: unknown key",
+        ),
+        (
+            r#"{"Dhcp6": {"client-classes": [{"name": "a", "option-def": []}]}}"#,
+            "Dhcp6.client-classes[0].option-def: unknown key",
+        ),
+        (
+            r#"{"Dhcp6": {"client-classes": [{"name": "a", "min-valid-lifetime": 10, "max-valid-lifetime": 5, "valid-lifetime": 7}]}}"#,
+            "Dhcp6.client-classes[0].valid-lifetime: min-valid-lifetime (10) is greater than max-valid-lifetime (5)",
+        ),
+        (
+            r#"{"Dhcp6": {"option-def": [{"name": "dns", "code": 23, "type": "ipv6-address"}]}}"#,
+            "Dhcp6.option-def[0].code: unable to override definition of option '23' in standard option space 'dhcp6'",
+        ),
+        (
+            r#"{"Dhcp6": {"option-def": [{"name": "x", "code": 70000, "type": "string"}]}}"#,
+            "Dhcp6.option-def[0].code: 70000 is out of range 1..65535",
+        ),
+        (
+            r#"{"Dhcp6": {"option-def": [{"name": "x", "code": 1000, "type": "uint8"}], "option-data": [{"name": "x", "data": "300"}]}}"#,
+            "Dhcp6.option-data[0].data:",
+        ),
+        (
+            r#"{"Dhcp6": {"option-data": [{"name": "greeting", "data": "x"}]}}"#,
+            "Dhcp6.option-data[0].name: unknown option 'greeting' in space 'dhcp6' (no standard or option-def definition)",
+        ),
+    ];
+    for (cfg, want) in cases {
+        let errs = errors(cfg);
+        assert!(
+            errs.iter().any(|e| e.starts_with(want)),
+            "{cfg}\nwant {want}\ngot {errs:?}"
+        );
+    }
+    // flex-id is named as not supported yet, not silently ignored.
+    let loaded = load(r#"{"Dhcp6": {"host-reservation-identifiers": ["flex-id", "duid"]}}"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        loaded.unsupported.first().map(|u| u.path.as_str()),
+        Some("Dhcp6.host-reservation-identifiers[0]")
+    );
 }

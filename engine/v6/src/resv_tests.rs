@@ -1,0 +1,374 @@
+//! Host reservations (ARM 10.3), client classes (ARM 16) and option-def (ARM 10.2.12) in the
+//! DHCPv6 engine, in memory, with dhcproto building the client messages and decoding the
+//! replies (the helpers are the parent module's).
+
+use super::*;
+
+fn unknown(code: u16, data: &[u8]) -> DhcpOption {
+    DhcpOption::Unknown(d6::UnknownOption::new(
+        OptionCode::from(code),
+        data.to_vec(),
+    ))
+}
+
+fn unknown_of(m: &Message, code: u16) -> Option<Vec<u8>> {
+    m.opts().iter().find_map(|o| match o {
+        DhcpOption::Unknown(u) if u16::from(u.code()) == code => Some(u.data().to_vec()),
+        _ => None,
+    })
+}
+
+fn dns_of(m: &Message) -> Option<Vec<Ipv6Addr>> {
+    match m.opts().get(OptionCode::DomainNameServers) {
+        Some(DhcpOption::DomainNameServers(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn prefixes_of(opts: &d6::DhcpOptions) -> Vec<(Ipv6Addr, u8, u32, u32)> {
+    opts.iter()
+        .filter_map(|o| match o {
+            DhcpOption::IAPrefix(x) => Some((
+                x.prefix_ip,
+                x.prefix_len,
+                x.preferred_lifetime,
+                x.valid_lifetime,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Solicit then Request with one IA_NA (IAID 1) and one IA_PD (IAID 2); returns the Reply.
+fn dora(s: &mut V6Shard<MemorySink>, client: u8, extra: &[DhcpOption]) -> Message {
+    let mut opts = vec![iana(1, &[]), iapd(2, &[]), oro(&[23])];
+    opts.extend(extra.iter().cloned());
+    let adv = send(
+        s,
+        &client_msg(d6::MessageType::Solicit, client, opts.clone()),
+        NOW,
+    );
+    let adv = adv.unwrap_or_else(|| panic!("no Advertise for client {client}"));
+    let na = addrs_of(&ianas(&adv)[0].opts);
+    let pd = iapds(&adv)
+        .first()
+        .map(|x| prefixes_of(&x.opts))
+        .unwrap_or_default();
+    let mut req = vec![server_id(), oro(&[23])];
+    req.push(iana(1, &na.iter().map(|x| (x.0, 0, 0)).collect::<Vec<_>>()));
+    req.push(iapd(2, &pd.iter().map(|x| (x.0, x.1)).collect::<Vec<_>>()));
+    req.extend(extra.iter().cloned());
+    send(s, &client_msg(d6::MessageType::Request, client, req), NOW)
+        .unwrap_or_else(|| panic!("no Reply for client {client}"))
+}
+
+fn na_of(m: &Message) -> Vec<(Ipv6Addr, u32, u32)> {
+    ianas(m)
+        .first()
+        .map(|x| addrs_of(&x.opts))
+        .unwrap_or_default()
+}
+
+fn na_status(m: &Message) -> Option<d6::Status> {
+    ianas(m).first().and_then(|x| status_of(&x.opts))
+}
+
+const RESV: &str = r#"{ "Dhcp6": {
+    "preferred-lifetime": 3000, "valid-lifetime": 4000,
+    "option-data": [ { "name": "dns-servers", "data": "2001:db8::53" } ],
+    "subnet6": [ {
+        "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+        "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::102" } ],
+        "pd-pools": [ { "prefix": "2001:db8:8000::", "prefix-len": 48, "delegated-len": 56 } ],
+        "reservations": [
+          { "duid": "00:03:00:01:02:00:00:00:00:05",
+            "ip-addresses": [ "2001:db8:1::100" ],
+            "prefixes": [ "2001:db8:8000:4200::/56" ],
+            "hostname": "host5.example.org",
+            "option-data": [ { "name": "dns-servers", "data": "2001:db8::5" } ] },
+          { "duid": "00:03:00:01:02:00:00:00:00:06",
+            "ip-addresses": [ "2001:db8:1::9:1" ] },
+          { "hw-address": "02:00:00:00:00:07", "ip-addresses": [ "2001:db8:1::7:7" ] }
+        ] } ]
+} }"#;
+
+#[test]
+fn a_reserved_duid_gets_its_in_pool_address_and_prefix_hostname_and_options() {
+    let p = prepared(RESV);
+    let mut s = shard(&p);
+    let rep = dora(&mut s, 5, &[]);
+    assert_eq!(na_of(&rep), vec![(a("2001:db8:1::100"), 3000, 4000)]);
+    let pd = prefixes_of(&iapds(&rep)[0].opts);
+    assert_eq!(pd, vec![(a("2001:db8:8000:4200::"), 56, 3000, 4000)]);
+    // The host's dns-servers win over the global ones (ARM 10.3.4).
+    assert_eq!(dns_of(&rep), Some(vec![a("2001:db8::5")]));
+    let rec = s.sink_mut().records.clone();
+    assert_eq!(rec.len(), 2, "{rec:?}");
+    assert!(rec
+        .iter()
+        .all(|l| l.hostname.as_deref() == Some("host5.example.org")));
+    assert_eq!(stat(&s, "subnet[1].assigned-nas"), 1);
+    assert_eq!(stat(&s, "subnet[1].assigned-pds"), 1);
+    // Renewal keeps the reservation.
+    let renew = client_msg(
+        d6::MessageType::Renew,
+        5,
+        vec![server_id(), iana(1, &[(a("2001:db8:1::100"), 0, 0)])],
+    );
+    let rep = send(&mut s, &renew, NOW + 10).unwrap_or_else(|| panic!("no Reply"));
+    assert_eq!(na_of(&rep), vec![(a("2001:db8:1::100"), 3000, 4000)]);
+}
+
+#[test]
+fn out_of_pool_and_hw_address_reservations_are_handed_out() {
+    let p = prepared(RESV);
+    let mut s = shard(&p);
+    let rep = dora(&mut s, 6, &[]);
+    assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::9:1"));
+    // DUID-LL 00:03:00:01:02:00:00:00:00:07 carries link-layer address 02:00:00:00:00:07.
+    let rep = dora(&mut s, 7, &[]);
+    assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::7:7"));
+    // Unreserved clients get the global dns-servers and a dynamic address.
+    let rep = dora(&mut s, 1, &[]);
+    assert_eq!(dns_of(&rep), Some(vec![a("2001:db8::53")]));
+    assert_ne!(na_of(&rep)[0].0, a("2001:db8:1::100"));
+}
+
+#[test]
+fn no_other_client_gets_an_in_pool_reserved_address_or_prefix_even_as_a_hint() {
+    let p = prepared(RESV);
+    let mut s = shard(&p);
+    // The pool has three addresses, one reserved: two clients get the other two, the third
+    // gets NoAddrsAvail.
+    let mut got = Vec::new();
+    for client in 1..=2 {
+        let rep = dora(&mut s, client, &[]);
+        got.push(na_of(&rep)[0].0);
+    }
+    got.sort();
+    assert_eq!(got, vec![a("2001:db8:1::101"), a("2001:db8:1::102")]);
+    let sol = client_msg(
+        d6::MessageType::Solicit,
+        3,
+        vec![
+            iana(1, &[(a("2001:db8:1::100"), 0, 0)]),
+            iapd(2, &[(a("2001:db8:8000:4200::"), 56)]),
+        ],
+    );
+    let adv = send(&mut s, &sol, NOW).unwrap_or_else(|| panic!("no Advertise"));
+    assert_eq!(na_status(&adv), Some(d6::Status::NoAddrsAvail));
+    let pd = prefixes_of(&iapds(&adv)[0].opts);
+    assert_eq!(pd.len(), 1);
+    assert_ne!(pd[0].0, a("2001:db8:8000:4200::"), "reserved prefix hinted");
+}
+
+#[test]
+fn reservation_flags_and_identifier_order_decide_which_reservations_count() {
+    // hw-address is not looked up when only duid is listed.
+    let cfg = RESV.replace(
+        "\"preferred-lifetime\": 3000,",
+        "\"preferred-lifetime\": 3000, \"host-reservation-identifiers\": [ \"duid\" ],",
+    );
+    let p = prepared(&cfg);
+    let mut s = shard(&p);
+    assert_ne!(na_of(&dora(&mut s, 7, &[]))[0].0, a("2001:db8:1::7:7"));
+    assert_eq!(na_of(&dora(&mut s, 6, &[]))[0].0, a("2001:db8:1::9:1"));
+    // reservations-in-subnet false: subnet reservations are ignored and the in-pool one is
+    // dynamic again.
+    let cfg = RESV.replace(
+        "\"interface\": \"eth0\",",
+        "\"interface\": \"eth0\", \"reservations-in-subnet\": false,",
+    );
+    let p = prepared(&cfg);
+    let mut s = shard(&p);
+    assert_eq!(na_of(&dora(&mut s, 1, &[]))[0].0, a("2001:db8:1::100"));
+    let rep = dora(&mut s, 5, &[]);
+    assert_eq!(
+        dns_of(&rep),
+        Some(vec![a("2001:db8::53")]),
+        "no host options"
+    );
+    let pd = prefixes_of(&iapds(&rep)[0].opts);
+    assert_ne!(pd[0].0, a("2001:db8:8000:4200::"));
+    // Global reservations apply where reservations-global is set.
+    let global = r#"{ "Dhcp6": {
+        "reservations-global": true,
+        "reservations": [ { "duid": "00:03:00:01:02:00:00:00:00:08",
+                            "ip-addresses": [ "2001:db8:1::8:8" ], "hostname": "g8" } ],
+        "subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+                       "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::1ff" } ] } ] } }"#;
+    let p = prepared(global);
+    let mut s = shard(&p);
+    assert_eq!(na_of(&dora(&mut s, 8, &[]))[0].0, a("2001:db8:1::8:8"));
+    let p = prepared(&global.replace("\"reservations-global\": true,", ""));
+    let mut s = shard(&p);
+    assert_ne!(na_of(&dora(&mut s, 8, &[]))[0].0, a("2001:db8:1::8:8"));
+}
+
+/// ARM 10.3.2: host A holds an address that is then reserved for host B. B gets another
+/// address; A is moved on renewal (old address listed with lifetimes 0); B gets its
+/// reservation on its own renewal.
+#[test]
+fn a_conflicting_lease_is_moved_at_renewal_and_the_reserved_host_gets_it_next() {
+    let before = RESV.replace("\"ip-addresses\": [ \"2001:db8:1::100\" ],", "");
+    let p = prepared(&before);
+    let mut s = shard(&p);
+    let held = lease_one(&mut s, 1, NOW);
+    assert_eq!(held, a("2001:db8:1::100"));
+    let leases = s.sink_mut().records.clone();
+    // The reservation is added (a restart with the lease log).
+    let p = prepared(RESV);
+    let mut s = shard(&p);
+    assert_eq!(s.load_leases(leases, NOW), 0, "the held lease is kept");
+    assert_eq!(stat(&s, "subnet[1].assigned-nas"), 1);
+    let rep = dora(&mut s, 5, &[]);
+    let temp = na_of(&rep)[0].0;
+    assert_ne!(temp, held, "the reserved host must not get a held address");
+    // Host A renews: a new address, and the reserved one with lifetimes 0.
+    let renew = client_msg(
+        d6::MessageType::Renew,
+        1,
+        vec![server_id(), iana(1, &[(held, 0, 0)])],
+    );
+    let rep = send(&mut s, &renew, NOW + 100).unwrap_or_else(|| panic!("no Reply"));
+    let got = na_of(&rep);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.contains(&(held, 0, 0)), "{got:?}");
+    let moved = got
+        .iter()
+        .find(|x| x.2 > 0)
+        .map(|x| x.0)
+        .unwrap_or_else(|| panic!("{got:?}"));
+    assert_ne!(moved, held);
+    assert_ne!(moved, temp);
+    // Host B renews its temporary address and is moved onto its reservation.
+    let renew = client_msg(
+        d6::MessageType::Renew,
+        5,
+        vec![server_id(), iana(1, &[(temp, 0, 0)])],
+    );
+    let rep = send(&mut s, &renew, NOW + 200).unwrap_or_else(|| panic!("no Reply"));
+    let got = na_of(&rep);
+    assert!(got.contains(&(held, 3000, 4000)), "{got:?}");
+    assert!(got.contains(&(temp, 0, 0)), "{got:?}");
+    // Two active address leases now: A's new one and B's reservation.
+    assert_eq!(stat(&s, "subnet[1].assigned-nas"), 2);
+    let last = s.sink_mut().records.last().cloned();
+    assert_eq!(
+        last.map(|l| (l.addr, l.client_id.map(|c| c.as_bytes().to_vec()))),
+        Some((IpAddr::V6(held), Some(duid(5))))
+    );
+}
+
+const CLASSES: &str = r#"{ "Dhcp6": {
+    "preferred-lifetime": 3000, "valid-lifetime": 4000,
+    "option-def": [ { "name": "greeting", "code": 1234, "type": "string" } ],
+    "option-data": [ { "name": "dns-servers", "data": "2001:db8::53" },
+                     { "name": "greeting", "data": "hello" } ],
+    "client-classes": [
+      { "name": "DROP", "test": "substring(option[1].hex, 9, 1) == 0x03" },
+      { "name": "nine", "test": "substring(option[1].hex, 9, 1) == 0x09",
+        "preferred-lifetime": 300, "valid-lifetime": 500,
+        "option-data": [ { "name": "dns-servers", "data": "2001:db8::9" } ] },
+      { "name": "VENDOR_CLASS_acme",
+        "option-data": [ { "name": "greeting", "data": "acme" } ] },
+      { "name": "gold", "option-data": [ { "code": 1234, "data": "gold" } ] },
+      { "name": "known-late", "test": "member('KNOWN') and option[greeting].exists" },
+      { "name": "extra", "only-in-additional-list": true, "test": "member('ALL')",
+        "option-data": [ { "name": "sntp-servers", "data": "2001:db8::123", "always-send": true } ] },
+      { "name": "relayed", "test": "relay6[0].option[18].text == 'port-7' and relay6[0].peeraddr == fe80::42" }
+    ],
+    "subnet6": [ {
+        "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+        "evaluate-additional-classes": [ "extra" ],
+        "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::10f", "client-classes": [ "nine" ] },
+                   { "pool": "2001:db8:1::200 - 2001:db8:1::20f", "client-classes": [ "UNKNOWN" ] },
+                   { "pool": "2001:db8:1::300 - 2001:db8:1::30f", "client-classes": [ "KNOWN" ] } ],
+        "reservations": [ { "duid": "00:03:00:01:02:00:00:00:00:04", "client-classes": [ "gold" ] } ] },
+      { "id": 2, "subnet": "2001:db8:2::/64", "interface-id": "port-7",
+        "client-classes": [ "relayed" ],
+        "pools": [ { "pool": "2001:db8:2::10 - 2001:db8:2::11" } ] } ]
+} }"#;
+
+#[test]
+fn class_guarded_pools_serve_only_their_class_with_its_options_and_lifetimes() {
+    let p = prepared(CLASSES);
+    let mut s = shard(&p);
+    let rep = dora(&mut s, 9, &[]);
+    let na = na_of(&rep);
+    assert_eq!(
+        na,
+        vec![(a("2001:db8:1::100"), 300, 500)],
+        "class lifetimes"
+    );
+    assert_eq!(
+        dns_of(&rep),
+        Some(vec![a("2001:db8::9")]),
+        "class over global"
+    );
+    let rep = dora(&mut s, 1, &[]);
+    assert_eq!(na_of(&rep)[0], (a("2001:db8:1::200"), 3000, 4000));
+    assert_eq!(dns_of(&rep), Some(vec![a("2001:db8::53")]));
+    // The additional class's always-send option is in both replies.
+    assert!(has_code(rep.opts(), 31));
+}
+
+#[test]
+fn drop_class_drops_and_counts_in_pkt6_receive_drop() {
+    let p = prepared(CLASSES);
+    let mut s = shard(&p);
+    let sol = client_msg(d6::MessageType::Solicit, 3, vec![iana(1, &[])]);
+    assert!(send(&mut s, &sol, NOW).is_none());
+    assert_eq!(stat(&s, "pkt6-receive-drop"), 1);
+    assert_eq!(stat(&s, "pkt6-solicit-received"), 1);
+    assert!(send(
+        &mut s,
+        &client_msg(d6::MessageType::Solicit, 2, vec![iana(1, &[])]),
+        NOW
+    )
+    .is_some());
+}
+
+#[test]
+fn known_host_classes_vendor_class_and_option_def_options() {
+    let p = prepared(CLASSES);
+    let mut s = shard(&p);
+    // Client 4 has a reservation (no address) naming class gold: KNOWN pool, gold's option.
+    let ask = oro(&[23, 1234]);
+    let rep = dora(&mut s, 4, std::slice::from_ref(&ask));
+    assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::300"));
+    assert_eq!(unknown_of(&rep, 1234), Some(b"gold".to_vec()));
+    // An unknown client with vendor class "acme" (enterprise 9, one tuple).
+    let vendor = unknown(16, &[0, 0, 0, 9, 0, 4, b'a', b'c', b'm', b'e']);
+    let rep = dora(&mut s, 1, &[ask.clone(), vendor]);
+    assert_eq!(unknown_of(&rep, 1234), Some(b"acme".to_vec()));
+    assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::200"), "not KNOWN");
+    // Nobody's class: the global option-def'd option.
+    let rep = dora(&mut s, 2, std::slice::from_ref(&ask));
+    assert_eq!(unknown_of(&rep, 1234), Some(b"hello".to_vec()));
+}
+
+#[test]
+fn relay6_expressions_and_subnet_guards() {
+    let p = prepared(CLASSES);
+    let mut s = shard(&p);
+    let inner = encode(&client_msg(d6::MessageType::Solicit, 1, vec![iana(1, &[])]));
+    let fwd = relay_forward(&inner, 0, a("2001:db8:2::1"), LL, &[(18, b"port-7")]);
+    let (_, bytes) =
+        send_raw(&mut s, &relay_meta(), &fwd, NOW).unwrap_or_else(|| panic!("no reply"));
+    let (_, inner) = open_relay_reply(&bytes);
+    assert_eq!(na_of(&decode(&inner))[0].0, a("2001:db8:2::10"));
+    // Another peer address behind the same relay port: not in class "relayed", so subnet
+    // 2's guard refuses it and there is no other subnet on that link.
+    let fwd = relay_forward(
+        &encode(&client_msg(d6::MessageType::Solicit, 2, vec![iana(1, &[])])),
+        0,
+        a("2001:db8:2::1"),
+        a("fe80::43"),
+        &[(18, b"port-7")],
+    );
+    let (_, bytes) =
+        send_raw(&mut s, &relay_meta(), &fwd, NOW).unwrap_or_else(|| panic!("no reply"));
+    let (_, inner) = open_relay_reply(&bytes);
+    assert_eq!(na_status(&decode(&inner)), Some(d6::Status::NoAddrsAvail));
+}
