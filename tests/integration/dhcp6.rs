@@ -655,3 +655,111 @@ fn sigkill_under_perfdhcp6_load_keeps_every_acknowledged_v6_lease() {
     assert_eq!(keys.len(), total, "no address or prefix held twice");
     assert_eq!(total as f64, nas + pds);
 }
+
+/// DIRECT_CONFIG with a reservation (ARM 10.3) for the DUID-LL 00:03:00:01:02:00:00:00:77:01:
+/// an in-pool address and an in-pool delegated prefix, a hostname, and its own dns-servers.
+const RESERVED_CONFIG: &str = r#"{
+  "Dhcp6": {
+    "interfaces-config": { "interfaces": [ "IFACE" ] },
+    "lease-database": { "type": "memfile", "persist": true, "name": "LEASES" },
+    "preferred-lifetime": 3000, "valid-lifetime": 4000, "renew-timer": 1000, "rebind-timer": 2000,
+    "option-data": [ { "name": "dns-servers", "data": "fd00:2::53" } ],
+    "subnet6": [ {
+      "id": 5, "subnet": "fd00:2::/64", "interface": "IFACE",
+      "pools": [ { "pool": "fd00:2::100 - fd00:2::1ff" } ],
+      "pd-pools": [ { "prefix": "fd00:2000::", "prefix-len": 40, "delegated-len": 56 } ],
+      "reservations": [ {
+        "duid": "00:03:00:01:02:00:00:00:77:01",
+        "ip-addresses": [ "fd00:2::1ab" ],
+        "prefixes": [ "fd00:20ab:cd00::/56" ],
+        "hostname": "reserved-host",
+        "option-data": [ { "name": "dns-servers", "data": "fd00:2::77" } ]
+      } ]
+    } ]
+  }
+}"#;
+
+#[test]
+fn dhclient6_with_a_reserved_duid_gets_its_reserved_address_prefix_and_options() {
+    let _g = serial();
+    let (srv, cli) = link("rv6");
+    let dir = TempDir::new("rv6");
+    let (cfg, _) = config(&dir, RESERVED_CONFIG, "v6srv0");
+    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
+    let server = Server::start6(&srv, &["-c", &cfg.to_string_lossy()], &env);
+    let d = &dir.0;
+    let script = dir.file(
+        "dhclient-script",
+        &format!(
+            "#!/bin/sh\nenv | sort >> {d}/env-$reason\nexit 0\n",
+            d = d.display()
+        ),
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    // dhclient takes its DUID from the lease file's default-duid (octal-escaped bytes).
+    let lf = dir.file(
+        "dhclient6.leases",
+        "default-duid \"\\000\\003\\000\\001\\002\\000\\000\\000\\167\\001\";\n",
+    );
+    let pf = d.join("dhclient6.pid");
+    let status = cli
+        .command(Path::new("dhclient"))
+        .args(["-6", "-N", "-P", "-1", "-v"])
+        .args(["-lf", &lf.to_string_lossy()])
+        .args(["-pf", &pf.to_string_lossy()])
+        .args(["-sf", &script.to_string_lossy()])
+        .arg("v6cli0")
+        .status()
+        .expect("dhclient (isc-dhcp-client)");
+    let bound_file = d.join("env-BOUND6");
+    wait_for(&bound_file, "BOUND6", 15);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut bound = String::new();
+    while Instant::now() < deadline {
+        bound = std::fs::read_to_string(&bound_file).unwrap_or_default();
+        if bound.contains("new_ip6_address=") && bound.contains("new_ip6_prefix=") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if let Ok(pid) = std::fs::read_to_string(&pf) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            // SAFETY: kill(2) on the dhclient this test started.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
+    assert!(status.success(), "dhclient -6 got no lease");
+    let output = server.stop();
+    assert_eq!(
+        env_value(&bound, "new_ip6_address"),
+        Some("fd00:2::1ab"),
+        "{bound}\n{output}"
+    );
+    assert_eq!(
+        env_value(&bound, "new_ip6_prefix"),
+        Some("fd00:20ab:cd00::/56"),
+        "{bound}\n{output}"
+    );
+    // dhclient -6 requests dns-servers: the host's value wins over the global one.
+    assert_eq!(
+        env_value(&bound, "new_dhcp6_name_servers"),
+        Some("fd00:2::77"),
+        "{bound}"
+    );
+    let (header, rows) = export(&cfg);
+    for (addr, kind) in [("fd00:2::1ab", "0"), ("fd00:20ab:cd00::", "2")] {
+        let row = rows
+            .iter()
+            .find(|r| {
+                column(&header, r, "address") == addr && column(&header, r, "lease_type") == kind
+            })
+            .unwrap_or_else(|| panic!("{addr} in the lease log:\n{rows:?}\n{output}"));
+        assert_eq!(column(&header, row, "hostname"), "reserved-host", "{row}");
+        assert_eq!(
+            column(&header, row, "duid"),
+            "00:03:00:01:02:00:00:00:77:01",
+            "{row}"
+        );
+    }
+}
