@@ -1092,7 +1092,7 @@ impl<S: LeaseSink> Core<S> {
         let mut retired = None;
         let replace = match (existing, reserved) {
             (Some(k), Some((v, _))) => k.0 != v,
-            (Some(k), None) => self.reserved_for_other(p, c, k),
+            (Some(k), None) => self.reserved_for_other(p, c, k) || !self.admitted(p, c, k),
             (None, _) => false,
         };
         let keep = match existing {
@@ -1360,10 +1360,12 @@ impl<S: LeaseSink> Core<S> {
         };
         // ARM 10.3.2: a lease on another host's reserved value, or a client whose own
         // reservation is free again, is moved: the new value, and the old one with lifetimes 0.
+        // So is a lease whose pool or subnet no longer admits the client's classes (ARM 16.6,
+        // 16.7: guards hold at renewal too, as engine/v4 does).
         let better = c.host.is_some_and(|(_, h)| {
             !h.reserves(key.0, pd) && self.pick_reserved(p, c, h, ia.iaid, pd).is_some()
         });
-        if better || self.reserved_for_other(p, c, key) {
+        if better || self.reserved_for_other(p, c, key) || !self.admitted(p, c, key) {
             return self.obtain(p, c, ia, pd, true, w);
         }
         let Some(e) = self.table.get(key) else {
@@ -1616,6 +1618,20 @@ impl<S: LeaseSink> Core<S> {
         if let Some(e) = self.table.get_mut(key) {
             e.lease.hostname = lease.hostname;
         }
+    }
+
+    /// Whether the pool and subnet of the lease at `key` admit the packet's classes. A value
+    /// the client's own reservation names is always admitted (host reservations are not
+    /// guarded).
+    fn admitted(&self, p: &Prepared6, c: &IaCtx<'_>, key: LeaseKey) -> bool {
+        let Some(e) = self.table.get(key) else {
+            return true;
+        };
+        if c.host.is_some_and(|(_, h)| h.reserves(key.0, key.1)) {
+            return true;
+        }
+        let pool_ok = p.pools.get(e.pool as usize).is_none_or(|x| c.pool_ok(x));
+        pool_ok && c.subnet_ok(p, e.subnet as usize)
     }
 
     /// Whether `key` is a value reserved in its subnet for hosts other than the client's

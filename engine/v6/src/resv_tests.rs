@@ -372,3 +372,35 @@ fn relay6_expressions_and_subnet_guards() {
     let (_, inner) = open_relay_reply(&bytes);
     assert_eq!(na_status(&decode(&inner)), Some(d6::Status::NoAddrsAvail));
 }
+
+/// Guards hold at renewal: a client whose classes no longer fit its lease's pool is moved to
+/// a pool that admits it, with the old address listed at lifetime 0 (ARM 16.7).
+#[test]
+fn a_renewing_client_that_left_its_pools_class_is_moved_to_an_admitting_pool() {
+    let cfg = r#"{ "Dhcp6": {
+        "preferred-lifetime": 3000, "valid-lifetime": 4000,
+        "client-classes": [ { "name": "acme", "test": "substring(option[16].hex, 6, 4) == 'acme'" } ],
+        "subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+            "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::10f", "client-classes": [ "acme" ] },
+                       { "pool": "2001:db8:1::200 - 2001:db8:1::20f" } ] } ] } }"#;
+    let p = prepared(cfg);
+    let mut s = shard(&p);
+    let vendor = unknown(16, &[0, 0, 0, 9, 0, 4, b'a', b'c', b'm', b'e']);
+    let rep = dora(&mut s, 1, std::slice::from_ref(&vendor));
+    let held = na_of(&rep)[0].0;
+    assert_eq!(held, a("2001:db8:1::100"));
+    // Still acme: the renewal extends.
+    let renew = |with: Vec<DhcpOption>| {
+        let mut o = vec![server_id(), iana(1, &[(held, 0, 0)])];
+        o.extend(with);
+        client_msg(d6::MessageType::Renew, 1, o)
+    };
+    let rep = send(&mut s, &renew(vec![vendor]), NOW + 10).unwrap_or_else(|| panic!("no Reply"));
+    assert_eq!(na_of(&rep), vec![(held, 3000, 4000)]);
+    // No longer acme: moved to the open pool.
+    let rep = send(&mut s, &renew(vec![]), NOW + 20).unwrap_or_else(|| panic!("no Reply"));
+    let got = na_of(&rep);
+    assert!(got.contains(&(held, 0, 0)), "{got:?}");
+    assert!(got.contains(&(a("2001:db8:1::200"), 3000, 4000)), "{got:?}");
+    assert_eq!(stat(&s, "subnet[1].assigned-nas"), 1);
+}
