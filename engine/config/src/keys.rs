@@ -504,12 +504,12 @@ const CONTROL_SOCKET: &[(&str, KeyStatus)] = &[
     ("comment", S),
 ];
 
-/// Inside `client-classes` (ARM 16.4). Template classes (`template-test`) and the
-/// `offer-lifetime` of a class are not supported yet.
+/// Inside `client-classes` (ARM 16.4). The `offer-lifetime` of a class is not supported yet
+/// (nor is the global one).
 const CLIENT_CLASS: &[(&str, KeyStatus)] = &[
     ("name", S),
     ("test", S),
-    ("template-test", U),
+    ("template-test", S),
     ("only-if-required", S),
     ("only-in-additional-list", S),
     ("option-data", S),

@@ -840,17 +840,38 @@ fn class_guards_and_additional_lists_parse_in_every_scope() {
 }
 
 #[test]
-fn template_classes_are_reported_not_supported() {
+fn template_classes_are_checked() {
     let loaded = load(
         r#""host-reservation-identifiers": ["hw-address", "flex-id"],
            "client-classes": [{ "name": "t", "template-test": "option[60].text" }],
            "reservations": [{ "flex-id": "'abc'" }]"#,
     )
     .unwrap();
-    let lines: Vec<String> = loaded.unsupported.iter().map(|i| i.to_string()).collect();
+    assert!(loaded.unsupported.is_empty(), "{:?}", loaded.unsupported);
+    assert_eq!(
+        loaded.config.client_classes[0].template_test.as_deref(),
+        Some("option[60].text")
+    );
+    assert_error(
+        r#""client-classes": [{ "name": "t", "template-test": "option[60].exists" }]"#,
+        "Dhcp4.client-classes[0].template-test: expression 'option[60].exists' evaluates to a boolean; a template-test must yield a string",
+    );
+    assert_error(
+        r#""client-classes": [{ "name": "t", "test": "option[60].exists", "template-test": "'a'" }]"#,
+        "Dhcp4.client-classes[0].template-test: 'test' and 'template-test' are mutually exclusive",
+    );
+    let additional = load(
+        r#""client-classes": [{ "name": "t", "template-test": "'a'", "only-in-additional-list": true }]"#,
+    )
+    .unwrap();
+    let lines: Vec<String> = additional
+        .unsupported
+        .iter()
+        .map(|i| i.to_string())
+        .collect();
     assert_eq!(
         lines,
-        ["Dhcp4.client-classes[0].template-test: not supported yet"]
+        ["Dhcp4.client-classes[0].template-test: a template class evaluated only in additional lists is not supported yet"]
     );
 }
 

@@ -795,3 +795,63 @@ fn flex_id_reservations_match_the_evaluated_identifier_expression() {
     let a = dora(&mut s, mac(1), &[vendor("cam1-north")], NOW).yiaddr();
     assert_ne!(a, ip("10.0.0.30"));
 }
+
+#[test]
+fn template_classes_spawn_their_classes_in_config_order() {
+    // ARM 16.4.1: "Client-ID" spawns SPAWN_Client-ID_<first 3 bytes of option 61>; the packet
+    // is in the spawned class and in the template. A defined class of a spawned name is
+    // associated that way (its options win over the template's); a spawned name used only by
+    // a pool guard works too.
+    let p = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 4000,
+        "client-classes": [
+            { "name": "Client-ID", "template-test": "substring(option[61].hex, 0, 3)",
+              "option-data": [ { "name": "domain-name-servers", "data": "10.7.7.7" },
+                               { "name": "ntp-servers", "data": "10.7.7.123" } ] },
+            { "name": "SPAWN_Client-ID_foo",
+              "option-data": [ { "name": "domain-name-servers", "data": "10.8.8.8" } ] },
+            { "name": "after", "test": "member('Client-ID') and not member('SPAWN_Client-ID_foo')",
+              "next-server": "10.9.9.1" }
+        ],
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.19", "client-classes": [ "SPAWN_Client-ID_bar" ] },
+                       { "pool": "10.0.0.20 - 10.0.0.29" } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    let cid = |v: &[u8]| DhcpOption::ClientIdentifier(v.to_vec());
+    let ntp = |m: &Message| match m.opts().get(OptionCode::NtpServers) {
+        Some(DhcpOption::NtpServers(v)) => Some(v.clone()),
+        _ => None,
+    };
+    // "foo…": the defined spawned class's DNS, the template's NTP; "after" sees the spawned
+    // class (evaluated after the template, in config order) and stays out.
+    let foo = dora(&mut s, mac(1), &[cid(b"foo-1")], NOW);
+    assert_eq!(dns(&foo), Some(vec![ip("10.8.8.8")]));
+    assert_eq!(ntp(&foo), Some(vec![ip("10.7.7.123")]));
+    assert_eq!(foo.siaddr(), Ipv4Addr::UNSPECIFIED);
+    assert!(
+        (20..=29).contains(&foo.yiaddr().octets()[3]),
+        "{}",
+        foo.yiaddr()
+    );
+    // "bar…": spawns a class nobody defines but the pool guard names: that pool; the
+    // template's options; "after" matches.
+    let bar = dora(&mut s, mac(2), &[cid(b"bar-2")], NOW);
+    assert!(
+        (10..=19).contains(&bar.yiaddr().octets()[3]),
+        "{}",
+        bar.yiaddr()
+    );
+    assert_eq!(dns(&bar), Some(vec![ip("10.7.7.7")]));
+    assert_eq!(bar.siaddr(), ip("10.9.9.1"));
+    // No option 61: the template yields "", which spawns nothing: no template options and not
+    // in the template class either.
+    let none = dora(&mut s, mac(3), &[], NOW);
+    assert_eq!(dns(&none), None);
+    assert_eq!(none.siaddr(), Ipv4Addr::UNSPECIFIED);
+    assert!(
+        (20..=29).contains(&none.yiaddr().octets()[3]),
+        "{}",
+        none.yiaddr()
+    );
+}

@@ -89,6 +89,22 @@ pub struct ClassTable {
     /// Whether any class can give a packet options or fields (else replies take the
     /// pre-merged pool tables as they are).
     pub any_effect: bool,
+    /// Template classes (`template-test`, ARM 16.4.1), evaluated in config order among the
+    /// tests (they sit in `early` / `late` too).
+    templates: Vec<Template>,
+}
+
+/// A template class: its `template-test` yields the variable part of the class it spawns,
+/// `SPAWN_<name>_<value>` (ARM 16.4, 16.4.1).
+pub struct Template {
+    class: ClassIdx,
+    program: Program,
+    /// The spawned names the config knows of, by value: classes it defines (a regular
+    /// class named like a spawned one is how ARM 16.4.1 associates it with the packet) and
+    /// names it refers to in guards, `member()`, additional lists and reservations, which
+    /// are made classes without test or options so that they are ordinary members. Other
+    /// values spawn a class nothing could ever look at.
+    spawned: HashMap<Box<[u8]>, ClassIdx>,
 }
 
 impl ClassTable {
@@ -130,7 +146,86 @@ impl ClassTable {
             t.by_name.insert(def.name.clone(), idx);
             t.defs.push(def);
         }
+        t.add_templates(cfg, &resolve);
         t
+    }
+
+    /// ARM 16.4.1: compiles each `template-test`, puts the template among the tests in config
+    /// order, and resolves the spawned names the config can observe (see [`Template`]).
+    fn add_templates(&mut self, cfg: &Dhcp4Config, resolve: &dyn Fn(&str) -> Option<u16>) {
+        let referenced = referenced_class_names(cfg, self);
+        for c in &cfg.client_classes {
+            let (Some(expr), Some(class)) = (c.template_test.as_deref(), self.index_of(&c.name))
+            else {
+                continue;
+            };
+            // Checked when the config was parsed (a string expression); one that does not
+            // compile here (it cannot) spawns nothing.
+            let Ok(program) =
+                corelease_classify::compile_with(expr, corelease_classify::Universe::V4, resolve)
+            else {
+                continue;
+            };
+            let prefix = format!("SPAWN_{}_", c.name);
+            let mut names: Vec<String> = self
+                .by_name
+                .keys()
+                .filter(|n| n.starts_with(&prefix))
+                .map(|n| n.to_string())
+                .collect();
+            names.extend(
+                referenced
+                    .iter()
+                    .filter(|n| n.starts_with(&prefix) && self.index_of(n).is_none())
+                    .cloned(),
+            );
+            let mut spawned = HashMap::default();
+            for name in names {
+                let idx = match self.index_of(&name) {
+                    Some(i) => i,
+                    None => {
+                        let Ok(i) = ClassIdx::try_from(self.defs.len()) else {
+                            break;
+                        };
+                        let def = self.build_def(&spawned_class(&name), resolve);
+                        self.by_name.insert(def.name.clone(), i);
+                        self.defs.push(def);
+                        i
+                    }
+                };
+                if let Some(value) = name.get(prefix.len()..) {
+                    spawned.insert(value.as_bytes().into(), idx);
+                }
+            }
+            let after_host = program.depends_on_known()
+                || program.member_classes().any(|m| {
+                    m == "KNOWN"
+                        || m == "UNKNOWN"
+                        || self
+                            .index_of(m)
+                            .and_then(|i| self.def(i))
+                            .is_some_and(|d| d.after_host)
+                });
+            if let Some(d) = self.defs.get_mut(usize::from(class)) {
+                d.after_host = after_host;
+            }
+            let list = if after_host {
+                &mut self.late
+            } else {
+                &mut self.early
+            };
+            let at = list.partition_point(|&i| i < class);
+            list.insert(at, class);
+            self.templates.push(Template {
+                class,
+                program,
+                spawned,
+            });
+        }
+    }
+
+    fn template(&self, class: ClassIdx) -> Option<&Template> {
+        self.templates.iter().find(|t| t.class == class)
     }
 
     fn build_def(&self, c: &ClientClass, resolve: &dyn Fn(&str) -> Option<u16>) -> ClassDef {
@@ -424,8 +519,39 @@ impl Classifier<'_> {
                 if self.eval(program, state, scratch) {
                     state.assign(i);
                 }
+            } else {
+                self.spawn(i, state, scratch);
             }
         }
+    }
+
+    /// ARM 16.4.1: a template class's `template-test` value v spawns `SPAWN_<name>_<v>`
+    /// (its defined class, assigned first: its options win over the template's), and the
+    /// packet joins the template class too. An empty value spawns nothing.
+    fn spawn(&self, template: ClassIdx, state: &mut PacketClasses, scratch: &mut Scratch) {
+        let Some(t) = self.table.template(template) else {
+            return;
+        };
+        let membership = Membership {
+            table: self.table,
+            state,
+            host: self.host,
+        };
+        let mut ctx = V4Context::new(self.pkt, self.opts);
+        ctx.iface = self.env.iface;
+        ctx.src = self.env.src;
+        ctx.dst = self.env.dst;
+        ctx.known = state.known == Some(true);
+        ctx.classes = &membership;
+        let value = t.program.eval_string(&ctx, scratch);
+        if value.is_empty() {
+            return;
+        }
+        let spawned = t.spawned.get(value).copied();
+        if let Some(s) = spawned {
+            state.assign(s);
+        }
+        state.assign(template);
     }
 
     /// ARM 16.1.1 steps 8-9: the host lookup's outcome (KNOWN/UNKNOWN and the host's
@@ -455,6 +581,8 @@ impl Classifier<'_> {
                 if self.eval(program, state, scratch) {
                     state.assign(i);
                 }
+            } else {
+                self.spawn(i, state, scratch);
             }
         }
     }
@@ -500,5 +628,59 @@ impl Classifier<'_> {
             state,
             host: self.host,
         }
+    }
+}
+
+/// Every class name the config refers to outside class definitions, and in `member()` of the
+/// class tests: guards and additional lists of subnets, pools and shared networks, and the
+/// classes of reservations (for the spawned names of template classes, ARM 16.4.1).
+fn referenced_class_names(cfg: &Dhcp4Config, table: &ClassTable) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut lists = |l: &corelease_config::ClassLists| {
+        names.extend(l.guard.iter().chain(&l.additional).cloned());
+    };
+    for s in &cfg.subnets {
+        lists(&s.classes);
+        for p in &s.pools {
+            lists(&p.classes);
+        }
+    }
+    for n in &cfg.shared_networks {
+        lists(&n.classes);
+    }
+    let reservations = cfg
+        .subnets
+        .iter()
+        .flat_map(|s| &s.reservations)
+        .chain(&cfg.reservations);
+    for r in reservations {
+        names.extend(r.client_classes.iter().cloned());
+    }
+    for d in &table.defs {
+        if let Some(t) = &d.test {
+            names.extend(t.member_classes().map(str::to_string));
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The definition of a spawned class the config names but does not define: no test, no
+/// options, membership only.
+fn spawned_class(name: &str) -> ClientClass {
+    ClientClass {
+        name: name.to_string(),
+        test: None,
+        template_test: None,
+        only_in_additional_list: false,
+        options: Default::default(),
+        option_defs: Vec::new(),
+        next_server: None,
+        server_hostname: None,
+        boot_file_name: None,
+        valid_lifetime: None,
+        offer_lifetime: None,
+        user_context: None,
     }
 }

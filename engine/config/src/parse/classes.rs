@@ -117,6 +117,27 @@ pub(super) fn check_class_test_with(
     }
 }
 
+/// Compiles a class's `template-test` to check it (ARM 16.4): it must yield a string, the
+/// variable part of the spawned class's name.
+pub(super) fn check_template_test(
+    f: &mut Findings,
+    expr: &str,
+    path: &str,
+    option_defs: &[OptionDef],
+) {
+    let resolve = |name: &str| option_code_by_name(name, option_defs);
+    match corelease_classify::compile_with(expr, corelease_classify::Universe::V4, &resolve) {
+        Ok(p) if p.kind() == corelease_classify::ValueKind::String => {}
+        Ok(_) => f.error(
+            path.to_string(),
+            format!(
+                "expression '{expr}' evaluates to a boolean; a template-test must yield a string"
+            ),
+        ),
+        Err(e) => f.error(path.to_string(), format!("expression '{expr}': {e}")),
+    }
+}
+
 /// The code of a DHCPv4 option named in an expression: the standard names, then the
 /// `option-def` entries of the dhcp4 space (ARM 16.3 `option[name]`).
 pub fn option_code_by_name(name: &str, option_defs: &[OptionDef]) -> Option<u16> {
