@@ -59,7 +59,7 @@ table!(GLOBAL6, [
     "option-data" => S, "server-id" => S, "rapid-commit" => S,
     "expired-leases-processing" => S, "multi-threading" => S, "loggers" => S,
     "user-context" => S, "comment" => S,
-    "option-def" => S, "control-socket" => S, "control-sockets" => S, "hooks-libraries" => U,
+    "option-def" => S, "control-socket" => S, "control-sockets" => S, "hooks-libraries" => S,
     "hosts-database" => U, "hosts-databases" => U, "host-reservation-identifiers" => S,
     "client-classes" => S, "dhcp4o6-port" => U, "dhcp-queue-control" => U, "dhcp-ddns" => U,
     "sanity-checks" => U, "reservations" => S, "config-control" => U, "server-tag" => U,
@@ -155,7 +155,7 @@ pub(crate) const RELAY6: &[(&str, KeyStatus)] = &[("ip-addresses", S), ("ip-addr
 pub(crate) const RESERVATION6: &[(&str, KeyStatus)] = &[
     ("duid", S),
     ("hw-address", S),
-    ("flex-id", U),
+    ("flex-id", S),
     ("ip-addresses", S),
     ("prefixes", S),
     ("excluded-prefixes", U),

@@ -47,6 +47,9 @@ pub struct Dhcp6Config {
     pub client_classes: Vec<ClientClass6>,
     /// Global `option-def` (ARM 10.2.12).
     pub option_defs: Vec<OptionDef6>,
+    /// `libdhcp_flex_id.so`'s parameters (ARM 17.9), when that library is configured; its
+    /// expression is compiled for DHCPv6.
+    pub flex_id: Option<crate::model::FlexId>,
 }
 
 /// One DHCPv6 host reservation (ARM 10.3): one identifier (duid or hw-address), any number of

@@ -9,6 +9,7 @@
 //! them to another client) and a client holding one is moved away from it (ARM 10.3.2).
 
 use crate::prepared::{reply_options, ReplyOption6};
+use corelease_classify::Program;
 use corelease_config::{Dhcp6Config, HostIdentifierType, Reservation6, Subnet6};
 use corelease_wire::v6::Dhcp6Packet;
 // foldhash, not SipHash: identifiers are client-chosen, so the maps keep a per-process random
@@ -50,13 +51,17 @@ impl Host6 {
     }
 }
 
-/// Identifier types looked up in DHCPv6 (flex-id needs its hook and is refused at load).
-const KINDS: usize = 2;
+/// Identifier types looked up in DHCPv6: hw-address, duid, flex-id.
+const KINDS: usize = 3;
+
+/// The map slot of flex-id reservations.
+const FLEX_SLOT: usize = 2;
 
 fn kind_slot(kind: HostIdentifierType) -> Option<usize> {
     match kind {
         HostIdentifierType::HwAddress => Some(0),
         HostIdentifierType::Duid => Some(1),
+        HostIdentifierType::FlexId => Some(FLEX_SLOT),
         _ => None,
     }
 }
@@ -84,6 +89,8 @@ const OPT_CLIENT_LINKLAYER_ADDR: u16 = 79;
 pub struct PacketIds6<'a> {
     pub duid: Option<&'a [u8]>,
     pub hw: Option<&'a [u8]>,
+    /// What the flex_id library's expression made of the packet (ARM 17.9).
+    pub flex_id: Option<&'a [u8]>,
 }
 
 impl<'a> PacketIds6<'a> {
@@ -106,13 +113,21 @@ impl<'a> PacketIds6<'a> {
         PacketIds6 {
             duid,
             hw: from_relay.or_else(|| duid.and_then(duid_link_layer)),
+            flex_id: None,
         }
+    }
+
+    /// With the packet's flex-id; an empty one identifies nobody (ARM 17.9).
+    pub fn with_flex_id(mut self, flex_id: &'a [u8]) -> Self {
+        self.flex_id = (!flex_id.is_empty()).then_some(flex_id);
+        self
     }
 
     fn get(&self, slot: usize) -> Option<&'a [u8]> {
         match slot {
             0 => self.hw,
             1 => self.duid,
+            FLEX_SLOT => self.flex_id,
             _ => None,
         }
     }
@@ -142,6 +157,10 @@ pub struct HostTable6 {
     /// with the hosts they belong to (several when ip-reservations-unique is false): others
     /// must not get them (ARM 10.3.2). In-pool ones have their bit claimed at load.
     reserved: HashMap<(u128, bool), Box<[HostIdx]>>,
+    /// The flex_id library's `identifier-expression` (ARM 17.9), compiled for DHCPv6; None
+    /// unless the library is configured, flex-id is a `host-reservation-identifiers` type and
+    /// some reservation uses it (else there is nothing to evaluate it for).
+    pub flex_id: Option<Program>,
 }
 
 impl HostTable6 {
@@ -189,6 +208,24 @@ impl HostTable6 {
             .into_iter()
             .map(|(k, hosts)| (k, hosts.into_boxed_slice()))
             .collect();
+        let flex_used = t.order.contains(&FLEX_SLOT)
+            && std::iter::once(&t.global)
+                .chain(&t.subnets)
+                .any(|s| s.by_kind.get(FLEX_SLOT).is_some_and(|m| !m.is_empty()));
+        if flex_used {
+            let resolve =
+                |name: &str| corelease_config::option6_code_by_name(name, &cfg.option_defs);
+            // Checked when the config was parsed; one that does not compile here (it cannot)
+            // leaves flex-id reservations unmatched rather than failing.
+            t.flex_id = cfg.flex_id.as_ref().and_then(|f| {
+                corelease_classify::compile_with(
+                    &f.identifier_expression,
+                    corelease_classify::Universe::V6,
+                    &resolve,
+                )
+                .ok()
+            });
+        }
         t
     }
 

@@ -130,6 +130,8 @@ pub struct V6Shard<S: LeaseSink> {
     extra_classes: PacketClasses6,
     /// The expression evaluator's value stack.
     scratch: Scratch,
+    /// The flex-id of the packet being handled (ARM 17.9), reused.
+    flex_id: Vec<u8>,
 }
 
 /// The mutable part of a shard, apart from the shared configuration so both can be borrowed.
@@ -221,6 +223,8 @@ impl<S: LeaseSink> V6Shard<S> {
             pkt_classes: PacketClasses6::default(),
             extra_classes: PacketClasses6::default(),
             scratch: Scratch::new(),
+            // Room for any option's worth of identifier: grown only by a longer one.
+            flex_id: Vec::with_capacity(256),
         }
     }
 
@@ -578,11 +582,19 @@ impl<S: LeaseSink> V6Shard<S> {
                 })
             })
         });
+        // ARM 17.9: the flex_id library evaluates its expression for every packet (after the
+        // early classes, which `member()` may read).
+        self.flex_id.clear();
+        if let Some(program) = &p.hosts.flex_id {
+            let value = program.eval_string(&cls.view(&self.pkt_classes), &mut self.scratch);
+            self.flex_id.extend_from_slice(value);
+            tracing::debug!(target: "FLEX_ID_EXPRESSION_EVALUATED", size = value.len(), "flex-id evaluated for packet");
+        }
         // Host reservation lookup (ARM 10.3): the subnets of the link in order, then the
         // global reservations where the selected subnet allows them.
         let host = match (subnet, p.hosts.is_empty()) {
             (Some(s), false) => {
-                let ids = PacketIds6::of(outer, relays, duid);
+                let ids = PacketIds6::of(outer, relays, duid).with_flex_id(&self.flex_id);
                 p.candidates(s)
                     .filter(|&c| p.subnets.get(c).is_some_and(|sn| sn.reservations_in_subnet))
                     .find_map(|c| p.hosts.in_subnet(c, &ids))

@@ -404,3 +404,34 @@ fn a_renewing_client_that_left_its_pools_class_is_moved_to_an_admitting_pool() {
     assert!(got.contains(&(a("2001:db8:1::200"), 3000, 4000)), "{got:?}");
     assert_eq!(stat(&s, "subnet[1].assigned-nas"), 1);
 }
+
+/// flex-id (ARM 17.9): the flex_id library's expression, here the user-class option's
+/// payload after its 2-byte length, identifies the client; "" identifies nobody.
+#[test]
+fn flex_id_reservations_match_the_expression_value() {
+    let cfg = r#"{ "Dhcp6": {
+        "hooks-libraries": [ { "library": "/usr/lib/kea/hooks/libdhcp_flex_id.so",
+            "parameters": { "identifier-expression": "substring(option[15].hex, 2, all)" } } ],
+        "host-reservation-identifiers": [ "duid", "flex-id" ],
+        "subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+            "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::1ff" } ],
+            "reservations": [ { "flex-id": "'room-12'", "ip-addresses": [ "2001:db8:1::12" ] } ] } ] } }"#;
+    let p = prepared(cfg);
+    assert!(p.hosts.flex_id.is_some());
+    let mut s = shard(&p);
+    let user_class = |text: &[u8]| {
+        let mut v = (text.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(text);
+        unknown(15, &v)
+    };
+    let rep = dora(&mut s, 1, &[user_class(b"room-12")]);
+    assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::12"));
+    let rep = dora(&mut s, 2, &[user_class(b"room-13")]);
+    assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::100"));
+    // Without flex-id in host-reservation-identifiers nothing is evaluated or matched.
+    let p = prepared(&cfg.replace(", \"flex-id\"", ""));
+    assert!(p.hosts.flex_id.is_none());
+    let mut s = shard(&p);
+    let rep = dora(&mut s, 1, &[user_class(b"room-12")]);
+    assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::100"));
+}

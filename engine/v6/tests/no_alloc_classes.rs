@@ -1,4 +1,5 @@
-//! The hot path does not allocate per packet with client classes and host reservations
+//! The hot path does not allocate per packet with client classes, host reservations and a
+//! flex-id expression evaluated per packet
 //! (DESIGN.md "Nothing shared on the hot path"): 10 classes (option, relay6, member and KNOWN
 //! tests, class-guarded pools, additional classes) and 100 reservations, half of the clients
 //! reserved. After warm-up, Solicit/Request, Renew, Rebind and Information-request allocate
@@ -89,6 +90,9 @@ fn classified_and_reserved_clients_are_served_without_allocating() {
     }
     let cfg = format!(
         r#"{{ "Dhcp6": {{ "preferred-lifetime": 3000, "valid-lifetime": 4000,
+        "hooks-libraries": [ {{ "library": "libdhcp_flex_id.so",
+            "parameters": {{ "identifier-expression": "concat(substring(option[1].hex, 0, 6), 'x')" }} }} ],
+        "host-reservation-identifiers": [ "duid", "flex-id" ],
         "option-data": [ {{ "name": "dns-servers", "data": "2001:db8::53" }} ],
         "client-classes": [
           {{ "name": "c1", "test": "substring(option[1].hex, 0, 2) == 0x0003" }},
@@ -106,7 +110,7 @@ fn classified_and_reserved_clients_are_served_without_allocating() {
         "subnet6": [
           {{ "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
             "evaluate-additional-classes": [ "extra" ],
-            "reservations": [ {} ],
+            "reservations": [ {}, {{ "flex-id": "'nobody'" }} ],
             "pools": [ {{ "pool": "2001:db8:1::/112", "client-classes": [ "c1" ] }} ],
             "pd-pools": [ {{ "prefix": "2001:db8:8000::", "prefix-len": 40, "delegated-len": 56 }} ] }},
           {{ "id": 2, "subnet": "2001:db8:2::/64", "interface-id": "port", "client-classes": [ "c3" ],
@@ -124,6 +128,10 @@ fn classified_and_reserved_clients_are_served_without_allocating() {
     }];
     let prepared = Arc::new(Prepared6::new(&loaded.config, ifaces));
     let mut shard = V6Shard::new(prepared, &SERVER_DUID, 0, 1, NullSink);
+    assert!(
+        shard.prepared().hosts.flex_id.is_some(),
+        "flex-id is evaluated"
+    );
     let direct = Meta6 {
         src: SocketAddrV6::new(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2), 546, 0, 1),
         dst: Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2),

@@ -49,6 +49,19 @@ pub(super) fn parse_flex_id(
     path: &str,
     option_defs: &[OptionDef],
 ) -> Option<FlexId> {
+    let resolve = |name: &str| option_code_by_name(name, option_defs);
+    parse_flex_id_with(f, library, path, corelease_classify::Universe::V4, &resolve)
+}
+
+/// [`parse_flex_id`] for either universe (Dhcp6 compiles the expression for DHCPv6, with its
+/// own option names).
+pub(super) fn parse_flex_id_with(
+    f: &mut Findings,
+    library: &HookLibrary,
+    path: &str,
+    universe: corelease_classify::Universe,
+    resolve: &dyn Fn(&str) -> Option<u16>,
+) -> Option<FlexId> {
     let empty = Map::new();
     let params = match &library.parameters {
         None => &empty,
@@ -94,9 +107,8 @@ pub(super) fn parse_flex_id(
             return None;
         }
     };
-    let resolve = |name: &str| option_code_by_name(name, option_defs);
     let at = format!("{ppath}.identifier-expression");
-    match corelease_classify::compile_with(expr, corelease_classify::Universe::V4, &resolve) {
+    match corelease_classify::compile_with(expr, universe, resolve) {
         Ok(p) if p.kind() == corelease_classify::ValueKind::String => Some(FlexId {
             identifier_expression: expr.clone(),
         }),

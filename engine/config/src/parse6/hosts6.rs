@@ -4,8 +4,9 @@
 
 use super::*;
 
-/// `host-reservation-identifiers` of Dhcp6: hw-address, duid and flex-id (Kea's DHCPv6
-/// default order when absent: hw-address, duid).
+/// `host-reservation-identifiers` of Dhcp6: hw-address, duid and flex-id (flex-id matches
+/// through the flex_id library's expression, ARM 17.9). Kea's DHCPv6 default order when
+/// absent: hw-address, duid.
 pub(super) fn parse_identifier_types6(
     f: &mut Findings,
     map: &Map<String, Value>,
@@ -18,11 +19,14 @@ pub(super) fn parse_identifier_types6(
     for (i, v) in list.iter().enumerate() {
         let p = format!("{path}.host-reservation-identifiers[{i}]");
         match v.as_str().map(|s| (s, HostIdentifierType::from_key(s))) {
-            Some((_, Some(HostIdentifierType::FlexId))) => f.unsupported.push(PathIssue::new(
-                p,
-                "flex-id needs Kea's flex_id hook library, which is not supported yet",
-            )),
-            Some((_, Some(t @ (HostIdentifierType::HwAddress | HostIdentifierType::Duid)))) => {
+            Some((
+                _,
+                Some(
+                    t @ (HostIdentifierType::HwAddress
+                    | HostIdentifierType::Duid
+                    | HostIdentifierType::FlexId),
+                ),
+            )) => {
                 if types.contains(&t) {
                     f.error(p, format!("'{}' is listed twice", t.key()));
                 } else {

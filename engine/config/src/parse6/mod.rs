@@ -269,17 +269,43 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
         .map(|m| parse_server_id(f, m, &format!("{path}.server-id")))
         .unwrap_or_default();
     let control_sockets = parse_control_sockets(f, map, path);
-    let hooks_libraries = f
-        .list_at(map, "hooks-libraries", path)
-        .map(|list| {
-            list.iter()
-                .enumerate()
-                .filter_map(|(i, v)| {
-                    parse_hook_library(f, v, &format!("{path}.hooks-libraries[{i}]"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut hooks_libraries = Vec::new();
+    let mut flex_id = None;
+    if let Some(list) = f.list_at(map, "hooks-libraries", path) {
+        for (i, v) in list.iter().enumerate() {
+            let entry = format!("{path}.hooks-libraries[{i}]");
+            let Some(library) = parse_hook_library(f, v, &entry) else {
+                continue;
+            };
+            if is_flex_id_library(&library.library) {
+                // ARM 17.9: flex_id is implemented natively, for DHCPv6 as for DHCPv4.
+                let ignore_iaid = library
+                    .parameters
+                    .as_ref()
+                    .and_then(|p| p.get("ignore-iaid"))
+                    .and_then(Value::as_bool);
+                if ignore_iaid == Some(true) {
+                    f.unsupported.push(PathIssue::new(
+                        format!("{entry}.parameters.ignore-iaid"),
+                        "not supported yet",
+                    ));
+                }
+                let resolve = |n: &str| option6_code_by_name(n, &option_defs);
+                flex_id = parse_flex_id_with(
+                    f,
+                    &library,
+                    &entry,
+                    corelease_classify::Universe::V6,
+                    &resolve,
+                );
+                continue;
+            }
+            // The DHCPv6 hook points are not in the engine yet: other libraries are named.
+            f.unsupported
+                .push(PathIssue::new(entry, "not supported yet for DHCPv6"));
+            hooks_libraries.push(library);
+        }
+    }
 
     let reservations = f
         .list_at(map, "reservations", path)
@@ -321,6 +347,7 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
         ip_reservations_unique,
         client_classes,
         option_defs,
+        flex_id,
     }
 }
 

@@ -385,11 +385,43 @@ fn bad_reservations_classes_and_option_defs_are_rejected_at_their_json_path() {
             "{cfg}\nwant {want}\ngot {errs:?}"
         );
     }
-    // flex-id is named as not supported yet, not silently ignored.
-    let loaded = load(r#"{"Dhcp6": {"host-reservation-identifiers": ["flex-id", "duid"]}}"#)
-        .unwrap_or_else(|e| panic!("{e}"));
+    // flex-id: the library's expression is compiled for DHCPv6 at load.
+    let flex = |expr: &str, extra: &str| {
+        format!(
+            r#"{{"Dhcp6": {{"host-reservation-identifiers": ["flex-id", "duid"],
+            "hooks-libraries": [{{"library": "libdhcp_flex_id.so",
+                "parameters": {{"identifier-expression": "{expr}"{extra}}}}}],
+            "reservations": [{{"flex-id": "'abc'", "ip-addresses": ["2001:db8::1"]}}]}}}}"#
+        )
+    };
+    let loaded = load(&flex("relay6[0].option[18].hex", "")).unwrap_or_else(|e| panic!("{e}"));
+    let c = &loaded.config;
+    assert_eq!(
+        c.host_reservation_identifiers,
+        vec![
+            crate::HostIdentifierType::FlexId,
+            crate::HostIdentifierType::Duid
+        ]
+    );
+    assert_eq!(c.reservations[0].identifier.bytes, b"abc".to_vec());
+    assert!(c.hooks_libraries.is_empty() && c.flex_id.is_some());
+    assert!(loaded.unsupported.is_empty(), "{:?}", loaded.unsupported);
+    let errs = errors(&flex("pkt4.mac", ""));
+    assert!(
+        errs.iter().any(|e| e.starts_with(
+            "Dhcp6.hooks-libraries[0].parameters.identifier-expression: expression 'pkt4.mac'"
+        )),
+        "{errs:?}"
+    );
+    let errs = errors(&flex("option[1].exists", ""));
+    assert!(
+        errs.iter().any(|e| e.contains("evaluates to a boolean")),
+        "{errs:?}"
+    );
+    let loaded =
+        load(&flex("option[1].hex", r#", "ignore-iaid": true"#)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         loaded.unsupported.first().map(|u| u.path.as_str()),
-        Some("Dhcp6.host-reservation-identifiers[0]")
+        Some("Dhcp6.hooks-libraries[0].parameters.ignore-iaid")
     );
 }
