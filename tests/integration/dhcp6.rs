@@ -763,3 +763,101 @@ fn dhclient6_with_a_reserved_duid_gets_its_reserved_address_prefix_and_options()
         );
     }
 }
+
+/// perfdhcp -6 (relayed, two shards) against a pool of 256 addresses and 256 delegated /48s
+/// of which the first 40 of each are reserved for other DUIDs: every client is served and no
+/// client gets a reserved address or prefix, whichever shard serves it (the reservation's bit
+/// is claimed at load in the pool bitmap all shards share, ARM 10.3).
+#[test]
+fn perfdhcp6_never_gets_an_in_pool_reserved_address_or_prefix() {
+    let _g = serial();
+    let ns = NetNs::new("rp6");
+    let dir = TempDir::new("rp6");
+    let reservations: Vec<String> = (0..40u32)
+        .map(|i| {
+            format!(
+                r#"{{ "duid": "00:03:00:01:aa:bb:cc:00:00:{i:02x}", "ip-addresses": [ "fd00:1::{:x}" ], "prefixes": [ "fd00:1000:{i:x}::/48" ] }}"#,
+                0x1000 + i
+            )
+        })
+        .collect();
+    let template = format!(
+        r#"{{ "Dhcp6": {{
+        "interfaces-config": {{ "interfaces": [ "lo" ] }},
+        "lease-database": {{ "type": "memfile", "persist": true, "name": "LEASES" }},
+        "multi-threading": {{ "enable-multi-threading": true, "thread-pool-size": 2 }},
+        "preferred-lifetime": 3000, "valid-lifetime": 4000,
+        "subnet6": [ {{
+          "id": 9, "subnet": "fd00:1::/64", "relay": {{ "ip-addresses": [ "::1" ] }},
+          "pools": [ {{ "pool": "fd00:1::1000 - fd00:1::10ff" }} ],
+          "pd-pools": [ {{ "prefix": "fd00:1000::", "prefix-len": 40, "delegated-len": 48 }} ],
+          "reservations": [ {} ] }} ] }} }}"#,
+        reservations.join(",\n")
+    );
+    let (cfg, _) = config(&dir, &template, "lo");
+    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
+    let cfg_s = cfg.to_string_lossy().into_owned();
+    let server = Server::start6(&ns, &["-c", &cfg_s, "-p", "5548"], &env);
+    let report = run_perfdhcp(
+        &ns,
+        &[
+            "-6",
+            "-A",
+            "1",
+            "-e",
+            "address-and-prefix",
+            "-r",
+            "100",
+            "-R",
+            "200",
+            "-n",
+            "200",
+            "-p",
+            "20",
+            "-u",
+            "-l",
+            "::1",
+            "-L",
+            "547",
+            "-N",
+            "5548",
+            "::1",
+        ],
+    );
+    let output = server.stop();
+    let ctx = format!("{report}\n{output}");
+    let sent_s = perfdhcp_value(&report, "SOLICIT-ADVERTISE", "sent packets").unwrap_or(0.0);
+    let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
+    assert!(sent_s >= 190.0, "{ctx}");
+    assert!(replies >= 0.98 * sent_s, "{ctx}");
+    let (header, rows) = export(&cfg);
+    let mut addrs = 0;
+    let mut prefixes = 0;
+    for row in &rows {
+        let addr: std::net::Ipv6Addr = column(&header, row, "address")
+            .parse()
+            .unwrap_or_else(|_| panic!("{row}"));
+        let seg = addr.segments();
+        match column(&header, row, "lease_type") {
+            "0" => {
+                addrs += 1;
+                assert!(seg[7] >= 0x1028, "reserved address {addr} leased: {row}");
+            }
+            "2" => {
+                prefixes += 1;
+                assert!(seg[2] >= 0x28, "reserved prefix {addr} leased: {row}");
+            }
+            other => panic!("lease type {other}: {row}"),
+        }
+    }
+    assert!(addrs as f64 >= 0.98 * sent_s, "{addrs} addresses\n{ctx}");
+    assert!(
+        prefixes as f64 >= 0.98 * sent_s,
+        "{prefixes} prefixes\n{ctx}"
+    );
+    assert_eq!(
+        shutdown_stat(&output, "subnet[9].assigned-nas"),
+        addrs,
+        "{ctx}"
+    );
+}
