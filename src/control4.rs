@@ -4,207 +4,35 @@
 //! (`ShardHandler::on_wake`); the control thread waits for the answer. Counters are read
 //! from the shards' published atomics. Nothing here runs on the packet path.
 
+use crate::reload::{reload_shards, RunningConfig};
 use crate::server4::{Dhcp4Handler, ShardStore};
+use crate::shard_jobs::ShardJobs;
 use corelease_config::{Dhcp4Config, Loaded};
 use corelease_control::{Backend, LeaseQuery, LeaseUpdate, MetricsWriter, UpdateError};
-use corelease_shard::{Runtime, ShardWaker};
+use corelease_shard::Runtime;
 use corelease_storage::NullSink;
 use corelease_types::{Lease, SubnetId};
 use corelease_v4::{
-    InterfaceInfo, LeaseCommandError, LeaseUpdated, Ports, Prepared4, ReloadBuild, ShardStats4,
+    InterfaceInfo, LeaseCommandError, LeaseUpdated, Ports, Prepared4, ShardStats4, V4Shard,
 };
 use serde_json::{json, Map, Value};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
-
-/// Work for one shard, run on its thread with its handler and the current time (Unix secs).
-pub type ShardJob = Box<dyn FnOnce(&mut Dhcp4Handler, u64) + Send>;
-
-/// How long the control thread waits for a shard to answer (a shard answers between batches,
-/// within about a millisecond when idle).
-const SHARD_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How long shards wait for each other at a reload's rendezvous points: pausing takes a
-/// batch (microseconds to milliseconds); the fix-ups after it take about a microsecond per
-/// lease changed since the last catch-up.
-const PAUSE_TIMEOUT: Duration = Duration::from_secs(2);
-const REBUILD_TIMEOUT: Duration = Duration::from_secs(10);
-/// Points of a reload's rendezvous: all paused, all forgot their stale copies, all caught up.
-const RENDEZVOUS_POINTS: usize = 3;
-
-/// Leases a shard copies for a reload in one job: about a millisecond of its time (a hash
-/// lookup and a clone per lease), so packets wait at most that long behind one chunk.
-const RELOAD_COPY_CHUNK: usize = 8192;
-/// Catch-up rounds before the switch: each takes the changes since the previous one off the
-/// shards; stop once a round brought fewer than RELOAD_CATCH_UP_ENOUGH per shard, since the
-/// switch then fixes up about as many (under load the changes per round shrink with the
-/// round's length: the copy takes longest, the rounds after it milliseconds).
-const RELOAD_CATCH_UP_ROUNDS: usize = 4;
-const RELOAD_CATCH_UP_ENOUGH: usize = 256;
-
-/// Sections a reload cannot change: sockets, shard count and lease storage are set up once
-/// (DESIGN.md: shard sockets are never closed at run time).
-const RESTART_ONLY: &[&str] = &[
-    "interfaces-config",
-    "multi-threading",
-    "lease-database",
-    "control-socket",
-    "control-sockets",
-];
-
-/// A barrier of several points for config reload: every shard arrives at point 0 (all
-/// paused), then at each later point in turn (the switch's steps). A shard that waits past
-/// the timeout aborts the reload for all; the last point once complete cannot be aborted,
-/// so either every shard switches or none does.
-pub struct Rendezvous {
-    shards: usize,
-    state: Mutex<([usize; RENDEZVOUS_POINTS], bool)>,
-    cv: Condvar,
-}
-
-impl Rendezvous {
-    pub fn new(shards: usize) -> Rendezvous {
-        Rendezvous {
-            shards,
-            state: Mutex::new(([0; RENDEZVOUS_POINTS], false)),
-            cv: Condvar::new(),
-        }
-    }
-
-    /// Arrives at `point` (0 ..= 2); true once every shard has, false if the reload aborted.
-    pub fn arrive(&self, point: usize) -> bool {
-        let timeout = if point == 0 {
-            PAUSE_TIMEOUT
-        } else {
-            REBUILD_TIMEOUT
-        };
-        let deadline = Instant::now() + timeout;
-        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if st.1 {
-            return false;
-        }
-        if let Some(n) = st.0.get_mut(point) {
-            *n += 1;
-        }
-        self.cv.notify_all();
-        loop {
-            if st.0.get(point).is_some_and(|n| *n >= self.shards) {
-                return true;
-            }
-            if st.1 {
-                return false;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                st.1 = true;
-                self.cv.notify_all();
-                return false;
-            }
-            st = self
-                .cv
-                .wait_timeout(st, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-    }
-}
-
-/// How long a job held its shard: wall time, and the shard thread's CPU time (the part of
-/// the wall time not spent preempted by other threads on a busy machine).
-#[derive(Clone, Copy, Default)]
-struct JobTime {
-    wall: Duration,
-    cpu: Duration,
-}
-
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the local.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(
-        u64::try_from(ts.tv_sec).unwrap_or(0),
-        u32::try_from(ts.tv_nsec).unwrap_or(0),
-    )
-}
-
-/// Runs `f` and measures it as a [`JobTime`].
-fn timed<T>(f: impl FnOnce() -> T) -> (JobTime, T) {
-    let (wall, cpu) = (Instant::now(), thread_cpu());
-    let r = f();
-    let t = JobTime {
-        wall: wall.elapsed(),
-        cpu: thread_cpu().saturating_sub(cpu),
-    };
-    (t, r)
-}
-
-/// The results of timed shard jobs; `longest` keeps the longest of each time.
-fn untime<T>(longest: &mut JobTime, timed: Vec<(JobTime, T)>) -> Vec<T> {
-    timed
-        .into_iter()
-        .map(|(t, r)| {
-            longest.wall = longest.wall.max(t.wall);
-            longest.cpu = longest.cpu.max(t.cpu);
-            r
-        })
-        .collect()
-}
-
-/// What a reload prepared off the shards.
-struct Prepared {
-    builds: Vec<ReloadBuild<ShardStore>>,
-    /// The longest the first step (journal on, list the leases) held a shard.
-    begin: JobTime,
-    /// The longest a copy or catch-up job held a shard.
-    copy: JobTime,
-    catch_ups: usize,
-}
-
-/// One job queue per shard: the senders stay here, each receiver goes to its shard.
-pub fn job_queues(shards: usize) -> (Vec<Sender<ShardJob>>, Vec<Option<Receiver<ShardJob>>>) {
-    (0..shards)
-        .map(|_| {
-            let (tx, rx) = mpsc::channel();
-            (tx, Some(rx))
-        })
-        .unzip()
-}
-
-/// How many jobs wait in each shard's queue (for /metrics): raised before a job is sent,
-/// lowered by the shard as it runs one, so it never reads below zero.
-pub fn job_depths(shards: usize) -> Arc<[AtomicU64]> {
-    (0..shards).map(|_| AtomicU64::new(0)).collect()
-}
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 pub struct Dhcp4Backend {
     pub runtime: Arc<Runtime>,
-    pub jobs: Vec<Sender<ShardJob>>,
-    /// Jobs waiting per shard (shared with the shards, which count them down).
-    pub job_depth: Arc<[AtomicU64]>,
-    pub wakers: Vec<ShardWaker>,
-    /// The running configuration's prepared form (replaced by a reload).
-    pub prepared: Mutex<Arc<Prepared4>>,
+    pub(crate) jobs: ShardJobs<Dhcp4Handler>,
+    /// The running configuration (replaced by a reload).
+    pub(crate) running: RunningConfig<Prepared4>,
     /// What a reload prepares a new configuration with (interfaces-config cannot change).
     pub configured_ifaces: Vec<InterfaceInfo>,
     pub ports: Ports,
-    /// One reload at a time.
-    pub reload_lock: Mutex<()>,
     pub stats: Arc<Mutex<Vec<Option<Arc<ShardStats4>>>>>,
-    pub raw_config: Mutex<Value>,
     pub config_file: Option<PathBuf>,
     pub started: Instant,
-    /// When the running configuration was applied (status-get `reload`).
-    pub loaded_at: Mutex<Instant>,
     pub multi_threading: bool,
     pub packet_queue_size: u32,
     pub exit_value: Arc<AtomicI32>,
@@ -276,251 +104,41 @@ fn leases_on_shard(h: &Dhcp4Handler, query: &LeaseQuery) -> Vec<Lease> {
 impl Dhcp4Backend {
     /// The running configuration's prepared form.
     pub fn current_prepared(&self) -> Arc<Prepared4> {
-        Arc::clone(&self.prepared.lock().unwrap_or_else(PoisonError::into_inner))
+        self.running.prepared()
     }
 
     /// config-set / config-reload / SIGHUP: validates, refuses changes that need a restart,
     /// prepares the new configuration off the shards, then has every shard switch behind one
-    /// rendezvous. On any error the running configuration stays.
+    /// rendezvous (src/reload.rs). On any error the running configuration stays.
     fn apply(&self, loaded: Loaded<Dhcp4Config>) -> Result<(), String> {
-        let _one_at_a_time = self
-            .reload_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
         // As at startup: keys not implemented yet are reported, not refused.
         for issue in &loaded.unsupported {
             tracing::warn!(target: "DHCP4_CONFIG_UNSUPPORTED", "{issue}");
-        }
-        {
-            let running = self
-                .raw_config
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            for key in RESTART_ONLY {
-                let old = running.get("Dhcp4").and_then(|d| d.get(*key));
-                let new = loaded.raw.get("Dhcp4").and_then(|d| d.get(*key));
-                if old != new {
-                    return Err(format!(
-                        "Dhcp4.{key}: changing it needs a restart; the running configuration stays"
-                    ));
-                }
-            }
         }
         let prepared = Arc::new(Prepared4::new(
             &loaded.config,
             self.configured_ifaces.clone(),
             self.ports,
         ));
-        let started = Instant::now();
-        let Prepared {
-            builds,
-            begin,
-            copy,
-            catch_ups,
-        } = match self.prepare_builds(&prepared) {
-            Ok(b) => b,
-            Err(e) => {
-                // The journals stop; the running state never changed.
-                let _ = self.ask_all(|h, _| h.v4.reload_abort());
-                return Err(e);
-            }
-        };
-        let prepared_in = started.elapsed();
-        let slots: Arc<Vec<Mutex<Option<ReloadBuild<ShardStore>>>>> =
-            Arc::new(builds.into_iter().map(|b| Mutex::new(Some(b))).collect());
-        let rendezvous = Arc::new(Rendezvous::new(self.jobs.len()));
-        let stats = Arc::clone(&self.stats);
-        let within = PAUSE_TIMEOUT + REBUILD_TIMEOUT * 2 + SHARD_ANSWER_TIMEOUT;
-        let results = self.ask_all_within(within, move |h, now| {
-            let build = slots
-                .get(h.shard_index())
-                .and_then(|m| m.lock().unwrap_or_else(PoisonError::into_inner).take());
-            match build {
-                Some(b) => h.reload_switch(b, &rendezvous, &stats, now),
-                None => {
-                    h.v4.reload_abort();
-                    Err(format!("shard {}: no prepared state", h.shard_index()))
-                }
-            }
-        });
-        let results = match results {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = self.ask_all(|h, _| h.v4.reload_abort());
-                return Err(e);
-            }
-        };
-        let mut conflicts = 0;
-        let mut old_states = Vec::with_capacity(results.len());
-        for r in results {
-            let (c, old) = r?;
-            conflicts += c;
-            old_states.push(old);
+        let shards = self.jobs.shards();
+        let r = self
+            .running
+            .replace("Dhcp4", loaded.raw, prepared, |prepared| {
+                let empty = |i: usize| {
+                    V4Shard::reload_empty(
+                        Arc::clone(prepared),
+                        i,
+                        shards,
+                        ShardStore::Memory(NullSink),
+                    )
+                };
+                reload_shards(&self.jobs, empty, Arc::clone(&self.stats), unix_now())
+            })?;
+        if r.conflicts > 0 {
+            tracing::warn!(target: "DHCP4_DYNRECONF", conflicts = r.conflicts, "leases for an address claimed twice were dropped by the reload");
         }
-        drop(old_states);
-        if conflicts > 0 {
-            tracing::warn!(target: "DHCP4_DYNRECONF", conflicts, "leases for an address claimed twice were dropped by the reload");
-        }
-        *self.prepared.lock().unwrap_or_else(PoisonError::into_inner) = prepared;
-        *self
-            .raw_config
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = loaded.raw;
-        *self
-            .loaded_at
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
-        tracing::info!(target: "DHCP4_CONFIG_COMPLETE", micros = started.elapsed().as_micros() as u64, prepared_micros = prepared_in.as_micros() as u64, begin_cpu_us = begin.cpu.as_micros() as u64, begin_wall_us = begin.wall.as_micros() as u64, copy_cpu_us = copy.cpu.as_micros() as u64, copy_wall_us = copy.wall.as_micros() as u64, catch_ups, "configuration applied on every shard");
+        tracing::info!(target: "DHCP4_CONFIG_COMPLETE", micros = r.total.as_micros() as u64, prepared_micros = r.prepared.as_micros() as u64, begin_cpu_us = r.begin.cpu.as_micros() as u64, begin_wall_us = r.begin.wall.as_micros() as u64, copy_cpu_us = r.copy.cpu.as_micros() as u64, copy_wall_us = r.copy.wall.as_micros() as u64, catch_ups = r.catch_ups, "configuration applied on every shard");
         Ok(())
-    }
-
-    /// Steps 1-3 of a reload (`corelease_v4::ReloadBuild`): every shard's state for
-    /// `prepared` built here, on the control thread, from copies its shard hands over in
-    /// chunks while it keeps serving, then caught up with the changes made meanwhile.
-    fn prepare_builds(&self, prepared: &Arc<Prepared4>) -> Result<Prepared, String> {
-        let shards = self.jobs.len();
-        let now = unix_now();
-        // Each job reports how long it held its shard: the longest stall the preparation
-        // caused, logged with the reload (the switch's own pause is logged per shard).
-        let (mut begin, mut copy) = (JobTime::default(), JobTime::default());
-        let addrs = Arc::new(untime(
-            &mut begin,
-            self.ask_all(|h, _| timed(|| h.v4.reload_begin()))?,
-        ));
-        let mut builds: Vec<ReloadBuild<ShardStore>> = (0..shards)
-            .map(|i| {
-                ReloadBuild::new(
-                    Arc::clone(prepared),
-                    i,
-                    shards,
-                    ShardStore::Memory(NullSink),
-                )
-            })
-            .collect();
-        let longest = addrs.iter().map(Vec::len).max().unwrap_or(0);
-        for round in 0..longest.div_ceil(RELOAD_COPY_CHUNK) {
-            let addrs = Arc::clone(&addrs);
-            let copies = untime(
-                &mut copy,
-                self.ask_all(move |h, _| {
-                    timed(|| {
-                        addrs
-                            .get(h.shard_index())
-                            .and_then(|a| a.chunks(RELOAD_COPY_CHUNK).nth(round))
-                            .map(|chunk| h.v4.reload_copy(chunk))
-                            .unwrap_or_default()
-                    })
-                })?,
-            );
-            for (b, c) in builds.iter_mut().zip(copies) {
-                b.load(c, now);
-            }
-        }
-        let mut catch_ups = 0;
-        for _ in 0..RELOAD_CATCH_UP_ROUNDS {
-            catch_ups += 1;
-            let changes = untime(
-                &mut copy,
-                self.ask_all(|h, _| timed(|| h.v4.reload_changes()))?,
-            );
-            let most = changes.iter().map(Vec::len).max().unwrap_or(0);
-            // Every build forgets before any loads: see ReloadBuild.
-            for (b, c) in builds.iter_mut().zip(&changes) {
-                let changed: Vec<u32> = c.iter().map(|(a, _)| *a).collect();
-                b.forget(&changed);
-            }
-            for (b, c) in builds.iter_mut().zip(changes) {
-                b.load(c.into_iter().filter_map(|(_, l)| l), now);
-                b.retry_deferred(now);
-            }
-            if most < RELOAD_CATCH_UP_ENOUGH {
-                break;
-            }
-        }
-        Ok(Prepared {
-            builds,
-            begin,
-            copy,
-            catch_ups,
-        })
-    }
-
-    /// Queues `job` for shard `shard`, counted in its depth until the shard runs it.
-    fn send_job(
-        &self,
-        shard: usize,
-        queue: &Sender<ShardJob>,
-        job: ShardJob,
-    ) -> Result<(), String> {
-        let depth = self.job_depth.get(shard);
-        if let Some(d) = depth {
-            d.fetch_add(1, Ordering::Relaxed);
-        }
-        queue.send(job).map_err(|_| {
-            if let Some(d) = depth {
-                d.fetch_sub(1, Ordering::Relaxed);
-            }
-            format!("shard {shard} is not running")
-        })
-    }
-
-    /// Runs `f` on shard `shard` and waits for its result.
-    fn ask<T: Send + 'static>(
-        &self,
-        shard: usize,
-        f: impl FnOnce(&mut Dhcp4Handler, u64) -> T + Send + 'static,
-    ) -> Result<T, String> {
-        let (tx, rx) = mpsc::channel();
-        let job: ShardJob = Box::new(move |h, now| {
-            let _ = tx.send(f(h, now));
-        });
-        let queue = self
-            .jobs
-            .get(shard)
-            .ok_or_else(|| format!("no shard {shard}"))?;
-        self.send_job(shard, queue, job)?;
-        if let Some(w) = self.wakers.get(shard) {
-            w.wake();
-        }
-        rx.recv_timeout(SHARD_ANSWER_TIMEOUT)
-            .map_err(|_| format!("shard {shard} did not answer within {SHARD_ANSWER_TIMEOUT:?}"))
-    }
-
-    /// Runs `f` on every shard, in shard order.
-    fn ask_all<T: Send + 'static>(
-        &self,
-        f: impl Fn(&mut Dhcp4Handler, u64) -> T + Send + Sync + Clone + 'static,
-    ) -> Result<Vec<T>, String> {
-        self.ask_all_within(SHARD_ANSWER_TIMEOUT, f)
-    }
-
-    fn ask_all_within<T: Send + 'static>(
-        &self,
-        timeout: Duration,
-        f: impl Fn(&mut Dhcp4Handler, u64) -> T + Send + Sync + Clone + 'static,
-    ) -> Result<Vec<T>, String> {
-        // Queue on every shard first, then collect: the shards work in parallel.
-        let mut pending = Vec::with_capacity(self.jobs.len());
-        for (i, queue) in self.jobs.iter().enumerate() {
-            let (tx, rx) = mpsc::channel();
-            let f = f.clone();
-            let job: ShardJob = Box::new(move |h, now| {
-                let _ = tx.send(f(h, now));
-            });
-            self.send_job(i, queue, job)?;
-            if let Some(w) = self.wakers.get(i) {
-                w.wake();
-            }
-            pending.push(rx);
-        }
-        pending
-            .into_iter()
-            .enumerate()
-            .map(|(i, rx)| {
-                rx.recv_timeout(timeout)
-                    .map_err(|_| format!("shard {i} did not answer within {timeout:?}"))
-            })
-            .collect()
     }
 
     fn shard_stats(&self) -> Vec<Arc<ShardStats4>> {
@@ -586,12 +204,7 @@ impl Backend for Dhcp4Backend {
         let mut m = Map::new();
         m.insert("pid".into(), json!(std::process::id()));
         m.insert("uptime".into(), json!(uptime));
-        let since_reload = self
-            .loaded_at
-            .lock()
-            .map(|t| t.elapsed().as_secs())
-            .unwrap_or(uptime);
-        m.insert("reload".into(), json!(since_reload));
+        m.insert("reload".into(), json!(self.running.age_secs()));
         m.insert(
             "multi-threading-enabled".into(),
             json!(self.multi_threading),
@@ -616,10 +229,7 @@ impl Backend for Dhcp4Backend {
     }
 
     fn config(&self) -> Value {
-        self.raw_config
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.running.raw()
     }
 
     fn config_file(&self) -> Option<PathBuf> {
@@ -663,7 +273,8 @@ impl Backend for Dhcp4Backend {
 
     fn set_dhcp_enabled(&self, enabled: bool, max_period: Option<u64>) -> Result<(), String> {
         let until = max_period.map(|p| unix_now().saturating_add(p));
-        self.ask_all(move |h, _| h.set_enabled(enabled, until))?;
+        self.jobs
+            .ask_all(move |h, _| h.set_enabled(enabled, until))?;
         if let Ok(mut d) = self.disabled.lock() {
             *d = !enabled;
         }
@@ -671,7 +282,9 @@ impl Backend for Dhcp4Backend {
     }
 
     fn reclaim_leases(&self, remove: bool) -> Result<u64, String> {
-        let counts = self.ask_all(move |h, now| h.v4.command_reclaim_expired(now, remove))?;
+        let counts = self
+            .jobs
+            .ask_all(move |h, now| h.v4.command_reclaim_expired(now, remove))?;
         Ok(counts.iter().sum())
     }
 
@@ -681,22 +294,12 @@ impl Backend for Dhcp4Backend {
 
     fn shard_metrics(&self, w: &mut MetricsWriter) {
         crate::control_common::runtime_metrics(&self.runtime, w);
-        use corelease_control::MetricKind::Gauge;
-        for (i, d) in self.job_depth.iter().enumerate() {
-            w.sample(
-                "corelease_shard_control_jobs_queued",
-                "Control-plane jobs (lease commands, reload steps) waiting for the shard",
-                Gauge,
-                "",
-                &[("shard", i.to_string())],
-                d.load(Ordering::Relaxed) as f64,
-            );
-        }
+        crate::control_common::job_metrics(self.jobs.depths(), w);
     }
 
     fn find_leases(&self, q: &LeaseQuery) -> Result<Vec<Lease>, String> {
         let query = q.clone();
-        let per_shard = self.ask_all(move |h, _| leases_on_shard(h, &query))?;
+        let per_shard = self.jobs.ask_all(move |h, _| leases_on_shard(h, &query))?;
         let mut all: Vec<Lease> = per_shard.into_iter().flatten().collect();
         all.sort_by_key(|l| l.addr);
         if let LeaseQuery::Page { limit, .. } = q {
@@ -710,22 +313,24 @@ impl Backend for Dhcp4Backend {
         addr: Ipv4Addr,
         subnet: Option<SubnetId>,
     ) -> Result<(SubnetId, u32), String> {
-        self.ask(0, move |h, _| h.v4.command_subnet_for(addr, subnet))?
+        self.jobs
+            .ask(0, move |h, _| h.v4.command_subnet_for(addr, subnet))?
             .map_err(|e| e.to_string())
     }
 
     fn add_lease(&self, lease: Lease) -> Result<(), String> {
-        let owner = crate::server4::owner_shard(&lease, self.jobs.len());
-        self.ask(owner, move |h, _| {
-            let r = h.v4.command_add_lease(lease);
-            h.commit_log();
-            r
-        })?
-        .map_err(|e| e.to_string())
+        let owner = crate::server4::owner_shard(&lease, self.jobs.shards());
+        self.jobs
+            .ask(owner, move |h, _| {
+                let r = h.v4.command_add_lease(lease);
+                h.commit_log();
+                r
+            })?
+            .map_err(|e| e.to_string())
     }
 
     fn delete_lease(&self, addr: Ipv4Addr) -> Result<bool, String> {
-        let results = self.ask_all(move |h, _| {
+        let results = self.jobs.ask_all(move |h, _| {
             let r = h.v4.command_delete_lease(addr);
             h.commit_log();
             r.map_err(|e| e.to_string())
@@ -751,9 +356,10 @@ impl Backend for Dhcp4Backend {
         };
         let a = u32::from(addr);
         let holders = self
+            .jobs
             .ask_all(move |h, _| h.v4.table().get(a).is_some_and(|e| !e.is_offer()))
             .map_err(UpdateError::Failed)?;
-        let owner = crate::server4::owner_shard(&lease, self.jobs.len());
+        let owner = crate::server4::owner_shard(&lease, self.jobs.shards());
         let holder = holders.iter().position(|held| *held);
         let update_error = |e: LeaseCommandError| match e {
             LeaseCommandError::NoSuchLease(_) => UpdateError::NoSuchLease(e.to_string()),
@@ -765,6 +371,7 @@ impl Backend for Dhcp4Backend {
         match holder {
             Some(from) if from != owner => {
                 let taken = self
+                    .jobs
                     .ask(from, move |h, _| {
                         let r = h.v4.command_take_for_move(addr);
                         h.commit_log();
@@ -777,6 +384,7 @@ impl Backend for Dhcp4Backend {
                     return Err(update_error(LeaseCommandError::NoSuchLease(addr)));
                 };
                 let refused = self
+                    .jobs
                     .ask(owner, move |h, _| {
                         let r = h.v4.command_put_moved_lease(lease, &taken);
                         h.commit_log();
@@ -786,11 +394,12 @@ impl Backend for Dhcp4Backend {
                 match refused {
                     None => Ok(LeaseUpdate::Updated),
                     Some((e, taken)) => {
-                        self.ask(from, move |h, _| {
-                            h.v4.command_restore_moved(taken);
-                            h.commit_log();
-                        })
-                        .map_err(UpdateError::Failed)?;
+                        self.jobs
+                            .ask(from, move |h, _| {
+                                h.v4.command_restore_moved(taken);
+                                h.commit_log();
+                            })
+                            .map_err(UpdateError::Failed)?;
                         Err(update_error(e))
                     }
                 }
@@ -798,6 +407,7 @@ impl Backend for Dhcp4Backend {
             _ => {
                 let on = holder.unwrap_or(owner);
                 let r = self
+                    .jobs
                     .ask(on, move |h, _| {
                         let r = h.v4.command_update_lease(lease, force_create);
                         h.commit_log();
@@ -813,7 +423,7 @@ impl Backend for Dhcp4Backend {
     }
 
     fn wipe_leases(&self, subnet: Option<SubnetId>) -> Result<u64, String> {
-        let results = self.ask_all(move |h, _| {
+        let results = self.jobs.ask_all(move |h, _| {
             let r = h.v4.command_wipe_leases(subnet);
             h.commit_log();
             r.map_err(|e| e.to_string())

@@ -4,35 +4,22 @@
 //! "lease_cmds"), which the dispatcher hands to [`Backend::family_command`]. Shards are reached
 //! only through their job queues, run between batches in `on_wake`.
 
+use crate::reload::{reload_shards, RunningConfig};
+use crate::server4::ShardStore;
 use crate::server6::Dhcp6Handler;
-use corelease_config::Dhcp6Config;
+use crate::shard_jobs::ShardJobs;
+use corelease_config::{Dhcp6Config, Loaded};
 use corelease_control::{result, Backend, LeaseQuery, MetricsWriter, Response};
-use corelease_shard::{Runtime, ShardWaker};
+use corelease_shard::Runtime;
+use corelease_storage::NullSink;
 use corelease_types::{ClientId, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
-use corelease_v6::{owner_shard, Prepared6, ShardStats6};
+use corelease_v6::{owner_shard, Interface6Info, Prepared6, ShardStats6, V6Shard};
 use serde_json::{json, Map, Value};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// Work for one shard, run on the shard's thread with the current Unix time.
-pub(crate) type ShardJob6 = Box<dyn FnOnce(&mut Dhcp6Handler, u64) + Send>;
-
-/// How long a command waits for a shard's answer.
-const SHARD_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// One job queue per shard: the senders stay with the backend, each receiver goes to its shard.
-pub(crate) fn job_queues6(
-    shards: usize,
-) -> (Vec<Sender<ShardJob6>>, Vec<Option<Receiver<ShardJob6>>>) {
-    (0..shards)
-        .map(|_| mpsc::channel())
-        .map(|(tx, rx)| (tx, Some(rx)))
-        .unzip()
-}
+use std::time::Instant;
 
 /// The commands `dhcp6` answers: the shared ones without lease4-*, and lease6-*.
 const LEASE6_COMMANDS: &[&str] = &[
@@ -48,11 +35,14 @@ const LEASE6_COMMANDS: &[&str] = &[
 
 pub(crate) struct Dhcp6Backend {
     pub(crate) runtime: Arc<Runtime>,
-    pub(crate) wakers: Vec<ShardWaker>,
-    pub(crate) jobs: Vec<Sender<ShardJob6>>,
-    pub(crate) prepared: Arc<Prepared6>,
+    pub(crate) jobs: ShardJobs<Dhcp6Handler>,
+    /// The running configuration (replaced by a reload).
+    pub(crate) running: RunningConfig<Prepared6>,
+    /// What a reload prepares a new configuration with (interfaces-config cannot change).
+    pub(crate) configured_ifaces: Vec<Interface6Info>,
+    /// The server DUID every shard answers with (a reload keeps it).
+    pub(crate) server_duid: Vec<u8>,
     pub(crate) stats: Arc<Mutex<Vec<Option<Arc<ShardStats6>>>>>,
-    pub(crate) raw_config: Value,
     pub(crate) config_file: Option<PathBuf>,
     pub(crate) started: Instant,
     pub(crate) multi_threading: bool,
@@ -151,37 +141,43 @@ fn subnet_ids(m: Option<&Map<String, Value>>) -> Option<Vec<u32>> {
 }
 
 impl Dhcp6Backend {
-    fn ask<T: Send + 'static>(
-        &self,
-        shard: usize,
-        f: impl FnOnce(&mut Dhcp6Handler, u64) -> T + Send + 'static,
-    ) -> Result<T, String> {
-        let (tx, rx) = mpsc::channel();
-        let job: ShardJob6 = Box::new(move |h, now| {
-            let _ = tx.send(f(h, now));
-        });
-        self.jobs
-            .get(shard)
-            .ok_or_else(|| format!("no shard {shard}"))?
-            .send(job)
-            .map_err(|_| format!("shard {shard} is not running"))?;
-        if let Some(w) = self.wakers.get(shard) {
-            w.wake();
-        }
-        rx.recv_timeout(SHARD_ANSWER_TIMEOUT)
-            .map_err(|_| format!("shard {shard} did not answer within {SHARD_ANSWER_TIMEOUT:?}"))
+    /// The running configuration's prepared form.
+    pub(crate) fn current_prepared(&self) -> Arc<Prepared6> {
+        self.running.prepared()
     }
 
-    fn ask_all<T: Send + 'static>(
-        &self,
-        f: impl Fn(&mut Dhcp6Handler, u64) -> T + Send + Sync + Clone + 'static,
-    ) -> Result<Vec<T>, String> {
-        (0..self.jobs.len())
-            .map(|i| {
-                let f = f.clone();
-                self.ask(i, f)
-            })
-            .collect()
+    /// config-set / config-reload / SIGHUP, as for dhcp4 (src/reload.rs): validated, changes
+    /// that need a restart refused, the new state built off the shards while they serve,
+    /// then every shard switches behind one rendezvous. On any error the running
+    /// configuration stays.
+    pub(crate) fn apply(&self, loaded: Loaded<Dhcp6Config>) -> Result<(), String> {
+        for issue in &loaded.unsupported {
+            tracing::warn!(target: "DHCP6_CONFIG_UNSUPPORTED", "{issue}");
+        }
+        let prepared = Arc::new(Prepared6::new(
+            &loaded.config,
+            self.configured_ifaces.clone(),
+        ));
+        let shards = self.jobs.shards();
+        let r = self
+            .running
+            .replace("Dhcp6", loaded.raw, prepared, |prepared| {
+                let empty = |i: usize| {
+                    V6Shard::reload_empty(
+                        Arc::clone(prepared),
+                        &self.server_duid,
+                        i,
+                        shards,
+                        ShardStore::Memory(NullSink),
+                    )
+                };
+                reload_shards(&self.jobs, empty, Arc::clone(&self.stats), unix_now())
+            })?;
+        if r.conflicts > 0 {
+            tracing::warn!(target: "DHCP6_DYNRECONF", conflicts = r.conflicts, "leases for an address or prefix claimed twice were dropped by the reload");
+        }
+        tracing::info!(target: "DHCP6_CONFIG_COMPLETE", micros = r.total.as_micros() as u64, prepared_micros = r.prepared.as_micros() as u64, begin_cpu_us = r.begin.cpu.as_micros() as u64, begin_wall_us = r.begin.wall.as_micros() as u64, copy_cpu_us = r.copy.cpu.as_micros() as u64, copy_wall_us = r.copy.wall.as_micros() as u64, catch_ups = r.catch_ups, "configuration applied on every shard");
+        Ok(())
     }
 
     /// Every committed lease for which `keep` holds, over all shards, lowest address first.
@@ -189,7 +185,7 @@ impl Dhcp6Backend {
         &self,
         keep: impl Fn(&Lease) -> bool + Send + Sync + Clone + 'static,
     ) -> Result<Vec<Lease>, String> {
-        let per_shard = self.ask_all(move |h, _| {
+        let per_shard = self.jobs.ask_all(move |h, _| {
             h.v6.table()
                 .iter()
                 .filter(|e| !e.is_offer() && keep(&e.lease))
@@ -211,7 +207,9 @@ impl Dhcp6Backend {
     /// Deletes the lease of (`addr`, `pd`) on whichever shard holds it.
     fn delete(&self, addr: Ipv6Addr, pd: bool) -> Result<bool, String> {
         let key = (u128::from(addr), pd);
-        let found = self.ask_all(move |h, _| h.v6.delete_lease(key).is_some())?;
+        let found = self
+            .jobs
+            .ask_all(move |h, _| h.v6.delete_lease(key).is_some())?;
         Ok(found.into_iter().any(|f| f))
     }
 
@@ -324,7 +322,7 @@ impl Dhcp6Backend {
                     .and_then(|m| m.get("subnet-id"))
                     .and_then(Value::as_u64)
                     .filter(|s| *s > 0);
-                let deleted = self.ask_all(move |h, _| {
+                let deleted = self.jobs.ask_all(move |h, _| {
                     let keys: Vec<_> =
                         h.v6.table()
                             .iter()
@@ -367,15 +365,14 @@ impl Dhcp6Backend {
                     .and_then(|v| u32::try_from(v).ok())
                     .ok_or("missing parameter 'iaid'")?;
                 let v = u128::from(addr);
+                let prepared = self.current_prepared();
                 let subnet = match m.get("subnet-id").and_then(Value::as_u64).filter(|s| *s > 0) {
-                    Some(id) => self
-                        .prepared
+                    Some(id) => prepared
                         .subnets
                         .iter()
                         .find(|s| u64::from(s.id.0) == id)
                         .ok_or_else(|| format!("Invalid subnet-id: No IPv6 subnet with subnet-id={id} currently configured."))?,
-                    None => self
-                        .prepared
+                    None => prepared
                         .subnets
                         .iter()
                         .find(|s| s.contains(v))
@@ -418,8 +415,8 @@ impl Dhcp6Backend {
                     fqdn_rev: false,
                     user_context: None,
                 };
-                let owner = owner_shard(duid.as_bytes(), self.jobs.len());
-                self.ask(owner, move |h, now| {
+                let owner = owner_shard(duid.as_bytes(), self.jobs.shards());
+                self.jobs.ask(owner, move |h, now| {
                     let r = h.v6.add_lease(lease, now);
                     h.commit_log();
                     r
@@ -508,7 +505,7 @@ impl Backend for Dhcp6Backend {
         let mut m = Map::new();
         m.insert("pid".into(), json!(std::process::id()));
         m.insert("uptime".into(), json!(uptime));
-        m.insert("reload".into(), json!(uptime));
+        m.insert("reload".into(), json!(self.running.age_secs()));
         m.insert(
             "multi-threading-enabled".into(),
             json!(self.multi_threading),
@@ -525,7 +522,7 @@ impl Backend for Dhcp6Backend {
     }
 
     fn config(&self) -> Value {
-        self.raw_config.clone()
+        self.running.raw()
     }
 
     fn config_file(&self) -> Option<PathBuf> {
@@ -543,15 +540,18 @@ impl Backend for Dhcp6Backend {
         Ok(())
     }
 
-    fn set_config(&self, _candidate: &Value) -> Result<(), String> {
-        Err("config-set is not supported by corelease dhcp6 yet; restart with the new file".into())
+    fn set_config(&self, candidate: &Value) -> Result<(), String> {
+        let loaded = corelease_config::parse_dhcp6_value(candidate).map_err(|e| e.to_string())?;
+        self.apply(loaded)
     }
 
     fn reload_config(&self) -> Result<String, String> {
-        Err(
-            "config-reload is not supported by corelease dhcp6 yet; restart with the new file"
-                .into(),
-        )
+        let path = self.config_file.as_deref().ok_or_else(|| {
+            "no configuration file: the server runs the embedded default config".to_string()
+        })?;
+        let loaded = corelease_config::load_dhcp6_file(path).map_err(|e| e.to_string())?;
+        self.apply(loaded)?;
+        Ok(path.display().to_string())
     }
 
     fn shutdown(&self, exit_value: i32) {
@@ -563,23 +563,30 @@ impl Backend for Dhcp6Backend {
 
     fn set_dhcp_enabled(&self, enabled: bool, max_period: Option<u64>) -> Result<(), String> {
         let until = max_period.map(|p| unix_now().saturating_add(p));
-        self.ask_all(move |h, _| h.set_enabled(enabled, until))?;
+        self.jobs
+            .ask_all(move |h, _| h.set_enabled(enabled, until))?;
         if let Ok(mut d) = self.disabled.lock() {
             *d = !enabled;
         }
         Ok(())
     }
 
-    fn reclaim_leases(&self, _remove: bool) -> Result<u64, String> {
-        Err("leases-reclaim is not supported by corelease dhcp6 yet (leases are reclaimed every tick)".into())
+    fn reclaim_leases(&self, remove: bool) -> Result<u64, String> {
+        let counts = self.jobs.ask_all(move |h, now| {
+            let n = h.v6.command_reclaim_expired(now, remove);
+            h.commit_log();
+            n
+        })?;
+        Ok(counts.iter().sum())
     }
 
     fn statistics(&self) -> Vec<(String, i64)> {
-        corelease_v6::kea_statistics6(&self.prepared, &self.shard_stats())
+        corelease_v6::kea_statistics6(&self.current_prepared(), &self.shard_stats())
     }
 
     fn shard_metrics(&self, w: &mut MetricsWriter) {
         crate::control_common::runtime_metrics(&self.runtime, w);
+        crate::control_common::job_metrics(self.jobs.depths(), w);
     }
 
     fn find_leases(&self, _query: &LeaseQuery) -> Result<Vec<Lease>, String> {

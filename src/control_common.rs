@@ -101,3 +101,18 @@ pub(crate) fn runtime_metrics(runtime: &Runtime, w: &mut MetricsWriter) {
         w.sample(family, help, Summary, "_count", &l, h.len() as f64);
     }
 }
+
+/// Appends how many control jobs (lease commands, reload steps) wait for each shard.
+pub(crate) fn job_metrics(depths: impl Iterator<Item = u64>, w: &mut MetricsWriter) {
+    use corelease_control::MetricKind::Gauge;
+    for (i, d) in depths.enumerate() {
+        w.sample(
+            "corelease_shard_control_jobs_queued",
+            "Control-plane jobs (lease commands, reload steps) waiting for the shard",
+            Gauge,
+            "",
+            &[("shard", i.to_string())],
+            d as f64,
+        );
+    }
+}

@@ -9,8 +9,10 @@ mod control_common;
 mod ifaces;
 mod lfc;
 mod raw4;
+mod reload;
 mod server4;
 mod server6;
+mod shard_jobs;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -3,10 +3,12 @@
 //! signals (SIGTERM/SIGINT and the `shutdown` command stop; SIGHUP reloads the configuration
 //! file, as `config-reload` does).
 
-use crate::control4::{self, Dhcp4Backend, ShardJob};
+use crate::control4::Dhcp4Backend;
 use crate::ifaces;
 use crate::lfc::Lfc;
 use crate::raw4::RawSender;
+use crate::reload::{ReloadShard, RunningConfig};
+use crate::shard_jobs::{job_queues, JobInbox};
 use corelease_config::{Dhcp4Config, Loaded, SocketType};
 use corelease_control::Backend;
 use corelease_hooks::Hooks;
@@ -19,8 +21,7 @@ use corelease_v4::{
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::mpsc::Receiver;
+use std::sync::atomic::AtomicI32;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -284,10 +285,9 @@ pub(crate) struct Dhcp4Handler {
     pub(crate) v4: V4Shard<ShardStore>,
     /// Interfaces packets are accepted on (None: any).
     allowed_ifaces: Option<Vec<u32>>,
-    /// Jobs from the control thread (lease commands, dhcp-disable), run in `on_wake`.
-    jobs: Option<Receiver<ShardJob>>,
-    /// Jobs waiting per shard (for /metrics); this shard counts its own down as it runs them.
-    job_depth: Arc<[AtomicU64]>,
+    /// Jobs from the control thread (lease commands, dhcp-disable, reload steps), run in
+    /// `on_wake`.
+    jobs: Option<JobInbox<Dhcp4Handler>>,
     /// dhcp-disable (ARM 19.4.11): packets are received, counted and dropped.
     disabled: bool,
     /// dhcp-disable's max-period: when to switch back on by itself (Unix secs).
@@ -340,56 +340,62 @@ impl Dhcp4Handler {
         }
     }
 
-    /// This shard's index.
-    pub(crate) fn shard_index(&self) -> usize {
+    /// Makes the lease log durable up to now (what `on_batch_end` does for packets).
+    pub(crate) fn commit_log(&mut self) {
+        if let ShardStore::Log(log) = self.v4.sink_mut() {
+            if let Err(e) = log.commit() {
+                tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", "lease log commit failed: {e}");
+            }
+        }
+    }
+}
+
+/// Config reload on a DHCPv4 shard (src/reload.rs; the protocol is
+/// `corelease_alloc::reload`'s, keyed by the address).
+impl ReloadShard for Dhcp4Handler {
+    type Target = V4Shard<ShardStore>;
+    type SwitchContext = Mutex<Vec<Option<Arc<ShardStats4>>>>;
+    type Old = V4Shard<ShardStore>;
+
+    fn shard_index(&self) -> usize {
         self.shard
     }
 
-    /// The switch of a config reload on this shard (src/control4.rs `Dhcp4Backend::apply`;
-    /// the protocol is `corelease_v4::ReloadBuild`'s). `build` was prepared off the shard from
-    /// copies of its leases and caught up with its changes; here, with every shard paused
-    /// behind `rendezvous` (so none allocates from the new bitmaps before all are complete),
-    /// only what changed since the last catch-up is fixed up: every shard forgets its stale
-    /// copies, then — all have — loads the current leases of those addresses, then — all
-    /// have — switches. The pause is bounded by those changes, not by the number of leases.
-    /// If any shard misses a rendezvous all keep their running state; the kernel queues the
-    /// shard's packets meanwhile, so a reload drops none. Returns the conflicts and the old
-    /// state, for the caller to drop off the shard.
-    pub(crate) fn reload_switch(
+    fn reload_begin(&mut self) -> Vec<u32> {
+        self.v4.reload_begin()
+    }
+
+    fn reload_copy(&self, keys: &[u32]) -> Vec<Lease> {
+        self.v4.reload_copy(keys)
+    }
+
+    fn reload_changes(&mut self) -> Vec<(u32, Option<Lease>)> {
+        self.v4.reload_changes()
+    }
+
+    fn reload_take_dirty(&mut self) -> Vec<u32> {
+        self.v4.reload_take_dirty()
+    }
+
+    fn reload_current(&self, key: u32) -> Option<Lease> {
+        self.v4.reload_current(key)
+    }
+
+    fn reload_abort(&mut self) {
+        self.v4.reload_abort();
+    }
+
+    fn reload_install(
         &mut self,
-        mut build: ReloadBuild<ShardStore>,
-        rendezvous: &control4::Rendezvous,
-        stats: &Mutex<Vec<Option<Arc<ShardStats4>>>>,
-        now: u64,
-    ) -> Result<(usize, V4Shard<ShardStore>), String> {
-        let paused = Instant::now();
-        let mut waited = Duration::ZERO;
-        let mut arrive = |point: usize| {
-            let t = Instant::now();
-            let all = rendezvous.arrive(point);
-            waited += t.elapsed();
-            all
-        };
-        let missed = |this: &mut Self, what: &str| {
-            this.v4.reload_abort();
-            format!("shard {}: not every shard {what} in time", this.shard)
-        };
-        if !arrive(0) {
-            return Err(missed(self, "paused"));
-        }
-        let dirty = self.v4.reload_take_dirty();
-        build.forget(&dirty);
-        if !arrive(1) {
-            return Err(missed(self, "forgot its stale copies"));
-        }
-        build.load(dirty.iter().filter_map(|&a| self.v4.reload_current(a)), now);
-        build.retry_deferred(now);
-        if !arrive(2) {
-            return Err(missed(self, "caught up"));
-        }
+        build: ReloadBuild<ShardStore>,
+        stats: &Self::SwitchContext,
+        paused: Instant,
+        waited: Duration,
+        fixups: usize,
+    ) -> (usize, V4Shard<ShardStore>) {
         self.commit_log();
         let sink = std::mem::replace(self.v4.sink_mut(), ShardStore::Memory(NullSink));
-        let (next, conflicts) = build.finish(&self.v4, sink);
+        let (next, conflicts) = self.v4.reload_finish(build, sink);
         let parked = self.v4.parked();
         // The old state goes back to the control thread: dropping a table of a million
         // leases takes tens of milliseconds, which the shard must not spend here.
@@ -408,17 +414,8 @@ impl Dhcp4Handler {
                 *slot = Some(self.v4.stats());
             }
         }
-        tracing::info!(target: "DHCP4_DYNRECONF", shard = self.shard, leases = self.v4.table().len(), fixups = dirty.len(), pause_us = paused.elapsed().as_micros() as u64, waited_us = waited.as_micros() as u64, "shard switched to the new configuration");
-        Ok((conflicts, old))
-    }
-
-    /// Makes the lease log durable up to now (what `on_batch_end` does for packets).
-    pub(crate) fn commit_log(&mut self) {
-        if let ShardStore::Log(log) = self.v4.sink_mut() {
-            if let Err(e) = log.commit() {
-                tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", "lease log commit failed: {e}");
-            }
-        }
+        tracing::info!(target: "DHCP4_DYNRECONF", shard = self.shard, leases = self.v4.table().len(), fixups, pause_us = paused.elapsed().as_micros() as u64, waited_us = waited.as_micros() as u64, "shard switched to the new configuration");
+        (conflicts, old)
     }
 }
 
@@ -566,15 +563,8 @@ impl ShardHandler for Dhcp4Handler {
 
     fn on_wake(&mut self, now: SystemTime) {
         let now = unix_secs(now);
-        // Bounded: jobs queued after this call started wait for the next wake-up.
-        let pending: Vec<ShardJob> = match &self.jobs {
-            Some(rx) => rx.try_iter().take(1024).collect(),
-            None => return,
-        };
+        let pending = self.jobs.as_ref().map(JobInbox::take).unwrap_or_default();
         for job in pending {
-            if let Some(d) = self.job_depth.get(self.shard) {
-                d.fetch_sub(1, Ordering::Relaxed);
-            }
             job(self, now);
         }
     }
@@ -746,9 +736,8 @@ fn run(
     let stats_registry: Arc<Mutex<Vec<Option<Arc<ShardStats4>>>>> =
         Arc::new(Mutex::new(vec![None; shards]));
     let open_errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
-    let (job_senders, job_receivers) = control4::job_queues(shards);
-    let job_slot = Arc::new(Mutex::new(job_receivers));
-    let job_depth = control4::job_depths(shards);
+    let (mut jobs, inboxes) = job_queues::<Dhcp4Handler>(shards);
+    let job_slot = Arc::new(Mutex::new(inboxes));
 
     let rt_cfg = RuntimeConfig {
         shards,
@@ -779,7 +768,6 @@ fn run(
         let stats_registry = Arc::clone(&stats_registry);
         let open_errors = Arc::clone(&open_errors);
         let job_slot = Arc::clone(&job_slot);
-        let job_depth = Arc::clone(&job_depth);
         let dir = dir.clone();
         let rehashed = Arc::clone(&rehashed);
         move |i: usize| {
@@ -854,7 +842,6 @@ fn run(
                 v4,
                 allowed_ifaces: allowed.clone(),
                 jobs,
-                job_depth: Arc::clone(&job_depth),
                 disabled: false,
                 disabled_until: None,
                 raw,
@@ -892,21 +879,17 @@ fn run(
         runtime.shutdown();
         return Err(failed.join("; "));
     }
+    jobs.set_wakers((0..shards).filter_map(|i| runtime.waker(i)).collect());
     let exit_value = Arc::new(AtomicI32::new(0));
     let backend = Arc::new(Dhcp4Backend {
         runtime: Arc::clone(&runtime),
-        wakers: (0..shards).filter_map(|i| runtime.waker(i)).collect(),
-        jobs: job_senders,
-        job_depth,
-        prepared: Mutex::new(Arc::clone(&prepared)),
+        jobs,
+        running: RunningConfig::new(Arc::clone(&prepared), loaded.raw.clone(), started),
         configured_ifaces: configured,
         ports,
-        reload_lock: Mutex::new(()),
         stats: Arc::clone(&stats_registry),
-        raw_config: Mutex::new(loaded.raw.clone()),
         config_file: config_path.map(Path::to_path_buf),
         started,
-        loaded_at: Mutex::new(started),
         multi_threading: cfg.multi_threading.enable,
         packet_queue_size: cfg.multi_threading.packet_queue_size,
         exit_value: Arc::clone(&exit_value),

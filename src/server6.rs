@@ -1,7 +1,8 @@
 //! `corelease dhcp6`: loads a Kea `Dhcp6` configuration, settles the server DUID (configured,
 //! persisted in `kea-dhcp6-serverid`, or generated), binds the shard sockets on the DHCPv6
 //! server port, recovers the v6 lease log, starts one shard per core and waits for signals
-//! (SIGTERM/SIGINT stop, SIGHUP is logged: reload is not supported for v6 yet).
+//! (SIGTERM/SIGINT and the `shutdown` command stop; SIGHUP reloads the configuration file, as
+//! `config-reload` does).
 //!
 //! # Which shard answers a client (DESIGN.md point 1, issue 7)
 //! A DHCPv6 client is identified by its DUID, which sits behind a variable number of options
@@ -18,25 +19,28 @@
 //! A client's leases therefore live in exactly one shard, as for v4. A packet without a
 //! client DUID (an Information-request may omit it) belongs to shard 0.
 
-use crate::control6::{job_queues6, Dhcp6Backend, ShardJob6};
+use crate::control6::Dhcp6Backend;
 use crate::ifaces;
 use crate::lfc::Lfc;
+use crate::reload::{ReloadShard, RunningConfig};
 use crate::server4::{
     block_signals, import_kea_file_once, init_logging_for, log_options, monotonic,
     switches_or_exit, unix_secs, wait_signal, write_pid_file, ShardStore,
 };
+use crate::shard_jobs::{job_queues, JobInbox};
 use corelease_config::{Dhcp6Config, DuidType, Loaded, ServerIdConfig};
+use corelease_control::Backend;
 use corelease_shard::{RecvMeta6, RuntimeConfig, SendMeta6, ShardHandler, Steer, V6};
 use corelease_storage::{Family, LeaseLog, NullSink};
 use corelease_types::Lease;
 use corelease_v6::{
-    client_duid, owner_shard, Interface6Info, Meta6, Prepared6, ShardStats6, V6Shard,
+    client_duid, owner_shard, Interface6Info, LeaseKey, Meta6, Prepared6, ReloadBuild6,
+    ShardStats6, V6Shard,
 };
 use std::ffi::OsString;
 use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicI32;
-use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -309,8 +313,9 @@ pub(crate) struct Dhcp6Handler {
     /// Interfaces packets are accepted on (None: any).
     allowed_ifaces: Option<Vec<u32>>,
     lfc: Lfc,
-    /// Jobs from the control thread (lease6-* commands, dhcp-disable), run in `on_wake`.
-    jobs: Option<Receiver<ShardJob6>>,
+    /// Jobs from the control thread (lease6-* commands, dhcp-disable, reload steps), run in
+    /// `on_wake`.
+    jobs: Option<JobInbox<Dhcp6Handler>>,
     /// dhcp-disable (ARM 19.4.11): packets are received, counted and dropped.
     disabled: bool,
     /// dhcp-disable's max-period: when to switch back on by itself (Unix secs).
@@ -334,6 +339,64 @@ impl Dhcp6Handler {
                 tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", "lease log commit failed: {e}");
             }
         }
+    }
+}
+
+/// Config reload on a DHCPv6 shard (src/reload.rs; the protocol is
+/// `corelease_alloc::reload`'s, keyed by (address or prefix, IA_PD)).
+impl ReloadShard for Dhcp6Handler {
+    type Target = V6Shard<ShardStore>;
+    type SwitchContext = Mutex<Vec<Option<Arc<ShardStats6>>>>;
+    type Old = V6Shard<ShardStore>;
+
+    fn shard_index(&self) -> usize {
+        self.shard
+    }
+
+    fn reload_begin(&mut self) -> Vec<LeaseKey> {
+        self.v6.reload_begin()
+    }
+
+    fn reload_copy(&self, keys: &[LeaseKey]) -> Vec<Lease> {
+        self.v6.reload_copy(keys)
+    }
+
+    fn reload_changes(&mut self) -> Vec<(LeaseKey, Option<Lease>)> {
+        self.v6.reload_changes()
+    }
+
+    fn reload_take_dirty(&mut self) -> Vec<LeaseKey> {
+        self.v6.reload_take_dirty()
+    }
+
+    fn reload_current(&self, key: LeaseKey) -> Option<Lease> {
+        self.v6.reload_current(key)
+    }
+
+    fn reload_abort(&mut self) {
+        self.v6.reload_abort();
+    }
+
+    fn reload_install(
+        &mut self,
+        build: ReloadBuild6<ShardStore>,
+        stats: &Self::SwitchContext,
+        paused: Instant,
+        waited: Duration,
+        fixups: usize,
+    ) -> (usize, V6Shard<ShardStore>) {
+        self.commit_log();
+        let sink = std::mem::replace(self.v6.sink_mut(), ShardStore::Memory(NullSink));
+        let (next, conflicts) = self.v6.reload_finish(build, sink);
+        // The old state goes back to the control thread, which drops it off the shard.
+        let old = std::mem::replace(&mut self.v6, next);
+        if let Ok(mut reg) = stats.lock() {
+            if let Some(slot) = reg.get_mut(self.shard) {
+                *slot = Some(self.v6.stats());
+            }
+        }
+        tracing::info!(target: "DHCP6_DYNRECONF", shard = self.shard, leases = self.v6.table().len(), fixups, pause_us = paused.elapsed().as_micros() as u64, waited_us = waited.as_micros() as u64, "shard switched to the new configuration");
+        (conflicts, old)
     }
 }
 
@@ -394,11 +457,7 @@ impl ShardHandler<V6> for Dhcp6Handler {
 
     fn on_wake(&mut self, now: SystemTime) {
         let now = unix_secs(now);
-        // Bounded: jobs queued after this call started wait for the next wake-up.
-        let pending: Vec<ShardJob6> = match &self.jobs {
-            Some(rx) => rx.try_iter().take(1024).collect(),
-            None => return,
-        };
+        let pending = self.jobs.as_ref().map(JobInbox::take).unwrap_or_default();
         for job in pending {
             job(self, now);
         }
@@ -537,8 +596,8 @@ fn run(
     let stats_registry: Arc<Mutex<Vec<Option<Arc<ShardStats6>>>>> =
         Arc::new(Mutex::new(vec![None; shards]));
     let open_errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
-    let (job_senders, job_receivers) = job_queues6(shards);
-    let job_slot = Arc::new(Mutex::new(job_receivers));
+    let (mut jobs, inboxes) = job_queues::<Dhcp6Handler>(shards);
+    let job_slot = Arc::new(Mutex::new(inboxes));
     let rt_cfg = RuntimeConfig {
         shards,
         pin_cores: true,
@@ -643,14 +702,15 @@ fn run(
             tracing::warn!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", "not every shard rewrote its log; logs of removed shards are kept (they are still read at start)");
         }
     }
+    jobs.set_wakers((0..shards).filter_map(|i| runtime.waker(i)).collect());
     let exit_value = Arc::new(AtomicI32::new(0));
     let backend = Arc::new(Dhcp6Backend {
         runtime: Arc::clone(&runtime),
-        wakers: (0..shards).filter_map(|i| runtime.waker(i)).collect(),
-        jobs: job_senders,
-        prepared: Arc::clone(&prepared),
+        jobs,
+        running: RunningConfig::new(Arc::clone(&prepared), loaded.raw.clone(), started),
+        configured_ifaces: configured.clone(),
+        server_duid: duid.clone(),
         stats: Arc::clone(&stats_registry),
-        raw_config: loaded.raw.clone(),
         config_file: config_path.map(Path::to_path_buf),
         started,
         multi_threading: cfg.multi_threading.enable,
@@ -658,6 +718,7 @@ fn run(
         exit_value: Arc::clone(&exit_value),
         disabled: Mutex::new(false),
     });
+    let signal_backend = Arc::clone(&backend);
     let control = Arc::new(corelease_control::Control::new(
         backend,
         corelease_control::Limit::from_defaults(20, 0),
@@ -674,9 +735,15 @@ fn run(
     tracing::info!(target: "DHCP6_STARTED", shards, port = server_port, "corelease dhcp6 {} started", env!("CARGO_PKG_VERSION"));
     loop {
         match wait_signal(&sigs) {
-            libc::SIGHUP => {
-                tracing::error!(target: "DHCP6_DYNRECONF_FAIL", "SIGHUP: configuration reload is not supported for dhcp6 yet; the running configuration stays")
-            }
+            // Kea reloads its configuration file on SIGHUP (ARM 10.1), as config-reload does.
+            libc::SIGHUP => match signal_backend.reload_config() {
+                Ok(path) => {
+                    tracing::info!(target: "DHCP6_DYNRECONF", "SIGHUP: configuration {path} applied")
+                }
+                Err(e) => {
+                    tracing::error!(target: "DHCP6_DYNRECONF_FAIL", "SIGHUP: configuration not applied, the running one stays: {e}")
+                }
+            },
             sig => {
                 tracing::info!(target: "DHCP6_SHUTDOWN", signal = sig, "shutting down");
                 break;
@@ -686,6 +753,9 @@ fn run(
     runtime.shutdown();
     // The control threads hold the backend and with it the runtime: stop them first.
     control_server.stop();
+    // The configuration the shards run now (a reload may have replaced the one started with).
+    let prepared = signal_backend.current_prepared();
+    drop(signal_backend);
     let mut runtime = match Arc::try_unwrap(runtime) {
         Ok(rt) => rt,
         Err(_) => {

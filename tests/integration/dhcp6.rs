@@ -7,7 +7,7 @@ use crate::support::*;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const RELAYED_CONFIG: &str = r#"{
+pub(crate) const RELAYED_CONFIG: &str = r#"{
   "Dhcp6": {
     "interfaces-config": { "interfaces": [ "lo" ] },
     "lease-database": { "type": "memfile", "persist": true, "name": "LEASES", "lfc-interval": 3600 },
@@ -37,7 +37,7 @@ const DIRECT_CONFIG: &str = r#"{
   }
 }"#;
 
-fn run_perfdhcp(ns: &NetNs, args: &[&str]) -> String {
+pub(crate) fn run_perfdhcp(ns: &NetNs, args: &[&str]) -> String {
     let out = ns
         .command(Path::new("perfdhcp"))
         .args(args)
@@ -99,7 +99,7 @@ fn logged_server_id(output: &str) -> String {
         .unwrap_or_default()
 }
 
-fn config(dir: &TempDir, template: &str, iface: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn config(dir: &TempDir, template: &str, iface: &str) -> (PathBuf, PathBuf) {
     let leases = dir.0.join("kea-leases6.csv");
     let text = template
         .replace("LEASES", &leases.to_string_lossy())
@@ -433,7 +433,18 @@ fn dhclient6_gets_an_address_and_a_prefix_that_are_in_the_lease_log() {
     );
 }
 
-fn unix_command(socket: &Path, cmd: &serde_json::Value) -> serde_json::Value {
+/// A Dhcp6 config template with a unix control socket at `socket`.
+pub(crate) fn with_control_socket(template: &str, socket: &Path) -> String {
+    template.replace(
+        r#""preferred-lifetime""#,
+        &format!(
+            r#""control-sockets": [ {{ "socket-type": "unix", "socket-name": "{}" }} ], "preferred-lifetime""#,
+            socket.display()
+        ),
+    )
+}
+
+pub(crate) fn unix_command(socket: &Path, cmd: &serde_json::Value) -> serde_json::Value {
     use std::io::{Read, Write};
     let mut s = std::os::unix::net::UnixStream::connect(socket)
         .unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
@@ -452,13 +463,7 @@ fn control_socket_serves_v6_statistics_and_lease6_commands() {
     let ns = NetNs::new("c6");
     let dir = TempDir::new("c6");
     let socket = dir.0.join("kea6-ctrl.sock");
-    let template = RELAYED_CONFIG.replace(
-        r#""preferred-lifetime""#,
-        &format!(
-            r#""control-sockets": [ {{ "socket-type": "unix", "socket-name": "{}" }} ], "preferred-lifetime""#,
-            socket.display()
-        ),
-    );
+    let template = with_control_socket(RELAYED_CONFIG, &socket);
     let (cfg, _) = config(&dir, &template, "lo");
     let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
     let server = Server::start6(&ns, &["-c", &cfg.to_string_lossy(), "-p", "5547"], &env);

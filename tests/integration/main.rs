@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod clients;
 mod control;
+mod control6;
 mod crash;
 mod dhcp6;
 mod hooks;

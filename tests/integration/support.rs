@@ -222,6 +222,14 @@ impl Server {
             .join("\n")
     }
 
+    /// Sends `sig` to the server (SIGHUP: reload its configuration file).
+    pub fn signal(&self, sig: i32) {
+        if let Some(c) = self.child.as_ref() {
+            // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
+            unsafe { libc::kill(c.id() as i32, sig) };
+        }
+    }
+
     /// SIGTERM, wait for a clean exit (the shutdown statistics are printed), return the output.
     pub fn stop(mut self) -> String {
         let mut child = self.child.take().expect("running");

@@ -12,6 +12,7 @@
 //! address is given back (amortised), the bitmap never after construction.
 
 pub mod reclaim;
+pub mod reload;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};

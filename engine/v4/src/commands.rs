@@ -4,6 +4,7 @@
 //! statistics stay true (an added lease counts in assigned-addresses, a deleted one leaves it).
 
 use crate::{Entry, V4Shard, NO_POOL};
+use corelease_alloc::reload::ReloadTarget;
 use corelease_storage::LeaseSink;
 use corelease_types::{Lease, LeaseKind, LeaseState, SubnetId};
 use std::net::{IpAddr, Ipv4Addr};
@@ -431,104 +432,59 @@ macro_rules! carry_global {
     };
 }
 
-/// Config reload, prepared off the shard (DESIGN.md "Control thread"; issue 5). The new
-/// state of a shard is built on another thread from a copy of its leases taken in bounded
-/// chunks while the shard keeps serving; the shard notes every address it changes meanwhile
-/// (its table's journal), and the builder catches up with those changes. At the switch,
-/// with every shard paused, only what changed since the last catch-up is fixed up, so a
-/// shard's pause depends on its recent changes, not on how many leases it holds:
-///
-/// 1. on the shard: [`V4Shard::reload_begin`] (journal on, the addresses to copy);
-/// 2. on the shard, in chunks: [`V4Shard::reload_copy`]; off the shard: [`ReloadBuild::load`];
-/// 3. catch-up, any number of rounds: on the shard [`V4Shard::reload_changes`]; off the
-///    shard, for every shard's build [`ReloadBuild::forget`] first, then for every one
-///    [`ReloadBuild::load`] of the current leases and [`ReloadBuild::retry_deferred`];
-/// 4. the switch, every shard paused behind a barrier: [`V4Shard::reload_take_dirty`],
-///    `forget` — barrier — [`V4Shard::reload_current`] into `load`, `retry_deferred`,
-///    [`ReloadBuild::finish`] — barrier — the shard swaps its state for the build's.
-///
-/// The order "every build forgets, then every build loads" matters: the builds of all shards
-/// claim bits in the same new bitmaps, and a stale copy of an address on one shard (its
-/// client left, another shard's client took it) must let go of the bit before the current
-/// holder claims it. A lease whose bit is taken when loaded is deferred and retried; one
-/// still refused at the switch is a real conflict (two leases for one address) and dropped,
-/// as recovery does.
-pub struct ReloadBuild<S: LeaseSink> {
-    next: V4Shard<S>,
-    /// Leases refused because their bit was claimed (maybe by a stale copy), retried later.
-    deferred: Vec<Lease>,
-}
+/// One shard's DHCPv4 state under a new configuration, built off the shard by the protocol
+/// of `corelease_alloc::reload` (ARCHITECTURE.md "Config reload"): [`V4Shard::reload_begin`],
+/// [`V4Shard::reload_copy`], [`V4Shard::reload_changes`], [`V4Shard::reload_take_dirty`] and
+/// [`V4Shard::reload_current`] are the shard's side; [`V4Shard::reload_empty`] starts a build
+/// and [`V4Shard::reload_finish`] turns a finished one into the shard's next state.
+pub type ReloadBuild<S> = corelease_alloc::reload::ReloadBuild<V4Shard<S>>;
 
-impl<S: LeaseSink> ReloadBuild<S> {
-    /// An empty state for shard `shard` of `shards` under `prepared` (whose bitmaps no shard
-    /// uses yet). `placeholder` is the sink until [`ReloadBuild::finish`] moves the shard's
-    /// lease log over; the build never writes to it.
-    pub fn new(
-        prepared: Arc<crate::Prepared4>,
-        shard: usize,
-        shards: usize,
-        placeholder: S,
-    ) -> Self {
-        ReloadBuild {
-            next: V4Shard::new(prepared, shard, shards, placeholder),
-            deferred: Vec::new(),
+impl<S: LeaseSink> ReloadTarget for V4Shard<S> {
+    type Key = u32;
+
+    fn reload_key(lease: &Lease) -> u32 {
+        crate::leases::addr_u32(lease)
+    }
+
+    fn reload_load(&mut self, lease: Lease, now: u64) -> Option<Lease> {
+        self.load_one(lease, now)
+    }
+
+    fn reload_forget(&mut self, addr: u32) {
+        if let Some(e) = self.table.remove(addr) {
+            self.uncount_and_give_back(&e, addr);
         }
     }
 
-    /// Adds copied (or current) leases; a lease whose bit is already claimed is deferred.
-    pub fn load(&mut self, leases: impl IntoIterator<Item = Lease>, now: u64) {
-        for lease in leases {
-            if let Some(refused) = self.next.load_one(lease, now) {
-                self.deferred.push(refused);
-            }
-        }
-    }
-
-    /// Drops what the build holds for `addrs` (sorted): the entries (their bits and counts
-    /// go back) and deferred leases. Their current versions are loaded afterwards.
-    pub fn forget(&mut self, addrs: &[u32]) {
-        for &a in addrs {
-            if let Some(e) = self.next.table.remove(a) {
-                self.next.uncount_and_give_back(&e, a);
-            }
-        }
-        self.deferred
-            .retain(|l| addrs.binary_search(&crate::leases::addr_u32(l)).is_err());
-    }
-
-    /// Tries the deferred leases again (after the stale copies were forgotten).
-    pub fn retry_deferred(&mut self, now: u64) {
-        let pending = std::mem::take(&mut self.deferred);
-        self.load(pending, now);
-    }
-
-    /// Leases waiting for a bit held by another lease (maybe a stale copy).
-    pub fn deferred(&self) -> usize {
-        self.deferred.len()
-    }
-
-    /// Leases loaded so far (for progress reporting and tests).
-    pub fn len(&self) -> usize {
-        self.next.table.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.next.table.is_empty()
-    }
-
-    /// The finished state for the shard whose running state is `running`: its packet and
-    /// cumulative counters carried over (by subnet id and pool id; the gauges were counted
-    /// from the leases), its lease log `sink` in place. Returns the state and the number of
-    /// leases dropped because another lease holds their address.
-    pub fn finish(self, running: &V4Shard<S>, sink: S) -> (V4Shard<S>, usize) {
-        let mut next = self.next;
-        running.carry_counters_to(&next);
-        next.sink = sink;
-        (next, self.deferred.len())
+    fn reload_len(&self) -> usize {
+        self.table.len()
     }
 }
 
 impl<S: LeaseSink> V4Shard<S> {
+    /// An empty build for shard `shard` of `shards` under `prepared` (whose bitmaps no shard
+    /// uses yet). `placeholder` is the sink until [`Self::reload_finish`] moves the shard's
+    /// lease log over; the build never writes to it.
+    pub fn reload_empty(
+        prepared: Arc<crate::Prepared4>,
+        shard: usize,
+        shards: usize,
+        placeholder: S,
+    ) -> ReloadBuild<S> {
+        ReloadBuild::new(V4Shard::new(prepared, shard, shards, placeholder))
+    }
+
+    /// The finished state for this (running) shard: its packet and cumulative counters
+    /// carried over (by subnet id and pool id; the gauges were counted from the leases), its
+    /// lease log `sink` in place. Returns the state and the number of leases dropped because
+    /// another lease holds their address.
+    pub fn reload_finish(&self, build: ReloadBuild<S>, sink: S) -> (V4Shard<S>, usize) {
+        let (mut next, conflicts) = build.finish();
+        self.carry_counters_to(&next);
+        next.sink = sink;
+        (next, conflicts)
+    }
+
     /// Step 1 of a reload: starts the journal and returns the addresses of this shard's
     /// leases (offers lapse over a reload: the client's REQUEST claims the address again).
     pub fn reload_begin(&mut self) -> Vec<u32> {
@@ -878,7 +834,7 @@ mod tests {
     ) -> (Vec<usize>, usize) {
         let n = shards.len();
         let mut builds: Vec<ReloadBuild<MemorySink>> = (0..n)
-            .map(|i| ReloadBuild::new(Arc::clone(p2), i, n, MemorySink::default()))
+            .map(|i| V4Shard::reload_empty(Arc::clone(p2), i, n, MemorySink::default()))
             .collect();
         let mut step = 0;
         for i in 0..n {
@@ -913,7 +869,7 @@ mod tests {
         }
         let mut conflicts = Vec::new();
         for (b, s) in builds.into_iter().zip(shards.iter_mut()) {
-            let (next, c) = b.finish(s, MemorySink::default());
+            let (next, c) = s.reload_finish(b, MemorySink::default());
             *s = next;
             conflicts.push(c);
         }

@@ -1,6 +1,7 @@
 //! The shard's DHCPv6 lease table: leases by (address or prefix, kind), a client index by
 //! (DUID, IAID, kind), and expiry queues checked lazily against the table.
 
+use corelease_alloc::reload::Journal;
 use corelease_types::{ClientId, Lease};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -38,6 +39,9 @@ pub struct LeaseTable6 {
     by_client: HashMap<(ClientId, u32, bool), u128>,
     expiry: BinaryHeap<Reverse<(u64, u128, bool)>>,
     offers: BinaryHeap<Reverse<(u64, u128, bool)>>,
+    /// While a config reload is prepared off the shard: every key whose entry was inserted,
+    /// removed or borrowed mutably since (`V6Shard::reload_changes`). Off otherwise.
+    journal: Journal<LeaseKey>,
 }
 
 impl LeaseTable6 {
@@ -54,7 +58,17 @@ impl LeaseTable6 {
     }
 
     pub fn get_mut(&mut self, key: LeaseKey) -> Option<&mut Entry6> {
+        self.journal.note(key);
         self.by_key.get_mut(&key)
+    }
+
+    /// The reload journal of this table (`corelease_alloc::reload`).
+    pub fn journal(&mut self) -> &mut Journal<LeaseKey> {
+        &mut self.journal
+    }
+
+    pub fn journal_running(&self) -> bool {
+        self.journal.running()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry6> {
@@ -72,6 +86,7 @@ impl LeaseTable6 {
     /// Inserts or replaces the entry at its key, indexes its client and queues its expiry.
     pub fn insert(&mut self, entry: Entry6) {
         let key = key_of(&entry.lease);
+        self.journal.note(key);
         if let Some(old) = self.by_key.get(&key) {
             if old.lease.client_id != entry.lease.client_id || old.lease.iaid != entry.lease.iaid {
                 self.unindex_client(key);
@@ -116,6 +131,7 @@ impl LeaseTable6 {
     }
 
     pub fn remove(&mut self, key: LeaseKey) -> Option<Entry6> {
+        self.journal.note(key);
         self.unindex_client(key);
         self.by_key.remove(&key)
     }

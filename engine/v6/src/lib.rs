@@ -14,6 +14,7 @@
 //! construction (generating and persisting it is the runtime's job, ARM 10.2.13).
 
 pub mod classes;
+mod commands;
 pub mod hosts;
 mod leases;
 mod prepared;
@@ -21,6 +22,7 @@ pub mod stats;
 #[cfg(test)]
 mod tests;
 
+pub use commands::ReloadBuild6;
 pub use leases::{key_of, Entry6, LeaseKey, LeaseTable6, NO_POOL};
 pub use prepared::{
     grant, Interface6Info, PoolKind, PoolRt6, Prepared6, ReplyOption6, Selector, SubnetRt6,
@@ -274,15 +276,7 @@ impl<S: LeaseSink> V6Shard<S> {
             tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", error = %err, addr = %e.lease.addr, "lease log removal failed");
             return None;
         }
-        let si = e.subnet as usize;
-        match e.lease.state {
-            LeaseState::Default => c.count_assigned(si, key.1, -1),
-            LeaseState::Declined => {
-                c.count_assigned(si, key.1, -1);
-                c.count_declined(si, -1);
-            }
-            _ => {}
-        }
+        c.uncount(&e, key);
         c.table.remove(key);
         c.give_back(p, &e, key);
         Some(e.lease)
@@ -323,53 +317,57 @@ impl<S: LeaseSink> V6Shard<S> {
     /// by [`owner_shard`] of their DUID). Active and declined leases claim their bit; a second
     /// lease for an already claimed address or prefix is refused and counted in the result.
     pub fn load_leases(&mut self, leases: impl IntoIterator<Item = Lease>, _now: u64) -> usize {
+        leases
+            .into_iter()
+            .filter(|l| self.load_one(l.clone()).is_some())
+            .count()
+    }
+
+    /// Loads one lease (recovery, lease6-add, a reload's build): an active or declined lease
+    /// claims its bit. Gives the lease back when another holds the bit; a lease that is not
+    /// a v6 lease is dropped.
+    fn load_one(&mut self, lease: Lease) -> Option<Lease> {
         let p = &*self.prepared;
         let c = &mut self.core;
-        let mut conflicts = 0;
-        for lease in leases {
-            let pd = match lease.kind {
-                LeaseKind::V6Na => false,
-                LeaseKind::V6Pd => true,
-                _ => continue,
-            };
-            let key = key_of(&lease);
-            let subnet = p
-                .subnets
-                .iter()
-                .position(|s| s.id == lease.subnet_id && (pd || s.contains(key.0)));
-            let pool = subnet.and_then(|s| p.pool_of(s, pd, key.0));
-            let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
-            let mut holds_bit = false;
-            // A reserved value's bit belongs to the reservation (claimed at load); a lease on
-            // it is kept without holding it (ARM 10.3.2: the holder is moved at renewal).
-            let reserved = p.hosts.reserved_for(key.0, pd).is_some();
-            if let (true, Some((pi, off)), false) = (binds, pool, reserved) {
-                let Some(pool_rt) = p.pools.get(pi) else {
-                    continue;
-                };
-                if !pool_rt.bitmap.try_claim(off) {
-                    conflicts += 1;
-                    continue;
-                }
-                holds_bit = true;
+        let pd = match lease.kind {
+            LeaseKind::V6Na => false,
+            LeaseKind::V6Pd => true,
+            _ => return None,
+        };
+        let key = key_of(&lease);
+        let subnet = p
+            .subnets
+            .iter()
+            .position(|s| s.id == lease.subnet_id && (pd || s.contains(key.0)));
+        let pool = subnet.and_then(|s| p.pool_of(s, pd, key.0));
+        let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
+        let mut holds_bit = false;
+        // A reserved value's bit belongs to the reservation (claimed at load); a lease on
+        // it is kept without holding it (ARM 10.3.2: the holder is moved at renewal).
+        let reserved = p.hosts.reserved_for(key.0, pd).is_some();
+        if let (true, Some((pi, off)), false) = (binds, pool, reserved) {
+            let pool_rt = p.pools.get(pi)?;
+            if !pool_rt.bitmap.try_claim(off) {
+                return Some(lease);
             }
-            if binds {
-                if let Some(s) = subnet {
-                    c.count_assigned(s, pd, 1);
-                    if lease.state == LeaseState::Declined {
-                        c.count_declined(s, 1);
-                    }
-                }
-            }
-            c.table.insert(Entry6 {
-                lease,
-                pool: pool.map(|(pi, _)| pi as u32).unwrap_or(NO_POOL),
-                subnet: subnet.map(|s| s as u32).unwrap_or(u32::MAX),
-                offer_until: 0,
-                holds_bit,
-            });
+            holds_bit = true;
         }
-        conflicts
+        if binds {
+            if let Some(s) = subnet {
+                c.count_assigned(s, pd, 1);
+                if lease.state == LeaseState::Declined {
+                    c.count_declined(s, 1);
+                }
+            }
+        }
+        c.table.insert(Entry6 {
+            lease,
+            pool: pool.map(|(pi, _)| pi as u32).unwrap_or(NO_POOL),
+            subnet: subnet.map(|s| s as u32).unwrap_or(u32::MAX),
+            offer_until: 0,
+            holds_bit,
+        });
+        None
     }
 
     /// Handles one datagram. Returns where the reply in `out` goes, or None when nothing is
@@ -788,16 +786,9 @@ impl<S: LeaseSink> V6Shard<S> {
             return;
         };
         let end = loop {
-            let Some((t, key)) = c.table.pop_expired(now) else {
+            let Some((t, key)) = c.pop_due(now) else {
                 break CycleEnd::Complete;
             };
-            let due = matches!(c.table.get(key),
-                Some(e) if e.offer_until == 0
-                    && e.lease.expire() == t
-                    && matches!(e.lease.state, LeaseState::Default | LeaseState::Declined));
-            if !due {
-                continue;
-            }
             if let Err(end) = slice.admit(clock()) {
                 // Left for a later cycle, which must find it again.
                 c.table.requeue_expired(t, key);
@@ -1037,6 +1028,37 @@ impl<S: LeaseSink> Core<S> {
             } else {
                 c.assigned_nas.add(delta);
             }
+        }
+    }
+
+    /// The next committed lease (or probation) that expired by `now` and is still due:
+    /// (expire time, key). Stale queue entries (renewed, released, deleted) are skipped.
+    fn pop_due(&mut self, now: u64) -> Option<(u64, LeaseKey)> {
+        while let Some((t, key)) = self.table.pop_expired(now) {
+            let due = matches!(self.table.get(key),
+                Some(e) if e.offer_until == 0
+                    && e.lease.expire() == t
+                    && matches!(e.lease.state, LeaseState::Default | LeaseState::Declined));
+            if due {
+                return Some((t, key));
+            }
+        }
+        None
+    }
+
+    /// Takes an entry out of the assigned (and declined) gauges it counts in.
+    fn uncount(&self, e: &Entry6, key: LeaseKey) {
+        if e.is_offer() {
+            return;
+        }
+        let si = e.subnet as usize;
+        match e.lease.state {
+            LeaseState::Default => self.count_assigned(si, key.1, -1),
+            LeaseState::Declined => {
+                self.count_assigned(si, key.1, -1);
+                self.count_declined(si, -1);
+            }
+            _ => {}
         }
     }
 

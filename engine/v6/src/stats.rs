@@ -16,6 +16,11 @@ macro_rules! global_counters {
             pub fn each(&self) -> [(&'static str, u64); [$($name),*].len()] {
                 [$(($name, self.$field.get()),)*]
             }
+
+            /// Adds every counter to `to`'s (a config reload carries them to the new state).
+            pub fn carry_to(&self, to: &Self) {
+                $( to.$field.add(self.$field.get()); )*
+            }
         }
     };
 }
@@ -60,6 +65,23 @@ pub struct SubnetCounters6 {
     pub reclaimed_declined_addresses: Counter,
     pub v6_ia_na_lease_reuses: Counter,
     pub v6_ia_pd_lease_reuses: Counter,
+}
+
+impl SubnetCounters6 {
+    /// Adds the cumulative counters to `to`'s (the gauges are counted from the leases).
+    pub fn carry_to(&self, to: &Self) {
+        to.cumulative_assigned_nas
+            .add(self.cumulative_assigned_nas.get());
+        to.cumulative_assigned_pds
+            .add(self.cumulative_assigned_pds.get());
+        to.reclaimed_leases.add(self.reclaimed_leases.get());
+        to.reclaimed_declined_addresses
+            .add(self.reclaimed_declined_addresses.get());
+        to.v6_ia_na_lease_reuses
+            .add(self.v6_ia_na_lease_reuses.get());
+        to.v6_ia_pd_lease_reuses
+            .add(self.v6_ia_pd_lease_reuses.get());
+    }
 }
 
 /// All counters of one shard; shared (`Arc`) with the control thread.

@@ -10,8 +10,8 @@ use dhcproto::v6::{self as d6, DhcpOption, Message, OptionCode};
 use dhcproto::{Decodable, Decoder, Encodable};
 use std::path::Path;
 
-const NOW: u64 = 1_700_000_000;
-const SERVER_DUID: &[u8] = &[0, 2, 0, 0, 0x09, 0xbf, 0xaa, 0xbb, 0xcc, 0xdd];
+pub(crate) const NOW: u64 = 1_700_000_000;
+pub(crate) const SERVER_DUID: &[u8] = &[0, 2, 0, 0, 0x09, 0xbf, 0xaa, 0xbb, 0xcc, 0xdd];
 const LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x42);
 
 const BASIC: &str = r#"{ "Dhcp6": {
@@ -32,7 +32,7 @@ const BASIC: &str = r#"{ "Dhcp6": {
     ]
 } }"#;
 
-fn prepared(json: &str) -> Arc<Prepared6> {
+pub(crate) fn prepared(json: &str) -> Arc<Prepared6> {
     let loaded = corelease_config::parse_dhcp6_str(json, Path::new("."))
         .unwrap_or_else(|e| panic!("test config rejected: {e}"));
     let ifaces = vec![Interface6Info {
@@ -211,7 +211,7 @@ fn lease_one(s: &mut V6Shard<MemorySink>, client: u8, now: u64) -> Ipv6Addr {
     addr
 }
 
-fn stat(s: &V6Shard<MemorySink>, name: &str) -> i64 {
+pub(crate) fn stat(s: &V6Shard<MemorySink>, name: &str) -> i64 {
     kea_statistics6(s.prepared(), &[s.stats()])
         .into_iter()
         .find(|(n, _)| n == name)

@@ -1,0 +1,214 @@
+//! `corelease dhcp6`'s control plane beyond lease6-get: config-set / config-reload / SIGHUP
+//! under perfdhcp -6 load (the journalled reload of src/reload.rs), leases-reclaim and
+//! lease6-update. The server, namespace and files are the test's own and removed on drop.
+
+use crate::dhcp6::{config, run_perfdhcp, unix_command, with_control_socket, RELAYED_CONFIG};
+use crate::support::*;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// A relayed dhcp6 server (2 shards, subnet 9) with a unix control socket.
+struct Rig6 {
+    ns: NetNs,
+    dir: TempDir,
+    cfg: PathBuf,
+    socket: PathBuf,
+    server: Option<Server>,
+}
+
+impl Rig6 {
+    fn start(tag: &str, template: &str) -> Rig6 {
+        let ns = NetNs::new(tag);
+        let dir = TempDir::new(tag);
+        let socket = dir.0.join("kea6-ctrl.sock");
+        let template = with_control_socket(template, &socket);
+        let (cfg, _) = config(&dir, &template, "lo");
+        let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
+        let server = Server::start6(&ns, &["-c", &cfg.to_string_lossy(), "-p", "5547"], &env);
+        Rig6 {
+            ns,
+            dir,
+            cfg,
+            socket,
+            server: Some(server),
+        }
+    }
+
+    fn cmd(&self, c: Value) -> Value {
+        unix_command(&self.socket, &c)
+    }
+
+    fn stat(&self, name: &str) -> i64 {
+        let r = self.cmd(json!({ "command": "statistic-get", "arguments": { "name": name } }));
+        r["arguments"][name][0][0].as_i64().unwrap_or(-1)
+    }
+
+    fn output(&self) -> String {
+        self.server.as_ref().map(Server::output).unwrap_or_default()
+    }
+
+    fn lease_count(&self) -> usize {
+        let all = self.cmd(json!({ "command": "lease6-get-all" }));
+        all["arguments"]["leases"].as_array().map_or(0, Vec::len)
+    }
+}
+
+/// perfdhcp -6 as a relay on ::1 asking for an address and a prefix per client.
+fn perfdhcp6_args<'a>(rate: &'a str, clients: &'a str, seconds: &'a str) -> Vec<&'a str> {
+    vec![
+        "-6",
+        "-A",
+        "1",
+        "-e",
+        "address-and-prefix",
+        "-r",
+        rate,
+        "-R",
+        clients,
+        "-n",
+        clients,
+        "-p",
+        seconds,
+        "-u",
+        "-l",
+        "::1",
+        "-L",
+        "547",
+        "-N",
+        "5547",
+        "::1",
+    ]
+}
+
+#[test]
+fn dhcp6_config_set_reload_and_sighup_keep_every_lease_and_serve_the_new_pool_under_load() {
+    let _g = serial();
+    let rig = Rig6::start("r6", RELAYED_CONFIG);
+    let report = run_perfdhcp(&rig.ns, &perfdhcp6_args("100", "300", "15"));
+    let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
+    assert!(replies >= 0.98 * 300.0, "{report}");
+    let nas = rig.stat("subnet[9].assigned-nas");
+    let pds = rig.stat("subnet[9].assigned-pds");
+    let reply_sent = rig.stat("pkt6-reply-sent");
+    assert!(nas > 0 && pds > 0, "{report}");
+
+    // config-set: config-get's output with a shorter lifetime: every lease and counter stays.
+    let mut cfg = rig.cmd(json!({ "command": "config-get" }))["arguments"].clone();
+    cfg["Dhcp6"]["valid-lifetime"] = json!(3500);
+    let r = rig.cmd(json!({ "command": "config-set", "arguments": cfg.clone() }));
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(r["text"], "Configuration successful.");
+    let r = rig.cmd(json!({ "command": "config-get" }));
+    assert_eq!(r["arguments"]["Dhcp6"]["valid-lifetime"], 3500);
+    assert_eq!(rig.stat("subnet[9].assigned-nas"), nas, "every lease kept");
+    assert_eq!(rig.stat("subnet[9].assigned-pds"), pds, "every prefix kept");
+    assert_eq!(rig.stat("pkt6-reply-sent"), reply_sent, "counters carried");
+    assert_eq!(rig.lease_count() as i64, nas + pds);
+
+    // A bad config is refused with its JSON path; the running one stays. So is a change
+    // that needs a restart.
+    let mut bad = cfg.clone();
+    bad["Dhcp6"]["subnet6"][0]["pools"][0]["pool"] = json!("fd00:9::1 - fd00:9::ff");
+    for cmd in ["config-set", "config-test"] {
+        let r = rig.cmd(json!({ "command": cmd, "arguments": bad.clone() }));
+        assert_eq!(r["result"], 1, "{r}");
+        let text = r["text"].as_str().unwrap_or_default();
+        assert!(text.contains("Dhcp6.subnet6[0].pools[0]"), "{r}");
+    }
+    let mut restart = cfg.clone();
+    restart["Dhcp6"]["multi-threading"]["thread-pool-size"] = json!(3);
+    let r = rig.cmd(json!({ "command": "config-set", "arguments": restart }));
+    assert_eq!(r["result"], 1, "{r}");
+    assert!(
+        r["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Dhcp6.multi-threading")),
+        "{r}"
+    );
+    let r = rig.cmd(json!({ "command": "config-get" }));
+    assert_eq!(
+        r["arguments"]["Dhcp6"]["valid-lifetime"], 3500,
+        "running one stays"
+    );
+
+    // The file gets a new subnet listed first for the same relay, so new clients are served
+    // from its pools once it is loaded; config-reload in the middle of a perfdhcp run, then
+    // SIGHUP (Kea's reload signal).
+    let mut next = json!({ "Dhcp6": cfg["Dhcp6"].clone() });
+    next["Dhcp6"]["valid-lifetime"] = json!(4000);
+    let subnets = next["Dhcp6"]["subnet6"].as_array_mut().expect("subnet6");
+    subnets.insert(
+        0,
+        json!({ "id": 10, "subnet": "fd00:3::/64", "relay": { "ip-addresses": [ "::1" ] },
+            "pools": [ { "pool": "fd00:3::1000 - fd00:3::ffff" } ],
+            "pd-pools": [ { "prefix": "fd00:3000::", "prefix-len": 32, "delegated-len": 48 } ] }),
+    );
+    std::fs::write(&rig.cfg, next.to_string()).expect("write the new config file");
+    let ns_name = rig.ns.name.clone();
+    let load = std::thread::spawn(move || {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &ns_name, "perfdhcp"])
+            .args(perfdhcp6_args("200", "1500", "20"))
+            .output()
+            .expect("perfdhcp");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    std::thread::sleep(Duration::from_millis(2000));
+    let r = rig.cmd(json!({ "command": "config-reload" }));
+    assert_eq!(r["result"], 0, "{r}");
+    std::thread::sleep(Duration::from_millis(500));
+    if let Some(s) = rig.server.as_ref() {
+        s.signal(libc::SIGHUP);
+    }
+    let report = load.join().expect("perfdhcp thread");
+    let sent_s = perfdhcp_value(&report, "SOLICIT-ADVERTISE", "sent packets").unwrap_or(0.0);
+    let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
+    assert!(
+        sent_s >= 1400.0 && replies >= 0.98 * sent_s,
+        "{replies} Replies for {sent_s} Solicits:\n{report}"
+    );
+    for section in ["SOLICIT-ADVERTISE", "REQUEST-REPLY"] {
+        assert_eq!(
+            perfdhcp_value(&report, section, "non unique addresses"),
+            Some(0.0),
+            "{report}"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !rig.output().contains("SIGHUP: configuration") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = rig.output();
+    assert!(
+        out.contains("SIGHUP: configuration") && out.contains("applied"),
+        "{out}"
+    );
+    let r = rig.cmd(json!({ "command": "config-get" }));
+    assert_eq!(
+        r["arguments"]["Dhcp6"]["subnet6"][0]["id"], 10,
+        "the file's config"
+    );
+    assert!(
+        rig.stat("subnet[9].assigned-nas") >= nas,
+        "subnet 9 kept its leases"
+    );
+    let new_nas = rig.stat("subnet[10].assigned-nas");
+    let new_pds = rig.stat("subnet[10].assigned-pds");
+    assert!(new_nas > 0 && new_pds > 0, "the new pools serve:\n{out}");
+    let total =
+        rig.stat("subnet[9].assigned-nas") + rig.stat("subnet[9].assigned-pds") + new_nas + new_pds;
+    assert_eq!(
+        rig.lease_count() as i64,
+        total,
+        "table and statistics agree"
+    );
+    let _ = &rig.dir;
+    if let Some(s) = rig.server {
+        s.stop();
+    }
+}
