@@ -34,7 +34,10 @@ pub enum Scope {
     SharedNetwork4,
     Pool4,
     Relay,
+    /// `option-data` of Dhcp6 (its `client-classes` tags are not supported there yet).
     OptionData,
+    /// `option-data` of Dhcp4.
+    OptionData4,
     OptionDef,
     Reservation4,
     ControlSocket,
@@ -68,6 +71,7 @@ impl Scope {
             Scope::Pool4 => POOL4,
             Scope::Relay => RELAY,
             Scope::OptionData => OPTION_DATA,
+            Scope::OptionData4 => OPTION_DATA4,
             Scope::OptionDef => OPTION_DEF,
             Scope::Reservation4 => RESERVATION4,
             Scope::ControlSocket => CONTROL_SOCKET,
@@ -549,6 +553,22 @@ const OPTION_DATA: &[(&str, KeyStatus)] = &[
     ("metadata", U),
 ];
 
+/// Dhcp4 `option-data`: `client-classes` tags an option for members of those classes only
+/// (ARM 16.9 "Option Class-Tagging").
+const OPTION_DATA4: &[(&str, KeyStatus)] = &[
+    ("name", S),
+    ("code", S),
+    ("space", S),
+    ("data", S),
+    ("csv-format", S),
+    ("always-send", S),
+    ("never-send", S),
+    ("user-context", S),
+    ("comment", S),
+    ("client-classes", S),
+    ("metadata", U),
+];
+
 const OPTION_DEF: &[(&str, KeyStatus)] = &[
     ("name", S),
     ("code", S),
@@ -581,6 +601,7 @@ mod tests {
             Scope::Pool4,
             Scope::Relay,
             Scope::OptionData,
+            Scope::OptionData4,
             Scope::OptionDef,
             Scope::Reservation4,
             Scope::ControlSocket,

@@ -925,3 +925,17 @@ fn flex_id_library_is_read_natively_and_checked() {
         ["Dhcp4.hooks-libraries[0].parameters.replace-client-id: not supported yet"]
     );
 }
+
+#[test]
+fn option_data_client_classes_tag_an_option() {
+    let c = config(
+        r#""option-data": [ { "name": "ntp-servers", "data": "10.0.0.1", "client-classes": [ "a", "b" ] },
+                           { "name": "ntp-servers", "data": "10.0.0.2" } ]"#,
+    );
+    assert_eq!(c.global_options.options[0].client_classes, ["a", "b"]);
+    assert!(c.global_options.options[1].client_classes.is_empty());
+    assert_error(
+        r#""option-data": [ { "name": "ntp-servers", "data": "10.0.0.1", "client-classes": [ 5 ] } ]"#,
+        "Dhcp4.option-data[0].client-classes[0]: expected a string, found integer",
+    );
+}

@@ -855,3 +855,56 @@ fn template_classes_spawn_their_classes_in_config_order() {
         none.yiaddr()
     );
 }
+
+#[test]
+fn class_tagged_options_go_to_members_only() {
+    // ARM 16.9: tags at the subnet (an if / else-if / else on one code), at a pool (a tag
+    // that does not match is as if the option were not there: the subnet's value shows
+    // through), and a tagged never-send that removes the option for everyone.
+    let p = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 4000,
+        "option-data": [ { "name": "domain-name-servers", "data": "10.9.9.9" } ],
+        "client-classes": [
+            { "name": "one", "test": "option[vendor-class-identifier].text == 'one'" },
+            { "name": "two", "test": "option[vendor-class-identifier].text == 'two'" }
+        ],
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.19",
+                "option-data": [ { "name": "routers", "data": "10.0.0.254", "client-classes": [ "two" ] },
+                                 { "name": "domain-name-servers", "data": "10.2.2.2", "client-classes": [ "KNOWN" ] } ] } ],
+            "option-data": [
+                { "name": "ntp-servers", "data": "10.0.0.3" },
+                { "name": "ntp-servers", "data": "10.0.0.1", "client-classes": [ "one" ] },
+                { "name": "ntp-servers", "data": "10.0.0.2", "client-classes": [ "two" ] },
+                { "name": "routers", "data": "10.0.0.1" },
+                { "name": "time-offset", "data": "100", "client-classes": [ "two" ], "never-send": true, "always-send": true },
+                { "name": "time-offset", "data": "200", "always-send": true } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    let ntp = |m: &Message| match m.opts().get(OptionCode::NtpServers) {
+        Some(DhcpOption::NtpServers(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let offset = |m: &Message| m.opts().get(OptionCode::TimeOffset).is_some();
+    let one = dora(&mut s, mac(1), &[vendor("one")], NOW);
+    assert_eq!(ntp(&one), Some(vec![ip("10.0.0.1")]));
+    assert_eq!(routers(&one), Some(vec![ip("10.0.0.1")]));
+    let two = dora(&mut s, mac(2), &[vendor("two")], NOW);
+    assert_eq!(ntp(&two), Some(vec![ip("10.0.0.2")]));
+    assert_eq!(
+        routers(&two),
+        Some(vec![ip("10.0.0.254")]),
+        "pool tag matches"
+    );
+    let other = dora(&mut s, mac(3), &[vendor("three")], NOW);
+    assert_eq!(
+        ntp(&other),
+        Some(vec![ip("10.0.0.3")]),
+        "the untagged value is the else"
+    );
+    assert_eq!(routers(&other), Some(vec![ip("10.0.0.1")]));
+    // A pool tag naming KNOWN: nobody here has a reservation, the global value shows.
+    assert_eq!(dns(&other), Some(vec![ip("10.9.9.9")]));
+    // The tagged never-send wins over the untagged always-send for everyone.
+    assert!(!offset(&one) && !offset(&two) && !offset(&other));
+}

@@ -28,42 +28,116 @@ pub struct ReplyOption {
     pub data: Box<[u8]>,
     pub always_send: bool,
     pub never_send: bool,
+    /// `client-classes` tags (ARM 16.9): only for members of one of them; empty = anyone.
+    pub classes: Box<[Box<str>]>,
+    /// The next value of the same code to try when this one's tags do not match (index + 1
+    /// in the table's entries; 0 = none).
+    next: u16,
 }
 
 /// Options effective at one scope, first definition by code wins, indexed for O(1) lookup.
+/// With class-tagged options (ARM 16.9) a code has a chain of values in precedence order:
+/// tagged ones first, ended by the first untagged one.
 #[derive(Clone, Debug)]
 pub struct OptionTable {
     entries: Vec<ReplyOption>,
     index: Box<[u16; 256]>,
+    tagged: bool,
 }
 
 impl OptionTable {
     /// Merges `levels`, most specific first: a code defined at a more specific level hides the
     /// same code at the levels after it. Only the top-level "dhcp4" space goes into replies.
+    ///
+    /// A class-tagged option does not hide what follows it: "when an option's class-tag does
+    /// not match, it is as though the option was not specified at that scope", and within a
+    /// scope "an option with an empty client-classes list is checked last" (ARM 16.9).
     pub fn merge(levels: &[&OptionSet]) -> Self {
         let mut entries: Vec<ReplyOption> = Vec::new();
         let mut index = Box::new([0u16; 256]);
+        let mut tail = [0u16; 256];
+        let mut closed = [false; 256];
+        let mut tagged = false;
         for level in levels {
-            for opt in &level.options {
-                if opt.space != "dhcp4" || index[usize::from(opt.code)] != 0 {
+            let tagged_first = level
+                .options
+                .iter()
+                .filter(|o| !o.client_classes.is_empty())
+                .chain(level.options.iter().filter(|o| o.client_classes.is_empty()));
+            for opt in tagged_first {
+                let c = usize::from(opt.code);
+                if opt.space != "dhcp4" || closed[c] {
                     continue;
                 }
+                let Ok(at) = u16::try_from(entries.len() + 1) else {
+                    break;
+                };
                 entries.push(ReplyOption {
                     code: opt.code,
                     data: opt.data.clone(),
                     always_send: opt.always_send,
                     never_send: opt.never_send,
+                    classes: opt
+                        .client_classes
+                        .iter()
+                        .map(|n| n.as_str().into())
+                        .collect(),
+                    next: 0,
                 });
-                index[usize::from(opt.code)] = entries.len() as u16;
+                match tail[c] {
+                    0 => index[c] = at,
+                    t => {
+                        if let Some(prev) = entries.get_mut(usize::from(t) - 1) {
+                            prev.next = at;
+                        }
+                    }
+                }
+                tail[c] = at;
+                if opt.client_classes.is_empty() {
+                    closed[c] = true;
+                } else {
+                    tagged = true;
+                }
             }
         }
-        OptionTable { entries, index }
+        OptionTable {
+            entries,
+            index,
+            tagged,
+        }
     }
 
+    /// The value of `code` at this scope, tags aside (the first of its chain).
     pub fn get(&self, code: u8) -> Option<&ReplyOption> {
         match self.index[usize::from(code)] {
             0 => None,
             i => self.entries.get(usize::from(i) - 1),
+        }
+    }
+
+    /// Whether some option here is class-tagged.
+    pub fn is_tagged(&self) -> bool {
+        self.tagged
+    }
+
+    /// The value of `code` for a packet whose class membership `admits` decides (true when
+    /// the packet is in one of the names): the first value of the chain that is untagged or
+    /// admitted. A tagged never-send value is returned whatever the tags say, so the option
+    /// is left out ("when never-send for an option is true at any scope, all client-classes
+    /// entries for that option are ignored", ARM 16.9).
+    pub fn get_for(&self, code: u8, admits: &dyn Fn(&[Box<str>]) -> bool) -> Option<&ReplyOption> {
+        let mut e = self.get(code)?;
+        if !self.tagged {
+            return Some(e);
+        }
+        loop {
+            if e.classes.is_empty() || e.never_send || admits(&e.classes) {
+                return Some(e);
+            }
+            e = match e.next {
+                0 => return None,
+                n => self.entries.get(usize::from(n) - 1)?,
+            };
         }
     }
 
@@ -353,7 +427,18 @@ impl Prepared4 {
                 }
             }
         }
+        // Class-tagged options (ARM 16.9) need the packet's classes at reply time.
+        let tagged = |set: &OptionSet| set.options.iter().any(|o| !o.client_classes.is_empty());
+        let tagged_options = tagged(&cfg.global_options)
+            || cfg.shared_networks.iter().any(|n| tagged(&n.options))
+            || cfg.reservations.iter().any(|r| tagged(&r.options))
+            || cfg.subnets.iter().any(|s| {
+                tagged(&s.options)
+                    || s.pools.iter().any(|p| tagged(&p.options))
+                    || s.reservations.iter().any(|r| tagged(&r.options))
+            });
         let classify = !classes.is_empty()
+            || tagged_options
             || !hosts.is_empty()
             || pools
                 .iter()

@@ -460,6 +460,8 @@ impl<S: LeaseSink> V4Shard<S> {
         } else {
             &[]
         };
+        // Class tags (ARM 16.9) are decided by the packet's classes, host classes included.
+        let tags = p.classify.then(|| self.membership());
         if host.is_none() && classes.is_empty() {
             // No class or host options: the tables merged at load are the whole answer.
             return OptionChain {
@@ -468,6 +470,7 @@ impl<S: LeaseSink> V4Shard<S> {
                 classes: &[],
                 table: &p.classes,
                 global: None,
+                tags,
             };
         }
         OptionChain {
@@ -476,6 +479,7 @@ impl<S: LeaseSink> V4Shard<S> {
             classes,
             table: &p.classes,
             global: Some(&p.global_options),
+            tags,
         }
     }
 }
@@ -488,6 +492,8 @@ pub(crate) struct OptionChain<'a> {
     classes: &'a [ClassIdx],
     table: &'a ClassTable,
     global: Option<&'a OptionTable>,
+    /// The packet's classes, for class-tagged options; None when nothing classifies.
+    tags: Option<Membership<'a>>,
 }
 
 impl<'a> OptionChain<'a> {
@@ -500,16 +506,24 @@ impl<'a> OptionChain<'a> {
     }
 
     pub(crate) fn get(&self, code: u8) -> Option<&'a ReplyOption> {
-        if let Some(o) = self.host.and_then(|t| t.get(code)) {
+        let admits = |names: &[Box<str>]| {
+            self.tags
+                .as_ref()
+                .is_some_and(|m| names.iter().any(|n| m.is_member(n)))
+        };
+        if let Some(o) = self.host.and_then(|t| t.get_for(code, &admits)) {
             return Some(o);
         }
-        if let Some(o) = self.local.get(code) {
+        if let Some(o) = self.local.get_for(code, &admits) {
             return Some(o);
         }
-        if let Some(o) = self.class_defs().find_map(|d| d.options.get(code)) {
+        if let Some(o) = self
+            .class_defs()
+            .find_map(|d| d.options.get_for(code, &admits))
+        {
             return Some(o);
         }
-        self.global.and_then(|t| t.get(code))
+        self.global.and_then(|t| t.get_for(code, &admits))
     }
 
     /// Every option that wins its code, level by level (for always-send and the options

@@ -20,6 +20,9 @@ pub struct ConfiguredOption {
     pub data: Box<[u8]>,
     pub always_send: bool,
     pub never_send: bool,
+    /// `client-classes` (ARM 16.9): only members of one of these classes get this option
+    /// value; empty = every client.
+    pub client_classes: Vec<String>,
 }
 
 /// The options of one scope (global, shared network, subnet or pool), in config order.

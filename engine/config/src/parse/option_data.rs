@@ -215,7 +215,7 @@ pub(super) fn parse_one_option(
     custom: &[OptionDef],
 ) -> Option<ConfiguredOption> {
     let map = as_map(f, value, path)?;
-    f.check_keys(map, path, Scope::OptionData);
+    f.check_keys(map, path, Scope::OptionData4);
     let space = f
         .str_at(map, "space", path)
         .unwrap_or(DHCP4_SPACE)
@@ -250,6 +250,22 @@ pub(super) fn parse_one_option(
     let csv_format = f.bool_at(map, "csv-format", path);
     let always_send = f.bool_at(map, "always-send", path).unwrap_or(false);
     let never_send = f.bool_at(map, "never-send", path).unwrap_or(false);
+    let mut client_classes = Vec::new();
+    if let Some(list) = f.list_at(map, "client-classes", path) {
+        for (i, v) in list.iter().enumerate() {
+            match v.as_str() {
+                Some("") => f.error(
+                    format!("{path}.client-classes[{i}]"),
+                    "class name must not be empty",
+                ),
+                Some(c) => client_classes.push(c.to_string()),
+                None => f.error(
+                    format!("{path}.client-classes[{i}]"),
+                    format!("expected a string, found {}", json_type(v)),
+                ),
+            }
+        }
+    }
 
     let def = match (code, name) {
         (Some(c), name) => {
@@ -318,6 +334,7 @@ pub(super) fn parse_one_option(
             data: bytes.into_boxed_slice(),
             always_send,
             never_send,
+            client_classes,
         }),
         Err(message) => {
             f.error(data_path, message);
