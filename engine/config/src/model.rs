@@ -537,6 +537,9 @@ pub struct FlexId {
     /// `identifier-expression`: evaluated per packet to the flex-id a reservation is looked
     /// up by (ARM 17.9); checked to compile to a string when the config is parsed.
     pub identifier_expression: String,
+    /// `replace-client-id`: the client is identified by 0x00 + the flex-id as its client
+    /// identifier (ARM 17.9.1).
+    pub replace_client_id: bool,
 }
 
 /// One `hooks-libraries` entry.

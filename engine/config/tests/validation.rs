@@ -914,15 +914,15 @@ fn flex_id_library_is_read_natively_and_checked() {
                "parameters": { "identifier-expression": 5 } }]"#,
         "Dhcp4.hooks-libraries[0].parameters.identifier-expression: The identifier-expression is 5, but expected JSON string",
     );
-    let replace = load(
+    let replace = config(
         r#""hooks-libraries": [{ "library": "libdhcp_flex_id.so",
                "parameters": { "identifier-expression": "option[60].text", "replace-client-id": true } }]"#,
-    )
-    .unwrap();
-    let lines: Vec<String> = replace.unsupported.iter().map(|i| i.to_string()).collect();
-    assert_eq!(
-        lines,
-        ["Dhcp4.hooks-libraries[0].parameters.replace-client-id: not supported yet"]
+    );
+    assert_eq!(replace.flex_id.map(|f| f.replace_client_id), Some(true));
+    assert_error(
+        r#""hooks-libraries": [{ "library": "libdhcp_flex_id.so",
+               "parameters": { "identifier-expression": "option[60].text", "replace-client-id": "yes" } }]"#,
+        "Dhcp4.hooks-libraries[0].parameters.replace-client-id: the replace-client-id is \"yes\" but expected boolean value",
     );
 }
 

@@ -908,3 +908,53 @@ fn class_tagged_options_go_to_members_only() {
     // The tagged never-send wins over the untagged always-send for everyone.
     assert!(!offset(&one) && !offset(&two) && !offset(&other));
 }
+
+#[test]
+fn flex_id_replace_client_id_keeps_the_lease_across_device_changes() {
+    // ARM 17.9.1: with replace-client-id the client is identified by 0x00 + flex-id, so a
+    // replaced device on the same port gets the same lease; the reply carries the device's
+    // own client identifier, even with echo-client-id off.
+    let p = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 4000, "echo-client-id": false,
+        "hooks-libraries": [ { "library": "libdhcp_flex_id.so",
+            "parameters": { "identifier-expression": "option[vendor-class-identifier].text",
+                            "replace-client-id": true } } ],
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.19" } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    let cid = |v: &[u8]| DhcpOption::ClientIdentifier(v.to_vec());
+    let echoed = |m: &Message| match m.opts().get(OptionCode::ClientIdentifier) {
+        Some(DhcpOption::ClientIdentifier(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let old = dora(&mut s, mac(1), &[vendor("port7"), cid(b"\x01old")], NOW);
+    assert_eq!(echoed(&old), Some(b"\x01old".to_vec()));
+    let lease = &s.table().get(u32::from(old.yiaddr())).expect("lease").lease;
+    assert_eq!(
+        lease.client_id.as_ref().map(|c| c.as_bytes().to_vec()),
+        Some(b"\x00port7".to_vec())
+    );
+    // Another MAC and client-id on the same port: the same address.
+    let new = dora(&mut s, mac(2), &[vendor("port7"), cid(b"\x01new")], NOW + 1);
+    assert_eq!(new.yiaddr(), old.yiaddr());
+    assert_eq!(echoed(&new), Some(b"\x01new".to_vec()));
+    // Another port: another address. No option 60: no replacement, its own client-id.
+    let other = dora(&mut s, mac(3), &[vendor("port8"), cid(b"\x01new")], NOW + 2);
+    assert_ne!(other.yiaddr(), old.yiaddr());
+    let plain = dora(&mut s, mac(4), &[cid(b"\x01x")], NOW + 3);
+    assert_eq!(
+        echoed(&plain),
+        None,
+        "echo-client-id false, nothing replaced"
+    );
+    let lease = &s
+        .table()
+        .get(u32::from(plain.yiaddr()))
+        .expect("lease")
+        .lease;
+    assert_eq!(
+        lease.client_id.as_ref().map(|c| c.as_bytes().to_vec()),
+        Some(b"\x01x".to_vec())
+    );
+}

@@ -106,6 +106,18 @@ impl<'a> PacketIds<'a> {
         }
     }
 
+    /// With the client identifier replaced (flex_id's replace-client-id): RFC 4361's DUID
+    /// form is looked for in the new one, as Kea's processing would see it.
+    pub fn with_client_id(mut self, client_id: Option<&'a [u8]>) -> Self {
+        if let Some(c) = client_id {
+            self.client_id = Some(c);
+            self.duid = (c.len() > 5 && c.first() == Some(&255))
+                .then(|| c.get(5..))
+                .flatten();
+        }
+        self
+    }
+
     /// With the packet's flex-id (the evaluated `identifier-expression`); an empty one
     /// identifies nobody (ARM 17.9: the expression may well evaluate to "").
     pub fn with_flex_id(mut self, flex_id: &'a [u8]) -> Self {
@@ -141,6 +153,9 @@ pub struct HostTable {
     /// library is configured, flex-id is a `host-reservation-identifiers` type and some
     /// reservation uses it (else there is nothing to evaluate it for).
     pub flex_id: Option<Program>,
+    /// `replace-client-id` (ARM 17.9.1): the flex-id, behind a 0x00 type byte, stands in for
+    /// the client identifier of the packet. `flex_id` is then always compiled.
+    pub flex_replaces_client_id: bool,
 }
 
 impl HostTable {
@@ -182,7 +197,8 @@ impl HostTable {
                     .map(|s| s.by_kind[FLEX_SLOT].len())
                     .sum::<usize>()
                 > 0);
-        if flex_used {
+        t.flex_replaces_client_id = cfg.flex_id.as_ref().is_some_and(|f| f.replace_client_id);
+        if flex_used || t.flex_replaces_client_id {
             let resolve =
                 |name: &str| corelease_config::option_code_by_name(name, &cfg.option_defs);
             // Checked when the config was parsed; one that does not compile here (it cannot)

@@ -122,6 +122,9 @@ pub struct V4Shard<S: LeaseSink> {
     host: Option<HostIdx>,
     /// The flex-id of the packet being handled (ARM 17.9), reused.
     flex_id: Vec<u8>,
+    /// With flex_id's replace-client-id: 0x00 + the flex-id, the client identifier the packet
+    /// is handled with (ARM 17.9.1); empty when not replaced.
+    replaced_client_id: Vec<u8>,
 }
 
 /// What a REQUEST is, by RFC 2131 4.3.2.
@@ -168,16 +171,21 @@ impl<S: LeaseSink> V4Shard<S> {
             }
         }
         let mut flex_id = Vec::new();
+        let mut replaced_client_id = Vec::new();
         if let Some(program) = &prepared.hosts.flex_id {
             scratch.reserve_for(program);
             // Room for any option's worth of identifier: grown only by longer ones.
             flex_id.reserve(256);
+            if prepared.hosts.flex_replaces_client_id {
+                replaced_client_id.reserve(257);
+            }
         }
         V4Shard {
             cls,
             scratch,
             host: None,
             flex_id,
+            replaced_client_id,
             prepared,
             shards: shards.max(1),
             queues,
@@ -611,7 +619,7 @@ impl<S: LeaseSink> V4Shard<S> {
     fn ident(&self, pkt: &Dhcp4Packet<&[u8]>) -> ClientIdent {
         ClientIdent {
             hw: HwAddr::new(pkt.htype(), pkt.chaddr()),
-            client_id: self.opts.client_id().map(ClientId::new),
+            client_id: self.client_id_bytes().map(ClientId::new),
         }
     }
 
@@ -1640,7 +1648,9 @@ impl<S: LeaseSink> V4Shard<S> {
                 }
             });
         }
-        if p.echo_client_id {
+        // flex_id's replace-client-id restores the client's own identifier in the reply,
+        // whatever echo-client-id says (ARM 17.9.1, FLEX_ID_RESTORE_CLIENT_ID).
+        if p.echo_client_id || !self.replaced_client_id.is_empty() {
             if let Some(cid) = self.opts.client_id() {
                 // RFC 6842: echo the client identifier.
                 let _ = w.option(opt::CLIENT_ID, cid);

@@ -440,6 +440,7 @@ impl Prepared4 {
         let classify = !classes.is_empty()
             || tagged_options
             || !hosts.is_empty()
+            || hosts.flex_id.is_some()
             || pools
                 .iter()
                 .any(|p| !p.guard.is_open() || !p.additional.is_empty())

@@ -24,7 +24,18 @@ fn env<'a>(p: &'a crate::Prepared4, meta: &Meta4) -> PacketEnv<'a> {
     }
 }
 
+/// The replaced client identifier, if any (see `V4Shard::client_id_bytes`).
+fn replaced(buf: &[u8]) -> Option<&[u8]> {
+    (!buf.is_empty()).then_some(buf)
+}
+
 impl<S: LeaseSink> V4Shard<S> {
+    /// The client identifier the packet is handled with: flex_id's replacement (ARM 17.9.1),
+    /// else option 61 as sent.
+    pub(crate) fn client_id_bytes(&self) -> Option<&[u8]> {
+        replaced(&self.replaced_client_id).or_else(|| self.opts.client_id())
+    }
+
     /// ARM 16.1.1 steps 1-6: ALL, vendor class, the tests that do not need the host lookup,
     /// DROP, and with early-global-reservations-lookup the global host. True when the packet
     /// is in DROP and must be dropped.
@@ -58,9 +69,19 @@ impl<S: LeaseSink> V4Shard<S> {
             self.flex_id.extend_from_slice(value);
             tracing::debug!(target: "FLEX_ID_EXPRESSION_EVALUATED", size = value.len(), "flex-id evaluated for packet");
         }
+        self.replaced_client_id.clear();
+        if p.hosts.flex_replaces_client_id && !self.flex_id.is_empty() {
+            // ARM 17.9.1: "the value derived from the flexible identifier is formed by
+            // prepending one byte with a value of zero"; the packet is then handled as if
+            // it had sent that client identifier (lease ownership, host lookup).
+            self.replaced_client_id.push(0);
+            self.replaced_client_id.extend_from_slice(&self.flex_id);
+        }
         let mut early_host = None;
         if p.early_global_reservations_lookup {
-            let ids = PacketIds::of(pkt, &self.opts).with_flex_id(&self.flex_id);
+            let ids = PacketIds::of(pkt, &self.opts)
+                .with_flex_id(&self.flex_id)
+                .with_client_id(replaced(&self.replaced_client_id));
             if let Some(h) = p.hosts.global(&ids) {
                 early_host = Some(h);
                 let classes = p.hosts.host(h).map(|h| &*h.classes).unwrap_or(&[]);
@@ -95,7 +116,9 @@ impl<S: LeaseSink> V4Shard<S> {
         let early = self.host;
         let mut host = None;
         if !p.hosts.is_empty() {
-            let ids = PacketIds::of(pkt, &self.opts).with_flex_id(&self.flex_id);
+            let ids = PacketIds::of(pkt, &self.opts)
+                .with_flex_id(&self.flex_id)
+                .with_client_id(replaced(&self.replaced_client_id));
             let sel = p.subnets.get(subnet);
             if sel.is_some_and(|s| s.reservations_in_subnet) {
                 host = p

@@ -42,7 +42,7 @@ pub(super) fn is_flex_id_library(library: &std::path::Path) -> bool {
 /// `libdhcp_flex_id.so`'s parameters (ARM 17.9): `identifier-expression` must compile to a
 /// string (Kea's FLEX_ID_EXPRESSION_PARSE_FAILED otherwise). Missing or empty, the library
 /// loads and generates no identifiers (FLEX_ID_EXPRESSION_NOT_DEFINED / _EMPTY, warnings).
-/// `replace-client-id` true is not supported yet; `ignore-iaid` is DHCPv6's only.
+/// `replace-client-id` is a boolean (ARM 17.9.1); `ignore-iaid` is DHCPv6's only.
 pub(super) fn parse_flex_id(
     f: &mut Findings,
     library: &HookLibrary,
@@ -75,14 +75,12 @@ pub(super) fn parse_flex_id_with(
         }
     };
     let ppath = format!("{path}.parameters");
+    let mut replace_client_id = false;
     for key in ["replace-client-id", "ignore-iaid"] {
         match params.get(key) {
-            None | Some(Value::Bool(false)) => {}
-            Some(Value::Bool(true)) if key == "ignore-iaid" => {}
-            Some(Value::Bool(true)) => f.unsupported.push(PathIssue::new(
-                format!("{ppath}.{key}"),
-                "not supported yet",
-            )),
+            None => {}
+            Some(Value::Bool(b)) if key == "replace-client-id" => replace_client_id = *b,
+            Some(Value::Bool(_)) => {}
             Some(other) => f.error(
                 format!("{ppath}.{key}"),
                 format!("the {key} is {other} but expected boolean value"),
@@ -111,6 +109,7 @@ pub(super) fn parse_flex_id_with(
     match corelease_classify::compile_with(expr, universe, resolve) {
         Ok(p) if p.kind() == corelease_classify::ValueKind::String => Some(FlexId {
             identifier_expression: expr.clone(),
+            replace_client_id,
         }),
         Ok(_) => {
             f.error(
