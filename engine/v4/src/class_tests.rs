@@ -958,3 +958,33 @@ fn flex_id_replace_client_id_keeps_the_lease_across_device_changes() {
         Some(b"\x01x".to_vec())
     );
 }
+
+#[test]
+fn template_class_only_in_additional_list_spawns_where_listed() {
+    // ARM 16.4.1: only-in-additional-list makes the template-test run only when the chosen
+    // pool, subnet or network lists the class in evaluate-additional-classes.
+    let p = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 4000,
+        "client-classes": [
+            { "name": "tmpl", "template-test": "option[vendor-class-identifier].text",
+              "only-in-additional-list": true },
+            { "name": "SPAWN_tmpl_x",
+              "option-data": [ { "name": "domain-name-servers", "data": "10.4.4.4" } ] }
+        ],
+        "subnet4": [
+            { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+              "evaluate-additional-classes": [ "tmpl" ],
+              "pools": [ { "pool": "10.0.0.10 - 10.0.0.19" } ] },
+            { "id": 2, "subnet": "10.0.1.0/24", "relay": { "ip-addresses": [ "127.0.0.2" ] },
+              "pools": [ { "pool": "10.0.1.10 - 10.0.1.19" } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    let listed = dora(&mut s, mac(1), &[vendor("x")], NOW);
+    assert_eq!(dns(&listed), Some(vec![ip("10.4.4.4")]));
+    // Same client class value through the other relay (subnet 2, which lists nothing).
+    let mut d = with(msg(d4::MessageType::Discover, mac(2)), vendor("x"));
+    d.set_giaddr(ip("127.0.0.2"));
+    let offer = send(&mut s, &d, NOW).expect("offer from subnet 2");
+    assert_eq!(offer.yiaddr().octets()[2], 1);
+    assert_eq!(dns(&offer), None);
+}

@@ -206,16 +206,22 @@ impl ClassTable {
                             .and_then(|i| self.def(i))
                             .is_some_and(|d| d.after_host)
                 });
+            let mut only_additional = false;
             if let Some(d) = self.defs.get_mut(usize::from(class)) {
                 d.after_host = after_host;
+                only_additional = d.only_additional;
             }
-            let list = if after_host {
-                &mut self.late
-            } else {
-                &mut self.early
-            };
-            let at = list.partition_point(|&i| i < class);
-            list.insert(at, class);
+            // only-in-additional-list: spawned only from an evaluate-additional-classes list
+            // (ARM 16.4.1), see `Classifier::classify_additional`.
+            if !only_additional {
+                let list = if after_host {
+                    &mut self.late
+                } else {
+                    &mut self.early
+                };
+                let at = list.partition_point(|&i| i < class);
+                list.insert(at, class);
+            }
             self.templates.push(Template {
                 class,
                 program,
@@ -613,6 +619,10 @@ impl Classifier<'_> {
                 };
                 let matched = match &def.test {
                     Some(program) => self.eval(program, state, scratch),
+                    None if self.table.template(i).is_some() => {
+                        self.spawn(i, state, scratch);
+                        continue;
+                    }
                     None => true,
                 };
                 if matched {

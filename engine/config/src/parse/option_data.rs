@@ -439,12 +439,6 @@ pub(super) fn parse_client_classes(
         }
         if let Some(expr) = &template_test {
             check_template_test(f, expr, &format!("{p}.template-test"), &lookup);
-            if only_in_additional_list {
-                f.unsupported.push(PathIssue::new(
-                    format!("{p}.template-test"),
-                    "a template class evaluated only in additional lists is not supported yet",
-                ));
-            }
         }
         if let Some(expr) = &test {
             // Classes defined earlier are in `names` (this one was just added: a class may
