@@ -84,11 +84,22 @@ pub trait PacketContext {
     fn is_member(&self, _name: &str) -> bool {
         false
     }
+    /// `member('name')` for a name the program was bound to `id` at config load
+    /// ([`crate::Program::bind_classes`]): lets a context answer with an index instead of a
+    /// name lookup. Must answer as [`is_member`](Self::is_member)`(name)` does.
+    fn is_member_id(&self, _id: u32, name: &str) -> bool {
+        self.is_member(name)
+    }
 }
 
 /// The set of classes a packet already belongs to, as seen by `member()`.
 pub trait ClassMembership {
     fn contains_class(&self, name: &str) -> bool;
+    /// [`PacketContext::is_member_id`]: `id` is what the caller bound `name` to; must answer
+    /// as [`contains_class`](Self::contains_class)`(name)` does.
+    fn contains_class_id(&self, _id: u32, name: &str) -> bool {
+        self.contains_class(name)
+    }
 }
 
 impl<S: AsRef<str>> ClassMembership for Vec<S> {
@@ -191,5 +202,8 @@ impl<T: AsRef<[u8]>> PacketContext for V4Context<'_, T> {
     }
     fn is_member(&self, name: &str) -> bool {
         self.classes.contains_class(name)
+    }
+    fn is_member_id(&self, id: u32, name: &str) -> bool {
+        self.classes.contains_class_id(id, name)
     }
 }

@@ -7,7 +7,9 @@
 
 use crate::error::ExprError;
 use crate::lexer::{Lexer, Tok};
-use crate::program::{Fused, IntText, Op, Pkt4Field, PktField, Program, Repr, Universe, ValueKind};
+use crate::program::{
+    Fused, IntText, Op, Pkt4Field, PktField, Program, Repr, Shape, Transform, Universe, ValueKind,
+};
 use std::net::IpAddr;
 
 /// Nesting limit, so hostile configs cannot overflow the stack at load time.
@@ -84,12 +86,22 @@ impl<'a, 'r> Parser<'a, 'r> {
         })
     }
 
-    pub(crate) fn compile(mut self) -> Result<Program, ExprError> {
+    pub(crate) fn compile(self) -> Result<Program, ExprError> {
+        self.compile_fused(true)
+    }
+
+    /// `fuse` false keeps the plain postfix program: the reference the fused opcodes are
+    /// tested against.
+    fn compile_fused(mut self, fuse: bool) -> Result<Program, ExprError> {
         let kind = self.expr()?;
         if self.tok != Tok::End {
             return Err(self.unexpected("an operator or end of expression"));
         }
-        let (ops, fused) = fuse_comparisons(&self.ops);
+        let (ops, fused) = if fuse {
+            fuse_comparisons(&self.ops)
+        } else {
+            (std::mem::take(&mut self.ops), Vec::new())
+        };
         self.ops = ops;
         let (mut strings, mut bools, mut max_s, mut max_b) = (0usize, 0usize, 0usize, 0usize);
         for op in &self.ops {
@@ -100,6 +112,12 @@ impl<'a, 'r> Parser<'a, 'r> {
             max_b = max_b.max(bools);
         }
         let bool_only = max_b <= 64 && self.ops.iter().all(is_bool_only);
+        let shape = match (kind, &self.ops[..]) {
+            (ValueKind::String, _) => Shape::String,
+            (ValueKind::Bool, &[Op::EqConst { fused }]) => Shape::Single(fused),
+            (ValueKind::Bool, _) if bool_only => Shape::BoolOnly,
+            (ValueKind::Bool, _) => Shape::Stack,
+        };
         Ok(Program {
             ops: self.ops,
             consts: self.consts,
@@ -111,7 +129,8 @@ impl<'a, 'r> Parser<'a, 'r> {
             max_strings: max_s,
             max_bools: max_b,
             uses_known: self.uses_known,
-            bool_only,
+            shape,
+            class_ids: Vec::new(),
         })
     }
 
@@ -850,56 +869,80 @@ fn is_leaf(op: &Op) -> bool {
     }
 }
 
-/// Rewrites `leaf const ==`, `const leaf ==` and `leaf substring const ==` into one
-/// [`Op::EqConst`]. Postfix adjacency guarantees these ops are exactly the operands.
+/// A leaf and the string functions over it that [`Op::EqConst`] computes on the fly:
+/// `leaf [substring] [hexstring(_, const) | lcase | ucase] [substring]`. Returns the fused
+/// operands (without the constant) and how many ops the chain spans.
+fn chain_at(ops: &[Op]) -> Option<(Fused, usize)> {
+    let leaf = *ops.first().filter(|op| is_leaf(op))?;
+    let mut n = 1;
+    let substring_at = |n: usize| match ops.get(n) {
+        Some(&Op::Substring { start, len }) => Some((start, len)),
+        _ => None,
+    };
+    let inner = substring_at(n);
+    n += usize::from(inner.is_some());
+    let transform = match ops.get(n..) {
+        Some([Op::Const { start, len }, Op::HexString, ..]) => {
+            n += 2;
+            Transform::HexString {
+                sep: (*start, *len),
+            }
+        }
+        Some([Op::Lcase, ..]) => {
+            n += 1;
+            Transform::Lcase
+        }
+        Some([Op::Ucase, ..]) => {
+            n += 1;
+            Transform::Ucase
+        }
+        _ => Transform::None,
+    };
+    let outer = substring_at(n);
+    n += usize::from(outer.is_some());
+    Some((
+        Fused {
+            source: leaf,
+            inner,
+            transform,
+            substring: outer,
+            value: (0, 0),
+        },
+        n,
+    ))
+}
+
+/// Rewrites `chain const ==` and `const chain ==` (a chain as [`chain_at`] reads it) into one
+/// [`Op::EqConst`]. Postfix adjacency guarantees these ops are exactly the operands: a chain
+/// pushes one value, so `==` compares it with the constant next to it.
 fn fuse_comparisons(ops: &[Op]) -> (Vec<Op>, Vec<Fused>) {
     let mut out = Vec::with_capacity(ops.len());
     let mut fused = Vec::new();
     let mut i = 0;
     while i < ops.len() {
-        let window = |n: usize| ops.get(i..i + n);
-        let found = match (window(3), window(4)) {
-            (
-                _,
-                Some(
-                    &[leaf, Op::Substring { start, len }, Op::Const { start: cs, len: cl }, Op::Equal],
-                ),
-            ) if is_leaf(&leaf) => Some((
-                Fused {
-                    source: leaf,
-                    substring: Some((start, len)),
-                    value: (cs, cl),
-                },
-                4,
-            )),
-            (Some(&[leaf, Op::Const { start, len }, Op::Equal]), _) if is_leaf(&leaf) => Some((
-                Fused {
-                    source: leaf,
-                    substring: None,
-                    value: (start, len),
-                },
-                3,
-            )),
-            (Some(&[Op::Const { start, len }, leaf, Op::Equal]), _) if is_leaf(&leaf) => Some((
-                Fused {
-                    source: leaf,
-                    substring: None,
-                    value: (start, len),
-                },
-                3,
-            )),
+        let rest = ops.get(i..).unwrap_or(&[]);
+        let found = match rest {
+            [Op::Const { start, len }, tail @ ..] => chain_at(tail).and_then(|(f, n)| {
+                matches!(tail.get(n), Some(Op::Equal)).then_some((f, (*start, *len), n + 2))
+            }),
             _ => None,
-        };
+        }
+        .or_else(|| {
+            chain_at(rest).and_then(|(f, n)| match rest.get(n..n + 2) {
+                Some(&[Op::Const { start, len }, Op::Equal]) => Some((f, (start, len), n + 2)),
+                _ => None,
+            })
+        });
         match found {
-            Some((f, n)) => {
+            Some((f, value, n)) => {
                 out.push(Op::EqConst {
                     fused: fused.len() as u32,
                 });
-                fused.push(f);
+                fused.push(Fused { value, ..f });
                 i += n;
             }
             None => {
-                if let Some(op) = ops.get(i) {
+                if let Some(op) = rest.first() {
                     out.push(*op);
                 }
                 i += 1;
@@ -935,7 +978,176 @@ mod tests {
             ops("pkt4.giaddr == 10.0.0.1 and relay4[2].hex == 0x01"),
             vec![Op::EqConst { fused: 0 }, Op::EqConst { fused: 1 }, Op::And]
         );
-        // A computed operand is not a leaf: no fusion.
-        assert_eq!(ops("lcase(option[61].hex) == 'foo'").len(), 4);
+        assert_eq!(
+            ops("lcase(option[61].hex) == 'foo'"),
+            vec![Op::EqConst { fused: 0 }]
+        );
+        assert_eq!(
+            ops("substring(hexstring(pkt4.mac, ':'), 0, 8) == 'AA:BB:CC'"),
+            vec![Op::EqConst { fused: 0 }]
+        );
+        // A computed operand that is not a chain over one leaf: no fusion.
+        assert_eq!(
+            ops("concat(option[61].hex, 'x') == 'foo'"),
+            vec![
+                Op::Option {
+                    code: 61,
+                    repr: Repr::Bytes
+                },
+                Op::Const { start: 0, len: 1 },
+                Op::Concat,
+                Op::Const { start: 1, len: 3 },
+                Op::Equal
+            ]
+        );
+    }
+
+    /// A packet as the evaluator sees it, for the fused-against-unfused comparisons.
+    struct Packet {
+        options: Vec<(u16, Vec<u8>)>,
+        mac: Vec<u8>,
+        giaddr: std::net::Ipv4Addr,
+    }
+
+    impl crate::PacketContext for Packet {
+        fn option(&self, code: u16) -> Option<&[u8]> {
+            self.options
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map(|(_, v)| &v[..])
+        }
+        fn pkt4_mac(&self) -> &[u8] {
+            &self.mac
+        }
+        fn pkt4_giaddr(&self) -> std::net::Ipv4Addr {
+            self.giaddr
+        }
+    }
+
+    fn packets() -> Vec<Packet> {
+        let vendor = |data: &[u8]| {
+            let mut v = vec![0, 0, 0x11, 0x8b, data.len() as u8 + 2, 1, data.len() as u8];
+            v.extend_from_slice(data);
+            v
+        };
+        vec![
+            Packet {
+                options: vec![
+                    (60, b"PXEClient:Arch:00007:UNDI:003016".to_vec()),
+                    (61, vec![1, 0xaa, 0xbb]),
+                    (12, b"Host-17".to_vec()),
+                    (82, vec![2, 2, 0x12, 0x34]),
+                    (125, vendor(b"docsis3.0")),
+                    (200, vec![0x0f]),
+                ],
+                mac: vec![0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff],
+                giaddr: std::net::Ipv4Addr::new(10, 0, 0, 1),
+            },
+            // Every option missing, no hardware address.
+            Packet {
+                options: vec![],
+                mac: vec![],
+                giaddr: std::net::Ipv4Addr::UNSPECIFIED,
+            },
+            // Every option present and empty.
+            Packet {
+                options: [60, 61, 12, 82, 125, 200]
+                    .iter()
+                    .map(|&c| (c, vec![]))
+                    .collect(),
+                mac: vec![],
+                giaddr: std::net::Ipv4Addr::UNSPECIFIED,
+            },
+            // Other values, shorter than the constants.
+            Packet {
+                options: vec![
+                    (60, b"PXE".to_vec()),
+                    (61, vec![1, 0xaa]),
+                    (12, b"HOST-17".to_vec()),
+                    (82, vec![2, 1, 0x12]),
+                    (125, vendor(b"docsis")),
+                    (200, vec![0xf0, 0x01]),
+                ],
+                mac: vec![0x00, 0x11, 0x22],
+                giaddr: std::net::Ipv4Addr::new(10, 0, 0, 2),
+            },
+        ]
+    }
+
+    fn program(expr: &str, fuse: bool) -> Program {
+        let names = |_: &str| None;
+        match Parser::new(expr, Universe::V4, &names).and_then(|p| p.compile_fused(fuse)) {
+            Ok(p) => p,
+            Err(e) => panic!("{expr}: {e}"),
+        }
+    }
+
+    #[test]
+    fn fused_comparisons_agree_with_the_unfused_program() {
+        // Every shape `chain_at` fuses, over present, missing and empty values.
+        let fused_alone = [
+            "option[60].hex == 'PXEClient:Arch:00007:UNDI:003016'",
+            "'PXEClient:Arch:00007:UNDI:003016' == option[60].hex",
+            "substring(option[60].hex, 0, 9) == 'PXEClient'",
+            "substring(option[60].hex, -3, all) == '016'",
+            "substring(option[60].hex, 3, -2) == 'XE'",
+            "substring(substring(option[60].hex, 0, 9), 3, 6) == 'Client'",
+            "option[200].hex == ''",
+            "lcase(option[12].hex) == 'host-17'",
+            "'HOST-17' == ucase(option[12].hex)",
+            "ucase(substring(option[12].hex, 0, 4)) == 'HOST'",
+            "substring(lcase(option[12].hex), -2, all) == '17'",
+            "lcase(option[200].hex) == ''",
+            "hexstring(pkt4.mac, ':') == 'AA:BB:CC:DD:EE:FF'",
+            "substring(hexstring(pkt4.mac, ':'), 0, 8) == 'AA:BB:CC'",
+            "substring(hexstring(pkt4.mac, ':'), -5, all) == 'EE:FF'",
+            "substring(hexstring(pkt4.mac, ':'), 2, 1) == ':'",
+            "substring(hexstring(pkt4.mac, ':'), 0, 8) == ''",
+            "hexstring(pkt4.mac, ':') == ''",
+            "hexstring(option[61].hex, '') == '01AABB'",
+            "hexstring(option[61].hex, '--') == '01--AA'",
+            "'0F' == hexstring(option[200].hex, ':')",
+            "hexstring(substring(option[61].hex, 1, 2), '-') == 'AA-BB'",
+            "substring(hexstring(option[200].hex, ':'), 0, 2) == ''",
+            "pkt4.giaddr == 10.0.0.1",
+            "relay4[2].hex == 0x1234",
+            "vendor[4491].option[1].hex == 'docsis3.0'",
+            "substring(vendor[4491].option[1].hex, 0, 6) == 'docsis'",
+        ];
+        // Fused inside a larger program, or not fusable: must still agree.
+        let others = [
+            "option[60].hex == 'PXE' or lcase(option[12].hex) == 'host-17'",
+            "not (hexstring(pkt4.mac, ':') == '' and option[61].exists)",
+            "ucase(hexstring(option[61].hex, 'x')) == '01XAAXBB'",
+            "concat(option[200].hex, '') == 0x0f",
+            "hexstring(option[61].hex, option[200].hex) == ''",
+        ];
+        let packets = packets();
+        let mut scratch = crate::Scratch::new();
+        for expr in fused_alone.iter().chain(&others) {
+            let (fused, plain) = (program(expr, true), program(expr, false));
+            if fused_alone.contains(expr) {
+                assert!(
+                    matches!(fused.shape, Shape::Single(_)),
+                    "{expr} should fuse into one comparison: {:?}",
+                    fused.ops
+                );
+            }
+            assert!(!plain.ops.iter().any(|op| matches!(op, Op::EqConst { .. })));
+            let results: Vec<bool> = packets
+                .iter()
+                .map(|pkt| {
+                    let want = plain.eval_bool(pkt, &mut scratch);
+                    assert_eq!(fused.eval_bool(pkt, &mut scratch), want, "{expr}");
+                    want
+                })
+                .collect();
+            // Each comparison is true for some packet and false for another, so the
+            // agreement above is not two constant answers.
+            assert!(
+                results.contains(&true) && results.contains(&false),
+                "{expr}: {results:?}"
+            );
+        }
     }
 }

@@ -160,21 +160,56 @@ pub(crate) enum Op {
     IntToText(IntText),
     Lcase,
     Ucase,
-    /// Peephole fusion of `leaf [substring] const ==` (the shape of almost every class test):
-    /// compares the borrowed packet bytes with the constant without copying either.
+    /// Peephole fusion of `leaf [substring] [hexstring/lcase/ucase] [substring] == const`
+    /// (the shape of almost every class test): compares the borrowed packet bytes with the
+    /// constant without copying either, computing transformed bytes one at a time.
     EqConst {
         fused: u32,
     },
 }
 
-/// Operands of [`Op::EqConst`].
+/// A string function applied to the leaf of an [`Op::EqConst`], computed byte by byte during
+/// the comparison instead of into the scratch stack.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Transform {
+    None,
+    /// `hexstring(leaf, sep)` with a literal separator: (start, len) in the constant pool.
+    HexString {
+        sep: (u32, u32),
+    },
+    Lcase,
+    Ucase,
+}
+
+/// Operands of [`Op::EqConst`]: `leaf`, then `inner` substring, then `transform`, then
+/// `substring`, compared with `value`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Fused {
     pub(crate) source: Op,
+    pub(crate) inner: Option<(i32, Option<i32>)>,
+    pub(crate) transform: Transform,
     pub(crate) substring: Option<(i32, Option<i32>)>,
     /// (start, len) in the constant pool.
     pub(crate) value: (u32, u32),
 }
+
+/// How [`Program::try_eval_bool`] runs a program, decided at compile time so the per-packet
+/// dispatch is one match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// The whole program is one [`Op::EqConst`]: no stack at all.
+    Single(u32),
+    /// Only boolean leaves and logical operators (and at most 64 deep): evaluated on a bit
+    /// stack in registers, without touching the scratch stacks.
+    BoolOnly,
+    /// The general stack machine.
+    Stack,
+    /// A string-valued program (a `template-test`): not a class test.
+    String,
+}
+
+/// [`Program::bind_classes`]: no id for this `member()` name, compare names.
+const UNBOUND: u32 = u32::MAX;
 
 impl Op {
     /// (strings popped, bools popped, strings pushed, bools pushed)
@@ -231,9 +266,10 @@ pub struct Program {
     pub(crate) max_strings: usize,
     pub(crate) max_bools: usize,
     pub(crate) uses_known: bool,
-    /// Only boolean leaves and logical operators (and at most 64 deep): evaluated on a bit
-    /// stack in registers, without touching the scratch stacks.
-    pub(crate) bool_only: bool,
+    pub(crate) shape: Shape,
+    /// Caller-chosen id of each `classes` entry ([`Program::bind_classes`]); empty (or
+    /// [`UNBOUND`]) means `member()` asks the context by name.
+    pub(crate) class_ids: Vec<u32>,
 }
 
 /// Reusable evaluation stacks. Create one per shard (or thread) and pass it to every
@@ -460,6 +496,55 @@ fn split_range(value: &[u8], delims: &[u8], field: i32) -> (usize, usize) {
     }
 }
 
+/// `substring(v, start, len)` of a borrowed value (ARM 16.3.3), or `v` itself for `None`.
+#[inline]
+fn cut(v: &[u8], substring: Option<(i32, Option<i32>)>) -> &[u8] {
+    match substring {
+        Some((start, len)) => {
+            let (a, b) = substring_range(v.len(), start, len);
+            v.get(a..b).unwrap_or(&[])
+        }
+        None => v,
+    }
+}
+
+/// Uppercase hex digits of ARM 16.3.7's `hexstring`.
+const HEX_DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+
+/// `substring(hexstring(value, sep), ..) == want` without building the hex string: the
+/// result's byte `j` is a digit of `value[j / (2 + |sep|)]` or a separator byte.
+fn hexstring_eq(
+    value: &[u8],
+    sep: &[u8],
+    substring: Option<(i32, Option<i32>)>,
+    want: &[u8],
+) -> bool {
+    let stride = 2 + sep.len();
+    let total = match value.len() {
+        0 => 0,
+        n => 2 * n + sep.len() * (n - 1),
+    };
+    let (a, b) = match substring {
+        Some((start, len)) => substring_range(total, start, len),
+        None => (0, total),
+    };
+    if b - a != want.len() {
+        return false;
+    }
+    want.iter().enumerate().all(|(i, &w)| {
+        let j = a + i;
+        let Some(&byte) = value.get(j / stride) else {
+            return false;
+        };
+        let got = match j % stride {
+            0 => HEX_DIGITS[usize::from(byte >> 4)],
+            1 => HEX_DIGITS[usize::from(byte & 0xf)],
+            r => sep.get(r - 2).copied().unwrap_or(0),
+        };
+        got == w
+    })
+}
+
 fn resolve_nest(count: usize, nest: i32) -> Option<usize> {
     let level = if nest < 0 {
         i64::try_from(count).ok()? + i64::from(nest)
@@ -504,20 +589,41 @@ impl Program {
         ctx: &impl PacketContext,
         scratch: &mut Scratch,
     ) -> Result<bool, EvalError> {
-        if self.kind != ValueKind::Bool {
-            return Err(EvalError::WrongResultType {
+        match self.shape {
+            // Most class tests fuse into one comparison: skip the stack machine entirely.
+            Shape::Single(fused) => Ok(self.eq_const(fused, ctx)),
+            Shape::BoolOnly => Ok(self.eval_bool_only(ctx)),
+            Shape::Stack => {
+                self.run(ctx, scratch)?;
+                scratch.pop_bool()
+            }
+            Shape::String => Err(EvalError::WrongResultType {
                 expected: "boolean",
-            });
+            }),
         }
-        // Most class tests fuse into one comparison: skip the stack machine entirely.
-        if let [Op::EqConst { fused }] = self.ops[..] {
-            return Ok(self.eq_const(fused, ctx));
+    }
+
+    /// Gives every `member('name')` of the program the id `id_of(name)` returns (at config
+    /// load), so evaluation asks [`PacketContext::is_member_id`] with that id instead of
+    /// comparing names per packet. Names `id_of` has no id for (`None`) keep the by-name
+    /// question [`PacketContext::is_member`]. Binding never changes a result as long as the
+    /// context answers `is_member_id(id_of(n), n)` exactly as `is_member(n)`.
+    pub fn bind_classes(&mut self, mut id_of: impl FnMut(&str) -> Option<u32>) {
+        self.class_ids = self
+            .classes
+            .iter()
+            .map(|name| id_of(name).filter(|&id| id != UNBOUND).unwrap_or(UNBOUND))
+            .collect();
+    }
+
+    /// `member('name')` of class slot `class`.
+    #[inline]
+    fn member(&self, class: u32, ctx: &impl PacketContext) -> bool {
+        let name = self.classes.get(class as usize).map_or("", |c| &**c);
+        match self.class_ids.get(class as usize) {
+            Some(&id) if id != UNBOUND => ctx.is_member_id(id, name),
+            _ => ctx.is_member(name),
         }
-        if self.bool_only {
-            return Ok(self.eval_bool_only(ctx));
-        }
-        self.run(ctx, scratch)?;
-        scratch.pop_bool()
     }
 
     /// Evaluates a string expression (a `template-test`). A boolean program yields `"true"` /
@@ -602,8 +708,8 @@ impl Program {
                 s.bools.push(found);
             }
             Op::Member { class } => {
-                let name = self.classes.get(class as usize).map_or("", |c| &**c);
-                s.bools.push(ctx.is_member(name));
+                let member = self.member(class, ctx);
+                s.bools.push(member);
             }
             Op::Known => s.bools.push(ctx.is_known()),
             Op::Unknown => s.bools.push(!ctx.is_known()),
@@ -665,7 +771,7 @@ impl Program {
                 let sep = s.pop()?;
                 let v = s.pop()?;
                 // ARM 16.3.7: uppercase digit pairs joined by the separator.
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                const HEX: &[u8; 16] = HEX_DIGITS;
                 let (n, sep_len) = (v.1 - v.0, sep.1 - sep.0);
                 let out = s.mark();
                 let need = 2 * n + sep_len * n.saturating_sub(1);
@@ -765,7 +871,7 @@ impl Program {
         Ok(())
     }
 
-    /// Evaluates a [`Program::bool_only`] program with a 64-bit stack of truth values.
+    /// Evaluates a [`Shape::BoolOnly`] program with a 64-bit stack of truth values.
     fn eval_bool_only(&self, ctx: &impl PacketContext) -> bool {
         let (mut bits, mut depth) = (0u64, 0u32);
         for &op in &self.ops {
@@ -785,9 +891,7 @@ impl Program {
                     }
                 }
                 Op::EqConst { fused } => self.eq_const(fused, ctx),
-                Op::Member { class } => {
-                    ctx.is_member(self.classes.get(class as usize).map_or("", |c| &**c))
-                }
+                Op::Member { class } => self.member(class, ctx),
                 Op::Known => ctx.is_known(),
                 Op::Unknown => !ctx.is_known(),
                 Op::Vendor { enterprise } => self
@@ -811,16 +915,43 @@ impl Program {
             return false;
         };
         let mut tmp = [0u8; 16];
-        let v = self.source(f.source, ctx, &mut tmp).unwrap_or(&[]);
-        let v = match f.substring {
-            Some((start, len)) => {
-                let (a, b) = substring_range(v.len(), start, len);
-                v.get(a..b).unwrap_or(&[])
-            }
-            None => v,
+        let v = match f.source {
+            // The common leaf, without the general `source` dispatch.
+            Op::Option {
+                code,
+                repr: Repr::Bytes,
+            } => ctx.option(code).unwrap_or(&[]),
+            source => self.source(source, ctx, &mut tmp).unwrap_or(&[]),
         };
-        let (a, b) = (f.value.0 as usize, f.value.0 as usize + f.value.1 as usize);
-        self.consts.get(a..b) == Some(v)
+        let v = cut(v, f.inner);
+        let want = self.const_bytes(f.value);
+        match f.transform {
+            Transform::None => cut(v, f.substring) == want,
+            Transform::Lcase | Transform::Ucase => {
+                // Case mapping is per byte, so it commutes with the substring.
+                let v = cut(v, f.substring);
+                v.len() == want.len()
+                    && if f.transform == Transform::Lcase {
+                        v.iter()
+                            .zip(want)
+                            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+                    } else {
+                        v.iter()
+                            .zip(want)
+                            .all(|(a, b)| a.to_ascii_uppercase() == *b)
+                    }
+            }
+            Transform::HexString { sep } => {
+                hexstring_eq(v, self.const_bytes(sep), f.substring, want)
+            }
+        }
+    }
+
+    /// Bytes (start, len) of the constant pool.
+    #[inline]
+    fn const_bytes(&self, (start, len): (u32, u32)) -> &[u8] {
+        let (a, b) = (start as usize, start as usize + len as usize);
+        self.consts.get(a..b).unwrap_or(&[])
     }
 
     /// Payload read by an option-like op; `None` when absent (ARM 16.3: "" / false).
@@ -986,12 +1117,58 @@ mod tests {
                 Ok(p) => p,
                 Err(err) => panic!("{e}: {err}"),
             };
-            assert!(p.bool_only, "{e} should take the bit-stack path");
+            assert_eq!(
+                p.shape,
+                Shape::BoolOnly,
+                "{e} should take the bit-stack path"
+            );
             let fast = p.eval_bool_only(&Ctx);
             assert!(p.run(&Ctx, &mut s).is_ok());
             assert_eq!(s.pop_bool().ok(), Some(fast), "{e}");
             assert_eq!(fast, [false, true, true, false, true][i], "{e}");
         }
+    }
+
+    /// Answers `member()` differently by id and by name, to see which question is asked.
+    struct IdCtx;
+
+    impl PacketContext for IdCtx {
+        fn option(&self, _code: u16) -> Option<&[u8]> {
+            None
+        }
+        fn is_member(&self, name: &str) -> bool {
+            name == "by-name"
+        }
+        fn is_member_id(&self, id: u32, _name: &str) -> bool {
+            id == 7
+        }
+    }
+
+    #[test]
+    fn bound_member_names_are_asked_by_id() {
+        let expr = "member('bound') and member('by-name')";
+        let mut p = match crate::compile(expr) {
+            Ok(p) => p,
+            Err(err) => panic!("{expr}: {err}"),
+        };
+        let mut s = Scratch::new();
+        // Unbound: both by name, and 'bound' is not a member by name.
+        assert!(!p.eval_bool(&IdCtx, &mut s));
+        p.bind_classes(|name| (name == "bound").then_some(7));
+        assert!(p.eval_bool(&IdCtx, &mut s));
+        // The stack machine asks the same way as the bit-stack evaluator.
+        assert!(p.run(&IdCtx, &mut s).is_ok());
+        assert_eq!(s.pop_bool().ok(), Some(true));
+        // An id of u32::MAX is "no id".
+        p.bind_classes(|_| Some(u32::MAX));
+        assert!(!p.eval_bool(&IdCtx, &mut s));
+        // A context without ids (the default is_member_id) is asked by name.
+        let mut gold = match crate::compile("member('gold')") {
+            Ok(p) => p,
+            Err(err) => panic!("{err}"),
+        };
+        gold.bind_classes(|_| Some(7));
+        assert!(gold.eval_bool(&Ctx, &mut s));
     }
 
     #[test]

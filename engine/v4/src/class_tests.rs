@@ -476,6 +476,71 @@ fn known_and_unknown_guard_pools() {
     assert!((20..=29).contains(&u.octets()[3]), "{u}");
 }
 
+/// `member()` names are bound to class indexes at load (plain classes, KNOWN, UNKNOWN) or stay
+/// by name (ALL, VENDOR_CLASS_*): both must give the classes Kea gives (ARM 16.1.1 order).
+#[test]
+fn member_tests_see_defined_builtin_vendor_and_host_classes() {
+    let p = config(
+        r#"{ "Dhcp4": {
+        "client-classes": [
+            { "name": "VENDOR_CLASS_x" },
+            { "name": "KNOWN" },
+            { "name": "x", "test": "option[vendor-class-identifier].text == 'x'" },
+            { "name": "follows-x", "test": "member('x')" },
+            { "name": "vendor-x", "test": "member('VENDOR_CLASS_x') and member('ALL')" },
+            { "name": "known-not-x", "test": "member('KNOWN') and not member('follows-x')" },
+            { "name": "unknown", "test": "member('UNKNOWN')" },
+            { "name": "gold" },
+            { "name": "host-gold", "test": "member('gold') and member('KNOWN')" }
+        ],
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.50" } ],
+            "reservations": [ { "hw-address": "02:00:00:00:00:01", "client-classes": [ "gold" ] },
+                              { "hw-address": "02:00:00:00:00:02" } ] } ]
+    } }"#,
+    );
+    let mut s = shard(&p);
+    let mut classes_of = |m: [u8; 6], vendor_class: Option<&str>| {
+        let mut req = msg(d4::MessageType::Discover, m);
+        if let Some(v) = vendor_class {
+            req = with(req, vendor(v));
+        }
+        let bytes = req.to_vec().expect("dhcproto encodes");
+        let r = s.classify(&meta(), &bytes).expect("classified");
+        assert!(r.subnet.is_some() && !r.dropped, "{r:?}");
+        let mut names: Vec<String> = s
+            .cls
+            .order()
+            .iter()
+            .filter_map(|&i| p.classes.def(i))
+            .map(|d| d.name.to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        classes_of(mac(1), Some("x")),
+        [
+            "KNOWN",
+            "VENDOR_CLASS_x",
+            "follows-x",
+            "gold",
+            "host-gold",
+            "vendor-x",
+            "x"
+        ]
+    );
+    assert_eq!(
+        classes_of(mac(1), None),
+        ["KNOWN", "gold", "host-gold", "known-not-x"]
+    );
+    assert_eq!(classes_of(mac(2), Some("y")), ["KNOWN", "known-not-x"]);
+    assert_eq!(
+        classes_of(mac(3), Some("x")),
+        ["VENDOR_CLASS_x", "follows-x", "unknown", "vendor-x", "x"]
+    );
+}
+
 #[test]
 fn global_reservations_only_where_the_subnet_allows_them() {
     let body = |global: bool| {

@@ -18,6 +18,10 @@ use std::net::{IpAddr, Ipv4Addr};
 /// Index of a defined class in [`ClassTable::defs`].
 pub type ClassIdx = u16;
 
+/// `member()` ids of KNOWN and UNKNOWN (beyond every [`ClassIdx`]).
+const KNOWN_ID: u32 = 1 << 16;
+const UNKNOWN_ID: u32 = KNOWN_ID + 1;
+
 /// Prefix of the classes the vendor class identifier (option 60) puts a packet in (ARM 16.2).
 pub const VENDOR_CLASS_PREFIX: &str = "VENDOR_CLASS_";
 
@@ -44,6 +48,9 @@ pub struct ClassDef {
     /// after the host reservation lookup (ARM 16.1.1 step 9).
     pub after_host: bool,
     pub builtin: Option<Builtin>,
+    /// Membership is exactly the per-packet bit: not ALL / KNOWN / UNKNOWN / VENDOR_CLASS_*,
+    /// whose names also match without the bit (see [`Membership::is_member`]).
+    pub plain: bool,
     pub options: OptionTable,
     pub has_options: bool,
     pub next_server: Option<Ipv4Addr>,
@@ -234,9 +241,27 @@ impl ClassTable {
         self.templates.iter().find(|t| t.class == class)
     }
 
+    /// The id `member(name)` is bound to at load ([`Program::bind_classes`]), answered by
+    /// [`Membership::contains_class_id`]: a plain defined class's index, or KNOWN / UNKNOWN.
+    /// Other names (ALL, VENDOR_CLASS_*, undefined names a host may carry) stay by name.
+    fn member_id(&self, name: &str) -> Option<u32> {
+        match name {
+            "KNOWN" => Some(KNOWN_ID),
+            "UNKNOWN" => Some(UNKNOWN_ID),
+            _ => self
+                .index_of(name)
+                .filter(|&i| self.def(i).is_some_and(|d| d.plain))
+                .map(u32::from),
+        }
+    }
+
     fn build_def(&self, c: &ClientClass, resolve: &dyn Fn(&str) -> Option<u16>) -> ClassDef {
         let test = c.test.as_deref().and_then(|expr| {
-            corelease_classify::compile_test(expr, corelease_classify::Universe::V4, resolve).ok()
+            let mut program =
+                corelease_classify::compile_test(expr, corelease_classify::Universe::V4, resolve)
+                    .ok()?;
+            program.bind_classes(|name| self.member_id(name));
+            Some(program)
         });
         let after_host = test.as_ref().is_some_and(|p| {
             p.depends_on_known()
@@ -270,6 +295,7 @@ impl ClassTable {
             only_additional: c.only_in_additional_list,
             after_host,
             builtin,
+            plain: builtin.is_none(),
             options,
             has_options,
             next_server: c.next_server,
@@ -433,7 +459,10 @@ impl Membership<'_> {
         match r {
             ClassRef::Defined(i) => {
                 self.state.is_defined_member(*i)
-                    || self.table.def(*i).is_some_and(|d| self.is_member(&d.name))
+                    || self
+                        .table
+                        .def(*i)
+                        .is_some_and(|d| !d.plain && self.is_member(&d.name))
             }
             ClassRef::Named(n) => self.is_member(n),
         }
@@ -449,6 +478,22 @@ impl Membership<'_> {
 impl ClassMembership for Membership<'_> {
     fn contains_class(&self, name: &str) -> bool {
         self.is_member(name)
+    }
+
+    /// The ids of [`ClassTable::member_id`], answered as `is_member(name)` would: a plain
+    /// class is its bit (a host's undefined class names never equal a defined name).
+    fn contains_class_id(&self, id: u32, name: &str) -> bool {
+        let builtin = |def: Option<ClassIdx>, known: bool| {
+            def.is_some_and(|i| self.state.is_defined_member(i)) || self.state.known == Some(known)
+        };
+        match id {
+            KNOWN_ID => builtin(self.table.known, true),
+            UNKNOWN_ID => builtin(self.table.unknown, false),
+            _ => match ClassIdx::try_from(id) {
+                Ok(i) => self.state.is_defined_member(i),
+                Err(_) => self.is_member(name),
+            },
+        }
     }
 }
 
