@@ -13,7 +13,9 @@ use corelease_control::{result, Backend, LeaseQuery, MetricsWriter, Response};
 use corelease_shard::Runtime;
 use corelease_storage::NullSink;
 use corelease_types::{ClientId, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
-use corelease_v6::{owner_shard, Interface6Info, Prepared6, ShardStats6, V6Shard};
+use corelease_v6::{
+    owner_shard, Interface6Info, Lease6CommandError, Lease6Updated, Prepared6, ShardStats6, V6Shard,
+};
 use serde_json::{json, Map, Value};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
@@ -30,6 +32,7 @@ const LEASE6_COMMANDS: &[&str] = &[
     "lease6-get-by-duid",
     "lease6-get-by-hostname",
     "lease6-get-page",
+    "lease6-update",
     "lease6-wipe",
 ];
 
@@ -213,6 +216,172 @@ impl Dhcp6Backend {
         Ok(found.into_iter().any(|f| f))
     }
 
+    /// The shard that owns a lease: the one its DUID's packets go to.
+    fn owner_of(&self, lease: &Lease) -> usize {
+        lease
+            .client_id
+            .as_ref()
+            .map_or(0, |d| owner_shard(d.as_bytes(), self.jobs.shards()))
+    }
+
+    /// A lease from lease6-add / lease6-update arguments (ARM 17.15.1, 17.15.8; Kea's texts):
+    /// ip-address, duid and iaid are mandatory; subnet-id 0 or absent selects the subnet
+    /// containing the address; lifetimes default to the subnet's; `expire` sets the cltt.
+    fn lease6_from_args(&self, m: &Map<String, Value>) -> Result<Lease, String> {
+        let addr = ip6_arg(m)?;
+        let pd = pd_arg(m)?;
+        let duid = parse_duid(
+            m.get("duid")
+                .and_then(Value::as_str)
+                .ok_or("missing parameter 'duid'")?,
+        )?;
+        let iaid = m
+            .get("iaid")
+            .and_then(Value::as_u64)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or("missing parameter 'iaid'")?;
+        let v = u128::from(addr);
+        let prepared = self.current_prepared();
+        let subnet = match m.get("subnet-id").and_then(Value::as_u64).filter(|s| *s > 0) {
+            Some(id) => prepared
+                .subnets
+                .iter()
+                .find(|s| u64::from(s.id.0) == id)
+                .ok_or_else(|| format!("Invalid subnet-id: No IPv6 subnet with subnet-id={id} currently configured."))?,
+            None => prepared
+                .subnets
+                .iter()
+                .find(|s| s.contains(v))
+                .ok_or_else(|| format!("subnet-id not specified and failed to find a subnet for address {addr}"))?,
+        };
+        let prefix_len = match (pd, m.get("prefix-len").and_then(Value::as_u64)) {
+            (false, _) => 128,
+            (true, Some(l)) if (1..=128).contains(&l) => l as u8,
+            (true, _) => return Err("missing or invalid parameter 'prefix-len'".into()),
+        };
+        let lifetime = |name: &str, default: u32| {
+            m.get(name)
+                .and_then(Value::as_u64)
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(default)
+        };
+        let valid = lifetime("valid-lft", subnet.valid.default);
+        let preferred = lifetime("preferred-lft", subnet.preferred.default);
+        let state = match m.get("state").and_then(Value::as_u64) {
+            None => LeaseState::Default,
+            Some(code) => u32::try_from(code)
+                .ok()
+                .and_then(LeaseState::from_code)
+                .filter(|s| {
+                    matches!(
+                        s,
+                        LeaseState::Default
+                            | LeaseState::Declined
+                            | LeaseState::ExpiredReclaimed
+                            | LeaseState::Released
+                    )
+                })
+                .ok_or_else(|| format!("invalid state {code}: must be 0, 1, 2 or 3"))?,
+        };
+        let hostname: Option<Box<str>> = m
+            .get("hostname")
+            .and_then(Value::as_str)
+            .filter(|h| !h.is_empty())
+            .map(Into::into);
+        let flag = |name: &str| m.get(name).and_then(Value::as_bool).unwrap_or(false);
+        let (fqdn_fwd, fqdn_rev) = (flag("fqdn-fwd"), flag("fqdn-rev"));
+        if (fqdn_fwd || fqdn_rev) && hostname.is_none() {
+            return Err(
+                "No hostname specified and either forward or reverse fqdn was set to true.".into(),
+            );
+        }
+        let cltt = match m.get("expire").and_then(Value::as_u64) {
+            Some(expire) => expire.saturating_sub(u64::from(valid)),
+            None => unix_now(),
+        };
+        Ok(Lease {
+            kind: if pd { LeaseKind::V6Pd } else { LeaseKind::V6Na },
+            addr: IpAddr::V6(addr),
+            prefix_len,
+            iaid,
+            hwaddr: None,
+            client_id: Some(duid),
+            valid_lifetime: valid,
+            preferred_lifetime: preferred,
+            cltt,
+            subnet_id: subnet.id,
+            pool_id: PoolId(0),
+            state,
+            hostname,
+            fqdn_fwd,
+            fqdn_rev,
+            user_context: None,
+        })
+    }
+
+    /// lease6-update over the shards, as lease4-update does: the shard holding a lease of
+    /// the address or prefix updates it in one job (one log record). When the new DUID
+    /// belongs to another shard the lease moves: the holder takes it out keeping its pool
+    /// bit claimed, the new owner puts it in; if the owner refuses, the holder gets it back.
+    /// No other client can take the address in between.
+    fn update_lease6(
+        &self,
+        lease: Lease,
+        force_create: bool,
+    ) -> Result<Lease6Updated, Lease6CommandError> {
+        let key = corelease_v6::key_of(&lease);
+        let failed = Lease6CommandError::Shard;
+        let holders = self
+            .jobs
+            .ask_all(move |h, _| h.v6.table().get(key).is_some_and(|e| !e.is_offer()))
+            .map_err(failed)?;
+        let owner = self.owner_of(&lease);
+        match holders.iter().position(|held| *held) {
+            Some(from) if from != owner => {
+                let taken = self
+                    .jobs
+                    .ask(from, move |h, _| {
+                        let r = h.v6.command_take_for_move(key);
+                        h.commit_log();
+                        r
+                    })
+                    .map_err(failed)??;
+                // Gone meanwhile (released by its client): Kea's "retry might succeed".
+                let Some(taken) = taken else {
+                    return Err(Lease6CommandError::NoSuchLease(lease.addr));
+                };
+                let refused = self
+                    .jobs
+                    .ask(owner, move |h, _| {
+                        let r = h.v6.command_put_moved_lease(lease, &taken);
+                        h.commit_log();
+                        r.err().map(|e| (e, taken))
+                    })
+                    .map_err(failed)?;
+                match refused {
+                    None => Ok(Lease6Updated::Updated),
+                    Some((e, taken)) => {
+                        self.jobs
+                            .ask(from, move |h, _| {
+                                h.v6.command_restore_moved(taken);
+                                h.commit_log();
+                            })
+                            .map_err(failed)?;
+                        Err(e)
+                    }
+                }
+            }
+            holder => self
+                .jobs
+                .ask(holder.unwrap_or(owner), move |h, _| {
+                    let r = h.v6.command_update_lease(lease, force_create);
+                    h.commit_log();
+                    r
+                })
+                .map_err(failed)?,
+        }
+    }
+
     fn lease6_command(&self, command: &str, args: Option<&Value>) -> Result<Response, String> {
         let m = args.and_then(Value::as_object);
         let need = || m.ok_or_else(|| "Missing mandatory 'arguments' parameter.".to_string());
@@ -351,80 +520,34 @@ impl Dhcp6Backend {
                 ))
             }
             "lease6-add" => {
-                let m = need()?;
-                let addr = ip6_arg(m)?;
-                let pd = pd_arg(m)?;
-                let duid = parse_duid(
-                    m.get("duid")
-                        .and_then(Value::as_str)
-                        .ok_or("missing parameter 'duid'")?,
-                )?;
-                let iaid = m
-                    .get("iaid")
-                    .and_then(Value::as_u64)
-                    .and_then(|v| u32::try_from(v).ok())
-                    .ok_or("missing parameter 'iaid'")?;
-                let v = u128::from(addr);
-                let prepared = self.current_prepared();
-                let subnet = match m.get("subnet-id").and_then(Value::as_u64).filter(|s| *s > 0) {
-                    Some(id) => prepared
-                        .subnets
-                        .iter()
-                        .find(|s| u64::from(s.id.0) == id)
-                        .ok_or_else(|| format!("Invalid subnet-id: No IPv6 subnet with subnet-id={id} currently configured."))?,
-                    None => prepared
-                        .subnets
-                        .iter()
-                        .find(|s| s.contains(v))
-                        .ok_or_else(|| format!("subnet-id not specified and failed to find a subnet for address {addr}"))?,
-                };
-                let prefix_len = match (pd, m.get("prefix-len").and_then(Value::as_u64)) {
-                    (false, _) => 128,
-                    (true, Some(l)) if (1..=128).contains(&l) => l as u8,
-                    (true, _) => return Err("missing or invalid parameter 'prefix-len'".into()),
-                };
-                let valid = m
-                    .get("valid-lft")
-                    .and_then(Value::as_u64)
-                    .and_then(|v| u32::try_from(v).ok())
-                    .unwrap_or(subnet.valid.default);
-                let preferred = m
-                    .get("preferred-lft")
-                    .and_then(Value::as_u64)
-                    .and_then(|v| u32::try_from(v).ok())
-                    .unwrap_or(subnet.preferred.default);
-                let lease = Lease {
-                    kind: if pd { LeaseKind::V6Pd } else { LeaseKind::V6Na },
-                    addr: IpAddr::V6(addr),
-                    prefix_len,
-                    iaid,
-                    hwaddr: None,
-                    client_id: Some(duid.clone()),
-                    valid_lifetime: valid,
-                    preferred_lifetime: preferred,
-                    cltt: unix_now(),
-                    subnet_id: subnet.id,
-                    pool_id: PoolId(0),
-                    state: LeaseState::Default,
-                    hostname: m
-                        .get("hostname")
-                        .and_then(Value::as_str)
-                        .filter(|h| !h.is_empty())
-                        .map(Into::into),
-                    fqdn_fwd: false,
-                    fqdn_rev: false,
-                    user_context: None,
-                };
-                let owner = owner_shard(duid.as_bytes(), self.jobs.shards());
+                let lease = self.lease6_from_args(need()?)?;
+                let (addr, subnet) = (lease.addr, lease.subnet_id.0);
+                let owner = self.owner_of(&lease);
                 self.jobs.ask(owner, move |h, now| {
                     let r = h.v6.add_lease(lease, now);
                     h.commit_log();
                     r
                 })??;
                 Ok(Response::success(format!(
-                    "Lease for address {addr}, subnet-id {} added.",
-                    subnet.id.0
+                    "Lease for address {addr}, subnet-id {subnet} added."
                 )))
+            }
+            "lease6-update" => {
+                let m = need()?;
+                let force = match m.get("force-create") {
+                    None => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => return Err("'force-create' is not a boolean".into()),
+                };
+                let lease = self.lease6_from_args(m)?;
+                Ok(match self.update_lease6(lease, force) {
+                    Ok(Lease6Updated::Updated) => Response::success("IPv6 lease updated."),
+                    Ok(Lease6Updated::Added) => Response::success("IPv6 lease added."),
+                    Err(Lease6CommandError::Taken(a)) => {
+                        Response::new(result::CONFLICT, Lease6CommandError::Taken(a).to_string())
+                    }
+                    Err(e) => Response::error(e.to_string()),
+                })
             }
             other => Err(format!("'{other}' command not supported.")),
         }

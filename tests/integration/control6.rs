@@ -212,3 +212,115 @@ fn dhcp6_config_set_reload_and_sighup_keep_every_lease_and_serve_the_new_pool_un
         s.stop();
     }
 }
+
+/// The shard (of 2) that owns a DUID: FNV-1a of its bytes, as corelease_v6::owner_shard.
+fn owner_of_two(duid: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in duid
+        .split(':')
+        .filter_map(|b| u8::from_str_radix(b, 16).ok())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h % 2
+}
+
+#[test]
+fn dhcp6_lease6_update_and_leases_reclaim_with_kea_texts() {
+    let _g = serial();
+    let rig = Rig6::start("u6", RELAYED_CONFIG);
+    let addr = "fd00:1::4242";
+    let update = |duid: &str, extra: Value| {
+        let mut args = json!({ "ip-address": addr, "duid": duid, "iaid": 7, "subnet-id": 9 });
+        if let (Some(a), Some(e)) = (args.as_object_mut(), extra.as_object()) {
+            a.extend(e.clone());
+        }
+        rig.cmd(json!({ "command": "lease6-update", "arguments": args }))
+    };
+    // Kea 2.2's answers (checked against libdhcp_lease_cmds.so).
+    let r = update("01:02:03:04", json!({}));
+    assert_eq!(r["result"], 1, "{r}");
+    assert_eq!(
+        r["text"],
+        format!("failed to update the lease with address {addr} either because the lease has been deleted or it has changed in the database, in both cases a retry might succeed")
+    );
+    let r = update("01:02:03:04", json!({ "force-create": true }));
+    assert_eq!(
+        (r["result"].clone(), r["text"].clone()),
+        (json!(0), json!("IPv6 lease added.")),
+        "{r}"
+    );
+    assert_eq!(rig.stat("subnet[9].assigned-nas"), 1);
+    // New DUIDs: with 2 shards some belong to the other shard, so the lease moves there.
+    let duids = ["0a:0b:0c:01", "0a:0b:0c:02", "0a:0b:0c:03", "0a:0b:0c:04"];
+    let owners: Vec<u64> = std::iter::once("01:02:03:04")
+        .chain(duids)
+        .map(owner_of_two)
+        .collect();
+    assert!(
+        owners.windows(2).any(|w| w[0] != w[1]),
+        "some update moves the lease: {owners:?}"
+    );
+    for (i, duid) in duids.iter().enumerate() {
+        let host = format!("h{i}.example.org");
+        let r = update(duid, json!({ "hostname": host }));
+        assert_eq!(
+            (r["result"].clone(), r["text"].clone()),
+            (json!(0), json!("IPv6 lease updated.")),
+            "{r}"
+        );
+        let got = rig.cmd(json!({ "command": "lease6-get", "arguments": { "ip-address": addr } }));
+        assert_eq!(got["arguments"]["duid"], *duid, "{got}");
+        assert_eq!(got["arguments"]["hostname"], host.as_str(), "{got}");
+        assert_eq!(
+            rig.stat("subnet[9].assigned-nas"),
+            1,
+            "one lease, counted once"
+        );
+        assert_eq!(rig.lease_count(), 1);
+    }
+    let r = update("0a:0b:0c:04", json!({ "subnet-id": 99 }));
+    assert_eq!(r["result"], 1);
+    assert_eq!(
+        r["text"],
+        "Invalid subnet-id: No IPv6 subnet with subnet-id=99 currently configured."
+    );
+    let r = update("0a:0b:0c:04", json!({ "state": 1 }));
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(rig.stat("subnet[9].declined-addresses"), 1);
+    assert_eq!(rig.stat("declined-addresses"), 1);
+
+    // leases-reclaim: two leases that expired 10 s ago (ARM 19.4.7).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for (a, duid) in [("fd00:1::5001", "0b:01:01"), ("fd00:1::5002", "0b:01:02")] {
+        let r = rig.cmd(json!({ "command": "lease6-add", "arguments": {
+            "ip-address": a, "duid": duid, "iaid": 1, "subnet-id": 9,
+            "valid-lft": 100, "expire": now - 10 } }));
+        assert_eq!(r["result"], 0, "{r}");
+    }
+    let r = rig.cmd(json!({ "command": "leases-reclaim", "arguments": { "remove": false } }));
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(rig.stat("reclaimed-leases"), 2);
+    let got =
+        rig.cmd(json!({ "command": "lease6-get", "arguments": { "ip-address": "fd00:1::5001" } }));
+    assert_eq!(
+        got["arguments"]["state"], 2,
+        "expired-reclaimed, kept: {got}"
+    );
+    let r = rig.cmd(json!({ "command": "lease6-add", "arguments": {
+        "ip-address": "fd00:1::5003", "duid": "0b:01:03", "iaid": 1, "subnet-id": 9,
+        "valid-lft": 100, "expire": now - 10 } }));
+    assert_eq!(r["result"], 0, "{r}");
+    let r = rig.cmd(json!({ "command": "leases-reclaim", "arguments": { "remove": true } }));
+    assert_eq!(r["result"], 0, "{r}");
+    let got =
+        rig.cmd(json!({ "command": "lease6-get", "arguments": { "ip-address": "fd00:1::5003" } }));
+    assert_eq!(got["result"], 3, "reclaimed and removed: {got}");
+    assert_eq!(rig.stat("reclaimed-leases"), 3);
+    let output = rig.server.map(Server::stop).unwrap_or_default();
+    let _ = (&rig.dir, &rig.cfg, output);
+}

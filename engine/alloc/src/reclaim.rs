@@ -223,6 +223,54 @@ impl ReclaimCycles {
     }
 }
 
+/// Leases reclaimed or released, kept `hold-reclaimed-time` seconds for lease affinity and
+/// then removed every `flush-reclaimed-timer-wait-time` seconds (ARM chapter 12; 0 turns
+/// flushing off). Keyed by the family's lease-table key; entries may be stale (the lease was
+/// renewed or deleted since): the family checks the lease before removing it. Ordered by
+/// time, so leases noted out of order (recovered or reloaded ones) are flushed on time too.
+#[derive(Debug)]
+pub struct HoldQueue<K> {
+    /// (time reclaimed or released, key), earliest first.
+    queue: std::collections::BinaryHeap<std::cmp::Reverse<(u64, K)>>,
+    next_flush: u64,
+}
+
+impl<K: Ord> Default for HoldQueue<K> {
+    fn default() -> Self {
+        HoldQueue {
+            queue: std::collections::BinaryHeap::new(),
+            next_flush: 0,
+        }
+    }
+}
+
+impl<K: Ord> HoldQueue<K> {
+    /// Notes that the lease at `key` was reclaimed or released at `t`.
+    pub fn note(&mut self, t: u64, key: K) {
+        self.queue.push(std::cmp::Reverse((t, key)));
+    }
+
+    /// Whether a flush is due at `now` with `wait_secs` between flushes (0: never); when it
+    /// is, the next one is scheduled.
+    pub fn flush_due(&mut self, now: u64, wait_secs: u32) -> bool {
+        if wait_secs == 0 || now < self.next_flush {
+            return false;
+        }
+        self.next_flush = now + u64::from(wait_secs);
+        true
+    }
+
+    /// The next noted lease whose hold time ended by `now`: (time noted, key), maybe stale.
+    pub fn pop_held_out(&mut self, now: u64, hold: u64) -> Option<(u64, K)> {
+        match self.queue.peek() {
+            Some(std::cmp::Reverse((t, _))) if t.saturating_add(hold) <= now => {
+                self.queue.pop().map(|std::cmp::Reverse(x)| x)
+            }
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,5 +433,20 @@ mod tests {
         let mut l = limits(0, 0, 5);
         l.wait_secs = 0;
         assert!(c.begin(100, Duration::ZERO, l, ReclaimFamily::V4).is_none());
+    }
+
+    #[test]
+    fn hold_queue_releases_in_time_order_after_the_hold_and_flushes_on_its_timer() {
+        let mut q = HoldQueue::<u32>::default();
+        q.note(100, 7);
+        q.note(50, 3);
+        assert!(q.flush_due(0, 25));
+        assert!(!q.flush_due(24, 25), "between two flushes");
+        assert!(q.flush_due(25, 25));
+        assert!(!q.flush_due(1000, 0), "0 turns flushing off");
+        assert_eq!(q.pop_held_out(80, 40), None, "hold not over for either");
+        assert_eq!(q.pop_held_out(90, 40), Some((50, 3)), "earliest first");
+        assert_eq!(q.pop_held_out(90, 40), None);
+        assert_eq!(q.pop_held_out(140, 40), Some((100, 7)));
     }
 }

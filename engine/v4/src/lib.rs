@@ -110,8 +110,6 @@ pub struct V4Shard<S: LeaseSink> {
     /// Reclamation cycles: schedule, budget, incomplete-cycle warnings (ARM chapter 12).
     reclaim_cycles: ReclaimCycles,
     clock: MonotonicClock,
-    /// When reclaimed leases past hold-reclaimed-time are next removed.
-    next_flush: u64,
     /// Hook points and parked packets (hooked.rs); None without `hooks-libraries`.
     hooked: Option<Box<hooked::HookState>>,
     /// The classes of the packet being handled (ARM 16), reset per packet.
@@ -196,7 +194,6 @@ impl<S: LeaseSink> V4Shard<S> {
             steal_cursor: shard as u64 * 64,
             reclaim_cycles: ReclaimCycles::default(),
             clock: frozen_clock,
-            next_flush: 0,
             hooked: None,
         }
     }
@@ -286,6 +283,14 @@ impl<S: LeaseSink> V4Shard<S> {
         // reclaimed at the first tick.
         if let (true, Some(s)) = (binds, subnet) {
             self.count_assigned(s, pool, lease.state == LeaseState::Declined, 1);
+        }
+        if matches!(
+            lease.state,
+            LeaseState::ExpiredReclaimed | LeaseState::Released
+        ) {
+            // Recovered or carried over a reload: still removed once hold-reclaimed-time
+            // has passed since it was reclaimed or released (ARM chapter 12).
+            self.table.held().note(lease.cltt, addr);
         }
         self.table.insert(Entry {
             lease,
@@ -484,8 +489,11 @@ impl<S: LeaseSink> V4Shard<S> {
         }
         // Reclaimed and released leases are kept hold-reclaimed-time for lease affinity, then
         // removed every flush-reclaimed-timer-wait-time seconds (0 turns flushing off).
-        if exp.flush_reclaimed_timer_wait_time > 0 && now >= self.next_flush {
-            self.next_flush = now + u64::from(exp.flush_reclaimed_timer_wait_time);
+        if self
+            .table
+            .held()
+            .flush_due(now, exp.flush_reclaimed_timer_wait_time)
+        {
             self.flush_reclaimed(now, u64::from(exp.hold_reclaimed_time));
         }
     }
@@ -519,7 +527,7 @@ impl<S: LeaseSink> V4Shard<S> {
 
     /// Removes reclaimed / released leases whose hold time has passed (logged as removals).
     fn flush_reclaimed(&mut self, now: u64, hold: u64) {
-        while let Some((t, addr)) = self.table.pop_flushable(now, hold) {
+        while let Some((t, addr)) = self.table.held().pop_held_out(now, hold) {
             let stale = !matches!(self.table.get(addr),
                 Some(e) if !e.holds_bit
                     && e.lease.cltt == t
@@ -597,7 +605,7 @@ impl<S: LeaseSink> V4Shard<S> {
             e.holds_bit = false;
         }
         self.table.reinsert(addr);
-        self.table.note_reclaimed(now, addr);
+        self.table.held().note(now, addr);
     }
 
     /// Releases the bitmap bit an entry held and queues the address on this shard.
@@ -1447,7 +1455,7 @@ impl<S: LeaseSink> V4Shard<S> {
         // Kept (not indexed away) for lease affinity: the client gets it back if still free,
         // until hold-reclaimed-time has passed.
         self.table.insert(entry);
-        self.table.note_reclaimed(now, addr);
+        self.table.held().note(now, addr);
         tracing::info!(target: "DHCP4_RELEASE", addr = %Ipv4Addr::from(addr), "lease released");
     }
 

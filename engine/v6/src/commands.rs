@@ -3,11 +3,12 @@
 //! `leases-reclaim` (ARM 19.4.7). Run on the shard's own thread between batches, through the
 //! shard's job queue: they touch the same table, bits and counters as packets do.
 
-use crate::leases::{key_of, LeaseKey};
+use crate::leases::{key_of, Entry6, LeaseKey, NO_POOL};
 use crate::{Prepared6, V6Shard};
 use corelease_alloc::reload::{ReloadBuild, ReloadTarget};
 use corelease_storage::LeaseSink;
-use corelease_types::Lease;
+use corelease_types::{Lease, LeaseKind, LeaseState};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// One shard's DHCPv6 state under a new configuration, built off the shard.
@@ -150,6 +151,218 @@ impl<S: LeaseSink> V6Shard<S> {
             }
         }
         done
+    }
+}
+
+/// Why a lease6 command changed nothing; the text is Kea's where Kea has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Lease6CommandError {
+    /// lease6-update of an address or prefix without a lease, without force-create (Kea
+    /// 2.2's text and result 1, checked against libdhcp_lease_cmds.so).
+    NoSuchLease(IpAddr),
+    /// The address or prefix is held by another client's lease or advertisement.
+    Taken(IpAddr),
+    /// Not an IA_NA / IA_PD lease.
+    NotV6(IpAddr),
+    Storage(String),
+    /// A shard did not answer the control thread.
+    Shard(String),
+}
+
+impl std::fmt::Display for Lease6CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lease6CommandError::NoSuchLease(a) => write!(
+                f,
+                "failed to update the lease with address {a} either because the lease has been deleted or it has changed in the database, in both cases a retry might succeed"
+            ),
+            Lease6CommandError::Taken(a) => {
+                write!(f, "{a} is held by another client's lease or advertisement")
+            }
+            Lease6CommandError::NotV6(a) => write!(f, "{a}: not an IPv6 address or prefix lease"),
+            Lease6CommandError::Storage(e) => write!(f, "writing the lease log failed: {e}"),
+            Lease6CommandError::Shard(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Lease6CommandError {}
+
+/// What `lease6-update` did (Kea: "IPv6 lease updated." / with force-create on a missing
+/// lease "IPv6 lease added.").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease6Updated {
+    Updated,
+    Added,
+}
+
+/// Where a lease goes in the shard's configuration: (subnet index, pool index and offset).
+type Placement = (Option<usize>, Option<(usize, u64)>);
+
+impl<S: LeaseSink> V6Shard<S> {
+    fn placement(&self, lease: &Lease, key: LeaseKey) -> Placement {
+        let p = &*self.prepared;
+        let pd = key.1;
+        let subnet = p
+            .subnets
+            .iter()
+            .position(|s| s.id == lease.subnet_id && (pd || s.contains(key.0)));
+        (subnet, subnet.and_then(|s| p.pool_of(s, pd, key.0)))
+    }
+
+    /// `lease6-update` (ARM 17.15.8) on the shard holding a lease at the lease's address or
+    /// prefix (or, with none held anywhere, the owner of its DUID): the entry is replaced in
+    /// one step, keeping its pool bit, and logged as one record. Without a lease there it
+    /// fails with `NoSuchLease` and changes nothing, unless `force_create` (then it is
+    /// lease6-add, failing with `Taken` when another shard holds the address). An
+    /// advertisement pending there is replaced only with `force_create`.
+    pub fn command_update_lease(
+        &mut self,
+        lease: Lease,
+        force_create: bool,
+    ) -> Result<Lease6Updated, Lease6CommandError> {
+        if !matches!(lease.kind, LeaseKind::V6Na | LeaseKind::V6Pd) {
+            return Err(Lease6CommandError::NotV6(lease.addr));
+        }
+        let key = key_of(&lease);
+        let addr = lease.addr;
+        let Some(old) = self.core.table.get(key) else {
+            if !force_create {
+                return Err(Lease6CommandError::NoSuchLease(addr));
+            }
+            return match self.load_one(lease.clone()) {
+                Some(_) => Err(Lease6CommandError::Taken(addr)),
+                None => {
+                    if !self.core.record(&lease) {
+                        self.reload_forget(key);
+                        return Err(Lease6CommandError::Storage(format!(
+                            "{addr}: the lease log refused the lease"
+                        )));
+                    }
+                    Ok(Lease6Updated::Added)
+                }
+            };
+        };
+        let was_offer = old.is_offer();
+        if was_offer && !force_create {
+            return Err(Lease6CommandError::NoSuchLease(addr));
+        }
+        let (old_holds, old_pool) = (old.holds_bit, old.pool);
+        let (subnet, pool) = self.placement(&lease, key);
+        let p = &*self.prepared;
+        let c = &mut self.core;
+        let pool_index = pool.map(|(pi, _)| pi as u32).unwrap_or(NO_POOL);
+        let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
+        let reserved = p.hosts.reserved_for(key.0, key.1).is_some();
+        // The pool bit: kept when the old entry holds it and the lease still binds there;
+        // claimed when the lease now binds without holding it; released after the record
+        // otherwise. A reserved value's bit stays the reservation's (as at load).
+        let keeps_bit = binds && old_holds && old_pool == pool_index && pool.is_some();
+        let mut claimed_now = false;
+        if let (true, false, false, Some((pi, off))) = (binds, keeps_bit, reserved, pool) {
+            if !p.pools.get(pi).is_some_and(|rt| rt.bitmap.try_claim(off)) {
+                return Err(Lease6CommandError::Taken(addr));
+            }
+            claimed_now = true;
+        }
+        let entry = Entry6 {
+            lease,
+            pool: pool_index,
+            subnet: subnet.map(|s| s as u32).unwrap_or(u32::MAX),
+            offer_until: 0,
+            holds_bit: keeps_bit || claimed_now,
+        };
+        if let Err(e) = c.sink.record(&entry.lease) {
+            if claimed_now {
+                c.give_back(p, &entry, key);
+            }
+            return Err(Lease6CommandError::Storage(e.to_string()));
+        }
+        if let Some(old) = c.table.remove(key) {
+            c.uncount(&old, key);
+            if !keeps_bit {
+                c.give_back(p, &old, key);
+            }
+        }
+        c.count(&entry, key);
+        c.table.insert(entry);
+        Ok(if was_offer {
+            Lease6Updated::Added
+        } else {
+            Lease6Updated::Updated
+        })
+    }
+
+    /// First half of moving a lease to another shard (`lease6-update` giving it a DUID
+    /// another shard owns): removes the committed entry at `key` from this shard's table and
+    /// log and uncounts it, but keeps its pool bit claimed, so no shard can take the address
+    /// before [`Self::command_put_moved_lease`] on the new owner. None when this shard holds
+    /// no lease there.
+    pub fn command_take_for_move(
+        &mut self,
+        key: LeaseKey,
+    ) -> Result<Option<Entry6>, Lease6CommandError> {
+        let c = &mut self.core;
+        if c.table.get(key).is_none_or(Entry6::is_offer) {
+            return Ok(None);
+        }
+        let Some(entry) = c.table.remove(key) else {
+            return Ok(None);
+        };
+        c.uncount(&entry, key);
+        let l = &entry.lease;
+        if let Err(e) = c.sink.remove(l.kind, l.addr, l.prefix_len) {
+            self.command_restore_moved(entry);
+            return Err(Lease6CommandError::Storage(e.to_string()));
+        }
+        Ok(Some(entry))
+    }
+
+    /// Second half of a move: `lease` enters this shard with the bit `from` held. On an
+    /// error nothing changed here and the caller gives `from` back to its shard with
+    /// [`Self::command_restore_moved`].
+    pub fn command_put_moved_lease(
+        &mut self,
+        lease: Lease,
+        from: &Entry6,
+    ) -> Result<(), Lease6CommandError> {
+        let key = key_of(&lease);
+        if self.core.table.get(key).is_some() {
+            return Err(Lease6CommandError::Taken(lease.addr));
+        }
+        let (subnet, pool) = self.placement(&lease, key);
+        let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
+        let pool_index = pool.map(|(pi, _)| pi as u32).unwrap_or(NO_POOL);
+        let entry = Entry6 {
+            lease,
+            pool: pool_index,
+            subnet: subnet.map(|s| s as u32).unwrap_or(u32::MAX),
+            offer_until: 0,
+            holds_bit: binds && from.holds_bit && from.pool == pool_index && pool.is_some(),
+        };
+        let p = &*self.prepared;
+        let c = &mut self.core;
+        c.sink
+            .record(&entry.lease)
+            .map_err(|e| Lease6CommandError::Storage(e.to_string()))?;
+        if from.holds_bit && !entry.holds_bit {
+            // The moved lease no longer binds the bit the old holder kept: it goes back.
+            c.give_back(p, from, key);
+        }
+        c.count(&entry, key);
+        c.table.insert(entry);
+        Ok(())
+    }
+
+    /// Undoes [`Self::command_take_for_move`] when the new owner refused the lease: the
+    /// entry (still holding its bit) comes back, counted and logged again.
+    pub fn command_restore_moved(&mut self, entry: Entry6) {
+        let key = key_of(&entry.lease);
+        let c = &mut self.core;
+        c.count(&entry, key);
+        let _ = c.sink.record(&entry.lease);
+        c.table.insert(entry);
     }
 }
 
@@ -373,5 +586,224 @@ mod tests {
             .get(key_of(&lease("2001:db8:1::102", false, 4, NOW)))
             .is_none());
         assert_eq!(s.sink_mut().removals.len(), 1, "the removal is logged");
+    }
+}
+
+#[cfg(test)]
+mod update_tests {
+    use super::*;
+    use crate::tests::{prepared, stat, NOW, SERVER_DUID};
+    use corelease_storage::MemorySink;
+    use corelease_types::{ClientId, PoolId, SubnetId};
+    use std::net::Ipv6Addr;
+
+    const CFG: &str = r#"{"Dhcp6": {"subnet6": [{"id": 1, "subnet": "2001:db8:1::/64",
+        "pools": [{"pool": "2001:db8:1::100 - 2001:db8:1::10f"}],
+        "pd-pools": [{"prefix": "2001:db8:8000::", "prefix-len": 48, "delegated-len": 56}]}]}}"#;
+
+    fn lease(addr: &str, pd: bool, client: u8) -> Lease {
+        Lease {
+            kind: if pd { LeaseKind::V6Pd } else { LeaseKind::V6Na },
+            addr: IpAddr::V6(addr.parse().unwrap_or(Ipv6Addr::UNSPECIFIED)),
+            prefix_len: if pd { 56 } else { 128 },
+            iaid: 1,
+            hwaddr: None,
+            client_id: Some(ClientId::new(&[0, 3, 0, 1, 2, 0, 0, 0, 0, client])),
+            valid_lifetime: 4000,
+            preferred_lifetime: 3000,
+            cltt: NOW,
+            subnet_id: SubnetId(1),
+            pool_id: PoolId(0),
+            state: LeaseState::Default,
+            hostname: None,
+            fqdn_fwd: false,
+            fqdn_rev: false,
+            user_context: None,
+        }
+    }
+
+    fn two_shards() -> (Arc<Prepared6>, V6Shard<MemorySink>, V6Shard<MemorySink>) {
+        let p = prepared(CFG);
+        let a = V6Shard::new(Arc::clone(&p), SERVER_DUID, 0, 2, MemorySink::default());
+        let b = V6Shard::new(Arc::clone(&p), SERVER_DUID, 1, 2, MemorySink::default());
+        (p, a, b)
+    }
+
+    #[test]
+    fn lease6_update_replaces_in_place_with_one_record_keeping_the_bit() {
+        let (_, mut a, mut b) = two_shards();
+        let x = "2001:db8:1::104";
+        let addr = lease(x, false, 1).addr;
+        assert_eq!(
+            a.command_update_lease(lease(x, false, 1), false),
+            Err(Lease6CommandError::NoSuchLease(addr)),
+            "no lease, no force-create: nothing changes"
+        );
+        assert!(a.sink_mut().records.is_empty());
+        assert_eq!(
+            a.command_update_lease(lease(x, false, 1), true),
+            Ok(Lease6Updated::Added)
+        );
+        let mut changed = lease(x, false, 7);
+        changed.hostname = Some("h.example.org".into());
+        changed.state = LeaseState::Declined;
+        assert_eq!(
+            a.command_update_lease(changed, false),
+            Ok(Lease6Updated::Updated)
+        );
+        assert_eq!(a.sink_mut().records.len(), 2, "one record per command");
+        assert!(
+            a.sink_mut().removals.is_empty(),
+            "an update is not a delete"
+        );
+        assert_eq!(stat(&a, "subnet[1].assigned-nas"), 1);
+        assert_eq!(stat(&a, "subnet[1].declined-addresses"), 1);
+        let e = a
+            .table()
+            .get(key_of(&lease(x, false, 1)))
+            .expect("still there");
+        assert_eq!(e.lease.hostname.as_deref(), Some("h.example.org"));
+        assert!(e.holds_bit);
+        assert!(
+            b.add_lease(lease(x, false, 2), NOW).is_err(),
+            "the bit stayed claimed throughout"
+        );
+        // Updated to released: the address goes back to the pool and leaves the gauges.
+        let mut released = lease(x, false, 7);
+        released.state = LeaseState::Released;
+        assert_eq!(
+            a.command_update_lease(released, false),
+            Ok(Lease6Updated::Updated)
+        );
+        assert_eq!(stat(&a, "subnet[1].assigned-nas"), 0);
+        assert_eq!(stat(&a, "subnet[1].declined-addresses"), 0);
+        b.add_lease(lease(x, false, 2), NOW)
+            .expect("released address is free for any shard");
+        // Back to active on a: the other shard holds it now, so the update fails cleanly.
+        assert_eq!(
+            a.command_update_lease(lease(x, false, 7), false),
+            Err(Lease6CommandError::Taken(addr))
+        );
+        let e = a
+            .table()
+            .get(key_of(&lease(x, false, 1)))
+            .expect("unchanged");
+        assert_eq!(e.lease.state, LeaseState::Released);
+    }
+
+    #[test]
+    fn lease6_update_of_a_prefix_counts_in_assigned_pds() {
+        let (_, mut a, _) = two_shards();
+        let pfx = "2001:db8:8000:200::";
+        assert_eq!(
+            a.command_update_lease(lease(pfx, true, 1), true),
+            Ok(Lease6Updated::Added)
+        );
+        assert_eq!(stat(&a, "subnet[1].assigned-pds"), 1);
+        let mut longer = lease(pfx, true, 1);
+        longer.valid_lifetime = 9000;
+        assert_eq!(
+            a.command_update_lease(longer, false),
+            Ok(Lease6Updated::Updated)
+        );
+        assert_eq!(stat(&a, "subnet[1].assigned-pds"), 1);
+        assert_eq!(stat(&a, "subnet[1].assigned-nas"), 0);
+    }
+
+    #[test]
+    fn lease6_update_moving_to_another_shard_never_frees_the_address() {
+        let (p, mut a, mut b) = two_shards();
+        let x = "2001:db8:1::106";
+        a.add_lease(lease(x, false, 1), NOW).expect("added");
+        let key = key_of(&lease(x, false, 1));
+        let taken = a
+            .command_take_for_move(key)
+            .expect("storage ok")
+            .expect("a held it");
+        assert_eq!(stat(&a, "subnet[1].assigned-nas"), 0);
+        let na = p.pools.iter().find(|pl| !pl.is_pd());
+        assert!(
+            na.is_some_and(|pl| pl.bitmap.is_claimed(6)),
+            "bit kept claimed between the two halves"
+        );
+        b.command_put_moved_lease(lease(x, false, 9), &taken)
+            .expect("moved");
+        assert_eq!(stat(&b, "subnet[1].assigned-nas"), 1);
+        assert!(a.table().get(key).is_none());
+        assert!(b.table().get(key).is_some_and(|e| e.holds_bit));
+        assert!(matches!(a.command_take_for_move(key), Ok(None)));
+        // A refused put restores the lease where it was.
+        let taken = b.command_take_for_move(key).expect("ok").expect("held");
+        a.add_lease(lease(x, false, 3), NOW)
+            .expect_err("the bit is still held by the move");
+        a.command_update_lease(lease("2001:db8:1::107", false, 3), true)
+            .expect("other");
+        let mut clash = lease("2001:db8:1::107", false, 3);
+        clash.iaid = 2;
+        assert!(a.command_put_moved_lease(clash, &taken).is_err());
+        b.command_restore_moved(taken);
+        assert_eq!(stat(&b, "subnet[1].assigned-nas"), 1);
+        assert!(b.table().get(key).is_some_and(|e| e.holds_bit));
+    }
+}
+
+#[cfg(test)]
+mod hold_tests {
+    use crate::tests::{prepared, stat, NOW, SERVER_DUID};
+    use crate::{key_of, V6Shard};
+    use corelease_storage::MemorySink;
+    use corelease_types::{ClientId, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
+    use std::net::{IpAddr, Ipv6Addr};
+    use std::sync::Arc;
+
+    #[test]
+    fn reclaimed_v6_leases_are_flushed_after_hold_reclaimed_time_on_the_flush_timer() {
+        let p = prepared(
+            r#"{"Dhcp6": {"expired-leases-processing": { "reclaim-timer-wait-time": 1,
+                "hold-reclaimed-time": 100, "flush-reclaimed-timer-wait-time": 30 },
+            "subnet6": [{"id": 1, "subnet": "2001:db8:1::/64",
+            "pools": [{"pool": "2001:db8:1::100 - 2001:db8:1::10f"}]}]}}"#,
+        );
+        let mut s = V6Shard::new(Arc::clone(&p), SERVER_DUID, 0, 1, MemorySink::default());
+        let lease = Lease {
+            kind: LeaseKind::V6Na,
+            addr: IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100)),
+            prefix_len: 128,
+            iaid: 1,
+            hwaddr: None,
+            client_id: Some(ClientId::new(&[0, 3, 0, 1, 2, 0, 0, 0, 0, 1])),
+            valid_lifetime: 50,
+            preferred_lifetime: 40,
+            cltt: NOW - 60,
+            subnet_id: SubnetId(1),
+            pool_id: PoolId(0),
+            state: LeaseState::Default,
+            hostname: None,
+            fqdn_fwd: false,
+            fqdn_rev: false,
+            user_context: None,
+        };
+        let key = key_of(&lease);
+        s.add_lease(lease, NOW).expect("added, expired");
+        s.on_tick(NOW);
+        assert_eq!(stat(&s, "reclaimed-leases"), 1);
+        let state = |s: &V6Shard<MemorySink>| s.table().get(key).map(|e| e.lease.state);
+        assert_eq!(state(&s), Some(LeaseState::ExpiredReclaimed));
+        // Kept for affinity until hold-reclaimed-time has passed, whatever the flush timer.
+        s.on_tick(NOW + 31);
+        s.on_tick(NOW + 62);
+        s.on_tick(NOW + 93);
+        assert_eq!(state(&s), Some(LeaseState::ExpiredReclaimed));
+        assert!(s.sink_mut().removals.is_empty());
+        // The first flush after NOW + 100 removes it from the table and the log.
+        s.on_tick(NOW + 101);
+        assert_eq!(
+            state(&s),
+            Some(LeaseState::ExpiredReclaimed),
+            "no flush due yet"
+        );
+        s.on_tick(NOW + 124);
+        assert_eq!(state(&s), None);
+        assert_eq!(s.sink_mut().removals.len(), 1);
     }
 }

@@ -1,6 +1,7 @@
 //! The shard's DHCPv6 lease table: leases by (address or prefix, kind), a client index by
 //! (DUID, IAID, kind), and expiry queues checked lazily against the table.
 
+use corelease_alloc::reclaim::HoldQueue;
 use corelease_alloc::reload::Journal;
 use corelease_types::{ClientId, Lease};
 use std::cmp::Reverse;
@@ -39,6 +40,8 @@ pub struct LeaseTable6 {
     by_client: HashMap<(ClientId, u32, bool), u128>,
     expiry: BinaryHeap<Reverse<(u64, u128, bool)>>,
     offers: BinaryHeap<Reverse<(u64, u128, bool)>>,
+    /// Reclaimed and released leases waiting for hold-reclaimed-time (ARM chapter 12).
+    held: HoldQueue<LeaseKey>,
     /// While a config reload is prepared off the shard: every key whose entry was inserted,
     /// removed or borrowed mutably since (`V6Shard::reload_changes`). Off otherwise.
     journal: Journal<LeaseKey>,
@@ -60,6 +63,11 @@ impl LeaseTable6 {
     pub fn get_mut(&mut self, key: LeaseKey) -> Option<&mut Entry6> {
         self.journal.note(key);
         self.by_key.get_mut(&key)
+    }
+
+    /// Reclaimed and released leases waiting for hold-reclaimed-time to pass.
+    pub fn held(&mut self) -> &mut HoldQueue<LeaseKey> {
+        &mut self.held
     }
 
     /// The reload journal of this table (`corelease_alloc::reload`).

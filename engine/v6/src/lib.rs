@@ -22,7 +22,7 @@ pub mod stats;
 #[cfg(test)]
 mod tests;
 
-pub use commands::ReloadBuild6;
+pub use commands::{Lease6CommandError, Lease6Updated, ReloadBuild6};
 pub use leases::{key_of, Entry6, LeaseKey, LeaseTable6, NO_POOL};
 pub use prepared::{
     grant, Interface6Info, PoolKind, PoolRt6, Prepared6, ReplyOption6, Selector, SubnetRt6,
@@ -359,6 +359,14 @@ impl<S: LeaseSink> V6Shard<S> {
                     c.count_declined(s, 1);
                 }
             }
+        }
+        if matches!(
+            lease.state,
+            LeaseState::ExpiredReclaimed | LeaseState::Released
+        ) {
+            // Recovered or carried over a reload: still removed once hold-reclaimed-time
+            // has passed since it was reclaimed or released (ARM chapter 12).
+            c.table.held().note(lease.cltt, key);
         }
         c.table.insert(Entry6 {
             lease,
@@ -758,6 +766,7 @@ impl<S: LeaseSink> V6Shard<S> {
     /// Time-driven work: lapsed advertisements go back, expired leases and ended decline
     /// probations are reclaimed (ARM chapter 12), a bounded number per call.
     pub fn on_tick(&mut self, now: u64) {
+        self.flush_reclaimed(now);
         let p = &*self.prepared;
         let c = &mut self.core;
         while let Some((t, key)) = c.table.pop_lapsed_offer(now) {
@@ -798,6 +807,38 @@ impl<S: LeaseSink> V6Shard<S> {
             slice.reclaimed_one();
         };
         self.reclaim_cycles.end(slice, now, clock(), end);
+    }
+
+    /// Reclaimed and released leases are kept hold-reclaimed-time for lease affinity, then
+    /// removed (table and log) every flush-reclaimed-timer-wait-time seconds (ARM chapter 12;
+    /// 0 turns flushing off), as in DHCPv4.
+    fn flush_reclaimed(&mut self, now: u64) {
+        let exp = self.prepared.expired;
+        let c = &mut self.core;
+        if !c
+            .table
+            .held()
+            .flush_due(now, exp.flush_reclaimed_timer_wait_time)
+        {
+            return;
+        }
+        let hold = u64::from(exp.hold_reclaimed_time);
+        while let Some((t, key)) = c.table.held().pop_held_out(now, hold) {
+            let due = matches!(c.table.get(key),
+                Some(e) if !e.holds_bit
+                    && e.offer_until == 0
+                    && e.lease.cltt == t
+                    && matches!(e.lease.state, LeaseState::ExpiredReclaimed | LeaseState::Released));
+            if !due {
+                continue;
+            }
+            if let Some(e) = c.table.remove(key) {
+                let l = &e.lease;
+                if let Err(err) = c.sink.remove(l.kind, l.addr, l.prefix_len) {
+                    tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", error = %err, addr = %l.addr, "lease log removal failed while flushing");
+                }
+            }
+        }
     }
 }
 
@@ -1044,6 +1085,22 @@ impl<S: LeaseSink> Core<S> {
             }
         }
         None
+    }
+
+    /// Puts a committed entry into the assigned (and declined) gauges it counts in.
+    fn count(&self, e: &Entry6, key: LeaseKey) {
+        if e.is_offer() {
+            return;
+        }
+        let si = e.subnet as usize;
+        match e.lease.state {
+            LeaseState::Default => self.count_assigned(si, key.1, 1),
+            LeaseState::Declined => {
+                self.count_assigned(si, key.1, 1);
+                self.count_declined(si, 1);
+            }
+            _ => {}
+        }
     }
 
     /// Takes an entry out of the assigned (and declined) gauges it counts in.
@@ -1530,6 +1587,7 @@ impl<S: LeaseSink> Core<S> {
             entry.holds_bit = false;
             let target_addr = entry.lease.addr;
             self.table.insert(entry);
+            self.table.held().note(c.now, key);
             released += 1;
             if pd {
                 tracing::info!(target: "DHCP6_RELEASE_PD", prefix = %target_addr, iaid = ia.iaid, "prefix released");
@@ -1634,6 +1692,7 @@ impl<S: LeaseSink> Core<S> {
         if let Some(e) = self.table.get_mut(key) {
             *e = entry;
         }
+        self.table.held().note(now, key);
     }
 
     /// A copy of the lease at `key` to update and log, made without allocating: the hostname
