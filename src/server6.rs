@@ -48,9 +48,8 @@ use std::time::{Duration, Instant, SystemTime};
 pub const DEFAULT_CONFIG: &str = include_str!("../configs/default-dhcp6.json");
 /// Server port of the embedded default: unprivileged, so it runs without root.
 pub const DEFAULT_CONFIG_PORT: u16 = 5547;
-/// DHCPv6 server/relay port and client port (RFC 8415 section 7.2).
+/// DHCPv6 server/relay port (RFC 8415 section 7.2).
 const SERVER_PORT: u16 = 547;
-const CLIENT_PORT: u16 = 546;
 /// Kea's file holding the server DUID, under KEA_DHCP_DATA_DIR (ARM 10.2.13).
 pub const SERVER_ID_FILE: &str = "kea-dhcp6-serverid";
 
@@ -91,7 +90,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
     } else {
         SERVER_PORT
     });
-    let client_port = sw.client_port.unwrap_or(CLIENT_PORT);
+    // -P: every reply goes to this port, relayed ones included (Kea's Dhcpv6Srv does the
+    // same with its client_port_); without it direct replies go to the client's port and
+    // relayed ones to the relay's (547 or its RFC 8357 source port).
+    let client_port = sw.client_port;
     if embedded {
         println!(
             "corelease: running the embedded default config on [::1] port {server_port}.\n\
@@ -320,6 +322,8 @@ pub(crate) struct Dhcp6Handler {
     disabled: bool,
     /// dhcp-disable's max-period: when to switch back on by itself (Unix secs).
     disabled_until: Option<u64>,
+    /// `-P`: the port every reply goes to.
+    client_port: Option<u16>,
 }
 
 impl Dhcp6Handler {
@@ -443,8 +447,12 @@ impl ShardHandler<V6> for Dhcp6Handler {
         // Answer from the address the request was sent to when that is ours (a relay's
         // unicast); for a multicast request the kernel picks the link's address.
         let src_ip = (!meta.dst.is_multicast() && !meta.dst.is_unspecified()).then_some(meta.dst);
+        let mut dst = r.dst;
+        if let Some(port) = self.client_port {
+            dst.set_port(port);
+        }
         Some(SendMeta6 {
-            dst: r.dst,
+            dst,
             src_ip,
             ifindex: r.ifindex.or((meta.ifindex != 0).then_some(meta.ifindex)),
             len: r.len,
@@ -481,16 +489,13 @@ impl ShardHandler<V6> for Dhcp6Handler {
 fn run(
     loaded: Loaded<Dhcp6Config>,
     server_port: u16,
-    client_port: u16,
+    client_port: Option<u16>,
     config_path: Option<&Path>,
 ) -> Result<i32, String> {
     let started = Instant::now();
     let cfg = &loaded.config;
     corelease_control::ControlServer::validate(&cfg.control_sockets, &loaded.raw)
         .map_err(|e| e.to_string())?;
-    if client_port != CLIENT_PORT {
-        tracing::warn!(target: "DHCP6_CONFIG_UNSUPPORTED", client_port, "-P: replies go to the port each client sent from, as in Kea; the switch only matters for tests");
-    }
     let all_ifaces = ifaces::discover().map_err(|e| format!("listing interfaces: {e}"))?;
     let mut configured: Vec<Interface6Info> = Vec::new();
     if cfg.interfaces.all {
@@ -679,6 +684,7 @@ fn run(
                 jobs,
                 disabled: false,
                 disabled_until: None,
+                client_port,
             }
         }
     };

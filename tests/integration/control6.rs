@@ -1,6 +1,7 @@
 //! `corelease dhcp6`'s control plane beyond lease6-get: config-set / config-reload / SIGHUP
 //! under perfdhcp -6 load (the journalled reload of src/reload.rs), leases-reclaim and
-//! lease6-update. The server, namespace and files are the test's own and removed on drop.
+//! lease6-update; the `-P` client port switch. The server, namespace and files are the test's
+//! own and removed on drop.
 
 use crate::dhcp6::{config, run_perfdhcp, unix_command, with_control_socket, RELAYED_CONFIG};
 use crate::support::*;
@@ -323,4 +324,30 @@ fn dhcp6_lease6_update_and_leases_reclaim_with_kea_texts() {
     assert_eq!(rig.stat("reclaimed-leases"), 3);
     let output = rig.server.map(Server::stop).unwrap_or_default();
     let _ = (&rig.dir, &rig.cfg, output);
+}
+
+#[test]
+fn dhcp6_client_port_switch_sends_every_reply_to_that_port() {
+    let _g = serial();
+    let ns = NetNs::new("cp6");
+    let dir = TempDir::new("cp6");
+    let (cfg, _) = config(&dir, RELAYED_CONFIG, "lo");
+    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
+    let cfg_s = cfg.to_string_lossy().into_owned();
+    // perfdhcp relays from port 5548 and listens there: without -P the relayed replies
+    // would go to the relay port 547, where nothing listens (Kea sends every reply to the
+    // -P port, relayed or not).
+    let server = Server::start6(&ns, &["-c", &cfg_s, "-p", "5547", "-P", "5548"], &env);
+    let args = [
+        "-6", "-A", "1", "-r", "100", "-R", "200", "-n", "200", "-p", "10", "-u", "-l", "::1",
+        "-L", "5548", "-N", "5547", "::1",
+    ];
+    let report = run_perfdhcp(&ns, &args);
+    let output = server.stop();
+    let sent = perfdhcp_value(&report, "SOLICIT-ADVERTISE", "sent packets").unwrap_or(0.0);
+    let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
+    assert!(
+        sent >= 190.0 && replies >= 0.98 * sent,
+        "{replies} Replies for {sent} Solicits:\n{report}\n{output}"
+    );
 }
