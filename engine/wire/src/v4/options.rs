@@ -162,6 +162,10 @@ impl OptionIndex {
     /// `Err(BadOptionLength)` as a warning, not a drop.
     pub fn parse<T: AsRef<[u8]>>(&mut self, packet: &Dhcp4Packet<T>) -> Result<(), WireError> {
         self.clear();
+        if let Some(result) = self.parse_options_field_alone(packet.options_area()) {
+            return result;
+        }
+        self.clear();
         match self.parse_in_one_pass(packet) {
             Some(result) => result,
             None => {
@@ -169,6 +173,52 @@ impl OptionIndex {
                 self.parse_in_two_passes(packet)
             }
         }
+    }
+
+    /// The usual packet: no option 52 and every code once. The options field is copied into
+    /// `data` in one piece up to END (or the fault) and each slot points at its payload in
+    /// place, instead of one copy per option (issue 8: this parse is most of a packet's
+    /// classification cost). `None` at the first option 52 or repeated code: the general
+    /// paths handle those. Stops at the same fault as [`RawOptions`], with the same index.
+    fn parse_options_field_alone(&mut self, area: &[u8]) -> Option<Result<(), WireError>> {
+        let mut pos = 0usize;
+        let mut fault = None;
+        while let Some(&code) = area.get(pos) {
+            match code {
+                opt::PAD => {
+                    pos += 1;
+                    continue;
+                }
+                opt::END => break,
+                opt::OVERLOAD => return None,
+                _ => {}
+            }
+            let end = area
+                .get(pos + 1)
+                .map(|&len| pos + 2 + usize::from(len))
+                .filter(|&end| end <= area.len());
+            let Some(end) = end else {
+                fault = Some(WireError::BadOptionLength {
+                    code,
+                    offset: field::OPTIONS + pos,
+                });
+                break;
+            };
+            let slot = self.slots.get_mut(usize::from(code))?;
+            if slot.present {
+                return None;
+            }
+            // Offsets within the options field, which is at most a packet long.
+            *slot = Slot {
+                start: (pos + 2) as u32,
+                len: (end - pos - 2) as u32,
+                present: true,
+            };
+            self.order.push(code);
+            pos = end;
+        }
+        self.data.extend_from_slice(area.get(..pos).unwrap_or(area));
+        Some(fault.map_or(Ok(()), Err))
     }
 
     /// The common case: every code's instances are adjacent (or unique), so payloads can be
@@ -585,6 +635,37 @@ mod tests {
         assert_eq!(idx.requested_address(), None);
         assert_eq!(idx.max_message_size(), None);
         assert_eq!(idx.lease_time(), None);
+    }
+
+    /// The whole-field copy of the usual packet indexes exactly what the general two-pass
+    /// path does, also when the field is cut at every byte (faults keep what came before),
+    /// with pads, an empty option and bytes after END.
+    #[test]
+    fn options_field_alone_agrees_with_the_two_pass_path() {
+        let area = [
+            53, 1, 1, 0, 0, 61, 7, 1, 2, 3, 4, 5, 6, 7, 12, 0, 60, 5, b'P', b'X', b'E', b'C', b'l',
+            55, 3, 1, 3, 6, 255, 9, 9,
+        ];
+        for cut in 0..=area.len() {
+            let bytes = packet_with(&area[..cut]);
+            let Ok(p) = Dhcp4Packet::new_checked(&bytes[..]) else {
+                panic!("cut {cut}: header rejected");
+            };
+            let mut fast = OptionIndex::new();
+            let fast_result = fast.parse_options_field_alone(p.options_area());
+            let mut general = OptionIndex::new();
+            let general_result = general.parse_in_two_passes(&p);
+            assert_eq!(fast_result, Some(general_result), "cut {cut}");
+            assert!(fast.codes().eq(general.codes()), "cut {cut}");
+            for code in 0..=255u8 {
+                assert_eq!(fast.get(code), general.get(code), "cut {cut} code {code}");
+            }
+        }
+        // Option 52 or a repeated code: left to the general paths.
+        let mut idx = OptionIndex::new();
+        assert_eq!(idx.parse_options_field_alone(&[53, 1, 1, 52, 1, 1]), None);
+        idx.clear();
+        assert_eq!(idx.parse_options_field_alone(&[12, 1, b'a', 12, 1, b'b']), None);
     }
 
     #[test]
