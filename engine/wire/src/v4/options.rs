@@ -665,7 +665,10 @@ mod tests {
         let mut idx = OptionIndex::new();
         assert_eq!(idx.parse_options_field_alone(&[53, 1, 1, 52, 1, 1]), None);
         idx.clear();
-        assert_eq!(idx.parse_options_field_alone(&[12, 1, b'a', 12, 1, b'b']), None);
+        assert_eq!(
+            idx.parse_options_field_alone(&[12, 1, b'a', 12, 1, b'b']),
+            None
+        );
     }
 
     #[test]
