@@ -617,7 +617,7 @@ impl<S: LeaseSink> V6Shard<S> {
         cls.host = host.map(|(_, h)| h);
         cls.after_host(&mut self.pkt_classes, &mut self.scratch);
         if dropped(&self.pkt_classes) {
-            tracing::debug!(target: "DHCP6_PACKET_DROP_DROP_CLASS", kind = kind.kea_name(), "packet is in the DROP class");
+            tracing::debug!(target: "DHCP6_PACKET_DROP_DROP_CLASS2", kind = kind.kea_name(), "packet is in the DROP class");
             return None;
         }
         let class_defs = || {

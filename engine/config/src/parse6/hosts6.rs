@@ -181,12 +181,16 @@ fn parse_reservation6(
                 continue;
             }
         };
-        if len == 0 || u128::from(prefix) & !prefix6_mask(len) != 0 {
-            f.error(
-                pp,
-                format!("{text} is not a prefix: bits are set beyond its length"),
-            );
+        if len == 0 {
+            f.error(pp, format!("{text}: a reserved prefix needs a length"));
             continue;
+        }
+        if u128::from(prefix) & !prefix6_mask(len) != 0 {
+            // Kea 2.2 accepts it and hands it out as written; so does corelease, but says so.
+            f.warn(
+                pp.clone(),
+                format!("{text} has bits set beyond its length; it is delegated as written"),
+            );
         }
         if unique(f, u128::from(prefix), len, pp) {
             prefixes.push((prefix, len));

@@ -326,8 +326,12 @@ fn bad_reservations_classes_and_option_defs_are_rejected_at_their_json_path() {
             "Dhcp6.subnet6[0].reservations[1].duid: this duid is already reserved by Dhcp6.subnet6[0].reservations[0]",
         ),
         (
-            r#"{"Dhcp6": {"reservations": [{"duid": "01", "prefixes": ["2001:db8::1/64"]}]}}"#,
-            "Dhcp6.reservations[0].prefixes[0]: 2001:db8::1/64 is not a prefix: bits are set beyond its length",
+            r#"{"Dhcp6": {"reservations": [{"duid": "01", "prefixes": ["2001:db8::/0"]}]}}"#,
+            "Dhcp6.reservations[0].prefixes[0]: 2001:db8::/0: a reserved prefix needs a length",
+        ),
+        (
+            r#"{"Dhcp6": {"reservations": [{"duid": "01", "ip-addresses": ["ff02::1"]}]}}"#,
+            "Dhcp6.reservations[0].ip-addresses[0]: ff02::1 cannot be reserved",
         ),
         (
             r#"{"Dhcp6": {"reservations": [{"circuit-id": "01"}]}}"#,
@@ -385,6 +389,19 @@ fn bad_reservations_classes_and_option_defs_are_rejected_at_their_json_path() {
             "{cfg}\nwant {want}\ngot {errs:?}"
         );
     }
+    // A prefix with bits past its length: Kea 2.2 accepts it, so does corelease, with a
+    // warning at its path.
+    let loaded =
+        load(r#"{"Dhcp6": {"reservations": [{"duid": "01", "prefixes": ["2001:db8::1/64"]}]}}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        loaded.warnings.first().map(|w| w.path.as_str()),
+        Some("Dhcp6.reservations[0].prefixes[0]")
+    );
+    assert_eq!(
+        loaded.config.reservations[0].prefixes,
+        vec![(a("2001:db8::1"), 64)]
+    );
     // flex-id: the library's expression is compiled for DHCPv6 at load.
     let flex = |expr: &str, extra: &str| {
         format!(
