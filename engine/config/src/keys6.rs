@@ -171,7 +171,7 @@ pub(crate) const RESERVATION6: &[(&str, KeyStatus)] = &[
 pub(crate) const CLIENT_CLASS6: &[(&str, KeyStatus)] = &[
     ("name", S),
     ("test", S),
-    ("template-test", U),
+    ("template-test", S),
     ("only-if-required", S),
     ("only-in-additional-list", S),
     ("option-data", S),

@@ -71,6 +71,8 @@ pub struct Reservation6 {
 pub struct ClientClass6 {
     pub name: String,
     pub test: Option<String>,
+    /// `template-test` (ARM 16.4.1): its value v spawns class `SPAWN_<name>_<v>`.
+    pub template_test: Option<String>,
     /// `only-in-additional-list` (or the older `only-if-required`).
     pub only_in_additional_list: bool,
     pub options: OptionSet6,

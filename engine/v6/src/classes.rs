@@ -10,7 +10,7 @@
 use crate::hosts::Host6;
 use crate::prepared::{reply_options, ReplyOption6};
 use corelease_classify::{PacketContext, Program, Scratch, Universe};
-use corelease_config::{option6_code_by_name, Dhcp6Config, Lifetime6};
+use corelease_config::{option6_code_by_name, ClassLists, Dhcp6Config, Lifetime6};
 use corelease_wire::v6::{opt, Dhcp6Packet, Options6, RELAY_HEADER_LEN};
 use foldhash::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -70,6 +70,20 @@ pub struct ClassTable6 {
     vendor: Vec<(ClassIdx, Box<[u8]>)>,
     /// The class named DROP: its members are dropped (ARM 16.1.1).
     pub drop: Option<ClassIdx>,
+    /// Template classes (`template-test`, ARM 16.4.1), evaluated in config order among the
+    /// tests (they sit in `early` / `late` too).
+    templates: Vec<Template6>,
+}
+
+/// A template class: its `template-test` yields the variable part of the class it spawns,
+/// `SPAWN_<name>_<value>` (ARM 16.4.1). As in engine/v4, spawned names are resolved at load:
+/// the classes the config defines under a spawned name, and the names it refers to (guards,
+/// additional lists, `member()`, reservations), made classes without test or options, so a
+/// spawned class is an ordinary member bit. Other values spawn a class nothing can observe.
+struct Template6 {
+    class: ClassIdx,
+    program: Program,
+    spawned: HashMap<Box<[u8]>, ClassIdx>,
 }
 
 impl ClassTable6 {
@@ -125,7 +139,92 @@ impl ClassTable6 {
                 valid: c.valid,
             });
         }
+        t.add_templates(cfg, &resolve);
         t
+    }
+
+    /// ARM 16.4.1: compiles each `template-test`, puts the template among the tests in config
+    /// order, and resolves the spawned names the config can observe (see [`Template6`]).
+    fn add_templates(&mut self, cfg: &Dhcp6Config, resolve: &dyn Fn(&str) -> Option<u16>) {
+        let referenced = referenced_class_names(cfg, self);
+        for c in &cfg.client_classes {
+            let (Some(expr), Some(class)) = (c.template_test.as_deref(), self.index_of(&c.name))
+            else {
+                continue;
+            };
+            // Checked when the config was parsed (a string expression).
+            let Ok(program) = corelease_classify::compile_with(expr, Universe::V6, resolve) else {
+                continue;
+            };
+            let prefix = format!("SPAWN_{}_", c.name);
+            let mut names: Vec<String> = self
+                .by_name
+                .keys()
+                .filter(|n| n.starts_with(&prefix))
+                .map(|n| n.to_string())
+                .collect();
+            names.extend(
+                referenced
+                    .iter()
+                    .filter(|n| n.starts_with(&prefix) && self.index_of(n).is_none())
+                    .cloned(),
+            );
+            let mut spawned = HashMap::default();
+            for name in names {
+                let idx = match self.index_of(&name) {
+                    Some(i) => i,
+                    None => {
+                        let Ok(i) = ClassIdx::try_from(self.defs.len()) else {
+                            break;
+                        };
+                        self.by_name.insert(name.as_str().into(), i);
+                        self.defs.push(ClassDef6 {
+                            name: name.as_str().into(),
+                            test: None,
+                            only_additional: false,
+                            after_host: false,
+                            options: Box::default(),
+                            preferred: None,
+                            valid: None,
+                        });
+                        i
+                    }
+                };
+                if let Some(value) = name.get(prefix.len()..) {
+                    spawned.insert(value.as_bytes().into(), idx);
+                }
+            }
+            let after_host = program.depends_on_known()
+                || program.member_classes().any(|m| {
+                    m == "KNOWN"
+                        || m == "UNKNOWN"
+                        || self
+                            .index_of(m)
+                            .and_then(|i| self.def(i))
+                            .is_some_and(|d| d.after_host)
+                });
+            if let Some(d) = self.defs.get_mut(usize::from(class)) {
+                d.after_host = after_host;
+            }
+            if !c.only_in_additional_list {
+                let list = if after_host {
+                    &mut self.late
+                } else {
+                    &mut self.early
+                };
+                let at = list.partition_point(|&i| i < class);
+                list.insert(at, class);
+            }
+            self.templates.push(Template6 {
+                class,
+                program,
+                spawned,
+            });
+        }
+    }
+
+    fn template(&self, class: ClassIdx) -> Option<&Template6> {
+        self.templates.iter().find(|t| t.class == class)
     }
 
     pub fn len(&self) -> usize {
@@ -185,6 +284,9 @@ impl PacketClasses6 {
             self.order = Vec::with_capacity(table.len());
             for p in table.defs.iter().filter_map(|d| d.test.as_ref()) {
                 scratch.reserve_for(p);
+            }
+            for t in &table.templates {
+                scratch.reserve_for(&t.program);
             }
         }
         self.member.iter_mut().for_each(|m| *m = false);
@@ -387,6 +489,33 @@ impl Classify6<'_> {
         };
         program.eval_bool(&ctx, scratch)
     }
+
+    /// A test in the `early` / `late` lists: a `test`, or a template's `template-test`, whose
+    /// value v puts the packet in `SPAWN_<name>_<v>` (its class, assigned first: its options
+    /// win over the template's) and in the template class; "" spawns nothing (ARM 16.4.1).
+    fn run(&self, state: &mut PacketClasses6, scratch: &mut Scratch, idx: ClassIdx) {
+        let Some(t) = self.table.template(idx) else {
+            if self.eval(state, None, scratch, idx) {
+                state.assign(idx);
+            }
+            return;
+        };
+        let ctx = V6Context {
+            pkt: self.pkt,
+            table: self.table,
+            state,
+            extra: None,
+            host: self.host,
+        };
+        let value = t.program.eval_string(&ctx, scratch);
+        if value.is_empty() {
+            return;
+        }
+        if let Some(&s) = t.spawned.get(value) {
+            state.assign(s);
+        }
+        state.assign(idx);
+    }
 }
 
 impl Classify6<'_> {
@@ -405,9 +534,7 @@ impl Classify6<'_> {
         }
         state.host_pos = state.order.len();
         for &i in &table.early {
-            if self.eval(state, None, scratch, i) {
-                state.assign(i);
-            }
+            self.run(state, scratch, i);
         }
     }
 
@@ -432,9 +559,7 @@ impl Classify6<'_> {
             state.assign(i);
         }
         for &i in &table.late {
-            if self.eval(state, None, scratch, i) {
-                state.assign(i);
-            }
+            self.run(state, scratch, i);
         }
     }
 
@@ -473,4 +598,42 @@ impl Classify6<'_> {
             host: self.host,
         }
     }
+}
+
+/// Every class name the config refers to outside class definitions, and in `member()` of the
+/// class tests: guards and additional lists of subnets, pools, pd-pools and shared networks,
+/// and the classes of reservations (for the spawned names of template classes).
+fn referenced_class_names(cfg: &Dhcp6Config, table: &ClassTable6) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut lists = |l: &ClassLists| {
+        names.extend(l.guard.iter().chain(&l.additional).cloned());
+    };
+    for s in &cfg.subnets {
+        lists(&s.classes);
+        for p in &s.pools {
+            lists(&p.classes);
+        }
+        for p in &s.pd_pools {
+            lists(&p.classes);
+        }
+    }
+    for n in &cfg.shared_networks {
+        lists(&n.classes);
+    }
+    let reservations = cfg
+        .subnets
+        .iter()
+        .flat_map(|s| &s.reservations)
+        .chain(&cfg.reservations);
+    for r in reservations {
+        names.extend(r.client_classes.iter().cloned());
+    }
+    for d in &table.defs {
+        if let Some(t) = &d.test {
+            names.extend(t.member_classes().map(str::to_string));
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    names
 }

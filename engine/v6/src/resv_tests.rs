@@ -435,3 +435,46 @@ fn flex_id_reservations_match_the_expression_value() {
     let rep = dora(&mut s, 1, &[user_class(b"room-12")]);
     assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::100"));
 }
+
+/// Template classes (ARM 16.4.1): the template-test value v puts the packet in
+/// SPAWN_<class>_<v>, a class the config defines (its options apply) or only refers to (a
+/// pool guard here), and in the template class itself.
+#[test]
+fn template_classes_spawn_the_classes_guards_and_options_refer_to() {
+    let cfg = r#"{ "Dhcp6": {
+        "client-classes": [
+          { "name": "tier", "template-test": "substring(option[15].hex, 2, all)",
+            "option-data": [ { "name": "sntp-servers", "data": "2001:db8::7" } ] },
+          { "name": "SPAWN_tier_gold", "option-data": [ { "name": "dns-servers", "data": "2001:db8::9" } ] } ],
+        "option-data": [ { "name": "dns-servers", "data": "2001:db8::53" } ],
+        "subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+            "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::10f", "client-classes": [ "SPAWN_tier_silver" ] },
+                       { "pool": "2001:db8:1::200 - 2001:db8:1::20f" } ] } ] } }"#;
+    let p = prepared(cfg);
+    let mut s = shard(&p);
+    let user_class = |text: &[u8]| {
+        let mut v = (text.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(text);
+        unknown(15, &v)
+    };
+    let ask = oro(&[23, 31]);
+    let rep = dora(&mut s, 1, &[user_class(b"gold"), ask.clone()]);
+    assert_eq!(
+        dns_of(&rep),
+        Some(vec![a("2001:db8::9")]),
+        "spawned class options"
+    );
+    assert!(has_code(rep.opts(), 31), "template class options");
+    assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::200"));
+    let rep = dora(&mut s, 2, &[user_class(b"silver"), ask.clone()]);
+    assert_eq!(
+        na_of(&rep)[0].0,
+        a("2001:db8:1::100"),
+        "silver-guarded pool"
+    );
+    assert_eq!(dns_of(&rep), Some(vec![a("2001:db8::53")]));
+    // No user class: the template yields "" and spawns nothing.
+    let rep = dora(&mut s, 3, std::slice::from_ref(&ask));
+    assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::201"));
+    assert!(!has_code(rep.opts(), 31));
+}

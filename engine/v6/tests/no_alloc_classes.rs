@@ -1,10 +1,10 @@
 //! The hot path does not allocate per packet with client classes, host reservations and a
-//! flex-id expression evaluated per packet
-//! (DESIGN.md "Nothing shared on the hot path"): 10 classes (option, relay6, member and KNOWN
-//! tests, class-guarded pools, additional classes) and 100 reservations, half of the clients
-//! reserved. After warm-up, Solicit/Request, Renew, Rebind and Information-request allocate
-//! nothing beyond the amortised growth of the expiry queue. A separate test binary from
-//! no_alloc.rs because the allocation counter is process-wide.
+//! flex-id expression evaluated per packet (DESIGN.md "Nothing shared on the hot path"): 12
+//! classes (option, relay6, member and KNOWN tests, a template class, class-guarded pools,
+//! additional classes) and 100 reservations, half of the clients reserved. After warm-up,
+//! Solicit/Request, Renew, Rebind and Information-request allocate nothing beyond the
+//! amortised growth of the expiry queue. A separate test binary from no_alloc.rs because the
+//! allocation counter is process-wide.
 
 use corelease_storage::NullSink;
 use corelease_v6::{Interface6Info, Meta6, Prepared6, V6Shard};
@@ -104,6 +104,8 @@ fn classified_and_reserved_clients_are_served_without_allocating() {
           {{ "name": "c7", "test": "concat(substring(option[1].hex, 8, 2), 0x00) == 0x000100" }},
           {{ "name": "gold", "option-data": [ {{ "name": "domain-search", "data": "gold.example" }} ] }},
           {{ "name": "c9", "test": "not (pkt.len == 0)", "valid-lifetime": 5000, "preferred-lifetime": 3500 }},
+          {{ "name": "tpl", "template-test": "substring(option[1].hex, 0, 2)" }},
+          {{ "name": "SPAWN_tpl_x", "option-data": [ {{ "name": "nisp-servers", "data": "2001:db8::8" }} ] }},
           {{ "name": "extra", "only-in-additional-list": true, "test": "member('c2')",
             "option-data": [ {{ "name": "sip-server-addr", "data": "2001:db8::5060", "always-send": true }} ] }}
         ],

@@ -126,7 +126,18 @@ pub(super) fn check_template_test(
     option_defs: &[OptionDef],
 ) {
     let resolve = |name: &str| option_code_by_name(name, option_defs);
-    match corelease_classify::compile_with(expr, corelease_classify::Universe::V4, &resolve) {
+    check_template_test_with(f, expr, path, corelease_classify::Universe::V4, &resolve);
+}
+
+/// [`check_template_test`] for either universe, with its option-name resolver.
+pub(super) fn check_template_test_with(
+    f: &mut Findings,
+    expr: &str,
+    path: &str,
+    universe: corelease_classify::Universe,
+    resolve: &dyn Fn(&str) -> Option<u16>,
+) {
+    match corelease_classify::compile_with(expr, universe, resolve) {
         Ok(p) if p.kind() == corelease_classify::ValueKind::String => {}
         Ok(_) => f.error(
             path.to_string(),

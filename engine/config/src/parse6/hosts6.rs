@@ -276,8 +276,25 @@ pub(super) fn parse_client_classes6(
             }
         };
         let test = f.str_at(map, "test", &p).map(str::to_string);
+        let template_test = f.str_at(map, "template-test", &p).map(str::to_string);
+        let resolve = |n: &str| option6_code_by_name(n, defs);
+        if test.is_some() && template_test.is_some() {
+            // ARM 16.4 note: test and template-test are mutually exclusive.
+            f.error(
+                format!("{p}.template-test"),
+                "'test' and 'template-test' are mutually exclusive",
+            );
+        }
+        if let Some(expr) = &template_test {
+            check_template_test_with(
+                f,
+                expr,
+                &format!("{p}.template-test"),
+                corelease_classify::Universe::V6,
+                &resolve,
+            );
+        }
         if let Some(expr) = &test {
-            let resolve = |n: &str| option6_code_by_name(n, defs);
             check_class_test_with(
                 f,
                 expr,
@@ -329,9 +346,16 @@ pub(super) fn parse_client_classes6(
         let options =
             parse_option_data6(f, map.get("option-data"), &format!("{p}.option-data"), defs);
         if let Some(name) = name {
+            if template_test.is_some() && only_in_additional_list {
+                f.unsupported.push(PathIssue::new(
+                    format!("{p}.template-test"),
+                    "a template class evaluated only in additional lists is not supported yet",
+                ));
+            }
             classes.push(ClientClass6 {
                 name,
                 test,
+                template_test,
                 only_in_additional_list,
                 options,
                 preferred,

@@ -354,6 +354,14 @@ fn bad_reservations_classes_and_option_defs_are_rejected_at_their_json_path() {
             "Dhcp6.client-classes[0].test:",
         ),
         (
+            r#"{"Dhcp6": {"client-classes": [{"name": "a", "template-test": "option[1].exists"}]}}"#,
+            "Dhcp6.client-classes[0].template-test: expression 'option[1].exists' evaluates to a boolean; a template-test must yield a string",
+        ),
+        (
+            r#"{"Dhcp6": {"client-classes": [{"name": "a", "test": "option[1].exists", "template-test": "option[1].hex"}]}}"#,
+            "Dhcp6.client-classes[0].template-test: 'test' and 'template-test' are mutually exclusive",
+        ),
+        (
             r#"{"Dhcp6": {"client-classes": [{"name": "a", "next-server": "1.2.3.4"}]}}"#,
             "Dhcp6.client-classes[0].next-server: unknown key",
         ),
