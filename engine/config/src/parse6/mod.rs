@@ -279,16 +279,20 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
             };
             if is_flex_id_library(&library.library) {
                 // ARM 17.9: flex_id is implemented natively, for DHCPv6 as for DHCPv4.
-                let ignore_iaid = library
-                    .parameters
-                    .as_ref()
-                    .and_then(|p| p.get("ignore-iaid"))
-                    .and_then(Value::as_bool);
-                if ignore_iaid == Some(true) {
-                    f.unsupported.push(PathIssue::new(
-                        format!("{entry}.parameters.ignore-iaid"),
-                        "not supported yet",
-                    ));
+                // Replacing the DUID by the flex-id and ignoring IAIDs are not done for
+                // DHCPv6 yet: named, not silently ignored.
+                for key in ["ignore-iaid", "replace-client-id"] {
+                    let on = library
+                        .parameters
+                        .as_ref()
+                        .and_then(|p| p.get(key))
+                        .and_then(Value::as_bool);
+                    if on == Some(true) {
+                        f.unsupported.push(PathIssue::new(
+                            format!("{entry}.parameters.{key}"),
+                            "not supported yet for DHCPv6",
+                        ));
+                    }
                 }
                 let resolve = |n: &str| option6_code_by_name(n, &option_defs);
                 flex_id = parse_flex_id_with(

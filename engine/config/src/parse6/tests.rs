@@ -449,4 +449,10 @@ fn bad_reservations_classes_and_option_defs_are_rejected_at_their_json_path() {
         loaded.unsupported.first().map(|u| u.path.as_str()),
         Some("Dhcp6.hooks-libraries[0].parameters.ignore-iaid")
     );
+    let loaded = load(&flex("option[1].hex", r#", "replace-client-id": true"#))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        loaded.unsupported.first().map(|u| u.path.as_str()),
+        Some("Dhcp6.hooks-libraries[0].parameters.replace-client-id")
+    );
 }
