@@ -110,7 +110,6 @@ enum KeaDefault {
 /// Defaults of not-yet-supported keys (Kea's `simple_parser4.cc` tables). A key set to its
 /// default changes nothing, so it is not reported.
 const UNSUPPORTED_DEFAULTS: &[(&str, KeaDefault)] = &[
-    ("dhcp4o6-port", KeaDefault::Int(0)),
     ("server-tag", KeaDefault::Str("")),
     ("reservations-global", KeaDefault::Bool(false)),
     ("reservations-in-subnet", KeaDefault::Bool(true)),
@@ -212,7 +211,7 @@ const GLOBAL: &[(&str, KeyStatus)] = &[
     ("host-reservation-identifiers", S),
     ("client-classes", S),
     ("hooks-libraries", S),
-    ("dhcp4o6-port", U),
+    ("dhcp4o6-port", S),
     ("control-socket", S),
     ("control-sockets", S),
     ("dhcp-queue-control", U),
@@ -368,9 +367,9 @@ const SUBNET4: &[(&str, KeyStatus)] = &[
     ("reservations-global", S),
     ("reservations-in-subnet", S),
     ("reservations-out-of-pool", S),
-    ("4o6-interface", U),
-    ("4o6-interface-id", U),
-    ("4o6-subnet", U),
+    ("4o6-interface", S),
+    ("4o6-interface-id", S),
+    ("4o6-subnet", S),
     ("ddns-send-updates", U),
     ("ddns-override-no-update", U),
     ("ddns-override-client-update", U),

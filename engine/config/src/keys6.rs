@@ -61,7 +61,7 @@ table!(GLOBAL6, [
     "user-context" => S, "comment" => S,
     "option-def" => S, "control-socket" => S, "control-sockets" => S, "hooks-libraries" => S,
     "hosts-database" => U, "hosts-databases" => U, "host-reservation-identifiers" => S,
-    "client-classes" => S, "dhcp4o6-port" => U, "dhcp-queue-control" => U, "dhcp-ddns" => U,
+    "client-classes" => S, "dhcp4o6-port" => S, "dhcp-queue-control" => U, "dhcp-ddns" => U,
     "sanity-checks" => U, "reservations" => S, "config-control" => U, "server-tag" => U,
     "reservation-mode" => U, "reservations-global" => S, "reservations-in-subnet" => S,
     "reservations-out-of-pool" => S, "relay-supplied-options" => U,

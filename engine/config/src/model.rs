@@ -46,6 +46,10 @@ pub struct Dhcp4Config {
     /// compiled (and rejected with their path when malformed) while parsing, and compiled
     /// again into programs by the protocol crate.
     pub client_classes: Vec<ClientClass>,
+    /// `dhcp4o6-port` (ARM 9.2.26): the DHCPv4 side of DHCPv4-over-DHCPv6 is bound to `[::1]`
+    /// at this port + 1 and sends to the DHCPv6 server at this port. 0 (Kea's default) turns
+    /// 4o6 off.
+    pub dhcp4o6_port: u16,
 }
 
 /// One client class definition.
@@ -399,6 +403,27 @@ pub struct Subnet4 {
     /// The subnet's own class guard and additional classes (not inherited: the shared
     /// network's guard is checked on its own, ARM 16.6).
     pub classes: ClassLists,
+    /// DHCPv4-over-DHCPv6 selectors (ARM 9.2.26); any of them makes the subnet a 4o6 subnet.
+    pub dhcp4o6: Subnet4o6,
+}
+
+/// The `4o6-*` keys of a subnet4 (ARM 9.2.26, Kea's `Cfg4o6`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subnet4o6 {
+    /// `4o6-interface`: matched against the interface the DHCPv6 server received the query on.
+    pub interface: Option<String>,
+    /// `4o6-interface-id`: matched against the Interface-ID option of the relay closest to the
+    /// DHCPv6 server.
+    pub interface_id: Option<Vec<u8>>,
+    /// `4o6-subnet`: an IPv6 prefix matched against the query's IPv6 source address.
+    pub subnet: Option<(std::net::Ipv6Addr, u8)>,
+}
+
+impl Subnet4o6 {
+    /// True when any 4o6 selector is set (Kea's `Cfg4o6::enabled`).
+    pub fn enabled(&self) -> bool {
+        self.interface.is_some() || self.interface_id.is_some() || self.subnet.is_some()
+    }
 }
 
 impl Subnet4 {

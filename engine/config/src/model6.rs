@@ -50,6 +50,10 @@ pub struct Dhcp6Config {
     /// `libdhcp_flex_id.so`'s parameters (ARM 17.9), when that library is configured; its
     /// expression is compiled for DHCPv6.
     pub flex_id: Option<crate::model::FlexId>,
+    /// `dhcp4o6-port` (ARM 10.2.26): the DHCPv6 side of DHCPv4-over-DHCPv6 is bound to
+    /// `[::1]` at this port and forwards DHCPv4-queries to the DHCPv4 server at this port + 1.
+    /// 0 (Kea's default) turns 4o6 off.
+    pub dhcp4o6_port: u16,
 }
 
 /// One DHCPv6 host reservation (ARM 10.3): one identifier (duid or hw-address), any number of

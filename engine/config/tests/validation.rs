@@ -935,3 +935,39 @@ fn option_data_client_classes_tag_an_option() {
         "Dhcp4.option-data[0].client-classes[0]: expected a string, found integer",
     );
 }
+
+#[test]
+fn dhcp4o6_keys_are_read_as_kea_does() {
+    let c = config(
+        r#""dhcp4o6-port": 786, "subnet4": [{ "id": 1, "subnet": "10.10.10.0/24",
+            "4o6-interface": "eth0", "4o6-interface-id": "port-7",
+            "4o6-subnet": "2001:db8:1:1::/64" }, { "id": 2, "subnet": "10.0.0.0/24" }]"#,
+    );
+    assert_eq!(c.dhcp4o6_port, 786);
+    let s = &c.subnets[0].dhcp4o6;
+    assert!(s.enabled());
+    assert_eq!(s.interface.as_deref(), Some("eth0"));
+    assert_eq!(s.interface_id.as_deref(), Some(&b"port-7"[..]));
+    assert_eq!(s.subnet, Some(("2001:db8:1:1::".parse().unwrap(), 64)));
+    assert!(!c.subnets[1].dhcp4o6.enabled());
+}
+
+#[test]
+fn dhcp4o6_port_and_4o6_subnet_are_checked() {
+    assert_error(
+        r#""dhcp4o6-port": 65535"#,
+        "Dhcp4.dhcp4o6-port: 65535 is out of range 0..65534",
+    );
+    assert_error(
+        r#""subnet4": [{ "id": 1, "subnet": "10.0.0.0/24", "4o6-subnet": "2001:db8::/129" }]"#,
+        "Dhcp4.subnet4[0].4o6-subnet: prefix length in '2001:db8::/129' is not a number in 0..128",
+    );
+}
+
+#[test]
+fn dhcp6_accepts_dhcp4o6_port() {
+    let text = r#"{"Dhcp6": {"dhcp4o6-port": 6767}}"#;
+    let loaded = corelease_config::parse_dhcp6_str(text, &data_dir()).unwrap();
+    assert_eq!(loaded.config.dhcp4o6_port, 6767);
+    assert!(loaded.unsupported.is_empty());
+}

@@ -9,6 +9,7 @@
 
 pub mod classes;
 mod commands;
+mod dhcp4o6;
 mod hooked;
 pub mod hosts;
 mod leases;
@@ -17,6 +18,7 @@ pub mod stats;
 mod steps;
 
 pub use commands::{LeaseCommandError, LeaseUpdated, ReloadBuild};
+pub use dhcp4o6::{dhcp4o6_chaddr, select_subnet4o6, Query4o6};
 pub use hooked::{ParkStats, Resumed};
 pub use leases::{ClientIdent, Entry, LeaseTable, NO_POOL};
 pub use prepared::{
@@ -123,6 +125,9 @@ pub struct V4Shard<S: LeaseSink> {
     /// With flex_id's replace-client-id: 0x00 + the flex-id, the client identifier the packet
     /// is handled with (ARM 17.9.1); empty when not replaced.
     replaced_client_id: Vec<u8>,
+    /// Set while a DHCPv4-over-DHCPv6 query is handled: the subnet its DHCPv6 side selected
+    /// (ARM 9.2.26), which replaces the address-based selection (dhcp4o6.rs).
+    dhcp4o6_subnet: Option<Option<usize>>,
 }
 
 /// What a REQUEST is, by RFC 2131 4.3.2.
@@ -195,6 +200,7 @@ impl<S: LeaseSink> V4Shard<S> {
             reclaim_cycles: ReclaimCycles::default(),
             clock: frozen_clock,
             hooked: None,
+            dhcp4o6_subnet: None,
         }
     }
 
@@ -654,6 +660,10 @@ impl<S: LeaseSink> V4Shard<S> {
 
     /// Subnet selection by the packet's addresses alone, before class guards.
     fn select_subnet_by_address(&self, meta: &Meta4, pkt: &Dhcp4Packet<&[u8]>) -> Option<usize> {
+        if let Some(selected) = self.dhcp4o6_subnet {
+            // Kea's selectSubnet hands a 4o6 query to selectSubnet4o6, whatever it carries.
+            return selected;
+        }
         let p = &self.prepared;
         let containing = |a: u32| p.subnet_index.containing(a);
         if let Some(a) = self.opts.subnet_selection() {

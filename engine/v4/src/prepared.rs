@@ -211,6 +211,8 @@ pub struct SubnetRt {
     /// `reservations-global` / `-in-subnet` (ARM 9.3.8).
     pub reservations_global: bool,
     pub reservations_in_subnet: bool,
+    /// `4o6-interface`, `4o6-interface-id`, `4o6-subnet` (ARM 9.2.26).
+    pub dhcp4o6: corelease_config::Subnet4o6,
 }
 
 impl SubnetRt {
@@ -405,6 +407,7 @@ impl Prepared4 {
                 additional: classes.additional(&s.classes.additional),
                 reservations_global: s.reservations_global,
                 reservations_in_subnet: s.reservations_in_subnet,
+                dhcp4o6: s.dhcp4o6.clone(),
             });
         }
         let networks = cfg

@@ -16,6 +16,7 @@
 pub mod classes;
 mod commands;
 pub mod hosts;
+mod dhcp4o6;
 mod leases;
 mod prepared;
 pub mod stats;
@@ -23,6 +24,7 @@ pub mod stats;
 mod tests;
 
 pub use commands::{Lease6CommandError, Lease6Updated, ReloadBuild6};
+pub use dhcp4o6::Dhcp4Query;
 pub use leases::{key_of, Entry6, LeaseKey, LeaseTable6, NO_POOL};
 pub use prepared::{
     grant, Interface6Info, PoolKind, PoolRt6, Prepared6, ReplyOption6, Selector, SubnetRt6,

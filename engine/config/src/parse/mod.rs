@@ -436,5 +436,14 @@ fn parse_dhcp4(f: &mut Findings, map: &Map<String, Value>) -> Dhcp4Config {
         flex_id,
         other: parse_other_globals(f, map, path),
         client_classes,
+        dhcp4o6_port: parse_dhcp4o6_port(f, map, path),
     }
+}
+
+/// `dhcp4o6-port` (ARM 9.2.26 / 10.2.26): 0 turns DHCPv4-over-DHCPv6 off; the other server
+/// uses the port + 1, so 65535 is refused (as Kea's `Dhcp4o6IpcBase::open` does).
+pub(crate) fn parse_dhcp4o6_port(f: &mut Findings, map: &Map<String, Value>, path: &str) -> u16 {
+    f.int_in(map, "dhcp4o6-port", path, 0, 65534)
+        .and_then(|n| u16::try_from(n).ok())
+        .unwrap_or(0)
 }

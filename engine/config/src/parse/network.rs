@@ -471,6 +471,7 @@ pub(super) fn parse_subnet(
     check_scope_timers(f, path, &own, &merged);
 
     let own_interface = f.str_at(map, "interface", path).map(str::to_string);
+    let dhcp4o6 = parse_subnet4o6(f, map, path);
     let own_relay = parse_relay(f, map, path);
     let options = parse_option_data(
         f,
@@ -542,7 +543,51 @@ pub(super) fn parse_subnet(
         cache_max_age: merged.cache_max_age,
         store_extended_info: merged.store_extended_info.unwrap_or(false),
         classes: parse_class_lists(f, map, path),
+        dhcp4o6,
     })
+}
+
+/// The `4o6-*` keys of a subnet4 (ARM 9.2.26). Kea takes `4o6-interface-id` as the raw bytes
+/// of the string and `4o6-subnet` as "IPv6 address/length".
+fn parse_subnet4o6(f: &mut Findings, map: &Map<String, Value>, path: &str) -> Subnet4o6 {
+    let interface = f.str_at(map, "4o6-interface", path).map(str::to_string);
+    let interface_id = f
+        .str_at(map, "4o6-interface-id", path)
+        .map(|s| s.as_bytes().to_vec());
+    let subnet = f
+        .str_at(map, "4o6-subnet", path)
+        .and_then(|text| match parse_prefix6(text) {
+            Ok(p) => Some(p),
+            Err(message) => {
+                f.error(format!("{path}.4o6-subnet"), message);
+                None
+            }
+        });
+    Subnet4o6 {
+        interface,
+        interface_id,
+        subnet,
+    }
+}
+
+/// "2001:db8:1::/64" to (address, length).
+fn parse_prefix6(text: &str) -> Result<(std::net::Ipv6Addr, u8), String> {
+    let Some((addr, len)) = text.split_once('/') else {
+        return Err(format!(
+            "'{text}' is not an IPv6 prefix (expected address/length, e.g. 2001:db8:1::/64)"
+        ));
+    };
+    let addr: std::net::Ipv6Addr = addr
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{}' in '{text}' is not an IPv6 address", addr.trim()))?;
+    let len: u8 = len
+        .trim()
+        .parse()
+        .ok()
+        .filter(|l| *l <= 128)
+        .ok_or_else(|| format!("prefix length in '{text}' is not a number in 0..128"))?;
+    Ok((addr, len))
 }
 
 /// Parses "first - last" (spaces optional) or "prefix/len" (ARM 9.2.8).

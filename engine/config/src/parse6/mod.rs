@@ -352,6 +352,7 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
         client_classes,
         option_defs,
         flex_id,
+        dhcp4o6_port: parse_dhcp4o6_port(f, map, path),
     }
 }
 

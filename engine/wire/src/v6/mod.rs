@@ -1,6 +1,7 @@
 //! DHCPv6 (RFC 8415): the message view with relay nesting, option iteration with the
 //! encapsulating options (IA_NA, IA_TA, IA_PD, IAADDR, IAPREFIX), and the reply writer.
 
+pub mod dhcp4o6;
 mod fuzz;
 mod packet;
 mod writer;
