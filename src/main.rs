@@ -6,6 +6,7 @@
 mod control4;
 mod control6;
 mod control_common;
+mod dhcp4o6;
 mod ifaces;
 mod lfc;
 mod raw4;

@@ -4,6 +4,7 @@
 //! file, as `config-reload` does).
 
 use crate::control4::Dhcp4Backend;
+use crate::dhcp4o6::{IpcBuf, IpcQueue, Reader, Side};
 use crate::ifaces;
 use crate::lfc::Lfc;
 use crate::raw4::RawSender;
@@ -303,6 +304,39 @@ pub(crate) struct Dhcp4Handler {
     /// Wakes this shard: the run-script spawner uses it when an awaited script ends, so a
     /// parked packet resumes at once (set by the runtime before the first datagram).
     waker: Option<ShardWaker>,
+    /// DHCPv4-over-DHCPv6 (`dhcp4o6-port`), when configured.
+    dhcp4o6: Option<Ipc4>,
+}
+
+/// A shard's end of the 4o6 socket (src/dhcp4o6.rs). The reader thread hands this shard the
+/// queries of the clients it owns (by the inner DHCPv4 message's chaddr, the kernel steering's
+/// hash), so a 4o6 client's lease lives where recovery puts it; the shard serves them between
+/// batches and answers over the socket once their leases are in the log.
+pub(crate) struct Ipc4 {
+    socket: Arc<UdpSocket>,
+    queries: Arc<IpcQueue>,
+    /// The DHCPv4 reply on its way into a DHCPv4-response.
+    scratch: Box<[u8]>,
+    /// Responses waiting for the lease-log commit: (length, bytes).
+    responses: Vec<IpcBuf>,
+}
+
+/// 4o6 queries served per wake-up before the shard goes back to its socket.
+const DHCP4O6_PER_WAKE: usize = 64;
+
+impl Ipc4 {
+    fn new(socket: Arc<UdpSocket>, queries: Arc<IpcQueue>) -> Self {
+        let buf = || IpcBuf {
+            len: 0,
+            data: vec![0u8; corelease_shard::DATAGRAM_CAPACITY].into_boxed_slice(),
+        };
+        Ipc4 {
+            socket,
+            queries,
+            scratch: buf().data,
+            responses: (0..DHCP4O6_PER_WAKE).map(|_| buf()).collect(),
+        }
+    }
 }
 
 /// This shard's hooks from `hooks-libraries` (validated at configuration load); None when
@@ -341,6 +375,56 @@ impl Dhcp4Handler {
     }
 
     /// Makes the lease log durable up to now (what `on_batch_end` does for packets).
+    /// Serves the DHCPv4-over-DHCPv6 queries waiting for this shard (Kea's
+    /// `Dhcp4to6Ipc::handler`), a bounded number per call.
+    fn serve_dhcp4o6(&mut self, now: u64) {
+        let Some(ipc) = self.dhcp4o6.as_mut() else {
+            return;
+        };
+        let mut ready = 0;
+        while ready < DHCP4O6_PER_WAKE {
+            let Some(query) = ipc.queries.pop() else {
+                break;
+            };
+            if self.disabled {
+                // dhcp-disable: received, counted and dropped, as on the shard socket.
+                let g = &self.v4.counters().global;
+                g.pkt4_received.inc();
+                g.pkt4_receive_drop.inc();
+                ipc.queries.recycle(query);
+                continue;
+            }
+            let Some(slot) = ipc.responses.get_mut(ready) else {
+                ipc.queries.recycle(query);
+                break;
+            };
+            let answered = self
+                .v4
+                .handle_4o6(query.bytes(), now, &mut ipc.scratch, &mut slot.data);
+            ipc.queries.recycle(query);
+            if let Some(n) = answered {
+                slot.len = n;
+                ready += 1;
+            }
+        }
+        if ready > 0 {
+            // No response leaves before its lease is durable (as on_batch_end does).
+            self.commit_log();
+        }
+        let Some(ipc) = self.dhcp4o6.as_ref() else {
+            return;
+        };
+        for r in ipc.responses.iter().take(ready) {
+            crate::dhcp4o6::send(&ipc.socket, r.bytes(), "DHCP4_DHCP4O6_PACKET_SEND_FAIL");
+        }
+        if !ipc.queries.is_empty() {
+            // More than one round's worth: come back after the next batch.
+            if let Some(w) = &self.waker {
+                w.wake();
+            }
+        }
+    }
+
     pub(crate) fn commit_log(&mut self) {
         if let ShardStore::Log(log) = self.v4.sink_mut() {
             if let Err(e) = log.commit() {
@@ -563,6 +647,7 @@ impl ShardHandler for Dhcp4Handler {
 
     fn on_wake(&mut self, now: SystemTime) {
         let now = unix_secs(now);
+        self.serve_dhcp4o6(now);
         let pending = self.jobs.as_ref().map(JobInbox::take).unwrap_or_default();
         for job in pending {
             job(self, now);
@@ -746,6 +831,24 @@ fn run(
         tick: Duration::from_millis(250),
         queue_size: cfg.multi_threading.packet_queue_size as usize,
     };
+    // DHCPv4-over-DHCPv6 (ARM 9.2.26): bound to [::1]:port + 1, sending to the port.
+    let dhcp4o6 = if cfg.dhcp4o6_port != 0 {
+        let sock = crate::dhcp4o6::open(cfg.dhcp4o6_port, Side::V4).map_err(|e| {
+            format!(
+                "Dhcp4.dhcp4o6-port: cannot open the DHCPv4-over-DHCPv6 socket on [::1]:{}: {e}",
+                u32::from(cfg.dhcp4o6_port) + 1
+            )
+        })?;
+        if !cfg.hooks_libraries.is_empty() {
+            tracing::warn!(target: "DHCP4_CONFIG_UNSUPPORTED", "DHCPv4-over-DHCPv6 queries do not run the hook points yet (hooks-libraries apply to the other packets)");
+        }
+        let queues: Vec<Arc<IpcQueue>> = (0..shards)
+            .map(|_| Arc::new(IpcQueue::new(crate::dhcp4o6::QUEUE_DEPTH)))
+            .collect();
+        Some((Arc::new(sock), queues))
+    } else {
+        None
+    };
     // Logs of shards beyond the current count (thread-pool-size shrank): their leases were
     // re-hashed above; once every shard has rewritten its own log with them, they go.
     let stale_logs: Vec<PathBuf> = if persist {
@@ -770,6 +873,7 @@ fn run(
         let job_slot = Arc::clone(&job_slot);
         let dir = dir.clone();
         let rehashed = Arc::clone(&rehashed);
+        let dhcp4o6 = dhcp4o6.clone();
         move |i: usize| {
             let store = if persist {
                 let opts = log_options(&durability);
@@ -849,6 +953,10 @@ fn run(
                 lfc: Lfc::new(lfc_interval, i),
                 shard: i,
                 waker: None,
+                dhcp4o6: dhcp4o6.as_ref().and_then(|(sock, queues)| {
+                    let q = queues.get(i)?;
+                    Some(Ipc4::new(Arc::clone(sock), Arc::clone(q)))
+                }),
             }
         }
     };
@@ -880,6 +988,27 @@ fn run(
         return Err(failed.join("; "));
     }
     jobs.set_wakers((0..shards).filter_map(|i| runtime.waker(i)).collect());
+    let ipc_reader = match &dhcp4o6 {
+        Some((sock, queues)) => {
+            let wakers: Vec<ShardWaker> = (0..shards).filter_map(|i| runtime.waker(i)).collect();
+            // The shard that owns the client: the one the kernel steers its chaddr to.
+            let route = move |msg: &[u8]| {
+                corelease_v4::dhcp4o6_chaddr(msg)
+                    .map_or(0, |chaddr| corelease_shard::shard_of_chaddr(chaddr, shards))
+            };
+            match Reader::spawn(Arc::clone(sock), queues.clone(), wakers, route) {
+                Ok(r) => {
+                    tracing::info!(target: "DHCP4_DHCP4O6_RECEIVING", port = cfg.dhcp4o6_port, "DHCPv4-over-DHCPv6: bound to [::1]:{}, DHCPv6 server at [::1]:{}", u32::from(cfg.dhcp4o6_port) + 1, cfg.dhcp4o6_port);
+                    Some(r)
+                }
+                Err(e) => {
+                    runtime.shutdown();
+                    return Err(format!("starting the DHCPv4-over-DHCPv6 reader: {e}"));
+                }
+            }
+        }
+        None => None,
+    };
     let exit_value = Arc::new(AtomicI32::new(0));
     let backend = Arc::new(Dhcp4Backend {
         runtime: Arc::clone(&runtime),
@@ -931,6 +1060,18 @@ fn run(
         }
     }
     runtime.shutdown();
+    if let Some(r) = ipc_reader {
+        r.stop();
+    }
+    if let Some((_, queues)) = &dhcp4o6 {
+        let dropped: u64 = queues
+            .iter()
+            .map(|q| q.dropped.load(std::sync::atomic::Ordering::Relaxed))
+            .sum();
+        if dropped > 0 {
+            tracing::warn!(target: "DHCP4_DHCP4O6_RECEIVE_FAIL", dropped, "DHCPv4-over-DHCPv6 queries dropped: a shard's queue was full");
+        }
+    }
     // The control threads hold the backend and with it the runtime: stop them first.
     control_server.stop();
     // The configuration the shards run now (a reload may have replaced the one started with).

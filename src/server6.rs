@@ -20,6 +20,7 @@
 //! client DUID (an Information-request may omit it) belongs to shard 0.
 
 use crate::control6::Dhcp6Backend;
+use crate::dhcp4o6::{IpcQueue, Reader, Side};
 use crate::ifaces;
 use crate::lfc::Lfc;
 use crate::reload::{ReloadShard, RunningConfig};
@@ -30,11 +31,11 @@ use crate::server4::{
 use crate::shard_jobs::{job_queues, JobInbox};
 use corelease_config::{Dhcp6Config, DuidType, Loaded, ServerIdConfig};
 use corelease_control::Backend;
-use corelease_shard::{RecvMeta6, RuntimeConfig, SendMeta6, ShardHandler, Steer, V6};
+use corelease_shard::{RecvMeta6, RuntimeConfig, SendBatch6, SendMeta6, ShardHandler, Steer, V6};
 use corelease_storage::{Family, LeaseLog, NullSink};
 use corelease_types::Lease;
 use corelease_v6::{
-    client_duid, owner_shard, Interface6Info, LeaseKey, Meta6, Prepared6, ReloadBuild6,
+    client_duid, owner_shard, Dhcp4Query, Interface6Info, LeaseKey, Meta6, Prepared6, ReloadBuild6,
     ShardStats6, V6Shard,
 };
 use std::ffi::OsString;
@@ -324,6 +325,20 @@ pub(crate) struct Dhcp6Handler {
     disabled_until: Option<u64>,
     /// `-P`: the port every reply goes to.
     client_port: Option<u16>,
+    /// DHCPv4-over-DHCPv6 (`dhcp4o6-port`), when configured.
+    dhcp4o6: Option<Ipc6>,
+}
+
+/// DHCPv6 client port (RFC 8415 section 7.2): where a direct client's DHCPv4-response goes.
+const DHCP6_CLIENT_PORT: u16 = 546;
+
+/// A shard's end of the 4o6 socket (src/dhcp4o6.rs): every shard forwards the DHCPv4-queries
+/// it receives; shard 0 sends the DHCPv4-responses on (the v6 side keeps no 4o6 state, so any
+/// shard could; one queue keeps the reader simple).
+pub(crate) struct Ipc6 {
+    socket: Arc<UdpSocket>,
+    /// Responses from the DHCPv4 server (shard 0 only).
+    responses: Option<Arc<IpcQueue>>,
 }
 
 impl Dhcp6Handler {
@@ -443,6 +458,17 @@ impl ShardHandler<V6> for Dhcp6Handler {
             dst: meta.dst,
             ifindex: meta.ifindex,
         };
+        if let Some(ipc) = &self.dhcp4o6 {
+            // RFC 7341: a DHCPv4-query goes to the DHCPv4 server; `out` holds the forward.
+            match self.v6.forward_dhcp4_query(&m, data, out) {
+                Dhcp4Query::NotAQuery => {}
+                Dhcp4Query::Dropped => return None,
+                Dhcp4Query::Forward(n) => {
+                    crate::dhcp4o6::send(&ipc.socket, out.get(..n)?, "DHCP6_DHCP4O6_SEND_FAIL");
+                    return None;
+                }
+            }
+        }
         let r = self.v6.handle(&m, data, unix_secs(now), out)?;
         // Answer from the address the request was sent to when that is ours (a relay's
         // unicast); for a multicast request the kernel picks the link's address.
@@ -483,6 +509,44 @@ impl ShardHandler<V6> for Dhcp6Handler {
 
     fn on_shutdown(&mut self, _now: SystemTime) {
         self.commit_log();
+    }
+
+    /// DHCPv4-responses from the DHCPv4 server, sent on to clients and relays (shard 0).
+    fn pending_replies(&mut self, batch: &mut SendBatch6, _now: SystemTime) -> bool {
+        let Some(Ipc6 {
+            responses: Some(queue),
+            ..
+        }) = &self.dhcp4o6
+        else {
+            return false;
+        };
+        while !queue.is_empty() {
+            let Some(out) = batch.next_buffer() else {
+                return true;
+            };
+            let Some(msg) = queue.pop() else {
+                break;
+            };
+            let reply = self.v6.dhcp4_response(msg.bytes(), DHCP6_CLIENT_PORT, out);
+            queue.recycle(msg);
+            if let Some(r) = reply {
+                // Kea's Dhcp6to4Ipc: -P sends every response to that port.
+                let mut dst = r.dst;
+                if let Some(port) = self.client_port {
+                    dst.set_port(port);
+                }
+                let meta = SendMeta6 {
+                    dst,
+                    src_ip: None,
+                    ifindex: r.ifindex,
+                    len: r.len,
+                };
+                if batch.commit(&meta).is_err() {
+                    tracing::warn!(target: "DHCP6_DHCP4O6_SEND_FAIL", "DHCPv4-response not queued");
+                }
+            }
+        }
+        false
     }
 }
 
@@ -601,6 +665,21 @@ fn run(
     let stats_registry: Arc<Mutex<Vec<Option<Arc<ShardStats6>>>>> =
         Arc::new(Mutex::new(vec![None; shards]));
     let open_errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    // DHCPv4-over-DHCPv6 (ARM 10.2.26): bound to [::1]:port, sending to port + 1.
+    let dhcp4o6 = if cfg.dhcp4o6_port != 0 {
+        let sock = crate::dhcp4o6::open(cfg.dhcp4o6_port, Side::V6).map_err(|e| {
+            format!(
+                "Dhcp6.dhcp4o6-port: cannot open the DHCPv4-over-DHCPv6 socket on [::1]:{}: {e}",
+                cfg.dhcp4o6_port
+            )
+        })?;
+        Some((
+            Arc::new(sock),
+            Arc::new(IpcQueue::new(crate::dhcp4o6::QUEUE_DEPTH)),
+        ))
+    } else {
+        None
+    };
     let (mut jobs, inboxes) = job_queues::<Dhcp6Handler>(shards);
     let job_slot = Arc::new(Mutex::new(inboxes));
     let rt_cfg = RuntimeConfig {
@@ -620,6 +699,7 @@ fn run(
         let dir = dir.clone();
         let duid = duid.clone();
         let job_slot = Arc::clone(&job_slot);
+        let dhcp4o6 = dhcp4o6.clone();
         move |i: usize| {
             let store = if persist {
                 match LeaseLog::open(&dir, Family::V6, i, log_options(&durability)) {
@@ -685,6 +765,10 @@ fn run(
                 disabled: false,
                 disabled_until: None,
                 client_port,
+                dhcp4o6: dhcp4o6.as_ref().map(|(sock, queue)| Ipc6 {
+                    socket: Arc::clone(sock),
+                    responses: (i == 0).then(|| Arc::clone(queue)),
+                }),
             }
         }
     };
@@ -709,6 +793,22 @@ fn run(
         }
     }
     jobs.set_wakers((0..shards).filter_map(|i| runtime.waker(i)).collect());
+    let ipc_reader = match &dhcp4o6 {
+        Some((sock, queue)) => {
+            let wakers: Vec<_> = runtime.waker(0).into_iter().collect();
+            match Reader::spawn(Arc::clone(sock), vec![Arc::clone(queue)], wakers, |_| 0) {
+                Ok(r) => {
+                    tracing::info!(target: "DHCP6_DHCP4O6_RECEIVING", port = cfg.dhcp4o6_port, "DHCPv4-over-DHCPv6: bound to [::1]:{}, DHCPv4 server at [::1]:{}", cfg.dhcp4o6_port, u32::from(cfg.dhcp4o6_port) + 1);
+                    Some(r)
+                }
+                Err(e) => {
+                    runtime.shutdown();
+                    return Err(format!("starting the DHCPv4-over-DHCPv6 reader: {e}"));
+                }
+            }
+        }
+        None => None,
+    };
     let exit_value = Arc::new(AtomicI32::new(0));
     let backend = Arc::new(Dhcp6Backend {
         runtime: Arc::clone(&runtime),
@@ -757,6 +857,15 @@ fn run(
         }
     }
     runtime.shutdown();
+    if let Some(r) = ipc_reader {
+        r.stop();
+    }
+    if let Some((_, queue)) = &dhcp4o6 {
+        let dropped = queue.dropped.load(std::sync::atomic::Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(target: "DHCP6_DHCP4O6_RECEIVE_FAIL", dropped, "DHCPv4-responses dropped: shard 0's queue was full");
+        }
+    }
     // The control threads hold the backend and with it the runtime: stop them first.
     control_server.stop();
     // The configuration the shards run now (a reload may have replaced the one started with).

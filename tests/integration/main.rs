@@ -9,6 +9,7 @@ mod clients;
 mod control;
 mod control6;
 mod crash;
+mod dhcp4o6;
 mod dhcp6;
 mod hooks;
 mod hostile;

@@ -45,17 +45,11 @@ fn innermost_type(data: &[u8]) -> Option<MessageType> {
 impl<S: LeaseSink> V6Shard<S> {
     /// A datagram that is a DHCPv4-query is counted (pkt6-received,
     /// pkt6-dhcpv4-query-received) and, when it passes Kea's checks, rewritten into `out` for
-    /// the DHCPv4 server; `interface` is the name of the interface it arrived on. Kea forwards
+    /// the DHCPv4 server with the name of the interface it arrived on. Kea forwards
     /// a query only when it carries a DHCPv4 Message option, and drops one with a server
     /// identifier that is not ours or with more than one client or server identifier
     /// (`testServerID`, `sanityCheck(OPTIONAL, OPTIONAL)`).
-    pub fn forward_dhcp4_query(
-        &mut self,
-        meta: &Meta6,
-        interface: &[u8],
-        data: &[u8],
-        out: &mut [u8],
-    ) -> Dhcp4Query {
+    pub fn forward_dhcp4_query(&mut self, meta: &Meta6, data: &[u8], out: &mut [u8]) -> Dhcp4Query {
         if innermost_type(data) != Some(MessageType::Dhcpv4Query) {
             return Dhcp4Query::NotAQuery;
         }
@@ -88,8 +82,18 @@ impl<S: LeaseSink> V6Shard<S> {
             // Kea's processDhcp4Query sends nothing and counts nothing more.
             return Dhcp4Query::Dropped;
         }
+        let Some(iface) = self
+            .prepared
+            .interfaces
+            .iter()
+            .find(|i| i.ifindex == meta.ifindex)
+        else {
+            tracing::debug!(target: "DHCP6_DHCP4O6_SEND_FAIL", ifindex = meta.ifindex, "DHCPv4-query from an interface that is not configured");
+            g.pkt6_receive_drop.inc();
+            return Dhcp4Query::Dropped;
+        };
         let ep = Endpoint4o6 {
-            interface,
+            interface: iface.name.as_bytes(),
             address: *meta.src.ip(),
             port: meta.src.port(),
         };
@@ -235,7 +239,7 @@ mod tests {
     /// Forwards `q`, then plays the DHCPv4 server answering it; returns the reply.
     fn round_trip(s: &mut V6Shard<MemorySink>, m: &Meta6, q: &[u8]) -> (Reply6, Vec<u8>) {
         let mut ipc = [0u8; 2048];
-        let Dhcp4Query::Forward(n) = s.forward_dhcp4_query(m, b"eth0", q, &mut ipc) else {
+        let Dhcp4Query::Forward(n) = s.forward_dhcp4_query(m, q, &mut ipc) else {
             panic!("the query is forwarded");
         };
         let fwd = parse_ipc(&ipc[..n]).unwrap();
@@ -302,20 +306,20 @@ mod tests {
         let mut out = [0u8; 2048];
         let m = meta(LL, 546);
         assert_eq!(
-            s.forward_dhcp4_query(&m, b"eth0", &query(&[]), &mut out),
+            s.forward_dhcp4_query(&m, &query(&[]), &mut out),
             Dhcp4Query::Dropped,
             "no DHCPv4 Message option"
         );
         let other_server = query(&[(opt::SERVERID, &[0, 3, 0, 1, 9]), (opt::DHCPV4_MSG, V4)]);
         assert_eq!(
-            s.forward_dhcp4_query(&m, b"eth0", &other_server, &mut out),
+            s.forward_dhcp4_query(&m, &other_server, &mut out),
             Dhcp4Query::Dropped
         );
         assert_eq!(stat(&s, "pkt6-receive-drop"), 1);
         assert_eq!(stat(&s, "pkt6-dhcpv4-query-received"), 2);
         let solicit = [1u8, 0, 0, 1];
         assert_eq!(
-            s.forward_dhcp4_query(&m, b"eth0", &solicit, &mut out),
+            s.forward_dhcp4_query(&m, &solicit, &mut out),
             Dhcp4Query::NotAQuery
         );
     }
@@ -325,11 +329,18 @@ mod tests {
         let mut s = shard();
         let q = query(&[(opt::DHCPV4_MSG, V4)]);
         let mut ipc = [0u8; 2048];
-        let Dhcp4Query::Forward(n) = s.forward_dhcp4_query(&meta(LL, 546), b"eth9", &q, &mut ipc)
-        else {
+        let Dhcp4Query::Forward(n) = s.forward_dhcp4_query(&meta(LL, 546), &q, &mut ipc) else {
             panic!("forwarded");
         };
+        // The DHCPv4 server answers for an interface this server does not have.
+        let mut renamed = [0u8; 2048];
         let fwd = parse_ipc(&ipc[..n]).unwrap();
+        let ep = Endpoint4o6 {
+            interface: b"eth9",
+            ..fwd.endpoint
+        };
+        let m = corelease_wire::v6::dhcp4o6::encode_ipc(&q, &ep, &mut renamed).unwrap();
+        let fwd = parse_ipc(&renamed[..m]).unwrap();
         let mut resp = [0u8; 2048];
         let r = encode_response(&fwd, V4, &mut resp).unwrap();
         let mut out = [0u8; 2048];

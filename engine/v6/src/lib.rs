@@ -15,8 +15,8 @@
 
 pub mod classes;
 mod commands;
-pub mod hosts;
 mod dhcp4o6;
+pub mod hosts;
 mod leases;
 mod prepared;
 pub mod stats;
