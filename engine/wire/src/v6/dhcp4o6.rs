@@ -2,8 +2,8 @@
 //!
 //! Kea serves 4o6 with two processes: the DHCPv6 server receives a DHCPv4-query (type 20) from a
 //! client or through relays and forwards the whole DHCPv6 message, relay layers included, over a
-//! UDP socket on `::1` (the DHCPv6 side is bound to `dhcp4o6-port`, the DHCPv4 side to that port
-//! + 1, ARM 9.2.26 / 10.2.26). What the DHCPv4 server cannot see, the sender adds in an ISC
+//! UDP socket on `::1` (the DHCPv6 side is bound to `dhcp4o6-port`, the DHCPv4 side to the
+//! next port, ARM 9.2.26 / 10.2.26). What the DHCPv4 server cannot see, the sender adds in an ISC
 //! vendor option (17, enterprise 2495) of the client/server message: sub-option 60000 the
 //! name of the interface the query arrived on, 60001 its IPv6 source address, 60002 its source
 //! port (Kea's `Dhcp4o6IpcBase::send`; the receiver strips them again, `receive`). The DHCPv4
