@@ -2,7 +2,8 @@
 //! their own Kea configs sharing a `dhcp4o6-port`, as Kea's two servers do; a client in the
 //! test's namespace sends DHCPv4-queries (DISCOVER, then REQUEST) to the DHCPv6 server and must
 //! get DHCPv4-responses carrying an OFFER and an ACK from the 4o6 subnet, and the lease must be
-//! in dhcp4's lease export. A second test puts ISC kea-dhcp4 2.2 behind `corelease dhcp6`.
+//! in dhcp4's lease export. A second test pairs each side with ISC Kea 2.2: `corelease dhcp6`
+//! with kea-dhcp4, kea-dhcp6 with `corelease dhcp4`.
 
 use crate::support::*;
 use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
@@ -111,13 +112,13 @@ fn dora_over_dhcpv6(ns: &str, mac: [u8; 6]) -> ([u8; 4], [u8; 4]) {
     std::thread::spawn(move || {
         enter_netns(&ns);
         let sock = UdpSocket::bind(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 546, 0, 0)).unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
         let server = SocketAddrV6::new(Ipv6Addr::LOCALHOST, 547, 0, 0);
         let exchange = |xid: [u8; 3], v4: &[u8]| {
             let q = dhcpv4_query(xid, v4);
             let mut buf = [0u8; 2048];
-            // UDP on loopback: a lost datagram is unlikely, but retry as a client would.
-            for _ in 0..3 {
+            // Retry as a client would: Kea opens its 4o6 socket after it wrote its PID file.
+            for _ in 0..15 {
                 sock.send_to(&q, server).unwrap();
                 if let Ok(n) = sock.recv(&mut buf) {
                     return dhcpv4_of_response(&buf[..n], xid);
@@ -204,4 +205,138 @@ fn dhcpv4_over_dhcpv6_through_corelease_dhcp6_and_dhcp4() {
         .unwrap_or_else(|| panic!("{ip} not in the export:\n{export}"));
     assert!(row.contains("02:46:00:00:00:07"), "{row}");
     assert!(row.contains(",46,"), "subnet 46: {row}");
+}
+
+/// A real ISC Kea 2.2 server (`kea-dhcp4` / `kea-dhcp6`) in the test's namespace, killed by PID
+/// on drop; its log goes to `<dir>/<program>.log`.
+struct Kea {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Kea {
+    fn start(ns: &NetNs, program: &str, config: &Path, dir: &Path) -> Kea {
+        let log = dir.join(format!("{program}.log"));
+        let child = ns
+            .command(Path::new(program))
+            .arg("-c")
+            .arg(config)
+            .env("KEA_PIDFILE_DIR", dir)
+            .env("KEA_LOCKFILE_DIR", dir)
+            .stdout(std::fs::File::create(&log).expect("kea log"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{program}: {e} (Debian packages kea-dhcp4-server / kea-dhcp6-server)")
+            });
+        Kea { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Kea {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const KEA_DHCP4_CONFIG: &str = r#"{ "Dhcp4": {
+    "interfaces-config": { "interfaces": [ "lo" ], "dhcp-socket-type": "udp" },
+    "lease-database": { "type": "memfile", "persist": true, "name": "LEASES", "lfc-interval": 0 },
+    "valid-lifetime": 4000,
+    "dhcp4o6-port": 6767,
+    "subnet4": [ { "id": 46, "subnet": "10.46.0.0/24", "4o6-interface": "lo",
+                   "pools": [ { "pool": "10.46.0.100 - 10.46.0.199" } ] } ],
+    "loggers": [ { "name": "kea-dhcp4", "output_options": [ { "output": "stdout" } ],
+                   "severity": "DEBUG", "debuglevel": 40 } ]
+} }"#;
+
+const KEA_DHCP6_CONFIG: &str = r#"{ "Dhcp6": {
+    "interfaces-config": { "interfaces": [ "lo/::1" ] },
+    "server-id": { "type": "EN", "enterprise-id": 2495, "identifier": "0102", "persist": false },
+    "lease-database": { "type": "memfile", "persist": false },
+    "dhcp4o6-port": 6767,
+    "subnet6": [ { "id": 1, "subnet": "fd00:46::/64", "interface": "lo",
+                   "pools": [ { "pool": "fd00:46::100 - fd00:46::1ff" } ] } ],
+    "loggers": [ { "name": "kea-dhcp6", "output_options": [ { "output": "stdout" } ],
+                   "severity": "DEBUG", "debuglevel": 40 } ]
+} }"#;
+
+#[test]
+fn dhcpv4_over_dhcpv6_interoperates_with_kea_2_2_on_either_side() {
+    let _g = serial();
+    let mac = [0x02, 0x46, 0, 0, 0, 0x22];
+    let mac_text = "02:46:00:00:00:22";
+
+    // corelease dhcp6 in front of ISC kea-dhcp4.
+    {
+        let ns = NetNs::new("4o6k4");
+        let dir = TempDir::new("4o6k4");
+        let leases = dir.0.join("kea-leases4.csv");
+        let cfg4 = dir.file(
+            "kea-dhcp4.json",
+            &KEA_DHCP4_CONFIG.replace("LEASES", &leases.to_string_lossy()),
+        );
+        let cfg6 = dir.file("corelease-dhcp6.json", DHCP6_CONFIG);
+        let kea = Kea::start(&ns, "kea-dhcp4", &cfg4, &dir.0);
+        let v6 = Server::start6(
+            &ns,
+            &["-c", &cfg6.to_string_lossy()],
+            &[("KEA_DHCP_DATA_DIR", dir.0.as_path())],
+        );
+        let (addr, sid) = dora_over_dhcpv6(&ns.name, mac);
+        assert_eq!(&addr[..3], &[10, 46, 0], "{}", kea.log());
+        assert_eq!(sid, [127, 0, 0, 1]);
+        let out6 = v6.stop();
+        assert_eq!(
+            shutdown_stat(&out6, "pkt6-dhcpv4-response-sent"),
+            2,
+            "{out6}"
+        );
+        let ip = format!("{}.{}.{}.{}", addr[0], addr[1], addr[2], addr[3]);
+        let csv = std::fs::read_to_string(&leases).unwrap_or_default();
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with(&format!("{ip},{mac_text},"))),
+            "kea-dhcp4's lease file holds {ip}:\n{csv}\n{}",
+            kea.log()
+        );
+    }
+
+    // ISC kea-dhcp6 in front of corelease dhcp4.
+    {
+        let ns = NetNs::new("4o6k6");
+        let dir = TempDir::new("4o6k6");
+        let leases = dir.0.join("leases4.csv");
+        let cfg4 = dir.file(
+            "kea-dhcp4.json",
+            &DHCP4_CONFIG.replace("LEASES", &leases.to_string_lossy()),
+        );
+        let cfg6 = dir.file("kea-dhcp6.json", KEA_DHCP6_CONFIG);
+        let v4 = Server::start(
+            &ns,
+            &["-c", &cfg4.to_string_lossy()],
+            &[("KEA_DHCP_DATA_DIR", dir.0.as_path())],
+        );
+        let kea = Kea::start(&ns, "kea-dhcp6", &cfg6, &dir.0);
+        let (addr, sid) = dora_over_dhcpv6(&ns.name, mac);
+        assert_eq!(&addr[..3], &[10, 46, 0], "{}", kea.log());
+        assert_eq!(sid, [127, 0, 0, 1]);
+        let log6 = kea.log();
+        assert!(log6.contains("DHCP6_DHCP4O6_PACKET_RECEIVED"), "{log6}");
+        let out4 = v4.stop();
+        assert_eq!(shutdown_stat(&out4, "pkt4-ack-sent"), 1, "{out4}");
+        let ip = format!("{}.{}.{}.{}", addr[0], addr[1], addr[2], addr[3]);
+        let export = lease_export(&cfg4);
+        assert!(
+            export
+                .lines()
+                .any(|l| l.starts_with(&format!("{ip},{mac_text},"))),
+            "{ip} in corelease dhcp4's export:\n{export}"
+        );
+    }
 }
