@@ -806,4 +806,24 @@ mod hold_tests {
         assert_eq!(state(&s), None);
         assert_eq!(s.sink_mut().removals.len(), 1);
     }
+
+    #[test]
+    fn pools_without_a_pool_id_share_pool_0_statistics_as_in_kea() {
+        let p = prepared(
+            r#"{"Dhcp6": {"subnet6": [{"id": 4, "subnet": "2001:db8:4::/64",
+            "pools": [{"pool": "2001:db8:4::100 - 2001:db8:4::10f"},
+                      {"pool": "2001:db8:4::200 - 2001:db8:4::203"},
+                      {"pool": "2001:db8:4::300 - 2001:db8:4::300", "pool-id": 7}],
+            "pd-pools": [{"prefix": "2001:db8:8000::", "prefix-len": 48, "delegated-len": 56}]}]}}"#,
+        );
+        let s = V6Shard::new(Arc::clone(&p), SERVER_DUID, 0, 1, MemorySink::default());
+        assert_eq!(stat(&s, "subnet[4].pool[0].total-nas"), 20);
+        assert_eq!(stat(&s, "subnet[4].pool[7].total-nas"), 1);
+        assert_eq!(stat(&s, "subnet[4].pd-pool[0].total-pds"), 256);
+        assert_eq!(
+            stat(&s, "subnet[4].pool[1].total-nas"),
+            -1,
+            "no such statistic"
+        );
+    }
 }

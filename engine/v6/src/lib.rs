@@ -1089,6 +1089,46 @@ impl<S: LeaseSink> Core<S> {
         None
     }
 
+    /// Kea's v6-allocation-fail statistics (ARM 10.x "Statistics in the DHCPv6 Server"), as
+    /// for DHCPv4: global and for the subnet, split by shared network or plain subnet, and
+    /// no-pools when no subnet of the link has a pool of the kind asked for.
+    /// v6-allocation-fail-classes stays 0 as in DHCPv4.
+    fn count_allocation_fail(&self, p: &Prepared6, subnet: usize, pd: bool) {
+        let any_pool = p.candidates(subnet).any(|s| {
+            p.subnets.get(s).is_some_and(|s| {
+                if pd {
+                    !s.pd_pools.is_empty()
+                } else {
+                    !s.na_pools.is_empty()
+                }
+            })
+        });
+        let in_network = p.subnets.get(subnet).is_some_and(|s| s.network.is_some());
+        let g = &self.stats.global;
+        let c = self.stats.subnets.get(subnet);
+        g.v6_allocation_fail.inc();
+        if let Some(c) = c {
+            c.v6_allocation_fail.inc();
+        }
+        if !any_pool {
+            g.v6_allocation_fail_no_pools.inc();
+            if let Some(c) = c {
+                c.v6_allocation_fail_no_pools.inc();
+            }
+        }
+        if in_network {
+            g.v6_allocation_fail_shared_network.inc();
+            if let Some(c) = c {
+                c.v6_allocation_fail_shared_network.inc();
+            }
+        } else {
+            g.v6_allocation_fail_subnet.inc();
+            if let Some(c) = c {
+                c.v6_allocation_fail_subnet.inc();
+            }
+        }
+    }
+
     /// Puts a committed entry into the assigned (and declined) gauges it counts in.
     fn count(&self, e: &Entry6, key: LeaseKey) {
         if e.is_offer() {
@@ -1217,6 +1257,7 @@ impl<S: LeaseSink> Core<S> {
         };
         let Some(key) = key else {
             tracing::debug!(target: "DHCP6_LEASE_ALLOC_FAIL", iaid = ia.iaid, pd, "no free address or prefix on the link");
+            self.count_allocation_fail(p, subnet, pd);
             return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
         };
         let Some(e) = self.table.get(key) else {

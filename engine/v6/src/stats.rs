@@ -51,6 +51,11 @@ global_counters! {
     cumulative_assigned_pds => "cumulative-assigned-pds",
     v6_ia_na_lease_reuses => "v6-ia-na-lease-reuses",
     v6_ia_pd_lease_reuses => "v6-ia-pd-lease-reuses",
+    v6_allocation_fail => "v6-allocation-fail",
+    v6_allocation_fail_shared_network => "v6-allocation-fail-shared-network",
+    v6_allocation_fail_subnet => "v6-allocation-fail-subnet",
+    v6_allocation_fail_no_pools => "v6-allocation-fail-no-pools",
+    v6_allocation_fail_classes => "v6-allocation-fail-classes",
 }
 
 /// Per-subnet counters of one shard (`subnet[id].*`).
@@ -65,6 +70,11 @@ pub struct SubnetCounters6 {
     pub reclaimed_declined_addresses: Counter,
     pub v6_ia_na_lease_reuses: Counter,
     pub v6_ia_pd_lease_reuses: Counter,
+    pub v6_allocation_fail: Counter,
+    pub v6_allocation_fail_shared_network: Counter,
+    pub v6_allocation_fail_subnet: Counter,
+    pub v6_allocation_fail_no_pools: Counter,
+    pub v6_allocation_fail_classes: Counter,
 }
 
 impl SubnetCounters6 {
@@ -102,6 +112,9 @@ impl ShardStats6 {
         }
     }
 }
+
+/// One per-subnet counter, read as a statistic value.
+type SubnetStat = fn(&SubnetCounters6) -> i64;
 
 /// Sums the shards' counters into Kea's flat statistic names (`statistic-get-all`,
 /// `/metrics`). Gauges are clamped at zero; totals are the configured pool sizes.
@@ -170,6 +183,27 @@ pub fn kea_statistics6(
             format!("subnet[{id}].v6-ia-pd-lease-reuses"),
             sum(&|c| c.v6_ia_pd_lease_reuses.get() as i64),
         ));
+        let fails: [(&str, SubnetStat); 5] = [
+            ("v6-allocation-fail", |c| c.v6_allocation_fail.get() as i64),
+            ("v6-allocation-fail-shared-network", |c| {
+                c.v6_allocation_fail_shared_network.get() as i64
+            }),
+            ("v6-allocation-fail-subnet", |c| {
+                c.v6_allocation_fail_subnet.get() as i64
+            }),
+            ("v6-allocation-fail-no-pools", |c| {
+                c.v6_allocation_fail_no_pools.get() as i64
+            }),
+            ("v6-allocation-fail-classes", |c| {
+                c.v6_allocation_fail_classes.get() as i64
+            }),
+        ];
+        for (name, f) in fails {
+            out.push((format!("subnet[{id}].{name}"), sum(&f)));
+        }
+        // Pools with the same pool-id in a subnet share their statistics (ARM 10.x; the id
+        // is 0 unless configured), pd-pools apart from address pools.
+        let first = out.len();
         for &pi in subnet.na_pools.iter().chain(&subnet.pd_pools) {
             if let Some(pool) = prepared.pools.get(pi) {
                 let (name, what) = if pool.is_pd() {
@@ -177,10 +211,15 @@ pub fn kea_statistics6(
                 } else {
                     ("pool", "total-nas")
                 };
-                out.push((
-                    format!("subnet[{id}].{name}[{}].{what}", pool.pool_id.0),
-                    clamp(pool.total),
-                ));
+                let stat = format!("subnet[{id}].{name}[{}].{what}", pool.pool_id.0);
+                let total = clamp(pool.total);
+                match out
+                    .get_mut(first..)
+                    .and_then(|o| o.iter_mut().find(|(n, _)| *n == stat))
+                {
+                    Some((_, v)) => *v = v.saturating_add(total),
+                    None => out.push((stat, total)),
+                }
             }
         }
     }

@@ -502,6 +502,14 @@ fn no_free_address_gives_no_addrs_avail_and_no_prefix_pool_gives_no_prefix_avail
         status_of(&iapds(&rep)[0].opts),
         Some(d6::Status::NoPrefixAvail)
     );
+    // Kea's v6-allocation-fail statistics: both IAs failed in subnet 2 (no shared network),
+    // the IA_PD for want of any pd-pool on the link.
+    assert_eq!(stat(&s, "v6-allocation-fail"), 2);
+    assert_eq!(stat(&s, "v6-allocation-fail-subnet"), 2);
+    assert_eq!(stat(&s, "v6-allocation-fail-shared-network"), 0);
+    assert_eq!(stat(&s, "v6-allocation-fail-no-pools"), 1);
+    assert_eq!(stat(&s, "subnet[2].v6-allocation-fail"), 2);
+    assert_eq!(stat(&s, "subnet[2].v6-allocation-fail-no-pools"), 1);
 }
 
 #[test]
@@ -995,13 +1003,22 @@ fn statistics_use_kea_names_and_pool_totals() {
         "subnet[1].assigned-pds",
         "subnet[1].cumulative-assigned-pds",
         "subnet[1].pool[0].total-nas",
-        "subnet[1].pd-pool[1].total-pds",
+        // Kea 3.0: pool-id defaults to 0, pd-pools are counted apart from address pools.
+        "subnet[1].pd-pool[0].total-pds",
         "subnet[3].total-nas",
+        // Kea 2.2 and 3.0 list these after any exchange.
+        "v6-allocation-fail",
+        "v6-allocation-fail-shared-network",
+        "v6-allocation-fail-subnet",
+        "v6-allocation-fail-no-pools",
+        "v6-allocation-fail-classes",
     ] {
         assert!(names.iter().any(|n| n == want), "{want} missing");
     }
     assert_eq!(stat(&s, "subnet[1].total-nas"), 256);
     assert_eq!(stat(&s, "subnet[2].total-nas"), 2);
+    assert_eq!(stat(&s, "subnet[1].pool[0].total-nas"), 256);
+    assert_eq!(stat(&s, "subnet[1].pd-pool[0].total-pds"), 256);
 }
 
 #[test]

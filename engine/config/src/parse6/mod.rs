@@ -148,7 +148,6 @@ struct Walk6<'a> {
     subnets: Vec<Subnet6>,
     explicit_ids: Vec<Option<u32>>,
     prefixes: HashMap<(u128, u8), String>,
-    next_pool_id: u32,
 }
 
 fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
@@ -175,7 +174,6 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
         subnets: Vec::new(),
         explicit_ids: Vec::new(),
         prefixes: HashMap::new(),
-        next_pool_id: 0,
     };
     let mut shared_networks = Vec::new();
     for (key, _) in map {
@@ -654,14 +652,7 @@ fn parse_subnet6(
     if let Some(list) = f.list_at(map, "pools", path) {
         for (i, item) in list.iter().enumerate() {
             let p = format!("{path}.pools[{i}]");
-            if let Some(pool) = parse_pool6(
-                f,
-                item,
-                &p,
-                (prefix, prefix_len),
-                &mut walk.next_pool_id,
-                walk.option_defs,
-            ) {
+            if let Some(pool) = parse_pool6(f, item, &p, (prefix, prefix_len), walk.option_defs) {
                 for (j, other) in pools.iter().enumerate() {
                     let other: &Pool6 = other;
                     if u128::from(pool.first) <= u128::from(other.last)
@@ -677,13 +668,9 @@ fn parse_subnet6(
     let mut pd_pools = Vec::new();
     if let Some(list) = f.list_at(map, "pd-pools", path) {
         for (i, item) in list.iter().enumerate() {
-            if let Some(pool) = parse_pd_pool6(
-                f,
-                item,
-                &format!("{path}.pd-pools[{i}]"),
-                &mut walk.next_pool_id,
-                walk.option_defs,
-            ) {
+            if let Some(pool) =
+                parse_pd_pool6(f, item, &format!("{path}.pd-pools[{i}]"), walk.option_defs)
+            {
                 pd_pools.push(pool);
             }
         }
@@ -751,15 +738,10 @@ fn parse_subnet6(
     Some(walk.subnets.len() - 1)
 }
 
-fn pool_id_of(f: &mut Findings, map: &Map<String, Value>, path: &str, next: &mut u32) -> PoolId {
-    match f.u32_at(map, "pool-id", path) {
-        Some(id) => PoolId(id),
-        None => {
-            let id = *next;
-            *next = next.saturating_add(1);
-            PoolId(id)
-        }
-    }
+/// `pool-id` of a pool or pd-pool: 0 unless configured (ARM 10.x "Statistics in the DHCPv6
+/// Server": the statistics of pools with the same id in a subnet are combined).
+fn pool_id_of(f: &mut Findings, map: &Map<String, Value>, path: &str) -> PoolId {
+    PoolId(f.u32_at(map, "pool-id", path).unwrap_or(0))
 }
 
 fn parse_pool6(
@@ -767,7 +749,6 @@ fn parse_pool6(
     value: &Value,
     path: &str,
     (prefix, prefix_len): (Ipv6Addr, u8),
-    next_pool_id: &mut u32,
     defs: &[OptionDef6],
 ) -> Option<Pool6> {
     let map = as_map(f, value, path)?;
@@ -816,7 +797,7 @@ fn parse_pool6(
         );
         return None;
     }
-    let pool_id = pool_id_of(f, map, path, next_pool_id);
+    let pool_id = pool_id_of(f, map, path);
     Some(Pool6 {
         first,
         last,
@@ -835,7 +816,6 @@ fn parse_pd_pool6(
     f: &mut Findings,
     value: &Value,
     path: &str,
-    next_pool_id: &mut u32,
     defs: &[OptionDef6],
 ) -> Option<PdPool6> {
     let map = as_map(f, value, path)?;
@@ -892,7 +872,7 @@ fn parse_pd_pool6(
             return None;
         }
     };
-    let pool_id = pool_id_of(f, map, path, next_pool_id);
+    let pool_id = pool_id_of(f, map, path);
     Some(PdPool6 {
         prefix: Ipv6Addr::from(u128::from(prefix) & prefix6_mask(prefix_len)),
         prefix_len,

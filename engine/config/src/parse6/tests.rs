@@ -57,7 +57,11 @@ fn full_dhcp6_config_resolves_inheritance_pools_and_pd_pools() {
     assert_eq!((s.renew_timer, s.rebind_timer), (Some(1000), Some(2000)));
     assert_eq!(s.pools[1].first, a("2001:db8:1::1:0"));
     assert_eq!(s.pools[1].last, a("2001:db8:1::1:ffff"));
-    assert_eq!(s.pools[1].pool_id, PoolId(1));
+    assert_eq!(
+        s.pools[1].pool_id,
+        PoolId(0),
+        "pool-id defaults to 0 (ARM 10.x)"
+    );
     let pd = &s.pd_pools[0];
     assert_eq!(
         (pd.prefix, pd.prefix_len, pd.delegated_len),
