@@ -438,6 +438,19 @@ fn enterprise_matches(wanted: u32, got: u32) -> bool {
 /// ARM 16.3.3: start counts from the end when negative; a negative length counts back from
 /// start, excluding it; `all` (None) runs to the end. Out-of-range start gives "".
 fn substring_range(len: usize, start: i32, length: Option<i32>) -> (usize, usize) {
+    // The usual literals (start and length not negative) need none of the sign handling.
+    if let (Ok(s), Ok(l)) = (usize::try_from(start), usize::try_from(length.unwrap_or(0))) {
+        return match length {
+            _ if s >= len => (0, 0),
+            None => (s, len),
+            Some(_) => (s, s.saturating_add(l).min(len)),
+        };
+    }
+    substring_range_signed(len, start, length)
+}
+
+/// [`substring_range`] for any sign of start and length.
+fn substring_range_signed(len: usize, start: i32, length: Option<i32>) -> (usize, usize) {
     let n = i64::try_from(len).unwrap_or(i64::MAX);
     let mut s = i64::from(start);
     if n == 0 || s < -n || s >= n {
@@ -580,10 +593,12 @@ impl Program {
     /// Evaluates a boolean expression (a class `test`). Evaluation errors (e.g. `addrtotext`
     /// of 3 bytes) and string-valued programs give `false`, as in Kea where the exception
     /// leaves the packet out of the class.
+    #[inline]
     pub fn eval_bool(&self, ctx: &impl PacketContext, scratch: &mut Scratch) -> bool {
         self.try_eval_bool(ctx, scratch).unwrap_or(false)
     }
 
+    #[inline]
     pub fn try_eval_bool(
         &self,
         ctx: &impl PacketContext,
@@ -880,15 +895,18 @@ impl Program {
                     bits ^= 1;
                     continue;
                 }
-                Op::And | Op::Or => {
-                    let (b, a) = (bits & 1, (bits >> 1) & 1);
-                    bits >>= 2;
-                    depth = depth.saturating_sub(2);
-                    if op == Op::And {
-                        a & b == 1
-                    } else {
-                        a | b == 1
-                    }
+                // Pop the top value into the one below it, in place.
+                Op::And => {
+                    let b = bits & 1;
+                    bits = (bits >> 1) & (b | !1);
+                    depth = depth.saturating_sub(1);
+                    continue;
+                }
+                Op::Or => {
+                    let b = bits & 1;
+                    bits = (bits >> 1) | b;
+                    depth = depth.saturating_sub(1);
+                    continue;
                 }
                 Op::EqConst { fused } => self.eq_const(fused, ctx),
                 Op::Member { class } => self.member(class, ctx),
@@ -1184,6 +1202,19 @@ mod tests {
         assert_eq!(r(10, Some(2)), (0, 0));
         assert_eq!(r(-7, Some(2)), (0, 0));
         assert_eq!(r(1, Some(-5)), (0, 1));
+        // The shortcut for non-negative literals agrees with the signed arithmetic.
+        for len in 0..8usize {
+            for start in -10..10 {
+                for length in (-10..10).map(Some).chain([None]) {
+                    assert_eq!(
+                        substring_range(len, start, length),
+                        substring_range_signed(len, start, length),
+                        "{len} {start} {length:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(substring_range(6, 2, Some(i32::MAX)), (2, 6));
     }
 
     #[test]

@@ -515,6 +515,7 @@ pub struct Classifier<'a> {
 }
 
 impl Classifier<'_> {
+    #[inline]
     fn eval(&self, program: &Program, state: &PacketClasses, scratch: &mut Scratch) -> bool {
         let membership = Membership {
             table: self.table,
