@@ -40,6 +40,8 @@ const POOL_SIZE: usize = 20;
 const SERVER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 6767);
 const RELAY: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const OTHER_RELAY: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
+/// A relay address in no subnet and no relay list.
+const STRAY_RELAY: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 4);
 const SERVER_ID: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 /// How long a reply may take before the test counts it as not sent.
 const REPLY_WAIT: Duration = Duration::from_millis(700);
@@ -415,8 +417,8 @@ fn discover_flood_exhausts_the_pool_counted_while_existing_clients_renew() {
 fn forged_and_malformed_requests_are_dropped_counted_and_change_no_lease() {
     let _g = serial();
     let mut rig = Rig::start("hostile");
-    let socks = relay_sockets(&rig.ns, &[RELAY, OTHER_RELAY]);
-    let (relay, other_relay) = (&socks[0], &socks[1]);
+    let socks = relay_sockets(&rig.ns, &[RELAY, OTHER_RELAY, STRAY_RELAY]);
+    let (relay, other_relay, stray_relay) = (&socks[0], &socks[1], &socks[2]);
     let a_mac = [2, 0, 0, 0, 0, 0xa];
     let b_mac = [2, 0, 0, 0, 0, 0xb];
     let c_mac = [2, 0, 0, 0, 0, 0xc];
@@ -488,7 +490,10 @@ fn forged_and_malformed_requests_are_dropped_counted_and_change_no_lease() {
 
     // Forged giaddr. (1) A packet from relay 127.0.0.2 naming relay 127.0.0.3: the server
     // selects that relay's subnet and answers the relay named in giaddr (RFC 2131 4.1), never
-    // the sender. (2) A giaddr in no subnet and no relay list: dropped and counted.
+    // the sender. (2) A giaddr in no subnet and no relay list, as kea-dhcp4 2.2.0 answers
+    // it (run): a DISCOVER gets nothing and counts in no drop statistic; a REQUEST gets a NAK
+    // at that giaddr (DHCP4_PACKET_NAK_0001, counted in pkt4-nak-sent), so a client behind a
+    // misconfigured relay starts over rather than waiting out its timers.
     let mut foreign = Msg::new(DISCOVER, 0xee10, attacker);
     foreign.giaddr = OTHER_RELAY;
     send(relay, &foreign.bytes());
@@ -504,14 +509,18 @@ fn forged_and_malformed_requests_are_dropped_counted_and_change_no_lease() {
         "nothing goes back to the forging sender"
     );
     let before = drops(&rig);
+    let naks = rig.stat("pkt4-nak-sent");
     let mut nowhere = Msg::new(DISCOVER, 0xee11, attacker);
-    nowhere.giaddr = Ipv4Addr::new(198, 18, 0, 1);
-    assert!(exchange(relay, &nowhere).is_none());
-    assert_eq!(
-        drops(&rig),
-        before + 1,
-        "no subnet for giaddr: dropped, counted"
-    );
+    nowhere.giaddr = STRAY_RELAY;
+    assert!(exchange(stray_relay, &nowhere).is_none());
+    let mut nowhere = Msg::new(REQUEST, 0xee12, attacker);
+    nowhere.giaddr = STRAY_RELAY;
+    nowhere.requested = Some(Ipv4Addr::new(100, 64, 0, 10));
+    let r = exchange(stray_relay, &nowhere).expect("a NAK at the giaddr");
+    assert_eq!((r.kind, r.xid), (NAK, 0xee12), "{r:?}");
+    assert_eq!(r.yiaddr, Ipv4Addr::UNSPECIFIED);
+    assert_eq!(drops(&rig), before, "no subnet for giaddr: not a drop");
+    assert_eq!(rig.stat("pkt4-nak-sent"), naks + 1);
 
     // Truncated, damaged and oversized datagrams: counted as parse failures (the oversized
     // one through the runtime's truncation report), never answered.

@@ -327,7 +327,12 @@ fn skip_at_subnet4_select_selects_no_subnet() {
     let mut s = shard();
     recording(&mut s, Some((HookPoint::Subnet4Select, NextStep::Skip)));
     assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW).is_none());
-    assert_eq!(stat(&s, "pkt4-receive-drop"), 1);
+    // No subnet: no OFFER and, as kea-dhcp4 2.2.0 does for a DISCOVER with no subnet, no
+    // drop counted; a REQUEST with no subnet is NAKed (DHCP4_PACKET_NAK_0001).
+    assert_eq!(stat(&s, "pkt4-receive-drop"), 0);
+    let nak = send(&mut s, &request(mac(1), Ipv4Addr::new(192, 0, 2, 10)), NOW).expect("answer");
+    assert_eq!(kind(&nak), Some(d4::MessageType::Nak));
+    assert_eq!(stat(&s, "pkt4-nak-sent"), 1);
 }
 
 #[test]

@@ -731,6 +731,12 @@ impl<S: LeaseSink> V4Shard<S> {
                 // must not free it) but this client moves on.
                 continue;
             }
+            if e.pool == NO_POOL && p.hosts.reserved_for(addr).is_none() {
+                // In no pool any more (a reload shrank it): not the client's to be offered or
+                // renewed (kea-dhcp4 2.2.0), but its lease until it expires or the client
+                // commits another address (see `outside_pools`).
+                continue;
+            }
             let usable = e.holds_bit
                 || p.hosts.reserved_for(addr).is_some()
                 || p.pools
@@ -748,6 +754,20 @@ impl<S: LeaseSink> V4Shard<S> {
             self.table.remove(addr);
         }
         None
+    }
+
+    /// The client's lease on an address in no pool and not reserved (left so by a reload),
+    /// which `find_own` passes over: it goes when the client commits another address, as
+    /// Kea's allocation engine removes a client's previous lease.
+    fn outside_pools(&self, subnet: usize, ident: &ClientIdent) -> Option<u32> {
+        let p = &*self.prepared;
+        p.candidates(subnet).find_map(|s| {
+            let srt = p.subnets.get(s)?;
+            let addr = self.table.find_client(srt.id, ident, srt.match_client_id)?;
+            let e = self.table.get(addr)?;
+            (e.pool == NO_POOL && !e.is_offer() && p.hosts.reserved_for(addr).is_none())
+                .then_some(addr)
+        })
     }
 
     /// Re-claims the bit of a lapsed entry of ours (lease affinity). False if taken meanwhile.
@@ -958,8 +978,9 @@ impl<S: LeaseSink> V4Shard<S> {
             return None;
         };
         let Some(subnet) = selected else {
+            // kea-dhcp4 2.2.0 (run): no OFFER and no statistic but pkt4-discover-received;
+            // pkt4-receive-drop stays as it was.
             tracing::debug!(target: "DHCP4_SUBNET_SELECTION_FAILED", xid = pkt.xid(), "no subnet for DHCPDISCOVER");
-            self.stats.global.pkt4_receive_drop.inc();
             return None;
         };
         if self.classify_after_subnet(meta, pkt, subnet) {
@@ -1149,11 +1170,10 @@ impl<S: LeaseSink> V4Shard<S> {
             return None;
         };
         let Some(subnet) = selected else {
-            if self.refused_by_guards(meta, pkt) {
-                return self.nak_refused_by_guards(meta, pkt, out);
-            }
-            self.stats.global.pkt4_receive_drop.inc();
-            return None;
+            // No subnet by address (e.g. a giaddr no subnet or relay list names) or one whose
+            // class guards refuse the client: kea-dhcp4 2.2.0 NAKs the REQUEST
+            // (DHCP4_PACKET_NAK_0001, counted in pkt4-nak-sent only; checked by running it).
+            return self.nak_no_subnet(meta, pkt, out);
         };
         if self.classify_after_subnet(meta, pkt, subnet) {
             self.stats.global.pkt4_receive_drop.inc();
@@ -1219,6 +1239,7 @@ impl<S: LeaseSink> V4Shard<S> {
                 self.write_reply(meta, pkt, MessageType::Ack, Some(grant), server_id, out)
             }
             Err(CommitError::Taken) => nak(self, out),
+            Err(CommitError::UnknownAddress) => None,
             Err(CommitError::Storage) | Err(CommitError::Dropped) => {
                 self.stats.global.pkt4_receive_drop.inc();
                 None
@@ -1277,23 +1298,26 @@ impl<S: LeaseSink> V4Shard<S> {
             (Some((s, p, _)), _) => (s, p),
             (None, Some((s, p))) => (s, p as u32),
             (None, None) => {
-                // Not in a pool: only an existing lease of this client can be renewed
-                // (e.g. the pool shrank by reload); anything else is refused.
-                let e = self.table.get(addr).ok_or(CommitError::Taken)?;
-                let s = e.subnet as usize;
+                // In no pool and not reserved for the client. kea-dhcp4 2.2.0 (run): another
+                // client's lease on it is a NAK (DHCP4_PACKET_NAK_0004); otherwise, the
+                // client's own lease included (a pool shrunk by a reload), no answer at all,
+                // so the client keeps its lease until it expires and then starts over.
+                if !self.in_network(subnet, addr) {
+                    return Err(CommitError::Taken);
+                }
                 let mcid = self
                     .prepared
                     .subnets
-                    .get(s)
+                    .get(subnet)
                     .map(|x| x.match_client_id)
                     .unwrap_or(true);
-                if !ident.owns(&e.lease, mcid)
-                    || !self.in_network(subnet, addr)
-                    || !self.subnet_admits(s)
-                {
-                    return Err(CommitError::Taken);
+                if let Some(e) = self.table.get(addr) {
+                    if e.is_active(now) && !ident.owns(&e.lease, mcid) {
+                        return Err(CommitError::Taken);
+                    }
                 }
-                (s, e.pool)
+                tracing::debug!(target: "DHCP4_UNKNOWN_ADDRESS_REQUESTED", addr = %Ipv4Addr::from(addr), "client requested an address in no pool and not reserved for it");
+                return Err(CommitError::UnknownAddress);
             }
         };
         let srt = self.prepared.subnets.get(s).ok_or(CommitError::Taken)?;
@@ -1381,6 +1405,7 @@ impl<S: LeaseSink> V4Shard<S> {
         let left_by_index = self
             .find_own(subnet, ident)
             .map(|(_, a)| a)
+            .or_else(|| self.outside_pools(subnet, ident))
             .filter(|&a| a != addr);
         let left_by_offer = self.displaced_lease(addr, ident);
         if self.sink.record(&lease).is_err() {
@@ -1753,6 +1778,11 @@ enum CommitError {
     Taken,
     /// The lease log refused the record: no ACK without a durable lease.
     Storage,
+    /// The address is in the client's network but in no pool, not reserved for the client
+    /// and not another client's: kea-dhcp4 2.2.0 (run) neither answers nor counts it
+    /// (ALLOC_ENGINE_V4_REQUEST_OUT_OF_POOL, DHCP4_UNKNOWN_ADDRESS_REQUESTED), authoritative
+    /// or not, even when the client holds a lease on it (e.g. the pool shrank in a reload).
+    UnknownAddress,
     /// A hook dropped the packet.
     Dropped,
     /// A hook script must end first: the packet is parked.

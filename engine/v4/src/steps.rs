@@ -237,20 +237,12 @@ impl<S: LeaseSink> V4Shard<S> {
         network_ok && self.admits(&srt.guard)
     }
 
-    /// Whether subnet selection found a subnet by the packet's addresses but the class
-    /// guards of it and of its shared network refuse the client (ARM 16.6).
-    pub(crate) fn refused_by_guards(&self, meta: &Meta4, pkt: &Dhcp4Packet<&[u8]>) -> bool {
-        self.prepared.classify
-            && self
-                .select_subnet_by_address(meta, pkt)
-                .is_some_and(|s| self.admitted_subnet(s).is_none())
-    }
-
-    /// The answer to a REQUEST whose subnet's guard refuses the client: kea-dhcp4 2.2.0
-    /// NAKs it (DHCP4_PACKET_NAK_0001, "failed to select a subnet"), renewals and
-    /// INIT-REBOOT alike, so a client that left the class starts over. A REQUEST naming
-    /// another server is still not ours to answer (RFC 2131 4.3.2).
-    pub(crate) fn nak_refused_by_guards(
+    /// The answer to a REQUEST for which no subnet is selected — none matches its addresses
+    /// (a giaddr in no subnet and no relay list) or the class guards refuse the client:
+    /// kea-dhcp4 2.2.0 NAKs it (DHCP4_PACKET_NAK_0001, "failed to select a subnet"),
+    /// renewals and INIT-REBOOT alike, so a client that left the class starts over. A
+    /// REQUEST naming another server is still not ours to answer (RFC 2131 4.3.2).
+    pub(crate) fn nak_no_subnet(
         &mut self,
         meta: &Meta4,
         pkt: &Dhcp4Packet<&[u8]>,
@@ -263,7 +255,7 @@ impl<S: LeaseSink> V4Shard<S> {
                 return None;
             }
         }
-        tracing::debug!(target: "DHCP4_PACKET_NAK_0001", xid = pkt.xid(), "failed to select a subnet for incoming packet: refused by client-classes guards");
+        tracing::debug!(target: "DHCP4_PACKET_NAK_0001", xid = pkt.xid(), "failed to select a subnet for incoming packet");
         self.write_reply(
             meta,
             pkt,

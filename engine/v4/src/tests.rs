@@ -694,13 +694,14 @@ fn direct_client_is_selected_by_interface_and_answered_by_broadcast() {
         offer.opts().get(OptionCode::ServerIdentifier),
         Some(&DhcpOption::ServerIdentifier(Ipv4Addr::new(192, 0, 2, 1)))
     );
-    // A packet on an interface with no subnet is dropped and counted.
+    // A DISCOVER on an interface with no subnet goes unanswered and, as in kea-dhcp4 2.2.0
+    // (run), is not counted in pkt4-receive-drop.
     let other = Meta4 {
         ifindex: 99,
         ..direct_meta()
     };
     assert!(send(&mut s, &other, &msg(d4::MessageType::Discover, mac(2)), NOW).is_none());
-    assert_eq!(stat(&s, "pkt4-receive-drop"), 1);
+    assert_eq!(stat(&s, "pkt4-receive-drop"), 0);
 }
 
 #[test]
@@ -1222,4 +1223,118 @@ fn subnet_selection_picks_the_first_matching_subnet_in_config_order_like_keas_sc
         s.selected_subnet(&meta, &via(Ipv4Addr::new(172, 16, 0, 1))),
         None
     );
+}
+
+/// A renewal (ciaddr set) through the relay, as the relayed client sends it.
+fn relayed_renew(m: [u8; 6], addr: Ipv4Addr) -> Message {
+    let mut renew = relayed(msg(d4::MessageType::Request, m));
+    renew.set_ciaddr(addr);
+    renew
+}
+
+#[test]
+fn renewal_of_an_address_left_outside_every_pool_goes_unanswered() {
+    // kea-dhcp4 2.2.0, run with a lease on 10.77.0.100 and a pool of .10-.20: the owner's
+    // renewal and INIT-REBOOT get no answer (ALLOC_ENGINE_V4_REQUEST_OUT_OF_POOL,
+    // DHCP4_UNKNOWN_ADDRESS_REQUESTED), authoritative or not, and count in no drop
+    // statistic; another client renewing it is NAKed (DHCP4_PACKET_NAK_0004).
+    let p = config(BASIC);
+    let mut s = shard(&p);
+    let a = dora(&mut s, mac(1), NOW);
+    let recs = s.sink_mut().records.clone();
+    // The pool shrank (reload or restart): `a` is in the subnet but in no pool.
+    let shrunk = BASIC.replace("192.0.2.10 - 192.0.2.19", "192.0.2.100 - 192.0.2.109");
+    let mut s = shard(&config(&shrunk));
+    assert_eq!(s.load_leases(recs, NOW + 5), 0);
+    assert!(send(&mut s, &relay_meta(), &relayed_renew(mac(1), a), NOW + 10).is_none());
+    let mut reboot = relayed(msg(d4::MessageType::Request, mac(1)));
+    reboot.opts_mut().insert(DhcpOption::RequestedIpAddress(a));
+    assert!(send(&mut s, &relay_meta(), &reboot, NOW + 11).is_none());
+    let mut selecting = reboot.clone();
+    selecting
+        .opts_mut()
+        .insert(DhcpOption::ServerIdentifier(SERVER));
+    assert!(send(&mut s, &relay_meta(), &selecting, NOW + 12).is_none());
+    assert_eq!(stat(&s, "pkt4-receive-drop"), 0);
+    assert_eq!(stat(&s, "pkt4-nak-sent"), 0);
+    assert!(s.sink_mut().records.is_empty(), "nothing renewed");
+    assert!(s.table().get(u32::from(a)).is_some(), "the lease is kept");
+    // Another client renewing the owner's address is NAKed.
+    let (_, nak) = send(&mut s, &relay_meta(), &relayed_renew(mac(2), a), NOW + 13).unwrap();
+    assert_eq!(msg_type(&nak), Some(d4::MessageType::Nak));
+    // An out-of-pool address nobody holds: no answer either.
+    let free = Ipv4Addr::new(192, 0, 2, 200);
+    assert!(send(
+        &mut s,
+        &relay_meta(),
+        &relayed_renew(mac(3), free),
+        NOW + 14
+    )
+    .is_none());
+    assert_eq!(stat(&s, "pkt4-nak-sent"), 1);
+    // The owner starts over and gets an address from the new pool.
+    let b = dora(&mut s, mac(1), NOW + 15);
+    assert_eq!(b.octets()[3] / 100, 1, "{b} is in the new pool");
+    // ...and its old lease goes with that commit (Kea: ALLOC_ENGINE_V4_REQUEST_REMOVE_LEASE).
+    assert!(
+        s.table().get(u32::from(a)).is_none(),
+        "the old lease is removed"
+    );
+    assert_eq!(s.sink_mut().records.len(), 1, "the new lease");
+    let removals = &s.sink_mut().removals;
+    assert_eq!(removals.len(), 1, "the old lease's removal: {removals:?}");
+    assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 1);
+}
+
+#[test]
+fn out_of_pool_address_reserved_for_the_client_is_renewed() {
+    let json = BASIC.replace(
+        r#""option-data": [ { "name": "routers""#,
+        r#""reservations": [ { "hw-address": "02:00:00:00:00:01", "ip-address": "192.0.2.50" } ],
+        "option-data": [ { "name": "routers""#,
+    );
+    let p = config(&json);
+    let mut s = shard(&p);
+    let a = dora(&mut s, mac(1), NOW);
+    assert_eq!(a, Ipv4Addr::new(192, 0, 2, 50));
+    let (_, ack) = send(&mut s, &relay_meta(), &relayed_renew(mac(1), a), NOW + 10).unwrap();
+    assert_eq!(msg_type(&ack), Some(d4::MessageType::Ack));
+    assert_eq!(ack.yiaddr(), a);
+}
+
+#[test]
+fn request_through_a_relay_in_no_subnet_is_naked() {
+    // kea-dhcp4 2.2.0, run with giaddr 127.0.0.5 in no subnet and no relay list: a REQUEST
+    // (SELECTING, INIT-REBOOT or renewing) gets a NAK sent to the relay
+    // (DHCP4_PACKET_NAK_0001), counted in pkt4-nak-sent and not in pkt4-receive-drop; a
+    // DISCOVER gets nothing and is counted nowhere but pkt4-discover-received.
+    let p = config(BASIC);
+    let mut s = shard(&p);
+    let stray = Ipv4Addr::new(127, 0, 0, 5);
+    let meta = Meta4 {
+        src: SocketAddrV4::new(stray, 67),
+        ..relay_meta()
+    };
+    let mut discover = msg(d4::MessageType::Discover, mac(1));
+    discover.set_giaddr(stray);
+    assert!(send(&mut s, &meta, &discover, NOW).is_none());
+    let mut reboot = msg(d4::MessageType::Request, mac(1));
+    reboot.set_giaddr(stray);
+    reboot
+        .opts_mut()
+        .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(192, 0, 2, 12)));
+    let (reply, nak) = send(&mut s, &meta, &reboot, NOW + 1).expect("a NAK");
+    assert_eq!(msg_type(&nak), Some(d4::MessageType::Nak));
+    assert_eq!(nak.yiaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(nak.giaddr(), stray);
+    assert_eq!(reply.dst, SocketAddrV4::new(stray, 67), "to the relay");
+    let mut renew = msg(d4::MessageType::Request, mac(1));
+    renew.set_giaddr(stray);
+    renew.set_ciaddr(Ipv4Addr::new(192, 0, 2, 12));
+    let (_, nak) = send(&mut s, &meta, &renew, NOW + 2).expect("a NAK");
+    assert_eq!(msg_type(&nak), Some(d4::MessageType::Nak));
+    assert_eq!(stat(&s, "pkt4-nak-sent"), 2);
+    assert_eq!(stat(&s, "pkt4-receive-drop"), 0);
+    assert_eq!(stat(&s, "pkt4-discover-received"), 1);
+    assert!(s.sink_mut().records.is_empty());
 }
