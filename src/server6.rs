@@ -31,12 +31,15 @@ use crate::server4::{
 use crate::shard_jobs::{job_queues, JobInbox};
 use corelease_config::{Dhcp6Config, DuidType, Loaded, ServerIdConfig};
 use corelease_control::Backend;
-use corelease_shard::{RecvMeta6, RuntimeConfig, SendBatch6, SendMeta6, ShardHandler, Steer, V6};
+use corelease_hooks::Hooks;
+use corelease_shard::{
+    RecvMeta6, RuntimeConfig, SendBatch6, SendMeta6, ShardHandler, ShardWaker, Steer, V6,
+};
 use corelease_storage::{Family, LeaseLog, NullSink};
 use corelease_types::Lease;
 use corelease_v6::{
     client_duid, owner_shard, Dhcp4Query, Interface6Info, LeaseKey, Meta6, Prepared6, ReloadBuild6,
-    ShardStats6, V6Shard,
+    Resumed6, ShardStats6, V6Shard,
 };
 use std::ffi::OsString;
 use std::net::{Ipv6Addr, SocketAddrV6, UdpSocket};
@@ -327,6 +330,32 @@ pub(crate) struct Dhcp6Handler {
     client_port: Option<u16>,
     /// DHCPv4-over-DHCPv6 (`dhcp4o6-port`), when configured.
     dhcp4o6: Option<Ipc6>,
+    /// Wakes this shard: the run-script spawner uses it when an awaited script ends, so a
+    /// parked packet resumes at once (set by the runtime before the first datagram).
+    waker: Option<ShardWaker>,
+}
+
+/// This shard's hooks from `Dhcp6.hooks-libraries` (validated at configuration load); None
+/// when there are none. A failure here (the script vanished since the check, no thread) runs
+/// the shard without hooks, logged.
+fn build_hooks6(prepared: &Prepared6, shard: usize, waker: Option<&ShardWaker>) -> Option<Hooks> {
+    let libraries = prepared
+        .hooks_libraries
+        .iter()
+        .map(|l| (l.library.as_path(), l.parameters.as_ref()));
+    match Hooks::from_libraries_in("Dhcp6", libraries) {
+        Ok(mut hooks) => {
+            if let (Some(h), Some(w)) = (hooks.as_mut(), waker) {
+                let w = w.clone();
+                h.set_exit_notify(Arc::new(move || w.wake()));
+            }
+            hooks
+        }
+        Err(e) => {
+            tracing::error!(target: "HOOKS_LIBRARY_LOAD_FAILED", shard, "hooks not installed on this shard: {e}");
+            None
+        }
+    }
 }
 
 /// DHCPv6 client port (RFC 8415 section 7.2): where a direct client's DHCPv4-response goes.
@@ -358,6 +387,82 @@ impl Dhcp6Handler {
                 tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", "lease log commit failed: {e}");
             }
         }
+    }
+
+    /// DHCPv4-responses from the DHCPv4 server, sent on to clients and relays (shard 0).
+    fn dhcp4o6_responses(&mut self, batch: &mut SendBatch6) -> bool {
+        let Some(Ipc6 {
+            responses: Some(queue),
+            ..
+        }) = &self.dhcp4o6
+        else {
+            return false;
+        };
+        while !queue.is_empty() {
+            let Some(out) = batch.next_buffer() else {
+                return true;
+            };
+            let Some(msg) = queue.pop() else {
+                break;
+            };
+            let reply = self.v6.dhcp4_response(msg.bytes(), DHCP6_CLIENT_PORT, out);
+            queue.recycle(msg);
+            if let Some(r) = reply {
+                // Kea's Dhcp6to4Ipc: -P sends every response to that port.
+                let mut dst = r.dst;
+                if let Some(port) = self.client_port {
+                    dst.set_port(port);
+                }
+                let meta = SendMeta6 {
+                    dst,
+                    src_ip: None,
+                    ifindex: r.ifindex,
+                    len: r.len,
+                };
+                if batch.commit(&meta).is_err() {
+                    tracing::warn!(target: "DHCP6_DHCP4O6_SEND_FAIL", "DHCPv4-response not queued");
+                }
+            }
+        }
+        false
+    }
+
+    /// Packets parked on hook scripts that ended: resumed here, their replies sent by the
+    /// runtime after the lease log commit below.
+    fn resumed_replies(&mut self, batch: &mut SendBatch6, now: SystemTime) -> bool {
+        if !self.v6.hooks_pending() {
+            return false;
+        }
+        let now = unix_secs(now);
+        let mut more = false;
+        loop {
+            let Some(out) = batch.next_buffer() else {
+                more = true;
+                break;
+            };
+            let Some(resumed) = self.v6.resume_parked(now, out) else {
+                break;
+            };
+            let Resumed6::Reply(r) = resumed else {
+                continue;
+            };
+            let mut dst = r.dst;
+            if let Some(port) = self.client_port {
+                dst.set_port(port);
+            }
+            let meta = SendMeta6 {
+                dst,
+                src_ip: None,
+                ifindex: r.ifindex,
+                len: r.len,
+            };
+            if batch.commit(&meta).is_err() {
+                tracing::warn!(target: "DHCP6_PACKET_SEND_FAIL", "resumed reply not queued");
+            }
+        }
+        // No reply leaves before its lease is durable (as on_batch_end does for packets).
+        self.commit_log();
+        more
     }
 }
 
@@ -409,6 +514,17 @@ impl ReloadShard for Dhcp6Handler {
         let (next, conflicts) = self.v6.reload_finish(build, sink);
         // The old state goes back to the control thread, which drops it off the shard.
         let old = std::mem::replace(&mut self.v6, next);
+        // The new configuration's hooks replace the old. Packets parked on the old hooks are
+        // dropped with them (their clients retransmit).
+        let parked = old.parked();
+        self.v6.set_hooks(build_hooks6(
+            self.v6.prepared(),
+            self.shard,
+            self.waker.as_ref(),
+        ));
+        if parked > 0 {
+            tracing::warn!(target: "DHCP6_DYNRECONF", shard = self.shard, parked, "packets parked on hook scripts were dropped by the reload");
+        }
         if let Ok(mut reg) = stats.lock() {
             if let Some(slot) = reg.get_mut(self.shard) {
                 *slot = Some(self.v6.stats());
@@ -511,42 +627,22 @@ impl ShardHandler<V6> for Dhcp6Handler {
         self.commit_log();
     }
 
-    /// DHCPv4-responses from the DHCPv4 server, sent on to clients and relays (shard 0).
-    fn pending_replies(&mut self, batch: &mut SendBatch6, _now: SystemTime) -> bool {
-        let Some(Ipc6 {
-            responses: Some(queue),
-            ..
-        }) = &self.dhcp4o6
-        else {
-            return false;
-        };
-        while !queue.is_empty() {
-            let Some(out) = batch.next_buffer() else {
-                return true;
-            };
-            let Some(msg) = queue.pop() else {
-                break;
-            };
-            let reply = self.v6.dhcp4_response(msg.bytes(), DHCP6_CLIENT_PORT, out);
-            queue.recycle(msg);
-            if let Some(r) = reply {
-                // Kea's Dhcp6to4Ipc: -P sends every response to that port.
-                let mut dst = r.dst;
-                if let Some(port) = self.client_port {
-                    dst.set_port(port);
-                }
-                let meta = SendMeta6 {
-                    dst,
-                    src_ip: None,
-                    ifindex: r.ifindex,
-                    len: r.len,
-                };
-                if batch.commit(&meta).is_err() {
-                    tracing::warn!(target: "DHCP6_DHCP4O6_SEND_FAIL", "DHCPv4-response not queued");
-                }
-            }
+    /// The run-script spawner wakes the shard when a script ends, so a packet parked on it
+    /// resumes at once.
+    fn attach_waker(&mut self, waker: ShardWaker) {
+        if let Some(h) = self.v6.hooks_mut() {
+            let w = waker.clone();
+            h.set_exit_notify(Arc::new(move || w.wake()));
         }
-        false
+        self.waker = Some(waker);
+    }
+
+    /// Replies produced outside on_datagram: DHCPv4-responses from the DHCPv4 server (shard
+    /// 0) and packets parked on hook scripts that ended.
+    fn pending_replies(&mut self, batch: &mut SendBatch6, now: SystemTime) -> bool {
+        let more_4o6 = self.dhcp4o6_responses(batch);
+        let more_resumed = self.resumed_replies(batch, now);
+        more_4o6 || more_resumed
     }
 }
 
@@ -719,6 +815,8 @@ fn run(
             };
             let mut v6 = V6Shard::new(Arc::clone(&prepared), &duid, i, shards, store);
             v6.set_clock(monotonic);
+            // The waker comes with attach_waker, before the first datagram.
+            v6.set_hooks(build_hooks6(&prepared, i, None));
             let mine = leases_slot
                 .lock()
                 .ok()
@@ -769,6 +867,7 @@ fn run(
                     socket: Arc::clone(sock),
                     responses: (i == 0).then(|| Arc::clone(queue)),
                 }),
+                waker: None,
             }
         }
     };

@@ -33,7 +33,7 @@ pub struct Dhcp6Config {
     pub loggers: Vec<LoggerConfig>,
     /// Served by the control thread of `corelease dhcp6` (src/control6.rs).
     pub control_sockets: Vec<ControlSocket>,
-    /// Parsed; reported as not supported until hooks land.
+    /// `hooks-libraries`: run-script libraries only (checked by the parser).
     pub hooks_libraries: Vec<HookLibrary>,
     pub user_context: Option<serde_json::Value>,
     /// Global `reservations` (ARM 10.3.1), used by subnets with reservations-global.

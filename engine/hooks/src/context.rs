@@ -1,11 +1,15 @@
 //! The read-only views a hook point hands to callouts and scripts: what Kea passes as callout
-//! arguments (`query4`, `response4`, `subnet4`, `lease4`, `leases4`, `deleted_leases4`,
+//! arguments (`query4` / `query6`, `response4` / `response6`, `subnet4` / `subnet6`, `lease4` /
+//! `lease6`, `leases4` / `leases6`, `deleted_leases4` / `deleted_leases6`, `ia_na` / `ia_pd`,
 //! `fake_allocation`, `remove_lease`). Everything borrows from the engine; building a context
 //! allocates nothing.
 
 use corelease_types::{HwAddr, Lease, SubnetId};
 use corelease_wire::v4::{Dhcp4Packet, OptionIndex};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use corelease_wire::v6::{
+    opt, Dhcp6Packet, Options6, HEADER_LEN, MAX_RELAY_DEPTH, RELAY_HEADER_LEN,
+};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
 /// A DHCPv4 message (the query or the response) as hooks see it: header fields, where it came
 /// from or goes, and the option payloads hooks read. Client-supplied bytes (hostname,
@@ -103,6 +107,150 @@ pub struct LeaseTimers {
     pub t2: u32,
 }
 
+/// Kea's `HWAddr::source_` bits (dhcp/hwaddr.h): how a DHCPv6 client's hardware address was
+/// found.
+pub mod hwaddr_source {
+    /// From the client's DUID-LLT or DUID-LL.
+    pub const DUID: u32 = 0x0002;
+    /// From the EUI-64 interface identifier of its link-local address.
+    pub const IPV6_LINK_LOCAL: u32 = 0x0004;
+    /// From a relay's Client Link-Layer Address option (RFC 6939).
+    pub const CLIENT_ADDR_RELAY_OPTION: u32 = 0x0008;
+}
+
+/// A DHCPv6 message (the query or the response) as hooks see it. `bytes` is the datagram as
+/// received or sent, relay layers included; the other fields describe the client/server
+/// message inside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Packet6View<'a> {
+    /// The client/server message type; `None` for one Kea has no type for.
+    pub message_type: Option<u8>,
+    pub xid: u32,
+    /// Relay-forward layers around the message.
+    pub relays: u8,
+    /// Interface the query arrived on (the response leaves by the same one).
+    pub interface: &'a str,
+    pub ifindex: u32,
+    /// Our address and port for this exchange (Kea's `getLocalAddr` / `getLocalPort`).
+    pub local: SocketAddrV6,
+    /// The peer: the client, or the relay (Kea's `getRemoteAddr` / `getRemotePort`).
+    pub remote: SocketAddrV6,
+    /// Option 1 (the client's DUID), verbatim.
+    pub client_id: Option<&'a [u8]>,
+    /// Kea's `Pkt6::getMAC(HWADDR_SOURCE_ANY)` and the [`hwaddr_source`] it came from.
+    pub hwaddr: Option<(HwAddr, u32)>,
+    pub bytes: &'a [u8],
+}
+
+impl<'a> Packet6View<'a> {
+    /// The view of a datagram (a client message or a Relay-forward / Relay-reply chain); `None`
+    /// if the chain does not hold a client/server message.
+    pub fn from_wire(
+        datagram: &'a [u8],
+        interface: &'a str,
+        ifindex: u32,
+        local: SocketAddrV6,
+        remote: SocketAddrV6,
+    ) -> Option<Self> {
+        let mut msg: &'a [u8] = datagram;
+        let mut relays = 0u8;
+        // The relay closest to the client (the last Relay-forward before the message).
+        let mut nearest: Option<&'a [u8]> = None;
+        while Dhcp6Packet::new_checked(msg).ok()?.is_relay() {
+            if usize::from(relays) >= MAX_RELAY_DEPTH {
+                return None;
+            }
+            relays += 1;
+            nearest = Some(msg);
+            msg = options_of(msg, RELAY_HEADER_LEN).find(opt::RELAY_MSG)?;
+        }
+        let client_id = options_of(msg, HEADER_LEN)
+            .find(opt::CLIENTID)
+            .filter(|d| !d.is_empty());
+        let hwaddr = mac_of(client_id, nearest, *remote.ip());
+        Some(Packet6View {
+            message_type: msg.first().copied(),
+            xid: msg
+                .get(1..4)
+                .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]))
+                .unwrap_or(0),
+            relays,
+            interface,
+            ifindex,
+            local,
+            remote,
+            client_id,
+            hwaddr,
+            bytes: datagram,
+        })
+    }
+}
+
+fn options_of(bytes: &[u8], at: usize) -> Options6<'_> {
+    Options6::new(bytes.get(at..).unwrap_or(&[]), at)
+}
+
+/// Kea's `Pkt::getMAC(HWADDR_SOURCE_ANY)` without raw sockets, in Kea's order: the DUID
+/// (DUID-LLT: type, htype, time, address; DUID-LL: type, htype, address), then the EUI-64
+/// of the link-local address the client sent from (the nearest relay's peer-address when
+/// relayed), then that relay's Client Link-Layer Address option (RFC 6939).
+fn mac_of(
+    duid: Option<&[u8]>,
+    nearest_relay: Option<&[u8]>,
+    remote: Ipv6Addr,
+) -> Option<(HwAddr, u32)> {
+    if let Some(d) = duid {
+        let kind = d.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let htype = d.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let addr = match kind {
+            Some(1) => d.get(8..),
+            Some(3) => d.get(4..),
+            _ => None,
+        };
+        if let (Some(addr), Some(htype)) = (addr.filter(|a| !a.is_empty()), htype) {
+            return Some((HwAddr::new(htype as u8, addr), hwaddr_source::DUID));
+        }
+    }
+    let peer = match nearest_relay {
+        Some(r) => {
+            let b: [u8; 16] = r.get(18..34)?.try_into().ok()?;
+            Ipv6Addr::from(b)
+        }
+        None => remote,
+    };
+    let o = peer.octets();
+    if peer.segments()[0] & 0xffc0 == 0xfe80 && o[11] == 0xff && o[12] == 0xfe {
+        let mac = [o[8] ^ 0x02, o[9], o[10], o[13], o[14], o[15]];
+        return Some((HwAddr::new(1, &mac), hwaddr_source::IPV6_LINK_LOCAL));
+    }
+    let lla = options_of(nearest_relay?, RELAY_HEADER_LEN).find(opt::CLIENT_LINKLAYER_ADDR)?;
+    let htype = lla.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]))?;
+    let addr = lla.get(2..).filter(|a| !a.is_empty())?;
+    Some((
+        HwAddr::new(htype as u8, addr),
+        hwaddr_source::CLIENT_ADDR_RELAY_OPTION,
+    ))
+}
+
+/// The selected DHCPv6 subnet (Kea's `subnet6` argument).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subnet6View {
+    pub id: SubnetId,
+    pub prefix: Ipv6Addr,
+    pub prefix_len: u8,
+}
+
+/// The client's IA_NA or IA_PD option a lease6_renew / lease6_rebind is for (Kea's `ia_na` /
+/// `ia_pd` arguments), as the client sent it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IaView {
+    /// The option code: 3 (IA_NA) or 25 (IA_PD).
+    pub code: u16,
+    pub iaid: u32,
+    pub t1: u32,
+    pub t2: u32,
+}
+
 /// Everything a hook point passes: the engine fills what Kea passes there and leaves the rest
 /// empty. Read-only; callouts answer through [`crate::NextStep`].
 #[derive(Clone, Copy, Debug)]
@@ -123,6 +271,13 @@ pub struct HookContext<'a> {
     pub fake_allocation: bool,
     /// lease4_expire: true when the reclaimed lease is removed rather than kept.
     pub remove_lease: bool,
+    /// The DHCPv6 query (DHCPv6 points only).
+    pub query6: Option<Packet6View<'a>>,
+    /// The DHCPv6 response (pkt6_send, buffer6_send).
+    pub response6: Option<Packet6View<'a>>,
+    pub subnet6: Option<Subnet6View>,
+    /// lease6_renew / lease6_rebind: the client's IA.
+    pub ia: Option<IaView>,
 }
 
 impl<'a> HookContext<'a> {
@@ -139,6 +294,10 @@ impl<'a> HookContext<'a> {
             deleted_leases: &[],
             fake_allocation: false,
             remove_lease: false,
+            query6: None,
+            response6: None,
+            subnet6: None,
+            ia: None,
         }
     }
 }

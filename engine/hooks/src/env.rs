@@ -47,7 +47,19 @@ impl Contract {
                     | Lease4Decline
                     | Lease4Expire
                     | Lease4Recover
+                    | Pkt6Receive
+                    | Pkt6Send
+                    | Subnet6Select
+                    | Lease6Select
+                    | Lease6Renew
+                    | Lease6Rebind
+                    | Lease6Decline
+                    | Lease6Release
+                    | Lease6Expire
+                    | Lease6Recover
             ),
+            // ARM 17.25 "The dhcpv6 hook points" also lists addr6_register, a Kea 3.0 point
+            // (RFC 9686 address registration) corelease does not have.
             Contract::KeaRunScript => matches!(
                 point,
                 Lease4Renew
@@ -56,6 +68,13 @@ impl Contract {
                     | Leases4Committed
                     | Lease4Release
                     | Lease4Decline
+                    | Lease6Renew
+                    | Lease6Rebind
+                    | Lease6Expire
+                    | Lease6Recover
+                    | Leases6Committed
+                    | Lease6Release
+                    | Lease6Decline
             ),
         }
     }
@@ -70,34 +89,38 @@ pub fn script_env(
 ) -> Vec<(String, Vec<u8>)> {
     let mut env = Env::default();
     if contract.fires_at(point) {
-        match contract {
-            Contract::KeaHookRunscript => runscript_readme(&mut env, point, ctx),
-            Contract::KeaRunScript => kea_run_script(&mut env, point, ctx),
+        match (contract, point.is_v6()) {
+            (Contract::KeaHookRunscript, false) => runscript_readme(&mut env, point, ctx),
+            (Contract::KeaRunScript, false) => kea_run_script(&mut env, point, ctx),
+            (Contract::KeaHookRunscript, true) => {
+                crate::env6::runscript_readme6(&mut env, point, ctx)
+            }
+            (Contract::KeaRunScript, true) => crate::env6::kea_run_script6(&mut env, point, ctx),
         }
     }
     env.vars
 }
 
 #[derive(Default)]
-struct Env {
+pub(crate) struct Env {
     vars: Vec<(String, Vec<u8>)>,
 }
 
 impl Env {
-    fn bytes(&mut self, name: impl Into<String>, value: &[u8]) {
+    pub(crate) fn bytes(&mut self, name: impl Into<String>, value: &[u8]) {
         // An environment entry is a C string: like the C++ libraries, stop at a NUL.
         let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
         let value = value.get(..end).unwrap_or(&[]);
         self.vars.push((name.into(), value.to_vec()));
     }
 
-    fn text(&mut self, name: impl Into<String>, value: impl std::fmt::Display) {
+    pub(crate) fn text(&mut self, name: impl Into<String>, value: impl std::fmt::Display) {
         let mut s = String::new();
         let _ = write!(s, "{value}");
         self.vars.push((name.into(), s.into_bytes()));
     }
 
-    fn empty(&mut self, name: impl Into<String>) {
+    pub(crate) fn empty(&mut self, name: impl Into<String>) {
         self.vars.push((name.into(), Vec::new()));
     }
 }
@@ -111,7 +134,7 @@ fn type_name(message_type: Option<u8>) -> &'static str {
 }
 
 /// Kea's `Lease::basicStatesToText`.
-fn state_name(state: LeaseState) -> &'static str {
+pub(crate) fn state_name(state: LeaseState) -> &'static str {
     match state {
         LeaseState::Default => "default",
         LeaseState::Declined => "declined",
@@ -122,7 +145,7 @@ fn state_name(state: LeaseState) -> &'static str {
 }
 
 /// kea-hook-runscript booleans.
-fn bit(b: bool) -> &'static str {
+pub(crate) fn bit(b: bool) -> &'static str {
     if b {
         "1"
     } else {
@@ -131,7 +154,7 @@ fn bit(b: bool) -> &'static str {
 }
 
 /// Kea run_script booleans (`RunScriptImpl::extractBoolean`).
-fn word(b: bool) -> &'static str {
+pub(crate) fn word(b: bool) -> &'static str {
     if b {
         "true"
     } else {
@@ -140,7 +163,7 @@ fn word(b: bool) -> &'static str {
 }
 
 /// Kea's `Lease::expired`: the expiration time is strictly in the past.
-fn expired(lease: &Lease, now: u64) -> bool {
+pub(crate) fn expired(lease: &Lease, now: u64) -> bool {
     lease.expire() < now
 }
 
@@ -178,7 +201,7 @@ fn runscript_readme(env: &mut Env, point: HookPoint, ctx: &HookContext<'_>) {
             env.text("KEA_REMOVE_LEASE", bit(ctx.remove_lease));
         }
         Lease4Recover => readme_lease(env, ctx),
-        Buffer4Receive | Host4Identifier | Leases4Committed | Buffer4Send => {}
+        _ => {}
     }
 }
 
@@ -318,7 +341,7 @@ fn kea_run_script(env: &mut Env, point: HookPoint, ctx: &HookContext<'_>) {
 }
 
 /// `RunScriptImpl::extractHWAddr`: the address and its `_TYPE`, both empty when absent.
-fn kea_hwaddr(env: &mut Env, prefix: &str, hw: Option<&HwAddr>) {
+pub(crate) fn kea_hwaddr(env: &mut Env, prefix: &str, hw: Option<&HwAddr>) {
     match hw {
         Some(hw) => {
             env.text(prefix, hw);
@@ -348,7 +371,7 @@ impl std::fmt::Display for OptionHex<'_> {
 }
 
 /// Kea's `ClientId::toText`: lower-case colon-separated hex.
-struct ColonHex<'a>(&'a [u8]);
+pub(crate) struct ColonHex<'a>(pub(crate) &'a [u8]);
 
 impl std::fmt::Display for ColonHex<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

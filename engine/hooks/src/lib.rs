@@ -1,4 +1,4 @@
-//! Kea's DHCPv4 hook points and the two ways corelease lets operators hook them (ARM chapter 17).
+//! Kea's DHCPv4 and DHCPv6 hook points and the two ways corelease lets operators hook them (ARM chapter 17).
 //!
 //! 1. In-process callouts: Rust code implementing [`Callout`], called at the hook points it
 //!    asks for with a typed, read-only [`HookContext`] (query, response, subnet, lease), and
@@ -37,19 +37,23 @@
 mod config;
 mod context;
 mod env;
+mod env6;
 mod script;
 
 pub use config::{HookConfigError, RunScriptConfig, DEFAULT_MAX_RUNNING, DEFAULT_WAIT_TIMEOUT_MS};
-pub use context::{HookContext, LeaseTimers, PacketView, SubnetView};
+pub use context::{
+    HookContext, IaView, LeaseTimers, Packet6View, PacketView, Subnet6View, SubnetView,
+};
 pub use env::{script_env, Contract};
 pub use script::{ExitNotify, RunScript, ScriptDone, ScriptStats, ScriptTicket};
 
 use serde_json::Value;
 use std::path::Path;
 
-/// The DHCPv4 hook points, with Kea's names, in the order Kea reaches them while processing a
-/// packet (Kea hooks developer guide, "DHCPv4 hooks"); the last two are driven by lease
-/// reclamation, not by a packet.
+/// The hook points, with Kea's names: the DHCPv4 set in the order Kea reaches them while
+/// processing a packet (Kea hooks developer guide, "DHCPv4 hooks"), then the DHCPv6 set in its
+/// order ("DHCPv6 hooks"). In each set the last two are driven by lease reclamation, not by a
+/// packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum HookPoint {
@@ -66,11 +70,24 @@ pub enum HookPoint {
     Buffer4Send = 10,
     Lease4Expire = 11,
     Lease4Recover = 12,
+    Buffer6Receive = 13,
+    Pkt6Receive = 14,
+    Subnet6Select = 15,
+    Lease6Select = 16,
+    Lease6Renew = 17,
+    Lease6Rebind = 18,
+    Lease6Release = 19,
+    Lease6Decline = 20,
+    Leases6Committed = 21,
+    Pkt6Send = 22,
+    Buffer6Send = 23,
+    Lease6Expire = 24,
+    Lease6Recover = 25,
 }
 
 impl HookPoint {
     /// Every DHCPv4 hook point, in Kea's order.
-    pub const ALL: [HookPoint; 13] = [
+    pub const ALL4: [HookPoint; 13] = [
         HookPoint::Buffer4Receive,
         HookPoint::Pkt4Receive,
         HookPoint::Subnet4Select,
@@ -85,6 +102,35 @@ impl HookPoint {
         HookPoint::Lease4Expire,
         HookPoint::Lease4Recover,
     ];
+
+    /// Every DHCPv6 hook point, in Kea's order.
+    pub const ALL6: [HookPoint; 13] = [
+        HookPoint::Buffer6Receive,
+        HookPoint::Pkt6Receive,
+        HookPoint::Subnet6Select,
+        HookPoint::Lease6Select,
+        HookPoint::Lease6Renew,
+        HookPoint::Lease6Rebind,
+        HookPoint::Lease6Release,
+        HookPoint::Lease6Decline,
+        HookPoint::Leases6Committed,
+        HookPoint::Pkt6Send,
+        HookPoint::Buffer6Send,
+        HookPoint::Lease6Expire,
+        HookPoint::Lease6Recover,
+    ];
+
+    /// Every hook point: the DHCPv4 ones, then the DHCPv6 ones.
+    pub const ALL: [HookPoint; 26] = {
+        let mut all = [HookPoint::Buffer4Receive; 26];
+        let mut i = 0;
+        while i < 13 {
+            all[i] = HookPoint::ALL4[i];
+            all[13 + i] = HookPoint::ALL6[i];
+            i += 1;
+        }
+        all
+    };
 
     /// Kea's name of the hook point; also the script's first argument.
     pub const fn name(self) -> &'static str {
@@ -102,6 +148,19 @@ impl HookPoint {
             HookPoint::Buffer4Send => "buffer4_send",
             HookPoint::Lease4Expire => "lease4_expire",
             HookPoint::Lease4Recover => "lease4_recover",
+            HookPoint::Buffer6Receive => "buffer6_receive",
+            HookPoint::Pkt6Receive => "pkt6_receive",
+            HookPoint::Subnet6Select => "subnet6_select",
+            HookPoint::Lease6Select => "lease6_select",
+            HookPoint::Lease6Renew => "lease6_renew",
+            HookPoint::Lease6Rebind => "lease6_rebind",
+            HookPoint::Lease6Release => "lease6_release",
+            HookPoint::Lease6Decline => "lease6_decline",
+            HookPoint::Leases6Committed => "leases6_committed",
+            HookPoint::Pkt6Send => "pkt6_send",
+            HookPoint::Buffer6Send => "buffer6_send",
+            HookPoint::Lease6Expire => "lease6_expire",
+            HookPoint::Lease6Recover => "lease6_recover",
         }
     }
 
@@ -109,14 +168,19 @@ impl HookPoint {
         HookPoint::ALL.into_iter().find(|p| p.name() == name)
     }
 
-    const fn bit(self) -> u16 {
+    /// True for the DHCPv6 points.
+    pub const fn is_v6(self) -> bool {
+        self as u8 >= HookPoint::Buffer6Receive as u8
+    }
+
+    const fn bit(self) -> u32 {
         1 << (self as u8)
     }
 }
 
 /// A set of hook points (a bitmask): which points a callout or a script listens to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct HookPoints(u16);
+pub struct HookPoints(u32);
 
 impl HookPoints {
     pub const NONE: HookPoints = HookPoints(0);
@@ -215,11 +279,20 @@ impl Hooks {
     pub fn from_libraries<'a>(
         libraries: impl IntoIterator<Item = (&'a Path, Option<&'a Value>)>,
     ) -> Result<Option<Hooks>, HookConfigError> {
+        Hooks::from_libraries_in("Dhcp4", libraries)
+    }
+
+    /// [`Hooks::from_libraries`] for the configuration root `root` (`Dhcp4` or `Dhcp6`), which
+    /// names the entries in errors.
+    pub fn from_libraries_in<'a>(
+        root: &str,
+        libraries: impl IntoIterator<Item = (&'a Path, Option<&'a Value>)>,
+    ) -> Result<Option<Hooks>, HookConfigError> {
         let mut hooks = Hooks::new();
         let mut any = false;
         for (i, (library, parameters)) in libraries.into_iter().enumerate() {
             any = true;
-            let path = format!("Dhcp4.hooks-libraries[{i}]");
+            let path = format!("{root}.hooks-libraries[{i}]");
             let cfg = RunScriptConfig::from_library(library, parameters, &path)?;
             if hooks.script.is_some() {
                 return Err(HookConfigError::SecondRunScript { path });
@@ -322,7 +395,7 @@ mod tests {
 
     #[test]
     fn hook_point_names_round_trip_in_kea_order() {
-        let names: Vec<&str> = HookPoint::ALL.iter().map(|p| p.name()).collect();
+        let names: Vec<&str> = HookPoint::ALL4.iter().map(|p| p.name()).collect();
         assert_eq!(
             names,
             [
@@ -341,10 +414,32 @@ mod tests {
                 "lease4_recover",
             ]
         );
+        let names6: Vec<&str> = HookPoint::ALL6.iter().map(|p| p.name()).collect();
+        assert_eq!(
+            names6,
+            [
+                "buffer6_receive",
+                "pkt6_receive",
+                "subnet6_select",
+                "lease6_select",
+                "lease6_renew",
+                "lease6_rebind",
+                "lease6_release",
+                "lease6_decline",
+                "leases6_committed",
+                "pkt6_send",
+                "buffer6_send",
+                "lease6_expire",
+                "lease6_recover",
+            ]
+        );
         for p in HookPoint::ALL {
             assert_eq!(HookPoint::from_name(p.name()), Some(p));
+            assert_eq!(p.is_v6(), HookPoint::ALL6.contains(&p));
         }
-        assert_eq!(HookPoint::from_name("pkt6_receive"), None);
+        assert_eq!(HookPoint::from_name("host6_identifier"), None);
+        let all = HookPoints::of(&HookPoint::ALL);
+        assert_eq!(all.iter().count(), 26, "every point has its own bit");
     }
 
     #[test]

@@ -235,16 +235,16 @@ impl RunScript {
     }
 
     /// corelease `exit-code-drops` (the host blacklist kea-hook-runscript's README wishes
-    /// for): a failed script at pkt4_receive drops the packet; at lease4_select it refuses the
-    /// lease, as a Kea callout setting SKIP there does. Elsewhere, and for a script that could
+    /// for): a failed script at pkt4_receive / pkt6_receive drops the packet; at lease4_select
+    /// / lease6_select it refuses the lease, as a Kea callout setting SKIP there does. Elsewhere, and for a script that could
     /// not start, was killed after its timeout or whose status was lost, the packet goes on.
     fn next_step(&self, point: HookPoint, failed: bool) -> NextStep {
         if !self.cfg.exit_code_drops || !failed {
             return NextStep::Continue;
         }
         match point {
-            HookPoint::Pkt4Receive => NextStep::Drop,
-            HookPoint::Lease4Select => NextStep::Skip,
+            HookPoint::Pkt4Receive | HookPoint::Pkt6Receive => NextStep::Drop,
+            HookPoint::Lease4Select | HookPoint::Lease6Select => NextStep::Skip,
             _ => NextStep::Continue,
         }
     }

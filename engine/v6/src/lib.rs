@@ -16,6 +16,7 @@
 pub mod classes;
 mod commands;
 mod dhcp4o6;
+mod hooked;
 pub mod hosts;
 mod leases;
 mod prepared;
@@ -25,6 +26,7 @@ mod tests;
 
 pub use commands::{Lease6CommandError, Lease6Updated, ReloadBuild6};
 pub use dhcp4o6::Dhcp4Query;
+pub use hooked::{ParkStats6, Resumed6};
 pub use leases::{key_of, Entry6, LeaseKey, LeaseTable6, NO_POOL};
 pub use prepared::{
     grant, Interface6Info, PoolKind, PoolRt6, Prepared6, ReplyOption6, Selector, SubnetRt6,
@@ -37,12 +39,14 @@ use corelease_alloc::reclaim::{CycleEnd, ReclaimCycles, ReclaimFamily, ReclaimLi
 use corelease_alloc::FreeLeaseQueue;
 use corelease_classify::Scratch;
 use corelease_config::{prefix6_mask, Lifetime6};
+use corelease_hooks::{HookPoint, IaView};
 use corelease_storage::LeaseSink;
 use corelease_types::{ClientId, Lease, LeaseKind, LeaseState};
 use corelease_wire::v6::{
     opt, status, Dhcp6Packet, Dhcp6Writer, Ia, IaAddr, IaPrefix, MessageType, Options6, WireError,
     HEADER_LEN, MAX_RELAY_DEPTH, RELAY_HEADER_LEN, SERVER_PORT,
 };
+use hooked::{ia_key, Args6, Step};
 use hosts::{Host6, HostIdx, PacketIds6};
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV6};
 use std::sync::Arc;
@@ -148,6 +152,8 @@ struct Core<S: LeaseSink> {
     /// The pool of the first address or prefix granted in the reply being written, whose
     /// option-data is sent (pool options win over subnet ones).
     reply_pool: Option<usize>,
+    /// Hook points and parked packets (hooked.rs); None without `hooks-libraries`.
+    hooked: Option<Box<hooked::HookState6>>,
 }
 
 /// Per-IA context.
@@ -163,6 +169,8 @@ struct IaCtx<'a> {
     /// Lifetimes of the first class that sets them (ARM 16.4), over the subnet's.
     preferred: Option<Lifetime6>,
     valid: Option<Lifetime6>,
+    /// The datagram being answered (hook points show it to callouts).
+    query: &'a [u8],
 }
 
 impl IaCtx<'_> {
@@ -221,6 +229,7 @@ impl<S: LeaseSink> V6Shard<S> {
                 stats,
                 steal_cursor: shard as u64 * 64,
                 reply_pool: None,
+                hooked: None,
             },
             reclaim_cycles: ReclaimCycles::default(),
             clock: frozen_clock,
@@ -382,6 +391,8 @@ impl<S: LeaseSink> V6Shard<S> {
 
     /// Handles one datagram. Returns where the reply in `out` goes, or None when nothing is
     /// sent (malformed, not for this server, or a message that takes no answer).
+    /// With hooks, a packet a hook script must answer first is parked (None now); its reply
+    /// comes later from [`V6Shard::resume_parked`].
     pub fn handle(
         &mut self,
         meta: &Meta6,
@@ -389,8 +400,33 @@ impl<S: LeaseSink> V6Shard<S> {
         now: u64,
         out: &mut [u8],
     ) -> Option<Reply6> {
+        let reply = if self.core.hooked.is_some() {
+            self.handle_hooked(meta, data, now, out)
+        } else {
+            self.process(meta, data, now, out)
+        };
+        if let Some(r) = &reply {
+            self.count_sent(r.message_type);
+        }
+        reply
+    }
+
+    fn count_sent(&self, message_type: MessageType) {
         let g = &self.core.stats.global;
-        g.pkt6_received.inc();
+        g.pkt6_sent.inc();
+        match message_type {
+            MessageType::Advertise => g.pkt6_advertise_sent.inc(),
+            _ => g.pkt6_reply_sent.inc(),
+        }
+    }
+
+    /// The datagram's processing up to its reply (the hook points before it included).
+    fn process(&mut self, meta: &Meta6, data: &[u8], now: u64, out: &mut [u8]) -> Option<Reply6> {
+        let replay = self.core.replaying();
+        let g = &self.core.stats.global;
+        if !replay {
+            g.pkt6_received.inc();
+        }
         let Ok(outer) = Dhcp6Packet::new_checked(data) else {
             g.pkt6_parse_failed.inc();
             return None;
@@ -408,7 +444,30 @@ impl<S: LeaseSink> V6Shard<S> {
             g.pkt6_receive_drop.inc();
             return None;
         };
-        self.count_received(kind);
+        if !replay {
+            self.count_received(kind);
+        }
+        if self.core.hooked.is_some() {
+            // buffer6_receive: Kea's callouts may parse the buffer themselves (skip); ours
+            // cannot hand a parsed packet back, so skip goes on like continue.
+            let p = &*self.prepared;
+            for point in [HookPoint::Buffer6Receive, HookPoint::Pkt6Receive] {
+                let args = Args6 {
+                    now,
+                    ..Args6::default()
+                };
+                match self.core.hook6(p, point, hooked::PACKET, data, args) {
+                    Step::Continue => {}
+                    Step::Skip if point == HookPoint::Buffer6Receive => {}
+                    Step::Park => return None,
+                    Step::Skip | Step::Drop => {
+                        tracing::debug!(target: "DHCP6_HOOK_PACKET_RCVD_SKIP", point = point.name(), "packet is dropped, because a callout set the next step to SKIP or DROP");
+                        self.core.stats.global.pkt6_receive_drop.inc();
+                        return None;
+                    }
+                }
+            }
+        }
 
         let mut sel = Selector {
             relayed: relays > 0,
@@ -445,12 +504,6 @@ impl<S: LeaseSink> V6Shard<S> {
 
         match self.respond(&outer, relays, &msg, kind, &sel, now, out) {
             Some((message_type, len)) => {
-                let g = &self.core.stats.global;
-                g.pkt6_sent.inc();
-                match message_type {
-                    MessageType::Advertise => g.pkt6_advertise_sent.inc(),
-                    _ => g.pkt6_reply_sent.inc(),
-                }
                 let dst = if relays > 0 {
                     SocketAddrV6::new(*meta.src.ip(), relay_port, 0, 0)
                 } else {
@@ -464,7 +517,10 @@ impl<S: LeaseSink> V6Shard<S> {
                 })
             }
             None => {
-                self.core.stats.global.pkt6_receive_drop.inc();
+                // A packet waiting for its hook script is not dropped.
+                if !self.parking() {
+                    self.core.stats.global.pkt6_receive_drop.inc();
+                }
                 None
             }
         }
@@ -577,7 +633,7 @@ impl<S: LeaseSink> V6Shard<S> {
         }
         // Subnet selection, skipping subnets whose guard does not admit the packet (ARM 16.6):
         // the selected subnet, else another of its shared network.
-        let subnet = p.select_subnet(sel).and_then(|s| {
+        let mut subnet = p.select_subnet(sel).and_then(|s| {
             let view = cls.view(&self.pkt_classes);
             let admits = |g: &Guard6| g.is_open() || view.admits(g);
             p.candidates(s).find(|&c| {
@@ -590,6 +646,26 @@ impl<S: LeaseSink> V6Shard<S> {
                 })
             })
         });
+        // subnet6_select, after Kea's class-aware selection and before the host lookup.
+        if self.core.hook_wanted(HookPoint::Subnet6Select) {
+            let args = Args6 {
+                subnet,
+                now,
+                ..Args6::default()
+            };
+            let query = outer.as_bytes();
+            match self
+                .core
+                .hook6(p, HookPoint::Subnet6Select, hooked::PACKET, query, args)
+            {
+                Step::Continue => {}
+                Step::Skip => {
+                    tracing::debug!(target: "DHCP6_HOOK_SUBNET6_SELECT_SKIP", "no subnet was selected, because a callout set the next step to SKIP");
+                    subnet = None;
+                }
+                Step::Drop | Step::Park => return None,
+            }
+        }
         // ARM 17.9: the flex_id library evaluates its expression for every packet (after the
         // early classes, which `member()` may read).
         self.flex_id.clear();
@@ -649,6 +725,7 @@ impl<S: LeaseSink> V6Shard<S> {
             view: cls.view(&self.pkt_classes),
             preferred: class_preferred,
             valid: class_valid,
+            query: outer.as_bytes(),
         };
         self.core.reply_pool = None;
         let written = (|| -> Result<Option<usize>, WireError> {
@@ -682,6 +759,7 @@ impl<S: LeaseSink> V6Shard<S> {
                     }
                 }
                 MessageType::Release => {
+                    c.release_hooks(p, &ctx, msg, false);
                     for ia in msg.ias(opt::IA_NA) {
                         c.release(p, &ctx, &ia, false, &mut w)?;
                     }
@@ -692,6 +770,7 @@ impl<S: LeaseSink> V6Shard<S> {
                     w.status_code(status::SUCCESS, b"Leases released.")?;
                 }
                 MessageType::Decline => {
+                    c.release_hooks(p, &ctx, msg, true);
                     for ia in msg.ias(opt::IA_NA) {
                         c.decline(p, &ctx, &ia, &mut w)?;
                     }
@@ -755,6 +834,10 @@ impl<S: LeaseSink> V6Shard<S> {
             }
             w.finish().map(Some)
         })();
+        if self.core.halted() {
+            // A hook dropped the packet or parked it while the reply was being written.
+            return None;
+        }
         match written {
             Ok(Some(len)) => Some((reply_type, len)),
             Ok(None) => None,
@@ -1205,6 +1288,9 @@ impl<S: LeaseSink> Core<S> {
         commit: bool,
         w: &mut Dhcp6Writer<'_>,
     ) -> Result<(), WireError> {
+        if self.halted() {
+            return Ok(());
+        }
         let (none_code, none_msg): (u16, &[u8]) = if pd {
             (status::NO_PREFIX_AVAIL, b"No prefixes available.")
         } else {
@@ -1276,8 +1362,43 @@ impl<S: LeaseSink> Core<S> {
             self.reply_pool = Some(e.pool as usize);
         }
         let plen = e.lease.prefix_len;
+        let was_offer = e.is_offer();
+        // lease6_select, for a lease the client did not hold committed before this message.
+        if (existing.is_none() || was_offer) && self.hook_wanted(HookPoint::Lease6Select) {
+            let mut lease = e.lease.clone();
+            lease.cltt = c.now;
+            lease.valid_lifetime = valid;
+            lease.preferred_lifetime = preferred;
+            let args = Args6 {
+                subnet: Some(si),
+                lease: Some(&lease),
+                timers,
+                fake_allocation: !commit,
+                now: c.now,
+                ia: None,
+            };
+            let call = ia_key(ia.iaid, pd);
+            match self.hook6(p, HookPoint::Lease6Select, call, c.query, args) {
+                Step::Continue => {}
+                Step::Skip => {
+                    tracing::debug!(target: "DHCPSRV_HOOK_LEASE6_SELECT_SKIP", iaid = ia.iaid, pd, "lease6 allocation skipped, because a callout set the next step to SKIP");
+                    self.unclaim(p, key);
+                    return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
+                }
+                Step::Drop => return Ok(()),
+                Step::Park => {
+                    // Held for this client (as an advertisement) while its script runs, so
+                    // the resumed run finds and gives this very lease.
+                    let until = c.now.saturating_add(self.park_hold_secs());
+                    if let Some(e) = self.table.get_mut(key) {
+                        e.offer_until = until;
+                    }
+                    self.table.requeue(key);
+                    return Ok(());
+                }
+            }
+        }
         if commit {
-            let was_offer = e.is_offer();
             let newly = was_offer || existing.is_none();
             let Some(mut lease) = self.take_lease(key) else {
                 return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
@@ -1302,6 +1423,7 @@ impl<S: LeaseSink> Core<S> {
                     b"Lease storage failed.",
                 );
             }
+            self.note_committed(&lease);
             if let Some(e) = self.table.get_mut(key) {
                 e.lease = lease;
                 e.offer_until = 0;
@@ -1448,6 +1570,9 @@ impl<S: LeaseSink> Core<S> {
         rebind: bool,
         w: &mut Dhcp6Writer<'_>,
     ) -> Result<(), WireError> {
+        if self.halted() {
+            return Ok(());
+        }
         let committed = self
             .binding(p, c, ia.iaid, pd)
             .filter(|k| self.table.get(*k).is_some_and(|e| !e.is_offer()));
@@ -1523,8 +1648,8 @@ impl<S: LeaseSink> Core<S> {
         };
         let hint = listed(ia, pd).find(|x| x.0 == key.0);
         let (hp, hv) = hint.map(|h| (h.2, h.3)).unwrap_or((0, 0));
-        let valid = grant(c.valid.as_ref().unwrap_or(&s.valid), hv);
-        let preferred = grant(c.preferred.as_ref().unwrap_or(&s.preferred), hp).min(valid);
+        let mut valid = grant(c.valid.as_ref().unwrap_or(&s.valid), hv);
+        let mut preferred = grant(c.preferred.as_ref().unwrap_or(&s.preferred), hp).min(valid);
         let timers = s.timers(preferred);
         let pool = p.pools.get(e.pool as usize);
         if self.reply_pool.is_none() && e.pool != NO_POOL {
@@ -1542,7 +1667,47 @@ impl<S: LeaseSink> Core<S> {
         lease.cltt = c.now;
         lease.valid_lifetime = valid;
         lease.preferred_lifetime = preferred;
-        if !self.record(&lease) {
+        let point = if rebind {
+            HookPoint::Lease6Rebind
+        } else {
+            HookPoint::Lease6Renew
+        };
+        let mut extend = true;
+        if self.hook_wanted(point) {
+            let args = Args6 {
+                subnet: Some(si),
+                lease: Some(&lease),
+                timers,
+                fake_allocation: false,
+                now: c.now,
+                ia: Some(IaView {
+                    code: if pd { opt::IA_PD } else { opt::IA_NA },
+                    iaid: ia.iaid,
+                    t1: ia.t1,
+                    t2: ia.t2,
+                }),
+            };
+            match self.hook6(p, point, ia_key(ia.iaid, pd), c.query, args) {
+                Step::Continue => {}
+                Step::Skip => {
+                    // DHCP6_HOOK_LEASE6_EXTEND_SKIP: the lease is sent as it is.
+                    tracing::debug!(target: "DHCP6_HOOK_LEASE6_EXTEND_SKIP", iaid = ia.iaid, pd, "lease is not extended, because a callout set the next step to SKIP");
+                    if let Some(old) = self.table.get(key) {
+                        lease.cltt = old.lease.cltt;
+                        lease.valid_lifetime = old.lease.valid_lifetime;
+                        lease.preferred_lifetime = old.lease.preferred_lifetime;
+                    }
+                    valid = lease.valid_lifetime;
+                    preferred = lease.preferred_lifetime;
+                    extend = false;
+                }
+                Step::Drop | Step::Park => {
+                    self.put_back_hostname(key, lease);
+                    return Ok(());
+                }
+            }
+        }
+        if extend && !self.record(&lease) {
             self.put_back_hostname(key, lease);
             return write_ia_status(
                 w,
@@ -1553,10 +1718,15 @@ impl<S: LeaseSink> Core<S> {
             );
         }
         let plen = lease.prefix_len;
-        if let Some(e) = self.table.get_mut(key) {
-            e.lease = lease;
+        if extend {
+            self.note_committed(&lease);
+            if let Some(e) = self.table.get_mut(key) {
+                e.lease = lease;
+            }
+            self.table.requeue(key);
+        } else {
+            self.put_back_hostname(key, lease);
         }
-        self.table.requeue(key);
         if pd {
             w.begin_ia_pd(ia.iaid, timers.0, timers.1)?;
         } else {
@@ -1604,20 +1774,29 @@ impl<S: LeaseSink> Core<S> {
         pd: bool,
         w: &mut Dhcp6Writer<'_>,
     ) -> Result<(), WireError> {
+        if self.halted() {
+            return Ok(());
+        }
         let mut released = 0;
+        let mut skipped = 0;
         for (v, _, _, _) in listed(ia, pd) {
             let key = (v, pd);
-            let owned = matches!(self.table.get(key), Some(e)
-                if !e.is_offer()
-                    && e.lease.state == LeaseState::Default
-                    && e.lease.iaid == ia.iaid
-                    && e.lease.client_id.as_ref().map(ClientId::as_bytes) == Some(c.duid));
-            if !owned {
+            if !self.releasable(c, ia.iaid, key) {
                 continue;
             }
             let Some(mut entry) = self.table.get(key).cloned() else {
                 continue;
             };
+            match self.lease_hook(p, c, HookPoint::Lease6Release, key, &entry.lease) {
+                Step::Continue => {}
+                Step::Skip => {
+                    tracing::debug!(target: "DHCP6_HOOK_LEASE6_RELEASE_NA_SKIP", addr = %entry.lease.addr, "lease is not released, because a callout set the next step to SKIP");
+                    skipped += 1;
+                    continue;
+                }
+                Step::Drop | Step::Park => return Ok(()),
+            }
+            self.note_deleted(&entry.lease);
             entry.lease.state = LeaseState::Released;
             entry.lease.valid_lifetime = 0;
             entry.lease.preferred_lifetime = 0;
@@ -1638,6 +1817,16 @@ impl<S: LeaseSink> Core<S> {
                 tracing::info!(target: "DHCP6_RELEASE_NA", addr = %target_addr, iaid = ia.iaid, "address released");
             }
         }
+        if skipped > 0 {
+            // Kea's answer for a lease a callout kept (Dhcpv6Srv::releaseIA_NA).
+            return write_ia_status(
+                w,
+                pd,
+                ia.iaid,
+                status::UNSPEC_FAIL,
+                b"Server failed to release a lease",
+            );
+        }
         if released == 0 {
             return write_ia_status(
                 w,
@@ -1650,6 +1839,74 @@ impl<S: LeaseSink> Core<S> {
         write_ia_status(w, pd, ia.iaid, status::SUCCESS, b"Lease released.")
     }
 
+    /// The client holds the lease at `key` for this IA (Release, RFC 8415 18.3.7).
+    fn releasable(&self, c: &IaCtx<'_>, iaid: u32, key: LeaseKey) -> bool {
+        matches!(self.table.get(key), Some(e)
+            if !e.is_offer()
+                && e.lease.state == LeaseState::Default
+                && e.lease.iaid == iaid
+                && e.lease.client_id.as_ref().map(ClientId::as_bytes) == Some(c.duid))
+    }
+
+    /// lease6_release / lease6_decline for the lease at `key`, as it is before the change.
+    fn lease_hook(
+        &mut self,
+        p: &Prepared6,
+        c: &IaCtx<'_>,
+        point: HookPoint,
+        key: LeaseKey,
+        lease: &Lease,
+    ) -> Step {
+        if !self.hook_wanted(point) {
+            return Step::Continue;
+        }
+        let args = Args6 {
+            lease: Some(lease),
+            now: c.now,
+            ..Args6::default()
+        };
+        self.hook6(p, point, key, c.query, args)
+    }
+
+    /// Runs lease6_release (or lease6_decline) for every lease of a Release (Decline) before
+    /// any is changed, so a script that must end first parks the message before its first
+    /// change (the per-lease calls then answer from the log).
+    fn release_hooks(
+        &mut self,
+        p: &Prepared6,
+        c: &IaCtx<'_>,
+        msg: &Dhcp6Packet<&[u8]>,
+        decline: bool,
+    ) {
+        let point = if decline {
+            HookPoint::Lease6Decline
+        } else {
+            HookPoint::Lease6Release
+        };
+        if !self.hook_wanted(point) {
+            return;
+        }
+        let kinds: &[(u16, bool)] = if decline {
+            &[(opt::IA_NA, false)]
+        } else {
+            &[(opt::IA_NA, false), (opt::IA_PD, true)]
+        };
+        for &(code, pd) in kinds {
+            for ia in msg.ias(code) {
+                for (v, _, _, _) in listed(&ia, pd) {
+                    let key = (v, pd);
+                    if self.halted() || !self.releasable(c, ia.iaid, key) {
+                        continue;
+                    }
+                    let Some(lease) = self.table.get(key).map(|e| e.lease.clone()) else {
+                        continue;
+                    };
+                    self.lease_hook(p, c, point, key, &lease);
+                }
+            }
+        }
+    }
+
     /// Decline (RFC 8415 18.3.8): the address goes into probation for
     /// decline-probation-period with the client's identity removed (ARM 10.5).
     fn decline(
@@ -1659,16 +1916,30 @@ impl<S: LeaseSink> Core<S> {
         ia: &Ia<'_>,
         w: &mut Dhcp6Writer<'_>,
     ) -> Result<(), WireError> {
+        if self.halted() {
+            return Ok(());
+        }
         let mut declined = 0;
         for a in ia_addrs(ia) {
             let key = (u128::from(a.addr), false);
-            let owned = matches!(self.table.get(key), Some(e)
-                if !e.is_offer()
-                    && e.lease.state == LeaseState::Default
-                    && e.lease.iaid == ia.iaid
-                    && e.lease.client_id.as_ref().map(ClientId::as_bytes) == Some(c.duid));
-            if !owned {
+            if !self.releasable(c, ia.iaid, key) {
                 continue;
+            }
+            if self.hook_wanted(HookPoint::Lease6Decline) {
+                let Some(lease) = self.table.get(key).map(|e| e.lease.clone()) else {
+                    continue;
+                };
+                match self.lease_hook(p, c, HookPoint::Lease6Decline, key, &lease) {
+                    Step::Continue => {}
+                    Step::Skip => {
+                        // DHCP6_HOOK_DECLINE_SKIP: Kea leaves the lease as it is and answers
+                        // as if it were declined.
+                        tracing::debug!(target: "DHCP6_HOOK_DECLINE_SKIP", addr = %lease.addr, "lease is not declined, because a callout set the next step to SKIP");
+                        declined += 1;
+                        continue;
+                    }
+                    Step::Drop | Step::Park => return Ok(()),
+                }
             }
             self.table.unindex_client(key);
             let Some(mut entry) = self.table.get(key).cloned() else {
@@ -1683,6 +1954,7 @@ impl<S: LeaseSink> Core<S> {
                 continue;
             }
             self.count_declined(entry.subnet as usize, 1);
+            self.note_committed(&entry.lease);
             let target_addr = entry.lease.addr;
             self.table.insert(entry);
             declined += 1;
@@ -1706,6 +1978,21 @@ impl<S: LeaseSink> Core<S> {
             return;
         };
         let was_declined = e.lease.state == LeaseState::Declined;
+        let point = if was_declined {
+            HookPoint::Lease6Recover
+        } else {
+            HookPoint::Lease6Expire
+        };
+        if self.hook_wanted(point) {
+            let lease = e.lease.clone();
+            if !self.hook_reclaim(point, key, &lease, now) {
+                tracing::debug!(target: "ALLOC_ENGINE_V6_LEASE_RECLAMATION_SKIP", addr = %lease.addr, point = point.name(), "a callout asked to leave the lease as it is, or its script runs first");
+                return;
+            }
+        }
+        let Some(e) = self.table.get(key) else {
+            return;
+        };
         let mut entry = e.clone();
         entry.lease.state = LeaseState::ExpiredReclaimed;
         entry.lease.cltt = now;
@@ -1904,6 +2191,14 @@ impl<S: LeaseSink> Core<S> {
         entry.holds_bit = false;
         self.table.insert(entry);
         true
+    }
+
+    /// Gives back a lease picked for a client that will not get it (a hook refused it): the
+    /// entry goes and its bit returns to the pool. Only for an entry not committed.
+    fn unclaim(&mut self, p: &Prepared6, key: LeaseKey) {
+        if let Some(e) = self.table.remove(key) {
+            self.give_back(p, &e, key);
+        }
     }
 
     /// Releases the bit an entry held and queues the offset on this shard.

@@ -229,6 +229,9 @@ pub struct Prepared6 {
     /// Guard and additional classes of each shared network.
     pub network_guards: Vec<Guard6>,
     pub network_additional: Vec<Box<[ClassIdx]>>,
+    /// `hooks-libraries` (run-script libraries; each shard builds its hooks from them, at
+    /// start and at every reload).
+    pub hooks_libraries: Vec<corelease_config::HookLibrary>,
 }
 
 fn pool_len(total: u128) -> u64 {
@@ -332,6 +335,7 @@ impl Prepared6 {
             decline_probation_period: cfg.decline_probation_period,
             interfaces,
             expired: cfg.expired_leases_processing,
+            hooks_libraries: cfg.hooks_libraries.clone(),
             hosts: HostTable6::new(cfg),
             network_guards: cfg
                 .shared_networks

@@ -302,9 +302,8 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
                 );
                 continue;
             }
-            // The DHCPv6 hook points are not in the engine yet: other libraries are named.
-            f.unsupported
-                .push(PathIssue::new(entry, "not supported yet for DHCPv6"));
+            // The run-script libraries, implemented natively (engine/v6/src/hooked.rs).
+            check_run_script(f, &library, &entry, !hooks_libraries.is_empty());
             hooks_libraries.push(library);
         }
     }

@@ -116,6 +116,7 @@ pub fn full_context<'a>(
         deleted_leases: deleted,
         fake_allocation: true,
         remove_lease: true,
+        ..HookContext::new(NOW)
     }
 }
 
