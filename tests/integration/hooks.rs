@@ -30,7 +30,7 @@ const CONFIG: &str = r#"{
 /// With an empty `guard`, every call is recorded; otherwise only calls where the shell test
 /// `guard` holds (a cheap script for everyone else: three processes per call would be the load
 /// of the test).
-fn recorder_when(dir: &TempDir, guard: &str, extra: &str) -> PathBuf {
+pub(crate) fn recorder_when(dir: &TempDir, guard: &str, extra: &str) -> PathBuf {
     let d = dir.0.join("calls");
     std::fs::create_dir_all(&d).expect("calls dir");
     let path = dir.file(
@@ -50,7 +50,7 @@ fn recorder_when(dir: &TempDir, guard: &str, extra: &str) -> PathBuf {
 }
 
 /// Every recorded call: (hook point, environment without the shell's own PWD).
-fn calls(dir: &TempDir) -> Vec<(String, BTreeMap<String, Vec<u8>>)> {
+pub(crate) fn calls(dir: &TempDir) -> Vec<(String, BTreeMap<String, Vec<u8>>)> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir.0.join("calls")) else {
         return out;
@@ -76,7 +76,7 @@ fn calls(dir: &TempDir) -> Vec<(String, BTreeMap<String, Vec<u8>>)> {
     out
 }
 
-fn text(env: &BTreeMap<String, Vec<u8>>, key: &str) -> String {
+pub(crate) fn text(env: &BTreeMap<String, Vec<u8>>, key: &str) -> String {
     env.get(key)
         .map(|v| String::from_utf8_lossy(v).into_owned())
         .unwrap_or_else(|| format!("<no {key}>"))
@@ -116,7 +116,7 @@ fn perfdhcp_args(relay: &str, rate: &str, clients: &str, extra: &[&str]) -> Vec<
     v
 }
 
-fn perfdhcp(ns: &NetNs, args: &[String]) -> String {
+pub(crate) fn perfdhcp(ns: &NetNs, args: &[String]) -> String {
     let out = ns
         .command(Path::new("perfdhcp"))
         .args(args)
@@ -338,7 +338,7 @@ fn exit_code_drops_drops_at_pkt4_receive() {
     );
 }
 
-fn spawn_perfdhcp(ns: &NetNs, args: &[String]) -> Child {
+pub(crate) fn spawn_perfdhcp(ns: &NetNs, args: &[String]) -> Child {
     ns.command(Path::new("perfdhcp"))
         .args(args)
         .stdout(Stdio::piped())
@@ -348,7 +348,7 @@ fn spawn_perfdhcp(ns: &NetNs, args: &[String]) -> Child {
 }
 
 /// Kills a background perfdhcp by PID if the test fails before collecting it.
-struct Reap(Option<Child>);
+pub(crate) struct Reap(pub(crate) Option<Child>);
 
 impl Drop for Reap {
     fn drop(&mut self) {

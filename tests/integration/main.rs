@@ -12,6 +12,7 @@ mod crash;
 mod dhcp4o6;
 mod dhcp6;
 mod hooks;
+mod hooks6;
 mod hostile;
 mod perfdhcp;
 mod reservations;

@@ -85,7 +85,7 @@ fn ia_pd(prefixes: &[Ipv6Addr]) -> DhcpOption {
         }));
     }
     DhcpOption::IAPD(d6::IAPD {
-        id: 2,
+        id: 1,
         t1: 0,
         t2: 0,
         opts,
@@ -448,7 +448,7 @@ fn every_point_is_called_in_keas_order_with_both_contracts_variables() {
     assert_eq!(pd.get("KEA_LEASE6_TYPE"), "IA_PD");
     assert_eq!(pd.get("KEA_LEASE6_DELEGATED_PREFIX"), format!("{p}/56"));
     assert_eq!(pd.get("KEA_LEASE6_DELEGATED_PREFIXLEN"), "56");
-    assert_eq!(pd.get("KEA_LEASE6_IAID"), "2");
+    assert_eq!(pd.get("KEA_LEASE6_IAID"), "1");
     let send6 = &v[5];
     assert_eq!(send6.get("KEA_RESPONSE6_TYPE"), "ADVERTISE");
     assert_eq!(send6.get("KEA_RESPONSE6_LOCAL_PORT"), "547");
@@ -558,7 +558,7 @@ fn every_point_is_called_in_keas_order_with_both_contracts_variables() {
         assert_eq!(v[3].get("PKT6_IA_IA_T2"), "22");
         assert_eq!(v[3].get("LEASE6_CLTT"), later.to_string());
         assert_eq!(v[4].get("PKT6_IA_IA_TYPE"), "25");
-        assert_eq!(v[4].get("PKT6_IA_IAID"), "2");
+        assert_eq!(v[4].get("PKT6_IA_IAID"), "1");
         assert_eq!(v[4].get("LEASE6_TYPE"), "IA_PD");
     }
 
