@@ -583,3 +583,59 @@ fn no_hooks_means_no_hook_state() {
     assert!(s.resume_parked(NOW, &mut out).is_none());
     assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW).is_some());
 }
+
+#[test]
+fn a_reclamation_waits_for_its_lease4_expire_script_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().display();
+    let rec = script(
+        dir.path(),
+        "expire.sh",
+        &format!(
+            "#!/bin/sh\nsleep 0.2\necho \"$1 $KEA_LEASE4_ADDRESS\" >> '{out}/calls'\nexit 0\n"
+        ),
+    );
+    let mut s = shard();
+    let offer = send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW).expect("offer");
+    let a = offer.yiaddr();
+    send(&mut s, &request(mac(1), a), NOW).expect("ack");
+    s.set_hooks(Some(script_hooks(
+        Contract::KeaHookRunscript,
+        rec,
+        true,
+        false,
+    )));
+    let expired = NOW + 5000;
+    s.on_tick(expired);
+    assert_eq!(s.park_stats().reclaims_parked, 1);
+    assert_eq!(
+        s.table().get(u32::from(a)).map(|e| e.lease.state),
+        Some(LeaseState::Default),
+        "not reclaimed while its script runs"
+    );
+    // The shard serves others meanwhile (its DISCOVER parks on its own script).
+    assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(2)), expired).is_none());
+    let mut buf = [0u8; 1500];
+    for _ in 0..2000 {
+        let _ = s.resume_parked(expired, &mut buf);
+        if !s.hooks_pending() && s.parked() == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        s.table().get(u32::from(a)).map(|e| e.lease.state),
+        Some(LeaseState::ExpiredReclaimed),
+        "reclaimed once its script ended"
+    );
+    assert_eq!(stat(&s, "reclaimed-leases"), 1);
+    let calls = std::fs::read_to_string(dir.path().join("calls")).expect("script ran");
+    assert_eq!(
+        calls
+            .lines()
+            .filter(|l| l.starts_with("lease4_expire"))
+            .count(),
+        1,
+        "{calls}"
+    );
+}

@@ -18,8 +18,12 @@
 //! | pkt4_send / buffer4_send | the response is not sent (DHCP4_HOOK_PACKET_SEND_SKIP) | same |
 //! | lease4_expire / lease4_recover | the lease is not reclaimed / recovered now | same |
 //!
-//! `host4_identifier` is not called: Kea calls it to build a flex-id for host reservation
-//! lookup, which the engine does not do.
+//! `host4_identifier` is not called. Kea calls it only to let a callout hand back a flexible
+//! identifier (`id_type` flex-id, `id_value` an out-argument) for host reservation lookup; the
+//! run-script libraries have no callout there (a script cannot return a value to Kea), the
+//! in-process [`corelease_hooks::Callout`] answers only a next step, and corelease computes
+//! flex-id natively from the flex_id library's expression (ARM 17.9). A script can still act
+//! on every client at pkt4_receive, which sees the same query.
 //!
 //! # Parking
 //! A run-script hook with `wait` / `sync` answers `Park(ticket)`: the packet waits for the
@@ -37,8 +41,12 @@
 //!   the finished reply; when the script ends the reply goes on through the remaining points
 //!   and is sent, or not (skip / drop).
 //!
-//! Lease reclamation (lease4_expire, lease4_recover) never waits: a script started there runs
-//! as if detached.
+//! Lease reclamation parks the lease instead: with `wait`, a lease whose lease4_expire /
+//! lease4_recover script runs is reclaimed when the script ends, and the address stays out of
+//! the pool until then. That is what waiting buys in Kea (the callout blocks reclamation, and
+//! neither library reads the script's exit there): a script that removes a route or a
+//! firewall entry finishes before the address can be given to someone else. The shard goes
+//! on meanwhile.
 
 use crate::{tee_times, Meta4, Reply4, V4Shard};
 use corelease_hooks::{
@@ -113,6 +121,8 @@ pub struct ParkStats {
     pub resumed: u64,
     /// A script asked its packet to wait but every slot was taken: the packet went on.
     pub table_full: u64,
+    /// Reclamations that waited for their lease4_expire / lease4_recover script.
+    pub reclaims_parked: u64,
 }
 
 /// The hooks of one shard and what parking needs.
@@ -132,6 +142,10 @@ pub(crate) struct HookState {
     /// How long an address picked for a parked packet stays held (wait-timeout plus margin).
     pub(crate) park_hold_secs: u64,
     stats: ParkStats,
+    /// Leases whose reclamation waits for their script (at most one per running script).
+    reclaims: Vec<(ScriptTicket, u32)>,
+    /// A parked reclamation runs: its hook already ran.
+    resuming_reclaim: bool,
 }
 
 impl HookState {
@@ -168,6 +182,8 @@ impl HookState {
             deleted: None,
             park_hold_secs,
             stats: ParkStats::default(),
+            reclaims: Vec::with_capacity(capacity),
+            resuming_reclaim: false,
         }
     }
 
@@ -184,7 +200,8 @@ impl HookState {
 pub enum Resumed {
     /// A reply for the packet, written into the caller's buffer.
     Reply(Reply4),
-    /// The packet ended without a reply (dropped, skipped, or parked again).
+    /// Nothing to send (the packet was dropped, skipped or parked again, or a lease was
+    /// reclaimed).
     NoReply,
 }
 
@@ -309,13 +326,15 @@ impl<S: LeaseSink> V4Shard<S> {
         }
     }
 
-    /// Runs lease4_expire / lease4_recover for a lease being reclaimed; false when a callout
-    /// asked to leave it as it is.
+    /// Runs lease4_expire / lease4_recover for a lease being reclaimed: true when the
+    /// reclamation goes on now. False when a callout asked to leave the lease as it is, or when
+    /// its script must end first (the lease is reclaimed when [`V4Shard::resume_parked`] sees
+    /// the script end).
     pub(crate) fn hook_reclaim(&mut self, point: HookPoint, lease: &Lease, now: u64) -> bool {
         let Some(hs) = self.hooked.as_deref_mut() else {
             return true;
         };
-        if !hs.hooks.wants(point) {
+        if !hs.hooks.wants(point) || hs.resuming_reclaim {
             return true;
         }
         let ctx = HookContext {
@@ -324,12 +343,41 @@ impl<S: LeaseSink> V4Shard<S> {
             remove_lease: false,
             ..HookContext::new(now)
         };
-        // A ticket is not kept: nothing waits at reclamation; its report is collected by
-        // resume_parked and finds no slot.
-        matches!(
-            hs.hooks.call(point, &ctx),
-            HookVerdict::Continue | HookVerdict::Park(_)
-        )
+        match hs.hooks.call(point, &ctx) {
+            HookVerdict::Continue => true,
+            HookVerdict::Skip | HookVerdict::Drop => false,
+            HookVerdict::Park(ticket) => match lease.addr {
+                std::net::IpAddr::V4(a) => {
+                    hs.reclaims.push((ticket, u32::from(a)));
+                    hs.stats.reclaims_parked += 1;
+                    false
+                }
+                std::net::IpAddr::V6(_) => true,
+            },
+        }
+    }
+
+    /// A reclamation whose script ended: the lease is reclaimed now if it is still due (the
+    /// client may have renewed meanwhile).
+    fn resume_reclaim(&mut self, addr: u32, now: u64) {
+        let due = self.table.get(addr).is_some_and(|e| {
+            e.offer_until == 0
+                && e.lease.expire() <= now
+                && matches!(
+                    e.lease.state,
+                    corelease_types::LeaseState::Default | corelease_types::LeaseState::Declined
+                )
+        });
+        if !due {
+            return;
+        }
+        if let Some(hs) = self.hooked.as_deref_mut() {
+            hs.resuming_reclaim = true;
+        }
+        self.reclaim(addr, now);
+        if let Some(hs) = self.hooked.as_deref_mut() {
+            hs.resuming_reclaim = false;
+        }
     }
 
     /// Notes the lease a REQUEST moved away from or a RELEASE / DECLINE ended, for
@@ -532,7 +580,12 @@ impl<S: LeaseSink> V4Shard<S> {
             if let Some(i) = hs.slots.iter().position(|s| s.ticket == Some(done.ticket)) {
                 break (done, i);
             }
-            // A detached script, one from reclamation, or a packet dropped with old hooks.
+            if let Some(i) = hs.reclaims.iter().position(|(t, _)| *t == done.ticket) {
+                let (_, addr) = hs.reclaims.swap_remove(i);
+                self.resume_reclaim(addr, now);
+                return Some(Resumed::NoReply);
+            }
+            // A detached script, or a packet dropped with old hooks.
         };
         let hs = self.hooked.as_deref_mut()?;
         hs.stats.resumed += 1;
