@@ -154,7 +154,16 @@ pub fn main(args: Vec<OsString>) -> i32 {
 
 /// `-t FILE`: errors and not-yet-supported keys on stderr, exit 1; a valid file exits 0.
 fn check_config(path: &Path) -> i32 {
-    match corelease_config::load_dhcp4_file(path) {
+    check_config_with(path, corelease_config::load_dhcp4_file)
+}
+
+/// `-t FILE` for either family, with that family's loader: errors and not-yet-supported keys
+/// on stderr, exit 1; a valid file exits 0.
+pub(crate) fn check_config_with<C>(
+    path: &Path,
+    load: impl FnOnce(&Path) -> Result<Loaded<C>, corelease_config::ConfigError>,
+) -> i32 {
+    match load(path) {
         Err(e) => {
             eprintln!("{e}");
             1
@@ -658,15 +667,38 @@ impl ShardHandler for Dhcp4Handler {
 /// Where the lease log of a config lives: beside Kea's lease file name, in
 /// `<name>.corelease/` (Kea's `name` keeps its meaning: a Kea CSV there is imported once).
 pub fn lease_dir(cfg: &Dhcp4Config) -> PathBuf {
-    let name = cfg.lease_database.name.clone().unwrap_or_else(|| {
-        let base = std::env::var_os("KEA_DHCP_DATA_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/var/lib/kea"));
-        base.join("kea-leases4.csv")
-    });
+    lease_dir_of(&cfg.lease_database, "kea-leases4.csv")
+}
+
+/// The lease log directory of a `lease-database` for either family: `<name>.corelease/`, with
+/// Kea's default file (`default_file` under KEA_DHCP_DATA_DIR, else /var/lib/kea) when the
+/// config names none.
+pub(crate) fn lease_dir_of(db: &corelease_config::LeaseDatabase, default_file: &str) -> PathBuf {
+    let name = db
+        .name
+        .clone()
+        .unwrap_or_else(|| kea_data_dir().join(default_file));
     let mut dir = name.into_os_string();
     dir.push(".corelease");
     PathBuf::from(dir)
+}
+
+/// KEA_DHCP_DATA_DIR, else Kea's default /var/lib/kea.
+pub(crate) fn kea_data_dir() -> PathBuf {
+    std::env::var_os("KEA_DHCP_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/kea"))
+}
+
+/// Shards to run: one without multi-threading, else thread-pool-size (0: one per core).
+pub(crate) fn shard_count(mt: &corelease_config::MultiThreading) -> usize {
+    match (mt.enable, mt.thread_pool_size) {
+        (false, _) => 1,
+        (true, 0) => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        (true, n) => n as usize,
+    }
 }
 
 /// Time since the first reading on a monotonic clock: the engine's clock for bounding a
@@ -745,16 +777,7 @@ fn run(
     if plan.is_empty() {
         tracing::warn!(target: "DHCP4_NO_SOCKETS_OPEN", "no interface configured: the server listens nowhere");
     }
-    let shards = match (
-        cfg.multi_threading.enable,
-        cfg.multi_threading.thread_pool_size,
-    ) {
-        (false, _) => 1,
-        (true, 0) => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        (true, n) => n as usize,
-    };
+    let shards = shard_count(&cfg.multi_threading);
     // Several listening entries share one reuseport group on 0.0.0.0; the handler keeps only
     // packets that arrived on a configured interface (IP_PKTINFO), so the effect is Kea's.
     let plan = if plan.len() > 1 {

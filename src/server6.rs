@@ -25,8 +25,9 @@ use crate::ifaces;
 use crate::lfc::Lfc;
 use crate::reload::{ReloadShard, RunningConfig};
 use crate::server4::{
-    block_signals, import_kea_file_once, init_logging_for, log_options, monotonic,
-    switches_or_exit, unix_secs, wait_signal, write_pid_file, ShardStore,
+    block_signals, check_config_with, import_kea_file_once, init_logging_for, kea_data_dir,
+    lease_dir_of, log_options, monotonic, shard_count, switches_or_exit, unix_secs, wait_signal,
+    write_pid_file, ShardStore,
 };
 use crate::shard_jobs::{job_queues, JobInbox};
 use corelease_config::{Dhcp6Config, DuidType, Loaded, ServerIdConfig};
@@ -75,7 +76,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Err(code) => return code,
     };
     if let Some(path) = &sw.test {
-        return check_config(path);
+        return check_config_with(path, corelease_config::load_dhcp6_file);
     }
     let loaded = match load(sw.config.as_deref()) {
         Ok(l) => l,
@@ -116,44 +117,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
 }
 
-/// `-t FILE`: errors and not-yet-supported keys on stderr, exit 1; a valid file exits 0.
-fn check_config(path: &Path) -> i32 {
-    match corelease_config::load_dhcp6_file(path) {
-        Err(e) => {
-            eprintln!("{e}");
-            1
-        }
-        Ok(l) if !l.unsupported.is_empty() => {
-            for issue in &l.unsupported {
-                eprintln!("{issue}");
-            }
-            1
-        }
-        Ok(_) => {
-            println!("{}: configuration is valid", path.display());
-            0
-        }
-    }
-}
-
 /// Where the v6 lease log of a config lives: beside Kea's lease file name, in
 /// `<name>.corelease/` (a Kea leases6 CSV of that name is imported once).
 pub fn lease_dir(cfg: &Dhcp6Config) -> PathBuf {
-    let name = cfg
-        .lease_database
-        .name
-        .clone()
-        .unwrap_or_else(|| data_dir().join("kea-leases6.csv"));
-    let mut dir = name.into_os_string();
-    dir.push(".corelease");
-    PathBuf::from(dir)
-}
-
-/// KEA_DHCP_DATA_DIR, else Kea's default /var/lib/kea.
-fn data_dir() -> PathBuf {
-    std::env::var_os("KEA_DHCP_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/lib/kea"))
+    lease_dir_of(&cfg.lease_database, "kea-leases6.csv")
 }
 
 /// The shard that owns a recovered lease: the one its client's packets go to.
@@ -689,16 +656,7 @@ fn run(
         .collect();
     let allowed =
         (!cfg.interfaces.all).then(|| configured.iter().map(|i| i.ifindex).collect::<Vec<_>>());
-    let shards = match (
-        cfg.multi_threading.enable,
-        cfg.multi_threading.thread_pool_size,
-    ) {
-        (false, _) => 1,
-        (true, 0) => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        (true, n) => n as usize,
-    };
+    let shards = shard_count(&cfg.multi_threading);
     let sockets: Vec<UdpSocket> = corelease_shard::bind_shard_sockets6(
         SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, server_port, 0, 0),
         shards,
@@ -708,7 +666,7 @@ fn run(
     .map_err(|e| format!("binding [::]:{server_port}: {e}"))?;
 
     let now = unix_secs(SystemTime::now());
-    let data = data_dir();
+    let data = kea_data_dir();
     let duid = server_duid(&cfg.server_id, &data.join(SERVER_ID_FILE), now);
     tracing::info!(target: "DHCP6_USING_SERVERID", server_id = %duid_text(&duid), "server DUID");
     let prepared = Arc::new(Prepared6::new(cfg, configured.clone()));
