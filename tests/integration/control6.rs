@@ -89,6 +89,18 @@ fn dhcp6_config_set_reload_and_sighup_keep_every_lease_and_serve_the_new_pool_un
     let report = run_perfdhcp(&rig.ns, &perfdhcp6_args("100", "300", "15"));
     let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
     assert!(replies >= 0.98 * 300.0, "{report}");
+    // perfdhcp may exit with its last Request still in flight: wait until the server has
+    // answered everything it will (two equal readings), so the baseline is final.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = -1;
+    loop {
+        let now = rig.stat("pkt6-received");
+        if now == last || Instant::now() > deadline {
+            break;
+        }
+        last = now;
+        std::thread::sleep(Duration::from_millis(300));
+    }
     let nas = rig.stat("subnet[9].assigned-nas");
     let pds = rig.stat("subnet[9].assigned-pds");
     let reply_sent = rig.stat("pkt6-reply-sent");
