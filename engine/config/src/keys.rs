@@ -34,10 +34,8 @@ pub enum Scope {
     SharedNetwork4,
     Pool4,
     Relay,
-    /// `option-data` of Dhcp6 (its `client-classes` tags are not supported there yet).
+    /// `option-data` of Dhcp4 and Dhcp6 (the same keys in both).
     OptionData,
-    /// `option-data` of Dhcp4.
-    OptionData4,
     OptionDef,
     Reservation4,
     ControlSocket,
@@ -71,7 +69,6 @@ impl Scope {
             Scope::Pool4 => POOL4,
             Scope::Relay => RELAY,
             Scope::OptionData => OPTION_DATA,
-            Scope::OptionData4 => OPTION_DATA4,
             Scope::OptionDef => OPTION_DEF,
             Scope::Reservation4 => RESERVATION4,
             Scope::ControlSocket => CONTROL_SOCKET,
@@ -538,23 +535,9 @@ const HOOK_LIBRARY: &[(&str, KeyStatus)] = &[
 
 const RELAY: &[(&str, KeyStatus)] = &[("ip-addresses", S), ("ip-address", S)];
 
+/// `option-data` (Dhcp4 and Dhcp6): `client-classes` tags an option for members of those
+/// classes only (ARM 16.9 "Option Class-Tagging", "the same for DHCPv6").
 const OPTION_DATA: &[(&str, KeyStatus)] = &[
-    ("name", S),
-    ("code", S),
-    ("space", S),
-    ("data", S),
-    ("csv-format", S),
-    ("always-send", S),
-    ("never-send", S),
-    ("user-context", S),
-    ("comment", S),
-    ("client-classes", U),
-    ("metadata", U),
-];
-
-/// Dhcp4 `option-data`: `client-classes` tags an option for members of those classes only
-/// (ARM 16.9 "Option Class-Tagging").
-const OPTION_DATA4: &[(&str, KeyStatus)] = &[
     ("name", S),
     ("code", S),
     ("space", S),
@@ -600,7 +583,6 @@ mod tests {
             Scope::Pool4,
             Scope::Relay,
             Scope::OptionData,
-            Scope::OptionData4,
             Scope::OptionDef,
             Scope::Reservation4,
             Scope::ControlSocket,

@@ -827,6 +827,10 @@ impl<S: LeaseSink> V6Shard<S> {
                 classes: &p.classes,
                 class_order: [self.pkt_classes.order(), self.extra_classes.order()],
                 global: &p.global_options,
+                membership: V6Context {
+                    extra: Some(&self.extra_classes),
+                    ..cls.view(&self.pkt_classes)
+                },
             };
             write_options(&layers, msg, &mut w)?;
             for _ in 0..relays {
@@ -981,6 +985,9 @@ struct OptionLayers<'a> {
     /// The packet's classes, then its additional classes.
     class_order: [&'a [classes::ClassIdx]; 2],
     global: &'a [ReplyOption6],
+    /// The packet's classes (additional ones and the host's included), for class-tagged
+    /// options (ARM 16.9).
+    membership: V6Context<'a>,
 }
 
 impl OptionLayers<'_> {
@@ -1002,9 +1009,11 @@ impl OptionLayers<'_> {
         f(self.global)
     }
 
-    /// The option with `code` from the highest layer that has it.
+    /// The option with `code` from the highest layer that has it for this packet: a
+    /// class-tagged value whose tags do not match is as if absent (ARM 16.9).
     fn lookup(&self, code: u16) -> Option<&ReplyOption6> {
-        self.find_map(|layer| layer.iter().find(|o| o.code == code))
+        let admits = |names: &[Box<str>]| names.iter().any(|n| self.membership.is_member_name(n));
+        self.find_map(|layer| layer.iter().find(|o| o.code == code && o.applies(&admits)))
     }
 }
 

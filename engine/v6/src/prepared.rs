@@ -107,6 +107,20 @@ pub struct ReplyOption6 {
     pub data: Box<[u8]>,
     pub always_send: bool,
     pub never_send: bool,
+    /// `client-classes` tags (ARM 16.9): only for members of one of them; empty = anyone.
+    /// Within a scope the tagged values come first (the config orders them so).
+    pub classes: Box<[Box<str>]>,
+}
+
+impl ReplyOption6 {
+    /// Whether this value is the one of its code for a packet whose class membership
+    /// `admits` decides: untagged, or tagged with one of the packet's classes. A tagged
+    /// never-send value is taken whatever the tags say, so the option is left out ("when
+    /// never-send for an option is true at any scope, all client-classes entries for that
+    /// option are ignored", ARM 16.9).
+    pub fn applies(&self, admits: &dyn Fn(&[Box<str>]) -> bool) -> bool {
+        self.classes.is_empty() || self.never_send || admits(&self.classes)
+    }
 }
 
 pub(crate) fn reply_options(set: &OptionSet6) -> Vec<ReplyOption6> {
@@ -116,6 +130,7 @@ pub(crate) fn reply_options(set: &OptionSet6) -> Vec<ReplyOption6> {
             data: o.data.clone(),
             always_send: o.always_send,
             never_send: o.never_send,
+            classes: o.client_classes.iter().map(|n| n.as_str().into()).collect(),
         })
         .collect()
 }

@@ -478,3 +478,61 @@ fn template_classes_spawn_the_classes_guards_and_options_refer_to() {
     assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::201"));
     assert!(!has_code(rep.opts(), 31));
 }
+
+/// ARM 16.9 option class-tagging ("the same for DHCPv6"): an if / else-if / else on one code
+/// in a subnet, a pool tag that shows the network's value through when it does not match, a
+/// network tag that shows the global value through, a tagged host option, a tagged
+/// always-send global option, and a tagged never-send that removes the option for everyone.
+#[test]
+fn class_tagged_options_go_to_members_only() {
+    let cfg = r#"{ "Dhcp6": {
+        "option-def": [ { "name": "greeting", "code": 1234, "type": "string" } ],
+        "client-classes": [
+          { "name": "one", "test": "substring(option[15].hex, 2, all) == 'one'" },
+          { "name": "two", "test": "substring(option[15].hex, 2, all) == 'two'" } ],
+        "option-data": [ { "name": "dns-servers", "data": "2001:db8::53" },
+                         { "name": "sntp-servers", "data": "2001:db8::31", "always-send": true, "client-classes": [ "two" ] } ],
+        "shared-networks": [ { "name": "net", "interface": "eth0",
+          "option-data": [ { "name": "dns-servers", "data": "2001:db8::a", "client-classes": [ "one" ] } ],
+          "subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64",
+            "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::10f",
+                "option-data": [ { "name": "dns-servers", "data": "2001:db8::2", "client-classes": [ "two" ] },
+                                 { "name": "nis-servers", "data": "2001:db8::28", "never-send": true, "client-classes": [ "two" ] } ] } ],
+            "reservations": [ { "duid": "00:03:00:01:02:00:00:00:00:04",
+                "option-data": [ { "name": "greeting", "data": "host-two", "client-classes": [ "two" ] } ] } ],
+            "option-data": [
+              { "name": "greeting", "data": "other" },
+              { "name": "greeting", "data": "one", "client-classes": [ "one" ] },
+              { "name": "greeting", "data": "two", "client-classes": [ "two" ] },
+              { "name": "nis-servers", "data": "2001:db8::27", "always-send": true } ] } ] } ] } }"#;
+    let p = prepared(cfg);
+    let mut s = shard(&p);
+    let user_class = |text: &[u8]| {
+        let mut v = (text.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(text);
+        unknown(15, &v)
+    };
+    let ask = oro(&[23, 1234]);
+    let one = dora(&mut s, 1, &[user_class(b"one"), ask.clone()]);
+    let two = dora(&mut s, 2, &[user_class(b"two"), ask.clone()]);
+    let other = dora(&mut s, 3, std::slice::from_ref(&ask));
+    let known_two = dora(&mut s, 4, &[user_class(b"two"), ask.clone()]);
+    assert_eq!(unknown_of(&one, 1234), Some(b"one".to_vec()));
+    assert_eq!(unknown_of(&two, 1234), Some(b"two".to_vec()));
+    assert_eq!(
+        unknown_of(&other, 1234),
+        Some(b"other".to_vec()),
+        "the untagged value is the else"
+    );
+    assert_eq!(unknown_of(&known_two, 1234), Some(b"host-two".to_vec()));
+    assert_eq!(dns_of(&one), Some(vec![a("2001:db8::a")]), "network tag");
+    assert_eq!(dns_of(&two), Some(vec![a("2001:db8::2")]), "pool tag");
+    assert_eq!(dns_of(&other), Some(vec![a("2001:db8::53")]));
+    // The tagged always-send global option reaches its members only.
+    assert!(has_code(two.opts(), 31) && has_code(known_two.opts(), 31));
+    assert!(!has_code(one.opts(), 31) && !has_code(other.opts(), 31));
+    // The tagged never-send at the pool wins over the subnet's untagged always-send.
+    for m in [&one, &two, &other, &known_two] {
+        assert!(!has_code(m.opts(), 27));
+    }
+}

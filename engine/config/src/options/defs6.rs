@@ -191,6 +191,9 @@ pub struct ConfiguredOption6 {
     pub data: Box<[u8]>,
     pub always_send: bool,
     pub never_send: bool,
+    /// `client-classes` (ARM 16.9): only members of one of these classes get this option
+    /// value; empty = every client.
+    pub client_classes: Vec<std::string::String>,
 }
 
 /// The options of one Dhcp6 scope (global, shared network, subnet, pool), in config order.

@@ -208,6 +208,34 @@ pub(super) fn parse_option_data(
     set
 }
 
+/// The `client-classes` tags of one option-data entry (ARM 16.9), Dhcp4 and Dhcp6 alike:
+/// non-empty strings. Names are not checked against the defined classes: Kea's ARM does not
+/// reject a tag naming an undefined class, it just never matches (or matches a host's
+/// reserved class name or a built-in like KNOWN).
+pub(crate) fn option_client_classes(
+    f: &mut Findings,
+    map: &serde_json::Map<String, Value>,
+    path: &str,
+) -> Vec<String> {
+    let mut client_classes = Vec::new();
+    if let Some(list) = f.list_at(map, "client-classes", path) {
+        for (i, v) in list.iter().enumerate() {
+            match v.as_str() {
+                Some("") => f.error(
+                    format!("{path}.client-classes[{i}]"),
+                    "class name must not be empty",
+                ),
+                Some(c) => client_classes.push(c.to_string()),
+                None => f.error(
+                    format!("{path}.client-classes[{i}]"),
+                    format!("expected a string, found {}", json_type(v)),
+                ),
+            }
+        }
+    }
+    client_classes
+}
+
 pub(super) fn parse_one_option(
     f: &mut Findings,
     value: &Value,
@@ -215,7 +243,7 @@ pub(super) fn parse_one_option(
     custom: &[OptionDef],
 ) -> Option<ConfiguredOption> {
     let map = as_map(f, value, path)?;
-    f.check_keys(map, path, Scope::OptionData4);
+    f.check_keys(map, path, Scope::OptionData);
     let space = f
         .str_at(map, "space", path)
         .unwrap_or(DHCP4_SPACE)
@@ -250,22 +278,7 @@ pub(super) fn parse_one_option(
     let csv_format = f.bool_at(map, "csv-format", path);
     let always_send = f.bool_at(map, "always-send", path).unwrap_or(false);
     let never_send = f.bool_at(map, "never-send", path).unwrap_or(false);
-    let mut client_classes = Vec::new();
-    if let Some(list) = f.list_at(map, "client-classes", path) {
-        for (i, v) in list.iter().enumerate() {
-            match v.as_str() {
-                Some("") => f.error(
-                    format!("{path}.client-classes[{i}]"),
-                    "class name must not be empty",
-                ),
-                Some(c) => client_classes.push(c.to_string()),
-                None => f.error(
-                    format!("{path}.client-classes[{i}]"),
-                    format!("expected a string, found {}", json_type(v)),
-                ),
-            }
-        }
-    }
+    let client_classes = option_client_classes(f, map, path);
 
     let def = match (code, name) {
         (Some(c), name) => {

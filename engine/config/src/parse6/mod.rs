@@ -552,14 +552,16 @@ fn parse_shared_network6(
     })
 }
 
-/// `own` first, then the parent's options whose code `own` does not set.
+/// `own` first, then the parent's options whose code `own` does not set untagged: a
+/// class-tagged value that does not match "is as though the option was not specified at
+/// that scope" (ARM 16.9), so the parent's values of that code stay behind it.
 fn merge_options(own: &OptionSet6, parent: &OptionSet6) -> OptionSet6 {
     let mut out = own.clone();
     for o in &parent.options {
         if !own
             .options
             .iter()
-            .any(|x| x.code == o.code && x.space == o.space)
+            .any(|x| x.code == o.code && x.space == o.space && x.client_classes.is_empty())
         {
             out.options.push(o.clone());
         }
@@ -1112,6 +1114,10 @@ fn parse_option_data6(
             set.options.push(o);
         }
     }
+    // ARM 16.9: within a scope "an option with an empty client-classes list is checked last";
+    // the engine takes the first value of a code whose tags admit the packet, so the tagged
+    // values of a scope go first (a stable partition: config order otherwise).
+    set.options.sort_by_key(|o| o.client_classes.is_empty());
     set
 }
 
@@ -1212,6 +1218,7 @@ fn parse_one_option6(
     }
     let data = f.str_at(map, "data", path).unwrap_or("");
     let csv_format = f.bool_at(map, "csv-format", path);
+    let client_classes = option_client_classes(f, map, path);
     let payload = match &def {
         Some(d) if csv_format.unwrap_or(true) => encode::encode_csv(&d.view(), data),
         Some(d) => encode::decode_hex(data).and_then(|b| encode::check_wire(&d.view(), &b).map(|()| b)),
@@ -1225,6 +1232,7 @@ fn parse_one_option6(
             data: bytes.into_boxed_slice(),
             always_send: f.bool_at(map, "always-send", path).unwrap_or(false),
             never_send: f.bool_at(map, "never-send", path).unwrap_or(false),
+            client_classes,
         }),
         Ok(bytes) => {
             f.error(

@@ -460,3 +460,42 @@ fn bad_reservations_classes_and_option_defs_are_rejected_at_their_json_path() {
         Some("Dhcp6.hooks-libraries[0].parameters.replace-client-id")
     );
 }
+
+/// ARM 16.9: `client-classes` tags in Dhcp6 option-data; a scope's tagged values are checked
+/// before its untagged one, and a tagged value does not hide the parent scope's value.
+/// A tag naming an undefined class is accepted (the ARM does not reject it: it just never
+/// matches), a non-string tag is an error with its path.
+#[test]
+fn option_data_client_classes_tag_options() {
+    let cfg = r#"{ "Dhcp6": {
+        "option-data": [ { "name": "dns-servers", "data": "2001:db8::53" } ],
+        "subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64",
+            "option-data": [ { "name": "sntp-servers", "data": "2001:db8::1" },
+                             { "name": "sntp-servers", "data": "2001:db8::2", "client-classes": [ "a", "undefined" ] },
+                             { "name": "dns-servers", "data": "2001:db8::3", "client-classes": [ "a" ] } ] } ] } }"#;
+    let c = match load(cfg) {
+        Ok(l) => l.config,
+        Err(e) => panic!("{e}"),
+    };
+    let o = &c.subnets[0].options.options;
+    let summary: Vec<(u16, Vec<String>)> = o
+        .iter()
+        .map(|x| (x.code, x.client_classes.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (31, vec!["a".to_string(), "undefined".to_string()]),
+            (23, vec!["a".to_string()]),
+            (31, vec![]),
+            (23, vec![]),
+        ],
+        "tagged first, then the untagged ones, then the global dns-servers behind the tagged one"
+    );
+    assert_eq!(
+        errors(
+            r#"{ "Dhcp6": { "option-data": [ { "name": "dns-servers", "data": "2001:db8::53", "client-classes": [ 5 ] } ] } }"#
+        ),
+        ["Dhcp6.option-data[0].client-classes[0]: expected a string, found integer"]
+    );
+}
