@@ -101,13 +101,17 @@ fn start_when(tag: &str, guard: &str, extra: &str, hook: &str) -> (NetNs, TempDi
 
 fn perfdhcp_args(relay: &str, rate: &str, clients: &str, extra: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = [
-        "-4", "-r", rate, "-R", clients, "-n", clients, "-p", "30", "-u", "-l", relay, "-L", "67",
-        "-N", "6767",
+        "-4", "-r", rate, "-R", clients, "-n", clients, "-n", clients, "-p", "30", "-u", "-l",
+        relay, "-L", "67", "-N", "6767",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     v.extend(extra.iter().map(|s| s.to_string()));
+    // -n twice (DISCOVERs, then REQUESTs): with -n once, perfdhcp 2.2 ends its -W wait as soon
+    // as OFFERs + ACKs received == n, which a slow (hooked) server hits with half the ACKs
+    // still in flight (TestControl::haveAllPacketsBeenReceived sums both exchanges against
+    // n[0] + n[1]). With both given, it ends when every reply is in, or after -W.
     if !extra.contains(&"-W") {
         // perfdhcp stops when the last request is sent; wait 2 s for the replies in flight.
         v.extend(["-W".to_string(), "2000000".to_string()]);
