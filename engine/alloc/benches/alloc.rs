@@ -2,7 +2,7 @@
 //! no packet and no lease table. Scenarios: a candidate from the shard's queue claimed in the
 //! bitmap (the common case); a pool of 65,536 with only 16 free addresses left, found by a
 //! bitmap scan (what a shard does when its queue is dry: a pool near exhaustion); a full pool,
-//! where the scan finds nothing (the cost of a failed allocation). Each claim is given back so
+//! a full /16 and a full /8, where nothing is found (the cost of a failed allocation). Each claim is given back so
 //! the pool stays in the same state.
 //! Run: `cargo bench -p corelease-alloc --bench alloc`.
 
@@ -52,13 +52,20 @@ fn bench_alloc(c: &mut Criterion) {
         })
     });
 
-    let full = AddressBitmap::new(POOL);
-    for off in 0..POOL {
-        full.try_claim(off);
+    // Exhausted pools, a /16 and a /8: what every DISCOVER costs a shard once its pool is
+    // full (a random-MAC flood keeps it there).
+    for (name, len) in [
+        ("scan-exhausted-65536", POOL),
+        ("scan-exhausted-16777216", 1u64 << 24),
+    ] {
+        let full = AddressBitmap::new(len);
+        for off in 0..len {
+            full.try_claim(off);
+        }
+        g.bench_function(name, |b| {
+            b.iter(|| criterion::black_box(full.claim_any(criterion::black_box(12_345))))
+        });
     }
-    g.bench_function("scan-exhausted-65536", |b| {
-        b.iter(|| criterion::black_box(full.claim_any(criterion::black_box(12_345))))
-    });
     g.finish();
 }
 

@@ -15,22 +15,85 @@ pub mod reclaim;
 pub mod reload;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// The atomic occupancy bitmap of one pool of `len` consecutive addresses (or prefixes).
 /// Offsets are relative to the pool's first address.
+///
+/// Beside the bits it keeps the number of free offsets, split into partitions by
+/// `offset % partitions` (each on its own cache line), so an exhausted pool is known without
+/// scanning it: a random-MAC DISCOVER flood against a full /8 would otherwise cost a scan of
+/// 2 MiB of bitmap (about 1 ms) per packet. Every change of a bit goes through this type and
+/// adjusts the count of the bit's partition by the change the atomic RMW reports, so the
+/// count is exact whenever no claim or release is in flight (the shards' free queues stripe
+/// the pool the same way, so a shard claiming from its own stripe touches only its own
+/// partition's line when the shard count divides the partition count).
 pub struct AddressBitmap {
     len: u64,
     words: Box<[AtomicU64]>,
+    free: Box<[FreeCount]>,
 }
+
+/// The free offsets of one partition of a bitmap. Signed because the bit and the count are
+/// two atomics: between one thread's release of a bit and its increment, another may claim
+/// that bit and decrement first. Summed, the partitions never undercount what stays free once
+/// both have finished.
+#[repr(align(128))]
+struct FreeCount(AtomicI64);
+
+/// Pools of at least this many offsets get [`MAX_FREE_PARTITIONS`] partitions; smaller ones
+/// one (a /24 pool's bitmap is 32 bytes: eight padded counters would be 32 times that, and a
+/// small pool's scan is cheap anyway).
+const PARTITIONED_FROM: u64 = 4096;
+/// A power of two, so shards that are a power of two up to it own disjoint partitions.
+const MAX_FREE_PARTITIONS: u64 = 8;
 
 impl AddressBitmap {
     pub fn new(len: u64) -> Self {
         let words = len.div_ceil(64) as usize;
+        let partitions = if len >= PARTITIONED_FROM {
+            MAX_FREE_PARTITIONS
+        } else {
+            1
+        };
+        let free = (0..partitions)
+            .map(|p| {
+                // Offsets p, p + partitions, ... below len.
+                let n = len.saturating_sub(p).div_ceil(partitions);
+                FreeCount(AtomicI64::new(i64::try_from(n).unwrap_or(i64::MAX)))
+            })
+            .collect();
         AddressBitmap {
             len,
             words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            free,
         }
+    }
+
+    fn free_count_of(&self, offset: u64) -> Option<&AtomicI64> {
+        let partitions = self.free.len() as u64;
+        self.free
+            .get((offset % partitions.max(1)) as usize)
+            .map(|c| &c.0)
+    }
+
+    fn count_claimed_offset(&self, offset: u64) {
+        if let Some(c) = self.free_count_of(offset) {
+            c.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    fn count_released_offset(&self, offset: u64) {
+        if let Some(c) = self.free_count_of(offset) {
+            c.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Offsets not claimed, from the partition counts: O(1) in the pool size. Exact when no
+    /// claim or release is in flight; during one it may lag the bits by that one change.
+    pub fn free_count(&self) -> u64 {
+        let sum: i64 = self.free.iter().map(|c| c.0.load(Ordering::Acquire)).sum();
+        u64::try_from(sum).unwrap_or(0)
     }
 
     pub fn len(&self) -> u64 {
@@ -53,7 +116,13 @@ impl AddressBitmap {
     /// out of range). One atomic RMW: two shards can never both win the same address.
     pub fn try_claim(&self, offset: u64) -> bool {
         match self.slot(offset) {
-            Some((word, bit)) => word.fetch_or(bit, Ordering::AcqRel) & bit == 0,
+            Some((word, bit)) => {
+                let won = word.fetch_or(bit, Ordering::AcqRel) & bit == 0;
+                if won {
+                    self.count_claimed_offset(offset);
+                }
+                won
+            }
             None => false,
         }
     }
@@ -61,7 +130,13 @@ impl AddressBitmap {
     /// Gives `offset` back. Returns whether it was held.
     pub fn release(&self, offset: u64) -> bool {
         match self.slot(offset) {
-            Some((word, bit)) => word.fetch_and(!bit, Ordering::AcqRel) & bit != 0,
+            Some((word, bit)) => {
+                let held = word.fetch_and(!bit, Ordering::AcqRel) & bit != 0;
+                if held {
+                    self.count_released_offset(offset);
+                }
+                held
+            }
             None => false,
         }
     }
@@ -82,10 +157,11 @@ impl AddressBitmap {
     }
 
     /// Finds and claims any free offset, scanning from `start` (wrapping). Used by a shard whose
-    /// own stripe is exhausted to take an address from another shard's stripe.
+    /// own stripe is exhausted to take an address from another shard's stripe. An exhausted
+    /// pool answers None from the free count, without a scan.
     pub fn claim_any(&self, start: u64) -> Option<u64> {
         let nwords = self.words.len() as u64;
-        if nwords == 0 {
+        if nwords == 0 || self.free_count() == 0 {
             return None;
         }
         let first_word = (start / 64) % nwords;
@@ -100,7 +176,9 @@ impl AddressBitmap {
                 }
                 let bit = free & free.wrapping_neg();
                 if word.fetch_or(bit, Ordering::AcqRel) & bit == 0 {
-                    return Some(wi * 64 + u64::from(bit.trailing_zeros()));
+                    let offset = wi * 64 + u64::from(bit.trailing_zeros());
+                    self.count_claimed_offset(offset);
+                    return Some(offset);
                 }
             }
         }
@@ -207,6 +285,7 @@ impl Range4 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::sync::Arc;
 
     #[test]
@@ -258,6 +337,102 @@ mod tests {
         all.dedup();
         assert_eq!(n, 10_000);
         assert_eq!(all.len(), 10_000);
+    }
+
+    #[test]
+    fn free_count_follows_claims_releases_and_scans() {
+        for len in [0, 1, 70, 4095, 4096, 4103] {
+            let bm = AddressBitmap::new(len);
+            assert_eq!(bm.free_count(), len, "len {len}");
+            assert!(!bm.try_claim(len), "out of range changes nothing");
+            assert!(!bm.release(len));
+            assert_eq!(bm.free_count(), len);
+            if len == 0 {
+                continue;
+            }
+            assert!(bm.try_claim(len - 1));
+            assert!(
+                !bm.try_claim(len - 1),
+                "a second claim of a held bit counts nothing"
+            );
+            assert_eq!(bm.free_count(), len - 1);
+            while bm.claim_any(len / 2).is_some() {}
+            assert_eq!(bm.free_count(), 0);
+            assert!(bm.release(0));
+            assert!(
+                !bm.release(0),
+                "a second release of a free bit counts nothing"
+            );
+            assert_eq!(bm.free_count(), 1);
+            assert_eq!(bm.claim_any(len - 1), Some(0));
+            assert_eq!(bm.claim_any(0), None);
+        }
+    }
+
+    #[test]
+    fn concurrent_claims_and_releases_leave_the_count_exact() {
+        let bm = Arc::new(AddressBitmap::new(5000));
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let bm = Arc::clone(&bm);
+                std::thread::spawn(move || {
+                    for round in 0..2000u64 {
+                        let off = (round * 7 + t * 13) % 5000;
+                        if round % 3 == 0 {
+                            bm.release(off);
+                        } else if round % 3 == 1 {
+                            bm.try_claim(off);
+                        } else {
+                            bm.claim_any(off);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(bm.free_count(), 5000 - bm.count_claimed());
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Claim(u64),
+        Release(u64),
+        ClaimAny(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..9000u64).prop_map(Op::Claim),
+            (0..9000u64).prop_map(Op::Release),
+            (0..9000u64).prop_map(Op::ClaimAny),
+        ]
+    }
+
+    proptest! {
+        /// The free count always equals the bitmap's free bits, whatever the order of claims,
+        /// releases and scans, for pools with one partition and with several (and offsets out
+        /// of range).
+        #[test]
+        fn free_count_equals_free_bits(
+            len in prop_oneof![0..200u64, 4000..9000u64],
+            ops in proptest::collection::vec(op(), 0..400),
+        ) {
+            let bm = AddressBitmap::new(len);
+            for op in ops {
+                match op {
+                    Op::Claim(o) => { bm.try_claim(o); }
+                    Op::Release(o) => { bm.release(o); }
+                    Op::ClaimAny(o) => { bm.claim_any(o); }
+                }
+                prop_assert_eq!(bm.free_count(), len - bm.count_claimed());
+            }
+            // Exhausting the pool by scans leaves a count of zero and a scan that finds nothing.
+            while bm.claim_any(0).is_some() {}
+            prop_assert_eq!(bm.free_count(), 0);
+            prop_assert_eq!(bm.count_claimed(), len);
+        }
     }
 
     #[test]
