@@ -209,7 +209,7 @@ fn dora(sock: &UdpSocket, mac: [u8; 6], xid: u32) -> Ipv4Addr {
     ack.yiaddr
 }
 
-fn unix_command(socket: &Path, cmd: &Value) -> Value {
+pub(crate) fn unix_command(socket: &Path, cmd: &Value) -> Value {
     let mut s =
         UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -220,7 +220,7 @@ fn unix_command(socket: &Path, cmd: &Value) -> Value {
 }
 
 /// A statistic's current value over the control socket (0 when the server has none).
-fn stat(socket: &Path, name: &str) -> i64 {
+pub(crate) fn stat(socket: &Path, name: &str) -> i64 {
     let r = unix_command(
         socket,
         &json!({ "command": "statistic-get", "arguments": { "name": name } }),
@@ -442,6 +442,29 @@ fn forged_and_malformed_requests_are_dropped_counted_and_change_no_lease() {
     assert_eq!(drops(&rig), before + 1, "the forged server id is counted");
     assert!(lease(&rig.socket, offer.yiaddr).is_none(), "C got no lease");
 
+    // A DISCOVER naming another server, or naming this one (RFC 2131 table 5: MUST NOT carry
+    // one): kea-dhcp4 2.2 answers neither and counts each in pkt4-receive-drop
+    // (DHCP4_PACKET_DROP_0003, DHCP4_PACKET_DROP_0007); so does corelease.
+    for (xid, sid) in [(0xee40, Ipv4Addr::new(192, 0, 2, 254)), (0xee41, SERVER_ID)] {
+        let before = drops(&rig);
+        let mut d = Msg::new(DISCOVER, xid, attacker);
+        d.server_id = Some(sid);
+        assert!(
+            exchange(relay, &d).is_none(),
+            "a DISCOVER naming {sid} is not answered"
+        );
+        assert_eq!(
+            drops(&rig),
+            before + 1,
+            "a DISCOVER naming {sid} is counted"
+        );
+    }
+    assert_eq!(
+        rig.stat("pkt4-offer-sent"),
+        3,
+        "the offers of A, B and C only"
+    );
+
     // RELEASE of A's lease and DECLINE of B's lease by another client: nothing changes, both
     // are counted as drops, and no address is declined.
     let before = drops(&rig);
@@ -536,11 +559,13 @@ fn forged_and_malformed_requests_are_dropped_counted_and_change_no_lease() {
         p.push(255);
         p
     };
-    // Under 34 bytes the shard sockets' steering filter cannot read chaddr and the kernel
-    // drops the datagram before the server sees it (engine/shard/src/steering.rs): not
-    // counted, as Kea does not count a datagram shorter than the BOOTP header either.
-    let tiny: [&[u8]; 2] = [&[], &whole[..20]];
-    let malformed: [&[u8]; 4] = [&whole[..100], &whole[..239], &bad_cookie, &oversized];
+    // Shorter than the 236-byte BOOTP header: kea-dhcp4 2.2 refuses these while receiving
+    // them and counts nothing (DHCP4_BUFFER_RECEIVE_FAIL; checked on the wire for 0, 20, 34,
+    // 100 and 235 bytes). corelease drops them uncounted too: under 34 bytes the kernel
+    // already does, as the steering filter cannot read chaddr (engine/shard/src/steering.rs).
+    let tiny: [&[u8]; 3] = [&[], &whole[..20], &whole[..100]];
+    let malformed: [&[u8]; 3] = [&whole[..239], &bad_cookie, &oversized];
+    let before_received = rig.stat("pkt4-received");
     for m in tiny.iter().chain(&malformed) {
         send(relay, m);
     }
@@ -558,6 +583,11 @@ fn forged_and_malformed_requests_are_dropped_counted_and_change_no_lease() {
         rig.stat("pkt4-parse-failed"),
         before_failed + malformed.len() as i64,
         "every malformed datagram counted as a parse failure"
+    );
+    assert_eq!(
+        rig.stat("pkt4-received"),
+        before_received + malformed.len() as i64,
+        "datagrams shorter than the BOOTP header are not counted, as in Kea"
     );
 
     // Option overload tricks (RFC 2132 9.3): the overload option pointing into sname/file

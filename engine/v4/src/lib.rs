@@ -83,6 +83,10 @@ pub struct L2Unicast {
 
 /// Kea's "returned if not requested" options (ARM 9.2.10 table 1): routers, domain-name-servers,
 /// domain-name. The subnet mask is always sent with a lease.
+/// The fixed BOOTP header up to and including `file` (RFC 2131 section 2), without the magic
+/// cookie: what Kea needs before it treats a datagram as a packet at all.
+const BOOTP_HEADER_LEN: usize = 236;
+
 const ALWAYS_RETURNED: [u8; 3] = [opt::ROUTERS, opt::DOMAIN_NAME_SERVERS, opt::DOMAIN_NAME];
 
 /// Upper bound of reclamations in one tick whatever `max-reclaim-leases` says (0 is "no limit"
@@ -368,11 +372,20 @@ impl<S: LeaseSink> V4Shard<S> {
     fn process(&mut self, meta: &Meta4, data: &[u8], now: u64, out: &mut [u8]) -> Option<Reply4> {
         let replay = self.replaying();
         let g = &self.stats.global;
+        if data.len() < BOOTP_HEADER_LEN {
+            // Kea 2.2 refuses such a datagram while receiving it, before any statistic
+            // (checked on the wire: 0 to 235 bytes leave every pkt4-* counter unchanged). Kea
+            // logs this at ERROR; at debug here, so a flood of runts cannot flood the log.
+            tracing::debug!(target: "DHCP4_BUFFER_RECEIVE_FAIL", len = data.len(), "error on attempt to receive packet: Truncated DHCPv4 packet received, at least 236 is expected");
+            return None;
+        }
         if !replay {
             g.pkt4_received.inc();
         }
         let Ok(pkt) = Dhcp4Packet::new_checked(data) else {
+            // Kea counts a packet it cannot parse in both (DHCP4_PACKET_DROP_0001).
             g.pkt4_parse_failed.inc();
+            g.pkt4_receive_drop.inc();
             return None;
         };
         match self.opts.parse(&pkt) {
@@ -384,6 +397,7 @@ impl<S: LeaseSink> V4Shard<S> {
             }
             Err(_) => {
                 g.pkt4_parse_failed.inc();
+                g.pkt4_receive_drop.inc();
                 return None;
             }
         }
@@ -401,6 +415,14 @@ impl<S: LeaseSink> V4Shard<S> {
         };
         if !replay {
             self.count_received(Some(kind));
+        }
+        if kind != MessageType::Request && self.names_another_server(meta) {
+            // Kea's Dhcpv4Srv::acceptServerId, before classification and pkt4_receive: a
+            // message naming another server's identifier is not for us (a REQUEST is judged
+            // in handle_request, which also gives our offer back).
+            tracing::debug!(target: "DHCP4_PACKET_DROP_0003", xid = pkt.xid(), "it contains a foreign server identifier");
+            g.pkt4_receive_drop.inc();
+            return None;
         }
         // ARM 16.1.1 steps 1-5 (before pkt4_receive). A parked packet is classified again
         // when it resumes: the shard's class state belongs to the packet being handled.
@@ -696,6 +718,20 @@ impl<S: LeaseSink> V4Shard<S> {
         iface.addrs.iter().find_map(|a| containing(u32::from(*a)))
     }
 
+    /// Whether the packet carries a server identifier (option 54) that is not this server's:
+    /// not the address it arrived on, not one of the interfaces' addresses, not one configured
+    /// as option 54 (Kea's acceptServerId). One that is not 4 bytes names no server of ours.
+    fn names_another_server(&self, meta: &Meta4) -> bool {
+        match self.opts.get(opt::SERVER_ID) {
+            None => false,
+            Some(&[a, b, c, d]) => !self.prepared.is_own_server_id(
+                Ipv4Addr::new(a, b, c, d),
+                self.local_addr(meta).unwrap_or(Ipv4Addr::UNSPECIFIED),
+            ),
+            Some(_) => true,
+        }
+    }
+
     /// The address this server answers as (its server identifier, RFC 2132 9.7).
     fn local_addr(&self, meta: &Meta4) -> Option<Ipv4Addr> {
         if !meta.dst.is_broadcast() && !meta.dst.is_unspecified() && !meta.dst.is_multicast() {
@@ -974,6 +1010,14 @@ impl<S: LeaseSink> V4Shard<S> {
         now: u64,
         out: &mut [u8],
     ) -> Option<Reply4> {
+        if self.opts.server_id().is_some() {
+            // RFC 2131 table 5: a DHCPDISCOVER MUST NOT carry a server identifier. Kea drops
+            // one that names this server too (sanityCheck FORBIDDEN, DHCP4_PACKET_DROP_0007);
+            // one naming another server never got here.
+            tracing::debug!(target: "DHCP4_PACKET_DROP_0007", xid = pkt.xid(), "failed to process packet: Server-id option was not expected, but received in message DHCPDISCOVER");
+            self.stats.global.pkt4_receive_drop.inc();
+            return None;
+        }
         let Ok(selected) = self.subnet_for(meta, pkt, now) else {
             return None;
         };

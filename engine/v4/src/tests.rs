@@ -466,6 +466,71 @@ fn release_frees_the_address_only_for_its_owner() {
     assert_eq!(dora(&mut s, mac(1), NOW + 3), a);
 }
 
+/// Kea 2.2 checked on the wire (kea-dhcp4 on 127.0.0.1, relayed DISCOVER / INFORM): a
+/// DISCOVER naming another server or this one, and an INFORM / RELEASE / DECLINE naming another
+/// server, are dropped unanswered and counted once in pkt4-receive-drop (DHCP4_PACKET_DROP_0003
+/// and _0007); an INFORM naming this server is answered.
+#[test]
+fn server_identifier_of_another_server_or_in_a_discover_is_dropped_and_counted() {
+    let p = config(BASIC);
+    let mut s = shard(&p);
+    let a = dora(&mut s, mac(1), NOW);
+    let foreign = Ipv4Addr::new(198, 51, 100, 9);
+    let with_sid = |kind, m, sid| {
+        let mut x = relayed(msg(kind, m));
+        x.opts_mut().insert(DhcpOption::ServerIdentifier(sid));
+        x
+    };
+    let mut drops = stat(&s, "pkt4-receive-drop");
+    for (kind, sid) in [
+        (d4::MessageType::Discover, foreign),
+        (d4::MessageType::Discover, SERVER),
+        (d4::MessageType::Inform, foreign),
+    ] {
+        let mut m = with_sid(kind, mac(2), sid);
+        m.set_ciaddr(Ipv4Addr::new(192, 0, 2, 99));
+        assert!(
+            send(&mut s, &relay_meta(), &m, NOW + 1).is_none(),
+            "{kind:?} naming {sid} is not answered"
+        );
+        drops += 1;
+        assert_eq!(
+            stat(&s, "pkt4-receive-drop"),
+            drops,
+            "{kind:?} naming {sid}"
+        );
+    }
+    // The owner's own RELEASE and DECLINE, sent to another server: the lease stays.
+    let mut rel = with_sid(d4::MessageType::Release, mac(1), foreign);
+    rel.set_ciaddr(a);
+    let mut dec = with_sid(d4::MessageType::Decline, mac(1), foreign);
+    dec.opts_mut().insert(DhcpOption::RequestedIpAddress(a));
+    for m in [rel, dec] {
+        assert!(send(&mut s, &relay_meta(), &m, NOW + 2).is_none());
+        drops += 1;
+        assert_eq!(stat(&s, "pkt4-receive-drop"), drops);
+    }
+    assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 1);
+    assert_eq!(stat(&s, "declined-addresses"), 0);
+    assert_eq!(stat(&s, "pkt4-offer-sent"), 1, "only the DORA's offer");
+    // A server identifier that is not 4 bytes names no server of ours.
+    let mut bad = msg(d4::MessageType::Inform, mac(3));
+    bad.set_giaddr(RELAY);
+    bad.opts_mut()
+        .insert(DhcpOption::Unknown(d4::UnknownOption::new(
+            OptionCode::ServerIdentifier,
+            vec![127, 0, 0],
+        )));
+    assert!(send(&mut s, &relay_meta(), &bad, NOW + 3).is_none());
+    assert_eq!(stat(&s, "pkt4-receive-drop"), drops + 1);
+    // An INFORM naming this server is answered; so is a DISCOVER without one.
+    let mut inf = with_sid(d4::MessageType::Inform, mac(2), SERVER);
+    inf.set_ciaddr(Ipv4Addr::new(192, 0, 2, 99));
+    let (_, ack) = send(&mut s, &relay_meta(), &inf, NOW + 4).expect("INFORM answered");
+    assert_eq!(msg_type(&ack), Some(d4::MessageType::Ack));
+    assert_ne!(dora(&mut s, mac(2), NOW + 5), a);
+}
+
 #[test]
 fn decline_puts_the_address_in_probation() {
     let p = config(&BASIC.replace(
@@ -974,7 +1039,16 @@ fn malformed_packets_are_counted_and_dropped() {
         .unwrap();
     let mut out = [0u8; 1500];
     let meta = relay_meta();
-    let mut cases: Vec<Vec<u8>> = vec![vec![], good[..100].to_vec(), good[..239].to_vec()];
+    // Shorter than the 236-byte BOOTP header: Kea 2.2 refuses these before any statistic
+    // (checked on the wire), so they are dropped uncounted.
+    for runt in [&[][..], &good[..20], &good[..100], &good[..235]] {
+        assert!(s.handle(&meta, runt, NOW, &mut out).is_none());
+    }
+    assert_eq!(stat(&s, "pkt4-received"), 0);
+    assert_eq!(stat(&s, "pkt4-parse-failed"), 0);
+    // A header without the whole cookie, or with a wrong one: received, parse-failed and
+    // dropped, as Kea counts them (DHCP4_PACKET_DROP_0001).
+    let mut cases: Vec<Vec<u8>> = vec![good[..236].to_vec(), good[..239].to_vec()];
     let mut bad_cookie = good.clone();
     bad_cookie[236] = 0;
     cases.push(bad_cookie);
@@ -983,12 +1057,13 @@ fn malformed_packets_are_counted_and_dropped() {
     }
     assert_eq!(stat(&s, "pkt4-parse-failed"), cases.len() as i64);
     assert_eq!(stat(&s, "pkt4-received"), cases.len() as i64);
+    assert_eq!(stat(&s, "pkt4-receive-drop"), cases.len() as i64);
     // A truncated message-type option: options before it would be kept (as Kea), but without
     // a message type the packet is dropped.
     let mut bad_len = good[..240].to_vec();
     bad_len.extend_from_slice(&[53, 200, 1]);
     assert!(s.handle(&meta, &bad_len, NOW, &mut out).is_none());
-    assert_eq!(stat(&s, "pkt4-receive-drop"), 1);
+    assert_eq!(stat(&s, "pkt4-receive-drop"), cases.len() as i64 + 1);
     // Options after a good message type survive a truncated trailing option.
     let mut trailing = relayed(msg(d4::MessageType::Discover, mac(7)))
         .to_vec()
@@ -1007,7 +1082,7 @@ fn malformed_packets_are_counted_and_dropped() {
     assert!(s
         .handle(&meta, &m.to_vec().unwrap(), NOW, &mut out)
         .is_none());
-    assert_eq!(stat(&s, "pkt4-receive-drop"), 2);
+    assert_eq!(stat(&s, "pkt4-receive-drop"), cases.len() as i64 + 2);
 }
 
 #[test]
