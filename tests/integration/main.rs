@@ -14,6 +14,7 @@ mod dhcp6;
 mod hooks;
 mod hooks6;
 mod hostile;
+mod hostile6;
 mod perfdhcp;
 mod reservations;
 mod steering;

@@ -427,16 +427,22 @@ impl<S: LeaseSink> V6Shard<S> {
         if !replay {
             g.pkt6_received.inc();
         }
-        let Ok(outer) = Dhcp6Packet::new_checked(data) else {
+        // Kea counts a datagram it cannot parse in pkt6-parse-failed and pkt6-receive-drop
+        // (checked on the wire with kea-dhcp6 2.2: an empty one, 3 bytes, 34 relay layers).
+        let parse_failed = || {
             g.pkt6_parse_failed.inc();
+            g.pkt6_receive_drop.inc();
+        };
+        let Ok(outer) = Dhcp6Packet::new_checked(data) else {
+            parse_failed();
             return None;
         };
         let Ok((msg, relays)) = outer.innermost() else {
-            g.pkt6_parse_failed.inc();
+            parse_failed();
             return None;
         };
         if msg.validate().is_err() {
-            g.pkt6_parse_failed.inc();
+            parse_failed();
             return None;
         }
         let Some(kind) = msg.msg_type() else {

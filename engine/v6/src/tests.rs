@@ -969,10 +969,16 @@ fn malformed_and_truncated_datagrams_count_as_parse_failures_without_a_reply() {
             replies += 1;
         }
     }
-    // Cuts that end exactly between options still make a (shorter) valid message.
+    // Cuts that end exactly between options still make a (shorter) valid message. Every
+    // parse failure is also a drop, as Kea counts it.
     assert!(stat(&s, "pkt6-parse-failed") > 0);
+    assert!(stat(&s, "pkt6-receive-drop") >= stat(&s, "pkt6-parse-failed"));
     assert_eq!(stat(&s, "pkt6-received"), good.len() as i64);
     assert!(replies < good.len());
+    let (failed, drops) = (stat(&s, "pkt6-parse-failed"), stat(&s, "pkt6-receive-drop"));
+    assert!(s.handle(&meta(), &[1, 0, 0], NOW, &mut out).is_none());
+    assert_eq!(stat(&s, "pkt6-parse-failed"), failed + 1);
+    assert_eq!(stat(&s, "pkt6-receive-drop"), drops + 1);
     // A reply buffer too small for the reply: nothing sent, nothing panics.
     let mut tiny = [0u8; 20];
     assert!(s.handle(&meta(), &good, NOW, &mut tiny).is_none());
