@@ -349,7 +349,7 @@ fn kea_run_script_sees_its_dhcpv6_variables_at_commit_renew_and_release() {
     // address and a prefix, always bound together here), so there are some, and in pairs.
     for point in ["lease6_renew", "lease6_release"] {
         let n = count(point) as u64;
-        assert!(n >= 2 && n % 2 == 0, "{point}: {n} calls\n{out}");
+        assert!(n >= 2 && n.is_multiple_of(2), "{point}: {n} calls\n{out}");
     }
     for (point, env) in &calls {
         assert_eq!(
