@@ -19,6 +19,45 @@ pub(super) fn is_valid_option_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
+/// What every option-def entry is checked for first, in both families (Kea's OptionDefParser):
+/// its keys, the three mandatory ones, its space (default `default_space`) and its name.
+/// Returns the space and the name (`None` when the name was missing or refused at its path).
+pub(super) fn option_def_head(
+    f: &mut Findings,
+    map: &Map<String, Value>,
+    path: &str,
+    default_space: &str,
+) -> (String, Option<String>) {
+    f.check_keys(map, path, Scope::OptionDef);
+    for key in ["name", "code", "type"] {
+        if !map.contains_key(key) {
+            f.error(path, format!("mandatory '{key}' parameter is missing"));
+        }
+    }
+    let space = f
+        .str_at(map, "space", path)
+        .unwrap_or(default_space)
+        .to_string();
+    if !is_valid_space_name(&space) {
+        f.error(
+            format!("{path}.space"),
+            format!("'{space}' is not a valid option space name"),
+        );
+    }
+    let name = f.str_at(map, "name", path).and_then(|n| {
+        if is_valid_option_name(n) {
+            Some(n.to_string())
+        } else {
+            f.error(
+                format!("{path}.name"),
+                format!("'{n}' is not a valid option name"),
+            );
+            None
+        }
+    });
+    (space, name)
+}
+
 pub(super) fn parse_option_defs(
     f: &mut Findings,
     value: Option<&Value>,
@@ -48,33 +87,7 @@ pub(super) fn parse_option_def(
     earlier: &[OptionDef],
 ) -> Option<OptionDef> {
     let map = as_map(f, value, path)?;
-    f.check_keys(map, path, Scope::OptionDef);
-    for key in ["name", "code", "type"] {
-        if !map.contains_key(key) {
-            f.error(path, format!("mandatory '{key}' parameter is missing"));
-        }
-    }
-    let space = f
-        .str_at(map, "space", path)
-        .unwrap_or(DHCP4_SPACE)
-        .to_string();
-    if !is_valid_space_name(&space) {
-        f.error(
-            format!("{path}.space"),
-            format!("'{space}' is not a valid option space name"),
-        );
-    }
-    let name = f.str_at(map, "name", path).and_then(|n| {
-        if is_valid_option_name(n) {
-            Some(n.to_string())
-        } else {
-            f.error(
-                format!("{path}.name"),
-                format!("'{n}' is not a valid option name"),
-            );
-            None
-        }
-    });
+    let (space, name) = option_def_head(f, map, path, DHCP4_SPACE);
     let code = f
         .int_in(map, "code", path, 0, 255)
         .and_then(|c| u8::try_from(c).ok());

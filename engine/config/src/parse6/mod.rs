@@ -991,33 +991,7 @@ fn parse_option_def6(
     earlier: &[OptionDef6],
 ) -> Option<OptionDef6> {
     let map = as_map(f, value, path)?;
-    f.check_keys(map, path, Scope::OptionDef);
-    for key in ["name", "code", "type"] {
-        if !map.contains_key(key) {
-            f.error(path, format!("mandatory '{key}' parameter is missing"));
-        }
-    }
-    let space = f
-        .str_at(map, "space", path)
-        .unwrap_or(DHCP6_SPACE)
-        .to_string();
-    if !is_valid_space_name(&space) {
-        f.error(
-            format!("{path}.space"),
-            format!("'{space}' is not a valid option space name"),
-        );
-    }
-    let name = f.str_at(map, "name", path).and_then(|n| {
-        if is_valid_option_name(n) {
-            Some(n.to_string())
-        } else {
-            f.error(
-                format!("{path}.name"),
-                format!("'{n}' is not a valid option name"),
-            );
-            None
-        }
-    });
+    let (space, name) = option_def_head(f, map, path, DHCP6_SPACE);
     let code = f
         .int_in(map, "code", path, 1, 65535)
         .and_then(|c| u16::try_from(c).ok())
