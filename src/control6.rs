@@ -521,8 +521,17 @@ impl Dhcp6Backend {
             }
             "lease6-add" => {
                 let lease = self.lease6_from_args(need()?)?;
-                let (addr, subnet) = (lease.addr, lease.subnet_id.0);
+                let (addr, subnet, kind) = (lease.addr, lease.subnet_id.0, lease.kind);
                 let owner = self.owner_of(&lease);
+                // The owner shard's add_lease sees only its own table. An address in a pool is
+                // also guarded by the pool's shared bitmap, but an out-of-pool one is not, and
+                // another DUID's lease on it may sit on another shard: ask every shard first.
+                if !self
+                    .collect(move |l| l.addr == addr && l.kind == kind)?
+                    .is_empty()
+                {
+                    return Err(format!("lease for {addr} already exists"));
+                }
                 self.jobs.ask(owner, move |h, now| {
                     let r = h.v6.add_lease(lease, now);
                     h.commit_log();

@@ -366,6 +366,29 @@ fn every_command_round_trips_over_unix_and_http() {
     let r = rig.both(json!({ "command": "lease4-add", "arguments": {
         "ip-address": "10.9.9.9", "hw-address": "3a:3b:3c:3d:3e:3f" } }));
     assert_eq!(r["result"], 1, "no subnet: {r}");
+    // An out-of-pool address (no pool bitmap guards it) already leased to one client is
+    // refused for every other client, whichever shard owns it (16 MACs that differ in every
+    // byte cover both shards); then removed again.
+    let mac = |m: [u8; 6]| m.map(|b| format!("{b:02x}")).join(":");
+    let r = rig.unix(&json!({ "command": "lease4-add", "arguments": {
+        "ip-address": "100.64.0.5", "hw-address": "4a:4b:4c:4d:4e:4f" } }));
+    assert_eq!(r["result"], 0, "out of pool: {r}");
+    for b in 0u8..16 {
+        let other = [
+            b,
+            b ^ 0x55,
+            b.wrapping_mul(37),
+            0x5d,
+            b.wrapping_mul(11),
+            b ^ 0xa0,
+        ];
+        let r = rig.both(json!({ "command": "lease4-add", "arguments": {
+            "ip-address": "100.64.0.5", "hw-address": mac(other) } }));
+        assert_eq!(r["result"], 1, "out-of-pool address already leased: {r}");
+    }
+    let r =
+        rig.unix(&json!({ "command": "lease4-del", "arguments": { "ip-address": "100.64.0.5" } }));
+    assert_eq!(r["result"], 0, "{r}");
     let r =
         rig.both(json!({ "command": "lease4-get", "arguments": { "ip-address": "100.64.1.1" } }));
     assert_eq!(r["text"], "IPv4 lease found.");

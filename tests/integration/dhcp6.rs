@@ -556,6 +556,20 @@ fn control_socket_serves_v6_statistics_and_lease6_commands() {
     let twice = cmd(json!({ "command": "lease6-add", "arguments": {
         "ip-address": "fd00:1::77", "duid": "0a:0b:0c", "iaid": 1, "subnet-id": 9 } }));
     assert_eq!(twice["result"], 1, "{twice}");
+    // The same out-of-pool address for a DUID that another shard owns: only the owner of
+    // 01:02:03:04:05:06 holds the lease, and nothing else guards an out-of-pool address.
+    let first_owner = corelease_v6::owner_shard(&[1, 2, 3, 4, 5, 6], 2);
+    let other = (0u8..=255)
+        .map(|b| [0x0a, 0x0b, b])
+        .find(|d| corelease_v6::owner_shard(d, 2) != first_owner)
+        .expect("a DUID owned by the other shard");
+    let elsewhere = cmd(json!({ "command": "lease6-add", "arguments": {
+        "ip-address": "fd00:1::77", "iaid": 1, "subnet-id": 9,
+        "duid": format!("{:02x}:{:02x}:{:02x}", other[0], other[1], other[2]) } }));
+    assert_eq!(elsewhere["result"], 1, "{elsewhere}");
+    let still =
+        cmd(json!({ "command": "lease6-get", "arguments": { "ip-address": "fd00:1::77" } }));
+    assert_eq!(still["arguments"]["duid"], "01:02:03:04:05:06", "{still}");
 
     let list = cmd(json!({ "command": "list-commands" }));
     let names: Vec<&str> = list["arguments"]
