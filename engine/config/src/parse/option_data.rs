@@ -58,6 +58,49 @@ pub(super) fn option_def_head(
     (space, name)
 }
 
+/// The shape part of an option-def entry, the same in both families: type, array,
+/// record-types and encapsulate, with Kea's checks. `None` after an error at its path.
+pub(super) fn option_def_shape(
+    f: &mut Findings,
+    map: &Map<String, Value>,
+    path: &str,
+) -> Option<(OptionType, bool, Vec<OptionType>, Option<String>)> {
+    let type_name = f.str_at(map, "type", path);
+    let option_type = type_name.and_then(|t| match OptionType::from_name(t) {
+        Some(ty) => Some(ty),
+        None => {
+            f.error(
+                format!("{path}.type"),
+                format!("'{t}' is not an option data type"),
+            );
+            None
+        }
+    });
+    let array = f.bool_at(map, "array", path).unwrap_or(false);
+    let record_text = f.str_at(map, "record-types", path).unwrap_or("");
+    let encapsulate = f
+        .str_at(map, "encapsulate", path)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    if let Some(e) = &encapsulate {
+        if !is_valid_space_name(e) {
+            f.error(
+                format!("{path}.encapsulate"),
+                format!("'{e}' is not a valid option space name"),
+            );
+        }
+        if array {
+            f.error(
+                format!("{path}.encapsulate"),
+                "an option that encapsulates an option space cannot be an array",
+            );
+        }
+    }
+    let option_type = option_type?;
+    let record_types = check_def_types(f, path, option_type, array, record_text)?;
+    Some((option_type, array, record_types, encapsulate))
+}
+
 pub(super) fn parse_option_defs(
     f: &mut Findings,
     value: Option<&Value>,
@@ -110,39 +153,7 @@ pub(super) fn parse_option_def(
         }
         Some(c)
     });
-    let type_name = f.str_at(map, "type", path);
-    let option_type = type_name.and_then(|t| match OptionType::from_name(t) {
-        Some(ty) => Some(ty),
-        None => {
-            f.error(
-                format!("{path}.type"),
-                format!("'{t}' is not an option data type"),
-            );
-            None
-        }
-    });
-    let array = f.bool_at(map, "array", path).unwrap_or(false);
-    let record_text = f.str_at(map, "record-types", path).unwrap_or("");
-    let encapsulate = f
-        .str_at(map, "encapsulate", path)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
-    if let Some(e) = &encapsulate {
-        if !is_valid_space_name(e) {
-            f.error(
-                format!("{path}.encapsulate"),
-                format!("'{e}' is not a valid option space name"),
-            );
-        }
-        if array {
-            f.error(
-                format!("{path}.encapsulate"),
-                "an option that encapsulates an option space cannot be an array",
-            );
-        }
-    }
-    let option_type = option_type?;
-    let record_types = check_def_types(f, path, option_type, array, record_text)?;
+    let (option_type, array, record_types, encapsulate) = option_def_shape(f, map, path)?;
     let name = name?;
     let code = code?;
     if let Some(other) = earlier.iter().find(|d| d.space == space && d.code == code) {

@@ -1006,40 +1006,7 @@ fn parse_option_def6(
             }
             Some(c)
         });
-    let option_type = f
-        .str_at(map, "type", path)
-        .and_then(|t| match OptionType::from_name(t) {
-            Some(ty) => Some(ty),
-            None => {
-                f.error(
-                    format!("{path}.type"),
-                    format!("'{t}' is not an option data type"),
-                );
-                None
-            }
-        });
-    let array = f.bool_at(map, "array", path).unwrap_or(false);
-    let record_text = f.str_at(map, "record-types", path).unwrap_or("");
-    let encapsulate = f
-        .str_at(map, "encapsulate", path)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
-    if let Some(e) = &encapsulate {
-        if !is_valid_space_name(e) {
-            f.error(
-                format!("{path}.encapsulate"),
-                format!("'{e}' is not a valid option space name"),
-            );
-        }
-        if array {
-            f.error(
-                format!("{path}.encapsulate"),
-                "an option that encapsulates an option space cannot be an array",
-            );
-        }
-    }
-    let option_type = option_type?;
-    let record_types = check_def_types(f, path, option_type, array, record_text)?;
+    let (option_type, array, record_types, encapsulate) = option_def_shape(f, map, path)?;
     let (name, code) = (name?, code?);
     if let Some(other) = earlier.iter().find(|d| d.space == space && d.code == code) {
         f.error(
