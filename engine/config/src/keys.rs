@@ -8,7 +8,7 @@
 //!
 //! Several `Unsupported` sections are already parsed and validated into the model, so only
 //! this table needs to change when the server starts honouring them: `control-socket(s)`,
-//! `allocator`, `offer-lifetime`, `cache-*`, `store-extended-info`, `compatibility`,
+//! `allocator`, `cache-*`, `store-extended-info`, `compatibility`,
 //! `sanity-checks`, `dhcp-queue-control`, `server-tag`, `statistic-default-*`,
 //! `parked-packet-limit`, `stash-agent-options`.
 
@@ -132,7 +132,6 @@ const UNSUPPORTED_DEFAULTS: &[(&str, KeaDefault)] = &[
     ("reservations-lookup-first", KeaDefault::Bool(false)),
     ("parked-packet-limit", KeaDefault::Int(256)),
     ("allocator", KeaDefault::Str("iterative")),
-    ("offer-lifetime", KeaDefault::Int(0)),
     ("stash-agent-options", KeaDefault::Bool(false)),
 ];
 
@@ -247,7 +246,7 @@ const GLOBAL: &[(&str, KeyStatus)] = &[
     ("compatibility", U),
     ("parked-packet-limit", U),
     ("allocator", U),
-    ("offer-lifetime", U),
+    ("offer-lifetime", S),
     ("stash-agent-options", U),
 ];
 
@@ -387,7 +386,7 @@ const SUBNET4: &[(&str, KeyStatus)] = &[
     ("cache-threshold", U),
     ("cache-max-age", U),
     ("allocator", U),
-    ("offer-lifetime", U),
+    ("offer-lifetime", S),
 ];
 
 const SHARED_NETWORK4: &[(&str, KeyStatus)] = &[
@@ -439,7 +438,7 @@ const SHARED_NETWORK4: &[(&str, KeyStatus)] = &[
     ("cache-threshold", U),
     ("cache-max-age", U),
     ("allocator", U),
-    ("offer-lifetime", U),
+    ("offer-lifetime", S),
 ];
 
 const POOL4: &[(&str, KeyStatus)] = &[
@@ -504,8 +503,7 @@ const CONTROL_SOCKET: &[(&str, KeyStatus)] = &[
     ("comment", S),
 ];
 
-/// Inside `client-classes` (ARM 16.4). The `offer-lifetime` of a class is not supported yet
-/// (nor is the global one).
+/// Inside `client-classes` (ARM 16.4).
 const CLIENT_CLASS: &[(&str, KeyStatus)] = &[
     ("name", S),
     ("test", S),
@@ -520,7 +518,7 @@ const CLIENT_CLASS: &[(&str, KeyStatus)] = &[
     ("valid-lifetime", S),
     ("min-valid-lifetime", S),
     ("max-valid-lifetime", S),
-    ("offer-lifetime", U),
+    ("offer-lifetime", S),
     ("user-context", S),
     ("comment", S),
 ];

@@ -391,8 +391,7 @@ pub struct Subnet4 {
     pub reservations_out_of_pool: bool,
     /// Effective `allocator` (Kea default iterative). Reported as not supported yet.
     pub allocator: Allocator,
-    /// Effective `offer-lifetime` (ARM 9.2.34; 0 = no lease on DHCPDISCOVER). Reported as not
-    /// supported yet.
+    /// Effective `offer-lifetime` (ARM 9.2.34; 0 = no lease on DHCPDISCOVER).
     pub offer_lifetime: u32,
     /// Effective `cache-threshold` (Kea 3.0 default 0.25) and `cache-max-age` (ARM 9.2.33).
     /// Reported as not supported yet.

@@ -57,6 +57,9 @@ pub struct ClassDef {
     pub server_hostname: Option<Box<[u8]>>,
     pub boot_file_name: Option<Box<[u8]>>,
     pub valid: Option<Lifetime>,
+    /// The class's `offer-lifetime` (ARM 9.2.34: "supported at the global, shared-network,
+    /// subnet, and class levels").
+    pub offer_lifetime: Option<u32>,
 }
 
 /// A class named by a guard, a reservation or an additional list: a defined class, or a name
@@ -149,7 +152,8 @@ impl ClassTable {
                 || def.next_server.is_some()
                 || def.server_hostname.is_some()
                 || def.boot_file_name.is_some()
-                || def.valid.is_some();
+                || def.valid.is_some()
+                || def.offer_lifetime.is_some();
             t.by_name.insert(def.name.clone(), idx);
             t.defs.push(def);
         }
@@ -306,6 +310,7 @@ impl ClassTable {
                 default: l.default,
                 max: l.max,
             }),
+            offer_lifetime: c.offer_lifetime,
         }
     }
 

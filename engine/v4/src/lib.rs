@@ -1002,7 +1002,8 @@ impl<S: LeaseSink> V4Shard<S> {
     }
 
     /// RFC 2131 4.3.1: DISCOVER -> OFFER of the client's lease, else the requested address if
-    /// free, else a free address. The offer reserves the address briefly but is not logged.
+    /// free, else a free address. The offer reserves the address briefly but is not logged,
+    /// unless an `offer-lifetime` applies (ARM 9.2.34: then it is a logged lease).
     fn handle_discover(
         &mut self,
         meta: &Meta4,
@@ -1080,6 +1081,7 @@ impl<S: LeaseSink> V4Shard<S> {
         };
         let srt = self.prepared.subnets.get(subnet)?;
         let valid = self.lifetime(srt).grant(hint);
+        let offer_lifetime = self.offer_lifetime(srt);
         let subnet_id = srt.id;
         let committed = existing
             && self
@@ -1110,7 +1112,23 @@ impl<S: LeaseSink> V4Shard<S> {
                 }
             }
         }
-        if !committed {
+        if offer_lifetime != 0 && !self.parking() {
+            // ARM 9.2.34: with offer-lifetime the OFFER allocates and persists a lease. Kea
+            // 2.6's lease4_offer hook point is not called: libdhcp_run_script has no such
+            // point (ARM 17.25 lists lease4_renew, lease4_expire, lease4_recover,
+            // leases4_committed, lease4_release, lease4_decline), nor has kea-hook-runscript.
+            if committed {
+                self.refresh_offered_lease(addr, offer_lifetime, now);
+            } else {
+                let lease = self.new_lease(&ident, subnet_id, pool, addr, offer_lifetime, now);
+                if !self.persist_offered_lease(lease, subnet, pool, addr) {
+                    self.stats.global.pkt4_receive_drop.inc();
+                    return None;
+                }
+            }
+        } else if !committed {
+            // Without offer-lifetime (or while a hook script decides) the offer is only held
+            // in memory: nothing is logged or counted until the REQUEST.
             let lease = self.new_lease(&ident, subnet_id, pool, addr, valid, now);
             self.table.insert(Entry {
                 lease,
@@ -1131,6 +1149,83 @@ impl<S: LeaseSink> V4Shard<S> {
         };
         self.classify_additional(meta, pkt, subnet, pool);
         self.write_reply(meta, pkt, MessageType::Offer, Some(grant), server_id, out)
+    }
+
+    /// ARM 9.2.34 "Temporary Allocation on DHCPDISCOVER": the offered address becomes a lease
+    /// whose lifetime is the offer lifetime (option 51 of the OFFER still says the valid
+    /// lifetime), logged before the OFFER leaves, so that no one else is offered it while the
+    /// offer stands, also across a restart. "Assigned lease statistics are incremented"
+    /// (assigned-addresses and cumulative-assigned-addresses, as for a lease granted by a
+    /// DHCPREQUEST; the REQUEST that takes it then extends it without counting it again), and
+    /// "expiration processing and reclamation behave just as they do for leases allocated
+    /// during DHCPREQUEST processing": an unclaimed offer expires into reclaimed-leases.
+    /// False when the lease log refused it: the address is given back and no OFFER sent.
+    fn persist_offered_lease(&mut self, lease: Lease, subnet: usize, pool: u32, addr: u32) -> bool {
+        if self.sink.record(&lease).is_err() {
+            tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", addr = %Ipv4Addr::from(addr), "lease log append failed; no OFFER sent");
+            match self.table.get(addr) {
+                Some(e) if !e.is_offer() => {
+                    // The client's lapsed entry, whose bit was claimed again for this offer.
+                    if e.holds_bit {
+                        let e = e.clone();
+                        self.give_back(&e, addr);
+                        if let Some(x) = self.table.get_mut(addr) {
+                            x.holds_bit = false;
+                        }
+                    }
+                }
+                _ => self.unclaim(pool, addr),
+            }
+            return false;
+        }
+        tracing::debug!(target: "DHCP4_LEASE_OFFER", addr = %Ipv4Addr::from(addr), valid = lease.valid_lifetime, "lease will be offered");
+        let holds_bit = self.holds_bit_for(addr);
+        self.table.insert(Entry {
+            lease,
+            pool,
+            subnet: subnet as u32,
+            offer_until: 0,
+            holds_bit,
+        });
+        self.count_allocated(subnet, pool);
+        true
+    }
+
+    /// ARM 9.2.34: "Clients repeating DHCPDISCOVERs are offered the same address each time";
+    /// the client's lease is kept for at least the offer lifetime from now. A lease that
+    /// outlasts that already (e.g. one the client was ACKed) is left as it is: an offer never
+    /// shortens a lease.
+    fn refresh_offered_lease(&mut self, addr: u32, offer_lifetime: u32, now: u64) {
+        let until = now.saturating_add(u64::from(offer_lifetime));
+        let Some(e) = self.table.get_mut(addr) else {
+            return;
+        };
+        if e.lease.expire() >= until {
+            return;
+        }
+        e.lease.cltt = now;
+        e.lease.valid_lifetime = offer_lifetime;
+        self.table.reinsert(addr);
+        let Some(e) = self.table.get(addr) else {
+            return;
+        };
+        if self.sink.record(&e.lease).is_err() {
+            tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", addr = %Ipv4Addr::from(addr), "lease log append failed while refreshing an offered lease");
+        }
+    }
+
+    /// A new lease in subnet `s` (pool `pool` or NO_POOL): the gauges and the cumulative
+    /// counters go up.
+    fn count_allocated(&self, s: usize, pool: u32) {
+        let pl = (pool != NO_POOL).then_some(pool as usize);
+        self.count_assigned(s, pl, false, 1);
+        self.stats.global.cumulative_assigned_addresses.inc();
+        if let Some(c) = self.stats.subnets.get(s) {
+            c.cumulative_assigned_addresses.inc();
+        }
+        if let Some(c) = pl.and_then(|p| self.stats.pools.get(p)) {
+            c.cumulative_assigned_addresses.inc();
+        }
     }
 
     /// The requested address (option 50) when it lies in the client's network and is free.
@@ -1470,15 +1565,7 @@ impl<S: LeaseSink> V4Shard<S> {
             holds_bit: self.holds_bit_for(addr),
         });
         if !was_lease {
-            let pl = (pool != NO_POOL).then_some(pool as usize);
-            self.count_assigned(s, pl, false, 1);
-            self.stats.global.cumulative_assigned_addresses.inc();
-            if let Some(c) = self.stats.subnets.get(s) {
-                c.cumulative_assigned_addresses.inc();
-            }
-            if let Some(c) = pl.and_then(|p| self.stats.pools.get(p)) {
-                c.cumulative_assigned_addresses.inc();
-            }
+            self.count_allocated(s, pool);
             tracing::info!(target: "DHCP4_LEASE_ALLOC", addr = %Ipv4Addr::from(addr), hwaddr = %ident.hw, "lease allocated");
         }
         Ok(Grant {
@@ -1850,5 +1937,7 @@ fn tee_times(s: &SubnetRt, valid: u32) -> (Option<u32>, Option<u32>) {
 
 #[cfg(test)]
 mod class_tests;
+#[cfg(test)]
+mod offer_tests;
 #[cfg(test)]
 mod tests;

@@ -190,6 +190,9 @@ pub struct SubnetRt {
     pub interface: Option<String>,
     pub network: Option<usize>,
     pub valid: Lifetime,
+    /// Effective `offer-lifetime` (subnet, shared network, global; ARM 9.2.34): when not 0,
+    /// a DHCPDISCOVER allocates and logs a lease for this many seconds.
+    pub offer_lifetime: u32,
     pub renew_timer: Option<u32>,
     pub rebind_timer: Option<u32>,
     pub calculate_tee_times: bool,
@@ -236,8 +239,12 @@ pub struct Prepared4 {
     pub interfaces: Vec<InterfaceInfo>,
     pub decline_probation_period: u32,
     pub echo_client_id: bool,
-    /// How long an OFFERed address stays reserved for its client before it goes back.
+    /// How long an OFFERed address stays reserved for its client before it goes back, when
+    /// no `offer-lifetime` applies (the offer is then kept in memory only).
     pub offer_hold_secs: u32,
+    /// Whether any subnet or class sets a non-zero `offer-lifetime` (ARM 9.2.34): else a
+    /// DHCPDISCOVER never looks for one (no cost per packet when the feature is off).
+    pub offer_lifetime_used: bool,
     /// Port relays are answered on (Kea answers relays on its server port).
     pub server_port: u16,
     /// Port clients are answered on.
@@ -390,6 +397,7 @@ impl Prepared4 {
                     default: s.valid_lifetime.default,
                     max: s.valid_lifetime.max,
                 },
+                offer_lifetime: s.offer_lifetime,
                 renew_timer: s.renew_timer,
                 rebind_timer: s.rebind_timer,
                 calculate_tee_times: s.calculate_tee_times,
@@ -468,6 +476,11 @@ impl Prepared4 {
             decline_probation_period: cfg.decline_probation_period,
             echo_client_id: cfg.echo_client_id,
             offer_hold_secs: 10,
+            offer_lifetime_used: cfg.subnets.iter().any(|s| s.offer_lifetime != 0)
+                || cfg
+                    .client_classes
+                    .iter()
+                    .any(|c| c.offer_lifetime.is_some_and(|l| l != 0)),
             server_port: ports.server,
             client_port: ports.client,
             configured_server_ids,
