@@ -721,6 +721,10 @@ impl Backend for Dhcp6Backend {
         crate::control_common::job_metrics(self.jobs.depths(), w);
     }
 
+    fn metrics_family(&self) -> &'static str {
+        "dhcp6"
+    }
+
     fn find_leases(&self, _query: &LeaseQuery) -> Result<Vec<Lease>, String> {
         Err("lease4-* commands are DHCPv4 commands; use lease6-*".into())
     }

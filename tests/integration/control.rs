@@ -31,7 +31,7 @@ const CONFIG: &str = r#"{
 }"#;
 
 /// base64("admin:s3cret")
-const GOOD_AUTH: &str = "YWRtaW46czNjcmV0";
+pub(crate) const GOOD_AUTH: &str = "YWRtaW46czNjcmV0";
 
 struct Rig {
     ns: NetNs,
@@ -106,7 +106,7 @@ fn unix_command(socket: &Path, cmd: &Value) -> Value {
 }
 
 /// One HTTP/1.1 request to 127.0.0.1:8000 inside `ns`, from a thread that joined `ns`.
-fn http_request(
+pub(crate) fn http_request(
     ns: &NetNs,
     method: &str,
     path: &str,

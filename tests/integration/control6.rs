@@ -363,3 +363,123 @@ fn dhcp6_client_port_switch_sends_every_reply_to_that_port() {
         "{replies} Replies for {sent} Solicits:\n{report}\n{output}"
     );
 }
+
+/// Two address pools (one without a pool-id, one with pool-id 3) and a pd-pool, a unix and
+/// an HTTP control socket (`/metrics`).
+const POOL_STATS_CONFIG: &str = r#"{
+  "Dhcp6": {
+    "interfaces-config": { "interfaces": [ "lo" ] },
+    "lease-database": { "type": "memfile", "persist": true, "name": "LEASES", "lfc-interval": 3600 },
+    "multi-threading": { "enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 64 },
+    "control-sockets": [
+      { "socket-type": "unix", "socket-name": "SOCKET" },
+      { "socket-type": "http", "socket-address": "127.0.0.1", "socket-port": 8000,
+        "authentication": { "type": "basic", "realm": "corelease-test",
+          "clients": [ { "user": "admin", "password": "s3cret" } ] } }
+    ],
+    "valid-lifetime": 4000,
+    "subnet6": [ {
+      "id": 9, "subnet": "fd00:1::/64",
+      "relay": { "ip-addresses": [ "::1" ] },
+      "pools": [ { "pool": "fd00:1::1000 - fd00:1::10ff" },
+                 { "pool": "fd00:1::2000 - fd00:1::2fff", "pool-id": 3 } ],
+      "pd-pools": [ { "prefix": "fd00:1000::", "prefix-len": 32, "delegated-len": 48 } ]
+    } ]
+  }
+}"#;
+
+#[test]
+fn dhcp6_pool_statistics_match_the_lease_log_after_perfdhcp_and_reach_metrics() {
+    use crate::control::{http_request, GOOD_AUTH};
+    use crate::dhcp6::{column, export};
+    let _g = serial();
+    let ns = NetNs::new("p6s");
+    let dir = TempDir::new("p6s");
+    let socket = dir.0.join("kea6-ctrl.sock");
+    let template = POOL_STATS_CONFIG.replace("SOCKET", &socket.to_string_lossy());
+    let (cfg, _) = config(&dir, &template, "lo");
+    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
+    let server = Server::start6(&ns, &["-c", &cfg.to_string_lossy(), "-p", "5547"], &env);
+    let report = run_perfdhcp(&ns, &perfdhcp6_args("100", "400", "15"));
+    let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
+    assert!(replies >= 0.98 * 400.0, "{report}");
+    // Wait until the server has answered everything it will (two equal readings).
+    let stat = |name: &str| {
+        let r = unix_command(
+            &socket,
+            &json!({ "command": "statistic-get", "arguments": { "name": name } }),
+        );
+        r["arguments"][name][0][0].as_i64().unwrap_or(-1)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = -1;
+    loop {
+        let now = stat("pkt6-received");
+        if now == last || Instant::now() > deadline {
+            break;
+        }
+        last = now;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let all = unix_command(&socket, &json!({ "command": "statistic-get-all" }));
+    let get = |name: &str| {
+        all["arguments"][name][0][0]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{name} not in statistic-get-all: {all}"))
+    };
+    let (pool0, pool3) = (
+        get("subnet[9].pool[0].assigned-nas"),
+        get("subnet[9].pool[3].assigned-nas"),
+    );
+    let pd0 = get("subnet[9].pd-pool[0].assigned-pds");
+    assert_eq!(pool0 + pool3, get("subnet[9].assigned-nas"), "{all}");
+    assert_eq!(pd0, get("subnet[9].assigned-pds"), "{all}");
+    // No lease was released or expired: every assignment is still assigned.
+    assert_eq!(get("subnet[9].pool[0].cumulative-assigned-nas"), pool0);
+    assert_eq!(get("subnet[9].pool[3].cumulative-assigned-nas"), pool3);
+    assert_eq!(get("subnet[9].pd-pool[0].cumulative-assigned-pds"), pd0);
+    assert_eq!(get("subnet[9].pool[0].total-nas"), 256);
+    assert_eq!(get("subnet[9].pool[3].total-nas"), 4096);
+    assert_eq!(get("subnet[9].pool[3].declined-addresses"), 0);
+    assert_eq!(get("subnet[9].pd-pool[0].reclaimed-leases"), 0);
+
+    // /metrics: the same numbers under the dhcp6 names, pools labelled.
+    let (status, text) = http_request(&ns, "GET", "/metrics", Some(GOOD_AUTH), "");
+    assert_eq!(status, 200);
+    for want in [
+        format!("corelease_dhcp6_pool_assigned_nas{{subnet_id=\"9\",pool_id=\"0\"}} {pool0}\n"),
+        format!("corelease_dhcp6_pool_assigned_nas{{subnet_id=\"9\",pool_id=\"3\"}} {pool3}\n"),
+        format!("corelease_dhcp6_pd_pool_assigned_pds{{subnet_id=\"9\",pool_id=\"0\"}} {pd0}\n"),
+    ] {
+        assert!(text.contains(&want), "{want} not in\n{text}");
+    }
+
+    // The lease log, exported after the stop, holds exactly that many leases per pool.
+    let output = server.stop();
+    let (header, rows) = export(&cfg);
+    let in_range = |r: &&String, lo: u128, hi: u128| {
+        column(&header, r, "lease_type") == "0"
+            && column(&header, r, "address")
+                .parse::<std::net::Ipv6Addr>()
+                .is_ok_and(|a| (lo..=hi).contains(&u128::from(a)))
+    };
+    let base = u128::from("fd00:1::".parse::<std::net::Ipv6Addr>().unwrap());
+    let logged0 = rows
+        .iter()
+        .filter(|r| in_range(r, base + 0x1000, base + 0x10ff))
+        .count() as i64;
+    let logged3 = rows
+        .iter()
+        .filter(|r| in_range(r, base + 0x2000, base + 0x2fff))
+        .count() as i64;
+    let logged_pd = rows
+        .iter()
+        .filter(|r| column(&header, r, "lease_type") == "2")
+        .count() as i64;
+    assert_eq!(
+        (logged0, logged3, logged_pd),
+        (pool0, pool3, pd0),
+        "{output}"
+    );
+    assert!(pool0 + pool3 >= 392, "{report}");
+}

@@ -64,7 +64,7 @@ fn no_dad(ns: &NetNs) {
 }
 
 /// `corelease lease export` of a config: (header, rows).
-fn export(cfg: &Path) -> (String, Vec<String>) {
+pub(crate) fn export(cfg: &Path) -> (String, Vec<String>) {
     let out = std::process::Command::new(bin())
         .args(["lease", "export", "-c", &cfg.to_string_lossy()])
         .output()
@@ -81,7 +81,7 @@ fn export(cfg: &Path) -> (String, Vec<String>) {
 }
 
 /// Column `name` of a leases6 CSV row.
-fn column<'a>(header: &str, row: &'a str, name: &str) -> &'a str {
+pub(crate) fn column<'a>(header: &str, row: &'a str, name: &str) -> &'a str {
     let i = header
         .split(',')
         .position(|c| c == name)

@@ -208,6 +208,10 @@ pub trait Backend: Send + Sync + 'static {
     fn statistics(&self) -> Vec<(String, i64)>;
     /// Per-shard series appended to `/metrics` (receive/drop counters, latency).
     fn shard_metrics(&self, _out: &mut MetricsWriter) {}
+    /// The address family in the `/metrics` names of the statistics: "dhcp4" or "dhcp6".
+    fn metrics_family(&self) -> &'static str {
+        "dhcp4"
+    }
     /// Leases matching a query (every shard asked; merged).
     fn find_leases(&self, query: &LeaseQuery) -> Result<Vec<Lease>, String>;
     /// The subnet id and default valid lifetime for `addr` (`subnet` 0/None: select).
@@ -486,7 +490,7 @@ impl Control {
         {
             let mut reg = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
             reg.observe(SystemTime::now(), &raw);
-            metrics::write_statistics(&mut w, &reg.current());
+            metrics::write_statistics(&mut w, self.backend.metrics_family(), &reg.current());
         }
         self.backend.shard_metrics(&mut w);
         w.finish()

@@ -1,5 +1,6 @@
 //! Prometheus text exposition (format 0.0.4) for `GET /metrics`: every Kea statistic under a
-//! `corelease_dhcp4_` name, subnet and pool ids as labels, plus the backend's per-shard series.
+//! `corelease_dhcp4_` (`corelease_dhcp6_`) name, subnet and pool ids as labels, plus the
+//! backend's per-shard series.
 //! Families are written whole (HELP, TYPE, then their samples), counters end in `_total`, as
 //! `promtool check metrics` demands.
 
@@ -112,7 +113,8 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// Splits `subnet[7].pool[0].assigned-addresses` into (scope, ids, statistic).
+/// Splits `subnet[7].pool[0].assigned-addresses` into (scope, ids, statistic). A DHCPv6
+/// `pd-pool[id]` is a scope of its own (`pd_pool_`), its id labelled `pool_id` too.
 fn split_scoped(name: &str) -> (&'static str, Vec<(&'static str, String)>, &str) {
     let mut rest = name;
     let mut labels = Vec::new();
@@ -120,6 +122,7 @@ fn split_scoped(name: &str) -> (&'static str, Vec<(&'static str, String)>, &str)
     for (prefix, label, sc) in [
         ("subnet[", "subnet_id", "subnet_"),
         ("pool[", "pool_id", "pool_"),
+        ("pd-pool[", "pool_id", "pd_pool_"),
     ] {
         if let Some(after) = rest.strip_prefix(prefix) {
             if let Some((id, tail)) = after.split_once("].") {
@@ -132,18 +135,27 @@ fn split_scoped(name: &str) -> (&'static str, Vec<(&'static str, String)>, &str)
     (scope, labels, rest)
 }
 
-/// Whether a Kea statistic is a level (may go down) rather than a count of events.
+/// Whether a Kea statistic is a level (may go down) rather than a count of events: the
+/// pool sizes and the assigned and declined counts (v4 addresses, v6 NAs and PDs).
 fn is_gauge(stat: &str) -> bool {
-    stat == "total-addresses"
-        || stat == "declined-addresses"
-        || (stat.ends_with("assigned-addresses") && !stat.starts_with("cumulative-"))
+    matches!(
+        stat,
+        "total-addresses"
+            | "declined-addresses"
+            | "assigned-addresses"
+            | "total-nas"
+            | "assigned-nas"
+            | "total-pds"
+            | "assigned-pds"
+    )
 }
 
-/// Writes Kea's statistics (already reset-adjusted) as Prometheus families.
-pub fn write_statistics(w: &mut MetricsWriter, stats: &[(&str, i64)]) {
+/// Writes Kea's statistics (already reset-adjusted) as Prometheus families named
+/// `corelease_<family>_…` (`family` is "dhcp4" or "dhcp6").
+pub fn write_statistics(w: &mut MetricsWriter, family: &str, stats: &[(&str, i64)]) {
     for (name, value) in stats {
         let (scope, labels, stat) = split_scoped(name);
-        let base = format!("corelease_dhcp4_{scope}{}", sanitize(stat));
+        let base = format!("corelease_{family}_{scope}{}", sanitize(stat));
         let (family, kind) = if is_gauge(stat) {
             (base, MetricKind::Gauge)
         } else {
@@ -152,6 +164,7 @@ pub fn write_statistics(w: &mut MetricsWriter, stats: &[(&str, i64)]) {
         let of = match scope {
             "subnet_" => " of subnet[id]",
             "pool_" => " of subnet[id].pool[id]",
+            "pd_pool_" => " of subnet[id].pd-pool[id]",
             _ => "",
         };
         let help = format!("Kea statistic {stat}{of}");

@@ -567,3 +567,31 @@ fn metrics_name_families_with_labels_and_total_suffix() {
         "{text}"
     );
 }
+
+#[test]
+fn dhcp6_pool_and_pd_pool_statistics_are_labelled_gauges_and_counters() {
+    use crate::metrics::{write_statistics, MetricsWriter};
+    let mut w = MetricsWriter::default();
+    write_statistics(
+        &mut w,
+        "dhcp6",
+        &[
+            ("subnet[1].pool[0].assigned-nas", 3),
+            ("subnet[1].pool[0].cumulative-assigned-nas", 5),
+            ("subnet[1].pd-pool[2].assigned-pds", 1),
+            ("subnet[1].pd-pool[2].reclaimed-leases", 4),
+            ("subnet[1].total-nas", 256),
+        ],
+    );
+    let text = w.finish();
+    for want in [
+        "# TYPE corelease_dhcp6_pool_assigned_nas gauge\n",
+        "corelease_dhcp6_pool_assigned_nas{subnet_id=\"1\",pool_id=\"0\"} 3\n",
+        "# TYPE corelease_dhcp6_pool_cumulative_assigned_nas_total counter\n",
+        "corelease_dhcp6_pd_pool_assigned_pds{subnet_id=\"1\",pool_id=\"2\"} 1\n",
+        "corelease_dhcp6_pd_pool_reclaimed_leases_total{subnet_id=\"1\",pool_id=\"2\"} 4\n",
+        "# TYPE corelease_dhcp6_subnet_total_nas gauge\n",
+    ] {
+        assert!(text.contains(want), "{want} not in\n{text}");
+    }
+}

@@ -165,6 +165,10 @@ pub fn kea_statistics(
             format!("subnet[{id}].v4-allocation-fail-classes"),
             sum_g(&|c| c.v4_allocation_fail_classes.get() as i64),
         ));
+        // Pools with the same pool-id in a subnet share their statistics (ARM 9.x
+        // "Statistics in the DHCPv4 Server": the id is 0 unless configured, and the
+        // statistics of one id are the sums over its pools).
+        let first = out.len();
         for &pi in &subnet.pools {
             let Some(pool) = prepared.pools.get(pi) else {
                 continue;
@@ -177,30 +181,33 @@ pub fn kea_statistics(
                     .sum::<i64>()
                     .max(0)
             };
-            out.push((
-                format!("subnet[{id}].pool[{pid}].total-addresses"),
-                pool.range.len() as i64,
-            ));
-            out.push((
-                format!("subnet[{id}].pool[{pid}].assigned-addresses"),
-                sum_p(&|c| c.assigned_addresses.get()),
-            ));
-            out.push((
-                format!("subnet[{id}].pool[{pid}].declined-addresses"),
-                sum_p(&|c| c.declined_addresses.get()),
-            ));
-            out.push((
-                format!("subnet[{id}].pool[{pid}].cumulative-assigned-addresses"),
-                sum_p(&|c| c.cumulative_assigned_addresses.get() as i64),
-            ));
-            out.push((
-                format!("subnet[{id}].pool[{pid}].reclaimed-leases"),
-                sum_p(&|c| c.reclaimed_leases.get() as i64),
-            ));
-            out.push((
-                format!("subnet[{id}].pool[{pid}].reclaimed-declined-addresses"),
-                sum_p(&|c| c.reclaimed_declined_addresses.get() as i64),
-            ));
+            let values = [
+                ("total-addresses", pool.range.len() as i64),
+                ("assigned-addresses", sum_p(&|c| c.assigned_addresses.get())),
+                ("declined-addresses", sum_p(&|c| c.declined_addresses.get())),
+                (
+                    "cumulative-assigned-addresses",
+                    sum_p(&|c| c.cumulative_assigned_addresses.get() as i64),
+                ),
+                (
+                    "reclaimed-leases",
+                    sum_p(&|c| c.reclaimed_leases.get() as i64),
+                ),
+                (
+                    "reclaimed-declined-addresses",
+                    sum_p(&|c| c.reclaimed_declined_addresses.get() as i64),
+                ),
+            ];
+            for (what, value) in values {
+                let stat = format!("subnet[{id}].pool[{pid}].{what}");
+                match out
+                    .get_mut(first..)
+                    .and_then(|o| o.iter_mut().find(|(n, _)| *n == stat))
+                {
+                    Some((_, v)) => *v = v.saturating_add(value),
+                    None => out.push((stat, value)),
+                }
+            }
         }
     }
     out

@@ -1413,3 +1413,39 @@ fn request_through_a_relay_in_no_subnet_is_naked() {
     assert_eq!(stat(&s, "pkt4-discover-received"), 1);
     assert!(s.sink_mut().records.is_empty());
 }
+
+#[test]
+fn pools_without_a_pool_id_are_summed_into_one_pool_0_statistic_as_in_kea() {
+    // ARM 9.x: pool-id defaults to 0 and pools with one id share their statistics.
+    let p = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 4000, "subnet4": [ {
+            "id": 1, "subnet": "192.0.2.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "192.0.2.10 - 192.0.2.10" },
+                       { "pool": "192.0.2.20 - 192.0.2.20" },
+                       { "pool": "192.0.2.30 - 192.0.2.30", "pool-id": 3 } ] } ] } }"#,
+    );
+    let mut s = shard(&p);
+    for n in 1..=3 {
+        dora(&mut s, mac(n), NOW);
+    }
+    let all = kea_statistics(s.prepared(), &[s.stats()]);
+    for what in [
+        "total-addresses",
+        "assigned-addresses",
+        "declined-addresses",
+        "cumulative-assigned-addresses",
+        "reclaimed-leases",
+        "reclaimed-declined-addresses",
+    ] {
+        let name = format!("subnet[1].pool[0].{what}");
+        assert_eq!(all.iter().filter(|(n, _)| *n == name).count(), 1, "{name}");
+    }
+    assert_eq!(stat(&s, "subnet[1].pool[0].total-addresses"), 2);
+    assert_eq!(stat(&s, "subnet[1].pool[0].assigned-addresses"), 2);
+    assert_eq!(
+        stat(&s, "subnet[1].pool[0].cumulative-assigned-addresses"),
+        2
+    );
+    assert_eq!(stat(&s, "subnet[1].pool[3].total-addresses"), 1);
+    assert_eq!(stat(&s, "subnet[1].pool[3].assigned-addresses"), 1);
+}

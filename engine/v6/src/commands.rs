@@ -61,7 +61,8 @@ impl<S: LeaseSink> V6Shard<S> {
     }
 
     /// The finished state for this (running) shard: its packet and cumulative counters
-    /// carried over (subnets by id; the gauges were counted from the leases), its clock,
+    /// carried over (subnets by id, pools by subnet id and pool-id; the gauges were counted
+    /// from the leases), its clock,
     /// reclamation schedule and lease log `sink` in place. Returns the state and the number
     /// of leases dropped because another lease holds their address or prefix.
     pub fn reload_finish(&mut self, build: ReloadBuild6<S>, sink: S) -> (V6Shard<S>, usize) {
@@ -73,6 +74,26 @@ impl<S: LeaseSink> V6Shard<S> {
             if let (Some(f), Some(t)) =
                 (from.subnets.get(si), new_si.and_then(|n| to.subnets.get(n)))
             {
+                f.carry_to(t);
+            }
+        }
+        // Pool counters follow the statistic they are summed into, (subnet id, pool or
+        // pd-pool, pool-id): the first new pool with that name takes them all, as the sum
+        // over pools with one pool-id is what is reported.
+        for (pi, old) in self.prepared.pools.iter().enumerate() {
+            let Some(old_subnet) = self.prepared.subnets.get(old.subnet) else {
+                continue;
+            };
+            let new_pi = next.prepared.pools.iter().position(|np| {
+                np.pool_id == old.pool_id
+                    && np.is_pd() == old.is_pd()
+                    && next
+                        .prepared
+                        .subnets
+                        .get(np.subnet)
+                        .is_some_and(|s| s.id == old_subnet.id)
+            });
+            if let (Some(f), Some(t)) = (from.pools.get(pi), new_pi.and_then(|n| to.pools.get(n))) {
                 f.carry_to(t);
             }
         }
@@ -496,6 +517,53 @@ mod tests {
         );
         s.add_lease(lease("2001:db8:2::10", false, 2, NOW), NOW)
             .expect("the new subnet serves");
+    }
+
+    #[test]
+    fn pool_statistics_move_with_lease6_add_del_update_and_are_recounted_at_reload() {
+        let p = prepared(OLD);
+        let mut shards = new_shards(&p, 1);
+        let s = &mut shards[0];
+        s.add_lease(lease("2001:db8:1::100", false, 1, NOW), NOW)
+            .expect("added");
+        s.add_lease(lease("2001:db8:1::101", false, 2, NOW), NOW)
+            .expect("added");
+        s.add_lease(lease("2001:db8:8000:100::", true, 1, NOW), NOW)
+            .expect("added");
+        // Out of every pool: the subnet counts it, no pool does.
+        s.add_lease(lease("2001:db8:1::9", false, 3, NOW), NOW)
+            .expect("added");
+        assert_eq!(stat(s, "subnet[1].assigned-nas"), 3);
+        assert_eq!(stat(s, "subnet[1].pool[0].assigned-nas"), 2);
+        assert_eq!(stat(s, "subnet[1].pd-pool[0].assigned-pds"), 1);
+        // lease6-add is not an allocation (Kea's lease_cmds count only assigned-*).
+        assert_eq!(stat(s, "subnet[1].pool[0].cumulative-assigned-nas"), 0);
+        let gone = key_of(&lease("2001:db8:1::101", false, 2, NOW));
+        assert!(s.delete_lease(gone).is_some());
+        assert_eq!(stat(s, "subnet[1].pool[0].assigned-nas"), 1);
+        // lease6-update to declined: counted as declined in its pool.
+        let mut declined = lease("2001:db8:1::100", false, 1, NOW);
+        declined.state = LeaseState::Declined;
+        s.command_update_lease(declined, false).expect("updated");
+        assert_eq!(stat(s, "subnet[1].pool[0].declined-addresses"), 1);
+        assert_eq!(stat(s, "subnet[1].pool[0].assigned-nas"), 1);
+        s.stats().pools[0].cumulative_assigned.add(5);
+        s.stats().pools[0].reclaimed_leases.add(2);
+        s.stats().pools[1].cumulative_assigned.add(4);
+        // The reload recounts the gauges from the leases and carries the cumulative counters
+        // to the pool with the same subnet id, kind and pool-id.
+        let p2 = prepared(GROWN);
+        assert_eq!(reload_in_steps(&mut shards, &p2, |_, _| {}), vec![0]);
+        let s = &mut shards[0];
+        assert_eq!(stat(s, "subnet[1].pool[0].total-nas"), 256);
+        assert_eq!(stat(s, "subnet[1].pool[0].assigned-nas"), 1);
+        assert_eq!(stat(s, "subnet[1].pool[0].declined-addresses"), 1);
+        assert_eq!(stat(s, "subnet[1].pool[0].cumulative-assigned-nas"), 5);
+        assert_eq!(stat(s, "subnet[1].pool[0].reclaimed-leases"), 2);
+        assert_eq!(stat(s, "subnet[1].pd-pool[0].assigned-pds"), 1);
+        assert_eq!(stat(s, "subnet[1].pd-pool[0].cumulative-assigned-pds"), 4);
+        assert_eq!(stat(s, "subnet[2].pool[0].assigned-nas"), 0);
+        assert_eq!(stat(s, "subnet[2].pool[0].cumulative-assigned-nas"), 0);
     }
 
     #[test]

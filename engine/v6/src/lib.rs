@@ -217,7 +217,10 @@ impl<S: LeaseSink> V6Shard<S> {
             .iter()
             .map(|p| FreeLeaseQueue::new(p.len, shard, shards))
             .collect();
-        let stats = Arc::new(ShardStats6::new(prepared.subnets.len()));
+        let stats = Arc::new(ShardStats6::new(
+            prepared.subnets.len(),
+            prepared.pools.len(),
+        ));
         V6Shard {
             prepared,
             server_duid: server_duid.into(),
@@ -365,9 +368,10 @@ impl<S: LeaseSink> V6Shard<S> {
         }
         if binds {
             if let Some(s) = subnet {
-                c.count_assigned(s, pd, 1);
+                let pool = pool.map_or(NO_POOL, |(pi, _)| pi as u32);
+                c.count_assigned(s, pool, pd, 1);
                 if lease.state == LeaseState::Declined {
-                    c.count_declined(s, 1);
+                    c.count_declined(s, pool, 1);
                 }
             }
         }
@@ -1162,7 +1166,9 @@ fn write_ia_status(
 }
 
 impl<S: LeaseSink> Core<S> {
-    fn count_assigned(&self, subnet: usize, pd: bool, delta: i64) {
+    /// Moves `assigned-nas` / `assigned-pds` of the subnet and of the pool (an index into
+    /// `Prepared6::pools`, or [`NO_POOL`] for a value outside every pool).
+    fn count_assigned(&self, subnet: usize, pool: u32, pd: bool, delta: i64) {
         if let Some(c) = self.stats.subnets.get(subnet) {
             if pd {
                 c.assigned_pds.add(delta);
@@ -1170,6 +1176,13 @@ impl<S: LeaseSink> Core<S> {
                 c.assigned_nas.add(delta);
             }
         }
+        if let Some(c) = self.pool_stats(pool) {
+            c.assigned.add(delta);
+        }
+    }
+
+    fn pool_stats(&self, pool: u32) -> Option<&stats::PoolCounters6> {
+        self.stats.pools.get(usize::try_from(pool).ok()?)
     }
 
     /// The next committed lease (or probation) that expired by `now` and is still due:
@@ -1234,10 +1247,10 @@ impl<S: LeaseSink> Core<S> {
         }
         let si = e.subnet as usize;
         match e.lease.state {
-            LeaseState::Default => self.count_assigned(si, key.1, 1),
+            LeaseState::Default => self.count_assigned(si, e.pool, key.1, 1),
             LeaseState::Declined => {
-                self.count_assigned(si, key.1, 1);
-                self.count_declined(si, 1);
+                self.count_assigned(si, e.pool, key.1, 1);
+                self.count_declined(si, e.pool, 1);
             }
             _ => {}
         }
@@ -1250,18 +1263,21 @@ impl<S: LeaseSink> Core<S> {
         }
         let si = e.subnet as usize;
         match e.lease.state {
-            LeaseState::Default => self.count_assigned(si, key.1, -1),
+            LeaseState::Default => self.count_assigned(si, e.pool, key.1, -1),
             LeaseState::Declined => {
-                self.count_assigned(si, key.1, -1);
-                self.count_declined(si, -1);
+                self.count_assigned(si, e.pool, key.1, -1);
+                self.count_declined(si, e.pool, -1);
             }
             _ => {}
         }
     }
 
-    fn count_declined(&self, subnet: usize, delta: i64) {
+    fn count_declined(&self, subnet: usize, pool: u32, delta: i64) {
         self.stats.declined_addresses.add(delta);
         if let Some(c) = self.stats.subnets.get(subnet) {
+            c.declined_addresses.add(delta);
+        }
+        if let Some(c) = self.pool_stats(pool) {
             c.declined_addresses.add(delta);
         }
     }
@@ -1439,13 +1455,15 @@ impl<S: LeaseSink> Core<S> {
                 );
             }
             self.note_committed(&lease);
+            let mut pool = NO_POOL;
             if let Some(e) = self.table.get_mut(key) {
                 e.lease = lease;
                 e.offer_until = 0;
+                pool = e.pool;
             }
             self.table.requeue(key);
             if newly {
-                self.count_assigned(si, pd, 1);
+                self.count_assigned(si, pool, pd, 1);
                 let g = &self.stats.global;
                 let sc = self.stats.subnets.get(si);
                 if pd {
@@ -1458,6 +1476,9 @@ impl<S: LeaseSink> Core<S> {
                     if let Some(sc) = sc {
                         sc.cumulative_assigned_nas.inc();
                     }
+                }
+                if let Some(pc) = self.pool_stats(pool) {
+                    pc.cumulative_assigned.inc();
                 }
                 // Kea's message IDs for a new lease (ARM "Logging"; kea-dhcp6 messages).
                 let addr = Ipv6Addr::from(key.0);
@@ -1819,7 +1840,7 @@ impl<S: LeaseSink> Core<S> {
             if !self.record(&entry.lease) {
                 continue;
             }
-            self.count_assigned(entry.subnet as usize, pd, -1);
+            self.count_assigned(entry.subnet as usize, entry.pool, pd, -1);
             self.give_back(p, &entry, key);
             entry.holds_bit = false;
             let target_addr = entry.lease.addr;
@@ -1968,7 +1989,7 @@ impl<S: LeaseSink> Core<S> {
             if !self.record(&entry.lease) {
                 continue;
             }
-            self.count_declined(entry.subnet as usize, 1);
+            self.count_declined(entry.subnet as usize, entry.pool, 1);
             self.note_committed(&entry.lease);
             let target_addr = entry.lease.addr;
             self.table.insert(entry);
@@ -2017,9 +2038,9 @@ impl<S: LeaseSink> Core<S> {
             return;
         }
         let si = entry.subnet as usize;
-        self.count_assigned(si, key.1, -1);
+        self.count_assigned(si, entry.pool, key.1, -1);
         if was_declined {
-            self.count_declined(si, -1);
+            self.count_declined(si, entry.pool, -1);
         }
         let g = &self.stats.global;
         g.reclaimed_leases.inc();
@@ -2030,6 +2051,12 @@ impl<S: LeaseSink> Core<S> {
             sc.reclaimed_leases.inc();
             if was_declined {
                 sc.reclaimed_declined_addresses.inc();
+            }
+        }
+        if let Some(pc) = self.pool_stats(entry.pool) {
+            pc.reclaimed_leases.inc();
+            if was_declined {
+                pc.reclaimed_declined_addresses.inc();
             }
         }
         self.give_back(p, &entry, key);
@@ -2201,7 +2228,7 @@ impl<S: LeaseSink> Core<S> {
         if !self.record(&entry.lease) {
             return false;
         }
-        self.count_assigned(entry.subnet as usize, key.1, -1);
+        self.count_assigned(entry.subnet as usize, entry.pool, key.1, -1);
         self.give_back(p, &entry, key);
         entry.holds_bit = false;
         self.table.insert(entry);

@@ -94,20 +94,46 @@ impl SubnetCounters6 {
     }
 }
 
+/// Per-pool counters of one shard, indexed as `Prepared6::pools` (Kea 3.0's
+/// `subnet[id].pool[pid].*` and `subnet[id].pd-pool[pid].*`, ARM 10.x "Statistics in the
+/// DHCPv6 Server"). `assigned` / `cumulative_assigned` are the `-nas` statistics of an
+/// address pool and the `-pds` ones of a pd-pool; the declined ones stay 0 in a pd-pool
+/// (prefixes are not declined, RFC 8415 18.3.8).
+#[derive(Default, Debug)]
+pub struct PoolCounters6 {
+    pub assigned: Gauge,
+    pub declined_addresses: Gauge,
+    pub cumulative_assigned: Counter,
+    pub reclaimed_leases: Counter,
+    pub reclaimed_declined_addresses: Counter,
+}
+
+impl PoolCounters6 {
+    /// Adds the cumulative counters to `to`'s (the gauges are counted from the leases).
+    pub fn carry_to(&self, to: &Self) {
+        to.cumulative_assigned.add(self.cumulative_assigned.get());
+        to.reclaimed_leases.add(self.reclaimed_leases.get());
+        to.reclaimed_declined_addresses
+            .add(self.reclaimed_declined_addresses.get());
+    }
+}
+
 /// All counters of one shard; shared (`Arc`) with the control thread.
 #[derive(Debug)]
 pub struct ShardStats6 {
     pub global: GlobalCounters6,
     pub subnets: Box<[SubnetCounters6]>,
+    pub pools: Box<[PoolCounters6]>,
     /// Declined addresses over all subnets (`declined-addresses`).
     pub declined_addresses: Gauge,
 }
 
 impl ShardStats6 {
-    pub fn new(subnets: usize) -> Self {
+    pub fn new(subnets: usize, pools: usize) -> Self {
         ShardStats6 {
             global: GlobalCounters6::default(),
             subnets: (0..subnets).map(|_| SubnetCounters6::default()).collect(),
+            pools: (0..pools).map(|_| PoolCounters6::default()).collect(),
             declined_addresses: Gauge::default(),
         }
     }
@@ -115,6 +141,9 @@ impl ShardStats6 {
 
 /// One per-subnet counter, read as a statistic value.
 type SubnetStat = fn(&SubnetCounters6) -> i64;
+
+/// One per-pool counter, read as a statistic value.
+type PoolStat = fn(&PoolCounters6) -> i64;
 
 /// Sums the shards' counters into Kea's flat statistic names (`statistic-get-all`,
 /// `/metrics`). Gauges are clamped at zero; totals are the configured pool sizes.
@@ -201,24 +230,64 @@ pub fn kea_statistics6(
         for (name, f) in fails {
             out.push((format!("subnet[{id}].{name}"), sum(&f)));
         }
-        // Pools with the same pool-id in a subnet share their statistics (ARM 10.x; the id
-        // is 0 unless configured), pd-pools apart from address pools.
+        // Pools with the same pool-id in a subnet share their statistics (ARM 10.x "Statistics
+        // in the DHCPv6 Server": the id is 0 unless configured), pd-pools apart from address
+        // pools.
         let first = out.len();
         for &pi in subnet.na_pools.iter().chain(&subnet.pd_pools) {
-            if let Some(pool) = prepared.pools.get(pi) {
-                let (name, what) = if pool.is_pd() {
-                    ("pd-pool", "total-pds")
-                } else {
-                    ("pool", "total-nas")
-                };
-                let stat = format!("subnet[{id}].{name}[{}].{what}", pool.pool_id.0);
-                let total = clamp(pool.total);
+            let Some(pool) = prepared.pools.get(pi) else {
+                continue;
+            };
+            let sum_p = |f: PoolStat| -> i64 {
+                shards
+                    .iter()
+                    .filter_map(|s| s.pools.get(pi).map(f))
+                    .sum::<i64>()
+                    .max(0)
+            };
+            let pid = pool.pool_id.0;
+            let total = clamp(pool.total);
+            let values: &[(&str, i64)] = if pool.is_pd() {
+                &[
+                    ("total-pds", total),
+                    ("assigned-pds", sum_p(|c| c.assigned.get())),
+                    (
+                        "cumulative-assigned-pds",
+                        sum_p(|c| c.cumulative_assigned.get() as i64),
+                    ),
+                    (
+                        "reclaimed-leases",
+                        sum_p(|c| c.reclaimed_leases.get() as i64),
+                    ),
+                ]
+            } else {
+                &[
+                    ("total-nas", total),
+                    ("assigned-nas", sum_p(|c| c.assigned.get())),
+                    (
+                        "cumulative-assigned-nas",
+                        sum_p(|c| c.cumulative_assigned.get() as i64),
+                    ),
+                    ("declined-addresses", sum_p(|c| c.declined_addresses.get())),
+                    (
+                        "reclaimed-declined-addresses",
+                        sum_p(|c| c.reclaimed_declined_addresses.get() as i64),
+                    ),
+                    (
+                        "reclaimed-leases",
+                        sum_p(|c| c.reclaimed_leases.get() as i64),
+                    ),
+                ]
+            };
+            let kind = if pool.is_pd() { "pd-pool" } else { "pool" };
+            for &(what, value) in values {
+                let stat = format!("subnet[{id}].{kind}[{pid}].{what}");
                 match out
                     .get_mut(first..)
                     .and_then(|o| o.iter_mut().find(|(n, _)| *n == stat))
                 {
-                    Some((_, v)) => *v = v.saturating_add(total),
-                    None => out.push((stat, total)),
+                    Some((_, v)) => *v = v.saturating_add(value),
+                    None => out.push((stat, value)),
                 }
             }
         }

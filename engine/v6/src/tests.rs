@@ -1176,3 +1176,161 @@ fn a_relay_reply_sent_to_the_server_is_dropped() {
 
 #[path = "resv_tests.rs"]
 mod resv;
+
+/// Two address pools without a pool-id (pool 0 together), one with pool-id 5, and two
+/// pd-pools (pool-id 0 and 9).
+const POOL_STATS: &str = r#"{"Dhcp6": {"valid-lifetime": 100, "preferred-lifetime": 50,
+    "decline-probation-period": 30,
+    "subnet6": [{"id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+    "pools": [{"pool": "2001:db8:1::100 - 2001:db8:1::10f"},
+              {"pool": "2001:db8:1::200 - 2001:db8:1::203"},
+              {"pool": "2001:db8:1::500 - 2001:db8:1::5ff", "pool-id": 5}],
+    "pd-pools": [{"prefix": "2001:db8:8000::", "prefix-len": 48, "delegated-len": 56},
+                 {"prefix": "2001:db8:9000::", "prefix-len": 48, "delegated-len": 64,
+                  "pool-id": 9}]}]}}"#;
+
+/// Request (no Solicit) for one IA_NA and one IA_PD with these hints; the reply's values.
+fn request_hinted(
+    s: &mut V6Shard<MemorySink>,
+    client: u8,
+    addr: &str,
+    prefix: (&str, u8),
+    now: u64,
+) -> (Ipv6Addr, Ipv6Addr) {
+    let m = client_msg(
+        d6::MessageType::Request,
+        client,
+        vec![
+            server_id(),
+            iana(1, &[(a(addr), 0, 0)]),
+            iapd(2, &[(a(prefix.0), prefix.1)]),
+        ],
+    );
+    let rep = send(s, &m, now).unwrap_or_else(|| panic!("no Reply"));
+    let na = addrs_of(&ianas(&rep)[0].opts)[0].0;
+    let pd = iapds(&rep)[0]
+        .opts
+        .iter()
+        .find_map(|o| match o {
+            DhcpOption::IAPrefix(x) => Some(x.prefix_ip),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no IAPREFIX"));
+    (na, pd)
+}
+
+#[test]
+fn pool_statistics_follow_allocation_release_decline_and_reclamation() {
+    let p = prepared(POOL_STATS);
+    let mut s = shard(&p);
+    let pool = |s: &V6Shard<MemorySink>, what: &str| stat(s, &format!("subnet[1].{what}"));
+    // Kea 3.0 names, each listed from the start.
+    for name in [
+        "pool[0].total-nas",
+        "pool[5].total-nas",
+        "pool[0].assigned-nas",
+        "pool[0].cumulative-assigned-nas",
+        "pool[0].declined-addresses",
+        "pool[0].reclaimed-declined-addresses",
+        "pool[0].reclaimed-leases",
+        "pool[5].assigned-nas",
+        "pd-pool[0].total-pds",
+        "pd-pool[0].assigned-pds",
+        "pd-pool[0].cumulative-assigned-pds",
+        "pd-pool[0].reclaimed-leases",
+        "pd-pool[9].assigned-pds",
+    ] {
+        let v = pool(&s, name);
+        if name.contains("total") {
+            assert!(v > 0, "{name}: {v}");
+        } else {
+            assert_eq!(v, 0, "{name}");
+        }
+    }
+    assert_eq!(pool(&s, "pool[0].total-nas"), 20);
+    assert_eq!(pool(&s, "pool[5].total-nas"), 256);
+    assert_eq!(pool(&s, "pd-pool[9].total-pds"), 65536);
+    assert_eq!(
+        pool(&s, "pd-pool[9].declined-addresses"),
+        -1,
+        "not a pd-pool statistic"
+    );
+
+    // Client 1 in the second pool without an id (pool 0) and the pd-pool with id 9.
+    let (na1, pd1) = request_hinted(&mut s, 1, "2001:db8:1::201", ("2001:db8:9000:7::", 64), NOW);
+    assert_eq!((na1, pd1), (a("2001:db8:1::201"), a("2001:db8:9000:7::")));
+    // Client 2 in pool 5 and pd-pool 0; client 3 in pool 5 too.
+    request_hinted(
+        &mut s,
+        2,
+        "2001:db8:1::510",
+        ("2001:db8:8000:300::", 56),
+        NOW,
+    );
+    request_hinted(
+        &mut s,
+        3,
+        "2001:db8:1::511",
+        ("2001:db8:8000:400::", 56),
+        NOW,
+    );
+    assert_eq!(pool(&s, "pool[0].assigned-nas"), 1);
+    assert_eq!(pool(&s, "pool[5].assigned-nas"), 2);
+    assert_eq!(pool(&s, "pool[5].cumulative-assigned-nas"), 2);
+    assert_eq!(pool(&s, "pd-pool[9].assigned-pds"), 1);
+    assert_eq!(pool(&s, "pd-pool[0].assigned-pds"), 2);
+    assert_eq!(pool(&s, "pd-pool[0].cumulative-assigned-pds"), 2);
+    // A renewal is not a new assignment.
+    request_hinted(
+        &mut s,
+        2,
+        "2001:db8:1::510",
+        ("2001:db8:8000:300::", 56),
+        NOW + 1,
+    );
+    assert_eq!(pool(&s, "pool[5].cumulative-assigned-nas"), 2);
+
+    // Release by client 3: assigned down, cumulative stays.
+    let m = client_msg(
+        d6::MessageType::Release,
+        3,
+        vec![
+            server_id(),
+            iana(1, &[(a("2001:db8:1::511"), 0, 0)]),
+            iapd(2, &[(a("2001:db8:8000:400::"), 56)]),
+        ],
+    );
+    assert!(send(&mut s, &m, NOW + 2).is_some());
+    assert_eq!(pool(&s, "pool[5].assigned-nas"), 1);
+    assert_eq!(pool(&s, "pool[5].cumulative-assigned-nas"), 2);
+    assert_eq!(pool(&s, "pd-pool[0].assigned-pds"), 1);
+
+    // Decline by client 2: declined in its pool until the probation ends.
+    let m = client_msg(
+        d6::MessageType::Decline,
+        2,
+        vec![server_id(), iana(1, &[(a("2001:db8:1::510"), 0, 0)])],
+    );
+    assert!(send(&mut s, &m, NOW + 3).is_some());
+    assert_eq!(pool(&s, "pool[5].declined-addresses"), 1);
+    assert_eq!(pool(&s, "pool[0].declined-addresses"), 0);
+    s.on_tick(NOW + 40);
+    assert_eq!(pool(&s, "pool[5].declined-addresses"), 0);
+    assert_eq!(pool(&s, "pool[5].reclaimed-declined-addresses"), 1);
+    assert_eq!(pool(&s, "pool[5].reclaimed-leases"), 1);
+    assert_eq!(pool(&s, "pool[5].assigned-nas"), 0);
+    assert_eq!(pool(&s, "pool[0].reclaimed-leases"), 0);
+
+    // Everything else expires (valid-lifetime 100): reclaimed in its own pool.
+    s.on_tick(NOW + 200);
+    assert_eq!(pool(&s, "pool[0].assigned-nas"), 0);
+    assert_eq!(pool(&s, "pool[0].reclaimed-leases"), 1);
+    assert_eq!(pool(&s, "pd-pool[9].assigned-pds"), 0);
+    assert_eq!(pool(&s, "pd-pool[9].reclaimed-leases"), 1);
+    assert_eq!(pool(&s, "pd-pool[0].assigned-pds"), 0);
+    assert_eq!(pool(&s, "pd-pool[0].reclaimed-leases"), 1);
+    assert_eq!(pool(&s, "pd-pool[0].cumulative-assigned-pds"), 2);
+    // The subnet-level numbers are the sums of the pools'.
+    assert_eq!(stat(&s, "subnet[1].reclaimed-leases"), 4);
+    assert_eq!(stat(&s, "subnet[1].cumulative-assigned-nas"), 3);
+}
