@@ -15,6 +15,7 @@ mod hooks;
 mod hooks6;
 mod hostile;
 mod hostile6;
+mod offer_lifetime;
 mod perfdhcp;
 mod reservations;
 mod steering;
