@@ -1332,7 +1332,9 @@ impl<S: LeaseSink> V4Shard<S> {
                 if !self.prepared.is_own_server_id(chosen, server_id) {
                     // The client chose another server: our offer goes back (RFC 2131 4.3.2),
                     // and the packet counts as dropped as in Kea (ARM "pkt4-receive-drop":
-                    // "the server ID sent by the client does not match the server's").
+                    // "the server ID sent by the client does not match the server's"). An
+                    // offer made a lease by offer-lifetime stays until it expires, as any
+                    // lease (ARM 9.2.34 gives it no other end).
                     self.stats.global.pkt4_receive_drop.inc();
                     if let Some((_, addr)) = self.find_own(subnet, &ident) {
                         if self.table.get(addr).map(|e| e.is_offer()).unwrap_or(false) {

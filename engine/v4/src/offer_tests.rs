@@ -265,6 +265,33 @@ fn request_for_another_address_releases_the_offered_lease() {
 }
 
 #[test]
+fn a_request_to_another_server_leaves_the_offered_lease_to_expire() {
+    let p = offer_config(r#""offer-lifetime": 60,"#, "192.0.2.10 - 192.0.2.10");
+    let mut s = shard(&p, MemorySink::default());
+    let a = discover(&mut s, mac(1), &[], NOW).yiaddr();
+    let elsewhere = msg(
+        d4::MessageType::Request,
+        mac(1),
+        &[
+            DhcpOption::RequestedIpAddress(ip("192.0.2.99")),
+            DhcpOption::ServerIdentifier(ip("192.0.2.250")),
+        ],
+    );
+    assert!(send(&mut s, &elsewhere, NOW + 1).is_none());
+    assert_eq!(stat(&s, "pkt4-receive-drop"), 1);
+    assert_eq!(counted(&s), [1; 5], "the offered lease stands");
+    assert!(send(
+        &mut s,
+        &msg(d4::MessageType::Discover, mac(2), &[]),
+        NOW + 2
+    )
+    .is_none());
+    s.on_tick(NOW + 60);
+    assert_eq!(stat(&s, "reclaimed-leases"), 1);
+    assert_eq!(discover(&mut s, mac(2), &[], NOW + 61).yiaddr(), a);
+}
+
+#[test]
 fn an_unclaimed_offer_expires_and_is_reclaimed_like_any_lease() {
     let p = offer_config(r#""offer-lifetime": 60,"#, "192.0.2.10 - 192.0.2.19");
     let mut s = shard(&p, MemorySink::default());
@@ -473,4 +500,150 @@ fn a_reload_applies_a_changed_offer_lifetime() {
     assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 1);
     let ack = request(&mut s, mac(2), a, NOW + 3).expect("an ACK");
     assert_eq!((kind(&ack), ack.yiaddr()), (Some(d4::MessageType::Ack), a));
+}
+
+// ---- hook points (ARM 9.2.34 adds none the run-script contracts know) ----
+
+use corelease_hooks::{Callout, HookContext, HookPoints, Hooks, NextStep};
+use std::sync::Mutex;
+
+/// What a callout saw: (point, fake_allocation, lease address, lease lifetime).
+type SeenPoint = (HookPoint, bool, Option<IpAddr>, Option<u32>);
+
+/// Records what it sees; answers `answer` at its point.
+struct Recorder {
+    seen: Seen,
+    answer: Option<(HookPoint, NextStep)>,
+}
+
+impl Callout for Recorder {
+    fn points(&self) -> HookPoints {
+        HookPoint::ALL
+            .into_iter()
+            .fold(HookPoints::NONE, HookPoints::with)
+    }
+
+    fn call(&mut self, point: HookPoint, ctx: &HookContext<'_>) -> NextStep {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.push((
+                point,
+                ctx.fake_allocation,
+                ctx.lease.map(|l| l.addr),
+                ctx.lease.map(|l| l.valid_lifetime),
+            ));
+        }
+        match self.answer {
+            Some((p, next)) if p == point => next,
+            _ => NextStep::Continue,
+        }
+    }
+}
+
+type Seen = Arc<Mutex<Vec<SeenPoint>>>;
+
+fn recording<S: LeaseSink>(s: &mut V4Shard<S>, answer: Option<(HookPoint, NextStep)>) -> Seen {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut hooks = Hooks::new();
+    hooks.register(Box::new(Recorder {
+        seen: Arc::clone(&seen),
+        answer,
+    }));
+    s.set_hooks(Some(hooks));
+    seen
+}
+
+fn lease_points(seen: &Seen) -> Vec<SeenPoint> {
+    let v = std::mem::take(&mut *seen.lock().expect("lock"));
+    v.into_iter()
+        .filter(|(p, ..)| {
+            matches!(
+                p,
+                HookPoint::Lease4Select | HookPoint::Lease4Renew | HookPoint::Leases4Committed
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_discover_runs_lease4_select_as_a_fake_allocation_and_the_request_renews() {
+    let p = offer_config(r#""offer-lifetime": 60,"#, "192.0.2.10 - 192.0.2.19");
+    let mut s = shard(&p, MemorySink::default());
+    let seen = recording(&mut s, None);
+    let a = discover(&mut s, mac(1), &[], NOW).yiaddr();
+    let at = Some(IpAddr::V4(a));
+    // Kea's DHCPDISCOVER is still a fake allocation for lease4_select (the lease it shows
+    // has the valid lifetime the OFFER carries).
+    assert_eq!(
+        lease_points(&seen),
+        vec![(HookPoint::Lease4Select, true, at, Some(4000))]
+    );
+    request(&mut s, mac(1), a, NOW + 1).expect("an ACK");
+    // The offered lease is the client's own: extending it is a renewal.
+    let pts = lease_points(&seen);
+    assert_eq!(
+        pts.first(),
+        Some(&(HookPoint::Lease4Renew, false, at, Some(4000))),
+        "{pts:?}"
+    );
+}
+
+#[test]
+fn skip_at_lease4_select_logs_no_offered_lease_and_gives_the_address_back() {
+    let p = offer_config(r#""offer-lifetime": 60,"#, "192.0.2.10 - 192.0.2.10");
+    let mut s = shard(&p, MemorySink::default());
+    recording(&mut s, Some((HookPoint::Lease4Select, NextStep::Skip)));
+    assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(1), &[]), NOW).is_none());
+    assert!(s.sink_mut().records.is_empty());
+    assert_eq!(counted(&s), [0; 5]);
+    s.set_hooks(None);
+    let a = discover(&mut s, mac(2), &[], NOW).yiaddr();
+    assert_eq!(a, ip("192.0.2.10"));
+}
+
+#[test]
+fn a_discover_parked_on_a_script_logs_its_offered_lease_when_it_resumes() {
+    use corelease_hooks::{Contract, RunScript, RunScriptConfig};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("hook.sh");
+    std::fs::write(&path, "#!/bin/sh\nexit 0\n").expect("script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut cfg = RunScriptConfig::new(Contract::KeaHookRunscript, path);
+    cfg.wait = true;
+    let mut hooks = Hooks::new();
+    hooks.set_script(RunScript::new(cfg).expect("spawner"));
+    let p = offer_config(r#""offer-lifetime": 60,"#, "192.0.2.10 - 192.0.2.19");
+    let mut s = shard(&p, MemorySink::default());
+    s.set_hooks(Some(hooks));
+    assert!(
+        send(&mut s, &msg(d4::MessageType::Discover, mac(1), &[]), NOW).is_none(),
+        "parked"
+    );
+    assert!(
+        s.sink_mut().records.is_empty(),
+        "nothing logged while parked"
+    );
+    let mut out = [0u8; 1500];
+    let mut offer = None;
+    // The scripts end on their own; bounded at ~10 s.
+    for _ in 0..2000 {
+        while let Some(r) = s.resume_parked(NOW, &mut out) {
+            if let Resumed::Reply(r) = r {
+                offer =
+                    Some(Message::decode(&mut Decoder::new(&out[..r.len])).expect("reply decodes"));
+            }
+        }
+        if offer.is_some() || s.parked() == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let offer = offer.expect("an OFFER after the scripts");
+    assert_eq!(kind(&offer), Some(d4::MessageType::Offer));
+    let recs = records_for(&mut s, offer.yiaddr());
+    assert_eq!(
+        recs.iter().map(|l| l.valid_lifetime).collect::<Vec<_>>(),
+        vec![60]
+    );
+    assert_eq!(counted(&s), [1; 5]);
 }
