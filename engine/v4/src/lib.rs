@@ -1091,7 +1091,14 @@ impl<S: LeaseSink> V4Shard<S> {
                 .unwrap_or(false);
         let mut offer_hold = u64::from(self.prepared.offer_hold_secs);
         if self.hook_wanted(HookPoint::Lease4Select) {
-            let lease = self.new_lease(&ident, subnet_id, pool, addr, valid, now);
+            // Kea's createLease4 hands lease4_select the lease as it would store it: with
+            // offer-lifetime, for the offer lifetime.
+            let lease_lifetime = if offer_lifetime != 0 {
+                offer_lifetime
+            } else {
+                valid
+            };
+            let lease = self.new_lease(&ident, subnet_id, pool, addr, lease_lifetime, now);
             let args = PointArgs {
                 subnet: Some(subnet),
                 lease: Some(&lease),
@@ -1191,16 +1198,17 @@ impl<S: LeaseSink> V4Shard<S> {
         true
     }
 
-    /// ARM 9.2.34: "Clients repeating DHCPDISCOVERs are offered the same address each time";
-    /// the client's lease is kept for at least the offer lifetime from now. A lease that
-    /// outlasts that already (e.g. one the client was ACKed) is left as it is: an offer never
-    /// shortens a lease.
+    /// ARM 9.2.34: "Clients repeating DHCPDISCOVERs are offered the same address each time".
+    /// The client's lease is renewed for the offer lifetime from now and logged, as Kea's
+    /// allocation engine does for a DHCPDISCOVER from a client with a lease (renewLease4 with
+    /// offer_lft: updateLease4Information sets `valid_lft = offer_lft`, cltt now, and the
+    /// lease is updated in the store), also a lease the client was ACKed: a client that
+    /// DISCOVERs again has left it, and its REQUEST extends it to the valid lifetime again.
     fn refresh_offered_lease(&mut self, addr: u32, offer_lifetime: u32, now: u64) {
-        let until = now.saturating_add(u64::from(offer_lifetime));
         let Some(e) = self.table.get_mut(addr) else {
             return;
         };
-        if e.lease.expire() >= until {
+        if e.lease.cltt == now && e.lease.valid_lifetime == offer_lifetime {
             return;
         }
         e.lease.cltt = now;
@@ -1210,7 +1218,7 @@ impl<S: LeaseSink> V4Shard<S> {
             return;
         };
         if self.sink.record(&e.lease).is_err() {
-            tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", addr = %Ipv4Addr::from(addr), "lease log append failed while refreshing an offered lease");
+            tracing::error!(target: "DHCPSRV_MEMFILE_LEASE_ADD_FAILED", addr = %Ipv4Addr::from(addr), "lease log append failed while renewing an offered lease");
         }
     }
 

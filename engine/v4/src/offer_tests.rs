@@ -337,20 +337,27 @@ fn a_repeated_discover_reoffers_the_same_address_and_refreshes_the_offer() {
 }
 
 #[test]
-fn a_discover_never_shortens_a_lease_the_client_was_acked() {
+fn a_discover_from_a_client_with_a_lease_renews_it_for_the_offer_lifetime_as_kea_does() {
     let p = offer_config(r#""offer-lifetime": 60,"#, "192.0.2.10 - 192.0.2.19");
     let mut s = shard(&p, MemorySink::default());
     let a = discover(&mut s, mac(1), &[], NOW).yiaddr();
     request(&mut s, mac(1), a, NOW).expect("an ACK");
-    let before = s.sink_mut().records.len();
-    assert_eq!(discover(&mut s, mac(1), &[], NOW + 100).yiaddr(), a);
+    let offer = discover(&mut s, mac(1), &[], NOW + 100);
+    assert_eq!((offer.yiaddr(), lease_time(&offer)), (a, Some(4000)));
+    // Kea's renewLease4 with offer_lft: the lease now lasts the offer lifetime from the
+    // DISCOVER; its REQUEST extends it to the valid lifetime again.
+    let recs = records_for(&mut s, a);
     assert_eq!(
-        s.sink_mut().records.len(),
-        before,
-        "no record: 3900 s are left"
+        recs.last().map(|l| (l.cltt, l.valid_lifetime)),
+        Some((NOW + 100, 60))
     );
-    let e = s.table().get(u32::from(a)).expect("lease");
-    assert_eq!(e.lease.expire(), NOW + 4000);
+    assert_eq!(counted(&s), [1; 5]);
+    request(&mut s, mac(1), a, NOW + 101).expect("an ACK");
+    assert_eq!(
+        s.table().get(u32::from(a)).map(|e| e.lease.expire()),
+        Some(NOW + 101 + 4000)
+    );
+    assert_eq!(counted(&s), [1; 5]);
 }
 
 #[test]
@@ -571,11 +578,11 @@ fn the_discover_runs_lease4_select_as_a_fake_allocation_and_the_request_renews()
     let seen = recording(&mut s, None);
     let a = discover(&mut s, mac(1), &[], NOW).yiaddr();
     let at = Some(IpAddr::V4(a));
-    // Kea's DHCPDISCOVER is still a fake allocation for lease4_select (the lease it shows
-    // has the valid lifetime the OFFER carries).
+    // Kea's DHCPDISCOVER is still a fake allocation for lease4_select, shown the lease as
+    // it is stored: for the offer lifetime (createLease4).
     assert_eq!(
         lease_points(&seen),
-        vec![(HookPoint::Lease4Select, true, at, Some(4000))]
+        vec![(HookPoint::Lease4Select, true, at, Some(60))]
     );
     request(&mut s, mac(1), a, NOW + 1).expect("an ACK");
     // The offered lease is the client's own: extending it is a renewal.
