@@ -1,6 +1,7 @@
 //! `offer-lifetime` through the real binary (ARM 9.2.34 "Temporary Allocation on
 //! DHCPDISCOVER"): an OFFER that no REQUEST follows leaves a lease in the lease store for the
-//! offer lifetime, which then expires and is reclaimed like any lease.
+//! offer lifetime, which then expires and is reclaimed like any lease, and which a crash
+//! does not lose.
 //!
 //! A crafted DHCPDISCOVER from a relay socket on the namespace's loopback (127.0.0.2:67), then
 //! perfdhcp's DISCOVER-OFFER exchanges only (`-i`) from many clients; the server listens on
@@ -281,5 +282,41 @@ fn an_offer_without_request_leaves_a_lease_that_expires_after_the_offer_lifetime
             .collect();
         assert_eq!(got, want, "offer-lifetime {lifetime}");
     }
+
+    // An offered lease survives a crash: logged before the OFFER left, recovered at start.
+    let text = CONFIG
+        .replace("LEASES", &leases_file.to_string_lossy())
+        .replace("SOCKET", &socket.to_string_lossy())
+        .replace("\"offer-lifetime\": 2", "\"offer-lifetime\": 600");
+    let arguments: Value = serde_json::from_str(&text).expect("config JSON");
+    let r = unix_command(
+        &socket,
+        &json!({ "command": "config-set", "arguments": arguments }),
+    );
+    assert_eq!(r["result"], 0, "{r}");
+    let (_, offered, _) = exchange(&relay, 0x0ffe_0200, [0x02, 0, 0, 0, 0x0f, 4])
+        .unwrap_or_else(|| panic!("no OFFER:\n{}", server.output()));
+    drop(relay);
+    server.kill9();
+    let server = Server::start(&ns, &["-c", &cfg.to_string_lossy(), "-p", "6767"], &[]);
+    let recovered: Vec<(String, Option<i64>, String)> = leases(&socket)
+        .iter()
+        .map(|l| {
+            (
+                l["ip-address"].as_str().unwrap_or("").to_string(),
+                l["valid-lft"].as_i64(),
+                l["hw-address"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .filter(|(a, ..)| *a == offered.to_string())
+        .collect();
+    assert_eq!(
+        recovered,
+        vec![(
+            offered.to_string(),
+            Some(600),
+            "02:00:00:00:0f:04".to_string()
+        )]
+    );
     server.stop();
 }
