@@ -483,3 +483,69 @@ fn dhcp6_pool_statistics_match_the_lease_log_after_perfdhcp_and_reach_metrics() 
     );
     assert!(pool0 + pool3 >= 392, "{report}");
 }
+
+/// `corelease <family> -t <file>`: (exit success, output).
+fn test_config_file(family: &str, file: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new(bin())
+        .args([family, "-t", &file.to_string_lossy()])
+        .output()
+        .expect("corelease -t");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn config_get_output_with_its_hash_is_accepted_back_by_config_set_and_as_a_file() {
+    let _g = serial();
+    let rig = Rig6::start("cgh", RELAYED_CONFIG);
+    let got = rig.cmd(json!({ "command": "config-get" }));
+    let cfg = got["arguments"].clone();
+    let hash = cfg["hash"].as_str().unwrap_or_default().to_string();
+    assert_eq!(hash.len(), 64, "{got}");
+    // config-test and config-set with the hash in: accepted, the hash unchanged (the same
+    // configuration).
+    let r = rig.cmd(json!({ "command": "config-test", "arguments": cfg.clone() }));
+    assert_eq!(r["result"], 0, "{r}");
+    let r = rig.cmd(json!({ "command": "config-set", "arguments": cfg.clone() }));
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(r["arguments"]["hash"], hash.as_str(), "{r}");
+    // Written as the config file (what config-write or an operator does), with a stale hash:
+    // -t and config-reload accept it, and the stale hash does not leak into config-get.
+    let mut file_cfg = cfg.clone();
+    file_cfg["hash"] = json!("0000000000000000000000000000000000000000000000000000000000000000");
+    std::fs::write(&rig.cfg, file_cfg.to_string()).expect("write config");
+    let (ok, out) = test_config_file("dhcp6", &rig.cfg);
+    assert!(ok, "{out}");
+    let r = rig.cmd(json!({ "command": "config-reload" }));
+    assert_eq!(r["result"], 0, "{r}");
+    assert_eq!(r["arguments"]["hash"], hash.as_str(), "{r}");
+    let again = rig.cmd(json!({ "command": "config-get" }));
+    assert_eq!(again["arguments"]["hash"], hash.as_str());
+    let r = rig.cmd(json!({ "command": "config-hash-get" }));
+    assert_eq!(r["arguments"]["hash"], hash.as_str());
+    // A hash that is not a string is refused by its path.
+    file_cfg["hash"] = json!(7);
+    std::fs::write(&rig.cfg, file_cfg.to_string()).expect("write config");
+    let (ok, out) = test_config_file("dhcp6", &rig.cfg);
+    assert!(!ok && out.contains("hash: expected a string"), "{out}");
+    // DHCPv4: the same document shape from config-get is a valid file.
+    let v4 = rig.dir.0.join("kea4-with-hash.json");
+    std::fs::write(
+        &v4,
+        json!({ "Dhcp4": { "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24" } ] },
+                "hash": hash })
+        .to_string(),
+    )
+    .expect("write v4 config");
+    let (ok, out) = test_config_file("dhcp4", &v4);
+    assert!(ok, "{out}");
+    if let Some(s) = rig.server {
+        s.stop();
+    }
+}

@@ -35,6 +35,17 @@ fn unknown_top_level_key_is_an_error() {
 }
 
 #[test]
+fn config_get_hash_next_to_dhcp4_is_accepted_and_must_be_a_string() {
+    // Kea 2.4+ config-get output (ARM 19.4.3) fed back as a config.
+    let text = r#"{"Dhcp4": {}, "hash": "5C3C90EF7035249E2FF74D003C19F34EE0B83A3D329E741B52B2EF95A2C9CC5C"}"#;
+    assert!(parse_dhcp4_str(text, &data_dir()).is_ok());
+    assert_eq!(
+        top_level_errors(r#"{"Dhcp4": {}, "hash": 5}"#),
+        ["hash: expected a string, found integer"]
+    );
+}
+
+#[test]
 fn document_must_be_a_map() {
     assert_eq!(
         top_level_errors("[1]"),

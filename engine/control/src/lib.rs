@@ -323,14 +323,14 @@ impl Control {
             "build-report" => Response::success(b.build_report()),
             "status-get" => Response::arguments(Value::Object(b.status())),
             "config-get" => {
-                let mut cfg = b.config();
+                let mut cfg = running_config(b);
                 let hash = config_hash(&cfg);
                 if let Value::Object(m) = &mut cfg {
                     m.insert("hash".into(), json!(hash));
                 }
                 Response::arguments(cfg)
             }
-            "config-hash-get" => Response::arguments(json!({ "hash": config_hash(&b.config()) })),
+            "config-hash-get" => Response::arguments(json!({ "hash": config_hash(&running_config(b)) })),
             "config-test" => match args {
                 None => Response::error("Missing mandatory 'arguments' parameter."),
                 Some(a) => match b.test_config(a) {
@@ -352,7 +352,7 @@ impl Control {
                     }
                     match b.set_config(&candidate) {
                         Ok(()) => Response::success("Configuration successful.").with_arguments(
-                            json!({ "hash": config_hash(&b.config()) }),
+                            json!({ "hash": config_hash(&running_config(b)) }),
                         ),
                         Err(e) => Response::error(e),
                     }
@@ -360,7 +360,7 @@ impl Control {
             },
             "config-reload" => match b.reload_config() {
                 Ok(_) => Response::success("Configuration successful.")
-                    .with_arguments(json!({ "hash": config_hash(&b.config()) })),
+                    .with_arguments(json!({ "hash": config_hash(&running_config(b)) })),
                 Err(e) => Response::error(format!("Config reload failed: {e}")),
             },
             "shutdown" => {
@@ -457,7 +457,7 @@ impl Control {
                 dir.display()
             ));
         }
-        let text = match serde_json::to_string_pretty(&b.config()) {
+        let text = match serde_json::to_string_pretty(&running_config(b)) {
             Ok(t) => t,
             Err(e) => return Response::error(format!("serializing the configuration: {e}")),
         };
@@ -495,6 +495,17 @@ impl Control {
         self.backend.shard_metrics(&mut w);
         w.finish()
     }
+}
+
+/// The running configuration without a `hash` key: a config file or config-set may carry
+/// the `hash` config-get returned (Kea 2.4+, ARM 19.4.3); that is not configuration, and a
+/// stale one must not leak into config-get, config-write or the new hash.
+fn running_config<B: Backend + ?Sized>(b: &B) -> Value {
+    let mut cfg = b.config();
+    if let Value::Object(m) = &mut cfg {
+        m.remove("hash");
+    }
+    cfg
 }
 
 /// SHA-256 of the configuration as config-get returns it, upper-case hex (ARM 19.4.3).

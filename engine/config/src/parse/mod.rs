@@ -255,6 +255,18 @@ pub(crate) fn parse_server_root<T>(
     for (key, value) in top {
         if key == server {
             section = Some(value);
+        } else if key == "hash" {
+            // Kea 2.4+ config-get returns the SHA-256 of the configuration next to the
+            // server map (ARM 19.4.3), and that output is meant to be fed back with
+            // config-set or written as a file: the hash is accepted and not checked (it
+            // describes the config it came with, not this one after edits). Kea 2.2, which
+            // has no hash, refuses it ("Unsupported 'hash' parameter.").
+            if !value.is_string() {
+                f.error(
+                    "hash",
+                    format!("expected a string, found {}", json_type(value)),
+                );
+            }
         } else if !ignored.contains(&key.as_str()) {
             f.error(key.clone(), "unknown key");
         }

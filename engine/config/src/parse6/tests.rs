@@ -140,6 +140,19 @@ fn pool_outside_subnet_and_bad_pd_lengths_are_reported_with_paths() {
 }
 
 #[test]
+fn config_get_hash_next_to_dhcp6_is_accepted_and_must_be_a_string() {
+    // Kea 2.4+ config-get output (ARM 19.4.3) fed back as a config.
+    assert_eq!(
+        errors(r#"{"Dhcp6": {}, "hash": "AB12"}"#),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        errors(r#"{"Dhcp6": {}, "hash": {}}"#),
+        vec!["hash: expected a string, found map".to_string()]
+    );
+}
+
+#[test]
 fn unknown_keys_are_errors_and_unimplemented_keys_are_named() {
     let errs = errors(r#"{"Dhcp6": {"subnet6": [], "bogus": 1}}"#);
     assert_eq!(errs, vec!["Dhcp6.bogus: unknown key".to_string()]);
