@@ -12,7 +12,7 @@ use corelease_config::{Dhcp6Config, Loaded};
 use corelease_control::{result, Backend, LeaseQuery, MetricsWriter, Response};
 use corelease_shard::Runtime;
 use corelease_storage::NullSink;
-use corelease_types::{ClientId, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
+use corelease_types::{ClientId, HwAddr, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
 use corelease_v6::{
     owner_shard, Interface6Info, Lease6CommandError, Lease6Updated, Prepared6, ShardStats6, V6Shard,
 };
@@ -72,12 +72,13 @@ fn lease6_to_json(l: &Lease) -> Value {
         #[allow(unreachable_patterns)]
         _ => 0,
     };
-    json!({
+    let mut v = json!({
         "cltt": l.cltt,
         "duid": l.client_id.as_ref().map(|d| d.to_string()).unwrap_or_default(),
         "fqdn-fwd": l.fqdn_fwd,
         "fqdn-rev": l.fqdn_rev,
         "hostname": l.hostname.as_deref().unwrap_or(""),
+        "hw-address": l.hwaddr.map(|h| h.to_string()),
         "iaid": l.iaid,
         "ip-address": l.addr.to_string(),
         "preferred-lft": l.preferred_lifetime,
@@ -85,8 +86,18 @@ fn lease6_to_json(l: &Lease) -> Value {
         "state": state,
         "subnet-id": l.subnet_id.0,
         "type": kind,
+        "user-context": l
+            .user_context
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok()),
         "valid-lft": l.valid_lifetime,
-    })
+    });
+    // Kea's Lease6::toElement writes hw-address and user-context only when the lease has
+    // them (kea-dhcp6 2.2 with libdhcp_lease_cmds: a lease added without them has neither).
+    if let Value::Object(m) = &mut v {
+        m.retain(|_, x| !x.is_null());
+    }
+    v
 }
 
 fn leases6_response(leases: &[Lease], with_count: bool) -> Response {
@@ -105,6 +116,31 @@ fn leases6_response(leases: &[Lease], with_count: bool) -> Response {
         result::SUCCESS
     };
     Response::new(code, format!("{n} IPv6 lease(s) found.")).with_arguments(Value::Object(args))
+}
+
+/// A lease6 `hw-address` (Kea's `HWAddr::fromText`, hardware type 1): bytes of one or two
+/// hex digits separated by colons; an empty string is an empty address. Kea's texts.
+fn hw_address6(text: &str) -> Result<HwAddr, String> {
+    if let Some(bad) = text.chars().find(|c| *c != ':' && !c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "'{bad}' is not a valid hexadecimal digit in decoded string '{text}'"
+        ));
+    }
+    let invalid = || format!("invalid format of the decoded string '{text}'");
+    if text.is_empty() {
+        return Ok(HwAddr::new(1, &[]));
+    }
+    let mut bytes = Vec::new();
+    for part in text.split(':') {
+        if part.is_empty() || part.len() > 2 {
+            return Err(invalid());
+        }
+        bytes.push(u8::from_str_radix(part, 16).map_err(|_| invalid())?);
+    }
+    if bytes.len() > corelease_types::MAX_HWADDR_LEN {
+        return Err(invalid());
+    }
+    Ok(HwAddr::new(1, &bytes))
 }
 
 fn parse_duid(text: &str) -> Result<ClientId, String> {
@@ -299,12 +335,24 @@ impl Dhcp6Backend {
             Some(expire) => expire.saturating_sub(u64::from(valid)),
             None => unix_now(),
         };
+        let hwaddr = match m.get("hw-address") {
+            None => None,
+            Some(Value::String(text)) => Some(hw_address6(text)?),
+            Some(_) => return Err("invalid type specified for parameter 'hw-address'".into()),
+        };
+        // Kea's Lease6Parser: a user-context must be a map (any other JSON, null included,
+        // is refused with the value as JSON text).
+        let user_context = match m.get("user-context") {
+            None => None,
+            Some(v @ Value::Object(_)) => Some(v.to_string().into_boxed_str()),
+            Some(v) => return Err(format!("Invalid user context '{v}' is not a JSON map.")),
+        };
         Ok(Lease {
             kind: if pd { LeaseKind::V6Pd } else { LeaseKind::V6Na },
             addr: IpAddr::V6(addr),
             prefix_len,
             iaid,
-            hwaddr: None,
+            hwaddr,
             client_id: Some(duid),
             valid_lifetime: valid,
             preferred_lifetime: preferred,
@@ -315,7 +363,7 @@ impl Dhcp6Backend {
             hostname,
             fqdn_fwd,
             fqdn_rev,
-            user_context: None,
+            user_context,
         })
     }
 

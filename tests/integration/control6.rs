@@ -549,3 +549,122 @@ fn config_get_output_with_its_hash_is_accepted_back_by_config_set_and_as_a_file(
         s.stop();
     }
 }
+
+#[test]
+fn lease6_hw_address_and_user_context_are_kept_logged_exported_and_recovered() {
+    use crate::dhcp6::{column, export};
+    let _g = serial();
+    let mut rig = Rig6::start("hwuc6", RELAYED_CONFIG);
+    let get = |rig: &Rig6, addr: &str| {
+        rig.cmd(json!({ "command": "lease6-get", "arguments": { "ip-address": addr } }))
+    };
+    let add = |rig: &Rig6, extra: Value| {
+        let mut args = json!({ "ip-address": "fd00:1::77", "duid": "01:02:03:04", "iaid": 3 });
+        if let (Some(a), Some(e)) = (args.as_object_mut(), extra.as_object()) {
+            a.extend(e.clone());
+        }
+        rig.cmd(json!({ "command": "lease6-add", "arguments": args }))
+    };
+    // Refused with kea-dhcp6 2.2's texts (libdhcp_lease_cmds.so); nothing added.
+    for (extra, text) in [
+        (
+            json!({ "hw-address": "zz" }),
+            "'z' is not a valid hexadecimal digit in decoded string 'zz'",
+        ),
+        (
+            json!({ "hw-address": "1a2b3c" }),
+            "invalid format of the decoded string '1a2b3c'",
+        ),
+        (
+            json!({ "hw-address": 5 }),
+            "invalid type specified for parameter 'hw-address'",
+        ),
+        (
+            json!({ "user-context": "x" }),
+            "Invalid user context '\"x\"' is not a JSON map.",
+        ),
+        (
+            json!({ "user-context": null }),
+            "Invalid user context 'null' is not a JSON map.",
+        ),
+    ] {
+        let r = add(&rig, extra.clone());
+        assert_eq!(r["result"], 1, "{extra}: {r}");
+        assert_eq!(r["text"], text, "{extra}");
+    }
+    assert_eq!(rig.lease_count(), 0);
+    // Kept and shown as kea-dhcp6 2.2 shows them ("1a:2b:3" is 1a:2b:03 there too).
+    let r = add(
+        &rig,
+        json!({ "hw-address": "1a:2b:3", "user-context": { "site": "b7", "n": [1, 2] } }),
+    );
+    assert_eq!(r["result"], 0, "{r}");
+    let l = &get(&rig, "fd00:1::77")["arguments"];
+    assert_eq!(l["hw-address"], "1a:2b:03", "{l}");
+    assert_eq!(
+        l["user-context"],
+        json!({ "site": "b7", "n": [1, 2] }),
+        "{l}"
+    );
+    // lease6-update replaces the lease: without them, the lease has neither (Kea 2.2).
+    let upd = |rig: &Rig6, extra: Value| {
+        let mut args = json!({ "ip-address": "fd00:1::77", "duid": "01:02:03:04", "iaid": 3 });
+        if let (Some(a), Some(e)) = (args.as_object_mut(), extra.as_object()) {
+            a.extend(e.clone());
+        }
+        rig.cmd(json!({ "command": "lease6-update", "arguments": args }))
+    };
+    let r = upd(&rig, json!({}));
+    assert_eq!(r["text"], "IPv6 lease updated.", "{r}");
+    let l = &get(&rig, "fd00:1::77")["arguments"];
+    assert!(
+        l.get("hw-address").is_none() && l.get("user-context").is_none(),
+        "{l}"
+    );
+    let r = upd(
+        &rig,
+        json!({ "hw-address": "0a:0b:0c:0d:0e:0f", "user-context": { "v": 2 } }),
+    );
+    assert_eq!(r["text"], "IPv6 lease updated.", "{r}");
+    // A prefix too.
+    let r = rig.cmd(json!({ "command": "lease6-add", "arguments": {
+        "ip-address": "fd00:1000:5::", "type": "IA_PD", "prefix-len": 48, "subnet-id": 9,
+        "duid": "01:02:03:05",
+        "iaid": 4, "hw-address": "02:00:00:00:00:09", "user-context": { "pd": true } } }));
+    assert_eq!(r["result"], 0, "{r}");
+
+    // The lease log carries both: Kea's leases6 CSV export after a stop ...
+    if let Some(s) = rig.server.take() {
+        s.stop();
+    }
+    let (header, rows) = export(&rig.cfg);
+    let row = |addr: &str| {
+        rows.iter()
+            .find(|r| column(&header, r, "address") == addr)
+            .cloned()
+            .unwrap_or_else(|| panic!("{addr} not exported: {rows:?}"))
+    };
+    let na = row("fd00:1::77");
+    assert_eq!(column(&header, &na, "hwaddr"), "0a:0b:0c:0d:0e:0f");
+    assert_eq!(column(&header, &na, "hwtype"), "1");
+    assert_eq!(column(&header, &na, "user_context"), r#"{"v":2}"#);
+    let pd = row("fd00:1000:5::");
+    assert_eq!(column(&header, &pd, "hwaddr"), "02:00:00:00:00:09");
+    // ... and recovery at the next start.
+    let env = [("KEA_DHCP_DATA_DIR", rig.dir.0.as_path())];
+    rig.server = Some(Server::start6(
+        &rig.ns,
+        &["-c", &rig.cfg.to_string_lossy(), "-p", "5547"],
+        &env,
+    ));
+    let l = &get(&rig, "fd00:1::77")["arguments"];
+    assert_eq!(l["hw-address"], "0a:0b:0c:0d:0e:0f", "{l}");
+    assert_eq!(l["user-context"], json!({ "v": 2 }), "{l}");
+    let r = rig.cmd(json!({ "command": "lease6-get", "arguments": {
+        "ip-address": "fd00:1000:5::", "type": "IA_PD" } }));
+    assert_eq!(r["arguments"]["hw-address"], "02:00:00:00:00:09", "{r}");
+    assert_eq!(r["arguments"]["user-context"], json!({ "pd": true }), "{r}");
+    if let Some(s) = rig.server.take() {
+        s.stop();
+    }
+}
