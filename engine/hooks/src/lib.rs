@@ -38,6 +38,7 @@ mod config;
 mod context;
 mod env;
 mod env6;
+pub mod park;
 mod script;
 
 pub use config::{HookConfigError, RunScriptConfig, DEFAULT_MAX_RUNNING, DEFAULT_WAIT_TIMEOUT_MS};
@@ -45,6 +46,7 @@ pub use context::{
     HookContext, IaView, LeaseTimers, Packet6View, PacketView, Subnet6View, SubnetView,
 };
 pub use env::{script_env, Contract};
+pub use park::{ParkStats, Parking, ParkingEngine, Resumed, Step};
 pub use script::{ExitNotify, RunScript, ScriptDone, ScriptStats, ScriptTicket};
 
 use serde_json::Value;

@@ -18,8 +18,10 @@ pub mod stats;
 mod steps;
 
 pub use commands::{LeaseCommandError, LeaseUpdated, ReloadBuild};
+pub use corelease_hooks::ParkStats;
 pub use dhcp4o6::{dhcp4o6_chaddr, select_subnet4o6, Query4o6};
-pub use hooked::{ParkStats, Resumed};
+/// What [`V4Shard::resume_parked`] produced.
+pub type Resumed = corelease_hooks::Resumed<Reply4>;
 pub use leases::{ClientIdent, Entry, LeaseTable, NO_POOL};
 pub use prepared::{
     InterfaceInfo, Lifetime, NetworkRt, OptionTable, PoolRt, Ports, Prepared4, ReplyOption,
@@ -33,13 +35,14 @@ use corelease_alloc::reclaim::{CycleEnd, ReclaimCycles, ReclaimFamily, ReclaimLi
 use corelease_alloc::FreeLeaseQueue;
 use corelease_classify::Scratch;
 use corelease_hooks::HookPoint;
+use corelease_hooks::Step;
 use corelease_storage::LeaseSink;
 use corelease_types::{ClientId, HwAddr, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
 use corelease_wire::v4::{
     opt, relay_link_selection, relay_sub, relay_suboptions, Dhcp4Packet, Dhcp4Writer, MessageType,
     OptionIndex, WireError, SERVER_PORT,
 };
-use hooked::{PointArgs, Step};
+use hooked::PointArgs;
 use hosts::HostIdx;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
@@ -361,11 +364,6 @@ impl<S: LeaseSink> V4Shard<S> {
             MessageType::Nak => g.pkt4_nak_sent.inc(),
             _ => {}
         }
-    }
-
-    /// True while a parked packet runs again: it was counted when it arrived.
-    fn replaying(&self) -> bool {
-        self.hooked.as_deref().is_some_and(|h| h.replaying())
     }
 
     /// The packet's processing up to its reply (the pre-commit hook points included).

@@ -23,236 +23,41 @@
 //! (a new one, or the one advertised to it); a Request for a lease it holds reuses it as it is.
 //!
 //! # Parking
-//! A run-script hook with `wait` / `sync` answers `Park(ticket)`: the packet waits for the
-//! script while the shard serves every other packet. Slots are preallocated when the hooks are
-//! installed, one per script that may run (`max-running`), so parking never allocates.
-//! - Before the reply is finished (pkt6_receive, subnet6_select, the per-IA points) the slot
-//!   keeps the datagram, its arrival metadata and the log of the hook calls made so far, keyed
-//!   by (point, IA or address): when the script ends the datagram is processed again from the
-//!   start and every logged call answers its logged verdict without calling anything (the
-//!   parked one answers the script's), so no script runs twice for one message. Processing
-//!   again is idempotent for what the first run already did: a lease committed for an earlier
-//!   IA is found and sent again; an address picked for the parked IA stays held for the client
-//!   (as an advertisement that does not lapse while parked). Release and Decline call their
-//!   hooks for every lease of the message before changing any, so they park before the first
-//!   change.
-//! - After the reply is finished (leases6_committed, pkt6_send, buffer6_send) the slot keeps
-//!   the query and the reply; when the script ends the reply goes on through the remaining
-//!   points and is sent, or not.
-//! - Lease reclamation parks the lease instead: with `wait`, a lease whose lease6_expire /
-//!   lease6_recover script runs is reclaimed when the script ends (the address stays out of
-//!   the pool until then, which is what waiting buys: a script that removes a route or a
-//!   firewall entry finishes before the address can be given to someone else). The shard goes
-//!   on meanwhile.
+//! A run-script hook with `wait` / `sync` parks the packet while the shard serves every other
+//! packet; the parking, the replay and the points of a finished reply are shared with DHCPv4
+//! ([`corelease_hooks::park`]). What is DHCPv6's: a message calls the per-IA points once per
+//! IA (or address), so its call log is keyed by (point, IA or address), and processing again
+//! is idempotent for what the first run already did: a lease committed for an earlier IA is
+//! found and sent again; an address picked for the parked IA stays held for the client (as an
+//! advertisement that does not lapse while parked). Release and Decline call their hooks for
+//! every lease of the message before changing any, so they park before the first change.
 
 use crate::{Core, Meta6, Prepared6, Reply6, V6Shard, ADVERTISE_HOLD_SECS};
+use corelease_hooks::park::{self, CallKey, Family, Parking, ParkingEngine, PostStage, Step};
 use corelease_hooks::{
-    HookContext, HookPoint, HookVerdict, Hooks, IaView, LeaseTimers, NextStep, Packet6View,
-    ScriptTicket, Subnet6View,
+    HookContext, HookPoint, Hooks, IaView, LeaseTimers, Packet6View, ParkStats, Resumed,
+    Subnet6View,
 };
 use corelease_storage::LeaseSink;
 use corelease_types::Lease;
 use corelease_wire::v6::{Dhcp6Packet, MessageType, SERVER_PORT};
 use std::net::{Ipv6Addr, SocketAddrV6};
 
-/// Room for one datagram in a parking slot: the runtime's slot size.
-const SLOT_BYTES: usize = 2048;
-/// Hook calls one message may log (a message with more IAs than this cannot park past them:
-/// a script there runs as if detached).
-const MAX_LOGGED: usize = 32;
-
-/// What the engine does after the hooks of a point ran.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Step {
-    Continue,
-    Skip,
-    Drop,
-    /// The packet waits for a script: stop processing it now.
-    Park,
-}
-
-impl Step {
-    fn of(next: NextStep) -> Self {
-        match next {
-            NextStep::Continue => Step::Continue,
-            NextStep::Skip => Step::Skip,
-            NextStep::Drop => Step::Drop,
-        }
-    }
-}
-
-/// Which call of a point a log entry is: the IA (IAID, IA_PD) for lease6_select / renew /
-/// rebind, the address or prefix for release / decline, nothing for packet-level points.
-pub(crate) type CallKey = (u128, bool);
-
-/// The key of packet-level points.
-pub(crate) const PACKET: CallKey = (0, false);
+pub(crate) use corelease_hooks::park::PACKET;
 
 /// The key of an IA's call.
 pub(crate) fn ia_key(iaid: u32, pd: bool) -> CallKey {
     (u128::from(iaid), pd)
 }
 
-/// The hook calls of one message and their verdicts.
-#[derive(Clone, Copy)]
-struct CallLog {
-    calls: [(HookPoint, CallKey, NextStep); MAX_LOGGED],
-    len: usize,
-}
+/// The hooks of one shard: the shared parking, keyed by address or prefix in the lease table.
+pub(crate) type HookState6 = Parking<Meta6, Reply6, (u128, bool)>;
 
-impl CallLog {
-    const EMPTY: CallLog = CallLog {
-        calls: [(HookPoint::Pkt6Receive, PACKET, NextStep::Continue); MAX_LOGGED],
-        len: 0,
-    };
-
-    fn find(&self, point: HookPoint, key: CallKey) -> Option<NextStep> {
-        self.calls
-            .get(..self.len)?
-            .iter()
-            .find(|(p, k, _)| *p == point && *k == key)
-            .map(|(_, _, s)| *s)
-    }
-
-    fn push(&mut self, point: HookPoint, key: CallKey, step: NextStep) -> bool {
-        match self.calls.get_mut(self.len) {
-            Some(slot) => {
-                *slot = (point, key, step);
-                self.len += 1;
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.len >= MAX_LOGGED
-    }
-}
-
-/// Why the packet being processed stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Halt {
-    Drop,
-    Park(ScriptTicket, HookPoint, CallKey),
-}
-
-/// Where a finished reply stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PostStage {
-    Committed,
-    Send,
-    BufferSend,
-}
-
-/// One parked packet.
-struct ParkSlot6 {
-    ticket: Option<ScriptTicket>,
-    meta: Meta6,
-    query: Box<[u8]>,
-    query_len: usize,
-    reply: Box<[u8]>,
-    /// A finished reply (parked after the reply was written) and its stage.
-    post: Option<(Reply6, PostStage)>,
-    log: CallLog,
-    parked_at: (HookPoint, CallKey),
-}
-
-/// Counters of the hook wiring of one shard (the script's own are in `ScriptStats`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ParkStats6 {
-    /// Packets parked (each park of the same packet counts).
-    pub parked: u64,
-    /// Parked packets resumed after their script ended.
-    pub resumed: u64,
-    /// A script asked its packet to wait but no slot was free: the packet was dropped.
-    pub table_full: u64,
-    /// Reclamations that waited for their lease6_expire / lease6_recover script.
-    pub reclaims_parked: u64,
-}
-
-/// The hooks of one shard and what parking needs.
-pub(crate) struct HookState6 {
-    pub(crate) hooks: Hooks,
-    slots: Vec<ParkSlot6>,
-    /// Calls made for the packet being processed (pre-filled from its slot on a replay).
-    log: CallLog,
-    halt: Option<Halt>,
-    /// The packet being processed runs again after parking (its statistics are counted).
-    replaying: bool,
-    meta: Meta6,
-    /// leases6_committed: the leases the exchange granted, extended or declined...
-    committed: Vec<Lease>,
-    /// ...and the ones it released.
-    deleted: Vec<Lease>,
-    /// Leases whose reclamation waits for their script.
-    reclaims: Vec<(ScriptTicket, (u128, bool))>,
-    /// A parked reclamation runs: its hook already ran.
-    resuming_reclaim: bool,
-    /// How long an address picked for a parked packet stays held (wait-timeout plus margin).
-    park_hold_secs: u64,
-    stats: ParkStats6,
-}
-
-impl HookState6 {
-    fn new(hooks: Hooks) -> Self {
-        let capacity = hooks.max_parked();
-        let park_hold_secs = hooks
-            .script()
-            .map(|s| s.config().wait_timeout.as_secs() + 2)
-            .unwrap_or(2);
-        let unspecified = SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0);
-        let meta = Meta6 {
-            src: unspecified,
-            dst: Ipv6Addr::UNSPECIFIED,
-            ifindex: 0,
-        };
-        let slots = (0..capacity)
-            .map(|_| ParkSlot6 {
-                ticket: None,
-                meta,
-                query: vec![0u8; SLOT_BYTES].into_boxed_slice(),
-                query_len: 0,
-                reply: vec![0u8; SLOT_BYTES].into_boxed_slice(),
-                post: None,
-                log: CallLog::EMPTY,
-                parked_at: (HookPoint::Pkt6Receive, PACKET),
-            })
-            .collect();
-        HookState6 {
-            hooks,
-            slots,
-            log: CallLog::EMPTY,
-            halt: None,
-            replaying: false,
-            meta,
-            committed: Vec::new(),
-            deleted: Vec::new(),
-            reclaims: Vec::with_capacity(capacity),
-            resuming_reclaim: false,
-            park_hold_secs,
-            stats: ParkStats6::default(),
-        }
-    }
-
-    fn begin(&mut self, meta: &Meta6, replay: Option<&CallLog>) {
-        self.log = replay.copied().unwrap_or(CallLog::EMPTY);
-        self.replaying = replay.is_some();
-        self.halt = None;
-        self.meta = *meta;
-        self.committed.clear();
-        self.deleted.clear();
-    }
-}
+/// Counters of the hook wiring of one shard.
+pub type ParkStats6 = ParkStats;
 
 /// What [`V6Shard::resume_parked`] produced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Resumed6 {
-    /// A reply for the packet, written into the caller's buffer.
-    Reply(Reply6),
-    /// Nothing to send (the packet was dropped or parked again, or a lease was reclaimed).
-    NoReply,
-}
+pub type Resumed6 = Resumed<Reply6>;
 
 /// The arguments of one hook point besides the query.
 #[derive(Clone, Copy, Default)]
@@ -307,25 +112,19 @@ impl<S: LeaseSink> Core<S> {
     /// processing is skipped.
     #[inline]
     pub(crate) fn halted(&self) -> bool {
-        self.hooked.as_deref().is_some_and(|h| h.halt.is_some())
-    }
-
-    fn parked_now(&self) -> bool {
-        self.hooked
-            .as_deref()
-            .is_some_and(|h| matches!(h.halt, Some(Halt::Park(..))))
+        self.hooked.as_deref().is_some_and(|h| h.halt().is_some())
     }
 
     /// True while a parked packet runs again: it was counted when it arrived.
     pub(crate) fn replaying(&self) -> bool {
-        self.hooked.as_deref().is_some_and(|h| h.replaying)
+        self.hooked.as_deref().is_some_and(|h| h.replaying())
     }
 
     /// How long an address picked for a packet that parked stays held for its client.
     pub(crate) fn park_hold_secs(&self) -> u64 {
         self.hooked
             .as_deref()
-            .map(|h| ADVERTISE_HOLD_SECS + h.park_hold_secs)
+            .map(|h| ADVERTISE_HOLD_SECS + h.park_hold_secs())
             .unwrap_or(ADVERTISE_HOLD_SECS)
     }
 
@@ -345,48 +144,33 @@ impl<S: LeaseSink> Core<S> {
         if !hs.hooks.wants(point) {
             return Step::Continue;
         }
-        if hs.halt.is_some() {
+        if hs.halt().is_some() {
             return Step::Drop;
         }
-        if let Some(step) = hs.log.find(point, key) {
-            if step == NextStep::Drop {
-                hs.halt = Some(Halt::Drop);
+        let step = match hs.logged(point, key) {
+            Some(next) => Step::of(next),
+            None => {
+                let ctx = HookContext {
+                    query6: query_view(p, hs.meta(), query),
+                    subnet6: subnet_view(p, args.subnet),
+                    lease: args.lease,
+                    timers: LeaseTimers {
+                        t1: args.timers.0,
+                        t2: args.timers.1,
+                    },
+                    fake_allocation: args.fake_allocation,
+                    ia: args.ia,
+                    ..HookContext::new(args.now)
+                };
+                let verdict = hs.hooks.call(point, &ctx);
+                hs.record(point, key, verdict)
             }
-            return Step::of(step);
+        };
+        // A drop anywhere ends the DHCPv6 message: nothing is answered.
+        if step == Step::Drop {
+            hs.set_drop();
         }
-        let lease_timers = LeaseTimers {
-            t1: args.timers.0,
-            t2: args.timers.1,
-        };
-        let ctx = HookContext {
-            query6: query_view(p, &hs.meta, query),
-            subnet6: subnet_view(p, args.subnet),
-            lease: args.lease,
-            timers: lease_timers,
-            fake_allocation: args.fake_allocation,
-            ia: args.ia,
-            ..HookContext::new(args.now)
-        };
-        let verdict = hs.hooks.call(point, &ctx);
-        let next = match verdict {
-            HookVerdict::Continue => NextStep::Continue,
-            HookVerdict::Skip => NextStep::Skip,
-            HookVerdict::Drop => {
-                hs.halt = Some(Halt::Drop);
-                return Step::Drop;
-            }
-            HookVerdict::Park(ticket) => {
-                if hs.log.is_full() {
-                    // No room to replay past this call: the script runs as if detached.
-                    hs.stats.table_full += 1;
-                    return Step::Continue;
-                }
-                hs.halt = Some(Halt::Park(ticket, point, key));
-                return Step::Park;
-            }
-        };
-        hs.log.push(point, key, next);
-        Step::of(next)
+        step
     }
 
     /// Notes a lease the exchange committed (granted, extended, declined), for
@@ -426,24 +210,13 @@ impl<S: LeaseSink> Core<S> {
         let Some(hs) = self.hooked.as_deref_mut() else {
             return true;
         };
-        if !hs.hooks.wants(point) || hs.resuming_reclaim {
-            return true;
-        }
         let ctx = HookContext {
             lease: Some(lease),
             // The engine keeps reclaimed leases (for lease affinity) until flushed.
             remove_lease: false,
             ..HookContext::new(now)
         };
-        match hs.hooks.call(point, &ctx) {
-            HookVerdict::Continue => true,
-            HookVerdict::Skip | HookVerdict::Drop => false,
-            HookVerdict::Park(ticket) => {
-                hs.reclaims.push((ticket, key));
-                hs.stats.reclaims_parked += 1;
-                false
-            }
-        }
+        hs.call_reclaim(point, key, &ctx)
     }
 }
 
@@ -451,7 +224,12 @@ impl<S: LeaseSink> V6Shard<S> {
     /// Installs this shard's hooks (None: no hooks, no per-packet cost). Packets parked on the
     /// hooks installed before are dropped with them.
     pub fn set_hooks(&mut self, hooks: Option<Hooks>) {
-        self.core.hooked = hooks.map(|h| Box::new(HookState6::new(h)));
+        let blank = Meta6 {
+            src: SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0),
+            dst: Ipv6Addr::UNSPECIFIED,
+            ifindex: 0,
+        };
+        self.core.hooked = hooks.map(|h| Box::new(Parking::new(h, Family::V6, blank)));
     }
 
     pub fn hooks(&self) -> Option<&Hooks> {
@@ -467,17 +245,13 @@ impl<S: LeaseSink> V6Shard<S> {
         self.core
             .hooked
             .as_deref()
-            .map(|h| h.stats)
+            .map(|h| h.stats())
             .unwrap_or_default()
     }
 
     /// Packets parked now.
     pub fn parked(&self) -> usize {
-        self.core
-            .hooked
-            .as_deref()
-            .map(|h| h.slots.iter().filter(|s| s.ticket.is_some()).count())
-            .unwrap_or(0)
+        self.core.hooked.as_deref().map(|h| h.parked()).unwrap_or(0)
     }
 
     /// True when scripts run on this shard: the runtime should call
@@ -489,6 +263,11 @@ impl<S: LeaseSink> V6Shard<S> {
             .is_some_and(|h| h.hooks.running() > 0)
     }
 
+    /// True when a hook parked the packet being processed (nothing is counted as dropped).
+    pub(crate) fn parking(&self) -> bool {
+        self.core.hooked.as_deref().is_some_and(|h| h.parking())
+    }
+
     /// [`V6Shard::handle`] with hooks installed.
     pub(crate) fn handle_hooked(
         &mut self,
@@ -497,32 +276,34 @@ impl<S: LeaseSink> V6Shard<S> {
         now: u64,
         out: &mut [u8],
     ) -> Option<Reply6> {
-        if let Some(hs) = self.core.hooked.as_deref_mut() {
-            hs.begin(meta, None);
-        }
-        let reply = self.process(meta, data, now, out);
-        self.after_process(meta, data, now, out, reply)
+        park::handle_hooked(self, meta, data, now, out)
     }
 
-    /// After the packet's processing: park it if a point asked to, else run the points of the
-    /// finished reply.
-    fn after_process(
-        &mut self,
-        meta: &Meta6,
-        data: &[u8],
-        now: u64,
-        out: &mut [u8],
-        reply: Option<Reply6>,
-    ) -> Option<Reply6> {
-        let hs = self.core.hooked.as_deref_mut()?;
-        match hs.halt {
-            Some(Halt::Park(ticket, point, key)) => {
-                park(hs, ticket, (point, key), meta, data, None, out);
-                return None;
-            }
-            Some(Halt::Drop) => return None,
-            None => {}
-        }
+    /// Collects the reports of scripts that ended and resumes what waited on the next awaited
+    /// one: a parked packet (its reply, if any, written into `out`) or a parked reclamation.
+    /// Returns `None` when no report is waiting. Call it while [`V6Shard::hooks_pending`] (from
+    /// the runtime's wake-up, which the spawner triggers as a script ends). Commit the lease log
+    /// before sending what it wrote.
+    pub fn resume_parked(&mut self, now: u64, out: &mut [u8]) -> Option<Resumed6> {
+        park::resume_parked(self, now, out)
+    }
+}
+
+impl<S: LeaseSink> ParkingEngine for V6Shard<S> {
+    type Meta = Meta6;
+    type Reply = Reply6;
+    type LeaseKey = (u128, bool);
+    const FAMILY: Family = Family::V6;
+
+    fn parking(&mut self) -> Option<&mut HookState6> {
+        self.core.hooked.as_deref_mut()
+    }
+
+    fn process(&mut self, meta: &Meta6, data: &[u8], now: u64, out: &mut [u8]) -> Option<Reply6> {
+        V6Shard::process(self, meta, data, now, out)
+    }
+
+    fn first_post_stage(&mut self, data: &[u8], reply: Option<&Reply6>) -> Option<PostStage> {
         let reply = reply?;
         // Kea's leases6_committed follows every exchange that commits leases: Request, Renew,
         // Rebind, Release, Decline, and a Rapid Commit Solicit answered with a Reply.
@@ -540,63 +321,14 @@ impl<S: LeaseSink> V6Shard<S> {
             )
         ) || (kind == Some(MessageType::Solicit)
             && reply.message_type == MessageType::Reply);
-        let stage = if commits {
+        Some(if commits {
             PostStage::Committed
         } else {
             PostStage::Send
-        };
-        self.post_commit(meta, data, now, out, reply, stage)
+        })
     }
 
-    /// leases6_committed, pkt6_send, buffer6_send from `stage` on.
-    fn post_commit(
-        &mut self,
-        meta: &Meta6,
-        data: &[u8],
-        now: u64,
-        out: &mut [u8],
-        reply: Reply6,
-        mut stage: PostStage,
-    ) -> Option<Reply6> {
-        loop {
-            let point = match stage {
-                PostStage::Committed => HookPoint::Leases6Committed,
-                PostStage::Send => HookPoint::Pkt6Send,
-                PostStage::BufferSend => HookPoint::Buffer6Send,
-            };
-            match self.post_point(point, meta, data, now, out, reply) {
-                Step::Continue => {}
-                Step::Skip if point == HookPoint::Leases6Committed => {}
-                Step::Skip | Step::Drop => {
-                    tracing::debug!(target: "DHCP6_HOOK_PACKET_SEND_SKIP", point = point.name(), "prepared response is not sent, because a callout asked so");
-                    return None;
-                }
-                Step::Park => {
-                    let hs = self.core.hooked.as_deref_mut()?;
-                    if let Some(Halt::Park(ticket, _, _)) = hs.halt.take() {
-                        park(
-                            hs,
-                            ticket,
-                            (point, PACKET),
-                            meta,
-                            data,
-                            Some((reply, stage)),
-                            out,
-                        );
-                    }
-                    return None;
-                }
-            }
-            stage = match stage {
-                PostStage::Committed => PostStage::Send,
-                PostStage::Send => PostStage::BufferSend,
-                PostStage::BufferSend => return Some(reply),
-            };
-        }
-    }
-
-    /// Runs one point of a finished reply: the query, the response (pkt6_send, buffer6_send)
-    /// and the leases (leases6_committed).
+    /// The query, the response (pkt6_send, buffer6_send) and the leases (leases6_committed).
     fn post_point(
         &mut self,
         point: HookPoint,
@@ -604,7 +336,7 @@ impl<S: LeaseSink> V6Shard<S> {
         data: &[u8],
         now: u64,
         out: &[u8],
-        reply: Reply6,
+        reply: Option<Reply6>,
     ) -> Step {
         let p = &*self.prepared;
         let Some(hs) = self.core.hooked.as_deref_mut() else {
@@ -614,9 +346,9 @@ impl<S: LeaseSink> V6Shard<S> {
             return Step::Continue;
         }
         let iface = interface_name(p, meta.ifindex);
-        let response = out.get(..reply.len).and_then(|bytes| {
+        let response = reply.and_then(|reply| {
             Packet6View::from_wire(
-                bytes,
+                out.get(..reply.len)?,
                 iface,
                 reply.ifindex.unwrap_or(meta.ifindex),
                 // Kea sets a response's local port to the DHCPv6 server port.
@@ -632,103 +364,26 @@ impl<S: LeaseSink> V6Shard<S> {
             deleted_leases: if committed { &hs.deleted } else { &[] },
             ..HookContext::new(now)
         };
-        match hs.hooks.call(point, &ctx) {
-            HookVerdict::Continue => Step::Continue,
-            HookVerdict::Skip => Step::Skip,
-            HookVerdict::Drop => Step::Drop,
-            HookVerdict::Park(ticket) => {
-                hs.halt = Some(Halt::Park(ticket, point, PACKET));
-                Step::Park
-            }
-        }
+        let verdict = hs.hooks.call(point, &ctx);
+        hs.record_post(point, verdict)
     }
 
-    /// Collects the reports of scripts that ended and resumes what waited on the next awaited
-    /// one: a parked packet (its reply, if any, written into `out`) or a parked reclamation.
-    /// Returns `None` when no report is waiting. Call it while [`V6Shard::hooks_pending`] (from
-    /// the runtime's wake-up, which the spawner triggers as a script ends). Commit the lease log
-    /// before sending what it wrote.
-    pub fn resume_parked(&mut self, now: u64, out: &mut [u8]) -> Option<Resumed6> {
-        let (done, slot) = loop {
-            let hs = self.core.hooked.as_deref_mut()?;
-            let done = hs.hooks.poll().next()?;
-            if let Some(i) = hs.slots.iter().position(|s| s.ticket == Some(done.ticket)) {
-                break (done, i);
-            }
-            if let Some(i) = hs.reclaims.iter().position(|(t, _)| *t == done.ticket) {
-                let (_, key) = hs.reclaims.swap_remove(i);
-                self.resume_reclaim(key, now);
-                return Some(Resumed6::NoReply);
-            }
-            // A detached script, or a packet dropped with old hooks.
-        };
-        let hs = self.core.hooked.as_deref_mut()?;
-        hs.stats.resumed += 1;
-        let s = hs.slots.get_mut(slot)?;
-        s.ticket = None;
-        let meta = s.meta;
-        let mut log = s.log;
-        // The parked call answers what its script decided.
-        log.push(s.parked_at.0, s.parked_at.1, done.next);
-        // The slot's buffers are taken out while the packet runs again (it may park again, in
-        // another slot or this one) and put back after: no copy, no allocation.
-        let mut query = std::mem::take(&mut s.query);
-        let query_len = s.query_len;
-        let post = s.post.take();
-        let mut reply_buf = std::mem::take(&mut s.reply);
-        hs.begin(&meta, Some(&log));
-        let data = query.get(..query_len).unwrap_or(&[]);
-        let result = match post {
-            None => {
-                let reply = self.process(&meta, data, now, out);
-                self.after_process(&meta, data, now, out, reply)
-            }
-            Some((reply, stage)) => {
-                let copied = out
-                    .get_mut(..reply.len)
-                    .zip(reply_buf.get(..reply.len))
-                    .map(|(dst, src)| dst.copy_from_slice(src))
-                    .is_some();
-                let stage = match (done.next, stage) {
-                    // The parked point's verdict: skip / drop keep the reply, except that a
-                    // skip at leases6_committed goes on.
-                    (NextStep::Continue, _) | (NextStep::Skip, PostStage::Committed) => {
-                        next_stage(stage)
-                    }
-                    _ => None,
-                };
-                match (copied, stage) {
-                    (true, Some(Some(stage))) => {
-                        self.post_commit(&meta, data, now, out, reply, stage)
-                    }
-                    (true, Some(None)) => Some(reply),
-                    _ => None,
-                }
-            }
-        };
-        // Put the buffers back in the first slot that lacks them (the packet may have parked
-        // again in this very slot, which then took the buffers of a free one).
-        if let Some(hs) = self.core.hooked.as_deref_mut() {
-            if let Some(s) = hs.slots.iter_mut().find(|s| s.query.is_empty()) {
-                s.query = std::mem::take(&mut query);
-            }
-            if let Some(s) = hs.slots.iter_mut().find(|s| s.reply.is_empty()) {
-                s.reply = std::mem::take(&mut reply_buf);
-            }
-            hs.replaying = false;
-        }
-        if let Some(r) = &result {
-            self.count_sent(r.message_type);
-        }
-        Some(match result {
-            Some(r) => Resumed6::Reply(r),
-            None => Resumed6::NoReply,
-        })
+    fn send_skipped(&self, point: HookPoint, _data: &[u8]) {
+        tracing::debug!(target: "DHCP6_HOOK_PACKET_SEND_SKIP", point = point.name(), "prepared response is not sent, because a callout asked so");
     }
 
-    /// A reclamation whose script ended: the lease is reclaimed now if it is still due (the
-    /// client may have come back meanwhile).
-    fn resume_reclaim(&mut self, key: (u128, bool), now: u64) {
+    fn reply_len(reply: &Reply6) -> usize {
+        reply.len
+    }
+
+    /// The DHCPv6 points read the query from its bytes: nothing to restore.
+    fn restore_query(&mut self, _data: &[u8]) -> bool {
+        true
+    }
+
+    /// The lease is reclaimed now if it is still due (the client may have come back
+    /// meanwhile).
+    fn reclaim_if_due(&mut self, key: (u128, bool), now: u64) {
         let due = self.core.table.get(key).is_some_and(|e| {
             e.offer_until == 0
                 && e.lease.expire() <= now
@@ -737,74 +392,15 @@ impl<S: LeaseSink> V6Shard<S> {
                     corelease_types::LeaseState::Default | corelease_types::LeaseState::Declined
                 )
         });
-        if !due {
-            return;
-        }
-        let p = &*self.prepared;
-        if let Some(hs) = self.core.hooked.as_deref_mut() {
-            hs.resuming_reclaim = true;
-        }
-        self.core.reclaim(p, key, now);
-        if let Some(hs) = self.core.hooked.as_deref_mut() {
-            hs.resuming_reclaim = false;
+        if due {
+            let p = &*self.prepared;
+            self.core.reclaim(p, key, now);
         }
     }
 
-    /// True when a hook parked the packet being processed (nothing is counted as dropped).
-    pub(crate) fn parking(&self) -> bool {
-        self.core.parked_now()
+    fn count_sent(&mut self, reply: &Reply6) {
+        V6Shard::count_sent(self, reply.message_type);
     }
-}
-
-/// The stage after `stage`: `Some(None)` when none is left (send the reply).
-fn next_stage(stage: PostStage) -> Option<Option<PostStage>> {
-    Some(match stage {
-        PostStage::Committed => Some(PostStage::Send),
-        PostStage::Send => Some(PostStage::BufferSend),
-        PostStage::BufferSend => None,
-    })
-}
-
-/// A slot with both buffers (one whose buffers are lent to a resumed packet has none).
-fn usable_slot(hs: &mut HookState6) -> Option<&mut ParkSlot6> {
-    hs.slots
-        .iter_mut()
-        .find(|s| s.ticket.is_none() && s.query.len() >= SLOT_BYTES && s.reply.len() >= SLOT_BYTES)
-}
-
-/// Keeps the packet (and its finished reply, if any) until its script ends.
-fn park(
-    hs: &mut HookState6,
-    ticket: ScriptTicket,
-    at: (HookPoint, CallKey),
-    meta: &Meta6,
-    data: &[u8],
-    post: Option<(Reply6, PostStage)>,
-    out: &[u8],
-) {
-    let log = hs.log;
-    let Some(slot) = usable_slot(hs) else {
-        hs.stats.table_full += 1;
-        tracing::warn!(target: "DHCP6_HOOK_LEASES6_PARKING_LOT_FULL", point = at.0.name(), "parking lot full: packet dropped");
-        return;
-    };
-    let Some(q) = slot.query.get_mut(..data.len()) else {
-        return;
-    };
-    q.copy_from_slice(data);
-    if let Some((reply, _)) = post {
-        let (Some(r), Some(src)) = (slot.reply.get_mut(..reply.len), out.get(..reply.len)) else {
-            return;
-        };
-        r.copy_from_slice(src);
-    }
-    slot.query_len = data.len();
-    slot.ticket = Some(ticket);
-    slot.meta = *meta;
-    slot.post = post;
-    slot.log = log;
-    slot.parked_at = at;
-    hs.stats.parked += 1;
 }
 
 #[cfg(test)]

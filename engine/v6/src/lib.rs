@@ -39,6 +39,7 @@ use corelease_alloc::reclaim::{CycleEnd, ReclaimCycles, ReclaimFamily, ReclaimLi
 use corelease_alloc::FreeLeaseQueue;
 use corelease_classify::Scratch;
 use corelease_config::{prefix6_mask, Lifetime6};
+use corelease_hooks::Step;
 use corelease_hooks::{HookPoint, IaView};
 use corelease_storage::LeaseSink;
 use corelease_types::{ClientId, Lease, LeaseKind, LeaseState};
@@ -46,7 +47,7 @@ use corelease_wire::v6::{
     opt, status, Dhcp6Packet, Dhcp6Writer, Ia, IaAddr, IaPrefix, MessageType, Options6, WireError,
     HEADER_LEN, MAX_RELAY_DEPTH, RELAY_HEADER_LEN, SERVER_PORT,
 };
-use hooked::{ia_key, Args6, Step};
+use hooked::{ia_key, Args6};
 use hosts::{Host6, HostIdx, PacketIds6};
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV6};
 use std::sync::Arc;
