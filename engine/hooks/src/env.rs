@@ -123,6 +123,131 @@ impl Env {
     pub(crate) fn empty(&mut self, name: impl Into<String>) {
         self.vars.push((name.into(), Vec::new()));
     }
+
+    /// `<prefix>_<name>` present and empty for each name (an argument the engine did not
+    /// supply).
+    pub(crate) fn empty_all(&mut self, prefix: &str, names: &[&str]) {
+        for n in names {
+            self.empty(format!("{prefix}_{n}"));
+        }
+    }
+
+    /// The value, or the variable present and empty.
+    pub(crate) fn text_or_empty(
+        &mut self,
+        name: impl Into<String>,
+        value: Option<impl std::fmt::Display>,
+    ) {
+        match value {
+            Some(v) => self.text(name, v),
+            None => self.empty(name),
+        }
+    }
+}
+
+/// kea-hook-runscript's `KEA_SUBNET4*` / `KEA_SUBNET6*` (`prefix` names the family): the
+/// prefix, its length, and both as `prefix/len`.
+pub(crate) fn readme_subnet_vars(
+    env: &mut Env,
+    prefix: &str,
+    subnet: Option<(impl std::fmt::Display, u8)>,
+) {
+    match subnet {
+        Some((net, len)) => {
+            env.text(format!("{prefix}_PREFIX"), &net);
+            env.text(format!("{prefix}_PREFIXLEN"), len);
+            env.text(prefix, format_args!("{net}/{len}"));
+        }
+        None => {
+            env.empty(format!("{prefix}_PREFIX"));
+            env.empty(format!("{prefix}_PREFIXLEN"));
+            env.empty(prefix);
+        }
+    }
+}
+
+/// kea-hook-runscript's lease times, the same four for both families.
+pub(crate) fn readme_lease_times(
+    env: &mut Env,
+    prefix: &str,
+    lease: &Lease,
+    ctx: &HookContext<'_>,
+) {
+    env.text(format!("{prefix}_CLIENT_LAST_TRANSMISSION"), lease.cltt);
+    env.text(format!("{prefix}_RENEW_TIMER"), ctx.timers.t1);
+    env.text(format!("{prefix}_REBIND_TIMER"), ctx.timers.t2);
+    env.text(format!("{prefix}_VALID_LIFETIME"), lease.valid_lifetime);
+}
+
+/// The head of run_script's `extractPkt4` / `extractPkt6`, the same for both families: type,
+/// transaction, addresses and ports, interface.
+pub(crate) struct PacketHead<'a> {
+    pub(crate) type_name: &'static str,
+    pub(crate) xid: u32,
+    pub(crate) local: std::net::SocketAddr,
+    pub(crate) remote: std::net::SocketAddr,
+    pub(crate) ifindex: u32,
+    pub(crate) interface: &'a str,
+}
+
+/// The names [`kea_packet_head`] sets, for a packet that is absent.
+pub(crate) const KEA_PACKET_HEAD: [&str; 8] = [
+    "TYPE",
+    "TXID",
+    "LOCAL_ADDR",
+    "LOCAL_PORT",
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+    "IFACE_INDEX",
+    "IFACE_NAME",
+];
+
+pub(crate) fn kea_packet_head(env: &mut Env, prefix: &str, p: PacketHead<'_>) {
+    env.text(format!("{prefix}_TYPE"), p.type_name);
+    env.text(format!("{prefix}_TXID"), p.xid);
+    env.text(format!("{prefix}_LOCAL_ADDR"), p.local.ip());
+    env.text(format!("{prefix}_LOCAL_PORT"), p.local.port());
+    env.text(format!("{prefix}_REMOTE_ADDR"), p.remote.ip());
+    env.text(format!("{prefix}_REMOTE_PORT"), p.remote.port());
+    env.text(format!("{prefix}_IFACE_INDEX"), p.ifindex);
+    env.bytes(format!("{prefix}_IFACE_NAME"), p.interface.as_bytes());
+}
+
+/// The head of run_script's `extractLease4` / `extractLease6`, the same for both families:
+/// address, cltt, hostname, hardware address, state, subnet, valid lifetime.
+pub(crate) fn kea_lease_head(
+    env: &mut Env,
+    prefix: &str,
+    lease: Option<(&Lease, &[u8], Option<&HwAddr>)>,
+) {
+    let Some((l, hostname, hwaddr)) = lease else {
+        env.empty_all(prefix, &["ADDRESS", "CLTT", "HOSTNAME"]);
+        kea_hwaddr(env, &format!("{prefix}_HWADDR"), None);
+        env.empty_all(prefix, &["STATE", "SUBNET_ID", "VALID_LIFETIME"]);
+        return;
+    };
+    env.text(format!("{prefix}_ADDRESS"), l.addr);
+    env.text(format!("{prefix}_CLTT"), l.cltt);
+    env.bytes(format!("{prefix}_HOSTNAME"), hostname);
+    kea_hwaddr(env, &format!("{prefix}_HWADDR"), hwaddr);
+    env.text(format!("{prefix}_STATE"), state_name(l.state));
+    env.text(format!("{prefix}_SUBNET_ID"), l.subnet_id);
+    env.text(format!("{prefix}_VALID_LIFETIME"), l.valid_lifetime);
+}
+
+/// `RunScriptImpl::extractLeases4` / `extractLeases6`: the count, then each lease as
+/// `<prefix>_AT<i>_*` by `one`.
+pub(crate) fn kea_leases_with<'a, Q: Copy>(
+    env: &mut Env,
+    prefix: &str,
+    leases: &'a [Lease],
+    query: Q,
+    one: fn(&mut Env, &str, Option<&'a Lease>, Q),
+) {
+    env.text(format!("{prefix}_SIZE"), leases.len());
+    for (i, l) in leases.iter().enumerate() {
+        one(env, &format!("{prefix}_AT{i}"), Some(l), query);
+    }
 }
 
 /// Kea's `Pkt4::getName` for an option 53 value ("UNKNOWN" for none or an unnamed one).
@@ -221,9 +346,7 @@ fn readme_packet(env: &mut Env, prefix: &str, pkt: Option<&PacketView<'_>>) {
         "GIADDR",
     ];
     let Some(p) = pkt else {
-        for n in names {
-            env.empty(format!("{prefix}_{n}"));
-        }
+        env.empty_all(prefix, &names);
         return;
     };
     env.text(format!("{prefix}_TYPE"), type_name(p.message_type));
@@ -243,18 +366,7 @@ fn readme_packet(env: &mut Env, prefix: &str, pkt: Option<&PacketView<'_>>) {
 }
 
 fn readme_subnet(env: &mut Env, subnet: Option<&SubnetView>) {
-    match subnet {
-        Some(s) => {
-            env.text("KEA_SUBNET4_PREFIX", s.prefix);
-            env.text("KEA_SUBNET4_PREFIXLEN", s.prefix_len);
-            env.text("KEA_SUBNET4", format_args!("{}/{}", s.prefix, s.prefix_len));
-        }
-        None => {
-            env.empty("KEA_SUBNET4_PREFIX");
-            env.empty("KEA_SUBNET4_PREFIXLEN");
-            env.empty("KEA_SUBNET4");
-        }
-    }
+    readme_subnet_vars(env, "KEA_SUBNET4", subnet.map(|s| (s.prefix, s.prefix_len)));
 }
 
 /// The hostname the server associates with the client: the lease's, else (the engine does not
@@ -269,35 +381,30 @@ fn hostname<'a>(lease: &'a Lease, query: Option<&PacketView<'a>>) -> &'a [u8] {
 
 fn readme_lease(env: &mut Env, ctx: &HookContext<'_>) {
     let Some(l) = ctx.lease else {
-        for n in [
-            "ADDRESS",
-            "TYPE",
-            "STATE",
-            "IS_EXPIRED",
-            "HWADDR",
-            "HOSTNAME",
-            "CLIENT_LAST_TRANSMISSION",
-            "RENEW_TIMER",
-            "REBIND_TIMER",
-            "VALID_LIFETIME",
-        ] {
-            env.empty(format!("KEA_LEASE4_{n}"));
-        }
+        env.empty_all(
+            "KEA_LEASE4",
+            &[
+                "ADDRESS",
+                "TYPE",
+                "STATE",
+                "IS_EXPIRED",
+                "HWADDR",
+                "HOSTNAME",
+                "CLIENT_LAST_TRANSMISSION",
+                "RENEW_TIMER",
+                "REBIND_TIMER",
+                "VALID_LIFETIME",
+            ],
+        );
         return;
     };
     env.text("KEA_LEASE4_ADDRESS", l.addr);
     env.text("KEA_LEASE4_TYPE", "V4");
     env.text("KEA_LEASE4_STATE", state_name(l.state));
     env.text("KEA_LEASE4_IS_EXPIRED", bit(expired(l, ctx.now)));
-    match &l.hwaddr {
-        Some(hw) => env.text("KEA_LEASE4_HWADDR", hw),
-        None => env.empty("KEA_LEASE4_HWADDR"),
-    }
+    env.text_or_empty("KEA_LEASE4_HWADDR", l.hwaddr.as_ref());
     env.bytes("KEA_LEASE4_HOSTNAME", hostname(l, ctx.query.as_ref()));
-    env.text("KEA_LEASE4_CLIENT_LAST_TRANSMISSION", l.cltt);
-    env.text("KEA_LEASE4_RENEW_TIMER", ctx.timers.t1);
-    env.text("KEA_LEASE4_REBIND_TIMER", ctx.timers.t2);
-    env.text("KEA_LEASE4_VALID_LIFETIME", l.valid_lifetime);
+    readme_lease_times(env, "KEA_LEASE4", l, ctx);
 }
 
 // ---- Kea run_script (ARM 17.25) ----
@@ -310,10 +417,7 @@ fn kea_run_script(env: &mut Env, point: HookPoint, ctx: &HookContext<'_>) {
             kea_subnet(env, ctx.subnet.as_ref());
             let q = ctx.query.as_ref();
             // The `clientid` and `hwaddr` callout arguments: the query's identifiers.
-            match q.and_then(|q| q.client_id) {
-                Some(cid) => env.text("PKT4_CLIENT_ID", ColonHex(cid)),
-                None => env.empty("PKT4_CLIENT_ID"),
-            }
+            env.text_or_empty("PKT4_CLIENT_ID", q.and_then(|q| q.client_id).map(ColonHex));
             kea_hwaddr(env, "PKT4_HWADDR", q.map(|q| q.hwaddr).as_ref());
             kea_lease(env, "LEASE4", ctx.lease, ctx.query.as_ref());
         }
@@ -388,39 +492,27 @@ impl std::fmt::Display for ColonHex<'_> {
 /// `RunScriptImpl::extractPkt4`.
 fn kea_packet(env: &mut Env, prefix: &str, pkt: Option<&PacketView<'_>>) {
     let Some(p) = pkt else {
-        for n in [
-            "TYPE",
-            "TXID",
-            "LOCAL_ADDR",
-            "LOCAL_PORT",
-            "REMOTE_ADDR",
-            "REMOTE_PORT",
-            "IFACE_INDEX",
-            "IFACE_NAME",
-            "HOPS",
-            "SECS",
-            "FLAGS",
-            "CIADDR",
-            "SIADDR",
-            "YIADDR",
-            "GIADDR",
-            "RELAYED",
-        ] {
-            env.empty(format!("{prefix}_{n}"));
-        }
+        env.empty_all(prefix, &KEA_PACKET_HEAD);
+        env.empty_all(
+            prefix,
+            &[
+                "HOPS", "SECS", "FLAGS", "CIADDR", "SIADDR", "YIADDR", "GIADDR", "RELAYED",
+            ],
+        );
         for n in ["HWADDR", "LOCAL_HWADDR", "REMOTE_HWADDR"] {
             kea_hwaddr(env, &format!("{prefix}_{n}"), None);
         }
         return;
     };
-    env.text(format!("{prefix}_TYPE"), type_name(p.message_type));
-    env.text(format!("{prefix}_TXID"), p.xid);
-    env.text(format!("{prefix}_LOCAL_ADDR"), p.local.ip());
-    env.text(format!("{prefix}_LOCAL_PORT"), p.local.port());
-    env.text(format!("{prefix}_REMOTE_ADDR"), p.remote.ip());
-    env.text(format!("{prefix}_REMOTE_PORT"), p.remote.port());
-    env.text(format!("{prefix}_IFACE_INDEX"), p.ifindex);
-    env.bytes(format!("{prefix}_IFACE_NAME"), p.interface.as_bytes());
+    let head = PacketHead {
+        type_name: type_name(p.message_type),
+        xid: p.xid,
+        local: p.local.into(),
+        remote: p.remote.into(),
+        ifindex: p.ifindex,
+        interface: p.interface,
+    };
+    kea_packet_head(env, prefix, head);
     env.text(format!("{prefix}_HOPS"), p.hops);
     env.text(format!("{prefix}_SECS"), p.secs);
     env.text(format!("{prefix}_FLAGS"), p.flags);
@@ -467,48 +559,24 @@ fn kea_subnet(env: &mut Env, subnet: Option<&SubnetView>) {
             env.text("SUBNET4_PREFIX", s.prefix);
             env.text("SUBNET4_PREFIX_LEN", s.prefix_len);
         }
-        None => {
-            for n in [
-                "SUBNET4_ID",
-                "SUBNET4_NAME",
-                "SUBNET4_PREFIX",
-                "SUBNET4_PREFIX_LEN",
-            ] {
-                env.empty(n);
-            }
-        }
+        None => env.empty_all("SUBNET4", &["ID", "NAME", "PREFIX", "PREFIX_LEN"]),
     }
 }
 
 /// `RunScriptImpl::extractLease4`.
 fn kea_lease(env: &mut Env, prefix: &str, lease: Option<&Lease>, query: Option<&PacketView<'_>>) {
-    let Some(l) = lease else {
-        for n in ["ADDRESS", "CLTT", "HOSTNAME"] {
-            env.empty(format!("{prefix}_{n}"));
-        }
-        kea_hwaddr(env, &format!("{prefix}_HWADDR"), None);
-        for n in ["STATE", "SUBNET_ID", "VALID_LIFETIME", "CLIENT_ID"] {
-            env.empty(format!("{prefix}_{n}"));
-        }
-        return;
-    };
-    env.text(format!("{prefix}_ADDRESS"), l.addr);
-    env.text(format!("{prefix}_CLTT"), l.cltt);
-    env.bytes(format!("{prefix}_HOSTNAME"), hostname(l, query));
-    kea_hwaddr(env, &format!("{prefix}_HWADDR"), l.hwaddr.as_ref());
-    env.text(format!("{prefix}_STATE"), state_name(l.state));
-    env.text(format!("{prefix}_SUBNET_ID"), l.subnet_id);
-    env.text(format!("{prefix}_VALID_LIFETIME"), l.valid_lifetime);
-    match &l.client_id {
-        Some(cid) => env.text(format!("{prefix}_CLIENT_ID"), cid),
+    kea_lease_head(
+        env,
+        prefix,
+        lease.map(|l| (l, hostname(l, query), l.hwaddr.as_ref())),
+    );
+    match lease {
+        Some(l) => env.text_or_empty(format!("{prefix}_CLIENT_ID"), l.client_id.as_ref()),
         None => env.empty(format!("{prefix}_CLIENT_ID")),
     }
 }
 
-/// `RunScriptImpl::extractLeases4`: the count, then each lease as `<prefix>_AT<i>_*`.
+/// `RunScriptImpl::extractLeases4`.
 fn kea_leases(env: &mut Env, prefix: &str, leases: &[Lease], query: Option<&PacketView<'_>>) {
-    env.text(format!("{prefix}_SIZE"), leases.len());
-    for (i, l) in leases.iter().enumerate() {
-        kea_lease(env, &format!("{prefix}_AT{i}"), Some(l), query);
-    }
+    kea_leases_with(env, prefix, leases, query, kea_lease);
 }

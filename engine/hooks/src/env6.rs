@@ -14,11 +14,13 @@
 //! As for DHCPv4, a value the engine did not supply is present and empty.
 
 use crate::context::{HookContext, Packet6View, Subnet6View};
-use crate::env::{bit, expired, kea_hwaddr, state_name, word, ColonHex, Env};
+use crate::env::{
+    bit, expired, kea_hwaddr, kea_lease_head, kea_leases_with, kea_packet_head, readme_lease_times,
+    readme_subnet_vars, state_name, word, ColonHex, Env, PacketHead, KEA_PACKET_HEAD,
+};
 use crate::HookPoint;
 use corelease_types::{HwAddr, Lease, LeaseKind};
 use corelease_wire::v6::MessageType;
-use std::net::IpAddr;
 
 /// Kea's `Pkt6::getName` for a message type ("UNKNOWN" for none or an unnamed one).
 fn type_name(message_type: Option<u8>) -> &'static str {
@@ -60,11 +62,6 @@ fn lease_hwaddr(lease: &Lease, query: Option<&Packet6View<'_>>) -> Option<HwAddr
         .or_else(|| query.and_then(|q| q.hwaddr).map(|(hw, _)| hw))
 }
 
-/// The address or prefix of a lease, as Kea prints `addr_`.
-fn lease_addr(lease: &Lease) -> IpAddr {
-    lease.addr
-}
-
 // ---- kea-hook-runscript (README DHCPv6 tables) ----
 
 pub(crate) fn runscript_readme6(env: &mut Env, point: HookPoint, ctx: &HookContext<'_>) {
@@ -101,23 +98,24 @@ pub(crate) fn runscript_readme6(env: &mut Env, point: HookPoint, ctx: &HookConte
 
 fn readme_packet6(env: &mut Env, prefix: &str, pkt: Option<&Packet6View<'_>>) {
     let Some(p) = pkt else {
-        for n in [
-            "TYPE",
-            "INTERFACE",
-            "IFINDEX",
-            "DUID",
-            "HWADDR",
-            "HWADDR_TYPE",
-            "HWADDR_SOURCE",
-            "LOCAL_ADDRESS",
-            "LOCAL_PORT",
-            "REMOTE_ADDRESS",
-            "REMOTE_PORT",
-            "LABEL",
-            "TRANSACTION_ID",
-        ] {
-            env.empty(format!("{prefix}_{n}"));
-        }
+        env.empty_all(
+            prefix,
+            &[
+                "TYPE",
+                "INTERFACE",
+                "IFINDEX",
+                "DUID",
+                "HWADDR",
+                "HWADDR_TYPE",
+                "HWADDR_SOURCE",
+                "LOCAL_ADDRESS",
+                "LOCAL_PORT",
+                "REMOTE_ADDRESS",
+                "REMOTE_PORT",
+                "LABEL",
+                "TRANSACTION_ID",
+            ],
+        );
         return;
     };
     env.text(format!("{prefix}_TYPE"), type_name(p.message_type));
@@ -125,10 +123,7 @@ fn readme_packet6(env: &mut Env, prefix: &str, pkt: Option<&Packet6View<'_>>) {
     env.text(format!("{prefix}_IFINDEX"), p.ifindex);
     // The library leaves this one empty (a TODO in its source); corelease gives the client's
     // DUID as Kea prints DUIDs, which is what the name promises.
-    match p.client_id {
-        Some(d) => env.text(format!("{prefix}_DUID"), ColonHex(d)),
-        None => env.empty(format!("{prefix}_DUID")),
-    }
+    env.text_or_empty(format!("{prefix}_DUID"), p.client_id.map(ColonHex));
     match &p.hwaddr {
         Some((hw, source)) => {
             env.text(format!("{prefix}_HWADDR"), hw);
@@ -150,73 +145,54 @@ fn readme_packet6(env: &mut Env, prefix: &str, pkt: Option<&Packet6View<'_>>) {
 }
 
 fn readme_subnet6(env: &mut Env, subnet: Option<&Subnet6View>) {
-    match subnet {
-        Some(s) => {
-            env.text("KEA_SUBNET6_PREFIX", s.prefix);
-            env.text("KEA_SUBNET6_PREFIXLEN", s.prefix_len);
-            env.text("KEA_SUBNET6", format_args!("{}/{}", s.prefix, s.prefix_len));
-        }
-        None => {
-            env.empty("KEA_SUBNET6_PREFIX");
-            env.empty("KEA_SUBNET6_PREFIXLEN");
-            env.empty("KEA_SUBNET6");
-        }
-    }
+    readme_subnet_vars(env, "KEA_SUBNET6", subnet.map(|s| (s.prefix, s.prefix_len)));
 }
 
 fn readme_lease6(env: &mut Env, ctx: &HookContext<'_>) {
     let Some(l) = ctx.lease else {
-        for n in [
-            "TYPE",
-            "ADDRESS",
-            "DELEGATED_PREFIX",
-            "DELEGATED_PREFIXLEN",
-            "CLIENT_DUID",
-            "HWADDR",
-            "HOSTNAME",
-            "STATE",
-            "IS_EXPIRED",
-            "CLIENT_LAST_TRANSMISSION",
-            "RENEW_TIMER",
-            "REBIND_TIMER",
-            "VALID_LIFETIME",
-            "PREFERRED_LIFETIME",
-            "IAID",
-        ] {
-            env.empty(format!("KEA_LEASE6_{n}"));
-        }
+        env.empty_all(
+            "KEA_LEASE6",
+            &[
+                "TYPE",
+                "ADDRESS",
+                "DELEGATED_PREFIX",
+                "DELEGATED_PREFIXLEN",
+                "CLIENT_DUID",
+                "HWADDR",
+                "HOSTNAME",
+                "STATE",
+                "IS_EXPIRED",
+                "CLIENT_LAST_TRANSMISSION",
+                "RENEW_TIMER",
+                "REBIND_TIMER",
+                "VALID_LIFETIME",
+                "PREFERRED_LIFETIME",
+                "IAID",
+            ],
+        );
         return;
     };
     env.text("KEA_LEASE6_TYPE", lease_type(l.kind));
-    env.text("KEA_LEASE6_ADDRESS", lease_addr(l));
+    env.text("KEA_LEASE6_ADDRESS", l.addr);
     if l.kind == LeaseKind::V6Pd {
         env.text(
             "KEA_LEASE6_DELEGATED_PREFIX",
-            format_args!("{}/{}", lease_addr(l), l.prefix_len),
+            format_args!("{}/{}", l.addr, l.prefix_len),
         );
         env.text("KEA_LEASE6_DELEGATED_PREFIXLEN", l.prefix_len);
     } else {
         env.empty("KEA_LEASE6_DELEGATED_PREFIX");
         env.empty("KEA_LEASE6_DELEGATED_PREFIXLEN");
     }
-    match &l.client_id {
-        Some(d) => env.text("KEA_LEASE6_CLIENT_DUID", d),
-        None => env.empty("KEA_LEASE6_CLIENT_DUID"),
-    }
-    match lease_hwaddr(l, ctx.query6.as_ref()) {
-        Some(hw) => env.text("KEA_LEASE6_HWADDR", hw),
-        None => env.empty("KEA_LEASE6_HWADDR"),
-    }
+    env.text_or_empty("KEA_LEASE6_CLIENT_DUID", l.client_id.as_ref());
+    env.text_or_empty("KEA_LEASE6_HWADDR", lease_hwaddr(l, ctx.query6.as_ref()));
     env.bytes(
         "KEA_LEASE6_HOSTNAME",
         l.hostname.as_deref().unwrap_or("").as_bytes(),
     );
     env.text("KEA_LEASE6_STATE", state_name(l.state));
     env.text("KEA_LEASE6_IS_EXPIRED", bit(expired(l, ctx.now)));
-    env.text("KEA_LEASE6_CLIENT_LAST_TRANSMISSION", l.cltt);
-    env.text("KEA_LEASE6_RENEW_TIMER", ctx.timers.t1);
-    env.text("KEA_LEASE6_REBIND_TIMER", ctx.timers.t2);
-    env.text("KEA_LEASE6_VALID_LIFETIME", l.valid_lifetime);
+    readme_lease_times(env, "KEA_LEASE6", l, ctx);
     env.text("KEA_LEASE6_PREFERRED_LIFETIME", l.preferred_lifetime);
     env.text("KEA_LEASE6_IAID", l.iaid);
 }
@@ -239,16 +215,7 @@ pub(crate) fn kea_run_script6(env: &mut Env, point: HookPoint, ctx: &HookContext
                     env.text("PKT6_IA_IA_T1", ia.t1);
                     env.text("PKT6_IA_IA_T2", ia.t2);
                 }
-                None => {
-                    for n in [
-                        "PKT6_IA_IAID",
-                        "PKT6_IA_IA_TYPE",
-                        "PKT6_IA_IA_T1",
-                        "PKT6_IA_IA_T2",
-                    ] {
-                        env.empty(n);
-                    }
-                }
+                None => env.empty_all("PKT6_IA", &["IAID", "IA_TYPE", "IA_T1", "IA_T2"]),
             }
         }
         Lease6Expire => {
@@ -272,90 +239,53 @@ pub(crate) fn kea_run_script6(env: &mut Env, point: HookPoint, ctx: &HookContext
 /// `RunScriptImpl::extractPkt6`.
 fn kea_packet6(env: &mut Env, prefix: &str, pkt: Option<&Packet6View<'_>>) {
     let Some(p) = pkt else {
-        for n in [
-            "TYPE",
-            "TXID",
-            "LOCAL_ADDR",
-            "LOCAL_PORT",
-            "REMOTE_ADDR",
-            "REMOTE_PORT",
-            "IFACE_INDEX",
-            "IFACE_NAME",
-        ] {
-            env.empty(format!("{prefix}_{n}"));
-        }
+        env.empty_all(prefix, &KEA_PACKET_HEAD);
         kea_hwaddr(env, &format!("{prefix}_REMOTE_HWADDR"), None);
-        env.empty(format!("{prefix}_PROTO"));
-        env.empty(format!("{prefix}_CLIENT_ID"));
+        env.empty_all(prefix, &["PROTO", "CLIENT_ID"]);
         return;
     };
-    env.text(format!("{prefix}_TYPE"), type_name(p.message_type));
-    env.text(format!("{prefix}_TXID"), p.xid);
-    env.text(format!("{prefix}_LOCAL_ADDR"), p.local.ip());
-    env.text(format!("{prefix}_LOCAL_PORT"), p.local.port());
-    env.text(format!("{prefix}_REMOTE_ADDR"), p.remote.ip());
-    env.text(format!("{prefix}_REMOTE_PORT"), p.remote.port());
-    env.text(format!("{prefix}_IFACE_INDEX"), p.ifindex);
-    env.bytes(format!("{prefix}_IFACE_NAME"), p.interface.as_bytes());
+    let head = PacketHead {
+        type_name: type_name(p.message_type),
+        xid: p.xid,
+        local: p.local.into(),
+        remote: p.remote.into(),
+        ifindex: p.ifindex,
+        interface: p.interface,
+    };
+    kea_packet_head(env, prefix, head);
     // The layer-2 source of the frame: Kea knows it only with raw sockets, which DHCPv6 never
     // uses.
     kea_hwaddr(env, &format!("{prefix}_REMOTE_HWADDR"), None);
     env.text(format!("{prefix}_PROTO"), "UDP");
-    match p.client_id {
-        Some(d) => env.text(format!("{prefix}_CLIENT_ID"), ColonHex(d)),
-        None => env.empty(format!("{prefix}_CLIENT_ID")),
-    }
+    env.text_or_empty(format!("{prefix}_CLIENT_ID"), p.client_id.map(ColonHex));
 }
 
 /// `RunScriptImpl::extractLease6`.
 fn kea_lease6(env: &mut Env, prefix: &str, lease: Option<&Lease>, query: Option<&Packet6View<'_>>) {
+    let hwaddr = lease.and_then(|l| lease_hwaddr(l, query));
+    kea_lease_head(
+        env,
+        prefix,
+        lease.map(|l| {
+            let hostname = l.hostname.as_deref().unwrap_or("").as_bytes();
+            (l, hostname, hwaddr.as_ref())
+        }),
+    );
     let Some(l) = lease else {
-        for n in ["ADDRESS", "CLTT", "HOSTNAME"] {
-            env.empty(format!("{prefix}_{n}"));
-        }
-        kea_hwaddr(env, &format!("{prefix}_HWADDR"), None);
-        for n in [
-            "STATE",
-            "SUBNET_ID",
-            "VALID_LIFETIME",
-            "DUID",
-            "IAID",
-            "PREFERRED_LIFETIME",
-            "PREFIX_LEN",
-            "TYPE",
-        ] {
-            env.empty(format!("{prefix}_{n}"));
-        }
+        env.empty_all(
+            prefix,
+            &["DUID", "IAID", "PREFERRED_LIFETIME", "PREFIX_LEN", "TYPE"],
+        );
         return;
     };
-    env.text(format!("{prefix}_ADDRESS"), lease_addr(l));
-    env.text(format!("{prefix}_CLTT"), l.cltt);
-    env.bytes(
-        format!("{prefix}_HOSTNAME"),
-        l.hostname.as_deref().unwrap_or("").as_bytes(),
-    );
-    kea_hwaddr(
-        env,
-        &format!("{prefix}_HWADDR"),
-        lease_hwaddr(l, query).as_ref(),
-    );
-    env.text(format!("{prefix}_STATE"), state_name(l.state));
-    env.text(format!("{prefix}_SUBNET_ID"), l.subnet_id);
-    env.text(format!("{prefix}_VALID_LIFETIME"), l.valid_lifetime);
-    match &l.client_id {
-        Some(d) => env.text(format!("{prefix}_DUID"), d),
-        None => env.empty(format!("{prefix}_DUID")),
-    }
+    env.text_or_empty(format!("{prefix}_DUID"), l.client_id.as_ref());
     env.text(format!("{prefix}_IAID"), l.iaid);
     env.text(format!("{prefix}_PREFERRED_LIFETIME"), l.preferred_lifetime);
     env.text(format!("{prefix}_PREFIX_LEN"), l.prefix_len);
     env.text(format!("{prefix}_TYPE"), lease_type(l.kind));
 }
 
-/// `RunScriptImpl::extractLeases6`: the count, then each lease as `<prefix>_AT<i>_*`.
+/// `RunScriptImpl::extractLeases6`.
 fn kea_leases6(env: &mut Env, prefix: &str, leases: &[Lease], query: Option<&Packet6View<'_>>) {
-    env.text(format!("{prefix}_SIZE"), leases.len());
-    for (i, l) in leases.iter().enumerate() {
-        kea_lease6(env, &format!("{prefix}_AT{i}"), Some(l), query);
-    }
+    kea_leases_with(env, prefix, leases, query, kea_lease6);
 }
