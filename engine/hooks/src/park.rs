@@ -180,10 +180,10 @@ struct ParkSlot<M, R> {
     parked_at: (HookPoint, CallKey),
 }
 
-/// A parked packet whose script ended, taken out of its slot to run again.
+/// A parked packet whose script ended, taken out of its slot to run again (its call log is
+/// already the one of the packet being processed).
 struct Woken<M, R> {
     meta: M,
-    log: CallLog,
     query: Box<[u8]>,
     query_len: usize,
     reply: Box<[u8]>,
@@ -416,8 +416,8 @@ impl<M: Copy, R: Copy, K> Parking<M, R, K> {
         self.stats.parked += 1;
     }
 
-    /// The next awaited script that ended and what waited on it; `None` when no report is
-    /// waiting. Detached scripts' reports (and those of packets dropped with old hooks) are
+    /// The next awaited script that ended and what waited on it, a packet started again with
+    /// its log; `None` when no report is waiting. Detached scripts' reports (and those of packets dropped with old hooks) are
     /// passed over.
     fn next_done(&mut self) -> Option<Done<M, R, K>> {
         loop {
@@ -431,19 +431,21 @@ impl<M: Copy, R: Copy, K> Parking<M, R, K> {
                 let mut log = s.log;
                 // The parked call answers what its script decided.
                 log.push(s.parked_at.0, s.parked_at.1, done.next);
-                self.stats.resumed += 1;
+                let meta = s.meta;
                 // The slot's buffers are taken out while the packet runs again (it may park
                 // again, in another slot or this one) and put back after: no copy, no
                 // allocation.
-                return Some(Done::Packet(Woken {
-                    meta: s.meta,
-                    log,
+                let woken = Woken {
+                    meta,
                     query: std::mem::take(&mut s.query),
                     query_len: s.query_len,
                     reply: std::mem::take(&mut s.reply),
                     post: s.post.take(),
                     next: done.next,
-                }));
+                };
+                self.stats.resumed += 1;
+                self.begin(&meta, Some(&log));
+                return Some(Done::Packet(woken));
             }
             if let Some(i) = self.reclaims.iter().position(|(t, _)| *t == done.ticket) {
                 let (_, key) = self.reclaims.swap_remove(i);
@@ -629,14 +631,12 @@ pub fn resume_parked<E: ParkingEngine>(
     };
     let Woken {
         meta,
-        log,
         query,
         query_len,
         reply: reply_buf,
         post,
         next,
     } = woken;
-    e.parking()?.begin(&meta, Some(&log));
     let data = query.get(..query_len).unwrap_or(&[]);
     let result = match post {
         None => {
