@@ -1562,7 +1562,7 @@ impl<S: LeaseSink> V4Shard<S> {
         for old in [left_by_index, left_by_offer].into_iter().flatten() {
             self.release_moved(old);
         }
-        if self.prepared.hosts.has_reserved_addresses() {
+        if self.prepared.hosts.has_reserved_values() {
             self.drop_conflicting_lease(subnet, ident, addr);
         }
         self.table.insert(Entry {

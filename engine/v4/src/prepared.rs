@@ -350,7 +350,7 @@ impl Prepared4 {
         let mut subnets = Vec::with_capacity(cfg.subnets.len());
         let empty = OptionSet::default();
         let classes = ClassTable::new(cfg);
-        let hosts = HostTable::new(cfg, &classes);
+        let hosts = crate::hosts::host_table(cfg, &classes);
         for (si, s) in cfg.subnets.iter().enumerate() {
             let network_opts = s
                 .shared_network
@@ -431,7 +431,7 @@ impl Prepared4 {
         // ARM 9.3.2: an in-pool reserved address is never handed out dynamically. Its bit is
         // claimed here, for the life of this config, so every shard's allocator skips it; the
         // reserved client takes it without the bit.
-        for addr in hosts.reserved_addresses() {
+        for addr in hosts.reserved_values() {
             for pool in pools.iter().filter(|p: &&PoolRt| p.range.contains(addr)) {
                 if let Some(off) = pool.range.offset_of(addr) {
                     pool.bitmap.try_claim(off);

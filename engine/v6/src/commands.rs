@@ -275,7 +275,7 @@ impl<S: LeaseSink> V6Shard<S> {
         let c = &mut self.core;
         let pool_index = pool.map(|(pi, _)| pi as u32).unwrap_or(NO_POOL);
         let binds = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
-        let reserved = p.hosts.reserved_for(key.0, key.1).is_some();
+        let reserved = p.hosts.reserved_for(key).is_some();
         // The pool bit: kept when the old entry holds it and the lease still binds there;
         // claimed when the lease now binds without holding it; released after the record
         // otherwise. A reserved value's bit stays the reservation's (as at load).

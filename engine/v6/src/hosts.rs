@@ -1,23 +1,20 @@
 //! Host reservations in the DHCPv6 engine (Kea ARM 10.3).
 //!
-//! [`HostTable6`] is built once per config from the subnets' and the global `reservations`:
-//! one hash map per scope and identifier type (duid, hw-address), keyed by the identifier
-//! bytes, so a lookup costs one hash per type in `host-reservation-identifiers` order, with no
-//! allocation and no lock (the table is immutable, shared through the `Arc` of
-//! [`crate::Prepared6`]). It also knows which addresses and prefixes are reserved in which
-//! subnet, so that in-pool ones are claimed in their pool's bitmap at load (no shard hands
-//! them to another client) and a client holding one is moved away from it (ARM 10.3.2).
+//! The table itself (scopes, identifier order, reserved values, flex-id) is
+//! `corelease-classes`' [`corelease_classes::HostTable`], shared with DHCPv4; this module says
+//! what a DHCPv6 reservation gives its client ([`Host6`]: addresses, prefixes, options,
+//! classes), which bytes of a message are which identifier ([`PacketIds6`]), and which
+//! reserved addresses and prefixes are honoured, so that in-pool ones are claimed in their
+//! pool's bitmap at load (no shard hands them to another client) and a client holding one is
+//! moved away from it (ARM 10.3.2).
 
 use crate::prepared::{reply_options, ReplyOption6};
-use corelease_classify::Program;
+use corelease_classes::HostIdentifiers;
+use corelease_classify::Universe;
 use corelease_config::{Dhcp6Config, HostIdentifierType, Reservation6, Subnet6};
 use corelease_wire::v6::Dhcp6Packet;
-// foldhash, not SipHash: identifiers are client-chosen, so the maps keep a per-process random
-// seed (foldhash::fast::RandomState), but hashing a DUID costs a few ns (as engine/v4).
-use foldhash::HashMap;
 
-/// Index of a host in [`HostTable6::hosts`].
-pub type HostIdx = u32;
+pub use corelease_classes::HostIdx;
 
 /// One reservation, ready for the hot path.
 pub struct Host6 {
@@ -48,33 +45,6 @@ impl Host6 {
 
     pub fn has_class(&self, name: &str) -> bool {
         self.classes.iter().any(|c| &**c == name)
-    }
-}
-
-/// Identifier types looked up in DHCPv6: hw-address, duid, flex-id.
-const KINDS: usize = 3;
-
-/// The map slot of flex-id reservations.
-const FLEX_SLOT: usize = 2;
-
-fn kind_slot(kind: HostIdentifierType) -> Option<usize> {
-    match kind {
-        HostIdentifierType::HwAddress => Some(0),
-        HostIdentifierType::Duid => Some(1),
-        HostIdentifierType::FlexId => Some(FLEX_SLOT),
-        _ => None,
-    }
-}
-
-/// The reservations of one scope (a subnet, or the global scope), by identifier type.
-#[derive(Default)]
-struct Scope {
-    by_kind: [HashMap<Box<[u8]>, HostIdx>; KINDS],
-}
-
-impl Scope {
-    fn is_empty(&self) -> bool {
-        self.by_kind.iter().all(HashMap::is_empty)
     }
 }
 
@@ -122,13 +92,15 @@ impl<'a> PacketIds6<'a> {
         self.flex_id = (!flex_id.is_empty()).then_some(flex_id);
         self
     }
+}
 
-    fn get(&self, slot: usize) -> Option<&'a [u8]> {
-        match slot {
-            0 => self.hw,
-            1 => self.duid,
-            FLEX_SLOT => self.flex_id,
-            _ => None,
+impl HostIdentifiers for PacketIds6<'_> {
+    fn identifier(&self, kind: HostIdentifierType) -> Option<&[u8]> {
+        match kind {
+            HostIdentifierType::HwAddress => self.hw,
+            HostIdentifierType::Duid => self.duid,
+            HostIdentifierType::FlexId => self.flex_id,
+            HostIdentifierType::CircuitId | HostIdentifierType::ClientId => None,
         }
     }
 }
@@ -144,155 +116,60 @@ pub fn duid_link_layer(duid: &[u8]) -> Option<&[u8]> {
     (!ll.is_empty()).then_some(ll)
 }
 
-/// Every reservation of one config.
-#[derive(Default)]
-pub struct HostTable6 {
-    pub hosts: Vec<Host6>,
-    /// Index = subnet index.
-    subnets: Vec<Scope>,
-    global: Scope,
-    /// `host-reservation-identifiers`, as map slots, in order.
-    order: Vec<usize>,
-    /// Addresses (false) and prefixes (true) reserved in subnets with reservations-in-subnet,
-    /// with the hosts they belong to (several when ip-reservations-unique is false): others
-    /// must not get them (ARM 10.3.2). In-pool ones have their bit claimed at load.
-    reserved: HashMap<(u128, bool), Box<[HostIdx]>>,
-    /// The flex_id library's `identifier-expression` (ARM 17.9), compiled for DHCPv6; None
-    /// unless the library is configured, flex-id is a `host-reservation-identifiers` type and
-    /// some reservation uses it (else there is nothing to evaluate it for).
-    pub flex_id: Option<Program>,
-}
+/// Every reservation of one config; a reserved value is an address (false) or a prefix
+/// (true).
+pub type HostTable6 = corelease_classes::HostTable<Host6, (u128, bool)>;
 
-impl HostTable6 {
-    pub fn new(cfg: &Dhcp6Config) -> Self {
-        let mut t = HostTable6 {
-            subnets: cfg.subnets.iter().map(|_| Scope::default()).collect(),
-            order: cfg
-                .host_reservation_identifiers
-                .iter()
-                .filter_map(|k| kind_slot(*k))
-                .collect(),
-            ..HostTable6::default()
-        };
-        let mut reserved: HashMap<(u128, bool), Vec<HostIdx>> = HashMap::default();
-        for (si, s) in cfg.subnets.iter().enumerate() {
-            for r in &s.reservations {
-                let Some(idx) = t.add(r, Some(si)) else {
-                    continue;
-                };
-                if !s.reservations_in_subnet {
-                    continue;
+/// Builds the config's host table: subnet reservations (their honoured addresses and
+/// prefixes marked reserved), then the global ones, then the flex-id expression if some
+/// reservation uses it.
+pub fn host_table(cfg: &Dhcp6Config) -> HostTable6 {
+    let mut t = HostTable6::new(cfg.subnets.len(), &cfg.host_reservation_identifiers);
+    for (si, s) in cfg.subnets.iter().enumerate() {
+        for r in &s.reservations {
+            let Some(idx) = t.add(Some(si), &r.identifier, host(r, Some(si))) else {
+                continue;
+            };
+            if !s.reservations_in_subnet {
+                continue;
+            }
+            for &a in &r.ip_addresses {
+                if honoured(s, false, u128::from(a), 128) {
+                    t.reserve((u128::from(a), false), idx);
                 }
-                for &a in &r.ip_addresses {
-                    if honoured(s, false, u128::from(a), 128) {
-                        reserved
-                            .entry((u128::from(a), false))
-                            .or_default()
-                            .push(idx);
-                    }
-                }
-                for &(pfx, len) in &r.prefixes {
-                    if honoured(s, true, u128::from(pfx), len) {
-                        reserved
-                            .entry((u128::from(pfx), true))
-                            .or_default()
-                            .push(idx);
-                    }
+            }
+            for &(pfx, len) in &r.prefixes {
+                if honoured(s, true, u128::from(pfx), len) {
+                    t.reserve((u128::from(pfx), true), idx);
                 }
             }
         }
-        for r in &cfg.reservations {
-            t.add(r, None);
-        }
-        t.reserved = reserved
-            .into_iter()
-            .map(|(k, hosts)| (k, hosts.into_boxed_slice()))
-            .collect();
-        let flex_used = t.order.contains(&FLEX_SLOT)
-            && std::iter::once(&t.global)
-                .chain(&t.subnets)
-                .any(|s| s.by_kind.get(FLEX_SLOT).is_some_and(|m| !m.is_empty()));
-        if flex_used {
+    }
+    for r in &cfg.reservations {
+        t.add(None, &r.identifier, host(r, None));
+    }
+    if t.uses_flex_id() {
+        if let Some(f) = &cfg.flex_id {
             let resolve =
                 |name: &str| corelease_config::option6_code_by_name(name, &cfg.option_defs);
-            // Checked when the config was parsed; one that does not compile here (it cannot)
-            // leaves flex-id reservations unmatched rather than failing.
-            t.flex_id = cfg.flex_id.as_ref().and_then(|f| {
-                corelease_classify::compile_with(
-                    &f.identifier_expression,
-                    corelease_classify::Universe::V6,
-                    &resolve,
-                )
-                .ok()
-            });
+            t.compile_flex_id(&f.identifier_expression, Universe::V6, &resolve);
         }
-        t
     }
+    t
+}
 
-    fn add(&mut self, r: &Reservation6, subnet: Option<usize>) -> Option<HostIdx> {
-        let slot = kind_slot(r.identifier.kind)?;
-        let idx = HostIdx::try_from(self.hosts.len()).ok()?;
-        let scope = match subnet {
-            Some(s) => self.subnets.get_mut(s)?,
-            None => &mut self.global,
-        };
-        scope
-            .by_kind
-            .get_mut(slot)?
-            .insert(r.identifier.bytes.clone().into_boxed_slice(), idx);
-        self.hosts.push(Host6 {
-            subnet,
-            addrs: r.ip_addresses.iter().map(|&a| u128::from(a)).collect(),
-            prefixes: r
-                .prefixes
-                .iter()
-                .map(|&(p, l)| (u128::from(p), l))
-                .collect(),
-            hostname: r.hostname.as_deref().map(Into::into),
-            options: reply_options(&r.options).into_boxed_slice(),
-            classes: r.client_classes.iter().map(|c| c.as_str().into()).collect(),
-        });
-        Some(idx)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.hosts.is_empty()
-    }
-
-    pub fn host(&self, idx: HostIdx) -> Option<&Host6> {
-        self.hosts.get(idx as usize)
-    }
-
-    fn lookup_in(&self, scope: &Scope, ids: &PacketIds6<'_>) -> Option<HostIdx> {
-        if scope.is_empty() {
-            return None;
-        }
-        self.order.iter().find_map(|&slot| {
-            let id = ids.get(slot)?;
-            scope.by_kind.get(slot)?.get(id).copied()
-        })
-    }
-
-    /// The client's reservation in subnet `subnet` (by identifier type order).
-    pub fn in_subnet(&self, subnet: usize, ids: &PacketIds6<'_>) -> Option<HostIdx> {
-        self.lookup_in(self.subnets.get(subnet)?, ids)
-    }
-
-    pub fn global(&self, ids: &PacketIds6<'_>) -> Option<HostIdx> {
-        self.lookup_in(&self.global, ids)
-    }
-
-    /// The hosts an address (`pd` false) or prefix is reserved for in its subnet.
-    pub fn reserved_for(&self, value: u128, pd: bool) -> Option<&[HostIdx]> {
-        if self.reserved.is_empty() {
-            return None;
-        }
-        self.reserved.get(&(value, pd)).map(|h| &**h)
-    }
-
-    /// Every honoured subnet reservation, for claiming their pool bits at load.
-    pub fn reserved_values(&self) -> impl Iterator<Item = (u128, bool)> + '_ {
-        self.reserved.keys().copied()
+fn host(r: &Reservation6, subnet: Option<usize>) -> Host6 {
+    Host6 {
+        subnet,
+        addrs: r.ip_addresses.iter().map(|&a| u128::from(a)).collect(),
+        prefixes: r
+            .prefixes
+            .iter()
+            .map(|&(p, l)| (u128::from(p), l))
+            .collect(),
+        hostname: r.hostname.as_deref().map(Into::into),
+        options: reply_options(&r.options).into_boxed_slice(),
+        classes: r.client_classes.iter().map(|c| c.as_str().into()).collect(),
     }
 }
 

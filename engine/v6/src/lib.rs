@@ -359,7 +359,7 @@ impl<S: LeaseSink> V6Shard<S> {
         let mut holds_bit = false;
         // A reserved value's bit belongs to the reservation (claimed at load); a lease on
         // it is kept without holding it (ARM 10.3.2: the holder is moved at renewal).
-        let reserved = p.hosts.reserved_for(key.0, pd).is_some();
+        let reserved = p.hosts.reserved_for((key.0, pd)).is_some();
         if let (true, Some((pi, off)), false) = (binds, pool, reserved) {
             let pool_rt = p.pools.get(pi)?;
             if !pool_rt.bitmap.try_claim(off) {
@@ -1300,7 +1300,7 @@ impl<S: LeaseSink> Core<S> {
         let e = self.table.get((v, pd))?;
         // A lease on a reserved value does not hold its bit: the reservation does.
         let bit_ok = e.holds_bit
-            || p.hosts.reserved_for(v, pd).is_some()
+            || p.hosts.reserved_for((v, pd)).is_some()
             || c.host.is_some_and(|(_, h)| h.reserves(v, pd));
         let live = bit_ok
             && (e.is_offer()
@@ -2104,7 +2104,7 @@ impl<S: LeaseSink> Core<S> {
     /// (ARM 10.3.2 conflicts).
     fn reserved_for_other(&self, p: &Prepared6, c: &IaCtx<'_>, key: LeaseKey) -> bool {
         p.hosts
-            .reserved_for(key.0, key.1)
+            .reserved_for(key)
             .is_some_and(|hosts| !c.host_idx().is_some_and(|h| hosts.contains(&h)))
     }
 
@@ -2173,7 +2173,7 @@ impl<S: LeaseSink> Core<S> {
         let s = p.subnets.get(lease_subnet)?;
         let mut holds_bit = false;
         if let Some((pi, off)) = pool {
-            if p.hosts.reserved_for(value, pd).is_none() {
+            if p.hosts.reserved_for((value, pd)).is_none() {
                 let inherited = self.table.get(key).is_some_and(|e| e.holds_bit);
                 if !inherited && !p.pools.get(pi)?.bitmap.try_claim(off) {
                     return None;

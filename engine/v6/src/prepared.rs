@@ -351,7 +351,7 @@ impl Prepared6 {
             interfaces,
             expired: cfg.expired_leases_processing,
             hooks_libraries: cfg.hooks_libraries.clone(),
-            hosts: HostTable6::new(cfg),
+            hosts: crate::hosts::host_table(cfg),
             network_guards: cfg
                 .shared_networks
                 .iter()
@@ -381,7 +381,7 @@ impl Prepared6 {
                     .map(|&a| (u128::from(a), 128u8, false))
                     .chain(r.prefixes.iter().map(|&(p, l)| (u128::from(p), l, true)));
                 for (v, len, pd) in values {
-                    if self.hosts.reserved_for(v, pd).is_some() {
+                    if self.hosts.reserved_for((v, pd)).is_some() {
                         if let Some(at) = self.reserved_pool_of(si, pd, v, len) {
                             claims.push(at);
                         }
