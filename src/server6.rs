@@ -6,8 +6,9 @@
 //!
 //! # Which shard answers a client (DESIGN.md point 1, issue 7)
 //! A DHCPv6 client is identified by its DUID, which sits behind a variable number of options
-//! and relay layers, so neither a reuseport cBPF program (no loops) nor a socket filter can
-//! hash it. Every shard socket is bound to `[::]:547` in one SO_REUSEPORT group:
+//! and relay layers; a reuseport cBPF program (no loops) steers the common layouts (client
+//! identifier first, directly or in one Relay-forward: engine/shard `reuseport_program6`) and
+//! the runtime steers the rest. Every shard socket is bound to `[::]:547` in one SO_REUSEPORT group:
 //! - a **multicast** Solicit/Request (direct client, ff02::1:2) is copied by the kernel to every
 //!   socket; each shard computes `owner_shard(client_duid)` and only the owner answers, the
 //!   others drop their copy (counted as `ignored_copies`);

@@ -48,12 +48,7 @@ const MIX_2: u32 = 0x85EB_CA6B;
 /// Two multiply-and-fold rounds so that every byte, including the vendor prefix (OUI) that many
 /// clients of one ISP share, reaches the low bits that `% shards` keeps.
 fn steering_hash(word: u32, half: u32) -> u32 {
-    let mut a = word.wrapping_mul(MIX_1);
-    a ^= a >> 16;
-    a ^= half;
-    a = a.wrapping_mul(MIX_2);
-    a ^= a >> 16;
-    a
+    corelease_types::steering_hash(word, half)
 }
 
 /// The shard that owns the client with this hardware address: the same answer the kernel gives
@@ -82,6 +77,15 @@ const BPF_MISC_TAX: u16 = 0x07; // BPF_MISC | BPF_TAX (0)
 const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP | BPF_JEQ | BPF_K (0)
 const BPF_RET_A: u16 = 0x06 | 0x10;
 const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K (0)
+const BPF_LD_B_ABS: u16 = 0x10 | 0x20; // BPF_LD | BPF_B | BPF_ABS
+const BPF_LD_W_IND: u16 = 0x40; // BPF_LD | BPF_W | BPF_IND: A = P[X + k]
+const BPF_LD_H_IND: u16 = 0x08 | 0x40;
+const BPF_ST: u16 = 0x02; // M[k] = A
+const BPF_LDX_MEM: u16 = 0x01 | 0x60; // BPF_LDX | BPF_W | BPF_MEM: X = M[k]
+const BPF_JMP_JGE_K: u16 = 0x05 | 0x30;
+const BPF_JMP_JGE_X: u16 = 0x05 | 0x30 | 0x08;
+const BPF_LD_W_LEN: u16 = 0x80; // BPF_LD | BPF_W | BPF_LEN: A = datagram length
+const BPF_ALU_ADD_K: u16 = 0x04;
 
 fn insn(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
@@ -122,6 +126,84 @@ fn socket_filter_program(shards: u32, index: u32) -> Vec<libc::sock_filter> {
     prog.push(insn(BPF_JMP_JEQ_K, 0, 1, index));
     prog.push(insn(BPF_RET_K, 0, 0, u32::MAX));
     prog.push(insn(BPF_RET_K, 0, 0, 0));
+    prog
+}
+
+/// The DHCPv6 reuseport program (RFC 8415 sections 8, 9, 21.2): when the client identifier is
+/// the first option of the client's message, directly (`msg-type != 12`: options at 4) or in a
+/// Relay-forward whose first option is the Relay Message (options of the inner message at 42),
+/// it returns the steering hash of the DUID's last six bytes `% shards`: the shard
+/// `corelease_v6::owner_shard` names, so the datagram needs no hand-off. Any other layout
+/// (nested relays, the client identifier later, a DUID shorter than six bytes) returns
+/// `u32::MAX`, an index the kernel rejects and replaces with its own 4-tuple hash: the runtime
+/// then hands the datagram to its owner as before. cBPF has no loops, hence the fixed layouts;
+/// ISC perfdhcp and the common clients put the client identifier first.
+fn reuseport_program6(shards: u32) -> Vec<libc::sock_filter> {
+    const FALLBACK: u32 = u32::MAX;
+    // Client/server message at `at`: option code at at+4, length at at+6, DUID from at+8.
+    let hash_at = |at: u32| -> Vec<libc::sock_filter> {
+        // An out-of-bounds load would end the program with 0 (shard 0), so lengths are
+        // checked first and a short datagram falls back like any other.
+        vec![
+            insn(BPF_LD_W_LEN, 0, 0, 0),       // A = datagram length
+            insn(BPF_JMP_JGE_K, 1, 0, at + 8), // room for the first option header?
+            insn(BPF_RET_K, 0, 0, FALLBACK),
+            insn(BPF_LD_H_ABS, 0, 0, at + 4), // A = first option code
+            insn(BPF_JMP_JEQ_K, 1, 0, 1),     // CLIENTID?
+            insn(BPF_RET_K, 0, 0, FALLBACK),
+            insn(BPF_LD_H_ABS, 0, 0, at + 6), // A = DUID length
+            insn(BPF_JMP_JGE_K, 1, 0, 6),     // at least six bytes?
+            insn(BPF_RET_K, 0, 0, FALLBACK),
+            insn(BPF_ST, 0, 0, 1),             // M[1] = length
+            insn(BPF_ALU_ADD_K, 0, 0, at + 8), // A = end of the DUID
+            insn(BPF_MISC_TAX, 0, 0, 0),       // X = A
+            insn(BPF_LD_W_LEN, 0, 0, 0),       // A = datagram length
+            insn(BPF_JMP_JGE_X, 1, 0, 0),      // the whole DUID is there?
+            insn(BPF_RET_K, 0, 0, FALLBACK),
+            insn(BPF_LDX_MEM, 0, 0, 1),           // X = length
+            insn(BPF_LD_W_IND, 0, 0, at + 8 - 4), // A = DUID[len-4..len]
+            insn(BPF_ALU_MUL_K, 0, 0, MIX_1),     // A *= MIX_1
+            insn(BPF_MISC_TAX, 0, 0, 0),          // X = A
+            insn(BPF_ALU_RSH_K, 0, 0, 16),        // A >>= 16
+            insn(BPF_ALU_XOR_X, 0, 0, 0),         // A ^= X
+            insn(BPF_ST, 0, 0, 0),                // M[0] = A
+            insn(BPF_LDX_MEM, 0, 0, 1),           // X = length
+            insn(BPF_LD_H_IND, 0, 0, at + 8 - 6), // A = DUID[len-6..len-4]
+            insn(BPF_LDX_MEM, 0, 0, 0),           // X = M[0]
+            insn(BPF_ALU_XOR_X, 0, 0, 0),         // A ^= X
+            insn(BPF_ALU_MUL_K, 0, 0, MIX_2),     // A *= MIX_2
+            insn(BPF_MISC_TAX, 0, 0, 0),          // X = A
+            insn(BPF_ALU_RSH_K, 0, 0, 16),        // A >>= 16
+            insn(BPF_ALU_XOR_X, 0, 0, 0),         // A ^= X
+            insn(BPF_ALU_MOD_K, 0, 0, shards),    // A %= shards
+            insn(BPF_RET_A, 0, 0, 0),
+        ]
+    };
+    let direct = hash_at(0);
+    let relayed = hash_at(38);
+    let mut prog = vec![
+        insn(BPF_LD_B_ABS, 0, 0, 0), // A = msg-type
+        // Relay-forward: go to the relay checks; else the direct layout follows.
+        insn(
+            BPF_JMP_JEQ_K,
+            u8::try_from(direct.len()).unwrap_or(0),
+            0,
+            12,
+        ),
+    ];
+    prog.extend(direct);
+    prog.extend([
+        insn(BPF_LD_W_LEN, 0, 0, 0),   // A = datagram length
+        insn(BPF_JMP_JGE_K, 1, 0, 39), // relay header, option header, inner msg-type
+        insn(BPF_RET_K, 0, 0, FALLBACK),
+        insn(BPF_LD_H_ABS, 0, 0, 34), // first relay option
+        insn(BPF_JMP_JEQ_K, 1, 0, 9), // RELAY_MSG?
+        insn(BPF_RET_K, 0, 0, FALLBACK),
+        insn(BPF_LD_B_ABS, 0, 0, 38),  // inner msg-type
+        insn(BPF_JMP_JEQ_K, 0, 1, 12), // a nested Relay-forward: not followed
+        insn(BPF_RET_K, 0, 0, FALLBACK),
+    ]);
+    prog.extend(relayed);
     prog
 }
 
@@ -324,10 +406,11 @@ pub const ALL_DHCP_RELAY_AGENTS_AND_SERVERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0,
 /// large buffers and an optional `SO_BINDTODEVICE`; each joins ff02::1:2 on every interface of
 /// `multicast_ifindexes` (RFC 8415 section 7.1), so direct clients' Solicits arrive.
 ///
-/// No steering program: DHCPv6 clients are identified by a DUID at a variable offset, which a
-/// classic BPF program cannot hash (no loops), so the kernel spreads unicast datagrams by its
-/// own 4-tuple hash and the runtime hands each to its owner shard ([`crate::Steer`]); a
-/// multicast datagram is copied to every socket of the group and only its owner answers.
+/// With several shards the group gets [`reuseport_program6`]: a unicast datagram whose client
+/// identifier comes first (directly or inside one Relay-forward) goes to its owner shard;
+/// for any other the kernel falls back to its 4-tuple hash and the runtime hands the datagram
+/// to its owner ([`crate::Steer`]). A multicast datagram is copied to every socket of the group
+/// and only its owner answers.
 /// As for v4, the sockets must live as long as the process.
 pub fn bind_shard_sockets6(
     addr: SocketAddrV6,
@@ -341,10 +424,22 @@ pub fn bind_shard_sockets6(
             "shard count must be at least 1",
         ));
     }
+    let shard_count = u32::try_from(shards).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "shard count does not fit in u32",
+        )
+    })?;
     let mut sockets = Vec::with_capacity(shards);
     for index in 0..shards {
         let socket = shard_socket6(addr, device, multicast_ifindexes)
             .map_err(|err| with_context(err, &format!("shard socket {index}")))?;
+        if index == 0 && shards > 1 {
+            // One program steers the whole group (it attaches to the group, not the socket).
+            let mut prog = reuseport_program6(shard_count);
+            attach_program(&socket, SO_ATTACH_REUSEPORT_CBPF, &mut prog)
+                .map_err(|err| with_context(err, "attaching the DHCPv6 steering program"))?;
+        }
         sockets.push(UdpSocket::from(socket));
     }
     Ok(sockets)
@@ -412,11 +507,17 @@ mod tests {
     /// against `shard_of_chaddr` without a kernel.
     fn run(prog: &[libc::sock_filter], packet: &[u8]) -> u32 {
         let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
-        for _ in 0..64 {
+        let mut mem = [0u32; 16];
+        for _ in 0..128 {
             let Some(i) = prog.get(pc) else { return 0 };
             pc += 1;
+            let indexed = matches!(i.code, BPF_LD_W_IND | BPF_LD_H_IND);
             let load = |len: usize| -> Option<u32> {
-                let start = i.k as usize;
+                let start = if indexed {
+                    (x + i.k) as usize
+                } else {
+                    i.k as usize
+                };
                 let bytes = packet.get(start..start + len)?;
                 Some(bytes.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
             };
@@ -429,6 +530,24 @@ mod tests {
                     Some(v) => a = v,
                     None => return 0,
                 },
+                BPF_LD_W_IND => match load(4) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                BPF_LD_H_IND => match load(2) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                BPF_LD_B_ABS => match load(1) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                BPF_ST => mem[i.k as usize] = a,
+                BPF_LD_W_LEN => a = packet.len() as u32,
+                BPF_ALU_ADD_K => a = a.wrapping_add(i.k),
+                BPF_JMP_JGE_X => pc += usize::from(if a >= x { i.jt } else { i.jf }),
+                BPF_LDX_MEM => x = mem[i.k as usize],
+                BPF_JMP_JGE_K => pc += usize::from(if a >= i.k { i.jt } else { i.jf }),
                 BPF_ALU_MUL_K => a = a.wrapping_mul(i.k),
                 BPF_ALU_RSH_K => a >>= i.k,
                 BPF_ALU_XOR_X => a ^= x,
@@ -514,5 +633,109 @@ mod tests {
             shard_of_chaddr(&[1, 2, 3, 4, 5, 6], 7)
         );
         assert_eq!(shard_of_chaddr(&[9, 9, 9, 9, 9, 9], 0), 0);
+    }
+
+    /// A Solicit (or any client message) whose options are `opts` (code, data), in order.
+    fn message6(opts: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut m = vec![1, 0x12, 0x34, 0x56];
+        for (code, data) in opts {
+            m.extend_from_slice(&code.to_be_bytes());
+            m.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            m.extend_from_slice(data);
+        }
+        m
+    }
+
+    /// A Relay-forward from `peer` holding `inner`, with `before` options ahead of its Relay
+    /// Message option.
+    fn relay_forward(inner: &[u8], before: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut r = vec![12, 0];
+        r.extend_from_slice(&[0u8; 16]);
+        r.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        for (code, data) in before {
+            r.extend_from_slice(&code.to_be_bytes());
+            r.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            r.extend_from_slice(data);
+        }
+        r.extend_from_slice(&9u16.to_be_bytes());
+        r.extend_from_slice(&(inner.len() as u16).to_be_bytes());
+        r.extend_from_slice(inner);
+        r
+    }
+
+    /// What `corelease_v6::owner_shard` computes for a DUID of six bytes or more.
+    fn owner6(duid: &[u8], shards: u32) -> u32 {
+        let t = &duid[duid.len() - 6..];
+        steering_hash(
+            u32::from_be_bytes([t[2], t[3], t[4], t[5]]),
+            u32::from(u16::from_be_bytes([t[0], t[1]])),
+        ) % shards
+    }
+
+    fn duid_llt(n: u16) -> Vec<u8> {
+        let mut d = vec![0, 1, 0, 1, 0x32, 0x98, 0x36, 0x68, 0x00, 0x0c];
+        d.extend_from_slice(&[0x01, 0x02, (n >> 8) as u8, n as u8]);
+        d
+    }
+
+    #[test]
+    fn reuseport6_program_picks_the_owner_of_a_leading_client_identifier() {
+        for shards in [2u32, 3, 4] {
+            let prog = reuseport_program6(shards);
+            for n in 0..200u16 {
+                let duid = duid_llt(n);
+                let direct = message6(&[(1, &duid), (8, &[0, 0])]);
+                assert_eq!(run(&prog, &direct), owner6(&duid, shards));
+                // perfdhcp -6 -A 1's layout: the Relay Message first, the client id first in it.
+                let relayed = relay_forward(&direct, &[]);
+                assert_eq!(run(&prog, &relayed), owner6(&duid, shards));
+                let en = [
+                    0,
+                    2,
+                    0,
+                    0,
+                    0x09,
+                    0xbf,
+                    1,
+                    2,
+                    3,
+                    4,
+                    5,
+                    6,
+                    7,
+                    (n & 0xff) as u8,
+                ];
+                let direct_en = message6(&[(1, &en)]);
+                assert_eq!(run(&prog, &direct_en), owner6(&en, shards));
+            }
+        }
+    }
+
+    #[test]
+    fn reuseport6_program_leaves_other_layouts_to_the_kernel_hash() {
+        let prog = reuseport_program6(4);
+        let duid = duid_llt(7);
+        let later = message6(&[(8, &[0, 0]), (1, &duid)]);
+        assert_eq!(run(&prog, &later), u32::MAX, "client id not first");
+        assert_eq!(
+            run(&prog, &message6(&[(1, &[0, 3, 0, 1, 2])])),
+            u32::MAX,
+            "short DUID"
+        );
+        let direct = message6(&[(1, &duid)]);
+        let iid_first = relay_forward(&direct, &[(18, b"port-1")]);
+        assert_eq!(
+            run(&prog, &iid_first),
+            u32::MAX,
+            "interface-id before relay-msg"
+        );
+        let nested = relay_forward(&relay_forward(&direct, &[]), &[]);
+        assert_eq!(run(&prog, &nested), u32::MAX, "two relays");
+        assert_eq!(run(&prog, &[1, 2]), u32::MAX, "too short for an option");
+        let mut cut = direct.clone();
+        cut.truncate(direct.len() - 1);
+        assert_eq!(run(&prog, &cut), u32::MAX, "DUID cut short");
+        let relay_cut = relay_forward(&direct, &[]);
+        assert_eq!(run(&prog, &relay_cut[..36]), u32::MAX, "relay header only");
     }
 }

@@ -10,6 +10,19 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+/// The shard-steering hash the kernel's cBPF programs compute (engine/shard steering.rs) and
+/// the protocol crates repeat to find a client's owner shard: `word` and `half` are six
+/// bytes read big-endian as a 4-byte and a 2-byte load. Two multiply-and-fold rounds, so every
+/// byte (a shared vendor prefix included) reaches the low bits that `% shards` keeps.
+pub fn steering_hash(word: u32, half: u32) -> u32 {
+    let mut a = word.wrapping_mul(0x9E37_79B1);
+    a ^= a >> 16;
+    a ^= half;
+    a = a.wrapping_mul(0x85EB_CA6B);
+    a ^= a >> 16;
+    a
+}
+
 /// A statistics counter written by exactly one thread (its shard) and read by others: a
 /// relaxed load and store, cheaper than a contended read-modify-write.
 #[derive(Default, Debug)]

@@ -97,8 +97,17 @@ const OPT_RELAY_SOURCE_PORT: u16 = 135;
 /// RFC 6603 OPTION_PD_EXCLUDE.
 const OPT_PD_EXCLUDE: u16 = 67;
 
-/// The shard that owns a client: FNV-1a of its DUID, the same on every shard.
+/// The shard that owns a client, the same on every shard: for a DUID of 6 bytes or more the
+/// steering hash of its last six (the link-layer address of a DUID-LLT or DUID-LL), which the
+/// kernel's reuseport program computes too (engine/shard steering.rs), so most datagrams reach
+/// their owner without a hand-off; FNV-1a of a shorter DUID.
 pub fn owner_shard(duid: &[u8], shards: usize) -> usize {
+    if let Some(&[a, b, c, d, e, f]) = duid.len().checked_sub(6).and_then(|at| duid.get(at..)) {
+        let half = u32::from(u16::from_be_bytes([a, b]));
+        let word = u32::from_be_bytes([c, d, e, f]);
+        let h = corelease_types::steering_hash(word, half);
+        return (h % u32::try_from(shards.max(1)).unwrap_or(u32::MAX)) as usize;
+    }
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in duid {
         h ^= u64::from(b);

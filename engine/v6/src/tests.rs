@@ -1334,3 +1334,18 @@ fn pool_statistics_follow_allocation_release_decline_and_reclamation() {
     assert_eq!(stat(&s, "subnet[1].reclaimed-leases"), 4);
     assert_eq!(stat(&s, "subnet[1].cumulative-assigned-nas"), 3);
 }
+
+#[test]
+fn owner_shard_is_the_steering_hash_of_the_last_six_duid_bytes() {
+    // The kernel's reuseport program (engine/shard steering.rs) computes the same.
+    let d = [0, 1, 0, 1, 0x32, 0x98, 0x36, 0x68, 0, 0x0c, 1, 2, 3, 4];
+    let expected = corelease_types::steering_hash(
+        u32::from_be_bytes([1, 2, 3, 4]),
+        u32::from(u16::from_be_bytes([0, 0x0c])),
+    ) % 4;
+    assert_eq!(owner_shard(&d, 4) as u32, expected);
+    assert!(
+        owner_shard(&[1, 2, 3], 4) < 4,
+        "short DUIDs still have an owner"
+    );
+}
