@@ -226,17 +226,13 @@ fn dhcp6_config_set_reload_and_sighup_keep_every_lease_and_serve_the_new_pool_un
     }
 }
 
-/// The shard (of 2) that owns a DUID: FNV-1a of its bytes, as corelease_v6::owner_shard.
-fn owner_of_two(duid: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in duid
+/// The shard (of 2) that owns a DUID given in Kea's text form.
+fn owner_of_two(duid: &str) -> usize {
+    let bytes: Vec<u8> = duid
         .split(':')
         .filter_map(|b| u8::from_str_radix(b, 16).ok())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h % 2
+        .collect();
+    corelease_v6::owner_shard(&bytes, 2)
 }
 
 #[test]
@@ -267,7 +263,7 @@ fn dhcp6_lease6_update_and_leases_reclaim_with_kea_texts() {
     assert_eq!(rig.stat("subnet[9].assigned-nas"), 1);
     // New DUIDs: with 2 shards some belong to the other shard, so the lease moves there.
     let duids = ["0a:0b:0c:01", "0a:0b:0c:02", "0a:0b:0c:03", "0a:0b:0c:04"];
-    let owners: Vec<u64> = std::iter::once("01:02:03:04")
+    let owners: Vec<usize> = std::iter::once("01:02:03:04")
         .chain(duids)
         .map(owner_of_two)
         .collect();
@@ -545,6 +541,48 @@ fn config_get_output_with_its_hash_is_accepted_back_by_config_set_and_as_a_file(
     .expect("write v4 config");
     let (ok, out) = test_config_file("dhcp4", &v4);
     assert!(ok, "{out}");
+}
+
+/// With 2 shards, the kernel's reuseport program (engine/shard `reuseport_program6`) steers
+/// every datagram of perfdhcp's relayed layout (client identifier first in the Relay Message)
+/// to the shard `owner_shard` names: no shard hands one off. Without the program the kernel's
+/// 4-tuple hash sends about half of them to the wrong shard.
+#[test]
+fn perfdhcp6_relayed_datagrams_reach_their_owner_shard_without_a_hand_off() {
+    let _g = serial();
+    let rig = Rig6::start("k6", RELAYED_CONFIG);
+    let report = run_perfdhcp(
+        &rig.ns,
+        &[
+            "-6", "-A", "1", "-r", "200", "-R", "600", "-n", "600", "-p", "15", "-u", "-l", "::1",
+            "-L", "547", "-N", "5547", "::1",
+        ],
+    );
+    let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
+    assert!(replies >= 0.98 * 600.0, "{report}");
+    let r = rig.cmd(json!({ "command": "status-get" }));
+    let shards = r["arguments"]["shards"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(shards.len(), 2, "{r}");
+    let field = |name: &str| -> Vec<u64> {
+        shards
+            .iter()
+            .map(|s| s[name].as_u64().unwrap_or(u64::MAX))
+            .collect()
+    };
+    let received = field("received");
+    assert!(
+        received.iter().all(|n| *n > 0 && *n != u64::MAX),
+        "both shards serve clients: {r}"
+    );
+    assert!(
+        received.iter().sum::<u64>() as f64 >= 2.0 * replies,
+        "every Solicit and Request is counted: {r}\n{report}"
+    );
+    assert_eq!(field("handed-off"), vec![0, 0], "{r}\n{}", rig.output());
+    assert_eq!(field("handoffs-received"), vec![0, 0], "{r}");
     if let Some(s) = rig.server {
         s.stop();
     }
