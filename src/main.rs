@@ -8,6 +8,7 @@ mod control6;
 mod control_common;
 mod dhcp4o6;
 mod ifaces;
+mod lease_startup;
 mod lfc;
 mod raw4;
 mod reload;

@@ -6,6 +6,7 @@
 use crate::control4::Dhcp4Backend;
 use crate::dhcp4o6::{IpcBuf, IpcQueue, Reader, Side};
 use crate::ifaces;
+use crate::lease_startup::LeaseStartup;
 use crate::lfc::Lfc;
 use crate::raw4::RawSender;
 use crate::reload::{ReloadShard, RunningConfig};
@@ -817,34 +818,15 @@ fn run(
     let prepared = Arc::new(Prepared4::new(cfg, configured.clone(), ports));
 
     // Recover the lease log and hand each shard the leases of the clients it will see.
-    let persist = cfg.lease_database.persist;
-    let dir = lease_dir(cfg);
-    let mut per_shard_leases: Vec<Vec<Lease>> = (0..shards).map(|_| Vec::new()).collect();
-    if persist {
-        let fresh = !dir.exists();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("creating lease directory {}: {e}", dir.display()))?;
-        import_kea_file_once(&cfg.lease_database, Family::V4, &dir, fresh)?;
-        let rec = corelease_storage::recover(&dir, Family::V4)
-            .map_err(|e| format!("recovering leases in {}: {e}", dir.display()))?;
-        for r in &rec.reports {
-            tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", "{r}");
-        }
-        tracing::info!(target: "DHCPSRV_MEMFILE_LEASES_RELOAD", leases = rec.leases.len(), dir = %dir.display(), "leases recovered");
-        for l in rec.leases {
-            let i = owner_shard(&l, shards);
-            if let Some(v) = per_shard_leases.get_mut(i) {
-                v.push(l);
-            }
-        }
-    }
-    let durability = cfg.lease_database.durability;
-    let leases_slot = Arc::new(Mutex::new(
-        per_shard_leases.into_iter().map(Some).collect::<Vec<_>>(),
-    ));
+    let leases = Arc::new(LeaseStartup::recover(
+        &cfg.lease_database,
+        lease_dir(cfg),
+        Family::V4,
+        shards,
+        |l| owner_shard(l, shards),
+    )?);
     let stats_registry: Arc<Mutex<Vec<Option<Arc<ShardStats4>>>>> =
         Arc::new(Mutex::new(vec![None; shards]));
-    let open_errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let (mut jobs, inboxes) = job_queues::<Dhcp4Handler>(shards);
     let job_slot = Arc::new(Mutex::new(inboxes));
 
@@ -873,80 +855,33 @@ fn run(
     } else {
         None
     };
-    // Logs of shards beyond the current count (thread-pool-size shrank): their leases were
-    // re-hashed above; once every shard has rewritten its own log with them, they go.
-    let stale_logs: Vec<PathBuf> = if persist {
-        corelease_storage::list_logs(&dir, Family::V4)
-            .map_err(|e| format!("listing lease logs in {}: {e}", dir.display()))?
-            .into_iter()
-            .filter(|(i, _)| *i >= shards)
-            .map(|(_, p)| p)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let rehash = !stale_logs.is_empty();
-    let rehashed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Signals are blocked before any thread starts, so only the main thread takes them.
     let sigs = block_signals();
     let factory = {
         let prepared = Arc::clone(&prepared);
-        let leases_slot = Arc::clone(&leases_slot);
+        let leases = Arc::clone(&leases);
         let stats_registry = Arc::clone(&stats_registry);
-        let open_errors = Arc::clone(&open_errors);
         let job_slot = Arc::clone(&job_slot);
-        let dir = dir.clone();
-        let rehashed = Arc::clone(&rehashed);
         let dhcp4o6 = dhcp4o6.clone();
         move |i: usize| {
-            let store = if persist {
-                let opts = log_options(&durability);
-                match LeaseLog::open(&dir, Family::V4, i, opts) {
-                    Ok(l) => ShardStore::Log(l),
-                    Err(e) => {
-                        if let Ok(mut errs) = open_errors.lock() {
-                            errs.push(format!(
-                                "shard {i}: opening lease log in {}: {e}",
-                                dir.display()
-                            ));
-                        }
-                        ShardStore::Memory(NullSink)
-                    }
-                }
-            } else {
-                ShardStore::Memory(NullSink)
-            };
+            let store = leases.open_store(i);
             let mut v4 = V4Shard::new(Arc::clone(&prepared), i, shards, store);
             // The waker comes with attach_waker, before the first datagram.
             v4.set_hooks(build_hooks(&prepared, i, None));
             v4.set_clock(monotonic);
             let now = unix_secs(SystemTime::now());
-            let mine = leases_slot
-                .lock()
-                .ok()
-                .and_then(|mut v| v.get_mut(i).and_then(Option::take))
-                .unwrap_or_default();
-            let conflicts = v4.load_leases(mine, now);
+            let conflicts = v4.load_leases(leases.take_leases(i), now);
             if conflicts > 0 {
                 tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", conflicts, "leases for an address already held were skipped");
             }
-            if rehash {
+            if leases.rewrites_logs() {
                 let (sink, table) = v4.sink_and_table();
-                if let ShardStore::Log(log) = sink {
-                    let live: Vec<Lease> = table
-                        .iter()
-                        .filter(|e| !e.is_offer())
-                        .map(|e| e.lease.clone())
-                        .collect();
-                    match log.compact(live.into_iter()) {
-                        Ok(_) => {
-                            rehashed.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-                        }
-                        Err(e) => {
-                            tracing::error!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", shard = i, "rewriting the log after a shard-count change failed: {e}")
-                        }
-                    }
-                }
+                let live: Vec<Lease> = table
+                    .iter()
+                    .filter(|e| !e.is_offer())
+                    .map(|e| e.lease.clone())
+                    .collect();
+                leases.rewrite_log(i, sink, live);
             }
             if let Ok(mut reg) = stats_registry.lock() {
                 if let Some(slot) = reg.get_mut(i) {
@@ -988,28 +923,10 @@ fn run(
         corelease_shard::start(rt_cfg, per_shard, factory)
             .map_err(|e| format!("starting shards: {e}"))?,
     );
-    // Give shards a moment to report a failed log open; such a shard serves nothing durable.
-    std::thread::sleep(Duration::from_millis(50));
-    let failed = open_errors.lock().map(|e| e.clone()).unwrap_or_default();
-    if rehash && failed.is_empty() {
-        if rehashed.load(std::sync::atomic::Ordering::Acquire) == shards {
-            for p in &stale_logs {
-                match std::fs::remove_file(p) {
-                    Ok(()) => {
-                        tracing::info!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", file = %p.display(), "log of a removed shard deleted; its leases moved to the current shards")
-                    }
-                    Err(e) => {
-                        tracing::warn!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", file = %p.display(), "cannot delete the log of a removed shard: {e}")
-                    }
-                }
-            }
-        } else {
-            tracing::warn!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", "not every shard rewrote its log; logs of removed shards are kept (they are still read at start)");
-        }
-    }
-    if !failed.is_empty() {
+    // `start` returns once every shard built its handler, so every log open has been tried.
+    if let Err(e) = leases.finish(shards) {
         runtime.shutdown();
-        return Err(failed.join("; "));
+        return Err(e);
     }
     jobs.set_wakers((0..shards).filter_map(|i| runtime.waker(i)).collect());
     let ipc_reader = match &dhcp4o6 {

@@ -23,12 +23,12 @@
 use crate::control6::Dhcp6Backend;
 use crate::dhcp4o6::{IpcQueue, Reader, Side};
 use crate::ifaces;
+use crate::lease_startup::LeaseStartup;
 use crate::lfc::Lfc;
 use crate::reload::{ReloadShard, RunningConfig};
 use crate::server4::{
-    block_signals, check_config_with, import_kea_file_once, init_logging_for, kea_data_dir,
-    lease_dir_of, log_options, monotonic, shard_count, switches_or_exit, unix_secs, wait_signal,
-    write_pid_file, ShardStore,
+    block_signals, check_config_with, init_logging_for, kea_data_dir, lease_dir_of, log_options,
+    monotonic, shard_count, switches_or_exit, unix_secs, wait_signal, write_pid_file, ShardStore,
 };
 use crate::shard_jobs::{job_queues, JobInbox};
 use corelease_config::{Dhcp6Config, DuidType, Loaded, ServerIdConfig};
@@ -37,7 +37,7 @@ use corelease_hooks::Hooks;
 use corelease_shard::{
     RecvMeta6, RuntimeConfig, SendBatch6, SendMeta6, ShardHandler, ShardWaker, Steer, V6,
 };
-use corelease_storage::{Family, LeaseLog, NullSink};
+use corelease_storage::{Family, NullSink};
 use corelease_types::Lease;
 use corelease_v6::{
     client_duid, owner_shard, Dhcp4Query, Interface6Info, LeaseKey, Meta6, Prepared6, ReloadBuild6,
@@ -674,52 +674,20 @@ fn run(
 
     // Recover the v6 lease log and hand each shard the leases of the clients it will see.
     let persist = cfg.lease_database.persist;
-    let dir = lease_dir(cfg);
-    let mut per_shard_leases: Vec<Vec<Lease>> = (0..shards).map(|_| Vec::new()).collect();
-    if persist {
-        let fresh = !dir.exists();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("creating lease directory {}: {e}", dir.display()))?;
-        import_kea_file_once(&cfg.lease_database, Family::V6, &dir, fresh)?;
-        let rec = corelease_storage::recover(&dir, Family::V6)
-            .map_err(|e| format!("recovering leases in {}: {e}", dir.display()))?;
-        for r in &rec.reports {
-            tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", "{r}");
-        }
-        tracing::info!(target: "DHCPSRV_MEMFILE_LEASES_RELOAD", leases = rec.leases.len(), dir = %dir.display(), "leases recovered");
-        for l in rec.leases {
-            let i = lease_owner(&l, shards);
-            if let Some(v) = per_shard_leases.get_mut(i) {
-                v.push(l);
-            }
-        }
-    }
-    // Logs of shards beyond the current count: their leases were re-hashed above and are
-    // rewritten into the current shards' logs at start (below), then the old logs go.
-    let stale_logs: Vec<PathBuf> = if persist {
-        corelease_storage::list_logs(&dir, Family::V6)
-            .map_err(|e| format!("listing lease logs in {}: {e}", dir.display()))?
-            .into_iter()
-            .filter(|(i, _)| *i >= shards)
-            .map(|(_, p)| p)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let rehash = !stale_logs.is_empty();
-    let rehashed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let leases = Arc::new(LeaseStartup::recover(
+        &cfg.lease_database,
+        lease_dir(cfg),
+        Family::V6,
+        shards,
+        |l| lease_owner(l, shards),
+    )?);
     let lfc_interval = if persist {
         cfg.lease_database.lfc_interval
     } else {
         0
     };
-    let durability = cfg.lease_database.durability;
-    let leases_slot = Arc::new(Mutex::new(
-        per_shard_leases.into_iter().map(Some).collect::<Vec<_>>(),
-    ));
     let stats_registry: Arc<Mutex<Vec<Option<Arc<ShardStats6>>>>> =
         Arc::new(Mutex::new(vec![None; shards]));
-    let open_errors: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     // DHCPv4-over-DHCPv6 (ARM 10.2.26): bound to [::1]:port, sending to port + 1.
     let dhcp4o6 = if cfg.dhcp4o6_port != 0 {
         let sock = crate::dhcp4o6::open(cfg.dhcp4o6_port, Side::V6).map_err(|e| {
@@ -747,61 +715,29 @@ fn run(
     let sigs = block_signals();
     let factory = {
         let prepared = Arc::clone(&prepared);
-        let leases_slot = Arc::clone(&leases_slot);
+        let leases = Arc::clone(&leases);
         let stats_registry = Arc::clone(&stats_registry);
-        let open_errors = Arc::clone(&open_errors);
-        let rehashed = Arc::clone(&rehashed);
-        let dir = dir.clone();
         let duid = duid.clone();
         let job_slot = Arc::clone(&job_slot);
         let dhcp4o6 = dhcp4o6.clone();
         move |i: usize| {
-            let store = if persist {
-                match LeaseLog::open(&dir, Family::V6, i, log_options(&durability)) {
-                    Ok(l) => ShardStore::Log(l),
-                    Err(e) => {
-                        if let Ok(mut errs) = open_errors.lock() {
-                            errs.push(format!(
-                                "shard {i}: opening lease log in {}: {e}",
-                                dir.display()
-                            ));
-                        }
-                        ShardStore::Memory(NullSink)
-                    }
-                }
-            } else {
-                ShardStore::Memory(NullSink)
-            };
+            let store = leases.open_store(i);
             let mut v6 = V6Shard::new(Arc::clone(&prepared), &duid, i, shards, store);
             v6.set_clock(monotonic);
             // The waker comes with attach_waker, before the first datagram.
             v6.set_hooks(build_hooks6(&prepared, i, None));
-            let mine = leases_slot
-                .lock()
-                .ok()
-                .and_then(|mut v| v.get_mut(i).and_then(Option::take))
-                .unwrap_or_default();
-            let conflicts = v6.load_leases(mine, unix_secs(SystemTime::now()));
+            let conflicts = v6.load_leases(leases.take_leases(i), unix_secs(SystemTime::now()));
             if conflicts > 0 {
                 tracing::warn!(target: "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR", conflicts, "leases for an address or prefix already held were skipped");
             }
-            if rehash {
+            if leases.rewrites_logs() {
                 let live: Vec<Lease> = v6
                     .table()
                     .iter()
                     .filter(|e| !e.is_offer())
                     .map(|e| e.lease.clone())
                     .collect();
-                if let ShardStore::Log(log) = v6.sink_mut() {
-                    match log.compact(live.into_iter()) {
-                        Ok(_) => {
-                            rehashed.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-                        }
-                        Err(e) => {
-                            tracing::error!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", shard = i, "rewriting the log after a shard-count change failed: {e}")
-                        }
-                    }
-                }
+                leases.rewrite_log(i, v6.sink_mut(), live);
             }
             if let Ok(mut reg) = stats_registry.lock() {
                 if let Some(slot) = reg.get_mut(i) {
@@ -834,21 +770,10 @@ fn run(
         corelease_shard::start6(rt_cfg, sockets, factory)
             .map_err(|e| format!("starting shards: {e}"))?,
     );
-    let failed = open_errors.lock().map(|e| e.clone()).unwrap_or_default();
-    if !failed.is_empty() {
+    // `start6` returns once every shard built its handler, so every log open has been tried.
+    if let Err(e) = leases.finish(shards) {
         runtime.shutdown();
-        return Err(failed.join("; "));
-    }
-    if rehash {
-        if rehashed.load(std::sync::atomic::Ordering::Acquire) == shards {
-            for p in &stale_logs {
-                if let Err(e) = std::fs::remove_file(p) {
-                    tracing::warn!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", file = %p.display(), "cannot delete the log of a removed shard: {e}");
-                }
-            }
-        } else {
-            tracing::warn!(target: "DHCPSRV_MEMFILE_LFC_EXECUTE", "not every shard rewrote its log; logs of removed shards are kept (they are still read at start)");
-        }
+        return Err(e);
     }
     jobs.set_wakers((0..shards).filter_map(|i| runtime.waker(i)).collect());
     let ipc_reader = match &dhcp4o6 {
