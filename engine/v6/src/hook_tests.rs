@@ -898,3 +898,61 @@ fn no_hooks_means_no_hook_state() {
     assert!(s.hooks().is_none());
     assert!(!s.hooks_pending());
 }
+
+/// Kea 2.2's order (Dhcpv6Srv::processPacket): a server identifier that is not ours drops the
+/// message before pkt6_receive (testServerID); the early classes come next, then pkt6_receive,
+/// then the sanity checks and the DROP class. So pkt6_receive sees a message in DROP and a
+/// Solicit that wrongly carries our server identifier, and never sees one for another server.
+#[test]
+fn pkt6_receive_runs_after_the_server_id_test_and_before_sanity_checks_and_drop() {
+    use HookPoint::*;
+    let config = CONFIG.replace(
+        r#""subnet6": ["#,
+        r#""client-classes": [
+          { "name": "DROP", "test": "substring(option[1].hex, 9, 1) == 0x0a" } ],
+        "subnet6": ["#,
+    );
+    let loaded = corelease_config::parse_dhcp6_str(&config, Path::new("."))
+        .unwrap_or_else(|e| panic!("test config rejected: {e}"));
+    let ifaces = vec![Interface6Info {
+        ifindex: 7,
+        name: "eth0".into(),
+    }];
+    let p = Arc::new(Prepared6::new(&loaded.config, ifaces));
+    let mut s = V6Shard::new(p, SERVER_DUID, 0, 1, MemorySink::default());
+    let seen = recording(&mut s, None);
+
+    // A Request for another server: dropped before any packet hook but buffer6_receive.
+    let mut other = Message::new_with_id(d6::MessageType::Request, [1, 2, 3]);
+    other.opts_mut().insert(DhcpOption::ClientId(duid(3)));
+    other.opts_mut().insert(DhcpOption::ServerId(vec![
+        0, 2, 0, 0, 0x09, 0xbf, 1, 2, 3, 4,
+    ]));
+    other.opts_mut().insert(ia_na(&[]));
+    assert!(send(&mut s, &other.to_vec().unwrap_or_default(), NOW).is_none());
+    assert_eq!(points(&take(&seen)), [Buffer6Receive]);
+    assert_eq!(stat(&s, "pkt6-receive-drop"), 1);
+
+    // A client in DROP (its DUID ends in 0x0a): pkt6_receive sees it, then it is dropped.
+    assert!(send(&mut s, &msg(d6::MessageType::Solicit, 10, None), NOW).is_none());
+    assert_eq!(points(&take(&seen)), [Buffer6Receive, Pkt6Receive]);
+    assert_eq!(stat(&s, "pkt6-receive-drop"), 2);
+
+    // A Solicit carrying our server identifier (RFC 8415 16.2 forbids one): pkt6_receive
+    // sees it, the sanity check drops it.
+    let mut bad = Message::new_with_id(d6::MessageType::Solicit, [1, 2, 4]);
+    bad.opts_mut().insert(DhcpOption::ClientId(duid(4)));
+    bad.opts_mut()
+        .insert(DhcpOption::ServerId(SERVER_DUID.to_vec()));
+    bad.opts_mut().insert(ia_na(&[]));
+    assert!(send(&mut s, &bad.to_vec().unwrap_or_default(), NOW).is_none());
+    assert_eq!(points(&take(&seen)), [Buffer6Receive, Pkt6Receive]);
+    assert_eq!(stat(&s, "pkt6-receive-drop"), 3);
+
+    // Any other client goes on to subnet selection.
+    assert!(send(&mut s, &msg(d6::MessageType::Solicit, 5, None), NOW).is_some());
+    assert_eq!(
+        points(&take(&seen))[..3],
+        [Buffer6Receive, Pkt6Receive, Subnet6Select]
+    );
+}

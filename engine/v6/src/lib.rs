@@ -467,24 +467,23 @@ impl<S: LeaseSink> V6Shard<S> {
         if !replay {
             self.count_received(kind);
         }
-        if self.core.hooked.is_some() {
+        if self.core.hook_wanted(HookPoint::Buffer6Receive) {
             // buffer6_receive: Kea's callouts may parse the buffer themselves (skip); ours
-            // cannot hand a parsed packet back, so skip goes on like continue.
+            // cannot hand a parsed packet back, so skip goes on like continue. pkt6_receive
+            // comes later, after the early classes (`respond`).
+            let args = Args6 {
+                now,
+                ..Args6::default()
+            };
             let p = &*self.prepared;
-            for point in [HookPoint::Buffer6Receive, HookPoint::Pkt6Receive] {
-                let args = Args6 {
-                    now,
-                    ..Args6::default()
-                };
-                match self.core.hook6(p, point, hooked::PACKET, data, args) {
-                    Step::Continue => {}
-                    Step::Skip if point == HookPoint::Buffer6Receive => {}
-                    Step::Park => return None,
-                    Step::Skip | Step::Drop => {
-                        tracing::debug!(target: "DHCP6_HOOK_PACKET_RCVD_SKIP", point = point.name(), "packet is dropped, because a callout set the next step to SKIP or DROP");
-                        self.core.stats.global.pkt6_receive_drop.inc();
-                        return None;
-                    }
+            let point = HookPoint::Buffer6Receive;
+            match self.core.hook6(p, point, hooked::PACKET, data, args) {
+                Step::Continue | Step::Skip => {}
+                Step::Park => return None,
+                Step::Drop => {
+                    tracing::debug!(target: "DHCP6_HOOK_BUFFER_RCVD_DROP", "packet is dropped, because a callout set the next step to DROP");
+                    self.core.stats.global.pkt6_receive_drop.inc();
+                    return None;
                 }
             }
         }
@@ -593,6 +592,58 @@ impl<S: LeaseSink> V6Shard<S> {
         now: u64,
         out: &mut [u8],
     ) -> Option<(MessageType, usize)> {
+        // Kea 2.2's order (Dhcpv6Srv::processPacket): a server identifier that is not ours
+        // drops the message first (testServerID); then the early classes; then pkt6_receive;
+        // then the sanity checks (message type, client and server identifier rules) and the
+        // DROP class. So pkt6_receive sees every message for this server, classified, even one
+        // the sanity checks or DROP will discard.
+        if msg
+            .option(opt::SERVERID)
+            .is_some_and(|d| d != &self.server_duid[..])
+        {
+            tracing::debug!(target: "DHCP6_PACKET_DROP_SERVERID_MISMATCH", kind = kind.kea_name(), "dropping packet with mismatched server identifier");
+            return None;
+        }
+        let p = &*self.prepared;
+        // ARM 16.1.1: ALL, the vendor class and the tests that need no host lookup come
+        // before subnet selection; a packet in DROP is dropped.
+        let pkt = Packet6 {
+            outer,
+            relays,
+            msg,
+            iface: p
+                .interfaces
+                .iter()
+                .find(|i| i.ifindex == sel.ifindex)
+                .map_or("", |i| i.name.as_str()),
+            src: sel.src.unwrap_or(Ipv6Addr::UNSPECIFIED),
+            dst: sel.dst.unwrap_or(Ipv6Addr::UNSPECIFIED),
+        };
+        let mut cls = Classify6 {
+            table: &p.classes,
+            pkt,
+            host: None,
+        };
+        cls.early(&mut self.pkt_classes, &mut self.scratch);
+        if self.core.hook_wanted(HookPoint::Pkt6Receive) {
+            let args = Args6 {
+                now,
+                ..Args6::default()
+            };
+            let query = outer.as_bytes();
+            match self
+                .core
+                .hook6(p, HookPoint::Pkt6Receive, hooked::PACKET, query, args)
+            {
+                Step::Continue => {}
+                Step::Park => return None,
+                // Counted as pkt6-receive-drop by the caller.
+                Step::Skip | Step::Drop => {
+                    tracing::debug!(target: "DHCP6_HOOK_PACKET_RCVD_SKIP", "packet is dropped, because a callout set the next step to SKIP or DROP");
+                    return None;
+                }
+            }
+        }
         if !matches!(
             kind,
             MessageType::Solicit
@@ -624,27 +675,6 @@ impl<S: LeaseSink> V6Shard<S> {
             // RFC 8415 16.12: an Information-request carrying IA options is discarded.
             return None;
         }
-        let p = &*self.prepared;
-        // ARM 16.1.1: ALL, the vendor class and the tests that need no host lookup come
-        // before subnet selection; a packet in DROP is dropped.
-        let pkt = Packet6 {
-            outer,
-            relays,
-            msg,
-            iface: p
-                .interfaces
-                .iter()
-                .find(|i| i.ifindex == sel.ifindex)
-                .map_or("", |i| i.name.as_str()),
-            src: sel.src.unwrap_or(Ipv6Addr::UNSPECIFIED),
-            dst: sel.dst.unwrap_or(Ipv6Addr::UNSPECIFIED),
-        };
-        let mut cls = Classify6 {
-            table: &p.classes,
-            pkt,
-            host: None,
-        };
-        cls.early(&mut self.pkt_classes, &mut self.scratch);
         let dropped =
             |state: &PacketClasses6| p.classes.drop.is_some_and(|d| state.is_defined_member(d));
         if dropped(&self.pkt_classes) {
