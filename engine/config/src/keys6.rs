@@ -67,8 +67,8 @@ table!(GLOBAL6, [
     "reservations-out-of-pool" => S, "relay-supplied-options" => U,
     "mac-sources" => U, "statistic-default-sample-count" => U,
     "statistic-default-sample-age" => U, "cache-max-age" => U,
-    "early-global-reservations-lookup" => U, "ip-reservations-unique" => S,
-    "reservations-lookup-first" => U, "compatibility" => U, "parked-packet-limit" => U,
+    "early-global-reservations-lookup" => S, "ip-reservations-unique" => S,
+    "reservations-lookup-first" => S, "compatibility" => U, "parked-packet-limit" => U,
     "allocator" => U, "pd-allocator" => U, "data-directory" => U,
     "allow-address-registration" => U,
 ]);

@@ -90,6 +90,10 @@ pub struct OtherGlobals {
     pub statistic_default_sample_age: u32,
     pub parked_packet_limit: u32,
     pub early_global_reservations_lookup: bool,
+    /// Accepted and without effect: ARM 9.3.x says it only matters to Kea without
+    /// multi-threading, and that with multi-threading reservations are always looked up
+    /// first. corelease always looks them up first (each shard owns its leases, the lookup
+    /// takes no lock), whatever the value.
     pub reservations_lookup_first: bool,
     pub stash_agent_options: bool,
     /// `dhcp-queue-control.enable-queue` / `queue-type` / `capacity`.

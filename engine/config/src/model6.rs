@@ -43,6 +43,9 @@ pub struct Dhcp6Config {
     pub host_reservation_identifiers: Vec<HostIdentifierType>,
     /// `ip-reservations-unique` (ARM 10.3.x): false lets several hosts reserve one address.
     pub ip_reservations_unique: bool,
+    /// `early-global-reservations-lookup` (ARM 10.3, 16.1.1 step 6): global reservations are
+    /// looked up before subnet selection, so their classes (and KNOWN) can select a subnet.
+    pub early_global_reservations_lookup: bool,
     /// `client-classes` (ARM chapter 16), in config order.
     pub client_classes: Vec<ClientClass6>,
     /// Global `option-def` (ARM 10.2.12).

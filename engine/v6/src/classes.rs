@@ -538,6 +538,21 @@ impl Classify6<'_> {
         }
     }
 
+    /// ARM 16.1.1 step 6 (early-global-reservations-lookup), before subnet selection: a
+    /// global host (`self.host`) gives its classes and KNOWN; without one nothing is set
+    /// (UNKNOWN waits for the lookup after subnet selection).
+    pub fn early_host(&self, state: &mut PacketClasses6) {
+        let Some(h) = self.host else {
+            return;
+        };
+        for c in h.classes.iter() {
+            if let Some(i) = self.table.index_of(c) {
+                state.assign_host_class(i);
+            }
+        }
+        state.known = Some(true);
+    }
+
     /// After subnet selection and the host lookup (`self.host`): the host's classes, KNOWN or
     /// UNKNOWN, then the tests that depend on them.
     pub fn after_host(&self, state: &mut PacketClasses6, scratch: &mut Scratch) {

@@ -681,6 +681,27 @@ impl<S: LeaseSink> V6Shard<S> {
             tracing::debug!(target: "DHCP6_PACKET_DROP_DROP_CLASS", kind = kind.kea_name(), "packet is in the DROP class");
             return None;
         }
+        // ARM 17.9: the flex_id library evaluates its expression for every packet, at
+        // pkt6_receive (after the early classes, which `member()` may read; before subnet
+        // selection, which an early global lookup by flex-id precedes).
+        self.flex_id.clear();
+        if let Some(program) = &p.hosts.flex_id {
+            let value = program.eval_string(&cls.view(&self.pkt_classes), &mut self.scratch);
+            self.flex_id.extend_from_slice(value);
+            tracing::debug!(target: "FLEX_ID_EXPRESSION_EVALUATED", size = value.len(), "flex-id evaluated for packet");
+        }
+        // ARM 16.1.1 step 6: with early-global-reservations-lookup a global host's classes
+        // and KNOWN are known before subnet selection, so they can select a subnet.
+        let early_host = if p.early_global_reservations_lookup && !p.hosts.is_empty() {
+            let ids = PacketIds6::of(outer, relays, duid).with_flex_id(&self.flex_id);
+            p.hosts
+                .global(&ids)
+                .and_then(|i| p.hosts.host(i).map(|h| (i, h)))
+        } else {
+            None
+        };
+        cls.host = early_host.map(|(_, h)| h);
+        cls.early_host(&mut self.pkt_classes);
         // Subnet selection, skipping subnets whose guard does not admit the packet (ARM 16.6):
         // the selected subnet, else another of its shared network.
         let mut subnet = p.select_subnet(sel).and_then(|s| {
@@ -716,14 +737,6 @@ impl<S: LeaseSink> V6Shard<S> {
                 Step::Drop | Step::Park => return None,
             }
         }
-        // ARM 17.9: the flex_id library evaluates its expression for every packet (after the
-        // early classes, which `member()` may read).
-        self.flex_id.clear();
-        if let Some(program) = &p.hosts.flex_id {
-            let value = program.eval_string(&cls.view(&self.pkt_classes), &mut self.scratch);
-            self.flex_id.extend_from_slice(value);
-            tracing::debug!(target: "FLEX_ID_EXPRESSION_EVALUATED", size = value.len(), "flex-id evaluated for packet");
-        }
         // Host reservation lookup (ARM 10.3): the subnets of the link in order, then the
         // global reservations where the selected subnet allows them.
         let host = match (subnet, p.hosts.is_empty()) {
@@ -736,13 +749,17 @@ impl<S: LeaseSink> V6Shard<S> {
                         p.subnets
                             .get(s)
                             .filter(|sn| sn.reservations_global)
-                            .and_then(|_| p.hosts.global(&ids))
+                            .and_then(|_| {
+                                early_host.map(|(i, _)| i).or_else(|| p.hosts.global(&ids))
+                            })
                     })
                     .and_then(|i| p.hosts.host(i).map(|h| (i, h)))
             }
             _ => None,
         };
-        cls.host = host.map(|(_, h)| h);
+        // An early global host stays KNOWN (with its classes) for classification even where
+        // the selected subnet does not use global reservations; it reserves nothing there.
+        cls.host = host.or(early_host).map(|(_, h)| h);
         cls.after_host(&mut self.pkt_classes, &mut self.scratch);
         if dropped(&self.pkt_classes) {
             tracing::debug!(target: "DHCP6_PACKET_DROP_DROP_CLASS2", kind = kind.kea_name(), "packet is in the DROP class");

@@ -239,6 +239,9 @@ pub struct Prepared6 {
     pub expired: corelease_config::ExpiredLeasesProcessing,
     /// Host reservations (ARM 10.3).
     pub hosts: HostTable6,
+    /// `early-global-reservations-lookup`: global hosts are looked up before subnet
+    /// selection (ARM 16.1.1 step 6).
+    pub early_global_reservations_lookup: bool,
     /// Client classes (ARM chapter 16).
     pub classes: ClassTable6,
     /// Guard and additional classes of each shared network.
@@ -352,6 +355,7 @@ impl Prepared6 {
             expired: cfg.expired_leases_processing,
             hooks_libraries: cfg.hooks_libraries.clone(),
             hosts: crate::hosts::host_table(cfg),
+            early_global_reservations_lookup: cfg.early_global_reservations_lookup,
             network_guards: cfg
                 .shared_networks
                 .iter()

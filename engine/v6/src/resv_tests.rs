@@ -536,3 +536,62 @@ fn class_tagged_options_go_to_members_only() {
         assert!(!has_code(m.opts(), 27));
     }
 }
+
+/// A shared network whose first subnet admits only class "gold" (or KNOWN), a second open
+/// one, and a global reservation of client 1 naming class gold. `early` is the value of
+/// early-global-reservations-lookup; "reservations-global" stays Kea's default (false), so
+/// the global host reserves nothing in these subnets.
+fn early_lookup_config(early: bool, guard: &str) -> String {
+    format!(
+        r#"{{"Dhcp6": {{ "early-global-reservations-lookup": {early},
+        "reservations-lookup-first": true,
+        "client-classes": [ {{ "name": "gold" }},
+            {{ "name": "known-opt", "test": "member('KNOWN')",
+               "option-data": [ {{ "name": "sntp-servers", "data": "2001:db8::123" }} ] }} ],
+        "reservations": [ {{ "duid": "00:03:00:01:02:00:00:00:00:01", "client-classes": [ "gold" ] }} ],
+        "shared-networks": [ {{ "name": "lan", "interface": "eth0", "subnet6": [
+            {{ "id": 1, "subnet": "2001:db8:1::/64", "client-classes": [ "{guard}" ],
+               "pools": [ {{ "pool": "2001:db8:1::10 - 2001:db8:1::1f" }} ] }},
+            {{ "id": 2, "subnet": "2001:db8:2::/64",
+               "pools": [ {{ "pool": "2001:db8:2::10 - 2001:db8:2::1f" }} ] }} ] }} ] }} }}"#
+    )
+}
+
+fn in_subnet(addr: Ipv6Addr, n: u16) -> bool {
+    addr.segments()[..3] == [0x2001, 0xdb8, n]
+}
+
+#[test]
+fn early_global_reservations_lookup_lets_a_global_hosts_classes_select_the_subnet() {
+    for guard in ["gold", "KNOWN"] {
+        // ARM 16.1.1 step 6: the global host's class (or KNOWN) is set before subnet
+        // selection, so the guarded subnet admits the reserved client.
+        let p = prepared(&early_lookup_config(true, guard));
+        let mut s = shard(&p);
+        let rep = dora(&mut s, 1, &[oro(&[31])]);
+        let addr = na_of(&rep)[0].0;
+        assert!(in_subnet(addr, 1), "{guard}: {addr}");
+        // Still KNOWN after subnet selection although the subnet does not use global
+        // reservations: the class testing member('KNOWN') adds its option.
+        assert_eq!(
+            unknown_of(&rep, 31),
+            Some(a("2001:db8::123").octets().to_vec()),
+            "{guard}: no sntp-servers"
+        );
+        // An unknown client is not admitted there.
+        let rep = dora(&mut s, 2, &[oro(&[31])]);
+        let addr = na_of(&rep)[0].0;
+        assert!(in_subnet(addr, 2), "{guard}: {addr}");
+        assert_eq!(
+            unknown_of(&rep, 31),
+            None,
+            "{guard}: unknown client got the KNOWN class option"
+        );
+    }
+    // Without it (Kea's default) the host is looked up only after subnet selection: the
+    // reserved client cannot use the class to select the guarded subnet.
+    let p = prepared(&early_lookup_config(false, "gold"));
+    let mut s = shard(&p);
+    let addr = na_of(&dora(&mut s, 1, &[]))[0].0;
+    assert!(in_subnet(addr, 2), "{addr}");
+}

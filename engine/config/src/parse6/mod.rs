@@ -322,6 +322,12 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
         })
         .unwrap_or_default();
     let host_reservation_identifiers = parse_identifier_types6(f, map, path);
+    // `reservations-lookup-first` (ARM 10.3.x): whether reservations are looked up before
+    // the lease; it only matters to Kea without multi-threading, and with multi-threading
+    // Kea always looks reservations up first. corelease always does (each shard owns its
+    // leases, the lookup takes no lock), so both values are accepted and mean the same; the
+    // value must still be a boolean.
+    let _reservations_lookup_first = f.bool_at(map, "reservations-lookup-first", path);
     let client_classes = f
         .list_at(map, "client-classes", path)
         .map(|list| parse_client_classes6(f, list, &format!("{path}.client-classes"), &option_defs))
@@ -346,6 +352,9 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
         reservations,
         host_reservation_identifiers,
         ip_reservations_unique,
+        early_global_reservations_lookup: f
+            .bool_at(map, "early-global-reservations-lookup", path)
+            .unwrap_or(false),
         client_classes,
         option_defs,
         flex_id,

@@ -140,6 +140,28 @@ fn pool_outside_subnet_and_bad_pd_lengths_are_reported_with_paths() {
 }
 
 #[test]
+fn early_global_reservations_lookup_and_reservations_lookup_first_are_accepted_booleans() {
+    let c = load(
+        r#"{"Dhcp6": {"early-global-reservations-lookup": true, "reservations-lookup-first": false}}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.config.early_global_reservations_lookup);
+    let c =
+        load(r#"{"Dhcp6": {"reservations-lookup-first": true}}"#).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!c.config.early_global_reservations_lookup, "Kea's default");
+    let errs = errors(
+        r#"{"Dhcp6": {"early-global-reservations-lookup": 1, "reservations-lookup-first": "yes"}}"#,
+    );
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs
+        .iter()
+        .any(|e| e.starts_with("Dhcp6.early-global-reservations-lookup:")));
+    assert!(errs
+        .iter()
+        .any(|e| e.starts_with("Dhcp6.reservations-lookup-first:")));
+}
+
+#[test]
 fn config_get_hash_next_to_dhcp6_is_accepted_and_must_be_a_string() {
     // Kea 2.4+ config-get output (ARM 19.4.3) fed back as a config.
     assert_eq!(
