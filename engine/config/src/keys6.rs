@@ -158,7 +158,7 @@ pub(crate) const RESERVATION6: &[(&str, KeyStatus)] = &[
     ("flex-id", S),
     ("ip-addresses", S),
     ("prefixes", S),
-    ("excluded-prefixes", U),
+    ("excluded-prefixes", S),
     ("hostname", S),
     ("option-data", S),
     ("client-classes", S),

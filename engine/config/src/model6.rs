@@ -67,6 +67,10 @@ pub struct Reservation6 {
     pub ip_addresses: Vec<Ipv6Addr>,
     /// Reserved prefixes as (prefix, length); not bound to the subnet (ARM 10.3 note).
     pub prefixes: Vec<(Ipv6Addr, u8)>,
+    /// `excluded-prefixes` (Kea 2.7.3+, ARM 10.3): the RFC 6603 prefix to exclude from
+    /// `prefixes` at the same index, None for none (the pool's is not used for a reserved
+    /// prefix). Same length as `prefixes`.
+    pub excluded_prefixes: Vec<Option<(Ipv6Addr, u8)>>,
     pub hostname: Option<String>,
     pub client_classes: Vec<String>,
     pub options: OptionSet6,

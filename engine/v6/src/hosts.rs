@@ -24,6 +24,9 @@ pub struct Host6 {
     pub addrs: Box<[u128]>,
     /// Reserved prefixes with their lengths, in config order (one per IA_PD).
     pub prefixes: Box<[(u128, u8)]>,
+    /// The RFC 6603 excluded prefix of each reserved prefix (same index), from
+    /// `excluded-prefixes`.
+    pub excluded: Box<[Option<(u128, u8)>]>,
     pub hostname: Option<Box<str>>,
     /// The host's option-data, which wins over every other scope (ARM 10.3.4, 16.8).
     pub options: Box<[ReplyOption6]>,
@@ -41,6 +44,13 @@ impl Host6 {
 
     pub fn reserves(&self, value: u128, pd: bool) -> bool {
         self.reserved(pd).any(|(v, _)| v == value)
+    }
+
+    /// For one of this host's reserved prefixes, the prefix to exclude from it (None: none,
+    /// whatever the pool says, ARM 10.3); None when `value` is not a prefix it reserves.
+    pub fn excluded_of(&self, value: u128) -> Option<Option<(u128, u8)>> {
+        let i = self.prefixes.iter().position(|&(v, _)| v == value)?;
+        Some(self.excluded.get(i).copied().flatten())
     }
 
     pub fn has_class(&self, name: &str) -> bool {
@@ -166,6 +176,11 @@ fn host(r: &Reservation6, subnet: Option<usize>) -> Host6 {
             .prefixes
             .iter()
             .map(|&(p, l)| (u128::from(p), l))
+            .collect(),
+        excluded: r
+            .excluded_prefixes
+            .iter()
+            .map(|e| e.map(|(p, l)| (u128::from(p), l)))
             .collect(),
         hostname: r.hostname.as_deref().map(Into::into),
         options: reply_options(&r.options).into_boxed_slice(),

@@ -1159,12 +1159,27 @@ pub fn pd_exclude_payload(delegated_len: u8, excluded: (u128, u8)) -> Option<([u
     Some((buf, 1 + octets))
 }
 
+/// The prefix to exclude (RFC 6603) from delegated prefix `value`: for a prefix the client's
+/// reservation names, the reservation's `excluded-prefixes` entry or none ("a reserved
+/// prefix without an excluded prefix will not add a pd-exclude option ... even if the
+/// delegated prefix is in a configured prefix pool that does specify an excluded prefix",
+/// ARM 10.3); otherwise the pd-pool's.
+fn excluded_for(c: &IaCtx<'_>, pool: Option<&PoolRt6>, value: u128) -> Option<(u128, u8)> {
+    if let Some(reserved) = c.host.and_then(|(_, h)| h.excluded_of(value)) {
+        return reserved;
+    }
+    match pool.map(|p| p.kind) {
+        Some(PoolKind::Pd { excluded, .. }) => excluded,
+        _ => None,
+    }
+}
+
 /// Writes an IA with one address or prefix, and `retired` (the value the client is moved
 /// away from) with lifetimes 0 (RFC 8415 18.3.4, ARM 10.3.2).
 #[allow(clippy::too_many_arguments)]
 fn write_ia_retiring(
     w: &mut Dhcp6Writer<'_>,
-    pool: Option<&PoolRt6>,
+    excluded: Option<(u128, u8)>,
     pd: bool,
     iaid: u32,
     timers: (u32, u32),
@@ -1178,13 +1193,9 @@ fn write_ia_retiring(
     let addr = Ipv6Addr::from(value);
     if pd {
         w.begin_ia_pd(iaid, timers.0, timers.1)?;
-        let exclude = match pool.map(|p| p.kind) {
-            Some(PoolKind::Pd {
-                delegated_len,
-                excluded: Some(ex),
-            }) if pd_exclude && valid > 0 => pd_exclude_payload(delegated_len, ex),
-            _ => None,
-        };
+        let exclude = excluded
+            .filter(|_| pd_exclude && valid > 0)
+            .and_then(|ex| pd_exclude_payload(plen, ex));
         match exclude {
             Some((buf, n)) => {
                 w.begin_ia_prefix(preferred, valid, plen, addr)?;
@@ -1548,7 +1559,7 @@ impl<S: LeaseSink> Core<S> {
         }
         write_ia_retiring(
             w,
-            pool,
+            excluded_for(c, pool, key.0),
             pd,
             ia.iaid,
             timers,
@@ -1827,13 +1838,9 @@ impl<S: LeaseSink> Core<S> {
         }
         let addr = Ipv6Addr::from(key.0);
         if pd {
-            let exclude = match pool.map(|p| p.kind) {
-                Some(PoolKind::Pd {
-                    delegated_len,
-                    excluded: Some(ex),
-                }) if c.pd_exclude => pd_exclude_payload(delegated_len, ex),
-                _ => None,
-            };
+            let exclude = excluded_for(c, pool, key.0)
+                .filter(|_| c.pd_exclude)
+                .and_then(|ex| pd_exclude_payload(plen, ex));
             match exclude {
                 Some((buf, n)) => {
                     w.begin_ia_prefix(preferred, valid, plen, addr)?;

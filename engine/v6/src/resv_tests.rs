@@ -595,3 +595,72 @@ fn early_global_reservations_lookup_lets_a_global_hosts_classes_select_the_subne
     let addr = na_of(&dora(&mut s, 1, &[]))[0].0;
     assert!(in_subnet(addr, 2), "{addr}");
 }
+
+#[test]
+fn a_reserved_prefix_carries_its_own_excluded_prefix_or_none_not_the_pools() {
+    let p = prepared(
+        r#"{"Dhcp6": {"subnet6": [{"id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+        "pd-pools": [{"prefix": "2001:db8:8000::", "prefix-len": 48, "delegated-len": 56,
+                      "excluded-prefix": "2001:db8:8000:ab::", "excluded-prefix-len": 64}],
+        "reservations": [
+            {"duid": "00:03:00:01:02:00:00:00:00:01", "prefixes": ["2001:db8:8000:100::/56"],
+             "excluded-prefixes": ["2001:db8:8000:1a0::/60"]},
+            {"duid": "00:03:00:01:02:00:00:00:00:02", "prefixes": ["2001:db8:8000:200::/56"],
+             "excluded-prefixes": [""]}]}]}}"#,
+    );
+    let mut s = shard(&p);
+    let delegated = |s: &mut V6Shard<MemorySink>, client: u8| {
+        let m = client_msg(
+            d6::MessageType::Request,
+            client,
+            vec![server_id(), iapd(2, &[]), oro(&[67])],
+        );
+        let rep = send(s, &m, NOW).unwrap_or_else(|| panic!("no Reply for {client}"));
+        iapds(&rep)[0]
+            .opts
+            .iter()
+            .find_map(|o| match o {
+                DhcpOption::IAPrefix(x) => Some((
+                    x.prefix_ip,
+                    x.opts.iter().find_map(|o| match o {
+                        DhcpOption::Unknown(u) if u16::from(u.code()) == 67 => {
+                            Some(u.data().to_vec())
+                        }
+                        _ => None,
+                    }),
+                )),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no IAPREFIX for {client}"))
+    };
+    // RFC 6603: prefix-len 60, then the bits 56..60 of 2001:db8:8000:1a0:: (0xa) in one octet.
+    assert_eq!(
+        delegated(&mut s, 1),
+        (a("2001:db8:8000:100::"), Some(vec![60, 0xa0]))
+    );
+    // "" excludes nothing, and the pool's excluded-prefix does not apply (ARM 10.3).
+    assert_eq!(delegated(&mut s, 2), (a("2001:db8:8000:200::"), None));
+    // A dynamic prefix from the same pool keeps the pool's.
+    let (prefix, exclude) = delegated(&mut s, 3);
+    assert!(prefix != a("2001:db8:8000:100::") && prefix != a("2001:db8:8000:200::"));
+    assert_eq!(exclude, Some(vec![64, 0xab]));
+    // At renewal too.
+    let m = client_msg(
+        d6::MessageType::Renew,
+        1,
+        vec![
+            server_id(),
+            iapd(2, &[(a("2001:db8:8000:100::"), 56)]),
+            oro(&[67]),
+        ],
+    );
+    let rep = send(&mut s, &m, NOW + 10).unwrap_or_else(|| panic!("no Reply"));
+    let renewed = iapds(&rep)[0].opts.iter().find_map(|o| match o {
+        DhcpOption::IAPrefix(x) => x.opts.iter().find_map(|o| match o {
+            DhcpOption::Unknown(u) if u16::from(u.code()) == 67 => Some(u.data().to_vec()),
+            _ => None,
+        }),
+        _ => None,
+    });
+    assert_eq!(renewed, Some(vec![60, 0xa0]));
+}

@@ -171,7 +171,24 @@ fn parse_reservation6(
             ip_addresses.push(addr);
         }
     }
+    // ARM 10.3 (Kea 2.7.3+): excluded-prefixes, when present, has one entry per prefix,
+    // each "" or a longer prefix inside the prefix at the same position.
+    let excluded_texts = string_items(f, map, "excluded-prefixes", p);
+    let prefix_count = map
+        .get("prefixes")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if !excluded_texts.is_empty() && excluded_texts.len() != prefix_count {
+        f.error(
+            format!("{p}.excluded-prefixes"),
+            format!(
+                "has {} entries; prefixes has {prefix_count} (one excluded prefix, or \"\", per prefix)",
+                excluded_texts.len()
+            ),
+        );
+    }
     let mut prefixes = Vec::new();
+    let mut excluded_prefixes = Vec::new();
     for (j, text) in string_items(f, map, "prefixes", p) {
         let pp = format!("{p}.prefixes[{j}]");
         let (prefix, len) = match parse_prefix6(&text) {
@@ -192,8 +209,36 @@ fn parse_reservation6(
                 format!("{text} has bits set beyond its length; it is delegated as written"),
             );
         }
+        let excluded = match excluded_texts.iter().find(|(k, _)| *k == j) {
+            None => None,
+            Some((_, t)) if t.is_empty() => None,
+            Some((_, t)) => {
+                let ep = format!("{p}.excluded-prefixes[{j}]");
+                match parse_prefix6(t) {
+                    Ok((ex, ex_len))
+                        if ex_len > len
+                            && prefix6_contains(prefix, len, ex)
+                            && u128::from(ex) & !prefix6_mask(ex_len) == 0 =>
+                    {
+                        Some((ex, ex_len))
+                    }
+                    Ok(_) => {
+                        f.error(
+                            ep,
+                            format!("{t} is not a prefix longer than {text} inside it (RFC 6603)"),
+                        );
+                        continue;
+                    }
+                    Err(m) => {
+                        f.error(ep, m);
+                        continue;
+                    }
+                }
+            }
+        };
         if unique(f, u128::from(prefix), len, pp) {
             prefixes.push((prefix, len));
+            excluded_prefixes.push(excluded);
         }
     }
     let client_classes = string_items(f, map, "client-classes", p)
@@ -206,6 +251,7 @@ fn parse_reservation6(
         identifier: identifier?,
         ip_addresses,
         prefixes,
+        excluded_prefixes,
         hostname,
         client_classes,
         options,

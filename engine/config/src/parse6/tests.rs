@@ -162,6 +162,38 @@ fn early_global_reservations_lookup_and_reservations_lookup_first_are_accepted_b
 }
 
 #[test]
+fn reservation_excluded_prefixes_pair_with_prefixes_and_lie_inside_them() {
+    let c = load(
+        r#"{"Dhcp6": {"reservations": [{"duid": "01:02",
+            "prefixes": ["2001:db8:1::/48", "2001:db8:2::/48"],
+            "excluded-prefixes": ["2001:db8:1:1::/64", ""]}]}}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = &c.config.reservations[0];
+    assert_eq!(
+        r.excluded_prefixes,
+        vec![Some((a("2001:db8:1:1::"), 64)), None]
+    );
+    for (text, want) in [
+        (
+            r#"{"Dhcp6": {"reservations": [{"duid": "01", "prefixes": ["2001:db8:1::/48"], "excluded-prefixes": ["", ""]}]}}"#,
+            "Dhcp6.reservations[0].excluded-prefixes: has 2 entries; prefixes has 1",
+        ),
+        (
+            r#"{"Dhcp6": {"reservations": [{"duid": "01", "prefixes": ["2001:db8:1::/48"], "excluded-prefixes": ["2001:db8:2:1::/64"]}]}}"#,
+            "Dhcp6.reservations[0].excluded-prefixes[0]: 2001:db8:2:1::/64 is not a prefix longer than 2001:db8:1::/48 inside it",
+        ),
+        (
+            r#"{"Dhcp6": {"reservations": [{"duid": "01", "prefixes": ["2001:db8:1::/48"], "excluded-prefixes": ["2001:db8:1::/48"]}]}}"#,
+            "Dhcp6.reservations[0].excluded-prefixes[0]: 2001:db8:1::/48 is not a prefix longer",
+        ),
+    ] {
+        let errs = errors(text);
+        assert!(errs.iter().any(|e| e.starts_with(want)), "{want}: {errs:?}");
+    }
+}
+
+#[test]
 fn config_get_hash_next_to_dhcp6_is_accepted_and_must_be_a_string() {
     // Kea 2.4+ config-get output (ARM 19.4.3) fed back as a config.
     assert_eq!(
