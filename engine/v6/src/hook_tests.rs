@@ -956,3 +956,40 @@ fn pkt6_receive_runs_after_the_server_id_test_and_before_sanity_checks_and_drop(
         [Buffer6Receive, Pkt6Receive, Subnet6Select]
     );
 }
+
+#[test]
+fn a_lease_given_a_hw_address_shows_it_at_lease6_expire() {
+    use HookPoint::*;
+    let mut s = shard();
+    let seen = recording(&mut s, None);
+    // lease6-add / lease6-update with a hw-address (src/control6.rs keeps it in the lease):
+    // no packet is there at reclamation, so the lease's own address is what Kea passes.
+    let lease = Lease {
+        kind: LeaseKind::V6Na,
+        addr: "2001:db8:1::100".parse().expect("address"),
+        prefix_len: 128,
+        iaid: 5,
+        hwaddr: Some(corelease_types::HwAddr::new(
+            1,
+            &[0x1a, 0x2b, 0x3c, 0, 0, 9],
+        )),
+        client_id: Some(corelease_types::ClientId::new(&duid(9))),
+        valid_lifetime: 100,
+        preferred_lifetime: 50,
+        cltt: NOW,
+        subnet_id: corelease_types::SubnetId(1),
+        pool_id: corelease_types::PoolId(0),
+        state: LeaseState::Default,
+        hostname: None,
+        fqdn_fwd: false,
+        fqdn_rev: false,
+        user_context: Some(r#"{"a":1}"#.into()),
+    };
+    s.add_lease(lease, NOW).expect("added");
+    s.on_tick(NOW + 200);
+    let v = take(&seen);
+    let expire = v.iter().find(|s| s.point == Lease6Expire).expect("expire");
+    assert_eq!(expire.get("LEASE6_ADDRESS"), "2001:db8:1::100");
+    assert_eq!(expire.get("KEA_LEASE6_HWADDR"), "1a:2b:3c:00:00:09");
+    assert_eq!(expire.get("LEASE6_HWADDR"), "1a:2b:3c:00:00:09");
+}
