@@ -7,7 +7,7 @@
 use corelease_types::{HwAddr, Lease, SubnetId};
 use corelease_wire::v4::{Dhcp4Packet, OptionIndex};
 use corelease_wire::v6::{
-    opt, Dhcp6Packet, Options6, HEADER_LEN, MAX_RELAY_DEPTH, RELAY_HEADER_LEN,
+    opt, relay_message_of, Dhcp6Packet, Options6, HEADER_LEN, MAX_RELAY_DEPTH, RELAY_HEADER_LEN,
 };
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
@@ -162,7 +162,7 @@ impl<'a> Packet6View<'a> {
             }
             relays += 1;
             nearest = Some(msg);
-            msg = options_of(msg, RELAY_HEADER_LEN).find(opt::RELAY_MSG)?;
+            msg = relay_message_of(msg.get(RELAY_HEADER_LEN..)?)?;
         }
         let client_id = options_of(msg, HEADER_LEN)
             .find(opt::CLIENTID)

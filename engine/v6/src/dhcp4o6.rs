@@ -14,7 +14,7 @@ use corelease_storage::LeaseSink;
 use corelease_wire::v6::dhcp4o6::{
     encode_ipc, parse_ipc, strip_ipc, Endpoint4o6, RELAY_SOURCE_PORT,
 };
-use corelease_wire::v6::{opt, Dhcp6Packet, MessageType, Options6, SERVER_PORT};
+use corelease_wire::v6::{opt, Dhcp6Packet, MessageType, SERVER_PORT};
 use std::net::SocketAddrV6;
 
 /// What [`V6Shard::forward_dhcp4_query`] made of a datagram.
@@ -37,7 +37,7 @@ fn innermost_type(data: &[u8]) -> Option<MessageType> {
             return msg.msg_type();
         }
         let at = corelease_wire::v6::RELAY_HEADER_LEN;
-        bytes = Options6::new(bytes.get(at..)?, at).find(opt::RELAY_MSG)?;
+        bytes = corelease_wire::v6::relay_message_of(bytes.get(at..)?)?;
     }
     None
 }

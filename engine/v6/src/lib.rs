@@ -44,8 +44,9 @@ use corelease_hooks::{HookPoint, IaView};
 use corelease_storage::LeaseSink;
 use corelease_types::{ClientId, Lease, LeaseKind, LeaseState};
 use corelease_wire::v6::{
-    opt, status, Dhcp6Packet, Dhcp6Writer, Ia, IaAddr, IaPrefix, MessageType, Options6, WireError,
-    HEADER_LEN, MAX_RELAY_DEPTH, RELAY_HEADER_LEN, SERVER_PORT,
+    opt, relay_message_of, status, Dhcp6Packet, Dhcp6Writer, Ia, IaAddr, IaPrefix, MessageType,
+    Options6, WireError, HEADER_LEN, MAX_RELAY_DEPTH, OPTION_HEADER_LEN, RELAY_HEADER_LEN,
+    SERVER_PORT,
 };
 use hooked::{ia_key, Args6};
 use hosts::{Host6, HostIdx, PacketIds6};
@@ -127,10 +128,49 @@ pub fn client_duid(data: &[u8]) -> Option<&[u8]> {
                 .find(opt::CLIENTID)
                 .filter(|d| !d.is_empty());
         }
-        bytes =
-            Options6::new(bytes.get(RELAY_HEADER_LEN..)?, RELAY_HEADER_LEN).find(opt::RELAY_MSG)?;
+        bytes = relay_message_of(bytes.get(RELAY_HEADER_LEN..)?)?;
     }
     None
+}
+
+/// Kea's Dhcpv6Srv::sanityCheck (RFC 8415 section 16): Solicit, Confirm and Rebind carry one
+/// client identifier and no server identifier; Request, Renew, Release and Decline one of
+/// each; Information-request at most one of each. Every identifier present is a DUID of 3 to
+/// 128 bytes (Kea's DUID::MIN_DUID_LEN and MAX_DUID_LEN; checked on the wire with kea-dhcp6
+/// 2.2: a 2-byte or a 130-byte client identifier, or two identical ones, is dropped).
+fn identifiers_ok(kind: MessageType, msg: &Dhcp6Packet<&[u8]>) -> bool {
+    let (mut clients, mut servers) = (0usize, 0usize);
+    let mut lengths_ok = true;
+    for o in msg.options().map_while(Result::ok) {
+        let count = match o.code {
+            opt::CLIENTID => &mut clients,
+            opt::SERVERID => &mut servers,
+            _ => continue,
+        };
+        *count += 1;
+        // Kea checks the first of each (getOption); a second one fails the count anyway.
+        if *count == 1 {
+            lengths_ok &= (3..=128).contains(&o.data.len());
+        }
+    }
+    lengths_ok
+        && match kind {
+            MessageType::Solicit | MessageType::Confirm | MessageType::Rebind => {
+                clients == 1 && servers == 0
+            }
+            MessageType::Request
+            | MessageType::Renew
+            | MessageType::Release
+            | MessageType::Decline => clients == 1 && servers == 1,
+            MessageType::InformationRequest => clients <= 1 && servers <= 1,
+            _ => true,
+        }
+}
+
+/// A relay message shorter than its 34-byte header but holding at least a client message
+/// header (4 bytes): Kea's Pkt6::unpackRelayMsg stops there without an error.
+fn is_short_relay(e: &WireError) -> bool {
+    matches!(e, WireError::Truncated { len, needed } if *needed == RELAY_HEADER_LEN && *len >= HEADER_LEN)
 }
 
 /// The DHCPv6 state of one shard.
@@ -442,21 +482,40 @@ impl<S: LeaseSink> V6Shard<S> {
             g.pkt6_received.inc();
         }
         // Kea counts a datagram it cannot parse in pkt6-parse-failed and pkt6-receive-drop
-        // (checked on the wire with kea-dhcp6 2.2: an empty one, 3 bytes, 34 relay layers).
-        let parse_failed = || {
-            g.pkt6_parse_failed.inc();
+        // (checked on the wire with kea-dhcp6 2.2: an empty one, 3 bytes, 34 relay layers, an
+        // empty or 3-byte Relay Message, an option its definition cannot read at any level).
+        // A relay message too short for its 34-byte header is no parse failure there: Kea
+        // stops unwrapping (Pkt6::unpackRelayMsg) and counts the relay type as unknown.
+        let parse_failed = |e: &WireError| {
+            if is_short_relay(e) {
+                g.pkt6_unknown_received.inc();
+            } else {
+                g.pkt6_parse_failed.inc();
+            }
             g.pkt6_receive_drop.inc();
         };
-        let Ok(outer) = Dhcp6Packet::new_checked(data) else {
-            parse_failed();
-            return None;
+        let outer = match Dhcp6Packet::new_checked(data) {
+            Ok(outer) => outer,
+            Err(e) => {
+                parse_failed(&e);
+                return None;
+            }
         };
-        let Ok((msg, relays)) = outer.innermost() else {
-            parse_failed();
-            return None;
+        let (msg, relays) = match outer.innermost() {
+            Ok(found) => found,
+            Err(e) => {
+                parse_failed(&e);
+                return None;
+            }
         };
-        if msg.validate().is_err() {
-            parse_failed();
+        // Each layer's options as Kea reads them (kea_check): a truncated last option is
+        // ignored, an unreadable one fails the message.
+        if let Some(Err(e)) = outer
+            .relay_chain()
+            .map(|layer| layer.and_then(|l| l.kea_check()))
+            .find(Result::is_err)
+        {
+            parse_failed(&e);
             return None;
         }
         let Some(kind) = msg.msg_type() else {
@@ -498,13 +557,14 @@ impl<S: LeaseSink> V6Shard<S> {
         };
         let mut relay_port = SERVER_PORT;
         // Outermost first: the last value kept is the one of the relay closest to the client.
+        // A Relay-reply layer is read as a Relay-forward. RFC 8415 section 19 has Relay-reply go
+        // from servers to relays, but kea-dhcp6 2.2 unwraps both relay types alike
+        // (Pkt6::unpackRelayMsg) and answers the message inside (checked on the wire: a
+        // Solicit in a Relay-reply, at any layer, gets its Advertise in Relay-replies, as any
+        // relayed one). The answer goes back to the sender like any relayed answer, so this
+        // gives nobody more than a Relay-forward would.
         for (depth, layer) in outer.relay_chain().take(relays).enumerate() {
             let Ok(layer) = layer else { break };
-            if layer.msg_type() != Some(MessageType::RelayForw) {
-                // A Relay-reply is for relays, not servers (RFC 8415 section 19).
-                self.core.stats.global.pkt6_receive_drop.inc();
-                return None;
-            }
             if depth == 0 && layer.option(OPT_RELAY_SOURCE_PORT).is_some() {
                 relay_port = meta.src.port();
             }
@@ -659,9 +719,8 @@ impl<S: LeaseSink> V6Shard<S> {
             return None;
         }
         let duid = msg.client_id();
-        // RFC 8415 16: every message but Information-request must identify the client.
-        if duid.is_none() && kind != MessageType::InformationRequest {
-            tracing::debug!(target: "DHCP6_PACKET_DROP_NO_CLIENT_ID", kind = kind.kea_name(), "message without client identifier");
+        if !identifiers_ok(kind, msg) {
+            tracing::debug!(target: "DHCP6_PACKET_DROP_RFC_VIOLATION", kind = kind.kea_name(), "client or server identifier missing, repeated or of a bad length");
             return None;
         }
         if !self.server_id_ok(kind, msg) {
@@ -827,21 +886,36 @@ impl<S: LeaseSink> V6Shard<S> {
                 }
                 MessageType::Release => {
                     c.release_hooks(p, &ctx, msg, false);
+                    // Kea's Dhcpv6Srv::releaseLeases: a top-level status summing up the IAs,
+                    // Success unless one was refused, then the status of the last refused one
+                    // (checked on the wire with kea-dhcp6 2.2: a Release of an unknown
+                    // address gets NoBinding in its IA and at the top). Kea orders a reply's
+                    // options by code, so the summary sits between the IA_NAs and the IA_PDs:
+                    // it is written there and its code set once the IA_PDs are done.
+                    let mut summary = status::SUCCESS;
                     for ia in msg.ias(opt::IA_NA) {
-                        c.release(p, &ctx, &ia, false, &mut w)?;
+                        let code = c.release(p, &ctx, &ia, false, &mut w)?;
+                        if code != status::SUCCESS {
+                            summary = code;
+                        }
                     }
+                    let summary_at = w.len() + OPTION_HEADER_LEN;
+                    w.status_code(summary, b"Summary status for all processed IA_NAs")?;
                     for ia in msg.ias(opt::IA_PD) {
-                        c.release(p, &ctx, &ia, true, &mut w)?;
+                        let code = c.release(p, &ctx, &ia, true, &mut w)?;
+                        if code != status::SUCCESS {
+                            summary = code;
+                        }
                     }
-                    // RFC 8415 18.3.7: Success at the top level, NoBinding per unknown IA.
-                    w.status_code(status::SUCCESS, b"Leases released.")?;
+                    w.overwrite_u16(summary_at, summary);
                 }
                 MessageType::Decline => {
+                    // No top-level status: kea-dhcp6 2.2 puts one only in each IA_NA (checked
+                    // on the wire, for declined, unknown and missing addresses).
                     c.release_hooks(p, &ctx, msg, true);
                     for ia in msg.ias(opt::IA_NA) {
                         c.decline(p, &ctx, &ia, &mut w)?;
                     }
-                    w.status_code(status::SUCCESS, b"Addresses declined.")?;
                 }
                 MessageType::Confirm => {
                     // RFC 8415 18.3.3: with no addresses, or no knowledge of the link, the
@@ -1866,6 +1940,7 @@ impl<S: LeaseSink> Core<S> {
     }
 
     /// Release (RFC 8415 18.3.7): each listed address or prefix the client holds is freed.
+    /// Returns the status code written in the IA (Success when nothing was written).
     fn release(
         &mut self,
         p: &Prepared6,
@@ -1873,13 +1948,15 @@ impl<S: LeaseSink> Core<S> {
         ia: &Ia<'_>,
         pd: bool,
         w: &mut Dhcp6Writer<'_>,
-    ) -> Result<(), WireError> {
+    ) -> Result<u16, WireError> {
         if self.halted() {
-            return Ok(());
+            return Ok(status::SUCCESS);
         }
         let mut released = 0;
         let mut skipped = 0;
+        let mut listed_any = false;
         for (v, _, _, _) in listed(ia, pd) {
+            listed_any = true;
             let key = (v, pd);
             if !self.releasable(c, ia.iaid, key) {
                 continue;
@@ -1894,7 +1971,7 @@ impl<S: LeaseSink> Core<S> {
                     skipped += 1;
                     continue;
                 }
-                Step::Drop | Step::Park => return Ok(()),
+                Step::Drop | Step::Park => return Ok(status::SUCCESS),
             }
             self.note_deleted(&entry.lease);
             entry.lease.state = LeaseState::Released;
@@ -1917,26 +1994,32 @@ impl<S: LeaseSink> Core<S> {
                 tracing::info!(target: "DHCP6_RELEASE_NA", addr = %target_addr, iaid = ia.iaid, "address released");
             }
         }
-        if skipped > 0 {
-            // Kea's answer for a lease a callout kept (Dhcpv6Srv::releaseIA_NA).
-            return write_ia_status(
-                w,
-                pd,
-                ia.iaid,
-                status::UNSPEC_FAIL,
-                b"Server failed to release a lease",
-            );
-        }
-        if released == 0 {
-            return write_ia_status(
-                w,
-                pd,
-                ia.iaid,
+        // Kea's status and words for each case (Dhcpv6Srv::releaseIA_NA / releaseIA_PD).
+        let (code, message): (u16, &[u8]) = if skipped > 0 {
+            (status::UNSPEC_FAIL, b"Server failed to release a lease")
+        } else if released > 0 {
+            (
+                status::SUCCESS,
+                b"Lease released. Thank you, please come again.",
+            )
+        } else if !listed_any && pd {
+            (
                 status::NO_BINDING,
-                b"No binding for this IA.",
-            );
-        }
-        write_ia_status(w, pd, ia.iaid, status::SUCCESS, b"Lease released.")
+                b"You did not include a prefix in your RELEASE",
+            )
+        } else if !listed_any {
+            (
+                status::NO_BINDING,
+                b"You did not include an address in your RELEASE",
+            )
+        } else {
+            (
+                status::NO_BINDING,
+                b"Sorry, no known leases for this duid/iaid, can't release.",
+            )
+        };
+        write_ia_status(w, pd, ia.iaid, code, message)?;
+        Ok(code)
     }
 
     /// The client holds the lease at `key` for this IA (Release, RFC 8415 18.3.7).
@@ -2060,16 +2143,32 @@ impl<S: LeaseSink> Core<S> {
             declined += 1;
             tracing::info!(target: "DHCP6_DECLINE_LEASE", addr = %target_addr, iaid = ia.iaid, "address declined, in probation");
         }
-        if declined == 0 {
-            return write_ia_status(
+        // Kea's words (Dhcpv6Srv::declineIA, checked on the wire with kea-dhcp6 2.2).
+        if declined > 0 {
+            write_ia_status(
+                w,
+                false,
+                ia.iaid,
+                status::SUCCESS,
+                b"Lease declined. Hopefully the next one will be better.",
+            )
+        } else if ia_addrs(ia).next().is_none() {
+            write_ia_status(
                 w,
                 false,
                 ia.iaid,
                 status::NO_BINDING,
-                b"No binding for this IA.",
-            );
+                b"No addresses sent in IA_NA",
+            )
+        } else {
+            write_ia_status(
+                w,
+                false,
+                ia.iaid,
+                status::NO_BINDING,
+                b"Server does not know about such an address.",
+            )
         }
-        write_ia_status(w, false, ia.iaid, status::SUCCESS, b"Address declined.")
     }
 
     /// An expired lease (or an ended probation) goes back to the pool (ARM chapter 12).

@@ -608,7 +608,8 @@ fn release_frees_the_address_for_others_and_unknown_ias_get_no_binding() {
         ],
     );
     let rep = send(&mut s, &m, NOW + 1).unwrap_or_else(|| panic!("no reply"));
-    assert_eq!(status_of(rep.opts()), Some(d6::Status::Success));
+    // Kea's summary status: NoBinding, as one IA was refused.
+    assert_eq!(status_of(rep.opts()), Some(d6::Status::NoBinding));
     let ias = ianas(&rep);
     assert_eq!(status_of(&ias[0].opts), Some(d6::Status::Success));
     assert_eq!(status_of(&ias[1].opts), Some(d6::Status::NoBinding));
@@ -633,7 +634,12 @@ fn decline_puts_the_address_in_probation_until_reclaimed() {
         vec![server_id(), iana(1, &[(addr, 0, 0)])],
     );
     let rep = send(&mut s, &m, NOW).unwrap_or_else(|| panic!("no reply"));
-    assert_eq!(status_of(rep.opts()), Some(d6::Status::Success));
+    assert_eq!(
+        status_of(rep.opts()),
+        None,
+        "no top-level status, as in Kea"
+    );
+    assert_eq!(status_of(&ianas(&rep)[0].opts), Some(d6::Status::Success));
     let last = s
         .sink_mut()
         .records
@@ -1163,15 +1169,23 @@ fn pool_options_win_over_subnet_options_and_never_send_is_honoured() {
 }
 
 #[test]
-fn a_relay_reply_sent_to_the_server_is_dropped() {
+fn a_relay_reply_sent_to_the_server_is_answered_like_a_relay_forward() {
+    // kea-dhcp6 2.2 unwraps a Relay-reply as a Relay-forward and answers (on the wire).
     let p = prepared(BASIC);
     let mut s = shard(&p);
     let inner = encode(&client_msg(d6::MessageType::Solicit, 1, vec![iana(1, &[])]));
-    let mut fwd = relay_forward(&inner, 0, a("2001:db8:3::1"), LL, &[]);
-    assert!(send_raw(&mut s, &relay_meta(), &fwd, NOW).is_some());
-    fwd[0] = 13;
-    assert!(send_raw(&mut s, &relay_meta(), &fwd, NOW).is_none());
-    assert_eq!(stat(&s, "pkt6-receive-drop"), 1);
+    let mut repl = relay_forward(&inner, 0, a("2001:db8:ffff::1"), LL, &[]);
+    repl[0] = 13;
+    let (r, bytes) =
+        send_raw(&mut s, &relay_meta(), &repl, NOW).unwrap_or_else(|| panic!("no reply"));
+    assert_eq!(r.dst, relay_meta().src);
+    let ((_, link, peer, _), inner_reply) = open_relay_reply(&bytes);
+    assert_eq!((link, peer), (a("2001:db8:ffff::1"), LL));
+    let adv = decode(&inner_reply);
+    assert_eq!(adv.msg_type(), d6::MessageType::Advertise);
+    assert_eq!(addrs_of(&ianas(&adv)[0].opts)[0].0, a("2001:db8:3::"));
+    assert_eq!(stat(&s, "pkt6-receive-drop"), 0);
+    assert_eq!(stat(&s, "pkt6-solicit-received"), 1);
 }
 
 #[path = "resv_tests.rs"]
@@ -1349,3 +1363,6 @@ fn owner_shard_is_the_steering_hash_of_the_last_six_duid_bytes() {
         "short DUIDs still have an owner"
     );
 }
+
+#[path = "kea_wire_tests.rs"]
+mod kea_wire;

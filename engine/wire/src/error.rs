@@ -62,11 +62,16 @@ pub enum WireError {
         needed: usize,
     },
 
+    /// A DHCPv6 option whose payload its standard definition cannot read (an IA_NA under 12
+    /// bytes, an odd-length ORO, a broken domain name, ...): kea-dhcp6 refuses the message.
+    #[error("DHCPv6 option {code} of {len} bytes does not parse as its standard definition")]
+    BadOption6 { code: u16, len: usize },
+
     /// A Relay-forward / Relay-reply message without its Relay Message option (RFC 8415 9.1).
     #[error("relay message at nesting level {depth} has no Relay Message option (9)")]
     MissingRelayMessage { depth: usize },
 
-    /// More relay encapsulations than Kea accepts (32).
+    /// More relay encapsulations than Kea accepts (33).
     #[error("message is relayed more than {max} times")]
     TooManyRelays { max: usize },
 

@@ -17,7 +17,8 @@
 //! Everything here works in place on the caller's buffers and never allocates.
 
 use super::{
-    opt, Dhcp6Packet, Dhcp6Writer, MessageType, Options6, MAX_RELAY_DEPTH, RELAY_HEADER_LEN,
+    opt, relay_message_of, Dhcp6Packet, Dhcp6Writer, MessageType, Options6, MAX_RELAY_DEPTH,
+    RELAY_HEADER_LEN,
 };
 use crate::error::WireError;
 use std::net::Ipv6Addr;
@@ -140,9 +141,7 @@ fn innermost(data: &[u8]) -> Result<(Dhcp6Packet<&[u8]>, usize), WireError> {
         if !msg.is_relay() {
             return Ok((msg, relays));
         }
-        let at = RELAY_HEADER_LEN;
-        bytes = Options6::new(bytes.get(at..).unwrap_or(&[]), at)
-            .find(opt::RELAY_MSG)
+        bytes = relay_message_of(bytes.get(RELAY_HEADER_LEN..).unwrap_or(&[]))
             .ok_or(WireError::MissingRelayMessage { depth: relays })?;
     }
     Err(WireError::TooManyRelays {
@@ -258,7 +257,8 @@ where
     for o in msg.options() {
         let o = o?;
         if o.code == opt::RELAY_MSG {
-            relayed = relayed.or(Some(o.data));
+            // The last one counts, as in Kea (relay_message_of).
+            relayed = Some(o.data);
         } else {
             w.option(o.code, o.data)?;
         }

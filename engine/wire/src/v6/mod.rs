@@ -3,14 +3,15 @@
 
 pub mod dhcp4o6;
 mod fuzz;
+pub mod kea_check;
 mod packet;
 mod writer;
 
 pub use crate::error::WireError;
 pub use fuzz::{fuzz_decode6, fuzz_reencodes6};
 pub use packet::{
-    elapsed_time, oro_codes, Dhcp6Packet, Ia, IaAddr, IaPrefix, Opt6, Options6, RelayChain,
-    StatusCode, MAX_OPTION_DEPTH, MAX_RELAY_DEPTH,
+    elapsed_time, oro_codes, relay_message_of, Dhcp6Packet, Ia, IaAddr, IaPrefix, Opt6, Options6,
+    RelayChain, StatusCode, MAX_OPTION_DEPTH, MAX_RELAY_DEPTH,
 };
 pub use writer::{Dhcp6Writer, MAX_NESTING};
 

@@ -1,12 +1,14 @@
 //! A read-only view over a received DHCPv6 message (RFC 8415 sections 8 and 9) and the
 //! encapsulating options it may carry.
 
-use super::{field, opt, MessageType, HEADER_LEN, OPTION_HEADER_LEN, RELAY_HEADER_LEN};
+use super::{field, kea_check, opt, MessageType, HEADER_LEN, OPTION_HEADER_LEN, RELAY_HEADER_LEN};
 use crate::error::WireError;
 use std::net::Ipv6Addr;
 
-/// Kea accepts at most 32 relay encapsulations (Pkt6::addRelayInfo); so do we.
-pub const MAX_RELAY_DEPTH: usize = 32;
+/// Relay encapsulations Kea accepts: 33. Pkt6::addRelayInfo refuses a layer when more than
+/// HOP_COUNT_LIMIT (32, RFC 8415 section 7.6) are already stored, so the 33rd is still taken
+/// and the 34th makes the message a parse failure (checked on the wire with kea-dhcp6 2.2.0).
+pub const MAX_RELAY_DEPTH: usize = 33;
 /// How deep [`Dhcp6Packet::validate`] follows encapsulating options (IA_NA > IAADDR > ...);
 /// real messages use three levels.
 pub const MAX_OPTION_DEPTH: usize = 8;
@@ -249,10 +251,22 @@ impl<T: AsRef<[u8]>> Dhcp6Packet<T> {
     /// The message inside this relay message's Relay Message option (RFC 8415 section 9).
     /// Offsets in errors from the inner view count from the start of the inner message.
     pub fn relay_message(&self) -> Result<Dhcp6Packet<&[u8]>, WireError> {
-        match self.option(opt::RELAY_MSG) {
+        let at = self.options_offset();
+        match relay_message_of(self.as_bytes().get(at..).unwrap_or(&[])) {
             Some(inner) if self.is_relay() => Dhcp6Packet::new_checked(inner),
             _ => Err(WireError::MissingRelayMessage { depth: 0 }),
         }
+    }
+
+    /// This message's own options as kea-dhcp6 2.2 parses them ([`super::kea_check`]): an
+    /// option running past the end ends them silently, one that Kea's definition of it cannot
+    /// read (an IA_NA under 12 bytes, an odd ORO, ...) is an error, also inside IA_NA, IA_TA,
+    /// IA_PD, IAADDR and IAPREFIX. A relay layer's Relay Message payload is not read here
+    /// (each layer of [`relay_chain`](Self::relay_chain) is checked on its own).
+    pub fn kea_check(&self) -> Result<(), WireError> {
+        let at = self.options_offset();
+        kea_check::check_area(self.as_bytes().get(at..).unwrap_or(&[]), 0)
+            .map_err(|(code, len)| WireError::BadOption6 { code, len })
     }
 
     /// This message, then each message nested inside it, outermost first, ending with the
@@ -280,6 +294,17 @@ impl<T: AsRef<[u8]>> Dhcp6Packet<T> {
         // The chain always ends with a non-relay message or an error.
         Err(WireError::MissingRelayMessage { depth: relays })
     }
+}
+
+/// The payload of the Relay Message option in a relay message's options area (the bytes after
+/// its 34-byte header). Kea keeps the last one found before an option that runs past the end
+/// (LibDHCP::unpackOptions6 overwrites its offset at each), and so does this.
+pub fn relay_message_of(relay_options: &[u8]) -> Option<&[u8]> {
+    Options6::new(relay_options, RELAY_HEADER_LEN)
+        .map_while(Result::ok)
+        .filter(|o| o.code == opt::RELAY_MSG)
+        .last()
+        .map(|o| o.data)
 }
 
 fn validate_options(area: &[u8], base: usize, depth: usize) -> Result<(), WireError> {
@@ -328,8 +353,7 @@ impl<'a> Iterator for RelayChain<'a> {
                 }));
             }
             let bytes: &'a [u8] = current.buffer;
-            let at = RELAY_HEADER_LEN;
-            let inner = Options6::new(bytes.get(at..).unwrap_or(&[]), at).find(opt::RELAY_MSG);
+            let inner = relay_message_of(bytes.get(RELAY_HEADER_LEN..).unwrap_or(&[]));
             match inner.map(Dhcp6Packet::new_checked) {
                 Some(Ok(inner)) => self.next = Some(inner),
                 Some(Err(e)) => {
@@ -594,7 +618,7 @@ mod tests {
     }
 
     #[test]
-    fn relay_nesting_past_32_is_refused() -> Result<(), WireError> {
+    fn relay_nesting_past_33_is_refused() -> Result<(), WireError> {
         let mut b = solicit();
         for hop in 0..40u8 {
             b = relay(&b, hop);
@@ -602,7 +626,7 @@ mod tests {
         let p = Dhcp6Packet::new_checked(&b[..])?;
         assert_eq!(
             p.innermost().err(),
-            Some(WireError::TooManyRelays { max: 32 })
+            Some(WireError::TooManyRelays { max: 33 })
         );
         Ok(())
     }

@@ -4,7 +4,7 @@ use super::{opt, HEADER_LEN, OPTION_HEADER_LEN, RELAY_HEADER_LEN};
 use crate::error::WireError;
 use std::net::Ipv6Addr;
 
-/// Deepest option nesting the writer tracks: 32 relay levels (Kea's limit) plus IA > IAADDR >
+/// Deepest option nesting the writer tracks: 33 relay levels (Kea's limit) plus IA > IAADDR >
 /// STATUS_CODE and room to spare. A fixed array, so the writer never allocates.
 pub const MAX_NESTING: usize = 48;
 
@@ -243,6 +243,19 @@ impl<'a> Dhcp6Writer<'a> {
     /// STATUS_CODE (RFC 8415 section 21.13).
     pub fn status_code(&mut self, code: u16, message: &[u8]) -> Result<(), WireError> {
         self.option_parts(opt::STATUS_CODE, &[&code.to_be_bytes(), message])
+    }
+
+    /// Overwrites two bytes already written, at `at` (a field whose value is known only after
+    /// later options, such as a summary status code). Returns false, writing nothing, when
+    /// they are not inside what was written.
+    pub fn overwrite_u16(&mut self, at: usize, value: u16) -> bool {
+        match self.buf.get_mut(at..at + 2).filter(|_| at + 2 <= self.pos) {
+            Some(dst) => {
+                dst.copy_from_slice(&value.to_be_bytes());
+                true
+            }
+            None => false,
+        }
     }
 
     /// Opens a Relay Message option holding a client/server message header; close it with
