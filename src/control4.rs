@@ -183,7 +183,7 @@ impl Backend for Dhcp4Backend {
                     "sent": c.sent,
                     "send-errors": c.send_errors,
                     "batches": c.batches,
-                    "dropped-truncated": c.dropped_truncated,
+                    "truncated": c.truncated,
                     "recv-errors": c.recv_errors,
                     "kernel-drops": c.kernel_drops,
                     "queue-overflow-drops": c.dropped_queue_overflow,

@@ -568,15 +568,6 @@ impl ShardHandler for Dhcp4Handler {
         })
     }
 
-    fn on_truncated(&mut self) {
-        // Longer than any datagram a DHCPv4 link carries (batch.rs DATAGRAM_CAPACITY): Kea
-        // counts a packet it cannot parse whole as received, parse-failed and dropped.
-        let g = &self.v4.counters().global;
-        g.pkt4_received.inc();
-        g.pkt4_parse_failed.inc();
-        g.pkt4_receive_drop.inc();
-    }
-
     fn on_batch_end(&mut self, _now: SystemTime) {
         self.commit_log();
         if let Some(raw) = self.raw.as_mut() {

@@ -19,10 +19,18 @@ use std::time::{Duration, SystemTime};
 
 use crate::{RecvMeta, RecvMeta6, SendMeta, SendMeta6};
 
-/// Bytes per datagram slot. DHCPv4 travels in Ethernet-sized frames (RFC 2131 section 2 requires
-/// only 576; relays forward at most one MTU), so 2 KiB holds any datagram a 1500-byte link
-/// carries. A larger datagram is reported as truncated and dropped.
+/// Bytes per reply slot (and per hand-off queue entry): room for any reply, 33 relay layers of
+/// a DHCPv6 answer included.
 pub const DATAGRAM_CAPACITY: usize = 2048;
+
+/// Bytes of a received datagram the server reads: 1500, Kea's IfaceMgr::RCVBUFSIZE. Kea reads
+/// every datagram into a buffer of that size and parses what fits; a longer one is cut, not
+/// refused (checked on the wire with kea-dhcp4 2.2, UDP sockets, and kea-dhcp6 2.2: a
+/// 3000-byte or 65000-byte DISCOVER whose options end early is answered, one whose message
+/// type lies past byte 1500 is counted as of unknown type and dropped, and a relayed DHCPv6
+/// message of 1501 bytes loses the end of its Relay Message and fails to parse). So each
+/// receive slot holds this many bytes and a longer datagram reaches the handler cut to them.
+pub const RECEIVE_CAPACITY: usize = 1500;
 
 /// Upper bound on slots per batch, so a configuration typo cannot allocate gigabytes.
 pub const MAX_BATCH: usize = 1024;
@@ -62,8 +70,6 @@ fn errno_of(err: &io::Error) -> i32 {
 /// Why a received slot yields no datagram for the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecvDrop {
-    /// Longer than [`DATAGRAM_CAPACITY`]; the kernel cut it (`MSG_TRUNC`).
-    Truncated,
     /// No source address of the socket's family (cannot happen on an AF_INET / AF_INET6
     /// socket; kept for safety).
     NotIpv4,
@@ -322,7 +328,7 @@ impl<F: Family> RecvBatchOf<F> {
     pub fn new(slots: usize) -> Self {
         let slots = slots.clamp(1, MAX_BATCH);
         let mut batch = RecvBatchOf::<F> {
-            buffers: vec![0u8; slots * DATAGRAM_CAPACITY].into_boxed_slice(),
+            buffers: vec![0u8; slots * RECEIVE_CAPACITY].into_boxed_slice(),
             addrs: vec![F::zeroed_addr(); slots].into_boxed_slice(),
             controls: vec![ControlSlot([0; CONTROL_LEN]); slots].into_boxed_slice(),
             iovecs: vec![
@@ -338,11 +344,11 @@ impl<F: Family> RecvBatchOf<F> {
         };
         let buffers = batch.buffers.as_mut_ptr();
         for i in 0..slots {
-            // SAFETY: i * DATAGRAM_CAPACITY < buffers.len() for every i < slots.
-            let base = unsafe { buffers.add(i * DATAGRAM_CAPACITY) };
+            // SAFETY: i * RECEIVE_CAPACITY < buffers.len() for every i < slots.
+            let base = unsafe { buffers.add(i * RECEIVE_CAPACITY) };
             batch.iovecs[i] = libc::iovec {
                 iov_base: base.cast(),
-                iov_len: DATAGRAM_CAPACITY,
+                iov_len: RECEIVE_CAPACITY,
             };
             let hdr = &mut batch.headers[i].msg_hdr;
             hdr.msg_name = (&mut batch.addrs[i] as *mut F::SockAddr).cast();
@@ -396,20 +402,29 @@ impl<F: Family> RecvBatchOf<F> {
         Ok(self.received)
     }
 
-    /// The `index`th datagram of the last receive with its arrival metadata.
+    /// Whether the `index`th datagram of the last receive was longer than
+    /// [`RECEIVE_CAPACITY`] (the kernel cut it, `MSG_TRUNC`): [`datagram`](Self::datagram)
+    /// holds its first bytes.
+    pub fn truncated(&self, index: usize) -> bool {
+        index < self.received
+            && self
+                .headers
+                .get(index)
+                .is_some_and(|h| h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0)
+    }
+
+    /// The `index`th datagram of the last receive with its arrival metadata; of a longer
+    /// datagram, its first [`RECEIVE_CAPACITY`] bytes.
     pub fn datagram(&self, index: usize) -> Result<(F::RecvMeta, &[u8]), RecvDrop> {
         if index >= self.received {
             return Err(RecvDrop::OutOfRange);
         }
         let header = self.headers.get(index).ok_or(RecvDrop::OutOfRange)?;
-        if header.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
-            return Err(RecvDrop::Truncated);
-        }
         let addr = self.addrs.get(index).ok_or(RecvDrop::OutOfRange)?;
         let control = control_of(&header.msg_hdr);
         let meta = F::recv_meta(addr, header.msg_hdr.msg_namelen as usize, &control)?;
-        let len = (header.msg_len as usize).min(DATAGRAM_CAPACITY);
-        let start = index * DATAGRAM_CAPACITY;
+        let len = (header.msg_len as usize).min(RECEIVE_CAPACITY);
+        let start = index * RECEIVE_CAPACITY;
         let data = self
             .buffers
             .get(start..start + len)

@@ -52,7 +52,8 @@ use crate::runtime::ShardWaker as Waker;
 
 pub use batch::{
     Family, FlushOutcome, QueueError, ReceivedControl, RecvBatch, RecvBatch6, RecvBatchOf,
-    RecvDrop, SendBatch, SendBatch6, SendBatchOf, DATAGRAM_CAPACITY, MAX_BATCH, V4, V6,
+    RecvDrop, SendBatch, SendBatch6, SendBatchOf, DATAGRAM_CAPACITY, MAX_BATCH, RECEIVE_CAPACITY,
+    V4, V6,
 };
 pub use runtime::{
     start, start6, start_family, Runtime, RuntimeError, ShardCountersSnapshot, ShardWaker,
@@ -186,12 +187,6 @@ pub trait ShardHandler<F: Family = V4>: 'static {
     fn steer(&mut self, _meta: &F::RecvMeta, _data: &[u8]) -> Steer {
         Steer::Here
     }
-
-    /// A datagram longer than [`DATAGRAM_CAPACITY`] arrived: the kernel cut it, so it is
-    /// dropped unread (and counted in the runtime's `dropped_truncated`). The handler counts
-    /// it in its protocol statistics: Kea counts every packet it receives, and one it cannot
-    /// parse whole as a parse failure.
-    fn on_truncated(&mut self) {}
 
     /// End of a receive batch, BEFORE its replies are sent (lease-log group commit happens
     /// here, DESIGN.md "The lease log").

@@ -97,7 +97,7 @@ struct ShardCounters {
     sent: AtomicU64,
     send_errors: AtomicU64,
     batches: AtomicU64,
-    dropped_truncated: AtomicU64,
+    truncated: AtomicU64,
     recv_errors: AtomicU64,
     broadcasts_received: AtomicU64,
     kernel_drops: AtomicU64,
@@ -116,7 +116,7 @@ struct LocalCounters {
     sent: u64,
     send_errors: u64,
     batches: u64,
-    dropped_truncated: u64,
+    truncated: u64,
     recv_errors: u64,
     broadcasts_received: u64,
     kernel_drops: u64,
@@ -133,8 +133,7 @@ impl ShardCounters {
         self.sent.store(local.sent, Ordering::Relaxed);
         self.send_errors.store(local.send_errors, Ordering::Relaxed);
         self.batches.store(local.batches, Ordering::Relaxed);
-        self.dropped_truncated
-            .store(local.dropped_truncated, Ordering::Relaxed);
+        self.truncated.store(local.truncated, Ordering::Relaxed);
         self.recv_errors.store(local.recv_errors, Ordering::Relaxed);
         self.broadcasts_received
             .store(local.broadcasts_received, Ordering::Relaxed);
@@ -157,7 +156,7 @@ impl ShardCounters {
             sent: self.sent.load(Ordering::Relaxed),
             send_errors: self.send_errors.load(Ordering::Relaxed),
             batches: self.batches.load(Ordering::Relaxed),
-            dropped_truncated: self.dropped_truncated.load(Ordering::Relaxed),
+            truncated: self.truncated.load(Ordering::Relaxed),
             recv_errors: self.recv_errors.load(Ordering::Relaxed),
             broadcasts_received: self.broadcasts_received.load(Ordering::Relaxed),
             kernel_drops: self.kernel_drops.load(Ordering::Relaxed),
@@ -183,8 +182,9 @@ pub struct ShardCountersSnapshot {
     pub send_errors: u64,
     /// Receive batches that carried at least one datagram.
     pub batches: u64,
-    /// Datagrams longer than [`crate::DATAGRAM_CAPACITY`], dropped.
-    pub dropped_truncated: u64,
+    /// Datagrams longer than [`crate::RECEIVE_CAPACITY`], handled on their first bytes (as
+    /// Kea reads them).
+    pub truncated: u64,
     /// Failed `recvmmsg` calls and unusable slots.
     pub recv_errors: u64,
     /// Received datagrams that were sent to a broadcast or multicast address.
@@ -816,13 +816,11 @@ fn handle_batch<F: Family, H: ShardHandler<F>>(
     now: SystemTime,
 ) {
     for index in 0..requests.received() {
+        if requests.truncated(index) {
+            local.truncated += 1;
+        }
         let (meta, data) = match requests.datagram(index) {
             Ok(datagram) => datagram,
-            Err(RecvDrop::Truncated) => {
-                local.dropped_truncated += 1;
-                handler.on_truncated();
-                continue;
-            }
             Err(RecvDrop::NotIpv4 | RecvDrop::OutOfRange) => {
                 local.recv_errors += 1;
                 continue;
