@@ -1,6 +1,7 @@
 //! Hostile DHCPv6 traffic through the real binary (`corelease dhcp6`, issue 9): forged server
 //! identifiers, Release / Decline of another DUID's lease, truncated and garbage datagrams,
-//! relay nesting beyond the limit. Each case was first sent to kea-dhcp6 2.2 with the same
+//! relay nesting beyond the limit, Relay-reply layers, junk options, oversized datagrams, a
+//! Release of an unknown address. Each case was first sent to kea-dhcp6 2.2 with the same
 //! bytes; what it answered, dropped and counted is asserted here.
 //! After all of it a normal client still gets a lease and the store holds exactly the real
 //! clients' leases.
@@ -134,6 +135,8 @@ struct Reply {
     server_id: Vec<u8>,
     addrs: Vec<Ipv6Addr>,
     ia_status: Option<u16>,
+    /// The top-level Status Code's code.
+    status: Option<u16>,
 }
 
 /// Unwraps Relay-reply layers and decodes the client message inside.
@@ -152,6 +155,7 @@ fn parse_reply(mut p: &[u8]) -> Option<Reply> {
     for (code, data) in options(p.get(4..)?) {
         match code {
             OPT_SERVERID => r.server_id = data.to_vec(),
+            OPT_STATUS_CODE => r.status = Some(u16::from_be_bytes([*data.first()?, *data.get(1)?])),
             OPT_IA_NA => {
                 for (c, d) in options(data.get(12..)?) {
                     if c == OPT_IAADDR {
@@ -340,8 +344,8 @@ fn forged_v6_messages_are_dropped_or_refused_counted_and_change_no_lease() {
     assert_eq!(l["duid"], duid_string(&a_duid), "{l}");
     assert_eq!(l["state"], 0, "{l}");
 
-    // Truncated datagrams, and 34 and 40 relay layers (kea-dhcp6 2.2 parses at most 33,
-    // corelease 32, RFC 8415's relays stop at 8): each counted in pkt6-parse-failed and
+    // Truncated datagrams, and 34 and 40 relay layers (kea-dhcp6 2.2 and corelease parse at
+    // most 33, RFC 8415's relays stop at 8): each counted in pkt6-parse-failed and
     // pkt6-receive-drop, as Kea counts them, and never answered.
     let (failed, drops) = (s("pkt6-parse-failed"), s("pkt6-receive-drop"));
     let solicit = client_msg(SOLICIT, 0xc0, &c_duid, None, None);
@@ -379,6 +383,55 @@ fn forged_v6_messages_are_dropped_or_refused_counted_and_change_no_lease() {
     )
     .expect("an Advertise through 32 relays");
     assert_eq!(deep.kind, ADVERTISE, "{deep:?}");
+
+    // The differences from kea-dhcp6 2.2 seen on the wire in session 3, now matched (each
+    // case sent to Kea first): 33 relay layers are served, a Relay-reply is unwrapped like a
+    // Relay-forward and answered, an option running past the end of the message is ignored
+    // while an IA_NA too short for its fields fails the whole message, 1500 bytes are read of
+    // a datagram (a relayed one of 1501 loses the end of its Relay Message), and a Release of
+    // an unknown address gets NoBinding at the top level too.
+    let e_duid = duid(0xe);
+    let solicit = |xid: u32| client_msg(SOLICIT, xid, &e_duid, None, None);
+    let r = exchange(&relay, &relayed(solicit(0xe1), 33), 0xe1).expect("33 relays answered");
+    assert_eq!(r.kind, ADVERTISE, "{r:?}");
+    let mut reply_layer = relayed(solicit(0xe2), 1);
+    reply_layer[0] = 13;
+    let r = exchange(&relay, &reply_layer, 0xe2).expect("a Relay-reply answered");
+    assert_eq!(r.kind, ADVERTISE, "{r:?}");
+    let mut overrun = solicit(0xe3);
+    overrun.extend_from_slice(&[0, 99, 0, 50, b'x', b'x']);
+    let r = exchange(&relay, &relayed(overrun, 1), 0xe3).expect("a truncated last option");
+    assert_eq!(r.kind, ADVERTISE, "{r:?}");
+    let mut short_ia = client_msg(SOLICIT, 0xe4, &e_duid, None, None);
+    short_ia.extend(opt(OPT_IA_NA, &[0, 0, 0, 1, 0]));
+    let (failed, drops) = (s("pkt6-parse-failed"), s("pkt6-receive-drop"));
+    assert!(exchange(&relay, &relayed(short_ia, 1), 0xe4).is_none());
+    let sized = |xid: u32, total: usize| {
+        // A Solicit padded with an unknown option so that the relayed datagram is `total`
+        // bytes: relay header 34 + Relay Message header 4 + Solicit.
+        let mut m = solicit(xid);
+        let pad = total - 38 - m.len() - 4;
+        m.extend(opt(0xfff0, &vec![b'z'; pad]));
+        relayed(m, 1)
+    };
+    assert_eq!(sized(0xe5, 1500).len(), 1500);
+    let r = exchange(&relay, &sized(0xe5, 1500), 0xe5).expect("1500 bytes answered");
+    assert_eq!(r.kind, ADVERTISE, "{r:?}");
+    assert!(exchange(&relay, &sized(0xe6, 1501), 0xe6).is_none());
+    assert_eq!(
+        stat_reaching(&socket, "pkt6-parse-failed", failed + 2),
+        failed + 2,
+        "the short IA_NA and the cut Relay Message"
+    );
+    assert_eq!(s("pkt6-receive-drop"), drops + 2);
+    let unknown = Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 0x1234);
+    let m = client_msg(RELEASE, 0xe7, &e_duid, Some(&server_id), Some(unknown));
+    let r = exchange(&relay, &relayed(m, 1), 0xe7).expect("a Reply to the Release");
+    assert_eq!(
+        (r.kind, r.ia_status, r.status),
+        (REPLY, Some(STATUS_NO_BINDING), Some(STATUS_NO_BINDING)),
+        "{r:?}"
+    );
 
     // The store: A and C, each under its own DUID; nothing for B.
     let output = server.stop();
