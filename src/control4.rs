@@ -370,15 +370,13 @@ impl Backend for Dhcp4Backend {
         };
         match holder {
             Some(from) if from != owner => {
+                // The holder writes nothing: its record stays until the owner's newer one
+                // supersedes it, so a crash in between recovers the lease as it was
+                // (corelease_storage, "Moving a lease between shards").
                 let taken = self
                     .jobs
-                    .ask(from, move |h, _| {
-                        let r = h.v4.command_take_for_move(addr);
-                        h.commit_log();
-                        r
-                    })
-                    .map_err(UpdateError::Failed)?
-                    .map_err(update_error)?;
+                    .ask(from, move |h, _| h.v4.command_take_for_move(addr))
+                    .map_err(UpdateError::Failed)?;
                 // Gone meanwhile (released by its client): Kea's "retry might succeed".
                 let Some(taken) = taken else {
                     return Err(update_error(LeaseCommandError::NoSuchLease(addr)));
@@ -395,10 +393,7 @@ impl Backend for Dhcp4Backend {
                     None => Ok(LeaseUpdate::Updated),
                     Some((e, taken)) => {
                         self.jobs
-                            .ask(from, move |h, _| {
-                                h.v4.command_restore_moved(taken);
-                                h.commit_log();
-                            })
+                            .ask(from, move |h, _| h.v4.command_restore_moved(taken))
                             .map_err(UpdateError::Failed)?;
                         Err(update_error(e))
                     }

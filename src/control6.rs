@@ -386,14 +386,13 @@ impl Dhcp6Backend {
         let owner = self.owner_of(&lease);
         match holders.iter().position(|held| *held) {
             Some(from) if from != owner => {
+                // The holder writes nothing: its record stays until the owner's newer one
+                // supersedes it, so a crash in between recovers the lease as it was
+                // (corelease_storage, "Moving a lease between shards").
                 let taken = self
                     .jobs
-                    .ask(from, move |h, _| {
-                        let r = h.v6.command_take_for_move(key);
-                        h.commit_log();
-                        r
-                    })
-                    .map_err(failed)??;
+                    .ask(from, move |h, _| h.v6.command_take_for_move(key))
+                    .map_err(failed)?;
                 // Gone meanwhile (released by its client): Kea's "retry might succeed".
                 let Some(taken) = taken else {
                     return Err(Lease6CommandError::NoSuchLease(lease.addr));
@@ -410,10 +409,7 @@ impl Dhcp6Backend {
                     None => Ok(Lease6Updated::Updated),
                     Some((e, taken)) => {
                         self.jobs
-                            .ask(from, move |h, _| {
-                                h.v6.command_restore_moved(taken);
-                                h.commit_log();
-                            })
+                            .ask(from, move |h, _| h.v6.command_restore_moved(taken))
                             .map_err(failed)?;
                         Err(e)
                     }

@@ -15,7 +15,7 @@ use corelease_config::{Dhcp4Config, Loaded, SocketType};
 use corelease_control::Backend;
 use corelease_hooks::Hooks;
 use corelease_shard::{RecvMeta, RuntimeConfig, SendBatch, SendMeta, ShardHandler, ShardWaker};
-use corelease_storage::{Family, LeaseLog, LeaseSink, LogOptions, NullSink, StorageError};
+use corelease_storage::{Family, LeaseLog, LeaseSink, LogOptions, LogSeq, NullSink, StorageError};
 use corelease_types::{Lease, LeaseKind};
 use corelease_v4::{
     InterfaceInfo, Meta4, Ports, Prepared4, ReloadBuild, Resumed, ShardStats4, V4Shard,
@@ -286,6 +286,20 @@ impl LeaseSink for ShardStore {
         match self {
             ShardStore::Log(l) => l.remove(kind, addr, prefix_len),
             ShardStore::Memory(n) => n.remove(kind, addr, prefix_len),
+        }
+    }
+
+    fn last_seq(&self) -> LogSeq {
+        match self {
+            ShardStore::Log(l) => l.last_seq(),
+            ShardStore::Memory(n) => n.last_seq(),
+        }
+    }
+
+    fn record_after(&mut self, lease: &Lease, after: LogSeq) -> Result<(), StorageError> {
+        match self {
+            ShardStore::Log(l) => l.record_after(lease, after),
+            ShardStore::Memory(n) => n.record_after(lease, after),
         }
     }
 }

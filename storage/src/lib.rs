@@ -26,6 +26,15 @@
 //! records of one address that moved between shards (released by one, taken by another, or
 //! re-hashed after a change of thread-pool-size), so "newest record wins" holds globally.
 //!
+//! # Moving a lease between shards
+//! When lease4-update / lease6-update give a lease a client another shard owns, the new owner writes the lease with [`LeaseSink::record_after`] the old holder's
+//! [`LeaseSink::last_seq`], and the old holder writes nothing: its older record of the address
+//! stays in its log and loses to the new one at recovery (newest record wins across logs), and
+//! its compaction keeps it no newer than it was. A crash before the new owner's write recovers
+//! the lease as it was before the move; after it, as moved. Writing a removal in the old
+//! holder's log instead would lose the lease either way: written first, a crash before the new
+//! owner's record leaves only the removal; written second, the removal is the newest record.
+//!
 //! # Durability modes
 //! [`Durability::Default`]: a record is in the shared page cache when `record` returns, so it
 //! survives a crash or SIGKILL of the process (not a power loss), like Kea's memfile.
@@ -137,7 +146,27 @@ pub trait LeaseSink {
     /// Appends the removal of a lease (lease4-del, wipe).
     fn remove(&mut self, kind: LeaseKind, addr: IpAddr, prefix_len: u8)
         -> Result<(), StorageError>;
+
+    /// The sequence number of the newest record in this sink (0 for sinks that keep none).
+    /// A lease moving to another shard's log is recorded there after it
+    /// ([`LeaseSink::record_after`]).
+    fn last_seq(&self) -> LogSeq {
+        LogSeq(0)
+    }
+
+    /// [`LeaseSink::record`] with a sequence number above `after` (another shard's
+    /// [`LeaseSink::last_seq`]), for a lease moving between shards: the new owner's record
+    /// must win at recovery over the old holder's, which stays in the old holder's log (crate
+    /// documentation, "Moving a lease between shards").
+    fn record_after(&mut self, lease: &Lease, after: LogSeq) -> Result<(), StorageError> {
+        let _ = after;
+        self.record(lease)
+    }
 }
+
+/// A record's sequence number: the order of records across all shard logs of a family.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogSeq(pub u64);
 
 /// A removal as `MemorySink` keeps it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use crate::record::{self, LeaseKey, FILE_HEADER_LEN, FIXED_PAYLOAD_LEN, FRAME_HEADER_LEN};
 use crate::scan::scan_log;
-use crate::{Family, KeyMap, LeaseSink, LogReport, StorageError};
+use crate::{Family, KeyMap, LeaseSink, LogReport, LogSeq, StorageError};
 use corelease_types::{Lease, LeaseKind};
 use memmap2::MmapMut;
 use std::fs::{File, OpenOptions};
@@ -847,6 +847,18 @@ fn compact_temp_path(log_path: &Path) -> PathBuf {
 impl LeaseSink for LeaseLog {
     fn record(&mut self, lease: &Lease) -> Result<(), StorageError> {
         self.append_upsert(lease, None)
+    }
+
+    fn last_seq(&self) -> LogSeq {
+        LogSeq(self.last_seq)
+    }
+
+    fn record_after(&mut self, lease: &Lease, after: LogSeq) -> Result<(), StorageError> {
+        // Above both this log's clock and the other log's newest record, whatever the two
+        // wall clocks said when each was written.
+        let seq = self.next_seq().max(after.0.saturating_add(1));
+        self.last_seq = seq;
+        self.append_upsert(lease, Some(seq))
     }
 
     fn remove(

@@ -2,7 +2,7 @@
 //! shard logs, group commit, and a crash at every step of compaction.
 
 use corelease_storage::{
-    recover, CompactionStep, Damage, Durability, Family, LeaseLog, LeaseSink, LogOptions,
+    recover, CompactionStep, Damage, Durability, Family, LeaseLog, LeaseSink, LogOptions, LogSeq,
     StorageError,
 };
 use corelease_types::{ClientId, HwAddr, Lease, LeaseKind, LeaseState, PoolId, SubnetId};
@@ -675,4 +675,52 @@ fn log_compaction_prepared_for_a_replaced_log_is_refused() {
         sorted(recover(dir.path(), Family::V4).unwrap().leases),
         sorted(live)
     );
+}
+
+/// A lease moving from shard 0 to shard 1 (lease4-update): the old holder keeps its record
+/// and the new owner records after it. Whatever the two logs' clocks said, the moved record
+/// wins; and before the new owner's write (a crash between the two halves) the lease is
+/// still there as it was.
+#[test]
+fn a_moved_lease_recorded_after_the_old_holders_log_wins_and_survives_a_crash_in_between() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut old_holder = LeaseLog::open(dir.path(), Family::V4, 0, SMALL).unwrap();
+    let mut new_owner = LeaseLog::open(dir.path(), Family::V4, 1, SMALL).unwrap();
+    // The old holder's clock runs an hour ahead of the new owner's.
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let ahead = LogSeq(now_ns + 3_600_000_000_000);
+    let before = lease(7, 100);
+    old_holder.record_after(&before, ahead).unwrap();
+    assert!(old_holder.last_seq() > ahead);
+    // Crash before the new owner writes: the lease is recovered as it was.
+    assert_eq!(
+        recover(dir.path(), Family::V4).unwrap().leases,
+        vec![before.clone()]
+    );
+    // A plain record on the lagging clock would lose to the old holder's...
+    let mut moved = lease(7, 200);
+    moved.hwaddr = Some(HwAddr::new(1, &[9, 9, 9, 9, 9, 9]));
+    new_owner.record(&moved).unwrap();
+    assert_eq!(
+        recover(dir.path(), Family::V4).unwrap().leases,
+        vec![before]
+    );
+    // ...one recorded after the old holder's newest record wins.
+    new_owner
+        .record_after(&moved, old_holder.last_seq())
+        .unwrap();
+    assert_eq!(
+        recover(dir.path(), Family::V4).unwrap().leases,
+        vec![moved.clone()]
+    );
+    // And it keeps winning after both logs are reopened and compacted from the log.
+    drop((old_holder, new_owner));
+    for shard in 0..2 {
+        let mut log = LeaseLog::open(dir.path(), Family::V4, shard, SMALL).unwrap();
+        log.compact_log().unwrap();
+    }
+    assert_eq!(recover(dir.path(), Family::V4).unwrap().leases, vec![moved]);
 }

@@ -5,12 +5,21 @@
 
 use crate::{Entry, V4Shard, NO_POOL};
 use corelease_alloc::reload::ReloadTarget;
-use corelease_storage::LeaseSink;
+use corelease_storage::{LeaseSink, LogSeq};
 use corelease_types::{Lease, LeaseKind, LeaseState, SubnetId};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 /// Why a lease command was refused; the text is what the operator reads.
+/// A lease on its way to another shard (`lease4-update` giving it a client another shard
+/// owns): the entry its old holder took out of its table, pool bit still claimed, and the
+/// old holder's newest log position, which the new owner's record must follow.
+#[derive(Debug, Clone)]
+pub struct MovingLease {
+    entry: Entry,
+    after: LogSeq,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LeaseCommandError {
@@ -252,20 +261,17 @@ impl<S: LeaseSink> V4Shard<S> {
 
     /// First half of moving a lease to another shard (`lease4-update` changing the client so
     /// that another shard owns it): removes the entry of `addr` from this shard's table and
-    /// log and uncounts it, but keeps its pool bit claimed, so no shard can take the address
-    /// before [`Self::command_put_moved_lease`] on the new owner. None when this shard holds
-    /// no lease there.
-    pub fn command_take_for_move(
-        &mut self,
-        addr: Ipv4Addr,
-    ) -> Result<Option<Entry>, LeaseCommandError> {
+    /// uncounts it, but keeps its pool bit claimed, so no shard can take the address before
+    /// [`Self::command_put_moved_lease`] on the new owner. The log is not written: its record
+    /// of the lease stays until the new owner's newer one supersedes it, so a crash between
+    /// the two halves recovers the lease as it was (corelease_storage, "Moving a lease
+    /// between shards"). None when this shard holds no lease there.
+    pub fn command_take_for_move(&mut self, addr: Ipv4Addr) -> Option<MovingLease> {
         let a = u32::from(addr);
         if self.table.get(a).is_none_or(Entry::is_offer) {
-            return Ok(None);
+            return None;
         }
-        let Some(entry) = self.table.remove(a) else {
-            return Ok(None);
-        };
+        let entry = self.table.remove(a)?;
         let counted = matches!(
             entry.lease.state,
             LeaseState::Default | LeaseState::Declined
@@ -275,21 +281,22 @@ impl<S: LeaseSink> V4Shard<S> {
             let declined = entry.lease.state == LeaseState::Declined;
             self.count_assigned(entry.subnet as usize, pool, declined, -1);
         }
-        if let Err(e) = self.sink.remove(LeaseKind::V4, IpAddr::V4(addr), 32) {
-            self.command_restore_moved(entry.clone());
-            return Err(LeaseCommandError::Storage(e.to_string()));
-        }
-        Ok(Some(entry))
+        Some(MovingLease {
+            entry,
+            after: self.sink.last_seq(),
+        })
     }
 
-    /// Second half of a move: `lease` enters this shard with the bit `from` held (taken by
-    /// [`Self::command_take_for_move`] on the old holder). On an error nothing changed here
-    /// and the caller gives `from` back to its shard with [`Self::command_restore_moved`].
+    /// Second half of a move: `lease` enters this shard with the bit `moving` held (taken by
+    /// [`Self::command_take_for_move`] on the old holder), recorded after the old holder's
+    /// newest record so that it wins at recovery. On an error nothing changed here and the
+    /// caller gives `moving` back to its shard with [`Self::command_restore_moved`].
     pub fn command_put_moved_lease(
         &mut self,
         mut lease: Lease,
-        from: &Entry,
+        moving: &MovingLease,
     ) -> Result<(), LeaseCommandError> {
+        let from = &moving.entry;
         let IpAddr::V4(v4) = lease.addr else {
             return Err(LeaseCommandError::NotV4(lease.addr));
         };
@@ -320,7 +327,7 @@ impl<S: LeaseSink> V4Shard<S> {
             holds_bit: binds && from.holds_bit && from.pool != NO_POOL,
         };
         self.sink
-            .record(&entry.lease)
+            .record_after(&entry.lease, moving.after)
             .map_err(|e| LeaseCommandError::Storage(e.to_string()))?;
         if from.holds_bit && !entry.holds_bit {
             // The moved lease no longer binds its address: the bit the old holder kept goes.
@@ -335,8 +342,9 @@ impl<S: LeaseSink> V4Shard<S> {
     }
 
     /// Undoes [`Self::command_take_for_move`] when the new owner refused the lease: the entry
-    /// (still holding its bit) comes back, counted and logged again.
-    pub fn command_restore_moved(&mut self, entry: Entry) {
+    /// (still holding its bit) comes back and is counted again; the log still holds it.
+    pub fn command_restore_moved(&mut self, moving: MovingLease) {
+        let entry = moving.entry;
         let counted = matches!(
             entry.lease.state,
             LeaseState::Default | LeaseState::Declined
@@ -346,7 +354,6 @@ impl<S: LeaseSink> V4Shard<S> {
             let declined = entry.lease.state == LeaseState::Declined;
             self.count_assigned(entry.subnet as usize, pool, declined, 1);
         }
-        let _ = self.sink.record(&entry.lease);
         self.table.insert(entry);
     }
 
@@ -795,10 +802,7 @@ mod tests {
         let addr = Ipv4Addr::new(192, 0, 2, 16);
         a.command_add_lease(lease(addr.octets(), NOW))
             .expect("added");
-        let taken = a
-            .command_take_for_move(addr)
-            .expect("storage ok")
-            .expect("a held it");
+        let taken = a.command_take_for_move(addr).expect("a held it");
         assert_eq!(assigned(&a), 0);
         assert!(
             p.pools.first().is_some_and(|pl| pl.bitmap.is_claimed(6)),
@@ -810,9 +814,9 @@ mod tests {
         assert_eq!(assigned(&b), 1);
         assert!(a.table().get(u32::from(addr)).is_none());
         assert!(b.table().get(u32::from(addr)).is_some_and(|e| e.holds_bit));
-        assert!(matches!(a.command_take_for_move(addr), Ok(None)));
+        assert!(a.command_take_for_move(addr).is_none());
         // A refused put restores the lease where it was.
-        let taken = b.command_take_for_move(addr).expect("ok").expect("held");
+        let taken = b.command_take_for_move(addr).expect("held");
         a.command_add_lease(lease([192, 0, 2, 19], NOW))
             .expect("other");
         let mut clash = lease(addr.octets(), NOW);
@@ -821,6 +825,38 @@ mod tests {
         b.command_restore_moved(taken);
         assert_eq!(assigned(&b), 1);
         assert!(b.table().get(u32::from(addr)).is_some());
+    }
+
+    /// The two halves of a move on shards with real lease logs, and what recovery finds if
+    /// the process dies between them (the files hold what was written: the default durability
+    /// puts each record in the page cache before `record` returns) or after them.
+    #[test]
+    fn update_moving_to_another_shard_survives_a_crash_between_the_two_halves() {
+        use corelease_storage::{recover, Family, LeaseLog, LogOptions};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let p = prepared();
+        let log = |i| LeaseLog::open(dir.path(), Family::V4, i, LogOptions::default());
+        let mut a = V4Shard::new(Arc::clone(&p), 0, 2, log(0).expect("log 0"));
+        let mut b = V4Shard::new(Arc::clone(&p), 1, 2, log(1).expect("log 1"));
+        let addr = Ipv4Addr::new(192, 0, 2, 16);
+        let before = lease(addr.octets(), NOW);
+        a.command_add_lease(before.clone()).expect("added");
+        let recovered = || recover(dir.path(), Family::V4).expect("recover").leases;
+
+        let taken = a.command_take_for_move(addr).expect("a held it");
+        // Killed here: the lease comes back as it was before the move.
+        let got = recovered();
+        assert_eq!(got.len(), 1, "the lease survives: {got:?}");
+        assert_eq!(got[0].hwaddr, before.hwaddr);
+
+        let mut moved = lease(addr.octets(), NOW);
+        moved.hwaddr = Some(HwAddr::new(1, &[9, 9, 9, 9, 9, 9]));
+        b.command_put_moved_lease(moved.clone(), &taken)
+            .expect("moved");
+        // Killed here (or stopped): the moved lease, once.
+        let got = recovered();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].hwaddr, moved.hwaddr);
     }
 
     /// The reload protocol of `ReloadBuild` run on one thread: `begin` on every shard, the

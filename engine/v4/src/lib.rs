@@ -17,7 +17,7 @@ mod prepared;
 pub mod stats;
 mod steps;
 
-pub use commands::{LeaseCommandError, LeaseUpdated, ReloadBuild};
+pub use commands::{LeaseCommandError, LeaseUpdated, MovingLease, ReloadBuild};
 pub use corelease_hooks::ParkStats;
 pub use dhcp4o6::{dhcp4o6_chaddr, select_subnet4o6, Query4o6};
 /// What [`V4Shard::resume_parked`] produced.

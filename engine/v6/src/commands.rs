@@ -6,10 +6,19 @@
 use crate::leases::{key_of, Entry6, LeaseKey, NO_POOL};
 use crate::{Prepared6, V6Shard};
 use corelease_alloc::reload::{ReloadBuild, ReloadTarget};
-use corelease_storage::LeaseSink;
+use corelease_storage::{LeaseSink, LogSeq};
 use corelease_types::{Lease, LeaseKind, LeaseState};
 use std::net::IpAddr;
 use std::sync::Arc;
+
+/// A lease on its way to another shard (`lease6-update` giving it a DUID another shard
+/// owns): the entry its old holder took out of its table, pool bit still claimed, and the
+/// old holder's newest log position, which the new owner's record must follow.
+#[derive(Debug, Clone)]
+pub struct MovingLease6 {
+    entry: Entry6,
+    after: LogSeq,
+}
 
 /// One shard's DHCPv6 state under a new configuration, built off the shard.
 pub type ReloadBuild6<S> = ReloadBuild<V6Shard<S>>;
@@ -317,37 +326,34 @@ impl<S: LeaseSink> V6Shard<S> {
 
     /// First half of moving a lease to another shard (`lease6-update` giving it a DUID
     /// another shard owns): removes the committed entry at `key` from this shard's table and
-    /// log and uncounts it, but keeps its pool bit claimed, so no shard can take the address
-    /// before [`Self::command_put_moved_lease`] on the new owner. None when this shard holds
-    /// no lease there.
-    pub fn command_take_for_move(
-        &mut self,
-        key: LeaseKey,
-    ) -> Result<Option<Entry6>, Lease6CommandError> {
+    /// uncounts it, but keeps its pool bit claimed, so no shard can take the address before
+    /// [`Self::command_put_moved_lease`] on the new owner. The log is not written: its record
+    /// of the lease stays until the new owner's newer one supersedes it, so a crash between
+    /// the two halves recovers the lease as it was (corelease_storage, "Moving a lease
+    /// between shards"). None when this shard holds no lease there.
+    pub fn command_take_for_move(&mut self, key: LeaseKey) -> Option<MovingLease6> {
         let c = &mut self.core;
         if c.table.get(key).is_none_or(Entry6::is_offer) {
-            return Ok(None);
+            return None;
         }
-        let Some(entry) = c.table.remove(key) else {
-            return Ok(None);
-        };
+        let entry = c.table.remove(key)?;
         c.uncount(&entry, key);
-        let l = &entry.lease;
-        if let Err(e) = c.sink.remove(l.kind, l.addr, l.prefix_len) {
-            self.command_restore_moved(entry);
-            return Err(Lease6CommandError::Storage(e.to_string()));
-        }
-        Ok(Some(entry))
+        Some(MovingLease6 {
+            entry,
+            after: c.sink.last_seq(),
+        })
     }
 
-    /// Second half of a move: `lease` enters this shard with the bit `from` held. On an
-    /// error nothing changed here and the caller gives `from` back to its shard with
+    /// Second half of a move: `lease` enters this shard with the bit `moving` held,
+    /// recorded after the old holder's newest record so that it wins at recovery. On an
+    /// error nothing changed here and the caller gives `moving` back to its shard with
     /// [`Self::command_restore_moved`].
     pub fn command_put_moved_lease(
         &mut self,
         lease: Lease,
-        from: &Entry6,
+        moving: &MovingLease6,
     ) -> Result<(), Lease6CommandError> {
+        let from = &moving.entry;
         let key = key_of(&lease);
         if self.core.table.get(key).is_some() {
             return Err(Lease6CommandError::Taken(lease.addr));
@@ -365,7 +371,7 @@ impl<S: LeaseSink> V6Shard<S> {
         let p = &*self.prepared;
         let c = &mut self.core;
         c.sink
-            .record(&entry.lease)
+            .record_after(&entry.lease, moving.after)
             .map_err(|e| Lease6CommandError::Storage(e.to_string()))?;
         if from.holds_bit && !entry.holds_bit {
             // The moved lease no longer binds the bit the old holder kept: it goes back.
@@ -377,12 +383,12 @@ impl<S: LeaseSink> V6Shard<S> {
     }
 
     /// Undoes [`Self::command_take_for_move`] when the new owner refused the lease: the
-    /// entry (still holding its bit) comes back, counted and logged again.
-    pub fn command_restore_moved(&mut self, entry: Entry6) {
+    /// entry (still holding its bit) comes back and is counted again; the log still holds it.
+    pub fn command_restore_moved(&mut self, moving: MovingLease6) {
+        let entry = moving.entry;
         let key = key_of(&entry.lease);
         let c = &mut self.core;
         c.count(&entry, key);
-        let _ = c.sink.record(&entry.lease);
         c.table.insert(entry);
     }
 }
@@ -784,10 +790,7 @@ mod update_tests {
         let x = "2001:db8:1::106";
         a.add_lease(lease(x, false, 1), NOW).expect("added");
         let key = key_of(&lease(x, false, 1));
-        let taken = a
-            .command_take_for_move(key)
-            .expect("storage ok")
-            .expect("a held it");
+        let taken = a.command_take_for_move(key).expect("a held it");
         assert_eq!(stat(&a, "subnet[1].assigned-nas"), 0);
         let na = p.pools.iter().find(|pl| !pl.is_pd());
         assert!(
@@ -799,9 +802,9 @@ mod update_tests {
         assert_eq!(stat(&b, "subnet[1].assigned-nas"), 1);
         assert!(a.table().get(key).is_none());
         assert!(b.table().get(key).is_some_and(|e| e.holds_bit));
-        assert!(matches!(a.command_take_for_move(key), Ok(None)));
+        assert!(a.command_take_for_move(key).is_none());
         // A refused put restores the lease where it was.
-        let taken = b.command_take_for_move(key).expect("ok").expect("held");
+        let taken = b.command_take_for_move(key).expect("held");
         a.add_lease(lease(x, false, 3), NOW)
             .expect_err("the bit is still held by the move");
         a.command_update_lease(lease("2001:db8:1::107", false, 3), true)
@@ -812,6 +815,38 @@ mod update_tests {
         b.command_restore_moved(taken);
         assert_eq!(stat(&b, "subnet[1].assigned-nas"), 1);
         assert!(b.table().get(key).is_some_and(|e| e.holds_bit));
+    }
+
+    /// The two halves of a move on shards with real lease logs, and what recovery finds if
+    /// the process dies between them (the files hold what was written: the default durability
+    /// puts each record in the page cache before `record` returns) or after them.
+    #[test]
+    fn lease6_update_moving_to_another_shard_survives_a_crash_between_the_two_halves() {
+        use corelease_storage::{recover, Family, LeaseLog, LogOptions};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let p = prepared(CFG);
+        let log = |i| LeaseLog::open(dir.path(), Family::V6, i, LogOptions::default());
+        let mut a = V6Shard::new(Arc::clone(&p), SERVER_DUID, 0, 2, log(0).expect("log 0"));
+        let mut b = V6Shard::new(Arc::clone(&p), SERVER_DUID, 1, 2, log(1).expect("log 1"));
+        let x = "2001:db8:1::106";
+        let before = lease(x, false, 1);
+        a.add_lease(before.clone(), NOW).expect("added");
+        let key = key_of(&before);
+        let recovered = || recover(dir.path(), Family::V6).expect("recover").leases;
+
+        let taken = a.command_take_for_move(key).expect("a held it");
+        // Killed here: the lease comes back as it was before the move.
+        let got = recovered();
+        assert_eq!(got.len(), 1, "the lease survives: {got:?}");
+        assert_eq!(got[0].client_id, before.client_id);
+
+        let moved = lease(x, false, 9);
+        b.command_put_moved_lease(moved.clone(), &taken)
+            .expect("moved");
+        // Killed here (or stopped): the moved lease, once.
+        let got = recovered();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].client_id, moved.client_id);
     }
 }
 

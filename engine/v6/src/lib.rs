@@ -24,7 +24,7 @@ pub mod stats;
 #[cfg(test)]
 mod tests;
 
-pub use commands::{Lease6CommandError, Lease6Updated, ReloadBuild6};
+pub use commands::{Lease6CommandError, Lease6Updated, MovingLease6, ReloadBuild6};
 pub use dhcp4o6::Dhcp4Query;
 pub use hooked::{ParkStats6, Resumed6};
 pub use leases::{key_of, Entry6, LeaseKey, LeaseTable6, NO_POOL};
