@@ -70,6 +70,49 @@ fn bench_dora(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same DORA with `offer-lifetime` (ARM 9.2.34): the DISCOVER allocates and records a
+/// lease for the offer lifetime, the REQUEST extends it (the sink drops the records).
+fn bench_dora_offer_lifetime(c: &mut Criterion) {
+    let cfg = CONFIG.replace(
+        r#""valid-lifetime": 4000,"#,
+        r#""valid-lifetime": 4000, "offer-lifetime": 60,"#,
+    );
+    let loaded = corelease_config::parse_dhcp4_str(&cfg, Path::new(".")).expect("config");
+    assert_eq!(loaded.config.subnets[0].offer_lifetime, 60);
+    let prepared = Arc::new(Prepared4::new(
+        &loaded.config,
+        Vec::<InterfaceInfo>::new(),
+        Ports::default(),
+    ));
+    let mut shard = V4Shard::new(prepared, 0, 1, NullSink);
+    let meta = Meta4 {
+        src: SocketAddrV4::new(Ipv4Addr::LOCALHOST, 67),
+        dst: Ipv4Addr::LOCALHOST,
+        ifindex: 1,
+        local: Ipv4Addr::LOCALHOST,
+    };
+    let mut out = [0u8; 1500];
+    let mut n: u32 = 0;
+    let mut g = c.benchmark_group("v4");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("dora_new_client_offer_lifetime", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(1);
+            let b = n.to_be_bytes();
+            let mac = [2, 0, b[0], b[1], b[2], b[3]];
+            let d = packet(1, mac, None);
+            let Some(r) = shard.handle(&meta, &d, 1_700_000_000, &mut out) else {
+                return;
+            };
+            let yiaddr = Ipv4Addr::new(out[16], out[17], out[18], out[19]);
+            let _ = r;
+            let q = packet(3, mac, Some(yiaddr));
+            criterion::black_box(shard.handle(&meta, &q, 1_700_000_000, &mut out));
+        })
+    });
+    g.finish();
+}
+
 /// The same DORA with 10 classes (ARM 16) and 10,000 host reservations (ARM 9.3) configured;
 /// the new clients are not reserved, so every packet is classified, looked up and found
 /// UNKNOWN. Classes as in benches/classify.rs.
@@ -151,5 +194,10 @@ const CLASSES: &str = r#"[
     { "name": "known", "test": "member('KNOWN')", "valid-lifetime": 3000 }
 ]"#;
 
-criterion_group!(benches, bench_dora, bench_dora_classified);
+criterion_group!(
+    benches,
+    bench_dora,
+    bench_dora_offer_lifetime,
+    bench_dora_classified
+);
 criterion_main!(benches);
