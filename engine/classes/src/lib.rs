@@ -11,6 +11,10 @@
 //! This crate never touches a packet's bytes or a socket; it knows config types, not wire
 //! types.
 
+pub mod classes;
 pub mod hosts;
 
+pub use classes::{
+    Builtin, ClassConfig, ClassDef, ClassEffects, ClassIdx, ClassRef, ClassTable, Guard, Template,
+};
 pub use hosts::{HostIdentifiers, HostIdx, HostTable};

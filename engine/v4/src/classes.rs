@@ -8,50 +8,19 @@
 //! options and class fields (ARM 16.1.1 step 13, 16.8).
 
 use crate::prepared::{Lifetime, OptionTable};
-use corelease_classify::{ClassMembership, Program, Scratch, V4Context};
+use corelease_classes::ClassEffects;
+use corelease_classify::{ClassMembership, Program, Scratch, Universe, V4Context};
 use corelease_config::{ClientClass, Dhcp4Config};
 use corelease_wire::v4::{Dhcp4Packet, OptionIndex};
-// foldhash: `member('name')` and guards look class names up per packet (see hosts.rs).
-use foldhash::HashMap;
 use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr};
 
-/// Index of a defined class in [`ClassTable::defs`].
-pub type ClassIdx = u16;
+pub use corelease_classes::classes::{KNOWN_ID, UNKNOWN_ID, VENDOR_CLASS_PREFIX};
+pub use corelease_classes::{Builtin, ClassIdx, ClassRef, Guard};
 
-/// `member()` ids of KNOWN and UNKNOWN (beyond every [`ClassIdx`]).
-const KNOWN_ID: u32 = 1 << 16;
-const UNKNOWN_ID: u32 = KNOWN_ID + 1;
-
-/// Prefix of the classes the vendor class identifier (option 60) puts a packet in (ARM 16.2).
-pub const VENDOR_CLASS_PREFIX: &str = "VENDOR_CLASS_";
-
-/// How a defined class gets its members besides its `test`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Builtin {
-    /// `ALL`: every packet, first of all classes.
-    All,
-    /// `KNOWN` / `UNKNOWN`: set after the host reservation lookup.
-    Known,
-    Unknown,
-    /// `VENDOR_CLASS_<option 60>`.
-    Vendor,
-}
-
-/// One defined class, ready for the hot path.
-pub struct ClassDef {
-    pub name: Box<str>,
-    pub test: Option<Program>,
-    /// `only-in-additional-list` (or the older `only-if-required`): evaluated only when named
-    /// in an `evaluate-additional-classes` list of the chosen pool, subnet or network.
-    pub only_additional: bool,
-    /// The test reads KNOWN/UNKNOWN (directly or through another class that does): evaluated
-    /// after the host reservation lookup (ARM 16.1.1 step 9).
-    pub after_host: bool,
-    pub builtin: Option<Builtin>,
-    /// Membership is exactly the per-packet bit: not ALL / KNOWN / UNKNOWN / VENDOR_CLASS_*,
-    /// whose names also match without the bit (see [`Membership::is_member`]).
-    pub plain: bool,
+/// What a DHCPv4 class gives its members (ARM 16.4, 16.8): options and the header fields,
+/// and a valid lifetime.
+pub struct ClassEffects4 {
     pub options: OptionTable,
     pub has_options: bool,
     pub next_server: Option<Ipv4Addr>,
@@ -63,244 +32,36 @@ pub struct ClassDef {
     pub offer_lifetime: Option<u32>,
 }
 
-/// A class named by a guard, a reservation or an additional list: a defined class, or a name
-/// only known at run time (built-in names, classes only hosts or hooks assign).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClassRef {
-    Defined(ClassIdx),
-    Named(Box<str>),
-}
-
-/// A scope's `client-classes` guard: the packet must be in at least one (ARM 16.6, 16.7).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Guard(Box<[ClassRef]>);
-
-impl Guard {
-    pub fn is_open(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-/// Every class of one config.
-#[derive(Default)]
-pub struct ClassTable {
-    pub defs: Vec<ClassDef>,
-    by_name: HashMap<Box<str>, ClassIdx>,
-    /// Classes with a test evaluated before subnet selection, in config order.
-    early: Vec<ClassIdx>,
-    /// Classes with a test that depends on KNOWN/UNKNOWN, in config order.
-    late: Vec<ClassIdx>,
-    /// Defined classes named VENDOR_CLASS_*, with the option 60 value they stand for.
-    vendor: Vec<(ClassIdx, Box<[u8]>)>,
-    all: Option<ClassIdx>,
-    /// The class named DROP: a packet in it is dropped (ARM 16.1.1 steps 5 and 10).
-    pub drop: Option<ClassIdx>,
-    known: Option<ClassIdx>,
-    unknown: Option<ClassIdx>,
-    /// Whether any class can give a packet options or fields (else replies take the
-    /// pre-merged pool tables as they are).
-    pub any_effect: bool,
-    /// Template classes (`template-test`, ARM 16.4.1), evaluated in config order among the
-    /// tests (they sit in `early` / `late` too).
-    templates: Vec<Template>,
-}
-
-/// A template class: its `template-test` yields the variable part of the class it spawns,
-/// `SPAWN_<name>_<value>` (ARM 16.4, 16.4.1).
-pub struct Template {
-    class: ClassIdx,
-    program: Program,
-    /// The spawned names the config knows of, by value: classes it defines (a regular
-    /// class named like a spawned one is how ARM 16.4.1 associates it with the packet) and
-    /// names it refers to in guards, `member()`, additional lists and reservations, which
-    /// are made classes without test or options so that they are ordinary members. Other
-    /// values spawn a class nothing could ever look at.
-    spawned: HashMap<Box<[u8]>, ClassIdx>,
-}
-
-impl ClassTable {
-    /// Builds the table. Tests were checked when the config was parsed; one that does not
-    /// compile here (it cannot) leaves its class without members rather than failing.
-    pub fn new(cfg: &Dhcp4Config) -> Self {
-        let mut t = ClassTable::default();
-        let resolve = |name: &str| corelease_config::option_code_by_name(name, &cfg.option_defs);
-        for c in &cfg.client_classes {
-            let Ok(idx) = ClassIdx::try_from(t.defs.len()) else {
-                break;
-            };
-            let def = t.build_def(c, &resolve);
-            if def.test.is_some() && !def.only_additional {
-                if def.after_host {
-                    t.late.push(idx);
-                } else {
-                    t.early.push(idx);
-                }
-            }
-            match def.builtin {
-                Some(Builtin::All) => t.all = Some(idx),
-                Some(Builtin::Known) => t.known = Some(idx),
-                Some(Builtin::Unknown) => t.unknown = Some(idx),
-                Some(Builtin::Vendor) => {
-                    let value = def.name.get(VENDOR_CLASS_PREFIX.len()..).unwrap_or("");
-                    t.vendor.push((idx, value.as_bytes().into()));
-                }
-                None => {}
-            }
-            if def.name.as_ref() == "DROP" {
-                t.drop = Some(idx);
-            }
-            t.any_effect |= def.has_options
-                || def.next_server.is_some()
-                || def.server_hostname.is_some()
-                || def.boot_file_name.is_some()
-                || def.valid.is_some()
-                || def.offer_lifetime.is_some();
-            t.by_name.insert(def.name.clone(), idx);
-            t.defs.push(def);
-        }
-        t.add_templates(cfg, &resolve);
-        t
-    }
-
-    /// ARM 16.4.1: compiles each `template-test`, puts the template among the tests in config
-    /// order, and resolves the spawned names the config can observe (see [`Template`]).
-    fn add_templates(&mut self, cfg: &Dhcp4Config, resolve: &dyn Fn(&str) -> Option<u16>) {
-        let referenced = referenced_class_names(cfg, self);
-        for c in &cfg.client_classes {
-            let (Some(expr), Some(class)) = (c.template_test.as_deref(), self.index_of(&c.name))
-            else {
-                continue;
-            };
-            // Checked when the config was parsed (a string expression); one that does not
-            // compile here (it cannot) spawns nothing.
-            let Ok(program) =
-                corelease_classify::compile_with(expr, corelease_classify::Universe::V4, resolve)
-            else {
-                continue;
-            };
-            let prefix = format!("SPAWN_{}_", c.name);
-            let mut names: Vec<String> = self
-                .by_name
-                .keys()
-                .filter(|n| n.starts_with(&prefix))
-                .map(|n| n.to_string())
-                .collect();
-            names.extend(
-                referenced
-                    .iter()
-                    .filter(|n| n.starts_with(&prefix) && self.index_of(n).is_none())
-                    .cloned(),
-            );
-            let mut spawned = HashMap::default();
-            for name in names {
-                let idx = match self.index_of(&name) {
-                    Some(i) => i,
-                    None => {
-                        let Ok(i) = ClassIdx::try_from(self.defs.len()) else {
-                            break;
-                        };
-                        let def = self.build_def(&spawned_class(&name), resolve);
-                        self.by_name.insert(def.name.clone(), i);
-                        self.defs.push(def);
-                        i
-                    }
-                };
-                if let Some(value) = name.get(prefix.len()..) {
-                    spawned.insert(value.as_bytes().into(), idx);
-                }
-            }
-            let after_host = program.depends_on_known()
-                || program.member_classes().any(|m| {
-                    m == "KNOWN"
-                        || m == "UNKNOWN"
-                        || self
-                            .index_of(m)
-                            .and_then(|i| self.def(i))
-                            .is_some_and(|d| d.after_host)
-                });
-            let mut only_additional = false;
-            if let Some(d) = self.defs.get_mut(usize::from(class)) {
-                d.after_host = after_host;
-                only_additional = d.only_additional;
-            }
-            // only-in-additional-list: spawned only from an evaluate-additional-classes list
-            // (ARM 16.4.1), see `Classifier::classify_additional`.
-            if !only_additional {
-                let list = if after_host {
-                    &mut self.late
-                } else {
-                    &mut self.early
-                };
-                let at = list.partition_point(|&i| i < class);
-                list.insert(at, class);
-            }
-            self.templates.push(Template {
-                class,
-                program,
-                spawned,
-            });
+impl Default for ClassEffects4 {
+    fn default() -> Self {
+        ClassEffects4 {
+            options: OptionTable::merge(&[]),
+            has_options: false,
+            next_server: None,
+            server_hostname: None,
+            boot_file_name: None,
+            valid: None,
+            offer_lifetime: None,
         }
     }
+}
 
-    fn template(&self, class: ClassIdx) -> Option<&Template> {
-        self.templates.iter().find(|t| t.class == class)
+impl ClassEffects for ClassEffects4 {
+    fn any(&self) -> bool {
+        self.has_options
+            || self.next_server.is_some()
+            || self.server_hostname.is_some()
+            || self.boot_file_name.is_some()
+            || self.valid.is_some()
+            || self.offer_lifetime.is_some()
     }
+}
 
-    /// The id `member(name)` is bound to at load ([`Program::bind_classes`]), answered by
-    /// [`Membership::contains_class_id`]: a plain defined class's index, or KNOWN / UNKNOWN.
-    /// Other names (ALL, VENDOR_CLASS_*, undefined names a host may carry) stay by name.
-    fn member_id(&self, name: &str) -> Option<u32> {
-        match name {
-            "KNOWN" => Some(KNOWN_ID),
-            "UNKNOWN" => Some(UNKNOWN_ID),
-            _ => self
-                .index_of(name)
-                .filter(|&i| self.def(i).is_some_and(|d| d.plain))
-                .map(u32::from),
-        }
-    }
-
-    fn build_def(&self, c: &ClientClass, resolve: &dyn Fn(&str) -> Option<u16>) -> ClassDef {
-        let test = c.test.as_deref().and_then(|expr| {
-            let mut program =
-                corelease_classify::compile_test(expr, corelease_classify::Universe::V4, resolve)
-                    .ok()?;
-            program.bind_classes(|name| self.member_id(name));
-            Some(program)
-        });
-        let after_host = test.as_ref().is_some_and(|p| {
-            p.depends_on_known()
-                || p.member_classes().any(|m| {
-                    m == "KNOWN"
-                        || m == "UNKNOWN"
-                        || self
-                            .by_name
-                            .get(m)
-                            .and_then(|&i| self.defs.get(usize::from(i)))
-                            .is_some_and(|d| {
-                                d.after_host
-                                    || d.builtin.is_some_and(|b| {
-                                        matches!(b, Builtin::Known | Builtin::Unknown)
-                                    })
-                            })
-                })
-        });
-        let builtin = match c.name.as_str() {
-            "ALL" => Some(Builtin::All),
-            "KNOWN" => Some(Builtin::Known),
-            "UNKNOWN" => Some(Builtin::Unknown),
-            n if n.starts_with(VENDOR_CLASS_PREFIX) => Some(Builtin::Vendor),
-            _ => None,
-        };
+impl ClassEffects4 {
+    fn of(c: &ClientClass) -> Self {
         let options = OptionTable::merge(&[&c.options]);
         let has_options = options.iter().next().is_some();
-        ClassDef {
-            name: c.name.as_str().into(),
-            test,
-            only_additional: c.only_in_additional_list,
-            after_host,
-            builtin,
-            plain: builtin.is_none(),
+        ClassEffects4 {
             options,
             has_options,
             next_server: c.next_server,
@@ -314,39 +75,25 @@ impl ClassTable {
             offer_lifetime: c.offer_lifetime,
         }
     }
+}
 
-    pub fn len(&self) -> usize {
-        self.defs.len()
-    }
+/// One defined class: the shared classification facts, dereferencing to its effects.
+pub type ClassDef = corelease_classes::ClassDef<ClassEffects4>;
 
-    pub fn is_empty(&self) -> bool {
-        self.defs.is_empty()
-    }
+/// Every class of one config.
+pub type ClassTable = corelease_classes::ClassTable<ClassEffects4>;
 
-    pub fn index_of(&self, name: &str) -> Option<ClassIdx> {
-        self.by_name.get(name).copied()
-    }
-
-    pub fn class_ref(&self, name: &str) -> ClassRef {
-        match self.index_of(name) {
-            Some(i) => ClassRef::Defined(i),
-            None => ClassRef::Named(name.into()),
-        }
-    }
-
-    pub fn guard(&self, names: &[String]) -> Guard {
-        Guard(names.iter().map(|n| self.class_ref(n)).collect())
-    }
-
-    /// Defined classes of an `evaluate-additional-classes` list (an undefined name has no
-    /// test and no options, so evaluating it changes nothing).
-    pub fn additional(&self, names: &[String]) -> Box<[ClassIdx]> {
-        names.iter().filter_map(|n| self.index_of(n)).collect()
-    }
-
-    pub fn def(&self, idx: ClassIdx) -> Option<&ClassDef> {
-        self.defs.get(usize::from(idx))
-    }
+/// Builds the config's class table (the shared builder, with DHCPv4's universe, option names
+/// and effects).
+pub fn class_table(cfg: &Dhcp4Config) -> ClassTable {
+    let resolve = |name: &str| corelease_config::option_code_by_name(name, &cfg.option_defs);
+    ClassTable::new(
+        &cfg.client_classes,
+        Universe::V4,
+        &resolve,
+        referenced_class_names(cfg),
+        ClassEffects4::of,
+    )
 }
 
 /// The classes one packet belongs to. Lives in the shard and is reset per packet; its
@@ -502,17 +249,12 @@ impl ClassMembership for Membership<'_> {
     /// The ids of [`ClassTable::member_id`], answered as `is_member(name)` would: a plain
     /// class is its bit (a host's undefined class names never equal a defined name).
     fn contains_class_id(&self, id: u32, name: &str) -> bool {
-        let builtin = |def: Option<ClassIdx>, known: bool| {
-            def.is_some_and(|i| self.state.is_defined_member(i)) || self.state.known == Some(known)
-        };
-        match id {
-            KNOWN_ID => builtin(self.table.known, true),
-            UNKNOWN_ID => builtin(self.table.unknown, false),
-            _ => match ClassIdx::try_from(id) {
-                Ok(i) => self.state.is_defined_member(i),
-                Err(_) => self.is_member(name),
-            },
-        }
+        self.table.is_member_id(
+            id,
+            self.state.known,
+            |i| self.state.is_defined_member(i),
+            || self.is_member(name),
+        )
     }
 }
 
@@ -727,10 +469,10 @@ impl<'a> Classifier<'a> {
     }
 }
 
-/// Every class name the config refers to outside class definitions, and in `member()` of the
-/// class tests: guards and additional lists of subnets, pools and shared networks, and the
-/// classes of reservations (for the spawned names of template classes, ARM 16.4.1).
-fn referenced_class_names(cfg: &Dhcp4Config, table: &ClassTable) -> Vec<String> {
+/// Every class name the config refers to outside class definitions: guards and additional
+/// lists of subnets, pools and shared networks, and the classes of reservations (for the
+/// spawned names of template classes, ARM 16.4.1).
+fn referenced_class_names(cfg: &Dhcp4Config) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut lists = |l: &corelease_config::ClassLists| {
         names.extend(l.guard.iter().chain(&l.additional).cloned());
@@ -752,33 +494,7 @@ fn referenced_class_names(cfg: &Dhcp4Config, table: &ClassTable) -> Vec<String> 
     for r in reservations {
         names.extend(r.client_classes.iter().cloned());
     }
-    for d in &table.defs {
-        if let Some(t) = &d.test {
-            names.extend(t.member_classes().map(str::to_string));
-        }
-    }
-    names.sort_unstable();
-    names.dedup();
     names
-}
-
-/// The definition of a spawned class the config names but does not define: no test, no
-/// options, membership only.
-fn spawned_class(name: &str) -> ClientClass {
-    ClientClass {
-        name: name.to_string(),
-        test: None,
-        template_test: None,
-        only_in_additional_list: false,
-        options: Default::default(),
-        option_defs: Vec::new(),
-        next_server: None,
-        server_hostname: None,
-        boot_file_name: None,
-        valid_lifetime: None,
-        offer_lifetime: None,
-        user_context: None,
-    }
 }
 
 #[cfg(test)]
@@ -790,7 +506,7 @@ mod tests {
         let json = format!(r#"{{ "Dhcp4": {{ "client-classes": {classes} }} }}"#);
         let loaded = corelease_config::parse_dhcp4_str(&json, Path::new("."))
             .unwrap_or_else(|e| panic!("test config rejected: {e}"));
-        ClassTable::new(&loaded.config)
+        class_table(&loaded.config)
     }
 
     /// A DISCOVER with option 60 `vendor` and option 12 `host`.

@@ -349,7 +349,7 @@ impl Prepared4 {
         let mut pools = Vec::new();
         let mut subnets = Vec::with_capacity(cfg.subnets.len());
         let empty = OptionSet::default();
-        let classes = ClassTable::new(cfg);
+        let classes = crate::classes::class_table(cfg);
         let hosts = crate::hosts::host_table(cfg, &classes);
         for (si, s) in cfg.subnets.iter().enumerate() {
             let network_opts = s

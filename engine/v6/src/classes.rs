@@ -9,257 +9,59 @@
 
 use crate::hosts::Host6;
 use crate::prepared::{reply_options, ReplyOption6};
-use corelease_classify::{PacketContext, Program, Scratch, Universe};
-use corelease_config::{option6_code_by_name, ClassLists, Dhcp6Config, Lifetime6};
+use corelease_classes::ClassEffects;
+use corelease_classify::{PacketContext, Scratch, Universe};
+use corelease_config::{option6_code_by_name, ClassLists, ClientClass6, Dhcp6Config, Lifetime6};
 use corelease_wire::v6::{opt, Dhcp6Packet, Options6, RELAY_HEADER_LEN};
-use foldhash::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
-/// Index of a defined class in [`ClassTable6::defs`].
-pub type ClassIdx = u16;
+pub use corelease_classes::classes::VENDOR_CLASS_PREFIX;
+pub use corelease_classes::{ClassIdx, ClassRef, Guard};
 
-/// Prefix of the class the vendor class option (16) puts a packet in (ARM 16.2): Kea names
-/// it after the first vendor-class-data of the option.
-pub const VENDOR_CLASS_PREFIX: &str = "VENDOR_CLASS_";
-
-/// One defined class, ready for the hot path.
-pub struct ClassDef6 {
-    pub name: Box<str>,
-    pub test: Option<Program>,
-    /// Evaluated only when named in an `evaluate-additional-classes` list.
-    pub only_additional: bool,
-    /// The test reads KNOWN/UNKNOWN (itself or through a class it names): evaluated after the
-    /// host reservation lookup (ARM 16.1.1).
-    pub after_host: bool,
+/// What a DHCPv6 class gives its members: options and lifetimes (ARM 16.4, 16.8).
+#[derive(Default)]
+pub struct ClassEffects6 {
     pub options: Box<[ReplyOption6]>,
     pub preferred: Option<Lifetime6>,
     pub valid: Option<Lifetime6>,
 }
 
-/// A class named by a guard: a defined class, or a name only known at run time (built-in
-/// classes, classes only host reservations assign).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClassRef6 {
-    Defined(ClassIdx),
-    Named(Box<str>),
-}
-
-/// A scope's `client-classes` guard: a packet must be in at least one (ARM 16.6).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Guard6(Box<[ClassRef6]>);
-
-impl Guard6 {
-    pub fn is_open(&self) -> bool {
-        self.0.is_empty()
+impl ClassEffects for ClassEffects6 {
+    fn any(&self) -> bool {
+        !self.options.is_empty() || self.preferred.is_some() || self.valid.is_some()
     }
 }
+
+impl ClassEffects6 {
+    fn of(c: &ClientClass6) -> Self {
+        ClassEffects6 {
+            options: reply_options(&c.options).into_boxed_slice(),
+            preferred: c.preferred,
+            valid: c.valid,
+        }
+    }
+}
+
+/// One defined class: the shared classification facts, dereferencing to its effects.
+pub type ClassDef6 = corelease_classes::ClassDef<ClassEffects6>;
 
 /// Every class of one config.
-#[derive(Default)]
-pub struct ClassTable6 {
-    pub defs: Vec<ClassDef6>,
-    by_name: HashMap<Box<str>, ClassIdx>,
-    /// Tests evaluated before subnet selection, in config order.
-    early: Vec<ClassIdx>,
-    /// Tests that depend on KNOWN/UNKNOWN, in config order.
-    late: Vec<ClassIdx>,
-    /// Defined classes named ALL, KNOWN, UNKNOWN, VENDOR_CLASS_*: members without a test.
-    all: Option<ClassIdx>,
-    known: Option<ClassIdx>,
-    unknown: Option<ClassIdx>,
-    vendor: Vec<(ClassIdx, Box<[u8]>)>,
-    /// The class named DROP: its members are dropped (ARM 16.1.1).
-    pub drop: Option<ClassIdx>,
-    /// Template classes (`template-test`, ARM 16.4.1), evaluated in config order among the
-    /// tests (they sit in `early` / `late` too).
-    templates: Vec<Template6>,
-}
+pub type ClassTable6 = corelease_classes::ClassTable<ClassEffects6>;
 
-/// A template class: its `template-test` yields the variable part of the class it spawns,
-/// `SPAWN_<name>_<value>` (ARM 16.4.1). As in engine/v4, spawned names are resolved at load:
-/// the classes the config defines under a spawned name, and the names it refers to (guards,
-/// additional lists, `member()`, reservations), made classes without test or options, so a
-/// spawned class is an ordinary member bit. Other values spawn a class nothing can observe.
-struct Template6 {
-    class: ClassIdx,
-    program: Program,
-    spawned: HashMap<Box<[u8]>, ClassIdx>,
-}
+/// A scope's `client-classes` guard (ARM 16.6).
+pub type Guard6 = Guard;
 
-impl ClassTable6 {
-    /// Builds the table. Tests were checked when the config was parsed; one that does not
-    /// compile here (it cannot) leaves its class without test members.
-    pub fn new(cfg: &Dhcp6Config) -> Self {
-        let mut t = ClassTable6::default();
-        let resolve = |name: &str| option6_code_by_name(name, &cfg.option_defs);
-        for c in &cfg.client_classes {
-            let Ok(idx) = ClassIdx::try_from(t.defs.len()) else {
-                break;
-            };
-            let test = c
-                .test
-                .as_deref()
-                .and_then(|e| corelease_classify::compile_test(e, Universe::V6, &resolve).ok());
-            let after_host = test.as_ref().is_some_and(|p| {
-                p.depends_on_known()
-                    || p.member_classes().any(|m| {
-                        m == "KNOWN"
-                            || m == "UNKNOWN"
-                            || t.index_of(m)
-                                .and_then(|i| t.def(i))
-                                .is_some_and(|d| d.after_host)
-                    })
-            });
-            if test.is_some() && !c.only_in_additional_list {
-                if after_host {
-                    t.late.push(idx);
-                } else {
-                    t.early.push(idx);
-                }
-            }
-            match c.name.as_str() {
-                "ALL" => t.all = Some(idx),
-                "KNOWN" => t.known = Some(idx),
-                "UNKNOWN" => t.unknown = Some(idx),
-                "DROP" => t.drop = Some(idx),
-                n => {
-                    if let Some(v) = n.strip_prefix(VENDOR_CLASS_PREFIX) {
-                        t.vendor.push((idx, v.as_bytes().into()));
-                    }
-                }
-            }
-            t.by_name.insert(c.name.as_str().into(), idx);
-            t.defs.push(ClassDef6 {
-                name: c.name.as_str().into(),
-                test,
-                only_additional: c.only_in_additional_list,
-                after_host,
-                options: reply_options(&c.options).into_boxed_slice(),
-                preferred: c.preferred,
-                valid: c.valid,
-            });
-        }
-        t.add_templates(cfg, &resolve);
-        t
-    }
-
-    /// ARM 16.4.1: compiles each `template-test`, puts the template among the tests in config
-    /// order, and resolves the spawned names the config can observe (see [`Template6`]).
-    fn add_templates(&mut self, cfg: &Dhcp6Config, resolve: &dyn Fn(&str) -> Option<u16>) {
-        let referenced = referenced_class_names(cfg, self);
-        for c in &cfg.client_classes {
-            let (Some(expr), Some(class)) = (c.template_test.as_deref(), self.index_of(&c.name))
-            else {
-                continue;
-            };
-            // Checked when the config was parsed (a string expression).
-            let Ok(program) = corelease_classify::compile_with(expr, Universe::V6, resolve) else {
-                continue;
-            };
-            let prefix = format!("SPAWN_{}_", c.name);
-            let mut names: Vec<String> = self
-                .by_name
-                .keys()
-                .filter(|n| n.starts_with(&prefix))
-                .map(|n| n.to_string())
-                .collect();
-            names.extend(
-                referenced
-                    .iter()
-                    .filter(|n| n.starts_with(&prefix) && self.index_of(n).is_none())
-                    .cloned(),
-            );
-            let mut spawned = HashMap::default();
-            for name in names {
-                let idx = match self.index_of(&name) {
-                    Some(i) => i,
-                    None => {
-                        let Ok(i) = ClassIdx::try_from(self.defs.len()) else {
-                            break;
-                        };
-                        self.by_name.insert(name.as_str().into(), i);
-                        self.defs.push(ClassDef6 {
-                            name: name.as_str().into(),
-                            test: None,
-                            only_additional: false,
-                            after_host: false,
-                            options: Box::default(),
-                            preferred: None,
-                            valid: None,
-                        });
-                        i
-                    }
-                };
-                if let Some(value) = name.get(prefix.len()..) {
-                    spawned.insert(value.as_bytes().into(), idx);
-                }
-            }
-            let after_host = program.depends_on_known()
-                || program.member_classes().any(|m| {
-                    m == "KNOWN"
-                        || m == "UNKNOWN"
-                        || self
-                            .index_of(m)
-                            .and_then(|i| self.def(i))
-                            .is_some_and(|d| d.after_host)
-                });
-            if let Some(d) = self.defs.get_mut(usize::from(class)) {
-                d.after_host = after_host;
-            }
-            if !c.only_in_additional_list {
-                let list = if after_host {
-                    &mut self.late
-                } else {
-                    &mut self.early
-                };
-                let at = list.partition_point(|&i| i < class);
-                list.insert(at, class);
-            }
-            self.templates.push(Template6 {
-                class,
-                program,
-                spawned,
-            });
-        }
-    }
-
-    fn template(&self, class: ClassIdx) -> Option<&Template6> {
-        self.templates.iter().find(|t| t.class == class)
-    }
-
-    pub fn len(&self) -> usize {
-        self.defs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.defs.is_empty()
-    }
-
-    pub fn index_of(&self, name: &str) -> Option<ClassIdx> {
-        self.by_name.get(name).copied()
-    }
-
-    pub fn def(&self, idx: ClassIdx) -> Option<&ClassDef6> {
-        self.defs.get(usize::from(idx))
-    }
-
-    pub fn guard(&self, names: &[String]) -> Guard6 {
-        Guard6(
-            names
-                .iter()
-                .map(|n| match self.index_of(n) {
-                    Some(i) => ClassRef6::Defined(i),
-                    None => ClassRef6::Named(n.as_str().into()),
-                })
-                .collect(),
-        )
-    }
-
-    /// Defined classes of an `evaluate-additional-classes` list (an undefined name has no
-    /// test and no options: evaluating it changes nothing).
-    pub fn additional(&self, names: &[String]) -> Box<[ClassIdx]> {
-        names.iter().filter_map(|n| self.index_of(n)).collect()
-    }
+/// Builds the config's class table (the shared builder, with DHCPv6's universe, option names
+/// and effects): `member('name')` is bound to class ids at load, as in DHCPv4.
+pub fn class_table(cfg: &Dhcp6Config) -> ClassTable6 {
+    let resolve = |name: &str| option6_code_by_name(name, &cfg.option_defs);
+    ClassTable6::new(
+        &cfg.client_classes,
+        Universe::V6,
+        &resolve,
+        referenced_class_names(cfg),
+        ClassEffects6::of,
+    )
 }
 
 /// The classes one packet belongs to. Lives in the shard and is reset per packet; sized for
@@ -285,7 +87,7 @@ impl PacketClasses6 {
             for p in table.defs.iter().filter_map(|d| d.test.as_ref()) {
                 scratch.reserve_for(p);
             }
-            for t in &table.templates {
+            for t in table.templates() {
                 scratch.reserve_for(&t.program);
             }
         }
@@ -407,14 +209,14 @@ impl V6Context<'_> {
     pub fn admits(&self, guard: &Guard6) -> bool {
         guard.0.is_empty()
             || guard.0.iter().any(|r| match r {
-                ClassRef6::Defined(i) => {
+                ClassRef::Defined(i) => {
                     self.is_defined_member(*i)
                         || self
                             .table
                             .def(*i)
                             .is_some_and(|d| self.is_member_name(&d.name))
                 }
-                ClassRef6::Named(n) => self.is_member_name(n),
+                ClassRef::Named(n) => self.is_member_name(n),
             })
     }
 }
@@ -459,6 +261,15 @@ impl PacketContext for V6Context<'_> {
     }
     fn is_member(&self, name: &str) -> bool {
         self.is_member_name(name)
+    }
+    /// `member()` names bound at load ([`ClassTable6::member_id`]): a plain class is its bit.
+    fn is_member_id(&self, id: u32, name: &str) -> bool {
+        self.table.is_member_id(
+            id,
+            self.state.known,
+            |i| self.is_defined_member(i),
+            || self.is_member_name(name),
+        )
     }
 }
 
@@ -615,10 +426,10 @@ impl Classify6<'_> {
     }
 }
 
-/// Every class name the config refers to outside class definitions, and in `member()` of the
-/// class tests: guards and additional lists of subnets, pools, pd-pools and shared networks,
-/// and the classes of reservations (for the spawned names of template classes).
-fn referenced_class_names(cfg: &Dhcp6Config, table: &ClassTable6) -> Vec<String> {
+/// Every class name the config refers to outside class definitions: guards and additional
+/// lists of subnets, pools, pd-pools and shared networks, and the classes of reservations
+/// (for the spawned names of template classes, ARM 16.4.1).
+fn referenced_class_names(cfg: &Dhcp6Config) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut lists = |l: &ClassLists| {
         names.extend(l.guard.iter().chain(&l.additional).cloned());
@@ -643,12 +454,5 @@ fn referenced_class_names(cfg: &Dhcp6Config, table: &ClassTable6) -> Vec<String>
     for r in reservations {
         names.extend(r.client_classes.iter().cloned());
     }
-    for d in &table.defs {
-        if let Some(t) = &d.test {
-            names.extend(t.member_classes().map(str::to_string));
-        }
-    }
-    names.sort_unstable();
-    names.dedup();
     names
 }

@@ -258,7 +258,7 @@ fn pool_len(total: u128) -> u64 {
 
 impl Prepared6 {
     pub fn new(cfg: &Dhcp6Config, interfaces: Vec<Interface6Info>) -> Self {
-        let classes = ClassTable6::new(cfg);
+        let classes = crate::classes::class_table(cfg);
         let mut pools = Vec::new();
         let mut subnets = Vec::new();
         for (si, s) in cfg.subnets.iter().enumerate() {

@@ -664,3 +664,80 @@ fn a_reserved_prefix_carries_its_own_excluded_prefix_or_none_not_the_pools() {
     });
     assert_eq!(renewed, Some(vec![60, 0xa0]));
 }
+
+/// `member('name')` is bound to class ids at load, as engine/v4 does (issue 8): a defined
+/// class is asked by id, built-in names with a meaning of their own (ALL, VENDOR_CLASS_*)
+/// and undefined ones by name (KNOWN / UNKNOWN compile to the `known` question). A context
+/// that answers a defined class only by id shows it: without the binding the test is false.
+#[test]
+fn member_names_are_bound_to_class_ids_at_load() {
+    use corelease_classes::classes::{KNOWN_ID, UNKNOWN_ID};
+    let p = prepared(
+        r#"{ "Dhcp6": { "client-classes": [
+          { "name": "a", "test": "option[1234].exists" },
+          { "name": "VENDOR_CLASS_acme" },
+          { "name": "b", "test": "member('a') and member('KNOWN') and member('VENDOR_CLASS_acme') and member('ALL') and member('EXTERNAL_x')" } ],
+        "subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+            "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::10f" } ] } ] } }"#,
+    );
+    struct BoundOnly {
+        a: u32,
+    }
+    impl corelease_classify::PacketContext for BoundOnly {
+        fn option(&self, _code: u16) -> Option<&[u8]> {
+            None
+        }
+        fn is_member(&self, name: &str) -> bool {
+            matches!(name, "VENDOR_CLASS_acme" | "ALL" | "EXTERNAL_x")
+        }
+        fn is_known(&self) -> bool {
+            true
+        }
+        fn is_member_id(&self, id: u32, name: &str) -> bool {
+            id == self.a && name == "a"
+        }
+    }
+    let a = p.classes.index_of("a").map(u32::from);
+    assert_eq!(a, Some(0));
+    assert_eq!(p.classes.member_id("KNOWN"), Some(KNOWN_ID));
+    assert_eq!(p.classes.member_id("UNKNOWN"), Some(UNKNOWN_ID));
+    assert_eq!(p.classes.member_id("VENDOR_CLASS_acme"), None);
+    assert_eq!(p.classes.member_id("EXTERNAL_x"), None);
+    let b = p.classes.index_of("b").and_then(|i| p.classes.def(i));
+    let test = b.and_then(|d| d.test.as_ref()).expect("class b has a test");
+    let mut scratch = corelease_classify::Scratch::new();
+    let ctx = BoundOnly { a: a.unwrap_or(0) };
+    assert!(test.eval_bool(&ctx, &mut scratch));
+}
+
+/// Bound or not, `member()` answers as Kea's by-name question: a defined class evaluated
+/// earlier, KNOWN after the host lookup, and a name only a reservation gives (an
+/// EXTERNAL_ prefix is built-in, so the config accepts it undefined, ARM 16.3) read from
+/// the host. Such a test reads KNOWN, so it runs after the host lookup (ARM 16.1.1).
+#[test]
+fn bound_member_reads_earlier_classes_known_and_host_only_classes() {
+    let cfg = r#"{ "Dhcp6": {
+        "option-def": [ { "name": "greeting", "code": 1234, "type": "string" } ],
+        "client-classes": [
+          { "name": "nine", "test": "substring(option[1].hex, 9, 1) == 0x09" },
+          { "name": "gold-nine", "test": "member('nine') and member('KNOWN') and member('EXTERNAL_gold')",
+            "option-data": [ { "name": "greeting", "data": "gold-nine" } ] } ],
+        "subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+            "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::1ff" } ],
+            "reservations": [
+              { "duid": "00:03:00:01:02:00:00:00:00:09", "client-classes": [ "EXTERNAL_gold" ] },
+              { "duid": "00:03:00:01:02:00:00:00:00:04", "client-classes": [ "EXTERNAL_gold" ] } ] } ]
+    } }"#;
+    let p = prepared(cfg);
+    let mut s = shard(&p);
+    let ask = oro(&[1234]);
+    // Client 9: in "nine", known, with the host-only class.
+    let rep = dora(&mut s, 9, std::slice::from_ref(&ask));
+    assert_eq!(unknown_of(&rep, 1234), Some(b"gold-nine".to_vec()));
+    // Client 4: known with the host class, but not in "nine".
+    let rep = dora(&mut s, 4, std::slice::from_ref(&ask));
+    assert_eq!(unknown_of(&rep, 1234), None);
+    // Client 0x19 ends in 0x19, not 0x09: nobody's class.
+    let rep = dora(&mut s, 0x19, std::slice::from_ref(&ask));
+    assert_eq!(unknown_of(&rep, 1234), None);
+}
