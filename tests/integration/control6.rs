@@ -45,6 +45,16 @@ impl Rig6 {
         r["arguments"][name][0][0].as_i64().unwrap_or(-1)
     }
 
+    /// Stops the server (SIGTERM) and starts it again on the same config and lease log.
+    fn restart(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop();
+        }
+        let env = [("KEA_DHCP_DATA_DIR", self.dir.0.as_path())];
+        let cfg = self.cfg.to_string_lossy().into_owned();
+        self.server = Some(Server::start6(&self.ns, &["-c", &cfg, "-p", "5547"], &env));
+    }
+
     fn output(&self) -> String {
         self.server.as_ref().map(Server::output).unwrap_or_default()
     }
@@ -238,7 +248,7 @@ fn owner_of_two(duid: &str) -> usize {
 #[test]
 fn dhcp6_lease6_update_and_leases_reclaim_with_kea_texts() {
     let _g = serial();
-    let rig = Rig6::start("u6", RELAYED_CONFIG);
+    let mut rig = Rig6::start("u6", RELAYED_CONFIG);
     let addr = "fd00:1::4242";
     let update = |duid: &str, extra: Value| {
         let mut args = json!({ "ip-address": addr, "duid": duid, "iaid": 7, "subnet-id": 9 });
@@ -289,6 +299,20 @@ fn dhcp6_lease6_update_and_leases_reclaim_with_kea_texts() {
         );
         assert_eq!(rig.lease_count(), 1);
     }
+    // The moves left superseded records in the old holders' logs: recovery keeps the newest.
+    rig.restart();
+    let got = rig.cmd(json!({ "command": "lease6-get", "arguments": { "ip-address": addr } }));
+    assert_eq!(got["arguments"]["duid"], "0a:0b:0c:04", "{got}");
+    assert_eq!(got["arguments"]["hostname"], "h3.example.org", "{got}");
+    assert_eq!(rig.lease_count(), 1);
+    assert_eq!(rig.stat("subnet[9].assigned-nas"), 1);
+    let update = |duid: &str, extra: Value| {
+        let mut args = json!({ "ip-address": addr, "duid": duid, "iaid": 7, "subnet-id": 9 });
+        if let (Some(a), Some(e)) = (args.as_object_mut(), extra.as_object()) {
+            a.extend(e.clone());
+        }
+        rig.cmd(json!({ "command": "lease6-update", "arguments": args }))
+    };
     let r = update("0a:0b:0c:04", json!({ "subnet-id": 99 }));
     assert_eq!(r["result"], 1);
     assert_eq!(
