@@ -115,6 +115,7 @@ impl<'a, 'r> Parser<'a, 'r> {
         let shape = match (kind, &self.ops[..]) {
             (ValueKind::String, _) => Shape::String,
             (ValueKind::Bool, &[Op::EqConst { fused }]) => Shape::Single(fused),
+            (ValueKind::Bool, &[Op::Member { class }]) => Shape::Member(class),
             (ValueKind::Bool, _) if bool_only => Shape::BoolOnly,
             (ValueKind::Bool, _) => Shape::Stack,
         };

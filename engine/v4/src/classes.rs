@@ -323,10 +323,11 @@ impl<'a> Classifier<'a> {
                     ran += 1;
                 }
             }
-            for (k, &i) in rest.iter().take(ran).enumerate() {
-                if hits & (1 << k) != 0 {
+            while hits != 0 {
+                if let Some(&i) = rest.get(hits.trailing_zeros() as usize) {
                     state.push_order(i);
                 }
+                hits &= hits - 1;
             }
             rest = rest.get(ran..).unwrap_or(&[]);
             // The run stopped short at a template class (no `test`).

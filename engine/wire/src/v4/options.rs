@@ -87,7 +87,9 @@ impl<T: AsRef<[u8]>> Dhcp4Packet<T> {
 struct Slot {
     start: u32,
     len: u32,
-    present: bool,
+    /// The parse that wrote the slot: the option is present when this is the index's
+    /// current [`OptionIndex::generation`], so a new parse forgets every slot at once.
+    generation: u32,
 }
 
 /// Which areas a parse reads, in the order RFC 3396 section 7 joins them: the options field,
@@ -117,6 +119,10 @@ pub struct OptionIndex {
     data: Vec<u8>,
     /// Option 52's value once validated, else 0.
     overload: u8,
+    /// Bumped by every parse instead of resetting the slots it wrote (issue 8: the reset
+    /// was part of the per-packet classification cost). Never 0, which no slot holds as
+    /// current after [`OptionIndex::clear`] wraps around.
+    generation: u32,
 }
 
 impl Default for OptionIndex {
@@ -132,14 +138,16 @@ impl OptionIndex {
             order: Vec::with_capacity(256),
             data: Vec::with_capacity(1500),
             overload: 0,
+            generation: 1,
         }
     }
 
     fn clear(&mut self) {
-        for &code in &self.order {
-            if let Some(slot) = self.slots.get_mut(usize::from(code)) {
-                *slot = Slot::default();
-            }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Once every 2^32 parses: slots written 2^32 parses ago would look current.
+            self.slots.iter_mut().for_each(|s| *s = Slot::default());
+            self.generation = 1;
         }
         self.order.clear();
         self.data.clear();
@@ -151,6 +159,10 @@ impl OptionIndex {
             .get(usize::from(code))
             .copied()
             .unwrap_or_default()
+    }
+
+    fn is_present(&self, slot: Slot) -> bool {
+        slot.generation == self.generation
     }
 
     /// Indexes `packet`'s options, replacing what was indexed before. Any buffer type works
@@ -183,6 +195,7 @@ impl OptionIndex {
     fn parse_options_field_alone(&mut self, area: &[u8]) -> Option<Result<(), WireError>> {
         let mut pos = 0usize;
         let mut fault = None;
+        let generation = self.generation;
         while let Some(&code) = area.get(pos) {
             match code {
                 opt::PAD => {
@@ -205,14 +218,14 @@ impl OptionIndex {
                 break;
             };
             let slot = self.slots.get_mut(usize::from(code))?;
-            if slot.present {
+            if slot.generation == generation {
                 return None;
             }
             // Offsets within the options field, which is at most a packet long.
             *slot = Slot {
                 start: (pos + 2) as u32,
                 len: (end - pos - 2) as u32,
-                present: true,
+                generation,
             };
             self.order.push(code);
             pos = end;
@@ -229,6 +242,7 @@ impl OptionIndex {
         packet: &Dhcp4Packet<T>,
     ) -> Option<Result<(), WireError>> {
         let mut last_code = None;
+        let generation = self.generation;
         for area in [Area::Options, Area::File, Area::Sname] {
             let wanted = match area {
                 Area::Options => true,
@@ -254,11 +268,11 @@ impl OptionIndex {
                 }
                 let start = self.data.len();
                 let slot = self.slots.get_mut(usize::from(code))?;
-                if !slot.present {
+                if slot.generation != generation {
                     *slot = Slot {
                         start: start as u32,
                         len: 0,
-                        present: true,
+                        generation,
                     };
                     self.order.push(code);
                 } else if last_code != Some(code) {
@@ -343,11 +357,16 @@ impl OptionIndex {
                     self.overload = v;
                 }
             }
+            let generation = self.generation;
             let Some(slot) = self.slots.get_mut(usize::from(code)) else {
                 continue;
             };
-            if !slot.present {
-                slot.present = true;
+            if slot.generation != generation {
+                *slot = Slot {
+                    start: 0,
+                    len: 0,
+                    generation,
+                };
                 self.order.push(code);
             }
             // payload.len() <= 255, and the total stays below the packet length.
@@ -358,7 +377,7 @@ impl OptionIndex {
 
     fn check_overload(&mut self) -> Result<(), WireError> {
         let slot = self.slot(opt::OVERLOAD);
-        if !slot.present {
+        if !self.is_present(slot) {
             self.overload = 0;
             return Ok(());
         }
@@ -394,7 +413,7 @@ impl OptionIndex {
     /// The joined payload of option `code`; `Some(&[])` for a zero-length option.
     pub fn get(&self, code: u8) -> Option<&[u8]> {
         let slot = self.slot(code);
-        if !slot.present {
+        if !self.is_present(slot) {
             return None;
         }
         let start = slot.start as usize;
@@ -402,7 +421,7 @@ impl OptionIndex {
     }
 
     pub fn contains(&self, code: u8) -> bool {
-        self.slot(code).present
+        self.is_present(self.slot(code))
     }
 
     /// Option codes in order of first appearance (options field, then file, then sname).
@@ -615,6 +634,42 @@ mod tests {
         assert!(idx.contains(opt::CLIENT_ID));
         assert_eq!(idx.client_id(), None);
         assert_eq!(idx.hostname(), None);
+    }
+
+    /// Slots are forgotten by bumping the generation, not by clearing them: a reused index
+    /// must not see the previous packet's options, through every parse path and across the
+    /// generation counter's wrap-around.
+    #[test]
+    fn reused_index_forgets_the_previous_packets_options() {
+        let full = packet_with(&[53, 1, 1, 61, 2, 1, 2, 12, 1, b'h', 60, 1, b'v', 255]);
+        let repeated = packet_with(&[53, 1, 3, 12, 1, b'a', 12, 1, b'b', 255]);
+        let interleaved = packet_with(&[12, 1, b'a', 53, 1, 3, 12, 1, b'b', 255]);
+        let mut overloaded = packet_with(&[52, 1, 1, 53, 1, 3, 255]);
+        overloaded[108] = 61;
+        overloaded[109] = 1;
+        overloaded[110] = 7;
+        overloaded[111] = 255;
+        let bare = packet_with(&[255]);
+        let mut idx = OptionIndex::new();
+        for start in [1, u32::MAX - 3] {
+            idx.generation = start;
+            for next in [&repeated, &interleaved, &overloaded, &bare, &full] {
+                let full_pkt = Dhcp4Packet::new_checked(&full[..]).expect("test packet");
+                assert_eq!(idx.parse(&full_pkt), Ok(()));
+                assert_eq!(idx.client_id(), Some(&[1u8, 2][..]));
+                let pkt = Dhcp4Packet::new_checked(&next[..]).expect("test packet");
+                assert_eq!(idx.parse(&pkt), Ok(()));
+                let (fresh, _) = index(next);
+                for code in 0..=255u8 {
+                    assert_eq!(idx.get(code), fresh.get(code), "code {code}");
+                }
+                assert_eq!(
+                    idx.codes().collect::<Vec<_>>(),
+                    fresh.codes().collect::<Vec<_>>()
+                );
+                assert_ne!(idx.generation, 0);
+            }
+        }
     }
 
     #[test]
