@@ -1230,10 +1230,7 @@ mod tests {
             assert!(p.run(&IdCtx, &mut s).is_ok());
             assert_eq!(s.pop_bool().ok(), Some(fast), "{expr} {bind}");
             // IdCtx: id 7 is a member, the name 'by-name' is a member.
-            let want = match (name, bind) {
-                ("bound", true) | ("by-name", _) => true,
-                _ => false,
-            };
+            let want = matches!((name, bind), ("bound", true) | ("by-name", _));
             assert_eq!(fast, want, "{expr} {bind}");
         }
     }
