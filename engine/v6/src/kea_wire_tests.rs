@@ -454,3 +454,20 @@ fn decline_answers_per_ia_without_a_top_level_status() {
     }
     assert_eq!(stat(&s, "declined-addresses"), 1);
 }
+
+#[test]
+fn a_solicit_sent_straight_to_a_unicast_address_is_counted_and_dropped() {
+    // Kea run D13 (testUnicast): a direct Solicit to the server's unicast address.
+    let p = prepared(BASIC);
+    let mut s = shard(&p);
+    let sol = solicit_with(0xdd, &[]);
+    let mut to_unicast = meta();
+    to_unicast.dst = a("2001:db8:1::1");
+    let before = stat(&s, "pkt6-receive-drop");
+    assert!(send_raw(&mut s, &to_unicast, &sol, NOW).is_none());
+    assert_eq!(stat(&s, "pkt6-receive-drop"), before + 1);
+    assert_eq!(stat(&s, "pkt6-solicit-received"), 1);
+    // To the multicast address, or relayed to a unicast one, it is answered.
+    assert!(send_raw(&mut s, &meta(), &sol, NOW).is_some());
+    assert_eq!(outcome(&mut s, &wrapped(sol, 1, 12)), ADVERTISED);
+}

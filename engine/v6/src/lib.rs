@@ -652,6 +652,26 @@ impl<S: LeaseSink> V6Shard<S> {
         now: u64,
         out: &mut [u8],
     ) -> Option<(MessageType, usize)> {
+        // Kea 2.2's testUnicast, before everything below: a Solicit, Confirm, Rebind or
+        // Information-request sent by a client straight to a unicast address is dropped (RFC
+        // 8415 sections 18.4 and 16: those go to the multicast address; checked on the wire
+        // with kea-dhcp6 2.2: counted by type and in pkt6-receive-drop, no answer).
+        let to_unicast = sel
+            .dst
+            .is_some_and(|d| !d.is_multicast() && !d.is_unspecified());
+        if relays == 0
+            && to_unicast
+            && matches!(
+                kind,
+                MessageType::Solicit
+                    | MessageType::Confirm
+                    | MessageType::Rebind
+                    | MessageType::InformationRequest
+            )
+        {
+            tracing::debug!(target: "DHCP6_PACKET_DROP_UNICAST", kind = kind.kea_name(), "dropping unicast message of a type that must be multicast");
+            return None;
+        }
         // Kea 2.2's order (Dhcpv6Srv::processPacket): a server identifier that is not ours
         // drops the message first (testServerID); then the early classes; then pkt6_receive;
         // then the sanity checks (message type, client and server identifier rules) and the
