@@ -56,3 +56,13 @@ pub fn discover() -> std::io::Result<Vec<InterfaceInfo>> {
     unsafe { libc::freeifaddrs(head) };
     Ok(out)
 }
+
+/// The ARP hardware type of an interface (`/sys/class/net/NAME/type`: 1 for Ethernet, 772
+/// for loopback), as Kea's `Iface::getHWType`; 0 (not specified) when unreadable, which is
+/// what Kea uses when it has no interface.
+pub fn hardware_type(name: &str) -> u16 {
+    std::fs::read_to_string(format!("/sys/class/net/{name}/type"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}

@@ -630,6 +630,7 @@ fn run(
         configured.extend(all_ifaces.iter().map(|i| Interface6Info {
             ifindex: i.index,
             name: i.name.clone(),
+            hwtype: ifaces::hardware_type(&i.name),
         }));
     } else {
         for spec in &cfg.interfaces.interfaces {
@@ -642,6 +643,7 @@ fn run(
             configured.push(Interface6Info {
                 ifindex: iface.index,
                 name: iface.name.clone(),
+                hwtype: ifaces::hardware_type(&iface.name),
             });
         }
     }

@@ -12,6 +12,8 @@ cfg = {"Dhcp6": {
   "subnet6": [{"id": 9, "subnet": "fd00:1::/64", "pools": [{"pool": "fd00:1::1000 - fd00:1::10ff"}]}],
   "loggers": [{"name": "kea-dhcp6", "output_options": [{"output": D + "/kea6.log"}], "severity": "DEBUG", "debuglevel": 99}]
 }}
+# Extra global keys for one run (e.g. KEA6_EXTRA='{"mac-sources": ["duid"]}').
+cfg["Dhcp6"].update(json.loads(os.environ.get("KEA6_EXTRA", "{}")))
 json.dump(cfg, open(D + "/kea6.json", "w"))
 env = dict(os.environ, KEA_PIDFILE_DIR=D, KEA_LOCKFILE_DIR=D, KEA_DHCP_DATA_DIR=D)
 for f in ["leases6.csv", "kea6.log", "kea6.kea-dhcp6.pid"]:
@@ -19,7 +21,9 @@ for f in ["leases6.csv", "kea6.log", "kea6.kea-dhcp6.pid"]:
     except FileNotFoundError: pass
 subprocess.run(["ip", "addr", "add", "fd00:99::2/128", "dev", "lo", "nodad"])
 subprocess.run(["ip", "link", "set", "lo", "up"])
-kea = subprocess.Popen(["kea-dhcp6", "-c", D + "/kea6.json", "-p", "5547"], env=env, stdout=open(D+"/out.txt","w"), stderr=subprocess.STDOUT)
+# KEA6_SERVER runs another server with Kea's switches instead (e.g. "corelease dhcp6").
+server = os.environ.get("KEA6_SERVER", "kea-dhcp6").split()
+kea = subprocess.Popen(server + ["-c", D + "/kea6.json", "-p", "5547"], env=env, stdout=open(D+"/out.txt","w"), stderr=subprocess.STDOUT)
 time.sleep(2.5)
 
 def cmd(c):

@@ -496,6 +496,14 @@ fn parse_row6(fields: &[&str], col: &dyn Fn(&str) -> Option<usize>) -> Result<Le
     let hw_text = get("hwaddr");
     // Kea logs an unreadable hwaddr and carries on without it.
     let hwaddr = HwAddr::parse(hw_text, hwtype).filter(|h| !h.is_empty());
+    // Kea's HWADDR_SOURCE_* bit the address was found by (absent in Kea 1.x files).
+    let hwaddr = match get("hwaddr_source").trim() {
+        "" => hwaddr,
+        _ => {
+            let source = small("hwaddr_source")?;
+            hwaddr.map(|h| h.with_source(source))
+        }
+    };
     let user_context = {
         let text = unescape(get("user_context"));
         let trimmed = text.trim();
@@ -623,8 +631,8 @@ pub fn read_leases6(r: impl BufRead) -> Result<Vec<Lease>, StorageError> {
     read_leases6_file(r).map(|f| f.leases)
 }
 
-/// Writes `leases` (v6 ones; others are skipped) as a Kea 3.0 leases6 file. The hardware
-/// address source is not kept by corelease and is written as 0 (unknown).
+/// Writes `leases` (v6 ones; others are skipped) as a Kea 3.0 leases6 file, with each hardware
+/// address's source (Kea's HWADDR_SOURCE_* bit, 0 when unknown).
 pub fn write_leases6(mut w: impl Write, leases: &[Lease]) -> Result<(), StorageError> {
     let io = |source| StorageError::CsvIo { source };
     writeln!(w, "{LEASES6_HEADER_3_0}").map_err(io)?;
@@ -632,8 +640,8 @@ pub fn write_leases6(mut w: impl Write, leases: &[Lease]) -> Result<(), StorageE
     for lease in leases.iter().filter(|l| l.kind != LeaseKind::V4) {
         row.clear();
         let (hwaddr, hwtype, hwsource) = match lease.hwaddr {
-            Some(h) => (h.to_string(), h.htype().to_string(), "0"),
-            None => (String::new(), String::new(), ""),
+            Some(h) => (h.to_string(), h.htype().to_string(), h.source().to_string()),
+            None => (String::new(), String::new(), String::new()),
         };
         let _ = write!(
             row,
@@ -791,7 +799,9 @@ mod tests {
         assert_eq!(na.valid_lifetime, 500);
         assert_eq!(na.cltt, 1100);
         assert_eq!(na.iaid, 7);
-        assert_eq!(na.hwaddr, HwAddr::parse("0a:0b:0c:0d:0e:0f", 1));
+        // The source column (4: from the link-local address) is kept and written back.
+        let hw = HwAddr::parse("0a:0b:0c:0d:0e:0f", 1).map(|h| h.with_source(4));
+        assert_eq!(na.hwaddr, hw);
         let pd = file
             .leases
             .iter()
@@ -804,6 +814,6 @@ mod tests {
         write_leases6(&mut out, &file.leases).unwrap();
         assert_eq!(read_leases6(out.as_slice()).unwrap(), file.leases);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("\n2001:db8::10,00:03:00:01:0a:0b:0c:0d:0e:0f,500,1600,1,300,0,7,128,0,0,,0a:0b:0c:0d:0e:0f,0,,1,0,0\n"), "{text}");
+        assert!(text.contains("\n2001:db8::10,00:03:00:01:0a:0b:0c:0d:0e:0f,500,1600,1,300,0,7,128,0,0,,0a:0b:0c:0d:0e:0f,0,,1,4,0\n"), "{text}");
     }
 }

@@ -10,7 +10,8 @@
 //! payload (80 B fixed, then the tail):
 //!    0 op u8 (1 = lease state, 2 = removal)   1 kind u8 (LeaseKind code)   2 prefix_len u8
 //!    3 state u8   4 flags u8 (bit0 fqdn_fwd, bit1 fqdn_rev, bit2 has hwaddr, bit3 has client-id,
-//!    bit4 has hostname, bit5 has user-context)   5 htype u8   6 hwaddr_len u8   7 zero
+//!    bit4 has hostname, bit5 has user-context)   5 htype u8   6 hwaddr_len u8
+//!    7 hwaddr source u8 (Kea's HWADDR_SOURCE_* bit; 0 unknown, and in logs written before it)
 //!    8..24 address (v4: 4 bytes then 12 zeros)   24 iaid u32   28 valid u32   32 preferred u32
 //!   36 cltt u64   44 subnet_id u32   48 pool_id u32   52..72 hwaddr bytes (zero padded)
 //!   72 client_id_len u16   74 hostname_len u16   76 user_context_len u32
@@ -247,6 +248,7 @@ pub(crate) fn decode_lease(payload: &[u8]) -> Option<Lease> {
     let flags = *payload.get(4)?;
     let htype = *payload.get(5)?;
     let hw_len = usize::from(*payload.get(6)?);
+    let hw_source = *payload.get(7)?;
     let addr_raw: [u8; 16] = payload.get(8..24)?.try_into().ok()?;
     let addr = if kind == LeaseKind::V4 {
         IpAddr::V4(Ipv4Addr::new(
@@ -270,7 +272,9 @@ pub(crate) fn decode_lease(payload: &[u8]) -> Option<Lease> {
         prefix_len,
         iaid: le_u32(payload, 24)?,
         hwaddr: if flags & FLAG_HWADDR != 0 {
-            Some(HwAddr::new(htype, payload.get(52..52 + hw_len)?))
+            Some(
+                HwAddr::new(htype, payload.get(52..52 + hw_len)?).with_source(u32::from(hw_source)),
+            )
         } else {
             None
         },
@@ -340,10 +344,13 @@ pub(crate) fn encode_upsert(out: &mut [u8], seq: u64, lease: &Lease, payload_len
     if lease.user_context.is_some() {
         flags |= FLAG_USER_CONTEXT;
     }
-    let (htype, hw) = lease
-        .hwaddr
-        .as_ref()
-        .map_or((0, &[][..]), |h| (h.htype(), h.as_bytes()));
+    let (htype, hw, hw_source) = lease.hwaddr.as_ref().map_or((0, &[][..], 0), |h| {
+        (
+            h.htype(),
+            h.as_bytes(),
+            u8::try_from(h.source()).unwrap_or(0),
+        )
+    });
     let fixed: &mut [u8; FIXED_PAYLOAD_LEN] = match payload
         .get_mut(..FIXED_PAYLOAD_LEN)
         .and_then(|s| s.try_into().ok())
@@ -358,7 +365,7 @@ pub(crate) fn encode_upsert(out: &mut [u8], seq: u64, lease: &Lease, payload_len
     fixed[4] = flags;
     fixed[5] = htype;
     fixed[6] = hw.len() as u8;
-    fixed[7] = 0;
+    fixed[7] = hw_source;
     fixed[8..24].copy_from_slice(&addr_bytes(lease.addr));
     fixed[24..28].copy_from_slice(&lease.iaid.to_le_bytes());
     fixed[28..32].copy_from_slice(&lease.valid_lifetime.to_le_bytes());
@@ -470,6 +477,28 @@ mod tests {
         let buf = encode(&lease, 1);
         let frame = read_frame(&buf).unwrap().unwrap();
         assert_eq!(decode_lease(frame.payload).unwrap(), lease);
+    }
+
+    #[test]
+    fn v6_hardware_address_keeps_its_source() {
+        let mut lease = sample_lease();
+        lease.kind = LeaseKind::V6Na;
+        lease.addr = "2001:db8::7".parse().unwrap();
+        lease.prefix_len = 128;
+        // Found in a relay's RFC 6939 option (Kea's HWADDR_SOURCE_CLIENT_ADDR_RELAY_OPTION).
+        lease.hwaddr = Some(HwAddr::new(6, &[0x0a, 0, 0, 0, 0, 0x79]).with_source(8));
+        let buf = encode(&lease, 1);
+        let frame = read_frame(&buf).unwrap().unwrap();
+        let back = decode_lease(frame.payload).unwrap();
+        assert_eq!(back.hwaddr.map(|h| (h.htype(), h.source())), Some((6, 8)));
+        assert_eq!(back, lease);
+        // A record written before the source byte existed (byte 7 zero) reads as unknown.
+        let mut old = frame.payload.to_vec();
+        old[7] = 0;
+        assert_eq!(
+            decode_lease(&old).unwrap().hwaddr.map(|h| h.source()),
+            Some(0)
+        );
     }
 
     #[test]

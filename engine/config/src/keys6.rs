@@ -65,7 +65,7 @@ table!(GLOBAL6, [
     "sanity-checks" => U, "reservations" => S, "config-control" => U, "server-tag" => U,
     "reservation-mode" => U, "reservations-global" => S, "reservations-in-subnet" => S,
     "reservations-out-of-pool" => S, "relay-supplied-options" => U,
-    "mac-sources" => U, "statistic-default-sample-count" => U,
+    "mac-sources" => S, "statistic-default-sample-count" => U,
     "statistic-default-sample-age" => U, "cache-max-age" => U,
     "early-global-reservations-lookup" => S, "ip-reservations-unique" => S,
     "reservations-lookup-first" => S, "compatibility" => U, "parked-packet-limit" => U,

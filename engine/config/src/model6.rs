@@ -57,6 +57,9 @@ pub struct Dhcp6Config {
     /// `[::1]` at this port and forwards DHCPv4-queries to the DHCPv4 server at this port + 1.
     /// 0 (Kea's default) turns 4o6 off.
     pub dhcp4o6_port: u16,
+    /// `mac-sources` (ARM 10.11): how a client's hardware address is found, tried in order;
+    /// each entry a mask of [`corelease_types::hwaddr_source`] bits (Kea's default: any).
+    pub mac_sources: Vec<u32>,
 }
 
 /// One DHCPv6 host reservation (ARM 10.3): one identifier (duid or hw-address), any number of

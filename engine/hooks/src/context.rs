@@ -6,6 +6,7 @@
 
 use corelease_types::{HwAddr, Lease, SubnetId};
 use corelease_wire::v4::{Dhcp4Packet, OptionIndex};
+use corelease_wire::v6::mac::client_hwaddr;
 use corelease_wire::v6::{
     opt, relay_message_of, Dhcp6Packet, Options6, HEADER_LEN, MAX_RELAY_DEPTH, RELAY_HEADER_LEN,
 };
@@ -109,14 +110,7 @@ pub struct LeaseTimers {
 
 /// Kea's `HWAddr::source_` bits (dhcp/hwaddr.h): how a DHCPv6 client's hardware address was
 /// found.
-pub mod hwaddr_source {
-    /// From the client's DUID-LLT or DUID-LL.
-    pub const DUID: u32 = 0x0002;
-    /// From the EUI-64 interface identifier of its link-local address.
-    pub const IPV6_LINK_LOCAL: u32 = 0x0004;
-    /// From a relay's Client Link-Layer Address option (RFC 6939).
-    pub const CLIENT_ADDR_RELAY_OPTION: u32 = 0x0008;
-}
+pub use corelease_types::hwaddr_source;
 
 /// A DHCPv6 message (the query or the response) as hooks see it. `bytes` is the datagram as
 /// received or sent, relay layers included; the other fields describe the client/server
@@ -154,20 +148,20 @@ impl<'a> Packet6View<'a> {
     ) -> Option<Self> {
         let mut msg: &'a [u8] = datagram;
         let mut relays = 0u8;
-        // The relay closest to the client (the last Relay-forward before the message).
-        let mut nearest: Option<&'a [u8]> = None;
         while Dhcp6Packet::new_checked(msg).ok()?.is_relay() {
             if usize::from(relays) >= MAX_RELAY_DEPTH {
                 return None;
             }
             relays += 1;
-            nearest = Some(msg);
             msg = relay_message_of(msg.get(RELAY_HEADER_LEN..)?)?;
         }
         let client_id = options_of(msg, HEADER_LEN)
             .find(opt::CLIENTID)
             .filter(|d| !d.is_empty());
-        let hwaddr = mac_of(client_id, nearest, *remote.ip());
+        // Kea's `Pkt6::getMAC(HWADDR_SOURCE_ANY)`; the view does not know the interface's
+        // hardware type, which only the link-local and remote-id sources use: Ethernet.
+        let hwaddr = client_hwaddr(&[hwaddr_source::ANY], datagram, *remote.ip(), 1)
+            .map(|h| (h, h.source()));
         Some(Packet6View {
             message_type: msg.first().copied(),
             xid: msg
@@ -188,48 +182,6 @@ impl<'a> Packet6View<'a> {
 
 fn options_of(bytes: &[u8], at: usize) -> Options6<'_> {
     Options6::new(bytes.get(at..).unwrap_or(&[]), at)
-}
-
-/// Kea's `Pkt::getMAC(HWADDR_SOURCE_ANY)` without raw sockets, in Kea's order: the DUID
-/// (DUID-LLT: type, htype, time, address; DUID-LL: type, htype, address), then the EUI-64
-/// of the link-local address the client sent from (the nearest relay's peer-address when
-/// relayed), then that relay's Client Link-Layer Address option (RFC 6939).
-fn mac_of(
-    duid: Option<&[u8]>,
-    nearest_relay: Option<&[u8]>,
-    remote: Ipv6Addr,
-) -> Option<(HwAddr, u32)> {
-    if let Some(d) = duid {
-        let kind = d.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
-        let htype = d.get(2..4).map(|b| u16::from_be_bytes([b[0], b[1]]));
-        let addr = match kind {
-            Some(1) => d.get(8..),
-            Some(3) => d.get(4..),
-            _ => None,
-        };
-        if let (Some(addr), Some(htype)) = (addr.filter(|a| !a.is_empty()), htype) {
-            return Some((HwAddr::new(htype as u8, addr), hwaddr_source::DUID));
-        }
-    }
-    let peer = match nearest_relay {
-        Some(r) => {
-            let b: [u8; 16] = r.get(18..34)?.try_into().ok()?;
-            Ipv6Addr::from(b)
-        }
-        None => remote,
-    };
-    let o = peer.octets();
-    if peer.segments()[0] & 0xffc0 == 0xfe80 && o[11] == 0xff && o[12] == 0xfe {
-        let mac = [o[8] ^ 0x02, o[9], o[10], o[13], o[14], o[15]];
-        return Some((HwAddr::new(1, &mac), hwaddr_source::IPV6_LINK_LOCAL));
-    }
-    let lla = options_of(nearest_relay?, RELAY_HEADER_LEN).find(opt::CLIENT_LINKLAYER_ADDR)?;
-    let htype = lla.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]))?;
-    let addr = lla.get(2..).filter(|a| !a.is_empty())?;
-    Some((
-        HwAddr::new(htype as u8, addr),
-        hwaddr_source::CLIENT_ADDR_RELAY_OPTION,
-    ))
 }
 
 /// The selected DHCPv6 subnet (Kea's `subnet6` argument).

@@ -89,11 +89,41 @@ impl fmt::Display for PoolId {
 /// Maximum hardware address length Kea accepts (HWAddr::MAX_HWADDR_LEN).
 pub const MAX_HWADDR_LEN: usize = 20;
 
-/// A hardware address with its ARP hardware type (1 = Ethernet). Fixed size, no heap.
+/// Kea's hardware address sources (`HWAddr::HWADDR_SOURCE_*` in dhcp/hwaddr.h): how a DHCPv6
+/// client's hardware address was found (ARM 10.11 "MAC/Hardware Addresses in DHCPv6"). Each
+/// source is one bit; a `mac-sources` entry is a mask of them ([`ANY`](hwaddr_source::ANY) is
+/// all). The values are Kea's, as written in the leases6 CSV `hwaddr_source` column.
+pub mod hwaddr_source {
+    /// Not known (a DHCPv4 chaddr, a lease added by command or imported without a source).
+    pub const UNKNOWN: u32 = 0x0000;
+    /// Every source, in Kea's order (`Pkt::getMAC`).
+    pub const ANY: u32 = 0xffff;
+    /// The link-layer header of a raw socket (never available to a DHCPv6 server on UDP).
+    pub const RAW: u32 = 0x0001;
+    /// From the client's DUID-LLT or DUID-LL.
+    pub const DUID: u32 = 0x0002;
+    /// From the EUI-64 interface identifier of its link-local address.
+    pub const IPV6_LINK_LOCAL: u32 = 0x0004;
+    /// From a relay's Client Link-Layer Address option (RFC 6939).
+    pub const CLIENT_ADDR_RELAY_OPTION: u32 = 0x0008;
+    /// From a relay's Remote-ID option (RFC 4649).
+    pub const REMOTE_ID: u32 = 0x0010;
+    /// From a relay's Subscriber-ID option (RFC 4580; Kea reads nothing from it).
+    pub const SUBSCRIBER_ID: u32 = 0x0020;
+    /// From the cable modem MAC a CMTS relay puts in its DOCSIS vendor option.
+    pub const DOCSIS_CMTS: u32 = 0x0040;
+    /// From the device-id the cable modem puts in its DOCSIS vendor option.
+    pub const DOCSIS_MODEM: u32 = 0x0080;
+}
+
+/// A hardware address with its ARP hardware type (1 = Ethernet) and, for a DHCPv6 client,
+/// the [`hwaddr_source`] it was found by. Fixed size, no heap.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HwAddr {
     htype: u8,
     len: u8,
+    /// One [`hwaddr_source`] bit (all fit in a byte), 0 when unknown.
+    source: u8,
     bytes: [u8; MAX_HWADDR_LEN],
 }
 
@@ -107,12 +137,25 @@ impl HwAddr {
         HwAddr {
             htype,
             len: len as u8,
+            source: 0,
             bytes,
         }
     }
 
+    /// The same address found by `source` (one [`hwaddr_source`] bit; anything wider than a
+    /// byte is recorded as unknown).
+    pub fn with_source(mut self, source: u32) -> Self {
+        self.source = u8::try_from(source).unwrap_or(0);
+        self
+    }
+
     pub fn htype(&self) -> u8 {
         self.htype
+    }
+
+    /// The [`hwaddr_source`] this address came from (0: unknown).
+    pub fn source(&self) -> u32 {
+        u32::from(self.source)
     }
 
     pub fn as_bytes(&self) -> &[u8] {

@@ -42,6 +42,7 @@ fn bench_exchange(c: &mut Criterion) {
     let ifaces = vec![Interface6Info {
         ifindex: 1,
         name: "eth0".into(),
+        hwtype: 1,
     }];
     let prepared = Arc::new(Prepared6::new(&loaded.config, ifaces));
     let mut shard = V6Shard::new(prepared, &SERVER_DUID, 0, 1, NullSink);

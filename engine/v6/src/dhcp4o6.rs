@@ -191,6 +191,7 @@ mod tests {
         let ifaces = vec![Interface6Info {
             ifindex: 7,
             name: "eth0".into(),
+            hwtype: 1,
         }];
         let p = Arc::new(Prepared6::new(&loaded.config, ifaces));
         V6Shard::new(p, DUID, 0, 1, MemorySink::default())

@@ -37,6 +37,7 @@ fn shard() -> V6Shard<MemorySink> {
     let ifaces = vec![Interface6Info {
         ifindex: 7,
         name: "eth0".into(),
+        hwtype: 1,
     }];
     let p = Arc::new(Prepared6::new(&loaded.config, ifaces));
     V6Shard::new(p, SERVER_DUID, 0, 1, MemorySink::default())
@@ -917,6 +918,7 @@ fn pkt6_receive_runs_after_the_server_id_test_and_before_sanity_checks_and_drop(
     let ifaces = vec![Interface6Info {
         ifindex: 7,
         name: "eth0".into(),
+        hwtype: 1,
     }];
     let p = Arc::new(Prepared6::new(&loaded.config, ifaces));
     let mut s = V6Shard::new(p, SERVER_DUID, 0, 1, MemorySink::default());

@@ -12,7 +12,7 @@ use crate::prepared::{reply_options, ReplyOption6};
 use corelease_classes::HostIdentifiers;
 use corelease_classify::Universe;
 use corelease_config::{Dhcp6Config, HostIdentifierType, Reservation6, Subnet6};
-use corelease_wire::v6::Dhcp6Packet;
+use corelease_types::HwAddr;
 
 pub use corelease_classes::HostIdx;
 
@@ -58,13 +58,9 @@ impl Host6 {
     }
 }
 
-/// RFC 6939 OPTION_CLIENT_LINKLAYER_ADDR, inserted by a relay.
-const OPT_CLIENT_LINKLAYER_ADDR: u16 = 79;
-
 /// The identifiers a message carries, borrowed from it. `hw` is Kea's DHCPv6 hardware
-/// address (ARM 10.x "MAC/Hardware Addresses in DHCPv6"), taken from the sources corelease
-/// has: the client link-layer address option a relay added (RFC 6939), else the link-layer
-/// address inside a DUID-LLT or DUID-LL.
+/// address (ARM 10.11 "MAC/Hardware Addresses in DHCPv6"): the one `mac-sources` found, as
+/// Kea's `ctx.hwaddr_` serves its hw-address reservations.
 #[derive(Clone, Copy, Default)]
 pub struct PacketIds6<'a> {
     pub duid: Option<&'a [u8]>,
@@ -74,25 +70,11 @@ pub struct PacketIds6<'a> {
 }
 
 impl<'a> PacketIds6<'a> {
-    /// `outer` is the datagram as received (relays included), `duid` the client's option 1.
-    pub fn of(outer: &'a Dhcp6Packet<&'a [u8]>, relays: usize, duid: Option<&'a [u8]>) -> Self {
-        // The relay closest to the client is the last Relay-forward layer.
-        let from_relay = outer
-            .relay_chain()
-            .take(relays)
-            .filter_map(Result::ok)
-            .filter_map(|layer| {
-                let bytes = layer.into_inner();
-                let options = bytes.get(corelease_wire::v6::RELAY_HEADER_LEN..)?;
-                corelease_wire::v6::Options6::new(options, corelease_wire::v6::RELAY_HEADER_LEN)
-                    .find(OPT_CLIENT_LINKLAYER_ADDR)
-            })
-            .last()
-            .and_then(|o| o.get(2..))
-            .filter(|m| !m.is_empty());
+    /// `duid` is the client's option 1, `hw` its hardware address by `mac-sources`.
+    pub fn of(duid: Option<&'a [u8]>, hw: Option<&'a HwAddr>) -> Self {
         PacketIds6 {
             duid,
-            hw: from_relay.or_else(|| duid.and_then(duid_link_layer)),
+            hw: hw.map(HwAddr::as_bytes),
             flex_id: None,
         }
     }
@@ -113,17 +95,6 @@ impl HostIdentifiers for PacketIds6<'_> {
             HostIdentifierType::CircuitId | HostIdentifierType::ClientId => None,
         }
     }
-}
-
-/// The link-layer address inside a DUID-LLT (type 1: type, htype, time, address) or a DUID-LL
-/// (type 3: type, htype, address), RFC 8415 sections 11.2 and 11.4.
-pub fn duid_link_layer(duid: &[u8]) -> Option<&[u8]> {
-    let ll = match duid.get(..2)? {
-        [0, 1] => duid.get(8..)?,
-        [0, 3] => duid.get(4..)?,
-        _ => return None,
-    };
-    (!ll.is_empty()).then_some(ll)
 }
 
 /// Every reservation of one config; a reserved value is an address (false) or a prefix

@@ -19,6 +19,8 @@ mod dhcp4o6;
 mod hooked;
 pub mod hosts;
 mod leases;
+#[cfg(test)]
+mod mac_tests;
 mod prepared;
 pub mod stats;
 #[cfg(test)]
@@ -42,7 +44,8 @@ use corelease_config::{prefix6_mask, Lifetime6};
 use corelease_hooks::Step;
 use corelease_hooks::{HookPoint, IaView};
 use corelease_storage::LeaseSink;
-use corelease_types::{ClientId, Lease, LeaseKind, LeaseState};
+use corelease_types::{ClientId, HwAddr, Lease, LeaseKind, LeaseState};
+use corelease_wire::v6::mac::client_hwaddr;
 use corelease_wire::v6::{
     opt, relay_message_of, status, Dhcp6Packet, Dhcp6Writer, Ia, IaAddr, IaPrefix, MessageType,
     Options6, WireError, HEADER_LEN, MAX_RELAY_DEPTH, OPTION_HEADER_LEN, RELAY_HEADER_LEN,
@@ -221,6 +224,9 @@ struct IaCtx<'a> {
     valid: Option<Lifetime6>,
     /// The datagram being answered (hook points show it to callouts).
     query: &'a [u8],
+    /// The client's hardware address by `mac-sources` (ARM 10.11), stored with its leases
+    /// as Kea stores `ctx.hwaddr_`.
+    hwaddr: Option<HwAddr>,
 }
 
 impl IaCtx<'_> {
@@ -769,10 +775,23 @@ impl<S: LeaseSink> V6Shard<S> {
             self.flex_id.extend_from_slice(value);
             tracing::debug!(target: "FLEX_ID_EXPRESSION_EVALUATED", size = value.len(), "flex-id evaluated for packet");
         }
+        // Kea's Dhcpv6Srv::initContext: the hardware address by mac-sources (ARM 10.11), for
+        // hw-address reservations and for the leases of this message.
+        let iface_htype = p
+            .interfaces
+            .iter()
+            .find(|i| i.ifindex == sel.ifindex)
+            .map_or(0, |i| i.hwtype);
+        let hwaddr = client_hwaddr(
+            &p.mac_sources,
+            outer.as_bytes(),
+            sel.src.unwrap_or(Ipv6Addr::UNSPECIFIED),
+            iface_htype,
+        );
         // ARM 16.1.1 step 6: with early-global-reservations-lookup a global host's classes
         // and KNOWN are known before subnet selection, so they can select a subnet.
         let early_host = if p.early_global_reservations_lookup && !p.hosts.is_empty() {
-            let ids = PacketIds6::of(outer, relays, duid).with_flex_id(&self.flex_id);
+            let ids = PacketIds6::of(duid, hwaddr.as_ref()).with_flex_id(&self.flex_id);
             p.hosts
                 .global(&ids)
                 .and_then(|i| p.hosts.host(i).map(|h| (i, h)))
@@ -820,7 +839,7 @@ impl<S: LeaseSink> V6Shard<S> {
         // global reservations where the selected subnet allows them.
         let host = match (subnet, p.hosts.is_empty()) {
             (Some(s), false) => {
-                let ids = PacketIds6::of(outer, relays, duid).with_flex_id(&self.flex_id);
+                let ids = PacketIds6::of(duid, hwaddr.as_ref()).with_flex_id(&self.flex_id);
                 p.candidates(s)
                     .filter(|&c| p.subnets.get(c).is_some_and(|sn| sn.reservations_in_subnet))
                     .find_map(|c| p.hosts.in_subnet(c, &ids))
@@ -872,6 +891,7 @@ impl<S: LeaseSink> V6Shard<S> {
             preferred: class_preferred,
             valid: class_valid,
             query: outer.as_bytes(),
+            hwaddr,
         };
         self.core.reply_pool = None;
         let written = (|| -> Result<Option<usize>, WireError> {
@@ -1562,6 +1582,7 @@ impl<S: LeaseSink> Core<S> {
             lease.cltt = c.now;
             lease.valid_lifetime = valid;
             lease.preferred_lifetime = preferred;
+            lease.hwaddr = c.hwaddr;
             let args = Args6 {
                 subnet: Some(si),
                 lease: Some(&lease),
@@ -1600,6 +1621,9 @@ impl<S: LeaseSink> Core<S> {
             lease.cltt = c.now;
             lease.valid_lifetime = valid;
             lease.preferred_lifetime = preferred;
+            // Kea's AllocEngine sets the lease's hardware address from the context each time
+            // it commits (a new lease, or one the client asks for again).
+            lease.hwaddr = c.hwaddr;
             // ARM 10.3.3: the reserved hostname is the lease's.
             if let Some(name) = c.host.and_then(|(_, h)| h.hostname.as_deref()) {
                 if lease.hostname.as_deref() != Some(name) {
@@ -1729,7 +1753,7 @@ impl<S: LeaseSink> Core<S> {
             addr: IpAddr::V6(Ipv6Addr::from(value)),
             prefix_len: pool.lease_len(),
             iaid,
-            hwaddr: None,
+            hwaddr: c.hwaddr,
             client_id: Some(ClientId::new(c.duid)),
             valid_lifetime: 0,
             preferred_lifetime: 0,
@@ -1865,6 +1889,9 @@ impl<S: LeaseSink> Core<S> {
         lease.cltt = c.now;
         lease.valid_lifetime = valid;
         lease.preferred_lifetime = preferred;
+        // Kea's extendLease6 replaces the hardware address with this message's, or with none
+        // (checked on the wire with kea-dhcp6 2.2: a Renew without option 79 clears it).
+        lease.hwaddr = c.hwaddr;
         let point = if rebind {
             HookPoint::Lease6Rebind
         } else {
@@ -2150,6 +2177,8 @@ impl<S: LeaseSink> Core<S> {
             };
             entry.lease.state = LeaseState::Declined;
             entry.lease.client_id = None;
+            // Kea's Lease6::decline drops the hardware address with the DUID.
+            entry.lease.hwaddr = None;
             entry.lease.cltt = c.now;
             entry.lease.valid_lifetime = p.decline_probation_period;
             entry.lease.preferred_lifetime = 0;
@@ -2368,7 +2397,7 @@ impl<S: LeaseSink> Core<S> {
             addr: IpAddr::V6(Ipv6Addr::from(value)),
             prefix_len: len,
             iaid,
-            hwaddr: None,
+            hwaddr: c.hwaddr,
             client_id: Some(ClientId::new(c.duid)),
             valid_lifetime: 0,
             preferred_lifetime: 0,

@@ -22,6 +22,9 @@ pub const MAX_POOL_OFFSETS: u64 = 1 << 24;
 pub struct Interface6Info {
     pub ifindex: u32,
     pub name: String,
+    /// Its ARP hardware type (Linux `/sys/class/net/NAME/type`: 1 for Ethernet), which Kea
+    /// gives a hardware address read from a link-local address or a remote-id (ARM 10.11).
+    pub hwtype: u16,
 }
 
 /// What a pool hands out.
@@ -235,6 +238,8 @@ pub struct Prepared6 {
     pub global_options: Vec<ReplyOption6>,
     pub decline_probation_period: u32,
     pub interfaces: Vec<Interface6Info>,
+    /// `mac-sources` (ARM 10.11): [`corelease_types::hwaddr_source`] masks, tried in order.
+    pub mac_sources: Vec<u32>,
     /// Kea's `expired-leases-processing` (ARM chapter 12).
     pub expired: corelease_config::ExpiredLeasesProcessing,
     /// Host reservations (ARM 10.3).
@@ -352,6 +357,7 @@ impl Prepared6 {
             global_options: reply_options(&cfg.global_options),
             decline_probation_period: cfg.decline_probation_period,
             interfaces,
+            mac_sources: cfg.mac_sources.clone(),
             expired: cfg.expired_leases_processing,
             hooks_libraries: cfg.hooks_libraries.clone(),
             hosts: crate::hosts::host_table(cfg),

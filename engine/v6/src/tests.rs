@@ -38,6 +38,7 @@ pub(crate) fn prepared(json: &str) -> Arc<Prepared6> {
     let ifaces = vec![Interface6Info {
         ifindex: 7,
         name: "eth0".into(),
+        hwtype: 1,
     }];
     Arc::new(Prepared6::new(&loaded.config, ifaces))
 }

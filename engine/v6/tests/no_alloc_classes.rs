@@ -127,6 +127,7 @@ fn classified_and_reserved_clients_are_served_without_allocating() {
     let ifaces = vec![Interface6Info {
         ifindex: 1,
         name: "eth0".into(),
+        hwtype: 1,
     }];
     let prepared = Arc::new(Prepared6::new(&loaded.config, ifaces));
     let mut shard = V6Shard::new(prepared, &SERVER_DUID, 0, 1, NullSink);

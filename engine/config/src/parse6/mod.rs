@@ -359,7 +359,61 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
         option_defs,
         flex_id,
         dhcp4o6_port: parse_dhcp4o6_port(f, map, path),
+        mac_sources: parse_mac_sources(f, map, path),
     }
+}
+
+/// `mac-sources` (ARM 10.11): the ways to find a client's hardware address, in the order to
+/// try them, as [`corelease_types::hwaddr_source`] masks. Kea's names and aliases
+/// (`CfgMACSource::MACSourceFromText`) and texts; absent means `any`. `raw` and
+/// `subscriber-id` are accepted and find nothing, as in Kea 2.2 (the ARM says so of raw; Kea's
+/// `Pkt::getMAC` has no code for subscriber-id).
+fn parse_mac_sources(f: &mut Findings, map: &Map<String, Value>, path: &str) -> Vec<u32> {
+    use corelease_types::hwaddr_source as src;
+    let Some(list) = f.list_at(map, "mac-sources", path) else {
+        return vec![src::ANY];
+    };
+    if list.is_empty() {
+        f.error(
+            format!("{path}.mac-sources"),
+            "must have at least one value (omit it, or use \"any\", for every source)",
+        );
+    }
+    let mut masks: Vec<u32> = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let p = format!("{path}.mac-sources[{i}]");
+        let Some(name) = v.as_str() else {
+            f.error(p, format!("expected a string, found {}", json_type(v)));
+            continue;
+        };
+        let mask = match name {
+            "any" => src::ANY,
+            "raw" => src::RAW,
+            "duid" => src::DUID,
+            "ipv6-link-local" => src::IPV6_LINK_LOCAL,
+            "client-link-addr-option" | "rfc6939" => src::CLIENT_ADDR_RELAY_OPTION,
+            "remote-id" | "rfc4649" => src::REMOTE_ID,
+            "subscriber-id" | "rfc4580" => src::SUBSCRIBER_ID,
+            "docsis-cmts" => src::DOCSIS_CMTS,
+            "docsis-modem" => src::DOCSIS_MODEM,
+            _ => {
+                f.error(
+                    p,
+                    format!("Failed to convert '{name}' to any recognized MAC source (expected any, raw, duid, ipv6-link-local, client-link-addr-option, rfc6939, remote-id, rfc4649, subscriber-id, rfc4580, docsis-cmts or docsis-modem)"),
+                );
+                continue;
+            }
+        };
+        if masks.contains(&mask) {
+            f.error(
+                p,
+                format!("The mac-sources value '{name}' was specified twice"),
+            );
+        } else {
+            masks.push(mask);
+        }
+    }
+    masks
 }
 
 /// Lifetime, timer and T1/T2 checks of one scope; reported where a key involved is set.

@@ -212,12 +212,64 @@ fn unknown_keys_are_errors_and_unimplemented_keys_are_named() {
     assert_eq!(errs, vec!["Dhcp6.bogus: unknown key".to_string()]);
     let loaded = load(r#"{"Dhcp6": {"reservations": [{"duid": "01:02"}], "subnet4": []}}"#);
     assert!(loaded.is_err(), "subnet4 is not a Dhcp6 key");
-    let loaded = load(r#"{"Dhcp6": {"mac-sources": ["duid"]}}"#).map_err(|e| e.to_string());
+    let loaded =
+        load(r#"{"Dhcp6": {"statistic-default-sample-count": 5}}"#).map_err(|e| e.to_string());
     let Ok(loaded) = loaded else {
         panic!("{loaded:?}")
     };
     assert_eq!(loaded.unsupported.len(), 1);
-    assert_eq!(loaded.unsupported[0].path, "Dhcp6.mac-sources");
+    assert_eq!(
+        loaded.unsupported[0].path,
+        "Dhcp6.statistic-default-sample-count"
+    );
+}
+
+#[test]
+fn mac_sources_take_keas_names_and_aliases_in_order_and_refuse_what_kea_refuses() {
+    use corelease_types::hwaddr_source as src;
+    let c = load(r#"{"Dhcp6": {}}"#).unwrap();
+    assert_eq!(c.config.mac_sources, vec![src::ANY], "Kea's default");
+    let c = load(
+        r#"{"Dhcp6": {"mac-sources": ["rfc6939", "duid", "ipv6-link-local", "rfc4649",
+            "docsis-cmts", "docsis-modem", "raw", "rfc4580", "any"]}}"#,
+    )
+    .unwrap();
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    assert_eq!(
+        c.config.mac_sources,
+        vec![
+            src::CLIENT_ADDR_RELAY_OPTION,
+            src::DUID,
+            src::IPV6_LINK_LOCAL,
+            src::REMOTE_ID,
+            src::DOCSIS_CMTS,
+            src::DOCSIS_MODEM,
+            src::RAW,
+            src::SUBSCRIBER_ID,
+            src::ANY
+        ]
+    );
+    // kea-dhcp6 2.2 -t: an unknown name, a value twice (an alias counts as its name), an
+    // empty list, a non-string.
+    assert_eq!(
+        errors(r#"{"Dhcp6": {"mac-sources": ["bogus"]}}"#),
+        vec!["Dhcp6.mac-sources[0]: Failed to convert 'bogus' to any recognized MAC source (expected any, raw, duid, ipv6-link-local, client-link-addr-option, rfc6939, remote-id, rfc4649, subscriber-id, rfc4580, docsis-cmts or docsis-modem)".to_string()]
+    );
+    assert_eq!(
+        errors(r#"{"Dhcp6": {"mac-sources": ["rfc4580", "subscriber-id"]}}"#),
+        vec![
+            "Dhcp6.mac-sources[1]: The mac-sources value 'subscriber-id' was specified twice"
+                .to_string()
+        ]
+    );
+    assert_eq!(
+        errors(r#"{"Dhcp6": {"mac-sources": []}}"#),
+        vec!["Dhcp6.mac-sources: must have at least one value (omit it, or use \"any\", for every source)".to_string()]
+    );
+    assert_eq!(
+        errors(r#"{"Dhcp6": {"mac-sources": [1]}}"#),
+        vec!["Dhcp6.mac-sources[0]: expected a string, found integer".to_string()]
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 pub mod dhcp4o6;
 mod fuzz;
 pub mod kea_check;
+pub mod mac;
 mod packet;
 mod writer;
 
