@@ -58,7 +58,10 @@ fn unix_now() -> u64 {
     crate::server4::unix_secs(std::time::SystemTime::now())
 }
 
-/// Kea's lease6 JSON (ARM 16.x lease6-get): `type` IA_NA / IA_PD, `prefix-len` for both.
+/// Kea's lease6 JSON (ARM 16.x lease6-get, Kea's `Lease6::toElement`): `type` IA_NA / IA_PD,
+/// `prefix-len` only for a prefix (kea-dhcp6 2.2 with libdhcp_lease_cmds.so: lease6-get,
+/// -get-all, -get-page and -get-by-duid give none for an address,
+/// fuzz/kea-compare/cases6-lease-get.py).
 fn lease6_to_json(l: &Lease) -> Value {
     let kind = if l.kind == LeaseKind::V6Pd {
         "IA_PD"
@@ -82,7 +85,7 @@ fn lease6_to_json(l: &Lease) -> Value {
         "iaid": l.iaid,
         "ip-address": l.addr.to_string(),
         "preferred-lft": l.preferred_lifetime,
-        "prefix-len": l.prefix_len,
+        "prefix-len": (l.kind == LeaseKind::V6Pd).then_some(l.prefix_len),
         "state": state,
         "subnet-id": l.subnet_id.0,
         "type": kind,
@@ -93,7 +96,8 @@ fn lease6_to_json(l: &Lease) -> Value {
         "valid-lft": l.valid_lifetime,
     });
     // Kea's Lease6::toElement writes hw-address and user-context only when the lease has
-    // them (kea-dhcp6 2.2 with libdhcp_lease_cmds: a lease added without them has neither).
+    // them (kea-dhcp6 2.2 with libdhcp_lease_cmds: a lease added without them has neither),
+    // and prefix-len only for IA_PD.
     if let Value::Object(m) = &mut v {
         m.retain(|_, x| !x.is_null());
     }
@@ -791,5 +795,51 @@ impl Backend for Dhcp6Backend {
 
     fn wipe_leases(&self, _subnet: Option<SubnetId>) -> Result<u64, String> {
         Err("lease4-* commands are DHCPv4 commands; use lease6-*".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corelease_types::{ClientId, HwAddr, PoolId, SubnetId};
+
+    fn lease(kind: LeaseKind, addr: &str, prefix_len: u8) -> Lease {
+        Lease {
+            kind,
+            addr: addr
+                .parse()
+                .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+            prefix_len,
+            iaid: 1,
+            hwaddr: Some(HwAddr::new(1, &[2, 0, 0, 0, 0, 7]).with_source(2)),
+            client_id: Some(ClientId::new(&[0, 3, 0, 1, 2, 0, 0, 0, 0, 7])),
+            valid_lifetime: 4000,
+            preferred_lifetime: 3000,
+            cltt: 1_795_538_324,
+            subnet_id: SubnetId(9),
+            pool_id: PoolId(0),
+            state: LeaseState::Default,
+            hostname: None,
+            fqdn_fwd: false,
+            fqdn_rev: false,
+            user_context: None,
+        }
+    }
+
+    #[test]
+    fn lease6_json_has_keas_keys_and_prefix_len_only_for_a_prefix() {
+        // kea-dhcp6 2.2 + libdhcp_lease_cmds.so, lease6-get of a Solicit/Request lease
+        // (fuzz/kea-compare/cases6-lease-get.py), byte for byte.
+        let kea = r#"{"cltt": 1795538324, "duid": "00:03:00:01:02:00:00:00:00:07", "fqdn-fwd": false, "fqdn-rev": false, "hostname": "", "hw-address": "02:00:00:00:00:07", "iaid": 1, "ip-address": "fd00:1::1000", "preferred-lft": 3000, "state": 0, "subnet-id": 9, "type": "IA_NA", "valid-lft": 4000}"#;
+        let kea: Value = serde_json::from_str(kea).unwrap_or_default();
+        assert_eq!(
+            lease6_to_json(&lease(LeaseKind::V6Na, "fd00:1::1000", 128)),
+            kea
+        );
+        let pd = lease6_to_json(&lease(LeaseKind::V6Pd, "fd00:2::", 56));
+        assert_eq!(
+            (pd["type"].clone(), pd["prefix-len"].clone()),
+            (json!("IA_PD"), json!(56))
+        );
     }
 }

@@ -474,9 +474,34 @@ fn dhcp6_pool_statistics_match_the_lease_log_after_perfdhcp_and_reach_metrics() 
         assert!(text.contains(&want), "{want} not in\n{text}");
     }
 
+    // Every lease carries the MAC of perfdhcp's DUID-LLT as its hardware address (Kea's
+    // mac-sources "any" finds no option 79 from perfdhcp's relay, then the DUID), and, as in
+    // Kea's lease6-get-all, prefix-len only for IA_PD.
+    let all = unix_command(&socket, &json!({ "command": "lease6-get-all" }));
+    let leases = all["arguments"]["leases"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(leases.len() as i64, pool0 + pool3 + pd0, "{all}");
+    for l in &leases {
+        let duid = l["duid"].as_str().unwrap_or("");
+        assert!(duid.starts_with("00:01:00:01:"), "a DUID-LLT: {l}");
+        assert_eq!(l["hw-address"].as_str(), duid.get(24..), "{l}");
+        let pd = l["type"] == "IA_PD";
+        assert_eq!(l.get("prefix-len").is_some(), pd, "{l}");
+    }
+
     // The lease log, exported after the stop, holds exactly that many leases per pool.
     let output = server.stop();
     let (header, rows) = export(&cfg);
+    for r in &rows {
+        // Hardware type 1 from the DUID, source 2 (Kea's HWADDR_SOURCE_DUID).
+        let hw = (
+            column(&header, r, "hwtype"),
+            column(&header, r, "hwaddr_source"),
+        );
+        assert_eq!(hw, ("1", "2"), "{r}");
+    }
     let in_range = |r: &&String, lo: u128, hi: u128| {
         column(&header, r, "lease_type") == "0"
             && column(&header, r, "address")
