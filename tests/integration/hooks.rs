@@ -311,6 +311,166 @@ fn kea_run_script_sees_its_variables_at_leases4_committed() {
     }
 }
 
+/// The recorded calls not in `seen` yet, in the order the server made them (the scripts'
+/// PIDs: one spawner per shard forks them in call order, and one client stays on one shard),
+/// once `want` of them are there and written (bounded at 10 s).
+fn new_calls(
+    dir: &TempDir,
+    seen: &mut std::collections::BTreeSet<String>,
+    want: usize,
+) -> Vec<(String, BTreeMap<String, Vec<u8>>)> {
+    let d = dir.0.join("calls");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut fresh: Vec<(u64, String)> = std::fs::read_dir(&d)
+            .map(|it| {
+                it.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !seen.contains(n))
+                    .filter_map(|n| Some((n.split('.').nth(1)?.parse().ok()?, n)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // `env -0` ends every entry with a NUL: a file ending otherwise is still being written.
+        let written = fresh
+            .iter()
+            .all(|(_, n)| std::fs::read(d.join(n)).is_ok_and(|b| b.last() == Some(&0)));
+        if (fresh.len() >= want && written) || Instant::now() > deadline {
+            fresh.sort();
+            return fresh
+                .into_iter()
+                .map(|(_, n)| {
+                    seen.insert(n.clone());
+                    let raw = std::fs::read(d.join(&n)).unwrap_or_default();
+                    let env = raw
+                        .split(|&b| b == 0)
+                        .filter_map(|kv| {
+                            let eq = kv.iter().position(|&b| b == b'=')?;
+                            Some((
+                                String::from_utf8_lossy(&kv[..eq]).into_owned(),
+                                kv[eq + 1..].to_vec(),
+                            ))
+                        })
+                        .collect();
+                    (n.split('.').next().unwrap_or("").to_string(), env)
+                })
+                .collect();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Crafted exchanges against libdhcp_run_script.so, with the calls kea-dhcp4 2.2 makes for
+/// the same exchanges (fuzz/kea-compare/hooks4.py, run side by side): a DISCOVER from a client
+/// that has a lease is a renewal (lease4_renew with the query a DHCPDISCOVER), and a REQUEST
+/// renewing a lease that expired unreclaimed first reclaims it (lease4_expire with the old
+/// lease, then lease4_renew, then leases4_committed).
+#[test]
+fn kea_run_script_sees_lease4_renew_at_a_discover_and_lease4_expire_before_an_expired_renewal() {
+    use crate::hostile::{exchange, relay_sockets, Msg, ACK, DISCOVER, OFFER, REQUEST, SERVER_ID};
+    let _g = serial();
+    let ns = NetNs::new("hkrenew").with_relay_address();
+    let dir = TempDir::new("hkrenew");
+    let script = recorder_when(&dir, "", "");
+    let hook = format!(
+        r#"{{ "library": "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_run_script.so",
+             "parameters": {{ "name": "{}", "sync": false }} }}"#,
+        script.display()
+    );
+    // A client may ask for 2 s (min-valid-lifetime); nothing is reclaimed by the timer.
+    let cfg = CONFIG.replace("HOOK", &hook).replace(
+        r#""valid-lifetime": 4000,"#,
+        r#""valid-lifetime": 4000, "min-valid-lifetime": 2, "max-valid-lifetime": 4000,
+           "expired-leases-processing": { "reclaim-timer-wait-time": 3600 },"#,
+    );
+    let cfg = dir.file("kea-dhcp4.json", &cfg);
+    let server = Server::start(&ns, &["-c", &cfg.to_string_lossy(), "-p", "6767"], &[]);
+    let sock = relay_sockets(&ns, &[crate::hostile::RELAY]).remove(0);
+    let mut seen = std::collections::BTreeSet::new();
+    let points = |v: &[(String, BTreeMap<String, Vec<u8>>)]| -> Vec<String> {
+        v.iter().map(|(p, _)| p.clone()).collect()
+    };
+    let dora = |mac: [u8; 6], xid: u32, lease_time: Option<u32>| {
+        let mut d = Msg::new(DISCOVER, xid, mac);
+        d.lease_time = lease_time;
+        let offer = exchange(&sock, &d).expect("an OFFER");
+        assert_eq!(offer.kind, OFFER);
+        let mut r = Msg::new(REQUEST, xid + 1, mac);
+        r.requested = Some(offer.yiaddr);
+        r.server_id = Some(SERVER_ID);
+        r.lease_time = lease_time;
+        let ack = exchange(&sock, &r).expect("an ACK");
+        assert_eq!(ack.kind, ACK);
+        ack.yiaddr
+    };
+
+    let a_mac = [2, 0, 0, 0, 0xa1, 1];
+    let a = dora(a_mac, 0x7100, None);
+    assert_eq!(
+        points(&new_calls(&dir, &mut seen, 1)),
+        ["leases4_committed"]
+    );
+
+    // DISCOVER from a client with a live lease: lease4_renew (Kea's renewLease4).
+    let offer = exchange(&sock, &Msg::new(DISCOVER, 0x7102, a_mac)).expect("an OFFER");
+    assert_eq!(offer.yiaddr, a);
+    let v = new_calls(&dir, &mut seen, 1);
+    assert_eq!(
+        points(&v),
+        ["lease4_renew"],
+        "kea-dhcp4 2.2 calls lease4_renew here"
+    );
+    let env = &v[0].1;
+    assert_eq!(text(env, "QUERY4_TYPE"), "DHCPDISCOVER");
+    assert_eq!(text(env, "LEASE4_ADDRESS"), a.to_string());
+    assert_eq!(text(env, "LEASE4_STATE"), "default");
+    assert_eq!(text(env, "LEASE4_VALID_LIFETIME"), "4000");
+    assert_eq!(text(env, "SUBNET4_ID"), "7");
+    assert_eq!(text(env, "PKT4_HWADDR"), "02:00:00:00:a1:01");
+
+    // A renewing REQUEST (ciaddr): lease4_renew, then leases4_committed.
+    let mut renew = Msg::new(REQUEST, 0x7103, a_mac);
+    renew.ciaddr = a;
+    assert_eq!(exchange(&sock, &renew).map(|r| r.kind), Some(ACK));
+    assert_eq!(
+        points(&new_calls(&dir, &mut seen, 2)),
+        ["lease4_renew", "leases4_committed"]
+    );
+
+    // A 2 s lease left to expire (not reclaimed: the timer waits an hour), then renewed.
+    let b_mac = [2, 0, 0, 0, 0xb2, 2];
+    let b = dora(b_mac, 0x7200, Some(2));
+    assert_eq!(
+        points(&new_calls(&dir, &mut seen, 1)),
+        ["leases4_committed"]
+    );
+    std::thread::sleep(Duration::from_millis(3100));
+    let mut renew = Msg::new(REQUEST, 0x7202, b_mac);
+    renew.ciaddr = b;
+    assert_eq!(exchange(&sock, &renew).map(|r| r.kind), Some(ACK));
+    let v = new_calls(&dir, &mut seen, 3);
+    let out = server.stop();
+    assert_eq!(
+        points(&v),
+        ["lease4_expire", "lease4_renew", "leases4_committed"],
+        "{out}"
+    );
+    let (expire, renewed) = (&v[0].1, &v[1].1);
+    assert_eq!(text(expire, "LEASE4_ADDRESS"), b.to_string());
+    assert_eq!(text(expire, "LEASE4_VALID_LIFETIME"), "2");
+    assert_eq!(text(expire, "REMOVE_LEASE"), "false");
+    let cltt = |env| text(env, "LEASE4_CLTT").parse::<u64>().unwrap_or(0);
+    assert!(
+        cltt(renewed) >= cltt(expire) + 3,
+        "lease4_expire shows the old lease, lease4_renew the renewed one"
+    );
+    assert_eq!(text(renewed, "QUERY4_CIADDR"), b.to_string());
+    let files = std::fs::read_dir(dir.0.join("calls"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(files, seen.len(), "no other call was made");
+}
+
 #[test]
 fn exit_code_drops_drops_at_pkt4_receive() {
     let _g = serial();

@@ -39,35 +39,37 @@ const CONFIG: &str = r#"{
 /// Addresses in subnet 7's pool.
 const POOL_SIZE: usize = 20;
 const SERVER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 6767);
-const RELAY: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+pub(crate) const RELAY: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 const OTHER_RELAY: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 /// A relay address in no subnet and no relay list.
 const STRAY_RELAY: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 4);
-const SERVER_ID: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+pub(crate) const SERVER_ID: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 /// How long a reply may take before the test counts it as not sent.
 const REPLY_WAIT: Duration = Duration::from_millis(700);
 
-const DISCOVER: u8 = 1;
-const OFFER: u8 = 2;
-const REQUEST: u8 = 3;
+pub(crate) const DISCOVER: u8 = 1;
+pub(crate) const OFFER: u8 = 2;
+pub(crate) const REQUEST: u8 = 3;
 const DECLINE: u8 = 4;
-const ACK: u8 = 5;
+pub(crate) const ACK: u8 = 5;
 const NAK: u8 = 6;
 const RELEASE: u8 = 7;
 
 /// A BOOTREQUEST as a relay forwards it: `giaddr` set, hops 1, the client's MAC in chaddr.
-struct Msg {
-    kind: u8,
-    xid: u32,
-    mac: [u8; 6],
-    ciaddr: Ipv4Addr,
-    giaddr: Ipv4Addr,
-    requested: Option<Ipv4Addr>,
-    server_id: Option<Ipv4Addr>,
+pub(crate) struct Msg {
+    pub(crate) kind: u8,
+    pub(crate) xid: u32,
+    pub(crate) mac: [u8; 6],
+    pub(crate) ciaddr: Ipv4Addr,
+    pub(crate) giaddr: Ipv4Addr,
+    pub(crate) requested: Option<Ipv4Addr>,
+    pub(crate) server_id: Option<Ipv4Addr>,
+    /// Option 51, the lease time the client asks for.
+    pub(crate) lease_time: Option<u32>,
 }
 
 impl Msg {
-    fn new(kind: u8, xid: u32, mac: [u8; 6]) -> Msg {
+    pub(crate) fn new(kind: u8, xid: u32, mac: [u8; 6]) -> Msg {
         Msg {
             kind,
             xid,
@@ -76,6 +78,7 @@ impl Msg {
             giaddr: RELAY,
             requested: None,
             server_id: None,
+            lease_time: None,
         }
     }
 
@@ -93,7 +96,7 @@ impl Msg {
         p
     }
 
-    fn bytes(&self) -> Vec<u8> {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
         let mut p = self.header();
         p.extend_from_slice(&[53, 1, self.kind]);
         if let Some(a) = self.requested {
@@ -104,6 +107,10 @@ impl Msg {
             p.extend_from_slice(&[54, 4]);
             p.extend_from_slice(&a.octets());
         }
+        if let Some(t) = self.lease_time {
+            p.extend_from_slice(&[51, 4]);
+            p.extend_from_slice(&t.to_be_bytes());
+        }
         p.push(255);
         p
     }
@@ -111,10 +118,10 @@ impl Msg {
 
 /// A decoded reply: message type, yiaddr, xid.
 #[derive(Debug, Clone, Copy)]
-struct Reply {
-    kind: u8,
-    yiaddr: Ipv4Addr,
-    xid: u32,
+pub(crate) struct Reply {
+    pub(crate) kind: u8,
+    pub(crate) yiaddr: Ipv4Addr,
+    pub(crate) xid: u32,
 }
 
 fn parse_reply(p: &[u8]) -> Option<Reply> {
@@ -144,7 +151,7 @@ fn parse_reply(p: &[u8]) -> Option<Reply> {
 }
 
 /// UDP sockets bound inside `ns` (sockets belong to the namespace they were created in).
-fn relay_sockets(ns: &NetNs, addrs: &[Ipv4Addr]) -> Vec<UdpSocket> {
+pub(crate) fn relay_sockets(ns: &NetNs, addrs: &[Ipv4Addr]) -> Vec<UdpSocket> {
     let ns_path = format!("/var/run/netns/{}", ns.name);
     std::thread::scope(|sc| {
         sc.spawn(|| {
@@ -192,7 +199,7 @@ fn send(sock: &UdpSocket, bytes: &[u8]) {
 }
 
 /// Sends one message and returns the reply with its xid, if one comes within `REPLY_WAIT`.
-fn exchange(sock: &UdpSocket, msg: &Msg) -> Option<Reply> {
+pub(crate) fn exchange(sock: &UdpSocket, msg: &Msg) -> Option<Reply> {
     send(sock, &msg.bytes());
     collect(sock, 1).into_iter().find(|r| r.xid == msg.xid)
 }

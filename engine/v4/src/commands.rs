@@ -149,6 +149,7 @@ impl<S: LeaseSink> V4Shard<S> {
             subnet: subnet as u32,
             offer_until: 0,
             holds_bit,
+            renews: false,
         };
         if let Err(e) = self.sink.record(&entry.lease) {
             self.give_back(&entry, addr);
@@ -228,6 +229,7 @@ impl<S: LeaseSink> V4Shard<S> {
             subnet: subnet as u32,
             offer_until: 0,
             holds_bit: keeps_bit || claimed_now,
+            renews: false,
         };
         if let Err(e) = self.sink.record(&entry.lease) {
             if claimed_now {
@@ -325,6 +327,7 @@ impl<S: LeaseSink> V4Shard<S> {
             subnet: subnet as u32,
             offer_until: 0,
             holds_bit: binds && from.holds_bit && from.pool != NO_POOL,
+            renews: false,
         };
         self.sink
             .record_after(&entry.lease, moving.after)

@@ -92,6 +92,9 @@ fn stat(s: &V4Shard<MemorySink>, name: &str) -> i64 {
         .unwrap_or_else(|| panic!("no statistic {name}"))
 }
 
+/// A lease's state, cltt and valid lifetime.
+type LeaseTimes = (LeaseState, u64, u32);
+
 /// What a callout saw at one point.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Seen {
@@ -101,6 +104,8 @@ struct Seen {
     response_yiaddr: Option<Ipv4Addr>,
     subnet: Option<u32>,
     lease: Option<IpAddr>,
+    /// The lease's state, cltt and valid lifetime as the point was given them.
+    lease_times: Option<LeaseTimes>,
     fake_allocation: bool,
     leases: Vec<IpAddr>,
     deleted: Vec<IpAddr>,
@@ -126,6 +131,7 @@ impl Callout for Recorder {
             response_yiaddr: ctx.response.map(|r| r.yiaddr),
             subnet: ctx.subnet.map(|s| s.id.0),
             lease: ctx.lease.map(|l| l.addr),
+            lease_times: ctx.lease.map(|l| (l.state, l.cltt, l.valid_lifetime)),
             fake_allocation: ctx.fake_allocation,
             leases: ctx.leases.iter().map(|l| l.addr).collect(),
             deleted: ctx.deleted_leases.iter().map(|l| l.addr).collect(),
@@ -355,6 +361,138 @@ fn skip_at_lease4_renew_keeps_the_lease_as_it_is() {
         .get(u32::from(offer.yiaddr()))
         .map(|e| e.lease.cltt);
     assert_eq!(cltt, Some(NOW));
+}
+
+/// kea-dhcp4 2.2 with libdhcp_run_script.so (fuzz/kea-compare/hooks4.py, run side by side with
+/// corelease): a DISCOVER from a client that has a lease calls lease4_renew (a fake
+/// allocation), whether the lease is live, expired or reclaimed; a REQUEST renewing an expired
+/// lease not yet reclaimed calls lease4_expire with the old lease first and counts it
+/// reclaimed; a REQUEST for a reclaimed lease of the client renews it too.
+#[test]
+fn a_client_with_a_lease_is_renewed_at_discover_and_an_expired_lease_is_reclaimed_first() {
+    use HookPoint::*;
+    let mut s = shard();
+    let seen = recording(&mut s, None);
+    let a = send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW)
+        .expect("offer")
+        .yiaddr();
+    send(&mut s, &request(mac(1), a), NOW).expect("ack");
+    take(&seen);
+    let lease_points = |v: &[Seen]| -> Vec<(HookPoint, Option<LeaseTimes>, bool)> {
+        v.iter()
+            .filter(|x| matches!(x.point, Lease4Select | Lease4Renew | Lease4Expire))
+            .map(|x| (x.point, x.lease_times, x.fake_allocation))
+            .collect()
+    };
+
+    // A live lease: lease4_renew, shown the lease as renewed now.
+    let offer = send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW + 10).expect("offer");
+    assert_eq!(offer.yiaddr(), a);
+    assert_eq!(
+        lease_points(&take(&seen)),
+        [(
+            Lease4Renew,
+            Some((LeaseState::Default, NOW + 10, 4000)),
+            true
+        )]
+    );
+
+    // Expired, not reclaimed yet (no tick ran): the DISCOVER renews it; the REQUEST reclaims
+    // it (lease4_expire with the old lease), then renews it.
+    let later = NOW + 5000;
+    let offer = send(&mut s, &msg(d4::MessageType::Discover, mac(1)), later).expect("offer");
+    assert_eq!(offer.yiaddr(), a);
+    assert_eq!(
+        lease_points(&take(&seen)),
+        [(Lease4Renew, Some((LeaseState::Default, later, 4000)), true)]
+    );
+    let before = |s: &V4Shard<MemorySink>| {
+        [
+            stat(s, "reclaimed-leases"),
+            stat(s, "subnet[1].reclaimed-leases"),
+            stat(s, "subnet[1].assigned-addresses"),
+            stat(s, "cumulative-assigned-addresses"),
+        ]
+    };
+    let counted = before(&s);
+    let ack = send(&mut s, &request(mac(1), a), later + 1).expect("ack");
+    assert_eq!(kind(&ack), Some(d4::MessageType::Ack));
+    assert_eq!(
+        lease_points(&take(&seen)),
+        [
+            (Lease4Expire, Some((LeaseState::Default, NOW, 4000)), false),
+            (
+                Lease4Renew,
+                Some((LeaseState::Default, later + 1, 4000)),
+                false
+            )
+        ]
+    );
+    // Kea: reclaimed-leases +1, cumulative-assigned-addresses +1, assigned-addresses as it was.
+    let now_counted = before(&s);
+    assert_eq!(
+        [
+            now_counted[0] - counted[0],
+            now_counted[1] - counted[1],
+            now_counted[2] - counted[2],
+            now_counted[3] - counted[3]
+        ],
+        [1, 1, 0, 1]
+    );
+
+    // Reclaimed by a tick (kept for lease affinity): the DISCOVER renews the reclaimed lease,
+    // its state unchanged by the fake allocation; the REQUEST renews it as well, counted as
+    // assigned again.
+    let end = later + 1 + 4000;
+    s.on_tick(end);
+    take(&seen);
+    let offer = send(&mut s, &msg(d4::MessageType::Discover, mac(1)), end + 1).expect("offer");
+    assert_eq!(offer.yiaddr(), a);
+    assert_eq!(
+        lease_points(&take(&seen)),
+        [(
+            Lease4Renew,
+            Some((LeaseState::ExpiredReclaimed, end + 1, 4000)),
+            true
+        )]
+    );
+    let assigned = stat(&s, "subnet[1].assigned-addresses");
+    send(&mut s, &request(mac(1), a), end + 2).expect("ack");
+    assert_eq!(
+        lease_points(&take(&seen)),
+        [(
+            Lease4Renew,
+            Some((LeaseState::Default, end + 2, 4000)),
+            false
+        )]
+    );
+    assert_eq!(stat(&s, "subnet[1].assigned-addresses"), assigned + 1);
+
+    // A new client still goes through lease4_select.
+    send(&mut s, &msg(d4::MessageType::Discover, mac(2)), end + 3).expect("offer");
+    assert_eq!(
+        points(&take(&seen))
+            .into_iter()
+            .filter(|p| matches!(p, Lease4Select | Lease4Renew))
+            .collect::<Vec<_>>(),
+        [Lease4Select]
+    );
+}
+
+#[test]
+fn skip_at_lease4_renew_for_a_discover_offers_the_lease_as_it_is() {
+    let mut s = shard();
+    let offer = send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW).expect("offer");
+    send(&mut s, &request(mac(1), offer.yiaddr()), NOW).expect("ack");
+    recording(&mut s, Some((HookPoint::Lease4Renew, NextStep::Skip)));
+    let again = send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW + 100).expect("offer");
+    assert_eq!(kind(&again), Some(d4::MessageType::Offer));
+    assert_eq!(again.yiaddr(), offer.yiaddr());
+    let cltt = s
+        .table()
+        .get(u32::from(offer.yiaddr()))
+        .map(|e| e.lease.cltt);
+    assert_eq!(cltt, Some(NOW), "the lease is left as it is");
 }
 
 #[test]

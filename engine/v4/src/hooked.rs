@@ -178,6 +178,32 @@ impl<S: LeaseSink> V4Shard<S> {
         hs.park.record(point, PACKET, verdict)
     }
 
+    /// Runs a point whose only argument is a lease (lease4_expire for the expired lease a
+    /// REQUEST renews) for the query being processed, logged with the packet like [`hook`]
+    /// so that a parked packet running again does not call it twice.
+    ///
+    /// [`hook`]: V4Shard::hook
+    pub(crate) fn hook_lease(&mut self, point: HookPoint, lease: &Lease, now: u64) -> Step {
+        let Some(hs) = self.hooked.as_deref_mut() else {
+            return Step::Continue;
+        };
+        if !hs.park.hooks.wants(point) {
+            return Step::Continue;
+        }
+        if let Some(next) = hs.park.logged(point, PACKET) {
+            return Step::of(next);
+        }
+        let ctx = HookContext {
+            lease: Some(lease),
+            // Kea's renewLease4 reclaims without touching the lease database
+            // (DB_RECLAIM_LEAVE_UNCHANGED): `remove_lease` is false, as kea-dhcp4 2.2 shows.
+            remove_lease: false,
+            ..HookContext::new(now)
+        };
+        let verdict = hs.park.hooks.call(point, &ctx);
+        hs.park.record(point, PACKET, verdict)
+    }
+
     /// Runs lease4_expire / lease4_recover for a lease being reclaimed: true when the
     /// reclamation goes on now. False when a callout asked to leave the lease as it is, or when
     /// its script must end first (the lease is reclaimed when [`V4Shard::resume_parked`] sees

@@ -23,6 +23,10 @@ pub struct Entry {
     pub offer_until: u64,
     /// Whether this shard holds the address's bit in the pool bitmap.
     pub holds_bit: bool,
+    /// An offer of the client's own lease, reclaimed and kept for it: its REQUEST renews
+    /// (lease4_renew), as in Kea, where a DHCPDISCOVER leaves the reclaimed lease in the
+    /// database for the REQUEST to find.
+    pub renews: bool,
 }
 
 impl Entry {

@@ -311,6 +311,7 @@ impl<S: LeaseSink> V4Shard<S> {
             subnet: subnet.map(|s| s as u32).unwrap_or(u32::MAX),
             offer_until: 0,
             holds_bit,
+            renews: false,
         });
         None
     }
@@ -1088,26 +1089,60 @@ impl<S: LeaseSink> V4Shard<S> {
                 .map(|e| !e.is_offer() && e.lease.state == LeaseState::Default)
                 .unwrap_or(false);
         let mut offer_hold = u64::from(self.prepared.offer_hold_secs);
-        if self.hook_wanted(HookPoint::Lease4Select) {
-            // Kea's createLease4 hands lease4_select the lease as it would store it: with
-            // offer-lifetime, for the offer lifetime.
+        // Kea's discoverLease4 renews a lease the client already has (renewLease4, which runs
+        // lease4_renew for the fake allocation too); only an address new to the client goes
+        // through lease4_select (createLease4 / reuseExpiredLease4). Seen with kea-dhcp4 2.2
+        // and libdhcp_run_script.so: lease4_renew at a DISCOVER from a client whose lease is
+        // live, expired or reclaimed (fuzz/kea-compare/hooks4.py).
+        // (Only hooks tell the two apart: without them, no lookup.)
+        let renewing = self.hooked.is_some() && self.own_lease_at(subnet, addr, &ident).is_some();
+        let point = if renewing {
+            HookPoint::Lease4Renew
+        } else {
+            HookPoint::Lease4Select
+        };
+        let mut renew_skipped = false;
+        let mut valid = valid;
+        if self.hook_wanted(point) {
+            // Kea hands the callouts the lease as it would store it: with offer-lifetime, for
+            // the offer lifetime; a renewed one keeps its state (a reclaimed lease stays
+            // expired-reclaimed in a fake allocation) and what the client left out.
             let lease_lifetime = if offer_lifetime != 0 {
                 offer_lifetime
             } else {
                 valid
             };
-            let lease = self.new_lease(&ident, subnet_id, pool, addr, lease_lifetime, now);
+            let lease = self.renewed_or_new_lease(
+                &ident,
+                subnet_id,
+                pool,
+                addr,
+                lease_lifetime,
+                now,
+                renewing,
+            );
             let args = PointArgs {
                 subnet: Some(subnet),
                 lease: Some(&lease),
                 valid,
                 fake_allocation: true,
             };
-            match self.hook(HookPoint::Lease4Select, meta, pkt, now, args) {
+            match self.hook(point, meta, pkt, now, args) {
                 Step::Continue => {}
                 // Held for this client while its script runs, so the resumed run finds and
                 // offers this very address.
                 Step::Park => offer_hold += self.park_hold_secs(),
+                Step::Skip if renewing && committed => {
+                    // DHCPSRV_HOOK_LEASE4_RENEW_SKIP: the lease is offered as it is, neither
+                    // extended nor (with offer-lifetime) rewritten.
+                    tracing::debug!(target: "DHCPSRV_HOOK_LEASE4_RENEW_SKIP", addr = %Ipv4Addr::from(addr), "lease was not renewed because a callout set the skip flag");
+                    renew_skipped = true;
+                    valid = self
+                        .table
+                        .get(addr)
+                        .map(|e| e.lease.valid_lifetime)
+                        .unwrap_or(valid);
+                }
                 Step::Skip | Step::Drop => {
                     if !committed {
                         self.unclaim(pool, addr);
@@ -1117,31 +1152,34 @@ impl<S: LeaseSink> V4Shard<S> {
                 }
             }
         }
-        if offer_lifetime != 0 && !self.parking() {
-            // ARM 9.2.34: with offer-lifetime the OFFER allocates and persists a lease. Kea
-            // 2.6's lease4_offer hook point is not called: libdhcp_run_script has no such
-            // point (ARM 17.25 lists lease4_renew, lease4_expire, lease4_recover,
-            // leases4_committed, lease4_release, lease4_decline), nor has kea-hook-runscript.
-            if committed {
-                self.refresh_offered_lease(addr, offer_lifetime, now);
-            } else {
-                let lease = self.new_lease(&ident, subnet_id, pool, addr, offer_lifetime, now);
-                if !self.persist_offered_lease(lease, subnet, pool, addr) {
-                    self.stats.global.pkt4_receive_drop.inc();
-                    return None;
+        if !renew_skipped {
+            if offer_lifetime != 0 && !self.parking() {
+                // ARM 9.2.34: with offer-lifetime the OFFER allocates and persists a lease. Kea
+                // 2.6's lease4_offer hook point is not called: libdhcp_run_script has no such
+                // point (ARM 17.25 lists lease4_renew, lease4_expire, lease4_recover,
+                // leases4_committed, lease4_release, lease4_decline), nor has kea-hook-runscript.
+                if committed {
+                    self.refresh_offered_lease(addr, offer_lifetime, now);
+                } else {
+                    let lease = self.new_lease(&ident, subnet_id, pool, addr, offer_lifetime, now);
+                    if !self.persist_offered_lease(lease, subnet, pool, addr) {
+                        self.stats.global.pkt4_receive_drop.inc();
+                        return None;
+                    }
                 }
+            } else if !committed {
+                // Without offer-lifetime (or while a hook script decides) the offer is only held
+                // in memory: nothing is logged or counted until the REQUEST.
+                let lease = self.new_lease(&ident, subnet_id, pool, addr, valid, now);
+                self.table.insert(Entry {
+                    lease,
+                    pool,
+                    subnet: subnet as u32,
+                    offer_until: now + offer_hold,
+                    holds_bit: self.holds_bit_for(addr),
+                    renews: renewing,
+                });
             }
-        } else if !committed {
-            // Without offer-lifetime (or while a hook script decides) the offer is only held
-            // in memory: nothing is logged or counted until the REQUEST.
-            let lease = self.new_lease(&ident, subnet_id, pool, addr, valid, now);
-            self.table.insert(Entry {
-                lease,
-                pool,
-                subnet: subnet as u32,
-                offer_until: now + offer_hold,
-                holds_bit: self.holds_bit_for(addr),
-            });
         }
         if self.parking() {
             return None;
@@ -1191,6 +1229,7 @@ impl<S: LeaseSink> V4Shard<S> {
             subnet: subnet as u32,
             offer_until: 0,
             holds_bit,
+            renews: false,
         });
         self.count_allocated(subnet, pool);
         true
@@ -1234,6 +1273,20 @@ impl<S: LeaseSink> V4Shard<S> {
         }
     }
 
+    /// An expired lease reclaimed as its client renews it (Kea's renewLease4): counted as
+    /// reclaimed and no longer assigned, before the renewal counts it assigned again.
+    fn count_reclaimed_in_place(&self, s: usize, pool: u32) {
+        let pl = (pool != NO_POOL).then_some(pool as usize);
+        self.count_assigned(s, pl, false, -1);
+        self.stats.global.reclaimed_leases.inc();
+        if let Some(c) = self.stats.subnets.get(s) {
+            c.reclaimed_leases.inc();
+        }
+        if let Some(c) = pl.and_then(|p| self.stats.pools.get(p)) {
+            c.reclaimed_leases.inc();
+        }
+    }
+
     /// The requested address (option 50) when it lies in the client's network and is free.
     fn requested_free(
         &mut self,
@@ -1249,6 +1302,58 @@ impl<S: LeaseSink> V4Shard<S> {
         let mcid = self.prepared.subnets.get(s)?.match_client_id;
         self.take_address(p, req, ident, mcid, now)
             .then_some((s, p, req))
+    }
+
+    /// The client's lease on `addr` that Kea's allocation engine finds for it
+    /// (`findClientLease`) and renews (`renewLease4`, hook point lease4_renew) instead of
+    /// allocating it (lease4_select): a committed lease, live or expired, or one reclaimed and
+    /// kept for lease affinity (or offered again: [`Entry::renews`]). Not another offer held
+    /// in memory (Kea stores none without offer-lifetime), nor a released lease (kea-dhcp4 2.2 deletes it) or a declined one
+    /// (its identity is cleared).
+    fn own_lease_at(&self, subnet: usize, addr: u32, ident: &ClientIdent) -> Option<&Entry> {
+        let e = self.table.get(addr)?;
+        let kept = if e.is_offer() {
+            e.renews
+        } else {
+            matches!(
+                e.lease.state,
+                LeaseState::Default | LeaseState::ExpiredReclaimed
+            )
+        };
+        let mcid = self
+            .prepared
+            .subnets
+            .get(e.subnet as usize)
+            .or_else(|| self.prepared.subnets.get(subnet))
+            .map(|s| s.match_client_id)
+            .unwrap_or(true);
+        (kept && ident.owns(&e.lease, mcid)).then_some(e)
+    }
+
+    /// The lease the allocation hook points see: for a renewal (Kea's
+    /// `updateLease4Information` on the client's lease), the new times on the old lease's
+    /// state, keeping the hostname the client left out and the lease's user context; else a
+    /// new lease.
+    #[allow(clippy::too_many_arguments)]
+    fn renewed_or_new_lease(
+        &self,
+        ident: &ClientIdent,
+        subnet_id: SubnetId,
+        pool: u32,
+        addr: u32,
+        valid: u32,
+        now: u64,
+        renewing: bool,
+    ) -> Lease {
+        let mut lease = self.new_lease(ident, subnet_id, pool, addr, valid, now);
+        if let Some(old) = self.table.get(addr).filter(|_| renewing) {
+            lease.state = old.lease.state;
+            if lease.hostname.is_none() {
+                lease.hostname = old.lease.hostname.clone();
+            }
+            lease.user_context = old.lease.user_context.clone();
+        }
+        lease
     }
 
     fn new_lease(
@@ -1480,8 +1585,34 @@ impl<S: LeaseSink> V4Shard<S> {
                     && ident.owns(&e.lease, mcid)
             })
             .unwrap_or(false);
+        // Kea renews the client's own lease (lease4_renew), also one reclaimed meanwhile; it
+        // first reclaims one that expired without being reclaimed yet (renewLease4 calls
+        // reclaimExpiredLease: lease4_expire with the old lease, reclaimed-leases counted, the
+        // renewal then counted as an assignment). Seen with kea-dhcp4 2.2 and
+        // libdhcp_run_script.so (fuzz/kea-compare/hooks4.py): lease4_expire, lease4_renew,
+        // leases4_committed, in that order.
+        let renews = self.hooked.is_some() && self.own_lease_at(s, addr, ident).is_some();
+        let mut reclaim_first = was_lease
+            && self
+                .table
+                .get(addr)
+                .is_some_and(|e| e.lease.is_expired(now));
         if !was_lease && !self.take_address(pool as usize, addr, ident, mcid, now) {
             return Err(CommitError::Taken);
+        }
+        if reclaim_first && self.hook_wanted(HookPoint::Lease4Expire) {
+            if let Some(old) = self.table.get(addr).map(|e| e.lease.clone()) {
+                match self.hook_lease(HookPoint::Lease4Expire, &old, now) {
+                    Step::Continue => {}
+                    Step::Park => return Err(CommitError::Parked),
+                    Step::Skip | Step::Drop => {
+                        // ALLOC_ENGINE_V4_LEASE_RECLAMATION_SKIP: not reclaimed (nor counted);
+                        // the renewal goes on.
+                        tracing::debug!(target: "ALLOC_ENGINE_V4_LEASE_RECLAMATION_SKIP", addr = %Ipv4Addr::from(addr), point = "lease4_expire", "a callout asked to leave the lease as it is");
+                        reclaim_first = false;
+                    }
+                }
+            }
         }
         let mut lease = self.new_lease(ident, subnet_id, pool, addr, valid, now);
         if let Some(old) = self.table.get(addr).filter(|e| ident.owns(&e.lease, mcid)) {
@@ -1492,7 +1623,7 @@ impl<S: LeaseSink> V4Shard<S> {
         }
         // lease4_select for a new lease, lease4_renew for the client's own (Kea's allocation
         // engine), before anything is recorded.
-        let point = if was_lease {
+        let point = if renews {
             HookPoint::Lease4Renew
         } else {
             HookPoint::Lease4Select
@@ -1517,6 +1648,7 @@ impl<S: LeaseSink> V4Shard<S> {
                             subnet: s as u32,
                             offer_until: until,
                             holds_bit: self.holds_bit_for(addr),
+                            renews,
                         });
                     }
                     return Err(CommitError::Parked);
@@ -1571,9 +1703,15 @@ impl<S: LeaseSink> V4Shard<S> {
             subnet: s as u32,
             offer_until: 0,
             holds_bit: self.holds_bit_for(addr),
+            renews: false,
         });
-        if !was_lease {
+        if reclaim_first {
+            self.count_reclaimed_in_place(s, pool);
+        }
+        if !was_lease || reclaim_first {
             self.count_allocated(s, pool);
+        }
+        if !was_lease {
             tracing::info!(target: "DHCP4_LEASE_ALLOC", addr = %Ipv4Addr::from(addr), hwaddr = %ident.hw, "lease allocated");
         }
         Ok(Grant {
