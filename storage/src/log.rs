@@ -476,12 +476,44 @@ impl LeaseLog {
         &mut self,
         live: impl Iterator<Item = Lease>,
     ) -> Result<CompactionJob, StorageError> {
-        let live: Vec<Lease> = live.collect();
-        for lease in &live {
+        self.begin_compaction_of(live.map(|l| (l, None)))
+    }
+
+    /// [`LeaseLog::begin_compaction`], the job and the finish in one call, for a live set
+    /// that comes from recovery after the shard count shrank: each lease with the sequence
+    /// number of its winning record ([`crate::Recovery::seqs`]), in whichever log that was.
+    /// Such a lease is written above every record of every log (the log it came from is
+    /// deleted, and another remaining log may hold an older removal of the same address,
+    /// which would otherwise win at the next recovery).
+    pub fn compact_recovered(
+        &mut self,
+        live: impl Iterator<Item = (Lease, Option<u64>)>,
+    ) -> Result<CompactionStats, StorageError> {
+        let job = self.begin_compaction_of(live)?;
+        let prepared = job.run()?;
+        self.finish_compaction(prepared)
+    }
+
+    fn begin_compaction_of(
+        &mut self,
+        live: impl Iterator<Item = (Lease, Option<u64>)>,
+    ) -> Result<CompactionJob, StorageError> {
+        let mut newest_elsewhere = 0u64;
+        let live: Vec<(Lease, bool)> = live
+            .map(|(lease, won_at)| {
+                if let Some(seq) = won_at {
+                    newest_elsewhere = newest_elsewhere.max(seq);
+                }
+                (lease, won_at.is_some())
+            })
+            .collect();
+        for (lease, _) in &live {
             self.check_family(lease.kind)?;
         }
-        let fresh_seq_base = self.last_seq;
-        self.last_seq += live.len() as u64;
+        // The reserved range starts above this log and above every recovered lease's
+        // winning record, so a recovered lease taken from it outranks all its old records.
+        let fresh_seq_base = self.last_seq.max(newest_elsewhere);
+        self.last_seq = fresh_seq_base + live.len() as u64;
         // Records appended from now on get numbers above the reserved range.
         Ok(CompactionJob {
             log_path: self.path.clone(),
@@ -638,9 +670,10 @@ pub struct CompactionJob {
     snapshot_end: usize,
     snapshot_records: u64,
     fresh_seq_base: u64,
-    /// The shard's live leases (`begin_compaction`), or `None` to keep the newest record of
-    /// every address in the log (`begin_log_compaction`).
-    live: Option<Vec<Lease>>,
+    /// The shard's live leases (`begin_compaction`), each with whether it must take a fresh
+    /// sequence number (`compact_recovered`), or `None` to keep the newest record of every
+    /// address in the log (`begin_log_compaction`).
+    live: Option<Vec<(Lease, bool)>>,
 }
 
 /// A compacted file written and synced, waiting for [`LeaseLog::finish_compaction`].
@@ -779,12 +812,13 @@ impl CompactionJob {
 
 /// What a compaction from the shard's live set writes: each live lease with the sequence
 /// number of its newest record in `image` (or a fresh one from the range reserved after
-/// `fresh_seq_base`), and a removal for every address with records but no live lease.
+/// `fresh_seq_base`: always for a lease marked so, one recovered from another log), and a
+/// removal for every address with records but no live lease.
 fn entries_for_live_set(
     image: &[u8],
     family: Family,
     fresh_seq_base: u64,
-    live: Vec<Lease>,
+    live: Vec<(Lease, bool)>,
 ) -> Vec<(u64, CompactEntry)> {
     let mut newest: KeyMap<u64> = KeyMap::default();
     scan_log(image, family.code(), |_, frame| {
@@ -794,9 +828,9 @@ fn entries_for_live_set(
     });
     let mut fresh_seq = fresh_seq_base;
     let mut live_by_key: KeyMap<(u64, Lease)> = KeyMap::default();
-    for lease in live {
+    for (lease, always_fresh) in live {
         let key = LeaseKey::of(&lease);
-        let seq = match newest.get(&key) {
+        let seq = match newest.get(&key).filter(|_| !always_fresh) {
             Some(seq) => *seq,
             None => {
                 fresh_seq += 1;

@@ -53,6 +53,11 @@ pub struct Recovery {
     /// The live lease set, newest record per (kind, address, prefix length), in no particular
     /// order: the caller re-hashes each to its shard for the current shard count.
     pub leases: Vec<Lease>,
+    /// The sequence number of each lease's winning record (same index as `leases`): a log
+    /// rewritten with leases that come from other logs (the shard count shrank) must write
+    /// them above it, or an older removal of the same address left in a remaining log would
+    /// win at the next recovery ([`crate::LeaseLog::compact_recovered`]).
+    pub seqs: Vec<u64>,
     /// One report per log file, damaged or not, ordered by shard number.
     pub reports: Vec<LogReport>,
 }
@@ -211,15 +216,16 @@ pub fn recover(dir: &Path, family: Family) -> Result<Recovery, StorageError> {
     }
     // Decode the winners in file order: walking the hash map's order instead makes every
     // decode a random access into the mapped files, which costs more than the sort.
-    let mut locations: Vec<u64> = winners
+    let mut locations: Vec<(u64, u64)> = winners
         .values()
         .filter(|w| !w.is_removal())
-        .map(|w| w.location)
+        .map(|w| (w.location, w.seq))
         .collect();
     drop(winners);
     locations.sort_unstable();
     let mut leases = Vec::with_capacity(locations.len());
-    for location in locations {
+    let mut seqs = Vec::with_capacity(locations.len());
+    for (location, seq) in locations {
         let winner = Winner { seq: 0, location };
         let at = winner.payload_at();
         let payload = maps
@@ -234,7 +240,12 @@ pub fn recover(dir: &Path, family: Family) -> Result<Recovery, StorageError> {
         // Validated during the scan; a concurrent writer never rewrites a frame it wrote.
         if let Some(lease) = payload.and_then(record::decode_lease) {
             leases.push(lease);
+            seqs.push(seq);
         }
     }
-    Ok(Recovery { leases, reports })
+    Ok(Recovery {
+        leases,
+        seqs,
+        reports,
+    })
 }
