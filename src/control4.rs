@@ -38,6 +38,8 @@ pub struct Dhcp4Backend {
     pub exit_value: Arc<AtomicI32>,
     /// Set while dhcp-disable is in force (for status-get); the shards hold the real flag.
     pub disabled: Mutex<bool>,
+    /// The 4o6 path's drop counters, when `dhcp4o6-port` is set (src/dhcp4o6.rs).
+    pub(crate) dhcp4o6: Option<crate::dhcp4o6::IpcMonitor>,
 }
 
 fn unix_now() -> u64 {
@@ -225,6 +227,9 @@ impl Backend for Dhcp4Backend {
         );
         m.insert("shards".into(), json!(self.runtime.shards()));
         m.insert("shard-counters".into(), Value::Array(per_shard));
+        if let Some(ipc) = &self.dhcp4o6 {
+            m.insert("dhcp4o6".into(), ipc.status());
+        }
         m
     }
 
@@ -295,6 +300,9 @@ impl Backend for Dhcp4Backend {
     fn shard_metrics(&self, w: &mut MetricsWriter) {
         crate::control_common::runtime_metrics(&self.runtime, w);
         crate::control_common::job_metrics(self.jobs.depths(), w);
+        if let Some(ipc) = &self.dhcp4o6 {
+            ipc.metrics(w);
+        }
     }
 
     fn find_leases(&self, q: &LeaseQuery) -> Result<Vec<Lease>, String> {

@@ -52,6 +52,8 @@ pub(crate) struct Dhcp6Backend {
     pub(crate) packet_queue_size: u32,
     pub(crate) exit_value: Arc<AtomicI32>,
     pub(crate) disabled: Mutex<bool>,
+    /// The 4o6 path's drop counters, when `dhcp4o6-port` is set (src/dhcp4o6.rs).
+    pub(crate) dhcp4o6: Option<crate::dhcp4o6::IpcMonitor>,
 }
 
 fn unix_now() -> u64 {
@@ -698,6 +700,9 @@ impl Backend for Dhcp6Backend {
             json!({ "disabled-by-user": disabled, "globally-disabled": disabled }),
         );
         m.insert("shards".into(), Value::Array(per_shard));
+        if let Some(ipc) = &self.dhcp4o6 {
+            m.insert("dhcp4o6".into(), ipc.status());
+        }
         m
     }
 
@@ -767,6 +772,9 @@ impl Backend for Dhcp6Backend {
     fn shard_metrics(&self, w: &mut MetricsWriter) {
         crate::control_common::runtime_metrics(&self.runtime, w);
         crate::control_common::job_metrics(self.jobs.depths(), w);
+        if let Some(ipc) = &self.dhcp4o6 {
+            ipc.metrics(w);
+        }
     }
 
     fn metrics_family(&self) -> &'static str {

@@ -114,6 +114,70 @@ impl IpcQueue {
     }
 }
 
+/// What the control thread reads of the 4o6 path, for `/metrics` and status-get. Kea counts
+/// no 4o6 drop: its IPC handlers (Dhcp4to6Ipc::handler, Dhcp6to4Ipc::handler) read one
+/// message per wake-up and only log a bad one at debug level, a full IPC socket buffer drops
+/// in the kernel uncounted, and the ARM's statistics (8.x, 9.x, 10.x) name none. So these
+/// are corelease metrics: the messages the reader dropped because a shard's queue was full,
+/// and the 4o6 socket's kernel drop counter (read on demand, no cost to the reader).
+#[derive(Clone)]
+pub(crate) struct IpcMonitor {
+    socket: Arc<UdpSocket>,
+    queues: Vec<Arc<IpcQueue>>,
+}
+
+impl IpcMonitor {
+    /// `queues[i]` is shard i's queue.
+    pub(crate) fn new(socket: Arc<UdpSocket>, queues: Vec<Arc<IpcQueue>>) -> Self {
+        IpcMonitor { socket, queues }
+    }
+
+    /// Messages dropped per shard because its queue was full.
+    pub(crate) fn queue_drops(&self) -> Vec<u64> {
+        self.queues
+            .iter()
+            .map(|q| q.dropped.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// The 4o6 socket's kernel drop counter (`SK_MEMINFO_DROPS`).
+    pub(crate) fn kernel_drops(&self) -> Option<u64> {
+        corelease_shard::socket_meminfo(self.socket.as_raw_fd()).map(|(drops, _)| drops)
+    }
+
+    /// status-get's `dhcp4o6` object.
+    pub(crate) fn status(&self) -> serde_json::Value {
+        serde_json::json!({
+            "queue-drops": self.queue_drops(),
+            "kernel-drops": self.kernel_drops(),
+        })
+    }
+
+    pub(crate) fn metrics(&self, w: &mut corelease_control::MetricsWriter) {
+        use corelease_control::MetricKind::Counter;
+        for (i, d) in self.queue_drops().into_iter().enumerate() {
+            w.sample(
+                "corelease_dhcp4o6_queue_drops_total",
+                "DHCPv4-over-DHCPv6 messages the 4o6 reader dropped because the shard's queue was full",
+                Counter,
+                "",
+                &[("shard", i.to_string())],
+                d as f64,
+            );
+        }
+        if let Some(d) = self.kernel_drops() {
+            w.sample(
+                "corelease_dhcp4o6_kernel_drops_total",
+                "DHCPv4-over-DHCPv6 messages the kernel dropped at the 4o6 socket (its receive buffer was full)",
+                Counter,
+                "",
+                &[],
+                d as f64,
+            );
+        }
+    }
+}
+
 /// The thread reading the 4o6 socket.
 pub(crate) struct Reader {
     stop: Arc<AtomicBool>,
@@ -211,5 +275,63 @@ fn read_loop(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two ends of a 4o6 socket pair on a free even port of `[::1]`.
+    fn pair() -> (UdpSocket, UdpSocket) {
+        let base = 20_000 + (std::process::id() % 10_000) as u16 * 2;
+        for port in (base..base + 200).step_by(2) {
+            if let (Ok(v6), Ok(v4)) = (open(port, Side::V6), open(port, Side::V4)) {
+                return (v6, v4);
+            }
+        }
+        panic!("no free port pair on [::1]");
+    }
+
+    #[test]
+    fn messages_beyond_a_full_shard_queue_are_dropped_and_counted_for_metrics() {
+        let (v6, v4) = pair();
+        let v4 = Arc::new(v4);
+        // Shard 1 never drains its queue of 4; shard 0 gets nothing.
+        let queues = vec![Arc::new(IpcQueue::new(4)), Arc::new(IpcQueue::new(4))];
+        let reader = Reader::spawn(Arc::clone(&v4), queues.clone(), Vec::new(), |_| 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for i in 0..10u8 {
+            assert!(send(&v6, &[i; 40], "test"), "send {i}");
+        }
+        // Until the reader has taken all ten (queued or dropped), bounded.
+        let monitor = IpcMonitor::new(Arc::clone(&v4), queues.clone());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while queues[1].ready.len() as u64 + monitor.queue_drops()[1] < 10
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        reader.stop();
+        assert_eq!(monitor.queue_drops(), vec![0, 6]);
+        assert_eq!(
+            queues[1].pop().map(|b| b.bytes().to_vec()),
+            Some(vec![0; 40])
+        );
+        assert_eq!(monitor.kernel_drops(), Some(0));
+        let mut w = corelease_control::MetricsWriter::default();
+        monitor.metrics(&mut w);
+        let text = w.finish();
+        for want in [
+            "corelease_dhcp4o6_queue_drops_total{shard=\"0\"} 0\n",
+            "corelease_dhcp4o6_queue_drops_total{shard=\"1\"} 6\n",
+            "corelease_dhcp4o6_kernel_drops_total 0\n",
+        ] {
+            assert!(text.contains(want), "{want} not in\n{text}");
+        }
+        assert_eq!(
+            monitor.status(),
+            serde_json::json!({ "queue-drops": [0, 6], "kernel-drops": 0 })
+        );
     }
 }

@@ -969,6 +969,9 @@ fn run(
         packet_queue_size: cfg.multi_threading.packet_queue_size,
         exit_value: Arc::clone(&exit_value),
         disabled: Mutex::new(false),
+        dhcp4o6: dhcp4o6.as_ref().map(|(sock, queues)| {
+            crate::dhcp4o6::IpcMonitor::new(Arc::clone(sock), queues.clone())
+        }),
     });
     let signal_backend = Arc::clone(&backend);
     let control = Arc::new(corelease_control::Control::new(

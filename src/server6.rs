@@ -808,6 +808,10 @@ fn run(
         packet_queue_size: cfg.multi_threading.packet_queue_size,
         exit_value: Arc::clone(&exit_value),
         disabled: Mutex::new(false),
+        // The one queue is shard 0's (it sends the DHCPv4-responses on).
+        dhcp4o6: dhcp4o6.as_ref().map(|(sock, queue)| {
+            crate::dhcp4o6::IpcMonitor::new(Arc::clone(sock), vec![Arc::clone(queue)])
+        }),
     });
     let signal_backend = Arc::clone(&backend);
     let control = Arc::new(corelease_control::Control::new(

@@ -56,8 +56,8 @@ pub use batch::{
     V4, V6,
 };
 pub use runtime::{
-    start, start6, start_family, Runtime, RuntimeError, ShardCountersSnapshot, ShardWaker,
-    ShutdownHandle, HANDOFF_QUEUE,
+    socket_meminfo, start, start6, start_family, Runtime, RuntimeError, ShardCountersSnapshot,
+    ShardWaker, ShutdownHandle, HANDOFF_QUEUE,
 };
 pub use steering::{
     attach_shard_socket_filter, bind_shard_sockets, shard_of_chaddr, CHADDR_OFFSET,

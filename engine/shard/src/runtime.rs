@@ -726,8 +726,8 @@ async fn wait_readable_or_woken(
 }
 
 /// The kernel's view of the socket: (drop counter `SK_MEMINFO_DROPS`, receive queue bytes
-/// `SK_MEMINFO_RMEM_ALLOC`).
-fn socket_meminfo(fd: RawFd) -> Option<(u64, u64)> {
+/// `SK_MEMINFO_RMEM_ALLOC`). Also read for sockets outside the shards (the 4o6 socket).
+pub fn socket_meminfo(fd: RawFd) -> Option<(u64, u64)> {
     let mut meminfo = [0u32; 16];
     let mut len = std::mem::size_of_val(&meminfo) as libc::socklen_t;
     // SAFETY: getsockopt writes at most `len` bytes into the local array and updates `len`.
