@@ -212,17 +212,34 @@ impl<E: ClassEffects + Default> ClassTable<E> {
         effects: impl Fn(&C) -> E,
     ) -> Self {
         let mut t = ClassTable::default();
+        // Template programs in config order, compiled as their class is built so that the
+        // classes after them see whether they depend on KNOWN/UNKNOWN.
+        let mut templates: Vec<(ClassIdx, Program)> = Vec::new();
         for c in classes {
             let Ok(idx) = ClassIdx::try_from(t.defs.len()) else {
                 break;
             };
-            let def = t.build_def(c.name(), c.test(), c, universe, resolve, &effects);
-            if def.test.is_some() && !def.only_additional {
+            let mut def = t.build_def(c, universe, resolve, &effects, &templates);
+            // Checked when the config was parsed (a string expression); one that does not
+            // compile here (it cannot) spawns nothing.
+            let template = c
+                .template_test()
+                .and_then(|expr| corelease_classify::compile_with(expr, universe, resolve).ok());
+            if let Some(program) = &template {
+                def.after_host = t.depends_on_host(program, &templates);
+            }
+            // ARM 16.1.1 steps 3 and 9: tests (and template tests) run in config order,
+            // before or after the host lookup; only-in-additional-list ones only from an
+            // evaluate-additional-classes list (ARM 16.4.1).
+            if (def.test.is_some() || template.is_some()) && !def.only_additional {
                 if def.after_host {
                     t.late.push(idx);
                 } else {
                     t.early.push(idx);
                 }
+            }
+            if let Some(program) = template {
+                templates.push((idx, program));
             }
             match def.builtin {
                 Some(Builtin::All) => t.all = Some(idx),
@@ -247,26 +264,28 @@ impl<E: ClassEffects + Default> ClassTable<E> {
                 referenced.extend(p.member_classes().map(str::to_string));
             }
         }
+        for (_, p) in &templates {
+            referenced.extend(p.member_classes().map(str::to_string));
+        }
         referenced.sort_unstable();
         referenced.dedup();
-        t.add_templates(classes, universe, resolve, &referenced);
+        t.add_templates(templates, &referenced);
         t
     }
 
     fn build_def<C>(
         &self,
-        name: &str,
-        test: Option<&str>,
         c: &C,
         universe: Universe,
         resolve: &dyn Fn(&str) -> Option<u16>,
         effects: &dyn Fn(&C) -> E,
+        templates: &[(ClassIdx, Program)],
     ) -> ClassDef<E>
     where
         C: ClassConfig,
     {
-        let mut def = self.bare_def(name);
-        def.test = test.and_then(|expr| {
+        let mut def = self.bare_def(c.name());
+        def.test = c.test().and_then(|expr| {
             let mut program = corelease_classify::compile_test(expr, universe, resolve).ok()?;
             program.bind_classes(|name| self.member_id(name));
             Some(program)
@@ -274,7 +293,7 @@ impl<E: ClassEffects + Default> ClassTable<E> {
         def.after_host = def
             .test
             .as_ref()
-            .is_some_and(|p| p.depends_on_known() || self.reads_known(p));
+            .is_some_and(|p| self.depends_on_host(p, templates));
         def.only_additional = c.only_in_additional_list();
         def.effects = effects(c);
         def
@@ -300,38 +319,52 @@ impl<E: ClassEffects + Default> ClassTable<E> {
         }
     }
 
-    /// Whether `program` reads KNOWN/UNKNOWN through `member()`: the names themselves, or a
-    /// class evaluated after the host lookup (ARM 16.1.1: such tests are deferred too).
-    fn reads_known(&self, program: &Program) -> bool {
-        program.member_classes().any(|m| {
-            m == "KNOWN"
-                || m == "UNKNOWN"
-                || self
-                    .index_of(m)
-                    .and_then(|i| self.def(i))
-                    .is_some_and(|d| d.after_host)
+    /// Whether a test (or template test) must wait for the host reservation lookup (ARM 16
+    /// "known and unknown ...": an expression using KNOWN directly or indirectly is deferred;
+    /// Kea's `depend_on_known`): it reads `known` / `unknown`, `member('KNOWN')` /
+    /// `member('UNKNOWN')`, or `member()` of a class that is itself deferred. A spawned name
+    /// `SPAWN_<t>_<v>` is deferred with its template class `t` (among `templates`, the
+    /// templates defined so far): the packet joins it only when `t`'s template test runs.
+    fn depends_on_host(&self, program: &Program, templates: &[(ClassIdx, Program)]) -> bool {
+        program.depends_on_known()
+            || program.member_classes().any(|m| {
+                m == "KNOWN"
+                    || m == "UNKNOWN"
+                    || self
+                        .index_of(m)
+                        .and_then(|i| self.def(i))
+                        .is_some_and(|d| d.after_host)
+                    || self.spawned_by_deferred_template(m, templates)
+            })
+    }
+
+    /// Whether `name` is `SPAWN_<t>_<v>` for a template class `t` evaluated after the host
+    /// lookup.
+    fn spawned_by_deferred_template(&self, name: &str, templates: &[(ClassIdx, Program)]) -> bool {
+        let Some(rest) = name.strip_prefix("SPAWN_") else {
+            return false;
+        };
+        templates.iter().any(|&(i, _)| {
+            self.def(i).is_some_and(|d| {
+                d.after_host
+                    && rest
+                        .strip_prefix(d.name.as_ref())
+                        .is_some_and(|v| v.starts_with('_'))
+            })
         })
     }
 
-    /// ARM 16.4.1: compiles each `template-test`, puts the template among the tests in config
-    /// order, and resolves the spawned names the config can observe (see [`Template`]).
-    fn add_templates<C: ClassConfig>(
-        &mut self,
-        classes: &[C],
-        universe: Universe,
-        resolve: &dyn Fn(&str) -> Option<u16>,
-        referenced: &[String],
-    ) {
-        for c in classes {
-            let (Some(expr), Some(class)) = (c.template_test(), self.index_of(c.name())) else {
+    /// ARM 16.4.1: resolves the spawned names of each template class (compiled, in config
+    /// order, with its class) that the config can observe (see [`Template`]). A spawned class
+    /// made here is evaluated when its template is: before or after the host lookup.
+    fn add_templates(&mut self, templates: Vec<(ClassIdx, Program)>, referenced: &[String]) {
+        for (class, program) in templates {
+            let Some((template_name, after_host)) =
+                self.def(class).map(|d| (d.name.to_string(), d.after_host))
+            else {
                 continue;
             };
-            // Checked when the config was parsed (a string expression); one that does not
-            // compile here (it cannot) spawns nothing.
-            let Ok(program) = corelease_classify::compile_with(expr, universe, resolve) else {
-                continue;
-            };
-            let prefix = format!("SPAWN_{}_", c.name());
+            let prefix = format!("SPAWN_{template_name}_");
             let mut names: Vec<String> = self
                 .by_name
                 .keys()
@@ -352,7 +385,8 @@ impl<E: ClassEffects + Default> ClassTable<E> {
                         let Ok(i) = ClassIdx::try_from(self.defs.len()) else {
                             break;
                         };
-                        let def = self.bare_def(&name);
+                        let mut def = self.bare_def(&name);
+                        def.after_host = after_host;
                         self.by_name.insert(def.name.clone(), i);
                         self.defs.push(def);
                         i
@@ -361,23 +395,6 @@ impl<E: ClassEffects + Default> ClassTable<E> {
                 if let Some(value) = name.get(prefix.len()..) {
                     spawned.insert(value.as_bytes().into(), idx);
                 }
-            }
-            let after_host = program.depends_on_known() || self.reads_known(&program);
-            let mut only_additional = false;
-            if let Some(d) = self.defs.get_mut(usize::from(class)) {
-                d.after_host = after_host;
-                only_additional = d.only_additional;
-            }
-            // only-in-additional-list: spawned only from an evaluate-additional-classes list
-            // (ARM 16.4.1).
-            if !only_additional {
-                let list = if after_host {
-                    &mut self.late
-                } else {
-                    &mut self.early
-                };
-                let at = list.partition_point(|&i| i < class);
-                list.insert(at, class);
             }
             self.templates.push(Template {
                 class,

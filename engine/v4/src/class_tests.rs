@@ -1053,3 +1053,54 @@ fn template_class_only_in_additional_list_spawns_where_listed() {
     assert_eq!(offer.yiaddr().octets()[2], 1);
     assert_eq!(dns(&offer), None);
 }
+
+/// ARM 16 ("known and unknown ..."): an expression using KNOWN directly or indirectly is
+/// evaluated after the host reservation lookup. Indirectly includes `member()` of a template
+/// class whose template test reads KNOWN, and of the classes it spawns: those tests must wait
+/// for the template, or they see it empty (they used to run before the lookup).
+#[test]
+fn tests_reading_a_known_dependent_template_or_its_spawned_class_wait_for_the_host_lookup() {
+    let p = config(
+        r#"{ "Dhcp4": { "valid-lifetime": 4000,
+        "client-classes": [
+            { "name": "k", "test": "member('KNOWN')" },
+            { "name": "Tier", "template-test": "ifelse(member('k'), 'gold', 'anon')" },
+            { "name": "in-tier", "test": "member('Tier')", "next-server": "10.9.9.1" },
+            { "name": "gold", "test": "member('SPAWN_Tier_gold')",
+              "option-data": [ { "name": "domain-name-servers", "data": "10.8.8.8" } ] },
+            { "name": "gold-too", "test": "member('gold')", "boot-file-name": "gold.cfg" },
+            { "name": "Direct", "template-test": "ifelse(known, 'k', 'u')" },
+            { "name": "direct-u", "test": "member('SPAWN_Direct_u')",
+              "option-data": [ { "name": "ntp-servers", "data": "10.7.7.7" } ] }
+        ],
+        "subnet4": [ { "id": 1, "subnet": "10.0.0.0/24", "relay": { "ip-addresses": [ "127.0.0.1" ] },
+            "pools": [ { "pool": "10.0.0.10 - 10.0.0.50" } ],
+            "reservations": [ { "hw-address": "02:00:00:00:00:01" } ] } ] } }"#,
+    );
+    let t = &p.classes;
+    for name in ["in-tier", "gold", "gold-too", "direct-u", "SPAWN_Tier_gold"] {
+        let i = t.index_of(name).expect("class");
+        assert!(t.late.contains(&i) || name.starts_with("SPAWN_"), "{name}");
+        assert!(
+            t.def(i).is_some_and(|d| d.after_host),
+            "{name} after the lookup"
+        );
+    }
+    let ntp = |m: &Message| match m.opts().get(OptionCode::NtpServers) {
+        Some(DhcpOption::NtpServers(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let mut s = shard(&p);
+    // Known: Tier spawns SPAWN_Tier_gold; every class reading it sees it.
+    let known = dora(&mut s, mac(1), &[], NOW);
+    assert_eq!(known.siaddr(), ip("10.9.9.1"));
+    assert_eq!(dns(&known), Some(vec![ip("10.8.8.8")]));
+    assert_eq!(file(&known), Some(&b"gold.cfg"[..]));
+    assert_eq!(ntp(&known), None);
+    // Unknown: Tier spawns SPAWN_Tier_anon (still a Tier member); Direct spawns "u".
+    let unknown = dora(&mut s, mac(2), &[], NOW);
+    assert_eq!(unknown.siaddr(), ip("10.9.9.1"));
+    assert_eq!(dns(&unknown), None);
+    assert_eq!(file(&unknown), None);
+    assert_eq!(ntp(&unknown), Some(vec![ip("10.7.7.7")]));
+}

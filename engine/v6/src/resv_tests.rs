@@ -741,3 +741,46 @@ fn bound_member_reads_earlier_classes_known_and_host_only_classes() {
     let rep = dora(&mut s, 0x19, std::slice::from_ref(&ask));
     assert_eq!(unknown_of(&rep, 1234), None);
 }
+
+/// ARM 16 ("known and unknown ..."): a test using KNOWN indirectly, through `member()` of a
+/// template class whose template test reads KNOWN or of the classes it spawns, is evaluated
+/// after the host reservation lookup, like the template (it used to run before it and see
+/// the template empty).
+#[test]
+fn tests_reading_a_known_dependent_template_or_its_spawned_class_wait_for_the_host_lookup() {
+    let cfg = r#"{ "Dhcp6": {
+        "client-classes": [
+          { "name": "k", "test": "member('KNOWN')" },
+          { "name": "Tier", "template-test": "ifelse(member('k'), 'gold', 'anon')" },
+          { "name": "in-tier", "test": "member('Tier')",
+            "option-data": [ { "name": "sntp-servers", "data": "2001:db8::7" } ] },
+          { "name": "gold", "test": "member('SPAWN_Tier_gold')",
+            "option-data": [ { "name": "dns-servers", "data": "2001:db8::9" } ] },
+          { "name": "gold-too", "test": "member('gold')" },
+          { "name": "Direct", "template-test": "ifelse(known, 'k', 'u')" },
+          { "name": "direct-u", "test": "member('SPAWN_Direct_u')",
+            "option-data": [ { "name": "domain-search", "data": "u.example.org" } ] } ],
+        "subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+            "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::10f", "client-classes": [ "gold-too" ] },
+                       { "pool": "2001:db8:1::200 - 2001:db8:1::20f" } ],
+            "reservations": [ { "duid": "00:03:00:01:02:00:00:00:00:01" } ] } ] } }"#;
+    let p = prepared(cfg);
+    for name in ["in-tier", "gold", "gold-too", "direct-u"] {
+        let i = p.classes.index_of(name).expect("class");
+        assert!(p.classes.late.contains(&i), "{name} after the lookup");
+    }
+    let mut s = shard(&p);
+    let ask = oro(&[23, 24, 31]);
+    // Known: Tier spawns SPAWN_Tier_gold, so gold and gold-too hold (the gold-only pool).
+    let rep = dora(&mut s, 1, std::slice::from_ref(&ask));
+    assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::100"));
+    assert_eq!(dns_of(&rep), Some(vec![a("2001:db8::9")]));
+    assert!(has_code(rep.opts(), 31), "in-tier");
+    assert!(!has_code(rep.opts(), 24), "not SPAWN_Direct_u");
+    // Unknown: SPAWN_Tier_anon (still in Tier), SPAWN_Direct_u.
+    let rep = dora(&mut s, 2, std::slice::from_ref(&ask));
+    assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::200"));
+    assert_eq!(dns_of(&rep), None);
+    assert!(has_code(rep.opts(), 31), "in-tier");
+    assert!(has_code(rep.opts(), 24), "SPAWN_Direct_u");
+}
