@@ -850,9 +850,6 @@ fn run(
                 u32::from(cfg.dhcp4o6_port) + 1
             )
         })?;
-        if !cfg.hooks_libraries.is_empty() {
-            tracing::warn!(target: "DHCP4_CONFIG_UNSUPPORTED", "DHCPv4-over-DHCPv6 queries do not run the hook points yet (hooks-libraries apply to the other packets)");
-        }
         let queues: Vec<Arc<IpcQueue>> = (0..shards)
             .map(|_| Arc::new(IpcQueue::new(crate::dhcp4o6::QUEUE_DEPTH)))
             .collect();

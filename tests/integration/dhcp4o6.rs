@@ -207,6 +207,90 @@ fn dhcpv4_over_dhcpv6_through_corelease_dhcp6_and_dhcp4() {
     assert!(row.contains(",46,"), "subnet 46: {row}");
 }
 
+/// kea-dhcp4 2.2 runs a 4o6 query through its DHCPv4 hook points; with libdhcp_run_script.so
+/// the query shows the DHCPv4-query's IPv6 source as QUERY4_REMOTE_ADDR, port 68, and
+/// 0.0.0.0:67 as local (fuzz/kea-compare/hooks4o6.py, run against both servers). corelease
+/// dhcp4 behind corelease dhcp6 must call the same points with the same values.
+#[test]
+fn dhcpv4_over_dhcpv6_runs_the_dhcp4_hook_points_as_kea() {
+    use crate::hooks::{calls, recorder_when, text};
+    let _g = serial();
+    let ns = NetNs::new("4o6hk");
+    let dir = TempDir::new("4o6hk");
+    let script = recorder_when(&dir, "", "");
+    let leases = dir.0.join("leases4.csv");
+    let hook = format!(
+        r#""dhcp4o6-port": 6767,
+    "hooks-libraries": [ {{ "library": "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_run_script.so",
+                            "parameters": {{ "name": "{}", "sync": false }} }} ],"#,
+        script.display()
+    );
+    let cfg4 = dir.file(
+        "kea-dhcp4.json",
+        &DHCP4_CONFIG
+            .replace("LEASES", &leases.to_string_lossy())
+            .replace(r#""dhcp4o6-port": 6767,"#, &hook),
+    );
+    let cfg6 = dir.file("kea-dhcp6.json", DHCP6_CONFIG);
+    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
+    let v4 = Server::start(&ns, &["-c", &cfg4.to_string_lossy()], &env);
+    let v6 = Server::start6(&ns, &["-c", &cfg6.to_string_lossy()], &env);
+
+    let mac = [0x02, 0x46, 0, 0, 0, 0x33];
+    // Twice: the second DISCOVER and REQUEST renew the client's lease (lease4_renew).
+    let (addr, _) = dora_over_dhcpv6(&ns.name, mac);
+    let (again, _) = dora_over_dhcpv6(&ns.name, mac);
+    assert_eq!(addr, again);
+    let count = |point: &str| calls(&dir).iter().filter(|(p, _)| p == point).count();
+    // Detached scripts: wait for them to write (bounded).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (count("leases4_committed") < 2 || count("lease4_renew") < 2)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out4 = v4.stop();
+    v6.stop();
+    let calls = calls(&dir);
+    let mut points: Vec<&str> = calls.iter().map(|(p, _)| p.as_str()).collect();
+    points.sort();
+    assert_eq!(
+        points,
+        [
+            "lease4_renew",
+            "lease4_renew",
+            "leases4_committed",
+            "leases4_committed"
+        ],
+        "{out4}"
+    );
+    let ip = format!("{}.{}.{}.{}", addr[0], addr[1], addr[2], addr[3]);
+    for (point, env) in &calls {
+        assert_eq!(text(env, "QUERY4_REMOTE_ADDR"), "::1", "{point}");
+        assert_eq!(text(env, "QUERY4_REMOTE_PORT"), "68", "{point}");
+        assert_eq!(text(env, "QUERY4_LOCAL_ADDR"), "0.0.0.0", "{point}");
+        assert_eq!(text(env, "QUERY4_LOCAL_PORT"), "67", "{point}");
+        assert_eq!(text(env, "QUERY4_IFACE_NAME"), "lo", "{point}");
+        assert_eq!(text(env, "QUERY4_RELAYED"), "false", "{point}");
+        assert_eq!(text(env, "QUERY4_HWADDR"), "02:46:00:00:00:33", "{point}");
+    }
+    let renews: Vec<String> = calls
+        .iter()
+        .filter(|(p, _)| p == "lease4_renew")
+        .map(|(_, env)| {
+            assert_eq!(text(env, "LEASE4_ADDRESS"), ip);
+            assert_eq!(text(env, "SUBNET4_ID"), "46");
+            text(env, "QUERY4_TYPE")
+        })
+        .collect();
+    assert!(renews.contains(&"DHCPDISCOVER".to_string()), "{renews:?}");
+    assert!(renews.contains(&"DHCPREQUEST".to_string()), "{renews:?}");
+    for (_, env) in calls.iter().filter(|(p, _)| p == "leases4_committed") {
+        assert_eq!(text(env, "LEASES4_AT0_ADDRESS"), ip);
+        assert_eq!(text(env, "LEASES4_AT0_SUBNET_ID"), "46");
+    }
+}
+
 /// A real ISC Kea 2.2 server (`kea-dhcp4` / `kea-dhcp6`) in the test's namespace, killed by PID
 /// on drop; its log goes to `<dir>/<program>.log`.
 struct Kea {

@@ -51,7 +51,7 @@ fn main() {
         interface: "eth0",
         ifindex: 2,
         local: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 254), 67),
-        remote: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
+        remote: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68).into(),
         client_id: None,
         hostname: None,
         relay_agent_info: None,

@@ -10,7 +10,7 @@ use corelease_wire::v6::mac::client_hwaddr;
 use corelease_wire::v6::{
     opt, relay_message_of, Dhcp6Packet, Options6, HEADER_LEN, MAX_RELAY_DEPTH, RELAY_HEADER_LEN,
 };
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// A DHCPv4 message (the query or the response) as hooks see it: header fields, where it came
 /// from or goes, and the option payloads hooks read. Client-supplied bytes (hostname,
@@ -38,8 +38,9 @@ pub struct PacketView<'a> {
     pub ifindex: u32,
     /// Our address and port for this exchange (Kea's `getLocalAddr` / `getLocalPort`).
     pub local: SocketAddrV4,
-    /// The peer: the client, or the relay (Kea's `getRemoteAddr` / `getRemotePort`).
-    pub remote: SocketAddrV4,
+    /// The peer: the client, or the relay (Kea's `getRemoteAddr` / `getRemotePort`); for a
+    /// DHCPv4-over-DHCPv6 query, the IPv6 source of the DHCPv4-query (Kea's `Pkt4o6`).
+    pub remote: SocketAddr,
     /// Option 61 payload.
     pub client_id: Option<&'a [u8]>,
     /// Option 12 payload, verbatim.
@@ -78,7 +79,7 @@ impl<'a> PacketView<'a> {
             interface,
             ifindex,
             local,
-            remote,
+            remote: remote.into(),
             client_id: opts.client_id(),
             hostname: opts.hostname(),
             relay_agent_info: opts.relay_agent_info(),

@@ -508,7 +508,7 @@ fn kea_packet(env: &mut Env, prefix: &str, pkt: Option<&PacketView<'_>>) {
         type_name: type_name(p.message_type),
         xid: p.xid,
         local: p.local.into(),
-        remote: p.remote.into(),
+        remote: p.remote,
         ifindex: p.ifindex,
         interface: p.interface,
     };

@@ -155,6 +155,9 @@ pub struct ParkStats {
     pub table_full: u64,
     /// Reclamations that waited for their lease*_expire / lease*_recover script.
     pub reclaims_parked: u64,
+    /// Scripts a packet that cannot park (a DHCPv4-over-DHCPv6 query) would have waited for:
+    /// they ran as if detached.
+    pub not_parkable: u64,
 }
 
 /// What a resumed parked packet or reclamation produced.
@@ -219,6 +222,8 @@ pub struct Parking<M, R, K> {
     resuming_reclaim: bool,
     /// How long an address picked for a parked packet stays held (wait-timeout plus margin).
     park_hold_secs: u64,
+    /// The packet being processed cannot park ([`Parking::set_parkable`]).
+    unparkable: bool,
     stats: ParkStats,
 }
 
@@ -255,6 +260,7 @@ impl<M: Copy, R: Copy, K> Parking<M, R, K> {
             reclaims: Vec::with_capacity(capacity),
             resuming_reclaim: false,
             park_hold_secs,
+            unparkable: false,
             stats: ParkStats::default(),
         }
     }
@@ -306,6 +312,13 @@ impl<M: Copy, R: Copy, K> Parking<M, R, K> {
         self.slots.iter().filter(|s| s.ticket.is_some()).count()
     }
 
+    /// Whether the packets processed from now on may park. A DHCPv4-over-DHCPv6 query may
+    /// not: its reply goes back through the DHCPv6 server, which a parked packet's resumed
+    /// reply does not. Its awaited scripts run as if detached (counted in `not_parkable`).
+    pub fn set_parkable(&mut self, parkable: bool) {
+        self.unparkable = !parkable;
+    }
+
     /// The verdict logged for this call of the packet being processed (a replay).
     pub fn logged(&self, point: HookPoint, key: CallKey) -> Option<NextStep> {
         self.log.find(point, key)
@@ -319,6 +332,10 @@ impl<M: Copy, R: Copy, K> Parking<M, R, K> {
             HookVerdict::Continue => NextStep::Continue,
             HookVerdict::Skip => NextStep::Skip,
             HookVerdict::Drop => return Step::Drop,
+            HookVerdict::Park(_) if self.unparkable => {
+                self.stats.not_parkable += 1;
+                NextStep::Continue
+            }
             HookVerdict::Park(ticket) => {
                 if self.log.is_full() {
                     // No room to replay past this call: the script runs as if detached.
@@ -340,6 +357,10 @@ impl<M: Copy, R: Copy, K> Parking<M, R, K> {
             HookVerdict::Continue => Step::Continue,
             HookVerdict::Skip => Step::Skip,
             HookVerdict::Drop => Step::Drop,
+            HookVerdict::Park(_) if self.unparkable => {
+                self.stats.not_parkable += 1;
+                Step::Continue
+            }
             HookVerdict::Park(ticket) => {
                 self.halt = Some(Halt::Park(ticket, point, PACKET));
                 Step::Park

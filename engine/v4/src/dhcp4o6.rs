@@ -9,9 +9,11 @@
 //! `CfgSubnets4::selectSubnet4o6`), and the server answers as the address of that interface
 //! (Kea's `adjustIfaceData`). The reply goes back wrapped in a DHCPv4-response.
 //!
-//! Hook points are not run for 4o6 queries yet: a hook could park the query, and a parked
-//! packet resumes as a plain DHCPv4 reply (`hooked.rs`), which would go to the wrong socket.
-//! `corelease dhcp4` says so at start when both are configured.
+//! The hook points run for a 4o6 query as for any DHCPv4 query (as in Kea, whose `Pkt4o6` goes
+//! through the normal processing), the query showing its IPv6 source as remote address. A 4o6
+//! query cannot park on a script (`wait` / `sync`): a parked packet resumes as a plain DHCPv4
+//! reply (`hooked.rs`), which would not go back through the DHCPv6 server, so its awaited
+//! scripts run as if detached (counted in `ParkStats::not_parkable`).
 
 use crate::{Meta4, V4Shard};
 use corelease_config::prefix6_mask;
@@ -124,9 +126,11 @@ impl<S: LeaseSink> V4Shard<S> {
             }
         }
         self.dhcp4o6_subnet = Some(selected);
-        let hooks = self.hooked.take();
+        self.dhcp4o6_remote = Some(q.remote);
+        self.set_parkable(false);
         let reply = self.handle(&meta, dhcpv4, now, scratch);
-        self.hooked = hooks;
+        self.set_parkable(true);
+        self.dhcp4o6_remote = None;
         self.dhcp4o6_subnet = None;
         let reply = reply?;
         let v4 = scratch.get(..reply.len)?;
@@ -155,13 +159,14 @@ fn log_bad_packet(e: &Dhcp4o6Error) {
 mod tests {
     use super::*;
     use crate::{InterfaceInfo, Ports, Prepared4};
+    use corelease_hooks::{Callout, HookContext, HookPoint, HookPoints, Hooks, NextStep};
     use corelease_storage::MemorySink;
     use corelease_wire::v6::dhcp4o6::{encode_ipc, Endpoint4o6};
     use corelease_wire::v6::{opt, Dhcp6Packet, Dhcp6Writer, MessageType as V6Type};
     use dhcproto::v4::{self as d4, DhcpOption, Message, OptionCode};
     use dhcproto::{Decodable, Decoder, Encodable};
     use std::path::Path;
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
 
     const NOW: u64 = 1_700_000_000;
     const CLIENT: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 1, 0, 0, 0, 0x42);
@@ -402,6 +407,143 @@ mod tests {
             0,
             "Kea fails these before counting"
         );
+    }
+
+    type SeenQuery = (
+        HookPoint,
+        Option<std::net::SocketAddr>,
+        Option<SocketAddrV4>,
+        Option<u32>,
+    );
+
+    /// Records each point with the query's remote and local addresses and the subnet.
+    struct Recorder(Arc<Mutex<Vec<SeenQuery>>>);
+
+    impl Callout for Recorder {
+        fn points(&self) -> HookPoints {
+            HookPoint::ALL
+                .into_iter()
+                .fold(HookPoints::NONE, HookPoints::with)
+        }
+
+        fn call(&mut self, point: HookPoint, ctx: &HookContext<'_>) -> NextStep {
+            self.0.lock().expect("lock").push((
+                point,
+                ctx.query.map(|q| q.remote),
+                ctx.query.map(|q| q.local),
+                ctx.subnet.map(|s| s.id.0),
+            ));
+            NextStep::Continue
+        }
+    }
+
+    /// kea-dhcp4 2.2 runs a 4o6 query (its `Pkt4o6`) through the DHCPv4 hook points, and
+    /// libdhcp_run_script.so shows QUERY4_REMOTE_ADDR = the DHCPv4-query's IPv6 source,
+    /// QUERY4_REMOTE_PORT 68, QUERY4_LOCAL_ADDR 0.0.0.0, QUERY4_LOCAL_PORT 67
+    /// (fuzz/kea-compare/hooks4o6.py).
+    #[test]
+    fn a_4o6_query_runs_the_dhcpv4_hook_points_showing_its_ipv6_source() {
+        use HookPoint::*;
+        let p = prepared();
+        let mut s = V4Shard::new(Arc::clone(&p), 0, 1, MemorySink::default());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut hooks = Hooks::new();
+        hooks.register(Box::new(Recorder(Arc::clone(&seen))));
+        s.set_hooks(Some(hooks));
+        let discover = dhcpv4(d4::MessageType::Discover, 5, &[]);
+        let (_, _, offer, _) =
+            exchange(&mut s, &ipc_query(&discover, b"eth0", CLIENT, None)).expect("an offer");
+        let v = std::mem::take(&mut *seen.lock().expect("lock"));
+        let points: Vec<HookPoint> = v.iter().map(|x| x.0).collect();
+        assert_eq!(
+            points,
+            [
+                Buffer4Receive,
+                Pkt4Receive,
+                Subnet4Select,
+                Lease4Select,
+                Pkt4Send,
+                Buffer4Send
+            ]
+        );
+        let remote = std::net::SocketAddr::new(CLIENT.into(), 68);
+        let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 67);
+        assert!(
+            v.iter().all(|x| x.1 == Some(remote) && x.2 == Some(local)),
+            "{v:?}"
+        );
+        assert_eq!(v[2].3, Some(2), "subnet4_select sees the 4o6 subnet");
+
+        let request = dhcpv4(
+            d4::MessageType::Request,
+            5,
+            &[
+                DhcpOption::RequestedIpAddress(offer.yiaddr()),
+                DhcpOption::ServerIdentifier(Ipv4Addr::new(192, 0, 2, 1)),
+            ],
+        );
+        exchange(&mut s, &ipc_query(&request, b"eth0", CLIENT, None)).expect("an ack");
+        let points: Vec<HookPoint> = std::mem::take(&mut *seen.lock().expect("lock"))
+            .iter()
+            .map(|x| x.0)
+            .collect();
+        assert_eq!(
+            points,
+            [
+                Buffer4Receive,
+                Pkt4Receive,
+                Subnet4Select,
+                Lease4Select,
+                Leases4Committed,
+                Pkt4Send,
+                Buffer4Send
+            ]
+        );
+    }
+
+    /// A 4o6 reply must go back through the DHCPv6 server, which a parked packet's resumed
+    /// reply does not: an awaited script runs as if detached and the query is answered at
+    /// once. A plain DHCPv4 query after it parks as before.
+    #[test]
+    fn a_4o6_query_is_answered_without_parking_on_an_awaited_script() {
+        use corelease_hooks::{Contract, RunScript, RunScriptConfig};
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hook.sh");
+        std::fs::write(&path, "#!/bin/sh\nexit 0\n").expect("script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let mut cfg = RunScriptConfig::new(Contract::KeaHookRunscript, path);
+        cfg.wait = true;
+        let mut hooks = Hooks::new();
+        hooks.set_script(RunScript::new(cfg).expect("spawner"));
+        let p = prepared();
+        let mut s = V4Shard::new(Arc::clone(&p), 0, 1, MemorySink::default());
+        s.set_hooks(Some(hooks));
+        let discover = dhcpv4(d4::MessageType::Discover, 6, &[]);
+        let (_, _, offer, _) =
+            exchange(&mut s, &ipc_query(&discover, b"eth0", CLIENT, None)).expect("an offer");
+        assert_eq!(kind(&offer), Some(d4::MessageType::Offer));
+        assert_eq!(s.parked(), 0);
+        assert!(s.park_stats().not_parkable >= 1, "{:?}", s.park_stats());
+
+        // The same shard still parks a plain DHCPv4 DISCOVER (relayed into subnet 1).
+        let mut plain = Message::decode(&mut Decoder::new(&dhcpv4(
+            d4::MessageType::Discover,
+            7,
+            &[],
+        )))
+        .expect("decodes");
+        plain.set_giaddr(Ipv4Addr::new(192, 0, 2, 1));
+        let bytes = plain.to_vec().expect("encodes");
+        let meta = Meta4 {
+            src: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 67),
+            dst: Ipv4Addr::new(192, 0, 2, 1),
+            ifindex: 7,
+            local: Ipv4Addr::new(192, 0, 2, 1),
+        };
+        let mut out = [0u8; 1500];
+        assert!(s.handle(&meta, &bytes, NOW, &mut out).is_none(), "parked");
+        assert_eq!(s.parked(), 1);
     }
 
     #[test]

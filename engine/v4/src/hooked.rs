@@ -41,7 +41,7 @@ use corelease_hooks::{
 use corelease_storage::LeaseSink;
 use corelease_types::Lease;
 use corelease_wire::v4::{Dhcp4Packet, MessageType, OptionIndex};
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 
 /// The hooks of one shard: the shared parking, keyed by address in the lease table.
 pub(crate) struct HookState {
@@ -79,6 +79,13 @@ impl<S: LeaseSink> V4Shard<S> {
 
     pub fn hooks(&self) -> Option<&Hooks> {
         self.hooked.as_deref().map(|h| &h.park.hooks)
+    }
+
+    /// Whether packets processed from now on may park on a hook script (not a 4o6 query).
+    pub(crate) fn set_parkable(&mut self, parkable: bool) {
+        if let Some(h) = self.hooked.as_deref_mut() {
+            h.park.set_parkable(parkable);
+        }
     }
 
     pub fn hooks_mut(&mut self) -> Option<&mut Hooks> {
@@ -151,7 +158,7 @@ impl<S: LeaseSink> V4Shard<S> {
             return Step::of(next);
         }
         let p = &*self.prepared;
-        let query = query_view(p, meta, pkt, &self.opts);
+        let query = query_view(p, meta, pkt, &self.opts, self.dhcp4o6_remote);
         let srt = args.subnet.and_then(|s| p.subnets.get(s));
         let timers = srt
             .map(|s| {
@@ -308,7 +315,7 @@ impl<S: LeaseSink> ParkingEngine for V4Shard<S> {
             return Step::Continue;
         };
         let p = &*self.prepared;
-        let query = query_view(p, meta, &pkt, &self.opts);
+        let query = query_view(p, meta, &pkt, &self.opts, self.dhcp4o6_remote);
         let response_bytes = reply.and_then(|r| out.get(..r.len));
         let response = match (response_bytes, reply) {
             (Some(bytes), Some(r)) => match Dhcp4Packet::new_checked(bytes) {
@@ -395,12 +402,16 @@ impl<S: LeaseSink> ParkingEngine for V4Shard<S> {
 }
 
 /// The query as hooks see it, with our address and port for the exchange (Kea's
-/// `getLocalAddr` / `getLocalPort`).
+/// `getLocalAddr` / `getLocalPort`). A DHCPv4-over-DHCPv6 query (`dhcp4o6_remote`, its IPv6
+/// source) shows what kea-dhcp4 2.2's `Pkt4o6` shows with libdhcp_run_script.so
+/// (fuzz/kea-compare/hooks4o6.py): the IPv6 source with the client port as remote, 0.0.0.0
+/// with the server port as local.
 fn query_view<'a>(
     p: &'a crate::Prepared4,
     meta: &Meta4,
     pkt: &Dhcp4Packet<&'a [u8]>,
     opts: &'a OptionIndex,
+    dhcp4o6_remote: Option<Ipv6Addr>,
 ) -> PacketView<'a> {
     let iface = p.interface(meta.ifindex);
     let ip = if !meta.dst.is_broadcast() && !meta.dst.is_unspecified() {
@@ -412,7 +423,12 @@ fn query_view<'a>(
     };
     let local = SocketAddrV4::new(ip, p.server_port);
     let name = iface.map(|i| i.name.as_str()).unwrap_or("");
-    PacketView::from_wire(pkt, opts, name, meta.ifindex, local, meta.src)
+    let mut view = PacketView::from_wire(pkt, opts, name, meta.ifindex, local, meta.src);
+    if let Some(remote) = dhcp4o6_remote {
+        view.remote = SocketAddr::new(IpAddr::V6(remote), meta.src.port());
+        view.local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, p.server_port);
+    }
+    view
 }
 
 impl<S: LeaseSink> V4Shard<S> {

@@ -135,6 +135,9 @@ pub struct V4Shard<S: LeaseSink> {
     /// Set while a DHCPv4-over-DHCPv6 query is handled: the subnet its DHCPv6 side selected
     /// (ARM 9.2.26), which replaces the address-based selection (dhcp4o6.rs).
     dhcp4o6_subnet: Option<Option<usize>>,
+    /// The IPv6 source of the DHCPv4-over-DHCPv6 query being served: hooks see it as the
+    /// query's remote address, as Kea's `Pkt4o6` shows it.
+    dhcp4o6_remote: Option<std::net::Ipv6Addr>,
 }
 
 /// What a REQUEST is, by RFC 2131 4.3.2.
@@ -208,6 +211,7 @@ impl<S: LeaseSink> V4Shard<S> {
             clock: frozen_clock,
             hooked: None,
             dhcp4o6_subnet: None,
+            dhcp4o6_remote: None,
         }
     }
 
