@@ -10,6 +10,7 @@ mod dhcp4o6;
 mod ifaces;
 mod lease_startup;
 mod lfc;
+mod log_output;
 mod raw4;
 mod reload;
 mod server4;
@@ -70,5 +71,7 @@ fn main() -> ExitCode {
             1
         }
     };
+    // The last lines (shutdown statistics) are still queued for the log writer.
+    log_output::flush();
     ExitCode::from(code.clamp(0, 255) as u8)
 }

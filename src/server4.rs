@@ -215,41 +215,44 @@ pub(crate) fn init_logging_for(
         .map(String::as_str)
         .unwrap_or("stdout");
     let mut note = None;
-    let (writer, ansi) = match output {
+    let (out, ansi): (Box<dyn std::io::Write + Send>, bool) = match output {
         "stdout" => (
-            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
+            Box::new(std::io::stdout()),
             std::io::IsTerminal::is_terminal(&std::io::stdout()),
         ),
         "stderr" => (
-            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+            Box::new(std::io::stderr()),
             std::io::IsTerminal::is_terminal(&std::io::stderr()),
         ),
         o if o.starts_with("syslog") => {
             note = Some(format!(
                 "logger output {o:?}: syslog is not supported yet, logging to stdout"
             ));
-            (
-                tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
-                false,
-            )
+            (Box::new(std::io::stdout()), false)
         }
         path => match std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
         {
-            Ok(f) => (
-                tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(f)),
-                false,
-            ),
+            // Flushed by the log writer whenever it has caught up.
+            Ok(f) => (Box::new(std::io::BufWriter::new(f)), false),
             Err(e) => {
                 note = Some(format!("logger output {path}: {e}; logging to stdout"));
-                (
-                    tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
-                    false,
-                )
+                (Box::new(std::io::stdout()), false)
             }
         },
+    };
+    // Shards log on their packet path: the lines go through the log writer thread so that a
+    // slow output never stops a shard (src/log_output.rs).
+    let writer = match crate::log_output::QueuedLog::start(out) {
+        Ok(queued) => tracing_subscriber::fmt::writer::BoxMakeWriter::new(queued),
+        Err(e) => {
+            note = Some(format!(
+                "log writer thread not started ({e}): logging directly"
+            ));
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
+        }
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(env)
