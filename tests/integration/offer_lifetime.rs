@@ -220,9 +220,22 @@ fn an_offer_without_request_leaves_a_lease_that_expires_after_the_offer_lifetime
     let report = perfdhcp_discover_only(&ns);
     let offers = perfdhcp_value(&report, "DISCOVER-OFFER", "received packets")
         .unwrap_or_else(|| panic!("no perfdhcp report:\n{report}")) as i64;
+    // perfdhcp 2.2 leaves when it has sent the last DISCOVER, with the last OFFERs in flight,
+    // and its -W wait cannot help a DISCOVER-only run (it asks for the REQUEST-ACK exchange
+    // and fails: "Packets exchange not specified"). So the server's count is checked: a
+    // lease for (almost) every DISCOVER, once the ones in flight have arrived.
+    let made = || stat(&socket, "cumulative-assigned-addresses") - 1;
     assert!(
-        offers * 100 >= CLIENTS * 98,
-        "{offers} of {CLIENTS} offers:\n{report}"
+        eventually(Duration::from_secs(10), || made() * 100 >= CLIENTS * 98),
+        "{} leases for {CLIENTS} DISCOVERs:\n{report}",
+        made()
+    );
+    assert!(
+        eventually(Duration::from_secs(30), || leases(&socket).is_empty()
+            && stat(&socket, "subnet[9].assigned-addresses") == 0),
+        "offered leases left: {} (assigned {})",
+        leases(&socket).len(),
+        stat(&socket, "subnet[9].assigned-addresses")
     );
     // perfdhcp sends one DISCOVER per client (CLIENTS distinct MACs): each OFFER it got is
     // a lease of its own, and no client has more than one (an OFFER perfdhcp timed out on
@@ -232,13 +245,6 @@ fn an_offer_without_request_leaves_a_lease_that_expires_after_the_offer_lifetime
     assert!(
         offers <= distinct && distinct <= CLIENTS,
         "{distinct} leases for {offers} offers"
-    );
-    assert!(
-        eventually(Duration::from_secs(30), || leases(&socket).is_empty()
-            && stat(&socket, "subnet[9].assigned-addresses") == 0),
-        "offered leases left: {} (assigned {})",
-        leases(&socket).len(),
-        stat(&socket, "subnet[9].assigned-addresses")
     );
     assert_eq!(stat(&socket, "reclaimed-leases"), cumulative);
     assert_eq!(stat(&socket, "pkt4-request-received"), 0);
