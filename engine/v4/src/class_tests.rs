@@ -1104,3 +1104,90 @@ fn tests_reading_a_known_dependent_template_or_its_spawned_class_wait_for_the_ho
     assert_eq!(file(&unknown), None);
     assert_eq!(ntp(&unknown), Some(vec![ip("10.7.7.7")]));
 }
+
+/// A DISCOVER refused by every class guard, counted and answered as kea-dhcp4 2.2 does (run
+/// on the same configs with crafted relayed DISCOVERs): no OFFER in every case, and
+/// - every subnet guard refuses: nothing but the received counters (no subnet is selected;
+///   not a pkt4-receive-drop);
+/// - the subnet admits, no pool does: `v4-allocation-fail-no-pools`, `-subnet` and
+///   `-classes` (global and subnet), `v4-allocation-fail` unchanged (0 attempts);
+/// - the same in a shared network whose other subnet's guard refuses: `-shared-network`
+///   instead of `-subnet`;
+/// - a pool the client may use, but full: `v4-allocation-fail`, `-subnet`, `-classes`.
+#[test]
+fn a_discover_refused_by_every_class_guard_counts_as_kea_does() {
+    const FAILS: [&str; 5] = [
+        "v4-allocation-fail",
+        "v4-allocation-fail-subnet",
+        "v4-allocation-fail-shared-network",
+        "v4-allocation-fail-no-pools",
+        "v4-allocation-fail-classes",
+    ];
+    let run = |scopes: &str, pre: &[[u8; 6]]| {
+        let p = config(&format!(
+            r#"{{ "Dhcp4": {{ "valid-lifetime": 4000,
+            "client-classes": [ {{ "name": "gold", "test": "option[60].text == 'gold'" }} ],
+            {scopes} }} }}"#
+        ));
+        let mut s = shard(&p);
+        for &m in pre {
+            dora(&mut s, m, &[], NOW);
+        }
+        assert!(send(&mut s, &msg(d4::MessageType::Discover, mac(1)), NOW).is_none());
+        // A gold client is served (or, with the pool full, refused the same way).
+        let gold = send(
+            &mut s,
+            &with(msg(d4::MessageType::Discover, mac(2)), vendor("gold")),
+            NOW,
+        );
+        assert_eq!(stat(&s, "pkt4-receive-drop"), 0);
+        assert_eq!(stat(&s, "pkt4-discover-received"), 2 + pre.len() as i64);
+        let global: Vec<i64> = FAILS.iter().map(|n| stat(&s, n)).collect();
+        let subnet: Vec<i64> = FAILS
+            .iter()
+            .map(|n| stat(&s, &format!("subnet[1].{n}")))
+            .collect();
+        assert_eq!(global, subnet, "global and subnet[1] agree");
+        (gold.map(|g| g.yiaddr()), global)
+    };
+    let relay = r#""relay": { "ip-addresses": [ "127.0.0.1" ] }"#;
+    let (gold, fails) = run(
+        &format!(
+            r#""subnet4": [ {{ "id": 1, "subnet": "10.0.0.0/24", {relay}, "client-class": "gold",
+                "pools": [ {{ "pool": "10.0.0.10 - 10.0.0.50" }} ] }} ]"#
+        ),
+        &[],
+    );
+    assert_eq!(gold, Some(ip("10.0.0.10")));
+    assert_eq!(fails, [0, 0, 0, 0, 0], "subnet guard: no subnet selected");
+    let (gold, fails) = run(
+        &format!(
+            r#""subnet4": [ {{ "id": 1, "subnet": "10.0.0.0/24", {relay},
+                "pools": [ {{ "pool": "10.0.0.10 - 10.0.0.50", "client-class": "gold" }} ] }} ]"#
+        ),
+        &[],
+    );
+    assert_eq!(gold, Some(ip("10.0.0.10")));
+    assert_eq!(fails, [0, 1, 0, 1, 1], "pool guard");
+    let (gold, fails) = run(
+        &format!(
+            r#""shared-networks": [ {{ "name": "n", {relay}, "subnet4": [
+                {{ "id": 1, "subnet": "10.0.0.0/24",
+                   "pools": [ {{ "pool": "10.0.0.10 - 10.0.0.50", "client-class": "gold" }} ] }},
+                {{ "id": 2, "subnet": "10.0.1.0/24", "client-class": "gold",
+                   "pools": [ {{ "pool": "10.0.1.10 - 10.0.1.50" }} ] }} ] }} ]"#
+        ),
+        &[],
+    );
+    assert_eq!(gold, Some(ip("10.0.0.10")));
+    assert_eq!(fails, [0, 0, 1, 1, 1], "shared network");
+    let (gold, fails) = run(
+        &format!(
+            r#""subnet4": [ {{ "id": 1, "subnet": "10.0.0.0/24", {relay},
+                "pools": [ {{ "pool": "10.0.0.10 - 10.0.0.11" }} ] }} ]"#
+        ),
+        &[mac(8), mac(9)],
+    );
+    assert_eq!(gold, None);
+    assert_eq!(fails, [2, 2, 0, 0, 2], "exhausted pool");
+}

@@ -885,7 +885,7 @@ impl<S: LeaseSink> V4Shard<S> {
 
     /// Picks a free address for a new client from the candidate subnets' pools: this shard's
     /// queue first, then any free address of the pool (stealing from other shards' stripes).
-    fn allocate(&mut self, subnet: usize, now: u64) -> Option<(usize, usize, u32)> {
+    fn allocate(&mut self, subnet: usize, now: u64, xid: u32) -> Option<(usize, usize, u32)> {
         if let Some(found) = self.try_allocate(subnet) {
             return Some(found);
         }
@@ -904,13 +904,7 @@ impl<S: LeaseSink> V4Shard<S> {
                 return Some(found);
             }
         }
-        let any_pool = self.prepared.candidates(subnet).any(|s| {
-            self.prepared
-                .subnets
-                .get(s)
-                .is_some_and(|s| !s.pools.is_empty())
-        });
-        self.count_allocation_fail(subnet, any_pool);
+        self.count_allocation_fail(subnet, xid);
         None
     }
 
@@ -955,36 +949,80 @@ impl<S: LeaseSink> V4Shard<S> {
         None
     }
 
-    fn count_allocation_fail(&self, subnet: usize, any_pool: bool) {
+    /// Counts and logs a failed allocation as Kea's allocateUnreservedLease4 does (checked
+    /// with kea-dhcp4 2.2 on a guarded pool, a guarded subnet in a shared network, a subnet
+    /// without pools and an exhausted pool): `v4-allocation-fail-subnet` or
+    /// `-shared-network` always; `v4-allocation-fail-classes` always (a Kea packet is at
+    /// least in ALL); then either no pool the client may use (`-no-pools`, and
+    /// `v4-allocation-fail` stays as it is: 0 attempts) or usable pools that are full
+    /// (`v4-allocation-fail`). Global and for the selected subnet.
+    fn count_allocation_fail(&self, subnet: usize, xid: u32) {
+        let p = &*self.prepared;
+        // Kea's counts: addresses it would have tried, subnets with usable pools (all full)
+        // and admitted subnets without one.
+        let (mut attempts, mut full_subnets, mut no_pool_subnets) = (0u64, 0u32, 0u32);
+        for s in p.candidates(subnet) {
+            let Some(srt) = p.subnets.get(s) else {
+                continue;
+            };
+            if !self.subnet_admits(s) {
+                continue;
+            }
+            let capacity: u64 = srt
+                .pools
+                .iter()
+                .filter(|&&pi| self.pool_admits(pi))
+                .filter_map(|&pi| p.pools.get(pi))
+                .map(|pool| pool.range.len())
+                .sum();
+            if capacity > 0 {
+                attempts += capacity;
+                full_subnets += 1;
+            } else {
+                no_pool_subnets += 1;
+            }
+        }
         let g = &self.stats.global;
-        g.v4_allocation_fail.inc();
-        let in_network = self
-            .prepared
-            .subnets
-            .get(subnet)
-            .map(|s| s.network.is_some())
-            .unwrap_or(false);
+        let srt = p.subnets.get(subnet);
+        let network = srt.and_then(|s| s.network).and_then(|n| p.networks.get(n));
         let c = self.stats.subnets.get(subnet);
-        if !any_pool {
+        match (network, srt) {
+            (Some(n), _) => {
+                tracing::warn!(target: "ALLOC_ENGINE_V4_ALLOC_FAIL_SHARED_NETWORK", xid, "failed to allocate an IPv4 address in the shared network {}: {full_subnets} subnets have no available addresses, {no_pool_subnets} subnets have no matching pools", n.name);
+                g.v4_allocation_fail_shared_network.inc();
+                if let Some(c) = c {
+                    c.v4_allocation_fail_shared_network.inc();
+                }
+            }
+            (None, s) => {
+                if let Some(s) = s {
+                    let net = Ipv4Addr::from(s.net);
+                    tracing::warn!(target: "ALLOC_ENGINE_V4_ALLOC_FAIL_SUBNET", xid, "failed to allocate an IPv4 lease in the subnet {net}/{}, subnet-id {}, shared network (none)", s.prefix_len, s.id);
+                }
+                g.v4_allocation_fail_subnet.inc();
+                if let Some(c) = c {
+                    c.v4_allocation_fail_subnet.inc();
+                }
+            }
+        }
+        if attempts == 0 {
+            tracing::warn!(target: "ALLOC_ENGINE_V4_ALLOC_FAIL_NO_POOLS", xid, "no pools were available for the address allocation");
             g.v4_allocation_fail_no_pools.inc();
             if let Some(c) = c {
                 c.v4_allocation_fail_no_pools.inc();
             }
-        }
-        if in_network {
-            g.v4_allocation_fail_shared_network.inc();
         } else {
-            g.v4_allocation_fail_subnet.inc();
-        }
-        if let Some(c) = c {
-            c.v4_allocation_fail.inc();
-            if in_network {
-                c.v4_allocation_fail_shared_network.inc();
-            } else {
-                c.v4_allocation_fail_subnet.inc();
+            tracing::warn!(target: "ALLOC_ENGINE_V4_ALLOC_FAIL", xid, "failed to allocate an IPv4 address after {attempts} attempt(s)");
+            g.v4_allocation_fail.inc();
+            if let Some(c) = c {
+                c.v4_allocation_fail.inc();
             }
         }
-        tracing::debug!(target: "DHCP4_LEASE_ALLOC_FAIL", "no address available");
+        tracing::warn!(target: "ALLOC_ENGINE_V4_ALLOC_FAIL_CLASSES", xid, "Failed to allocate an IPv4 address for client with classes: {}", self.class_names());
+        g.v4_allocation_fail_classes.inc();
+        if let Some(c) = c {
+            c.v4_allocation_fail_classes.inc();
+        }
     }
 
     /// Finds the pool holding `addr` among the candidate subnets of `subnet`.
@@ -1028,7 +1066,10 @@ impl<S: LeaseSink> V4Shard<S> {
         let Some(subnet) = selected else {
             // kea-dhcp4 2.2.0 (run): no OFFER and no statistic but pkt4-discover-received;
             // pkt4-receive-drop stays as it was.
-            tracing::debug!(target: "DHCP4_SUBNET_SELECTION_FAILED", xid = pkt.xid(), "no subnet for DHCPDISCOVER");
+            // Kea logs both, the second as an error (checked with kea-dhcp4 2.2 for a giaddr
+            // in no subnet and for a client every subnet guard refuses).
+            tracing::debug!(target: "DHCP4_SUBNET_SELECTION_FAILED", xid = pkt.xid(), "failed to select subnet for the client");
+            tracing::error!(target: "DHCP4_PACKET_NAK_0001", xid = pkt.xid(), "failed to select a subnet for incoming packet, src {}, type DHCPDISCOVER", meta.src.ip());
             return None;
         };
         if self.classify_after_subnet(meta, pkt, subnet) {
@@ -1079,7 +1120,12 @@ impl<S: LeaseSink> V4Shard<S> {
         } else if let Some((s, p, a)) = self.requested_free(subnet, &ident, now) {
             (s, p as u32, a, false)
         } else {
-            let (s, p, a) = self.allocate(subnet, now)?;
+            let Some((s, p, a)) = self.allocate(subnet, now, pkt.xid()) else {
+                // kea-dhcp4 2.2: no OFFER, after the allocation engine's warnings.
+                let requested = self.opts.requested_address();
+                tracing::debug!(target: "DHCP4_PACKET_NAK_0003", xid = pkt.xid(), "failed to advertise a lease, client sent ciaddr {}, requested-ip-address {}", pkt.ciaddr(), requested.map_or_else(|| "(no address)".to_string(), |a| a.to_string()));
+                return None;
+            };
             (s, p as u32, a, false)
         };
         let srt = self.prepared.subnets.get(subnet)?;

@@ -3,7 +3,7 @@
 //! allocator, and what classes and hosts put into a reply (ARM 16.8, 9.3.4, 9.3.5).
 
 use crate::classes::{ClassDef, ClassIdx, ClassTable, Classifier, Guard, HostClassNames};
-use crate::classes::{Membership, PacketEnv};
+use crate::classes::{ClassNames, Membership, PacketEnv};
 use crate::hosts::{Host, PacketIds};
 use crate::prepared::{Lifetime, OptionTable, ReplyOption, SubnetRt};
 use crate::{ClientIdent, Meta4, V4Shard, NO_POOL};
@@ -210,6 +210,14 @@ impl<S: LeaseSink> V4Shard<S> {
             table: &self.prepared.classes,
             state: &self.cls,
             host: names,
+        }
+    }
+
+    /// The packet's classes for a log line (see [`ClassNames`]).
+    pub(crate) fn class_names(&self) -> ClassNames<'_> {
+        ClassNames {
+            table: &self.prepared.classes,
+            state: self.prepared.classify.then_some(&self.cls),
         }
     }
 
