@@ -495,3 +495,46 @@ impl<E> ClassTable<E> {
         names.iter().filter_map(|n| self.index_of(n)).collect()
     }
 }
+
+/// The classes of a packet as Kea lists them in its logs (ALLOC_ENGINE_V4_ALLOC_FAIL_CLASSES,
+/// ALLOC_ENGINE_V6_ALLOC_FAIL_CLASSES): ALL, the vendor class, the assigned classes in
+/// order, KNOWN or UNKNOWN; built-in names whether or not the config defines them. Only
+/// formatted when the log line is written.
+pub struct ClassNames<'a, E> {
+    pub defs: &'a [ClassDef<E>],
+    /// [`ClassTable::vendor`].
+    pub vendor_classes: &'a [(ClassIdx, Box<[u8]>)],
+    /// The assigned defined classes, in order.
+    pub order: &'a [ClassIdx],
+    /// The host lookup's outcome, once known.
+    pub known: Option<bool>,
+    /// The packet's vendor class value.
+    pub vendor: Option<&'a [u8]>,
+}
+
+impl<E> std::fmt::Display for ClassNames<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = |i: ClassIdx| self.defs.get(usize::from(i)).map(|d| &*d.name);
+        let assigned = |n: &str| self.order.iter().any(|&i| name(i) == Some(n));
+        f.write_str("ALL")?;
+        if let Some(v) = self.vendor {
+            let defined = self
+                .vendor_classes
+                .iter()
+                .any(|(i, value)| **value == *v && self.order.contains(i));
+            if !defined {
+                write!(f, ", {VENDOR_CLASS_PREFIX}{}", String::from_utf8_lossy(v))?;
+            }
+        }
+        for n in self.order.iter().filter_map(|&i| name(i)) {
+            if n != "ALL" {
+                write!(f, ", {n}")?;
+            }
+        }
+        match self.known {
+            Some(true) if !assigned("KNOWN") => f.write_str(", KNOWN"),
+            Some(false) if !assigned("UNKNOWN") => f.write_str(", UNKNOWN"),
+            _ => Ok(()),
+        }
+    }
+}

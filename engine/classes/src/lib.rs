@@ -15,6 +15,7 @@ pub mod classes;
 pub mod hosts;
 
 pub use classes::{
-    Builtin, ClassConfig, ClassDef, ClassEffects, ClassIdx, ClassRef, ClassTable, Guard, Template,
+    Builtin, ClassConfig, ClassDef, ClassEffects, ClassIdx, ClassNames, ClassRef, ClassTable,
+    Guard, Template,
 };
 pub use hosts::{HostIdentifiers, HostIdx, HostTable};

@@ -175,47 +175,10 @@ impl PacketClasses {
         }
     }
 
-    fn vendor(&self) -> Option<&[u8]> {
+    pub(crate) fn vendor(&self) -> Option<&[u8]> {
         self.has_vendor
             .then(|| self.vendor.get(..usize::from(self.vendor_len)))
             .flatten()
-    }
-}
-
-/// The classes of a packet as Kea lists them in its logs (ALLOC_ENGINE_V4_ALLOC_FAIL_CLASSES):
-/// ALL, the vendor class, the assigned classes in order, KNOWN or UNKNOWN; built-in names
-/// whether or not the config defines them. Formatted only when the log is enabled.
-pub struct ClassNames<'a> {
-    pub table: &'a ClassTable,
-    /// None when the config classifies nothing (the packet is only in ALL).
-    pub state: Option<&'a PacketClasses>,
-}
-
-impl std::fmt::Display for ClassNames<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ALL")?;
-        let Some(state) = self.state else {
-            return Ok(());
-        };
-        let defined = |i: Option<ClassIdx>| i.is_some_and(|i| state.is_defined_member(i));
-        if let Some(v) = state.vendor() {
-            if !defined(self.table.vendor_class(v)) {
-                write!(f, ", {VENDOR_CLASS_PREFIX}{}", String::from_utf8_lossy(v))?;
-            }
-        }
-        for &i in state.order() {
-            if Some(i) == self.table.all {
-                continue;
-            }
-            if let Some(d) = self.table.def(i) {
-                write!(f, ", {}", d.name)?;
-            }
-        }
-        match state.known() {
-            Some(true) if !defined(self.table.known) => f.write_str(", KNOWN"),
-            Some(false) if !defined(self.table.unknown) => f.write_str(", UNKNOWN"),
-            _ => Ok(()),
-        }
     }
 }
 

@@ -3,10 +3,11 @@
 //! allocator, and what classes and hosts put into a reply (ARM 16.8, 9.3.4, 9.3.5).
 
 use crate::classes::{ClassDef, ClassIdx, ClassTable, Classifier, Guard, HostClassNames};
-use crate::classes::{ClassNames, Membership, PacketEnv};
+use crate::classes::{Membership, PacketEnv};
 use crate::hosts::{Host, PacketIds};
 use crate::prepared::{Lifetime, OptionTable, ReplyOption, SubnetRt};
 use crate::{ClientIdent, Meta4, V4Shard, NO_POOL};
+use corelease_classes::ClassNames;
 use corelease_classify::V4Context;
 use corelease_storage::LeaseSink;
 use corelease_types::{LeaseKind, LeaseState};
@@ -214,10 +215,14 @@ impl<S: LeaseSink> V4Shard<S> {
     }
 
     /// The packet's classes for a log line (see [`ClassNames`]).
-    pub(crate) fn class_names(&self) -> ClassNames<'_> {
+    pub(crate) fn class_names(&self) -> ClassNames<'_, crate::classes::ClassEffects4> {
+        let classify = self.prepared.classify;
         ClassNames {
-            table: &self.prepared.classes,
-            state: self.prepared.classify.then_some(&self.cls),
+            vendor_classes: &self.prepared.classes.vendor,
+            defs: &self.prepared.classes.defs,
+            order: if classify { self.cls.order() } else { &[] },
+            known: self.cls.known().filter(|_| classify),
+            vendor: self.cls.vendor().filter(|_| classify),
         }
     }
 

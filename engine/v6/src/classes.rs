@@ -158,7 +158,7 @@ impl<'a> Packet6<'a> {
         self.outer.relay_chain().nth(level)?.ok()
     }
 
-    fn vendor(&self) -> Option<&'a [u8]> {
+    pub(crate) fn vendor(&self) -> Option<&'a [u8]> {
         self.msg
             .option(opt::VENDOR_CLASS)
             .and_then(vendor_class_data)

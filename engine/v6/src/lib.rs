@@ -815,6 +815,11 @@ impl<S: LeaseSink> V6Shard<S> {
                 })
             })
         });
+        if subnet.is_none() {
+            // kea-dhcp6 2.2 logs it for every message it finds no subnet for (then answers
+            // each IA with a status, see `obtain`).
+            tracing::debug!(target: "DHCP6_SUBNET_SELECTION_FAILED", "failed to select subnet for the client");
+        }
         // subnet6_select, after Kea's class-aware selection and before the host lookup.
         if self.core.hook_wanted(HookPoint::Subnet6Select) {
             let args = Args6 {
@@ -1382,43 +1387,80 @@ impl<S: LeaseSink> Core<S> {
         None
     }
 
-    /// Kea's v6-allocation-fail statistics (ARM 10.x "Statistics in the DHCPv6 Server"), as
-    /// for DHCPv4: global and for the subnet, split by shared network or plain subnet, and
-    /// no-pools when no subnet of the link has a pool of the kind asked for.
-    /// v6-allocation-fail-classes stays 0 as in DHCPv4.
-    fn count_allocation_fail(&self, p: &Prepared6, subnet: usize, pd: bool) {
-        let any_pool = p.candidates(subnet).any(|s| {
-            p.subnets.get(s).is_some_and(|s| {
-                if pd {
-                    !s.pd_pools.is_empty()
-                } else {
-                    !s.na_pools.is_empty()
-                }
-            })
-        });
-        let in_network = p.subnets.get(subnet).is_some_and(|s| s.network.is_some());
-        let g = &self.stats.global;
-        let c = self.stats.subnets.get(subnet);
-        g.v6_allocation_fail.inc();
-        if let Some(c) = c {
-            c.v6_allocation_fail.inc();
+    /// Counts and logs a failed allocation as Kea's allocation engine does (checked with
+    /// kea-dhcp6 2.2 on a guarded pool, a guarded subnet in a shared network and a subnet
+    /// without pools, as in DHCPv4): `v6-allocation-fail-subnet` or `-shared-network`
+    /// always; `v6-allocation-fail-classes` always (a Kea packet is at least in ALL); then
+    /// either no pool of the kind asked for that the client may use (`-no-pools`, and
+    /// `v6-allocation-fail` stays as it is: 0 attempts) or usable pools that are full
+    /// (`v6-allocation-fail`). Global and for the selected subnet.
+    fn count_allocation_fail(&self, p: &Prepared6, c: &IaCtx<'_>, subnet: usize, pd: bool) {
+        let (mut attempts, mut full_subnets, mut no_pool_subnets) = (0u64, 0u32, 0u32);
+        for s in p.candidates(subnet).filter(|&s| c.subnet_ok(p, s)) {
+            let Some(sn) = p.subnets.get(s) else { continue };
+            let list = if pd { &sn.pd_pools } else { &sn.na_pools };
+            let capacity: u64 = list
+                .iter()
+                .filter_map(|&pi| p.pools.get(pi))
+                .filter(|x| c.pool_ok(x))
+                .map(|x| x.len)
+                .sum();
+            if capacity > 0 {
+                attempts = attempts.saturating_add(capacity);
+                full_subnets += 1;
+            } else {
+                no_pool_subnets += 1;
+            }
         }
-        if !any_pool {
+        let g = &self.stats.global;
+        let c_stats = self.stats.subnets.get(subnet);
+        let sn = p.subnets.get(subnet);
+        let network = sn
+            .and_then(|s| s.network)
+            .and_then(|n| p.network_names.get(n));
+        match (network, sn) {
+            (Some(name), _) => {
+                tracing::warn!(target: "ALLOC_ENGINE_V6_ALLOC_FAIL_SHARED_NETWORK", "failed to allocate a lease in the shared network {name}: {full_subnets} subnets have no available leases, {no_pool_subnets} subnets have no matching pools");
+                g.v6_allocation_fail_shared_network.inc();
+                if let Some(c) = c_stats {
+                    c.v6_allocation_fail_shared_network.inc();
+                }
+            }
+            (None, s) => {
+                if let Some(s) = s {
+                    let net = Ipv6Addr::from(s.prefix);
+                    tracing::warn!(target: "ALLOC_ENGINE_V6_ALLOC_FAIL_SUBNET", "failed to allocate an IPv6 lease in the subnet {net}/{}, subnet-id {}, shared network (none)", s.prefix_len, s.id);
+                }
+                g.v6_allocation_fail_subnet.inc();
+                if let Some(c) = c_stats {
+                    c.v6_allocation_fail_subnet.inc();
+                }
+            }
+        }
+        if attempts == 0 {
+            tracing::warn!(target: "ALLOC_ENGINE_V6_ALLOC_FAIL_NO_POOLS", "no pools were available for the lease allocation");
             g.v6_allocation_fail_no_pools.inc();
-            if let Some(c) = c {
+            if let Some(c) = c_stats {
                 c.v6_allocation_fail_no_pools.inc();
             }
-        }
-        if in_network {
-            g.v6_allocation_fail_shared_network.inc();
-            if let Some(c) = c {
-                c.v6_allocation_fail_shared_network.inc();
-            }
         } else {
-            g.v6_allocation_fail_subnet.inc();
-            if let Some(c) = c {
-                c.v6_allocation_fail_subnet.inc();
+            tracing::warn!(target: "ALLOC_ENGINE_V6_ALLOC_FAIL", "failed to allocate an IPv6 lease after {attempts} attempt(s)");
+            g.v6_allocation_fail.inc();
+            if let Some(c) = c_stats {
+                c.v6_allocation_fail.inc();
             }
+        }
+        let names = corelease_classes::ClassNames {
+            defs: &p.classes.defs,
+            vendor_classes: &p.classes.vendor,
+            order: c.view.state.order(),
+            known: c.view.state.known(),
+            vendor: c.view.pkt.vendor(),
+        };
+        tracing::warn!(target: "ALLOC_ENGINE_V6_ALLOC_FAIL_CLASSES", "Failed to allocate an IPv6 address for client with classes: {names}");
+        g.v6_allocation_fail_classes.inc();
+        if let Some(c) = c_stats {
+            c.v6_allocation_fail_classes.inc();
         }
     }
 
@@ -1504,14 +1546,26 @@ impl<S: LeaseSink> Core<S> {
         if self.halted() {
             return Ok(());
         }
+        // Kea's texts (kea-dhcp6 2.2 assignIA_NA / assignIA_PD, seen on the wire).
         let (none_code, none_msg): (u16, &[u8]) = if pd {
-            (status::NO_PREFIX_AVAIL, b"No prefixes available.")
+            (
+                status::NO_PREFIX_AVAIL,
+                b"Sorry, no prefixes could be allocated.",
+            )
         } else {
-            (status::NO_ADDRS_AVAIL, b"No addresses available.")
+            (
+                status::NO_ADDRS_AVAIL,
+                b"Sorry, no address could be allocated.",
+            )
         };
         let hint = listed(ia, pd).next();
         let Some(subnet) = c.subnet else {
-            return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
+            let no_subnet: &[u8] = if pd {
+                b"Sorry, no subnet available."
+            } else {
+                b"Server could not select subnet for this client"
+            };
+            return write_ia_status(w, pd, ia.iaid, none_code, no_subnet);
         };
         let existing = self.binding(p, c, ia.iaid, pd);
         let reserved = c
@@ -1555,8 +1609,22 @@ impl<S: LeaseSink> Core<S> {
             (None, None) => self.allocate(p, c, subnet, ia.iaid, pd, hint, commit),
         };
         let Some(key) = key else {
-            tracing::debug!(target: "DHCP6_LEASE_ALLOC_FAIL", iaid = ia.iaid, pd, "no free address or prefix on the link");
-            self.count_allocation_fail(p, subnet, pd);
+            self.count_allocation_fail(p, c, subnet, pd);
+            let iaid = ia.iaid;
+            match (commit, pd) {
+                (false, false) => {
+                    tracing::debug!(target: "DHCP6_LEASE_ADVERT_FAIL", "failed to advertise an address lease for iaid={iaid}")
+                }
+                (true, false) => {
+                    tracing::debug!(target: "DHCP6_LEASE_ALLOC_FAIL", "failed to grant an address lease for iaid={iaid}")
+                }
+                (false, true) => {
+                    tracing::debug!(target: "DHCP6_PD_LEASE_ADVERT_FAIL", "failed to advertise a prefix lease for iaid={iaid}")
+                }
+                (true, true) => {
+                    tracing::debug!(target: "DHCP6_PD_LEASE_ALLOC_FAIL", "failed to grant a prefix lease for iaid={iaid}")
+                }
+            }
             return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
         };
         let Some(e) = self.table.get(key) else {

@@ -252,6 +252,8 @@ pub struct Prepared6 {
     /// Guard and additional classes of each shared network.
     pub network_guards: Vec<Guard6>,
     pub network_additional: Vec<Box<[ClassIdx]>>,
+    /// Name of each shared network (for Kea's log messages).
+    pub network_names: Vec<String>,
     /// `hooks-libraries` (run-script libraries; each shard builds its hooks from them, at
     /// start and at every reload).
     pub hooks_libraries: Vec<corelease_config::HookLibrary>,
@@ -372,6 +374,7 @@ impl Prepared6 {
                 .iter()
                 .map(|n| classes.additional(&n.classes.additional))
                 .collect(),
+            network_names: cfg.shared_networks.iter().map(|n| n.name.clone()).collect(),
             classes,
         };
         prepared.claim_reserved(cfg);

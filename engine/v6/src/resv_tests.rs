@@ -784,3 +784,92 @@ fn tests_reading_a_known_dependent_template_or_its_spawned_class_wait_for_the_ho
     assert!(has_code(rep.opts(), 31), "in-tier");
     assert!(has_code(rep.opts(), 24), "SPAWN_Direct_u");
 }
+
+/// A Solicit refused by every class guard, answered and counted as kea-dhcp6 2.2 does (run
+/// on the same configs with crafted relayed Solicits): an Advertise whose IA_NA says
+/// NoAddrsAvail, with Kea's text, and
+/// - every subnet guard refuses: "Server could not select subnet for this client", no
+///   allocation statistic;
+/// - the subnet admits, no pool does: `v6-allocation-fail-no-pools`, `-subnet`, `-classes`
+///   (global and subnet), `v6-allocation-fail` unchanged (0 attempts);
+/// - the same in a shared network whose other subnet's guard refuses: `-shared-network`.
+#[test]
+fn a_solicit_refused_by_every_class_guard_counts_as_kea_does() {
+    const FAILS: [&str; 5] = [
+        "v6-allocation-fail",
+        "v6-allocation-fail-subnet",
+        "v6-allocation-fail-shared-network",
+        "v6-allocation-fail-no-pools",
+        "v6-allocation-fail-classes",
+    ];
+    let user_class = |text: &[u8]| {
+        let mut v = (text.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(text);
+        unknown(15, &v)
+    };
+    let run = |scopes: &str| {
+        let p = prepared(&format!(
+            r#"{{ "Dhcp6": {{
+            "client-classes": [ {{ "name": "gold", "test": "substring(option[15].hex, 2, all) == 'gold'" }} ],
+            {scopes} }} }}"#
+        ));
+        let mut s = shard(&p);
+        let adv = send(
+            &mut s,
+            &client_msg(d6::MessageType::Solicit, 1, vec![iana(1, &[])]),
+            NOW,
+        )
+        .expect("Advertise");
+        let ia = ianas(&adv).first().map(|x| x.opts.clone()).expect("IA_NA");
+        assert_eq!(status_of(&ia), Some(d6::Status::NoAddrsAvail));
+        let text = ia.iter().find_map(|o| match o {
+            DhcpOption::StatusCode(sc) => Some(sc.msg.clone()),
+            _ => None,
+        });
+        let gold = send(
+            &mut s,
+            &client_msg(
+                d6::MessageType::Solicit,
+                2,
+                vec![iana(1, &[]), user_class(b"gold")],
+            ),
+            NOW,
+        )
+        .expect("Advertise");
+        assert_eq!(na_of(&gold).len(), 1, "a gold client is served");
+        assert_eq!(stat(&s, "pkt6-receive-drop"), 0);
+        let global: Vec<i64> = FAILS.iter().map(|n| stat(&s, n)).collect();
+        let subnet: Vec<i64> = FAILS
+            .iter()
+            .map(|n| stat(&s, &format!("subnet[1].{n}")))
+            .collect();
+        assert_eq!(global, subnet, "global and subnet[1] agree");
+        (text, global)
+    };
+    let (text, fails) = run(
+        r#""subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0", "client-class": "gold",
+            "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::1ff" } ] } ]"#,
+    );
+    assert_eq!(
+        text.as_deref(),
+        Some("Server could not select subnet for this client")
+    );
+    assert_eq!(fails, [0, 0, 0, 0, 0], "subnet guard: no subnet selected");
+    let (text, fails) = run(
+        r#""subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+            "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::1ff", "client-class": "gold" } ] } ]"#,
+    );
+    assert_eq!(
+        text.as_deref(),
+        Some("Sorry, no address could be allocated.")
+    );
+    assert_eq!(fails, [0, 1, 0, 1, 1], "pool guard");
+    let (_, fails) = run(
+        r#""shared-networks": [ { "name": "n", "interface": "eth0", "subnet6": [
+            { "id": 1, "subnet": "2001:db8:1::/64",
+              "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::1ff", "client-class": "gold" } ] },
+            { "id": 2, "subnet": "2001:db8:2::/64", "client-class": "gold",
+              "pools": [ { "pool": "2001:db8:2::100 - 2001:db8:2::1ff" } ] } ] } ]"#,
+    );
+    assert_eq!(fails, [0, 0, 1, 1, 1], "shared network");
+}

@@ -503,14 +503,32 @@ fn no_free_address_gives_no_addrs_avail_and_no_prefix_pool_gives_no_prefix_avail
         status_of(&iapds(&rep)[0].opts),
         Some(d6::Status::NoPrefixAvail)
     );
-    // Kea's v6-allocation-fail statistics: both IAs failed in subnet 2 (no shared network),
-    // the IA_PD for want of any pd-pool on the link.
-    assert_eq!(stat(&s, "v6-allocation-fail"), 2);
+    // Kea's v6-allocation-fail statistics (as kea-dhcp6 2.2 counts them): both IAs failed
+    // in subnet 2 (no shared network); the IA_PD for want of any pd-pool on the link, which
+    // is a -no-pools failure and not a v6-allocation-fail one (0 attempts).
+    assert_eq!(stat(&s, "v6-allocation-fail"), 1);
     assert_eq!(stat(&s, "v6-allocation-fail-subnet"), 2);
     assert_eq!(stat(&s, "v6-allocation-fail-shared-network"), 0);
     assert_eq!(stat(&s, "v6-allocation-fail-no-pools"), 1);
-    assert_eq!(stat(&s, "subnet[2].v6-allocation-fail"), 2);
+    assert_eq!(stat(&s, "v6-allocation-fail-classes"), 2);
+    assert_eq!(stat(&s, "subnet[2].v6-allocation-fail"), 1);
     assert_eq!(stat(&s, "subnet[2].v6-allocation-fail-no-pools"), 1);
+    assert_eq!(stat(&s, "subnet[2].v6-allocation-fail-classes"), 2);
+    // Kea's status texts.
+    let text = |opts: &d6::DhcpOptions| {
+        opts.iter().find_map(|o| match o {
+            DhcpOption::StatusCode(sc) => Some(sc.msg.clone()),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        text(&ianas(&rep)[0].opts).as_deref(),
+        Some("Sorry, no address could be allocated.")
+    );
+    assert_eq!(
+        text(&iapds(&rep)[0].opts).as_deref(),
+        Some("Sorry, no prefixes could be allocated.")
+    );
 }
 
 #[test]
