@@ -72,8 +72,9 @@ pub struct HostTable<H, K> {
     /// The flex_id library's `identifier-expression` (ARM 17.9), compiled; None unless the
     /// library is configured and the family found a use for it ([`HostTable::uses_flex_id`]).
     pub flex_id: Option<Program>,
-    /// `replace-client-id` (ARM 17.9.1, DHCPv4): the flex-id, behind a 0x00 type byte, stands
-    /// in for the client identifier of the packet. `flex_id` is then always compiled.
+    /// `replace-client-id` (ARM 17.9.1): the flex-id, behind a 0x00 type byte (DHCPv4) or two
+    /// zero bytes (DHCPv6), stands in for the client identifier or DUID of the packet.
+    /// `flex_id` is then always compiled.
     pub flex_replaces_client_id: bool,
 }
 

@@ -129,7 +129,8 @@ pub fn host_table(cfg: &Dhcp6Config) -> HostTable6 {
     for r in &cfg.reservations {
         t.add(None, &r.identifier, host(r, None));
     }
-    if t.uses_flex_id() {
+    t.flex_replaces_client_id = cfg.flex_id.as_ref().is_some_and(|f| f.replace_client_id);
+    if t.uses_flex_id() || t.flex_replaces_client_id {
         if let Some(f) = &cfg.flex_id {
             let resolve =
                 |name: &str| corelease_config::option6_code_by_name(name, &cfg.option_defs);

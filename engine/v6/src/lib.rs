@@ -775,6 +775,20 @@ impl<S: LeaseSink> V6Shard<S> {
             self.flex_id.extend_from_slice(value);
             tracing::debug!(target: "FLEX_ID_EXPRESSION_EVALUATED", size = value.len(), "flex-id evaluated for packet");
         }
+        // ARM 17.9.1 replace-client-id: "in the DHCPv6 case, [the value] is formed by
+        // prepending two zero bytes before the flexible identifier", and the message is
+        // handled as if the client had sent that DUID (its leases and DUID reservations);
+        // the reply carries the client's own DUID back. An empty flex-id replaces nothing.
+        // On the stack: a DUID is at most 130 bytes (RFC 8415 11.1); a longer flex-id is
+        // not made into one.
+        let mut replaced_duid = [0u8; 130];
+        let client_duid = match replaced_duid.get_mut(2..2 + self.flex_id.len()) {
+            Some(rest) if p.hosts.flex_replaces_client_id && !self.flex_id.is_empty() => {
+                rest.copy_from_slice(&self.flex_id);
+                replaced_duid.get(..2 + self.flex_id.len())
+            }
+            _ => duid,
+        };
         // Kea's Dhcpv6Srv::initContext: the hardware address by mac-sources (ARM 10.11), for
         // hw-address reservations and for the leases of this message.
         let iface_htype = p
@@ -791,7 +805,7 @@ impl<S: LeaseSink> V6Shard<S> {
         // ARM 16.1.1 step 6: with early-global-reservations-lookup a global host's classes
         // and KNOWN are known before subnet selection, so they can select a subnet.
         let early_host = if p.early_global_reservations_lookup && !p.hosts.is_empty() {
-            let ids = PacketIds6::of(duid, hwaddr.as_ref()).with_flex_id(&self.flex_id);
+            let ids = PacketIds6::of(client_duid, hwaddr.as_ref()).with_flex_id(&self.flex_id);
             p.hosts
                 .global(&ids)
                 .and_then(|i| p.hosts.host(i).map(|h| (i, h)))
@@ -844,7 +858,7 @@ impl<S: LeaseSink> V6Shard<S> {
         // global reservations where the selected subnet allows them.
         let host = match (subnet, p.hosts.is_empty()) {
             (Some(s), false) => {
-                let ids = PacketIds6::of(duid, hwaddr.as_ref()).with_flex_id(&self.flex_id);
+                let ids = PacketIds6::of(client_duid, hwaddr.as_ref()).with_flex_id(&self.flex_id);
                 p.candidates(s)
                     .filter(|&c| p.subnets.get(c).is_some_and(|sn| sn.reservations_in_subnet))
                     .find_map(|c| p.hosts.in_subnet(c, &ids))
@@ -887,7 +901,7 @@ impl<S: LeaseSink> V6Shard<S> {
             MessageType::Reply
         };
         let ctx = IaCtx {
-            duid: duid.unwrap_or(&[]),
+            duid: client_duid.unwrap_or(&[]),
             subnet,
             now,
             pd_exclude: msg.oro().any(|c| c == OPT_PD_EXCLUDE),

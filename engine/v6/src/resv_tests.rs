@@ -873,3 +873,54 @@ fn a_solicit_refused_by_every_class_guard_counts_as_kea_does() {
     );
     assert_eq!(fails, [0, 0, 1, 1, 1], "shared network");
 }
+
+/// flex_id's replace-client-id for DHCPv6 (ARM 17.9.1): the message is handled as if its DUID
+/// were two zero bytes and the flex-id, so a replaced device (another DUID) with the same
+/// flex-id gets the same lease, and a DUID reservation of that value applies; the reply
+/// carries the client's own DUID.
+#[test]
+fn flex_id_replace_client_id_handles_the_message_under_the_flex_id_duid() {
+    let cfg = r#"{ "Dhcp6": {
+        "multi-threading": { "enable-multi-threading": false },
+        "hooks-libraries": [ { "library": "/usr/lib/kea/hooks/libdhcp_flex_id.so",
+            "parameters": { "identifier-expression": "substring(option[15].hex, 2, all)",
+                            "replace-client-id": true } } ],
+        "subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+            "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::1ff" } ],
+            "reservations": [ { "duid": "00:00:72:6f:6f:6d:2d:39", "ip-addresses": [ "2001:db8:1::99" ] } ] } ] } }"#;
+    let p = prepared(cfg);
+    assert!(p.hosts.flex_replaces_client_id && p.hosts.flex_id.is_some());
+    let mut s = shard(&p);
+    let user_class = |text: &[u8]| {
+        let mut v = (text.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(text);
+        unknown(15, &v)
+    };
+    let rep = dora(&mut s, 1, &[user_class(b"room-1")]);
+    let first = na_of(&rep)[0].0;
+    assert_eq!(
+        rep.opts().get(OptionCode::ClientId),
+        Some(&DhcpOption::ClientId(duid(1))),
+        "the client's own DUID back"
+    );
+    let leased: Vec<Vec<u8>> = s
+        .table()
+        .iter()
+        .filter_map(|e| e.lease.client_id.as_ref().map(|c| c.as_bytes().to_vec()))
+        .collect();
+    assert_eq!(leased, vec![b"\0\0room-1".to_vec()], "the lease's DUID");
+    // Another device in the same room: the same binding.
+    let rep = dora(&mut s, 2, &[user_class(b"room-1")]);
+    assert_eq!(na_of(&rep)[0].0, first);
+    assert_eq!(s.table().len(), 1);
+    // A DUID reservation of 0x0000 + "room-9" serves whoever is in room 9.
+    let rep = dora(&mut s, 3, &[user_class(b"room-9")]);
+    assert_eq!(na_of(&rep)[0].0, a("2001:db8:1::99"));
+    // No flex-id (no user class): the client's own DUID.
+    let rep = dora(&mut s, 4, &[]);
+    assert_ne!(na_of(&rep)[0].0, first);
+    assert!(s
+        .table()
+        .iter()
+        .any(|e| e.lease.client_id.as_ref().map(|c| c.as_bytes()) == Some(&duid(4)[..])));
+}

@@ -276,21 +276,19 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
                 continue;
             };
             if is_flex_id_library(&library.library) {
-                // ARM 17.9: flex_id is implemented natively, for DHCPv6 as for DHCPv4.
-                // Replacing the DUID by the flex-id and ignoring IAIDs are not done for
-                // DHCPv6 yet: named, not silently ignored.
-                for key in ["ignore-iaid", "replace-client-id"] {
-                    let on = library
-                        .parameters
-                        .as_ref()
-                        .and_then(|p| p.get(key))
-                        .and_then(Value::as_bool);
-                    if on == Some(true) {
-                        f.unsupported.push(PathIssue::new(
-                            format!("{entry}.parameters.{key}"),
-                            "not supported yet for DHCPv6",
-                        ));
-                    }
+                // ARM 17.9: flex_id is implemented natively, for DHCPv6 as for DHCPv4
+                // (replace-client-id included). Ignoring IAIDs is not done yet: named, not
+                // silently ignored.
+                let ignore_iaid = library
+                    .parameters
+                    .as_ref()
+                    .and_then(|p| p.get("ignore-iaid"))
+                    .and_then(Value::as_bool);
+                if ignore_iaid == Some(true) {
+                    f.unsupported.push(PathIssue::new(
+                        format!("{entry}.parameters.ignore-iaid"),
+                        "not supported yet for DHCPv6",
+                    ));
                 }
                 let resolve = |n: &str| option6_code_by_name(n, &option_defs);
                 flex_id = parse_flex_id_with(
@@ -300,6 +298,19 @@ fn parse_dhcp6(f: &mut Findings, map: &Map<String, Value>) -> Dhcp6Config {
                     corelease_classify::Universe::V6,
                     &resolve,
                 );
+                // A DHCPv6 client belongs to the shard its DUID hashes to, both for its
+                // datagrams and for its leases at start-up; with the DUID replaced the two
+                // hash different DUIDs, so the lease would be recovered on another shard
+                // than the one the client talks to. Until the steering evaluates the
+                // flex-id, replace-client-id needs one shard.
+                let one_shard = !multi_threading.enable || multi_threading.thread_pool_size == 1;
+                if flex_id.as_ref().is_some_and(|x| x.replace_client_id) && !one_shard {
+                    f.unsupported.push(PathIssue::new(
+                        format!("{entry}.parameters.replace-client-id"),
+                        "not supported yet with more than one thread: set multi-threading \
+                         enable-multi-threading false or thread-pool-size 1",
+                    ));
+                }
                 continue;
             }
             // The run-script libraries, implemented natively (engine/v6/src/hooked.rs).

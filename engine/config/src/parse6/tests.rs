@@ -572,11 +572,24 @@ fn bad_reservations_classes_and_option_defs_are_rejected_at_their_json_path() {
         loaded.unsupported.first().map(|u| u.path.as_str()),
         Some("Dhcp6.hooks-libraries[0].parameters.ignore-iaid")
     );
+    // replace-client-id (ARM 17.9.1): with one shard; with several (Kea's default
+    // multi-threading) not yet.
     let loaded = load(&flex("option[1].hex", r#", "replace-client-id": true"#))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         loaded.unsupported.first().map(|u| u.path.as_str()),
         Some("Dhcp6.hooks-libraries[0].parameters.replace-client-id")
+    );
+    let one_thread = flex("option[1].hex", r#", "replace-client-id": true"#).replacen(
+        r#"{"Dhcp6": {"#,
+        r#"{"Dhcp6": {"multi-threading": {"enable-multi-threading": true, "thread-pool-size": 1},"#,
+        1,
+    );
+    let loaded = load(&one_thread).unwrap_or_else(|e| panic!("{e}"));
+    assert!(loaded.unsupported.is_empty(), "{:?}", loaded.unsupported);
+    assert_eq!(
+        loaded.config.flex_id.map(|f| f.replace_client_id),
+        Some(true)
     );
 }
 
