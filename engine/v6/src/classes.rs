@@ -407,6 +407,29 @@ impl Classify6<'_> {
                 let Some(def) = self.table.def(i) else {
                     continue;
                 };
+                if let Some(t) = self.table.template(i) {
+                    // An only-in-additional-list template class spawns here (ARM 16.4.1),
+                    // as from the early or late tests: its spawned class first, then the
+                    // template; an empty value spawns nothing.
+                    let (spawned, empty) = {
+                        let ctx = V6Context {
+                            pkt: self.pkt,
+                            table: self.table,
+                            state,
+                            extra: Some(extra),
+                            host: self.host,
+                        };
+                        let value = t.program.eval_string(&ctx, scratch);
+                        (t.spawned(value), value.is_empty())
+                    };
+                    if !empty {
+                        if let Some(s) = spawned {
+                            extra.assign(s);
+                        }
+                        extra.assign(i);
+                    }
+                    continue;
+                }
                 if def.test.is_none() || self.eval(state, Some(extra), scratch, i) {
                     extra.assign(i);
                 }

@@ -924,3 +924,35 @@ fn flex_id_replace_client_id_handles_the_message_under_the_flex_id_duid() {
         .iter()
         .any(|e| e.lease.client_id.as_ref().map(|c| c.as_bytes()) == Some(&duid(4)[..])));
 }
+
+/// ARM 16.4.1: an only-in-additional-list template class spawns when the chosen pool, subnet
+/// or network lists it in evaluate-additional-classes (its spawned class's options apply),
+/// and not elsewhere. It used to be assigned as a plain class there, spawning nothing.
+#[test]
+fn template_class_only_in_additional_list_spawns_where_listed() {
+    let cfg = r#"{ "Dhcp6": {
+        "client-classes": [
+          { "name": "tmpl", "template-test": "substring(option[15].hex, 2, all)",
+            "only-in-additional-list": true },
+          { "name": "SPAWN_tmpl_x", "option-data": [ { "name": "dns-servers", "data": "2001:db8::44" } ] } ],
+        "subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+            "evaluate-additional-classes": [ "tmpl" ],
+            "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::1ff" } ] } ] } }"#;
+    let user_class = |text: &[u8]| {
+        let mut v = (text.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(text);
+        unknown(15, &v)
+    };
+    let ask = oro(&[23]);
+    let p = prepared(cfg);
+    let mut s = shard(&p);
+    let rep = dora(&mut s, 1, &[user_class(b"x"), ask.clone()]);
+    assert_eq!(dns_of(&rep), Some(vec![a("2001:db8::44")]));
+    let rep = dora(&mut s, 2, &[user_class(b"y"), ask.clone()]);
+    assert_eq!(dns_of(&rep), None);
+    // Not listed: the template never runs.
+    let p = prepared(&cfg.replace(r#""evaluate-additional-classes": [ "tmpl" ],"#, ""));
+    let mut s = shard(&p);
+    let rep = dora(&mut s, 1, &[user_class(b"x"), ask]);
+    assert_eq!(dns_of(&rep), None);
+}
