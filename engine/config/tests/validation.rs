@@ -825,6 +825,15 @@ fn class_tests_are_compiled_at_load_and_errors_name_class_and_position() {
         r#""client-classes": [{ "name": "a", "test": "option[60].exists", "template-test": "option[60].text" }]"#,
         "Dhcp4.client-classes[0].template-test: 'test' and 'template-test' are mutually exclusive",
     );
+    // The same for a template-test (a later class would be evaluated after it).
+    assert_error(
+        r#""client-classes": [{ "name": "t", "template-test": "ifelse(member('b'), 'x', '')" }, { "name": "b", "test": "option[60].exists" }]"#,
+        "Dhcp4.client-classes[0].template-test: expression 'ifelse(member('b'), 'x', '')' depends on class 'b', which is not defined before this class",
+    );
+    config(
+        r#""client-classes": [{ "name": "b", "test": "option[60].exists" },
+        { "name": "t", "template-test": "ifelse(member('b') or member('KNOWN'), 'x', '')" }]"#,
+    );
 }
 
 #[test]

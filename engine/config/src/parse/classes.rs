@@ -103,17 +103,27 @@ pub(super) fn check_class_test_with(
     resolve: &dyn Fn(&str) -> Option<u16>,
 ) {
     match corelease_classify::compile_test(expr, universe, resolve) {
-        Ok(program) => {
-            for class in program.member_classes() {
-                if !is_builtin_class(class) && !earlier.contains_key(class) {
-                    f.error(
-                        path.to_string(),
-                        format!("expression '{expr}' depends on class '{class}', which is not defined before this class"),
-                    );
-                }
-            }
-        }
+        Ok(program) => check_member_classes(f, expr, path, &program, earlier),
         Err(e) => f.error(path.to_string(), format!("expression '{expr}': {e}")),
+    }
+}
+
+/// ARM 16 ("dependencies between classes are also checked"): `member()` may only name a
+/// built-in class or one defined before this one, in a `test` as in a `template-test`.
+fn check_member_classes(
+    f: &mut Findings,
+    expr: &str,
+    path: &str,
+    program: &corelease_classify::Program,
+    earlier: &HashMap<String, String>,
+) {
+    for class in program.member_classes() {
+        if !is_builtin_class(class) && !earlier.contains_key(class) {
+            f.error(
+                path.to_string(),
+                format!("expression '{expr}' depends on class '{class}', which is not defined before this class"),
+            );
+        }
     }
 }
 
@@ -123,10 +133,18 @@ pub(super) fn check_template_test(
     f: &mut Findings,
     expr: &str,
     path: &str,
+    earlier: &HashMap<String, String>,
     option_defs: &[OptionDef],
 ) {
     let resolve = |name: &str| option_code_by_name(name, option_defs);
-    check_template_test_with(f, expr, path, corelease_classify::Universe::V4, &resolve);
+    check_template_test_with(
+        f,
+        expr,
+        path,
+        earlier,
+        corelease_classify::Universe::V4,
+        &resolve,
+    );
 }
 
 /// [`check_template_test`] for either universe, with its option-name resolver.
@@ -134,11 +152,14 @@ pub(super) fn check_template_test_with(
     f: &mut Findings,
     expr: &str,
     path: &str,
+    earlier: &HashMap<String, String>,
     universe: corelease_classify::Universe,
     resolve: &dyn Fn(&str) -> Option<u16>,
 ) {
     match corelease_classify::compile_with(expr, universe, resolve) {
-        Ok(p) if p.kind() == corelease_classify::ValueKind::String => {}
+        Ok(p) if p.kind() == corelease_classify::ValueKind::String => {
+            check_member_classes(f, expr, path, &p, earlier)
+        }
         Ok(_) => f.error(
             path.to_string(),
             format!(

@@ -474,18 +474,18 @@ pub(super) fn parse_client_classes(
                 "'test' and 'template-test' are mutually exclusive",
             );
         }
+        // Classes defined earlier are in `names` (this one was just added: a class may not
+        // test its own membership either).
+        let mut earlier = names.clone();
+        if let Some(n) = &name {
+            if earlier.get(n) == Some(&p) {
+                earlier.remove(n);
+            }
+        }
         if let Some(expr) = &template_test {
-            check_template_test(f, expr, &format!("{p}.template-test"), &lookup);
+            check_template_test(f, expr, &format!("{p}.template-test"), &earlier, &lookup);
         }
         if let Some(expr) = &test {
-            // Classes defined earlier are in `names` (this one was just added: a class may
-            // not test its own membership either).
-            let mut earlier = names.clone();
-            if let Some(n) = &name {
-                if earlier.get(n) == Some(&p) {
-                    earlier.remove(n);
-                }
-            }
             check_class_test(f, expr, &format!("{p}.test"), &earlier, &lookup);
         }
         if let Some(name) = name {

@@ -336,6 +336,7 @@ pub(super) fn parse_client_classes6(
                 f,
                 expr,
                 &format!("{p}.template-test"),
+                &names,
                 corelease_classify::Universe::V6,
                 &resolve,
             );
