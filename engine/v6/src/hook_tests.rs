@@ -995,3 +995,287 @@ fn a_lease_given_a_hw_address_shows_it_at_lease6_expire() {
     assert_eq!(expire.get("KEA_LEASE6_HWADDR"), "1a:2b:3c:00:00:09");
     assert_eq!(expire.get("LEASE6_HWADDR"), "1a:2b:3c:00:00:09");
 }
+
+/// The statistics an expired lease's renewal moves: global, subnet 1 and its pools.
+const RENEWAL_STATS: [&str; 12] = [
+    "reclaimed-leases",
+    "subnet[1].reclaimed-leases",
+    "subnet[1].pool[0].reclaimed-leases",
+    "subnet[1].pd-pool[0].reclaimed-leases",
+    "cumulative-assigned-nas",
+    "subnet[1].cumulative-assigned-nas",
+    "subnet[1].pool[0].cumulative-assigned-nas",
+    "cumulative-assigned-pds",
+    "subnet[1].cumulative-assigned-pds",
+    "subnet[1].pd-pool[0].cumulative-assigned-pds",
+    "subnet[1].assigned-nas",
+    "subnet[1].assigned-pds",
+];
+
+fn renewal_stats(s: &V6Shard<MemorySink>) -> Vec<i64> {
+    RENEWAL_STATS.iter().map(|n| stat(s, n)).collect()
+}
+
+/// What moved between two [`renewal_stats`], by name.
+fn moved(before: &[i64], after: &[i64]) -> Vec<(&'static str, i64)> {
+    RENEWAL_STATS
+        .iter()
+        .zip(before.iter().zip(after))
+        .filter(|(_, (b, a))| a != b)
+        .map(|(n, (b, a))| (*n, a - b))
+        .collect()
+}
+
+/// The lease points a message called, with the lease's address, cltt and valid lifetime.
+fn lease_points(v: &[Seen]) -> Vec<(HookPoint, String, String, String)> {
+    use HookPoint::*;
+    v.iter()
+        .filter(|x| {
+            matches!(
+                x.point,
+                Lease6Select | Lease6Renew | Lease6Rebind | Lease6Expire
+            )
+        })
+        .map(|x| {
+            (
+                x.point,
+                x.get("LEASE6_ADDRESS").to_string(),
+                x.get("LEASE6_CLTT").to_string(),
+                x.get("LEASE6_VALID_LIFETIME").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Client 2 with an address and a prefix committed at NOW for 4000 s.
+fn bound(s: &mut V6Shard<MemorySink>) -> (Ipv6Addr, Ipv6Addr) {
+    let adv = send(s, &msg(d6::MessageType::Solicit, 2, None), NOW).expect("advertise");
+    let leases = granted(&adv);
+    let rep = send(s, &msg(d6::MessageType::Request, 2, Some(leases)), NOW).expect("reply");
+    assert_eq!(granted(&rep), leases);
+    leases
+}
+
+const EXPIRED: u64 = NOW + 5000;
+
+/// kea-dhcp6 2.2 with libdhcp_run_script.so (fuzz/kea-compare/hooks6.py, side by side with
+/// corelease): a Renew or Rebind of a lease that expired and was not reclaimed yet renews it
+/// (same address, same prefix): lease6_renew / lease6_rebind with the renewed lease, then
+/// lease6_expire with the old one (REMOVE_LEASE=false), then leases6_committed; counted in
+/// reclaimed-leases and cumulative-assigned-*, the assigned gauges unchanged.
+#[test]
+fn an_expired_lease_not_reclaimed_is_renewed_and_reclaimed_in_place_at_renew_and_rebind() {
+    use HookPoint::*;
+    for (kind, point, name) in [
+        (d6::MessageType::Renew, Lease6Renew, "RENEW"),
+        (d6::MessageType::Rebind, Lease6Rebind, "REBIND"),
+    ] {
+        let mut s = shard();
+        let seen = recording(&mut s, None);
+        let (a, p) = bound(&mut s);
+        take(&seen);
+        let before = renewal_stats(&s);
+        let rep = send(&mut s, &msg(kind, 2, Some((a, p))), EXPIRED).expect("reply");
+        assert_eq!(granted(&rep), (a, p), "{name}: the same address and prefix");
+        assert!(
+            ia_statuses(&rep).is_empty(),
+            "{name}: {:?}",
+            ia_statuses(&rep)
+        );
+        let v = take(&seen);
+        let (then, now) = (NOW.to_string(), EXPIRED.to_string());
+        let valid = "4000".to_string();
+        assert_eq!(
+            lease_points(&v),
+            [
+                (point, a.to_string(), now.clone(), valid.clone()),
+                (Lease6Expire, a.to_string(), then.clone(), valid.clone()),
+                (point, p.to_string(), now.clone(), valid.clone()),
+                (Lease6Expire, p.to_string(), then.clone(), valid.clone()),
+            ],
+            "{name}"
+        );
+        let expire = v.iter().find(|x| x.point == Lease6Expire).expect("expire");
+        assert_eq!(expire.get("REMOVE_LEASE"), "false");
+        assert_eq!(expire.get("LEASE6_STATE"), "default");
+        let committed = v
+            .iter()
+            .find(|x| x.point == Leases6Committed)
+            .expect("committed");
+        assert_eq!(committed.get("LEASES6_SIZE"), "2");
+        assert_eq!(committed.get("QUERY6_TYPE"), name);
+        assert_eq!(
+            moved(&before, &renewal_stats(&s)),
+            [
+                ("reclaimed-leases", 2),
+                ("subnet[1].reclaimed-leases", 2),
+                ("subnet[1].pool[0].reclaimed-leases", 1),
+                ("subnet[1].pd-pool[0].reclaimed-leases", 1),
+                ("cumulative-assigned-nas", 1),
+                ("subnet[1].cumulative-assigned-nas", 1),
+                ("subnet[1].pool[0].cumulative-assigned-nas", 1),
+                ("cumulative-assigned-pds", 1),
+                ("subnet[1].cumulative-assigned-pds", 1),
+                ("subnet[1].pd-pool[0].cumulative-assigned-pds", 1),
+            ],
+            "{name}"
+        );
+        let lease = s.table().get((u128::from(a), false)).expect("lease");
+        assert_eq!(
+            (lease.lease.cltt, lease.lease.state),
+            (EXPIRED, LeaseState::Default)
+        );
+        // Renewed: the reclamation that would have come finds nothing to do.
+        s.on_tick(EXPIRED + 1);
+        assert!(
+            !take(&seen).iter().any(|x| x.point == Lease6Expire),
+            "{name}"
+        );
+        assert_eq!(stat(&s, "subnet[1].assigned-nas"), 1, "{name}");
+    }
+}
+
+/// kea-dhcp6 2.2: a Solicit from a client whose lease expired (not reclaimed) advertises that
+/// lease again, and a Request (with or without the Solicit) gives it back as it is: no
+/// lease6_expire, no statistic moves (the lease was still counted as assigned). corelease
+/// advertised a new address before, taking a second one of the pool per such client.
+#[test]
+fn an_expired_lease_not_reclaimed_is_advertised_and_requested_again_without_a_new_address() {
+    use HookPoint::*;
+    let mut s = shard();
+    let seen = recording(&mut s, None);
+    let (a, p) = bound(&mut s);
+    take(&seen);
+    let before = renewal_stats(&s);
+    let adv = send(&mut s, &msg(d6::MessageType::Solicit, 2, None), EXPIRED).expect("advertise");
+    assert_eq!(granted(&adv), (a, p));
+    assert!(lease_points(&take(&seen)).is_empty());
+    let rep = send(
+        &mut s,
+        &msg(d6::MessageType::Request, 2, Some((a, p))),
+        EXPIRED,
+    )
+    .expect("reply");
+    assert_eq!(granted(&rep), (a, p));
+    let v = take(&seen);
+    assert!(lease_points(&v).is_empty(), "{:?}", lease_points(&v));
+    assert_eq!(
+        points(&v)
+            .iter()
+            .filter(|&&x| x == Leases6Committed)
+            .count(),
+        1
+    );
+    assert_eq!(moved(&before, &renewal_stats(&s)), []);
+    // Another client gets the pool's other address: the first one was not taken twice.
+    let other = send(&mut s, &msg(d6::MessageType::Solicit, 3, None), EXPIRED).expect("adv");
+    assert_ne!(granted(&other).0, a);
+    assert_ne!(granted(&other).0, Ipv6Addr::UNSPECIFIED);
+}
+
+/// kea-dhcp6 2.2 with hold-reclaimed-time: a lease reclaimed and kept is advertised again to
+/// its client at Solicit and given again at Request, Renew and Rebind (lease6_renew /
+/// lease6_rebind, no lease6_expire), counted as assigned anew: assigned-* and
+/// cumulative-assigned-* +1.
+#[test]
+fn a_reclaimed_lease_is_given_again_to_its_client_and_counted_as_assigned() {
+    use HookPoint::*;
+    for (kind, point) in [
+        (d6::MessageType::Request, None),
+        (d6::MessageType::Renew, Some(Lease6Renew)),
+        (d6::MessageType::Rebind, Some(Lease6Rebind)),
+    ] {
+        let mut s = shard();
+        let seen = recording(&mut s, None);
+        let (a, p) = bound(&mut s);
+        s.on_tick(EXPIRED);
+        assert_eq!(stat(&s, "subnet[1].assigned-nas"), 0);
+        assert_eq!(
+            s.table().get((u128::from(a), false)).map(|e| e.lease.state),
+            Some(LeaseState::ExpiredReclaimed)
+        );
+        take(&seen);
+        let before = renewal_stats(&s);
+        let later = EXPIRED + 10;
+        let adv = send(&mut s, &msg(d6::MessageType::Solicit, 2, None), later).expect("adv");
+        assert_eq!(granted(&adv), (a, p), "{kind:?}");
+        let rep = send(&mut s, &msg(kind, 2, Some((a, p))), later).expect("reply");
+        assert_eq!(granted(&rep), (a, p), "{kind:?}");
+        assert!(ia_statuses(&rep).is_empty(), "{kind:?}");
+        let v = take(&seen);
+        let want: Vec<_> = point
+            .into_iter()
+            .flat_map(|pt| {
+                [a, p].map(|x| (pt, x.to_string(), later.to_string(), "4000".to_string()))
+            })
+            .collect();
+        assert_eq!(lease_points(&v), want, "{kind:?}");
+        assert_eq!(
+            moved(&before, &renewal_stats(&s)),
+            [
+                ("cumulative-assigned-nas", 1),
+                ("subnet[1].cumulative-assigned-nas", 1),
+                ("subnet[1].pool[0].cumulative-assigned-nas", 1),
+                ("cumulative-assigned-pds", 1),
+                ("subnet[1].cumulative-assigned-pds", 1),
+                ("subnet[1].pd-pool[0].cumulative-assigned-pds", 1),
+                ("subnet[1].assigned-nas", 1),
+                ("subnet[1].assigned-pds", 1),
+            ],
+            "{kind:?}"
+        );
+        let e = s.table().get((u128::from(a), false)).expect("lease");
+        assert!(
+            e.holds_bit,
+            "{kind:?}: the address's bit is the lease's again"
+        );
+        assert_eq!(e.lease.state, LeaseState::Default);
+        // Its pool has one address left, and a new client gets it, not this one.
+        let other = send(&mut s, &msg(d6::MessageType::Solicit, 3, None), later).expect("adv");
+        let b = granted(&other).0;
+        assert!(b != a && b != Ipv6Addr::UNSPECIFIED, "{kind:?}: {b}");
+    }
+}
+
+/// A reclaimed lease whose address another client took meanwhile is not the client's any
+/// more: it gets a new address, and its Renew of the old one is answered NoBinding.
+#[test]
+fn a_reclaimed_address_taken_by_another_client_is_not_given_back() {
+    let mut s = shard();
+    let (a, p) = bound(&mut s);
+    s.on_tick(EXPIRED);
+    let later = EXPIRED + 10;
+    // Client 3 asks for the reclaimed address and gets it.
+    let rep = send(
+        &mut s,
+        &msg(d6::MessageType::Request, 3, Some((a, p))),
+        later,
+    )
+    .expect("reply");
+    assert_eq!(granted(&rep).0, a);
+    let adv = send(&mut s, &msg(d6::MessageType::Solicit, 2, None), later).expect("adv");
+    let (b, _) = granted(&adv);
+    assert!(b != a && b != Ipv6Addr::UNSPECIFIED, "{b}");
+    let rep = send(&mut s, &msg(d6::MessageType::Renew, 2, Some((a, p))), later).expect("reply");
+    assert!(ia_statuses(&rep).contains(&d6::Status::NoBinding));
+}
+
+/// Skip at lease6_expire leaves the expired lease unreclaimed (not counted), and the renewal
+/// goes on, as Kea's reclaimExpiredLease with a skipping callout.
+#[test]
+fn skip_at_lease6_expire_for_a_renewed_lease_renews_it_uncounted() {
+    let mut s = shard();
+    let (a, p) = bound(&mut s);
+    recording(&mut s, Some((HookPoint::Lease6Expire, NextStep::Skip)));
+    let before = renewal_stats(&s);
+    let rep = send(
+        &mut s,
+        &msg(d6::MessageType::Renew, 2, Some((a, p))),
+        EXPIRED,
+    )
+    .expect("reply");
+    assert_eq!(granted(&rep), (a, p));
+    assert_eq!(moved(&before, &renewal_stats(&s)), []);
+    let e = s.table().get((u128::from(a), false)).expect("lease");
+    assert_eq!(e.lease.cltt, EXPIRED);
+}

@@ -173,6 +173,39 @@ impl<S: LeaseSink> Core<S> {
         step
     }
 
+    /// Runs lease6_expire for the expired lease a Renew or Rebind renews (call `key`, the
+    /// IA's), logged with the message like [`Core::hook6`] so that a parked message running
+    /// again does not call it twice. Kea's extendLease6 reclaims it without touching the lease
+    /// database (DB_RECLAIM_LEAVE_UNCHANGED): `remove_lease` is false, and the callouts see
+    /// only the old lease, as kea-dhcp6 2.2 with libdhcp_run_script.so shows.
+    pub(crate) fn hook6_expire_renewed(&mut self, key: CallKey, lease: &Lease, now: u64) -> Step {
+        let Some(hs) = self.hooked.as_deref_mut() else {
+            return Step::Continue;
+        };
+        let point = HookPoint::Lease6Expire;
+        if !hs.hooks.wants(point) {
+            return Step::Continue;
+        }
+        if hs.halt().is_some() {
+            return Step::Drop;
+        }
+        let step = match hs.logged(point, key) {
+            Some(next) => Step::of(next),
+            None => {
+                let ctx = HookContext {
+                    lease: Some(lease),
+                    remove_lease: false,
+                    ..HookContext::new(now)
+                };
+                let verdict = hs.hooks.call(point, &ctx);
+                hs.record(point, key, verdict)
+            }
+        };
+        // Skip or drop leaves the lease unreclaimed (ALLOC_ENGINE_V6_LEASE_RECLAMATION_SKIP);
+        // the message goes on.
+        step
+    }
+
     /// Notes a lease the exchange committed (granted, extended, declined), for
     /// leases6_committed (only when something listens there).
     pub(crate) fn note_committed(&mut self, lease: &Lease) {

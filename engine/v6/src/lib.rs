@@ -1530,20 +1530,122 @@ impl<S: LeaseSink> Core<S> {
         }
     }
 
-    /// The client's current binding for an IA, if usable on the selected link.
+    /// The client's current binding for an IA, if usable on the selected link: an
+    /// advertisement, a lease (also one that expired and was not reclaimed yet), or a lease
+    /// reclaimed and kept for hold-reclaimed-time whose value nobody took since. Kea's
+    /// allocation engine finds the client's leases whatever their state and gives them again
+    /// (seen with kea-dhcp6 2.2, fuzz/kea-compare/hooks6.py: the same address or prefix is
+    /// advertised at Solicit, and given at Request, Renew and Rebind).
     fn binding(&self, p: &Prepared6, c: &IaCtx<'_>, iaid: u32, pd: bool) -> Option<LeaseKey> {
         let subnet = c.subnet?;
         let v = self.table.find_client(c.duid, iaid, pd)?;
         let e = self.table.get((v, pd))?;
         // A lease on a reserved value does not hold its bit: the reservation does.
-        let bit_ok = e.holds_bit
-            || p.hosts.reserved_for((v, pd)).is_some()
+        let reserved = p.hosts.reserved_for((v, pd)).is_some()
             || c.host.is_some_and(|(_, h)| h.reserves(v, pd));
-        let live = bit_ok
-            && (e.is_offer()
-                || (e.lease.state == LeaseState::Default && !e.lease.is_expired(c.now)));
+        let usable = if e.is_offer() {
+            e.holds_bit || reserved
+        } else {
+            match e.lease.state {
+                LeaseState::Default => e.holds_bit || reserved,
+                // Its bit went back to the pool at the reclamation: usable while still free.
+                LeaseState::ExpiredReclaimed => reserved || self.bit_free(p, e, v),
+                _ => false,
+            }
+        };
         let on_link = p.candidates(subnet).any(|s| s as u32 == e.subnet);
-        (live && on_link).then_some((v, pd))
+        (usable && on_link).then_some((v, pd))
+    }
+
+    /// Whether the pool bit of the value `v` of a reclaimed entry is free.
+    fn bit_free(&self, p: &Prepared6, e: &Entry6, v: u128) -> bool {
+        p.pools
+            .get(e.pool as usize)
+            .and_then(|pool| pool.offset_of(v).map(|off| !pool.bitmap.is_claimed(off)))
+            .unwrap_or(false)
+    }
+
+    /// Whether the entry at `key` is a committed lease reclaimed (and kept for lease affinity).
+    fn is_reclaimed(&self, key: LeaseKey) -> bool {
+        self.table
+            .get(key)
+            .is_some_and(|e| !e.is_offer() && e.lease.state == LeaseState::ExpiredReclaimed)
+    }
+
+    /// Takes the pool bit of the client's reclaimed lease at `key` back, as it is given to the
+    /// client again. False when another shard claimed the value meanwhile. A value reserved
+    /// for a host holds no bit: nothing to take.
+    fn revive(&mut self, p: &Prepared6, key: LeaseKey) -> bool {
+        let Some(e) = self.table.get(key) else {
+            return false;
+        };
+        if e.holds_bit || p.hosts.reserved_for(key).is_some() {
+            return true;
+        }
+        let Some(pool) = p.pools.get(e.pool as usize) else {
+            // Outside every pool (a reservation out of pool): no bit to take.
+            return true;
+        };
+        let claimed = pool
+            .offset_of(key.0)
+            .is_some_and(|off| pool.bitmap.try_claim(off));
+        if claimed {
+            if let Some(e) = self.table.get_mut(key) {
+                e.holds_bit = true;
+            }
+        }
+        claimed
+    }
+
+    /// Undoes [`Core::revive`] when the lease could not be logged: the entry stays reclaimed
+    /// and its bit goes back to the pool.
+    fn unrevive(&mut self, p: &Prepared6, key: LeaseKey) {
+        let Some(e) = self.table.get(key).filter(|e| e.holds_bit).cloned() else {
+            return;
+        };
+        self.give_back(p, &e, key);
+        if let Some(e) = self.table.get_mut(key) {
+            e.holds_bit = false;
+        }
+    }
+
+    /// A lease given to a client that did not hold it assigned: assigned-nas / assigned-pds
+    /// and the cumulative counts, for the subnet and the pool (and globally).
+    fn count_assignment(&self, si: usize, pool: u32, pd: bool) {
+        self.count_assigned(si, pool, pd, 1);
+        self.count_cumulative(si, pool, pd);
+    }
+
+    /// cumulative-assigned-nas / cumulative-assigned-pds, globally, for the subnet and the pool.
+    fn count_cumulative(&self, si: usize, pool: u32, pd: bool) {
+        let g = &self.stats.global;
+        let sc = self.stats.subnets.get(si);
+        if pd {
+            g.cumulative_assigned_pds.inc();
+            if let Some(sc) = sc {
+                sc.cumulative_assigned_pds.inc();
+            }
+        } else {
+            g.cumulative_assigned_nas.inc();
+            if let Some(sc) = sc {
+                sc.cumulative_assigned_nas.inc();
+            }
+        }
+        if let Some(pc) = self.pool_stats(pool) {
+            pc.cumulative_assigned.inc();
+        }
+    }
+
+    /// An expired lease reclaimed as its client renews it (Kea's extendLease6 reclaims it
+    /// first): reclaimed-leases, globally, for the subnet and the pool. It stays assigned.
+    fn count_reclaimed_in_place(&self, si: usize, pool: u32) {
+        self.stats.global.reclaimed_leases.inc();
+        if let Some(sc) = self.stats.subnets.get(si) {
+            sc.reclaimed_leases.inc();
+        }
+        if let Some(pc) = self.pool_stats(pool) {
+            pc.reclaimed_leases.inc();
+        }
     }
 
     /// Solicit / Request (and Rapid Commit): the client's binding, else the hinted address or
@@ -1596,6 +1698,8 @@ impl<S: LeaseSink> Core<S> {
             (None, _) => false,
         };
         let keep = match existing {
+            // A reclaimed lease is not the client's any more: nothing to take back.
+            Some(k) if replace && self.is_reclaimed(k) => None,
             Some(k) if replace => {
                 let offer = self.table.get(k).is_some_and(Entry6::is_offer);
                 if offer {
@@ -1612,8 +1716,14 @@ impl<S: LeaseSink> Core<S> {
                     Some(k)
                 }
             }
+            // The client's reclaimed lease is given again (Kea's allocation engine finds it as
+            // the client's): a commit takes its bit back, unless another shard took the value.
+            Some(k) if commit && self.is_reclaimed(k) => self.revive(p, k).then_some(k),
             other => other,
         };
+        // Given again: counted as assigned anew (kea-dhcp6 2.2: assigned-nas and
+        // cumulative-assigned-nas +1 at a Request for a reclaimed lease).
+        let revived = commit && keep.is_some_and(|k| self.is_reclaimed(k));
         let existing = keep;
         let key = match (keep, reserved) {
             (Some(k), _) => Some(k),
@@ -1695,7 +1805,7 @@ impl<S: LeaseSink> Core<S> {
             }
         }
         if commit {
-            let newly = was_offer || existing.is_none();
+            let newly = was_offer || existing.is_none() || revived;
             let Some(mut lease) = self.take_lease(key) else {
                 return write_ia_status(w, pd, ia.iaid, none_code, none_msg);
             };
@@ -1713,6 +1823,9 @@ impl<S: LeaseSink> Core<S> {
                 }
             }
             if !self.record(&lease) {
+                if revived {
+                    self.unrevive(p, key);
+                }
                 self.put_back_hostname(key, lease);
                 return write_ia_status(
                     w,
@@ -1731,23 +1844,7 @@ impl<S: LeaseSink> Core<S> {
             }
             self.table.requeue(key);
             if newly {
-                self.count_assigned(si, pool, pd, 1);
-                let g = &self.stats.global;
-                let sc = self.stats.subnets.get(si);
-                if pd {
-                    g.cumulative_assigned_pds.inc();
-                    if let Some(sc) = sc {
-                        sc.cumulative_assigned_pds.inc();
-                    }
-                } else {
-                    g.cumulative_assigned_nas.inc();
-                    if let Some(sc) = sc {
-                        sc.cumulative_assigned_nas.inc();
-                    }
-                }
-                if let Some(pc) = self.pool_stats(pool) {
-                    pc.cumulative_assigned.inc();
-                }
+                self.count_assignment(si, pool, pd);
                 // Kea's message IDs for a new lease (ARM "Logging"; kea-dhcp6 messages).
                 let addr = Ipv6Addr::from(key.0);
                 if pd {
@@ -1959,6 +2056,14 @@ impl<S: LeaseSink> Core<S> {
         if self.reply_pool.is_none() && e.pool != NO_POOL {
             self.reply_pool = Some(e.pool as usize);
         }
+        // Kea's extendLease6 renews the client's lease also when it expired: one not reclaimed
+        // yet is reclaimed first (lease6_expire with the old lease after lease6_renew /
+        // lease6_rebind, counted in reclaimed-leases and cumulative-assigned-*, still
+        // assigned); a reclaimed one is assigned again. Seen with kea-dhcp6 2.2 and
+        // libdhcp_run_script.so (fuzz/kea-compare/hooks6.py).
+        let reclaimed = e.lease.state == LeaseState::ExpiredReclaimed;
+        let expired = !reclaimed && e.lease.is_expired(c.now);
+        let old = (expired && self.hook_wanted(HookPoint::Lease6Expire)).then(|| e.lease.clone());
         let Some(mut lease) = self.take_lease(key) else {
             return write_ia_status(
                 w,
@@ -1968,6 +2073,7 @@ impl<S: LeaseSink> Core<S> {
                 b"No binding for this IA.",
             );
         };
+        lease.state = LeaseState::Default;
         lease.cltt = c.now;
         lease.valid_lifetime = valid;
         lease.preferred_lifetime = preferred;
@@ -2014,7 +2120,35 @@ impl<S: LeaseSink> Core<S> {
                 }
             }
         }
+        let mut reclaim_first = expired && extend;
+        if let Some(old) = old.as_ref().filter(|_| extend) {
+            match self.hook6_expire_renewed(ia_key(ia.iaid, pd), old, c.now) {
+                Step::Continue => {}
+                Step::Park => {
+                    self.put_back_hostname(key, lease);
+                    return Ok(());
+                }
+                Step::Skip | Step::Drop => {
+                    tracing::debug!(target: "ALLOC_ENGINE_V6_LEASE_RECLAMATION_SKIP", addr = %old.addr, point = "lease6_expire", "a callout asked to leave the lease as it is");
+                    reclaim_first = false;
+                }
+            }
+        }
+        if extend && reclaimed && !self.revive(p, key) {
+            // Another shard took the value since the reclamation.
+            self.put_back_hostname(key, lease);
+            return write_ia_status(
+                w,
+                pd,
+                ia.iaid,
+                status::NO_BINDING,
+                b"No binding for this IA.",
+            );
+        }
         if extend && !self.record(&lease) {
+            if reclaimed {
+                self.unrevive(p, key);
+            }
             self.put_back_hostname(key, lease);
             return write_ia_status(
                 w,
@@ -2027,10 +2161,18 @@ impl<S: LeaseSink> Core<S> {
         let plen = lease.prefix_len;
         if extend {
             self.note_committed(&lease);
+            let mut pool = NO_POOL;
             if let Some(e) = self.table.get_mut(key) {
                 e.lease = lease;
+                pool = e.pool;
             }
             self.table.requeue(key);
+            if reclaimed {
+                self.count_assignment(si, pool, pd);
+            } else if reclaim_first {
+                self.count_reclaimed_in_place(si, pool);
+                self.count_cumulative(si, pool, pd);
+            }
         } else {
             self.put_back_hostname(key, lease);
         }
