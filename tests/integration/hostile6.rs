@@ -41,11 +41,11 @@ const PEER: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x99);
 /// How long a reply may take before the test counts it as not sent.
 const REPLY_WAIT: Duration = Duration::from_millis(700);
 
-const SOLICIT: u8 = 1;
-const ADVERTISE: u8 = 2;
+pub(crate) const SOLICIT: u8 = 1;
+pub(crate) const ADVERTISE: u8 = 2;
 const REQUEST: u8 = 3;
-const RENEW: u8 = 5;
-const REPLY: u8 = 7;
+pub(crate) const RENEW: u8 = 5;
+pub(crate) const REPLY: u8 = 7;
 const RELEASE: u8 = 8;
 const DECLINE: u8 = 9;
 const RELAY_FORW: u8 = 12;
@@ -68,12 +68,12 @@ fn opt(code: u16, data: &[u8]) -> Vec<u8> {
 }
 
 /// A DUID-LL (RFC 8415 11.4) with MAC 02:00:00:00:00:n.
-fn duid(n: u8) -> Vec<u8> {
+pub(crate) fn duid(n: u8) -> Vec<u8> {
     vec![0, 3, 0, 1, 2, 0, 0, 0, 0, n]
 }
 
 /// A client message with one IA_NA (IAID 1), holding `addr` when given.
-fn client_msg(
+pub(crate) fn client_msg(
     kind: u8,
     xid: u32,
     client: &[u8],
@@ -99,7 +99,7 @@ fn client_msg(
 }
 
 /// `inner` wrapped in `depth` Relay-forward layers, the outermost with hop-count depth - 1.
-fn relayed(inner: Vec<u8>, depth: usize) -> Vec<u8> {
+pub(crate) fn relayed(inner: Vec<u8>, depth: usize) -> Vec<u8> {
     let mut m = inner;
     for hop in 0..depth {
         let mut r = vec![RELAY_FORW, hop as u8];
@@ -129,14 +129,14 @@ fn options(area: &[u8]) -> Vec<(u16, &[u8])> {
 
 /// A reply as the client sees it: type, xid, server DUID, the IA_NA's addresses and status.
 #[derive(Debug, Clone, Default)]
-struct Reply {
-    kind: u8,
-    xid: u32,
-    server_id: Vec<u8>,
-    addrs: Vec<Ipv6Addr>,
-    ia_status: Option<u16>,
+pub(crate) struct Reply {
+    pub(crate) kind: u8,
+    pub(crate) xid: u32,
+    pub(crate) server_id: Vec<u8>,
+    pub(crate) addrs: Vec<Ipv6Addr>,
+    pub(crate) ia_status: Option<u16>,
     /// The top-level Status Code's code.
-    status: Option<u16>,
+    pub(crate) status: Option<u16>,
 }
 
 /// Unwraps Relay-reply layers and decodes the client message inside.
@@ -174,7 +174,7 @@ fn parse_reply(mut p: &[u8]) -> Option<Reply> {
 }
 
 /// A UDP socket bound to [fd00:99::2]:547 inside `ns`.
-fn relay_socket(ns: &NetNs) -> UdpSocket {
+pub(crate) fn relay_socket(ns: &NetNs) -> UdpSocket {
     let ns_path = format!("/var/run/netns/{}", ns.name);
     std::thread::scope(|sc| {
         sc.spawn(|| {
@@ -195,7 +195,7 @@ fn relay_socket(ns: &NetNs) -> UdpSocket {
 }
 
 /// Sends one datagram and returns the reply with `xid`, if one comes within `REPLY_WAIT`.
-fn exchange(sock: &UdpSocket, bytes: &[u8], xid: u32) -> Option<Reply> {
+pub(crate) fn exchange(sock: &UdpSocket, bytes: &[u8], xid: u32) -> Option<Reply> {
     sock.send_to(bytes, SERVER).expect("send to the server");
     let mut buf = [0u8; 4096];
     let deadline = Instant::now() + REPLY_WAIT;
@@ -223,7 +223,7 @@ fn anything(sock: &UdpSocket) -> Vec<Reply> {
 }
 
 /// Solicit / Advertise / Request / Reply for `client`; (server DUID, address).
-fn sarr(sock: &UdpSocket, client: &[u8], xid: u32) -> (Vec<u8>, Ipv6Addr) {
+pub(crate) fn sarr(sock: &UdpSocket, client: &[u8], xid: u32) -> (Vec<u8>, Ipv6Addr) {
     let adv = exchange(
         sock,
         &relayed(client_msg(SOLICIT, xid, client, None, None), 1),
@@ -246,7 +246,7 @@ fn sarr(sock: &UdpSocket, client: &[u8], xid: u32) -> (Vec<u8>, Ipv6Addr) {
 }
 
 /// The lease of `addr` as `lease6-get` shows it, if any.
-fn lease6(socket: &Path, addr: Ipv6Addr) -> Option<Value> {
+pub(crate) fn lease6(socket: &Path, addr: Ipv6Addr) -> Option<Value> {
     let r = unix_command(
         socket,
         &json!({ "command": "lease6-get", "arguments": { "ip-address": addr.to_string() } }),

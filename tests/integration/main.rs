@@ -11,6 +11,7 @@ mod control6;
 mod crash;
 mod dhcp4o6;
 mod dhcp6;
+mod expired6;
 mod hooks;
 mod hooks6;
 mod hostile;
