@@ -115,6 +115,10 @@ fn embedded_default_serves_perfdhcp_on_loopback() {
             "50",
             "-n",
             "100",
+            "-n",
+            "100",
+            "-W",
+            "5000000",
             "-l",
             "127.0.0.2",
             // perfdhcp is a relay that listens on -L; servers answer relays at port 67

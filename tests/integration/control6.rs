@@ -79,6 +79,10 @@ fn perfdhcp6_args<'a>(rate: &'a str, clients: &'a str, seconds: &'a str) -> Vec<
         clients,
         "-n",
         clients,
+        "-n",
+        clients,
+        "-W",
+        "5000000",
         "-p",
         seconds,
         "-u",
@@ -371,8 +375,8 @@ fn dhcp6_client_port_switch_sends_every_reply_to_that_port() {
     // -P port, relayed or not).
     let server = Server::start6(&ns, &["-c", &cfg_s, "-p", "5547", "-P", "5548"], &env);
     let args = [
-        "-6", "-A", "1", "-r", "100", "-R", "200", "-n", "200", "-p", "10", "-u", "-l", "::1",
-        "-L", "5548", "-N", "5547", "::1",
+        "-6", "-A", "1", "-r", "100", "-R", "200", "-n", "200", "-n", "200", "-W", "5000000", "-p",
+        "10", "-u", "-l", "::1", "-L", "5548", "-N", "5547", "::1",
     ];
     let report = run_perfdhcp(&ns, &args);
     let output = server.stop();
@@ -603,8 +607,8 @@ fn perfdhcp6_relayed_datagrams_reach_their_owner_shard_without_a_hand_off() {
     let report = run_perfdhcp(
         &rig.ns,
         &[
-            "-6", "-A", "1", "-r", "200", "-R", "600", "-n", "600", "-p", "15", "-u", "-l", "::1",
-            "-L", "547", "-N", "5547", "::1",
+            "-6", "-A", "1", "-r", "200", "-R", "600", "-n", "600", "-n", "600", "-W", "5000000",
+            "-p", "15", "-u", "-l", "::1", "-L", "547", "-N", "5547", "::1",
         ],
     );
     let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);

@@ -410,21 +410,29 @@ fn one_dhcpv6_client_waiting_on_its_script_does_not_slow_the_others() {
         r#"{ "library": "kea-hook-runscript.so",
              "parameters": { "script": "SCRIPT", "wait": true } }"#,
     );
-    // The slow client: one client (-R 1) starting an exchange every second for 3 s, each
-    // message allowed 10 s, and 5 s to collect the last answers. Its own DUID: perfdhcp
-    // builds DUID-LLTs from one MAC and the second it starts, so two instances started
-    // together would otherwise share their first client's DUID.
+    // The slow client: one client (-R 1) starting three exchanges, one a second, each message
+    // allowed 10 s. Each exchange sleeps 2 s at its Solicit and 2 s at its Request (one
+    // lease6_select per IA), plus one script start per hook point, which takes long on a
+    // loaded machine: so perfdhcp waits up to 12 s after the third Solicit for the last
+    // answers, and `-n 3 -n 3` lets it leave as soon as all 6 have come (a fixed wait of 5 s
+    // after a 3 s period was too short under load). Its own DUID: perfdhcp builds DUID-LLTs
+    // from one MAC and the second it starts, so two instances started together would
+    // otherwise share their first client's DUID.
     let slow_args = perfdhcp6_args(
         "::2",
         "1",
         "1",
         &[
-            "-p",
+            "-n",
             "3",
+            "-n",
+            "3",
+            "-p",
+            "20",
             "-d",
             "10",
             "-W",
-            "5000000",
+            "12000000",
             "-b",
             "duid=0003000102aabbccdd01",
         ],

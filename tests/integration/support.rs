@@ -293,6 +293,16 @@ pub fn shutdown_stat(output: &str, name: &str) -> i64 {
 
 /// A `key: value` number from a perfdhcp report section (e.g. section "DISCOVER-OFFER", key
 /// "received packets").
+///
+/// How a perfdhcp 2.2 run ends (Kea's basic_scen.cc / test_control.cc), which every test that
+/// compares replies with sent packets depends on: once `-n N` first messages are sent, perfdhcp
+/// leaves at once unless `-W` is given, with its last exchanges still in flight (on a loaded
+/// machine, more than 2 % of them). With `-W`, it waits until the replies of both exchanges
+/// add up to exactly the sum of the `-n` values, or the wait ends. So a four-message run passes
+/// `-n N -n N -W <µs>` (one `-n` would make it stop at N replies, half-way through the second
+/// exchange). A DISCOVER-only run (`-i`) cannot wait: perfdhcp 2.2 then asks for the
+/// REQUEST-ACK exchange and fails ("Packets exchange not specified"), so such a test checks
+/// the server's counts instead of perfdhcp's.
 pub fn perfdhcp_value(report: &str, section: &str, key: &str) -> Option<f64> {
     let start = report.find(&format!("***Statistics for: {section}***"))?;
     report[start..]
