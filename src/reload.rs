@@ -67,10 +67,15 @@ pub(crate) trait ReloadShard: Sized + 'static {
     fn reload_current(&self, key: KeyOf<Self>) -> Option<Lease>;
     /// The reload was given up: the journal stops, nothing else changed.
     fn reload_abort(&mut self);
+    /// At the switch (every shard paused and caught up): the shard's outstanding offers or
+    /// advertisements go into `build` holding their bits, so none is given to another client
+    /// right after the reload. Returns how many were carried.
+    fn reload_carry_offers(&self, build: &mut ReloadBuild<Self::Target>, now: u64) -> usize;
     /// The last step of the switch, every shard caught up: the shard takes the build as its
     /// state (carrying counters and the lease log over). Returns the conflicts and the old
     /// state. `paused` is when this shard paused and `waited` how long of that it waited for
-    /// the others, for the log.
+    /// the others; `fixups` and `offers` how many leases and offers the switch loaded, for the
+    /// log.
     fn reload_install(
         &mut self,
         build: ReloadBuild<Self::Target>,
@@ -78,6 +83,7 @@ pub(crate) trait ReloadShard: Sized + 'static {
         paused: Instant,
         waited: Duration,
         fixups: usize,
+        offers: usize,
     ) -> (usize, Self::Old);
 }
 
@@ -361,10 +367,12 @@ fn switch<H: ReloadShard>(
     }
     build.load(dirty.iter().filter_map(|&k| h.reload_current(k)), now);
     build.retry_deferred(now);
+    // After every shard's leases: an offer never takes a bit from a lease.
+    let offers = h.reload_carry_offers(&mut build, now);
     if !arrive(2) {
         return Err(missed(h, "caught up"));
     }
-    Ok(h.reload_install(build, ctx, paused, waited, dirty.len()))
+    Ok(h.reload_install(build, ctx, paused, waited, dirty.len(), offers))
 }
 
 /// The running configuration of a server as the control plane sees it, replaced as a whole

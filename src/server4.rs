@@ -496,6 +496,10 @@ impl ReloadShard for Dhcp4Handler {
         self.v4.reload_abort();
     }
 
+    fn reload_carry_offers(&self, build: &mut ReloadBuild<ShardStore>, now: u64) -> usize {
+        self.v4.reload_carry_offers(build, now)
+    }
+
     fn reload_install(
         &mut self,
         build: ReloadBuild<ShardStore>,
@@ -503,6 +507,7 @@ impl ReloadShard for Dhcp4Handler {
         paused: Instant,
         waited: Duration,
         fixups: usize,
+        offers: usize,
     ) -> (usize, V4Shard<ShardStore>) {
         self.commit_log();
         let sink = std::mem::replace(self.v4.sink_mut(), ShardStore::Memory(NullSink));
@@ -525,7 +530,7 @@ impl ReloadShard for Dhcp4Handler {
                 *slot = Some(self.v4.stats());
             }
         }
-        tracing::info!(target: "DHCP4_DYNRECONF", shard = self.shard, leases = self.v4.table().len(), fixups, pause_us = paused.elapsed().as_micros() as u64, waited_us = waited.as_micros() as u64, "shard switched to the new configuration");
+        tracing::info!(target: "DHCP4_DYNRECONF", shard = self.shard, leases = self.v4.table().len(), fixups, offers, pause_us = paused.elapsed().as_micros() as u64, waited_us = waited.as_micros() as u64, "shard switched to the new configuration");
         (conflicts, old)
     }
 }

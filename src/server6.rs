@@ -469,6 +469,10 @@ impl ReloadShard for Dhcp6Handler {
         self.v6.reload_abort();
     }
 
+    fn reload_carry_offers(&self, build: &mut ReloadBuild6<ShardStore>, now: u64) -> usize {
+        self.v6.reload_carry_offers(build, now)
+    }
+
     fn reload_install(
         &mut self,
         build: ReloadBuild6<ShardStore>,
@@ -476,6 +480,7 @@ impl ReloadShard for Dhcp6Handler {
         paused: Instant,
         waited: Duration,
         fixups: usize,
+        offers: usize,
     ) -> (usize, V6Shard<ShardStore>) {
         self.commit_log();
         let sink = std::mem::replace(self.v6.sink_mut(), ShardStore::Memory(NullSink));
@@ -498,7 +503,7 @@ impl ReloadShard for Dhcp6Handler {
                 *slot = Some(self.v6.stats());
             }
         }
-        tracing::info!(target: "DHCP6_DYNRECONF", shard = self.shard, leases = self.v6.table().len(), fixups, pause_us = paused.elapsed().as_micros() as u64, waited_us = waited.as_micros() as u64, "shard switched to the new configuration");
+        tracing::info!(target: "DHCP6_DYNRECONF", shard = self.shard, leases = self.v6.table().len(), fixups, offers, pause_us = paused.elapsed().as_micros() as u64, waited_us = waited.as_micros() as u64, "shard switched to the new configuration");
         (conflicts, old)
     }
 }

@@ -136,6 +136,12 @@ impl<T: ReloadTarget> ReloadBuild<T> {
         self.load(pending, now);
     }
 
+    /// The state being built, for what the family engine adds at the switch besides leases
+    /// (the shard's outstanding offers).
+    pub fn target_mut(&mut self) -> &mut T {
+        &mut self.next
+    }
+
     /// Leases waiting for a bit held by another lease (maybe a stale copy).
     pub fn deferred(&self) -> usize {
         self.deferred.len()

@@ -525,6 +525,21 @@ impl<S: LeaseSink> V4Shard<S> {
             .collect()
     }
 
+    /// At the switch, every shard paused and every build caught up: this shard's pending
+    /// OFFERs go into its new state with their bits, so that an address offered just before
+    /// a reload is not offered to another client just after it (the client's REQUEST then
+    /// finds it held for it, as without a reload). Costs one lookup per offer made within
+    /// the offer hold, not per lease. Returns how many were carried.
+    pub fn reload_carry_offers(&self, build: &mut ReloadBuild<S>, now: u64) -> usize {
+        let table = &self.table;
+        let next = build.target_mut();
+        table
+            .queued_offers()
+            .filter_map(|(until, addr)| table.get(addr).filter(|e| e.offer_until == until))
+            .filter(|e| e.offer_until > now && next.load_offer(e))
+            .count()
+    }
+
     /// Step 4: stops the journal; the addresses changed since the last catch-up (sorted).
     pub fn reload_take_dirty(&mut self) -> Vec<u32> {
         self.table.stop_journal()

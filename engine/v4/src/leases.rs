@@ -250,6 +250,12 @@ impl LeaseTable {
         }
     }
 
+    /// The offers queued to lapse, with their lapse time (some stale: the caller checks the
+    /// entry). As many as were made within the offer hold, whatever the table's size.
+    pub fn queued_offers(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.offers.iter().copied()
+    }
+
     /// The next offer that lapsed by `now`: (lapse time, address). Stale ones are the caller's to skip.
     pub fn pop_lapsed_offer(&mut self, now: u64) -> Option<(u64, u32)> {
         match self.offers.front() {

@@ -320,6 +320,50 @@ impl<S: LeaseSink> V4Shard<S> {
         None
     }
 
+    /// Takes over an OFFER a running shard holds (a config reload's switch): its bit under
+    /// this state's pools, for the same client until the same time. False when the new
+    /// configuration has no pool for the address any more, reserves it, or another lease
+    /// holds it. An offer of the client's own reclaimed lease (`renews`) is not taken over:
+    /// it lapses, as every offer did before.
+    fn load_offer(&mut self, offer: &Entry) -> bool {
+        let IpAddr::V4(a) = offer.lease.addr else {
+            return false;
+        };
+        let addr = u32::from(a);
+        let p = &*self.prepared;
+        if offer.renews || self.table.get(addr).is_some() || p.hosts.reserved_for(addr).is_some() {
+            return false;
+        }
+        let Some(subnet) = p
+            .subnets
+            .iter()
+            .position(|s| s.id == offer.lease.subnet_id && s.contains(addr))
+        else {
+            return false;
+        };
+        let Some(pool) = p.pool_of(subnet, addr) else {
+            return false;
+        };
+        let Some(pool_rt) = p.pools.get(pool) else {
+            return false;
+        };
+        if !pool_rt
+            .bitmap
+            .try_claim(u64::from(addr - pool_rt.range.first))
+        {
+            return false;
+        }
+        self.table.insert(Entry {
+            lease: offer.lease.clone(),
+            pool: pool as u32,
+            subnet: subnet as u32,
+            offer_until: offer.offer_until,
+            holds_bit: true,
+            renews: false,
+        });
+        true
+    }
+
     fn count_assigned(&self, subnet: usize, pool: Option<usize>, declined: bool, n: i64) {
         if let Some(c) = self.stats.subnets.get(subnet) {
             c.assigned_addresses.add(n);

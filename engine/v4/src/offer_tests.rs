@@ -473,6 +473,7 @@ fn reload(s: &mut V4Shard<MemorySink>, next: &Arc<Prepared4>, now: u64) {
     let dirty = s.reload_take_dirty();
     build.forget(&dirty);
     build.load(dirty.iter().filter_map(|&a| s.reload_current(a)), now);
+    s.reload_carry_offers(&mut build, now);
     let (next, conflicts) = s.reload_finish(build, MemorySink::default());
     assert_eq!(conflicts, 0);
     *s = next;
@@ -507,6 +508,28 @@ fn a_reload_applies_a_changed_offer_lifetime() {
     assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 1);
     let ack = request(&mut s, mac(2), a, NOW + 3).expect("an ACK");
     assert_eq!((kind(&ack), ack.yiaddr()), (Some(d4::MessageType::Ack), a));
+}
+
+#[test]
+fn an_offer_made_before_a_reload_is_not_offered_to_another_client_after_it() {
+    // One address: mac 1's OFFER holds it across the reload, so mac 2 gets none, and mac 1's
+    // REQUEST gets it (without the carry-over the reload forgot the OFFER and gave it to 2).
+    let pool = || offer_config("", "192.0.2.10 - 192.0.2.10");
+    let mut s = shard(&pool(), MemorySink::default());
+    let a = discover(&mut s, mac(1), &[], NOW).yiaddr();
+    reload(&mut s, &pool(), NOW + 1);
+    assert!(
+        send(
+            &mut s,
+            &msg(d4::MessageType::Discover, mac(2), &[]),
+            NOW + 1
+        )
+        .is_none(),
+        "the only address is offered to mac 1"
+    );
+    let ack = request(&mut s, mac(1), a, NOW + 2).expect("an ACK");
+    assert_eq!((kind(&ack), ack.yiaddr()), (Some(d4::MessageType::Ack), a));
+    assert_eq!(stat(&s, "subnet[1].assigned-addresses"), 1);
 }
 
 // ---- hook points (ARM 9.2.34 adds none the run-script contracts know) ----

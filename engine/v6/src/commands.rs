@@ -130,6 +130,22 @@ impl<S: LeaseSink> V6Shard<S> {
             .collect()
     }
 
+    /// At the switch, every shard paused and every build caught up: this shard's outstanding
+    /// advertisements go into its new state with their bits, so that an address or prefix
+    /// advertised just before a reload is not advertised to another client just after it
+    /// (the client's Request then finds it held for it, as without a reload). Costs one
+    /// lookup per advertisement made within the advertise hold, not per lease. Returns how
+    /// many were carried; one the new configuration has no pool for lapses.
+    pub fn reload_carry_offers(&self, build: &mut ReloadBuild6<S>, now: u64) -> usize {
+        let table = &self.core.table;
+        let next = build.target_mut();
+        table
+            .queued_offers()
+            .filter_map(|(until, key)| table.get(key).filter(|e| e.offer_until == until))
+            .filter(|e| e.offer_until > now && next.load_offer(e))
+            .count()
+    }
+
     /// Step 3: the keys changed since the journal started or was last drained, each with its
     /// current lease (None: no lease there now). The journal keeps running.
     pub fn reload_changes(&mut self) -> Vec<(LeaseKey, Option<Lease>)> {

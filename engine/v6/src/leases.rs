@@ -167,6 +167,15 @@ impl LeaseTable6 {
         pop_due(&mut self.expiry, now)
     }
 
+    /// The advertisements queued to lapse, with their lapse time (some stale: the caller
+    /// checks the entry). As many as were made within the advertise hold, whatever the
+    /// table's size.
+    pub fn queued_offers(&self) -> impl Iterator<Item = (u64, LeaseKey)> + '_ {
+        self.offers
+            .iter()
+            .map(|Reverse((t, a, pd))| (*t, (*a, *pd)))
+    }
+
     pub fn pop_lapsed_offer(&mut self, now: u64) -> Option<(u64, LeaseKey)> {
         pop_due(&mut self.offers, now)
     }

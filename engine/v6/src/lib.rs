@@ -449,6 +449,42 @@ impl<S: LeaseSink> V6Shard<S> {
         None
     }
 
+    /// Takes over an advertisement a running shard holds (a config reload's switch): its bit
+    /// under this state's pools, for the same client until the same time. False when the
+    /// new configuration has no pool for it any more, reserves it, or another lease holds it.
+    fn load_offer(&mut self, offer: &Entry6) -> bool {
+        let p = &*self.prepared;
+        let key = key_of(&offer.lease);
+        if self.core.table.get(key).is_some() || p.hosts.reserved_for(key).is_some() {
+            return false;
+        }
+        let pd = key.1;
+        let Some(subnet) = p
+            .subnets
+            .iter()
+            .position(|s| s.id == offer.lease.subnet_id && (pd || s.contains(key.0)))
+        else {
+            return false;
+        };
+        let Some((pi, off)) = p.pool_of(subnet, pd, key.0) else {
+            return false;
+        };
+        let Some(pool) = p.pools.get(pi) else {
+            return false;
+        };
+        if offer.lease.prefix_len != pool.lease_len() || !pool.bitmap.try_claim(off) {
+            return false;
+        }
+        self.core.table.insert(Entry6 {
+            lease: offer.lease.clone(),
+            pool: pi as u32,
+            subnet: subnet as u32,
+            offer_until: offer.offer_until,
+            holds_bit: true,
+        });
+        true
+    }
+
     /// Handles one datagram. Returns where the reply in `out` goes, or None when nothing is
     /// sent (malformed, not for this server, or a message that takes no answer).
     /// With hooks, a packet a hook script must answer first is parked (None now); its reply

@@ -1385,3 +1385,54 @@ fn owner_shard_is_the_steering_hash_of_the_last_six_duid_bytes() {
 
 #[path = "kea_wire_tests.rs"]
 mod kea_wire;
+
+/// Replaces the shard's config through the reload protocol (config-set, config-reload), the
+/// switch included.
+fn reload(s: &mut V6Shard<MemorySink>, next: &Arc<Prepared6>, now: u64) {
+    let mut build =
+        V6Shard::reload_empty(Arc::clone(next), SERVER_DUID, 0, 1, MemorySink::default());
+    let keys = s.reload_begin();
+    build.load(s.reload_copy(&keys), now);
+    let dirty = s.reload_take_dirty();
+    build.forget(&dirty);
+    build.load(dirty.iter().filter_map(|&k| s.reload_current(k)), now);
+    s.reload_carry_offers(&mut build, now);
+    let (next, conflicts) = s.reload_finish(build, MemorySink::default());
+    assert_eq!(conflicts, 0);
+    *s = next;
+}
+
+#[test]
+fn an_address_advertised_before_a_reload_is_not_advertised_to_another_client_after_it() {
+    // One address: client 1's Advertise holds it across the reload, so client 2 is told
+    // NoAddrsAvail and client 1's Request gets it (without the carry-over the reload forgot
+    // the advertisement and gave the address to client 2 as well).
+    let one = || {
+        prepared(
+            r#"{ "Dhcp6": { "interfaces-config": { "interfaces": [ "eth0" ] },
+            "preferred-lifetime": 3000, "valid-lifetime": 4000,
+            "subnet6": [ { "id": 1, "subnet": "2001:db8:1::/64", "interface": "eth0",
+                "pools": [ { "pool": "2001:db8:1::100 - 2001:db8:1::100" } ] } ] } }"#,
+        )
+    };
+    let mut s = shard(&one());
+    let solicit = |c| client_msg(d6::MessageType::Solicit, c, vec![iana(1, &[])]);
+    let adv = send(&mut s, &solicit(1), NOW).unwrap_or_else(|| panic!("no Advertise"));
+    let addr = addrs_of(&ianas(&adv)[0].opts)[0].0;
+    assert_eq!(addr, a("2001:db8:1::100"));
+    reload(&mut s, &one(), NOW + 1);
+    let other = send(&mut s, &solicit(2), NOW + 1).unwrap_or_else(|| panic!("no Advertise"));
+    assert!(addrs_of(&ianas(&other)[0].opts).is_empty(), "{other:?}");
+    assert_eq!(
+        status_of(&ianas(&other)[0].opts),
+        Some(d6::Status::NoAddrsAvail)
+    );
+    let req = client_msg(
+        d6::MessageType::Request,
+        1,
+        vec![server_id(), iana(1, &[(addr, 0, 0)])],
+    );
+    let rep = send(&mut s, &req, NOW + 2).unwrap_or_else(|| panic!("no Reply"));
+    assert_eq!(addrs_of(&ianas(&rep)[0].opts)[0].0, addr);
+    assert_eq!(stat(&s, "subnet[1].assigned-nas"), 1);
+}
