@@ -65,8 +65,15 @@ impl Rig6 {
     }
 }
 
-/// perfdhcp -6 as a relay on ::1 asking for an address and a prefix per client.
-fn perfdhcp6_args<'a>(rate: &'a str, clients: &'a str, seconds: &'a str) -> Vec<&'a str> {
+/// perfdhcp -6 as a relay on ::1 asking for an address and a prefix per client, `exchanges`
+/// of them among `clients` (more clients than exchanges: perfdhcp may pass -n by 2, and an
+/// exchange of a client used again counts as a non unique address).
+fn perfdhcp6_args<'a>(
+    rate: &'a str,
+    clients: &'a str,
+    exchanges: &'a str,
+    seconds: &'a str,
+) -> Vec<&'a str> {
     vec![
         "-6",
         "-A",
@@ -78,9 +85,9 @@ fn perfdhcp6_args<'a>(rate: &'a str, clients: &'a str, seconds: &'a str) -> Vec<
         "-R",
         clients,
         "-n",
-        clients,
+        exchanges,
         "-n",
-        clients,
+        exchanges,
         "-W",
         "5000000",
         "-p",
@@ -100,7 +107,7 @@ fn perfdhcp6_args<'a>(rate: &'a str, clients: &'a str, seconds: &'a str) -> Vec<
 fn dhcp6_config_set_reload_and_sighup_keep_every_lease_and_serve_the_new_pool_under_load() {
     let _g = serial();
     let rig = Rig6::start("r6", RELAYED_CONFIG);
-    let report = run_perfdhcp(&rig.ns, &perfdhcp6_args("100", "300", "15"));
+    let report = run_perfdhcp(&rig.ns, &perfdhcp6_args("100", "400", "300", "15"));
     let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
     assert!(replies >= 0.98 * 300.0, "{report}");
     // perfdhcp may exit with its last Request still in flight: wait until the server has
@@ -176,7 +183,7 @@ fn dhcp6_config_set_reload_and_sighup_keep_every_lease_and_serve_the_new_pool_un
     let load = std::thread::spawn(move || {
         let out = std::process::Command::new("ip")
             .args(["netns", "exec", &ns_name, "perfdhcp"])
-            .args(perfdhcp6_args("200", "1500", "20"))
+            .args(perfdhcp6_args("200", "1600", "1500", "20"))
             .output()
             .expect("perfdhcp");
         format!(
@@ -424,7 +431,7 @@ fn dhcp6_pool_statistics_match_the_lease_log_after_perfdhcp_and_reach_metrics() 
     let (cfg, _) = config(&dir, &template, "lo");
     let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
     let server = Server::start6(&ns, &["-c", &cfg.to_string_lossy(), "-p", "5547"], &env);
-    let report = run_perfdhcp(&ns, &perfdhcp6_args("100", "400", "15"));
+    let report = run_perfdhcp(&ns, &perfdhcp6_args("100", "400", "400", "15"));
     let replies = perfdhcp_value(&report, "REQUEST-REPLY", "received packets").unwrap_or(0.0);
     assert!(replies >= 0.98 * 400.0, "{report}");
     // Wait until the server has answered everything it will (two equal readings).

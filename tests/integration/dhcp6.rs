@@ -128,8 +128,9 @@ fn perfdhcp6_relayed_addresses_and_prefixes_are_unique_counted_and_kept_across_r
             "address-and-prefix",
             "-r",
             "200",
+            // Above -n: the exchanges past -n get clients of their own (perfdhcp.rs).
             "-R",
-            "2000",
+            "2100",
             "-n",
             "2000",
             "-n",
@@ -295,8 +296,9 @@ fn perfdhcp6_direct_multicast_on_a_link_is_answered_once_per_message() {
             "address-and-prefix",
             "-r",
             "100",
+            // Above -n: the exchanges past -n get clients of their own (perfdhcp.rs).
             "-R",
-            "200",
+            "300",
             "-n",
             "200",
             "-n",
@@ -839,8 +841,9 @@ fn perfdhcp6_never_gets_an_in_pool_reserved_address_or_prefix() {
             "address-and-prefix",
             "-r",
             "100",
+            // Above -n: the exchanges past -n get clients of their own (perfdhcp.rs).
             "-R",
-            "200",
+            "300",
             "-n",
             "200",
             "-n",
