@@ -899,3 +899,190 @@ fn perfdhcp6_never_gets_an_in_pool_reserved_address_or_prefix() {
         "{ctx}"
     );
 }
+
+/// DIRECT_CONFIG with timers short enough that dhclient -6 renews within the test: T1 2 s,
+/// T2 4 s (the server sends them in each IA_NA and IA_PD, RFC 8415 §21.4 / §21.21).
+const SHORT_TIMERS_CONFIG: &str = r#"{
+  "Dhcp6": {
+    "interfaces-config": { "interfaces": [ "IFACE" ] },
+    "lease-database": { "type": "memfile", "persist": true, "name": "LEASES" },
+    "preferred-lifetime": 30, "valid-lifetime": 40, "renew-timer": 2, "rebind-timer": 4,
+    "subnet6": [ {
+      "id": 5, "subnet": "fd00:2::/64", "interface": "IFACE",
+      "pools": [ { "pool": "fd00:2::100 - fd00:2::1ff" } ],
+      "pd-pools": [ { "prefix": "fd00:2000::", "prefix-len": 40, "delegated-len": 56 } ]
+    } ]
+  }
+}"#;
+
+/// The `expire` of the newest lease-log row for (`addr`, `lease_type`), from `corelease lease
+/// export` (which reads the log the running server appends to).
+fn exported_expire(cfg: &Path, addr: &str, kind: &str) -> Option<u64> {
+    let (header, rows) = export(cfg);
+    rows.iter()
+        .filter(|r| {
+            column(&header, r, "address") == addr && column(&header, r, "lease_type") == kind
+        })
+        .filter_map(|r| column(&header, r, "expire").parse().ok())
+        .max()
+}
+
+#[test]
+fn dhclient6_renews_its_address_and_prefix_and_releases_them() {
+    let _g = serial();
+    let (srv, cli) = link("dr6");
+    let dir = TempDir::new("dr6");
+    let (cfg, _) = config(&dir, SHORT_TIMERS_CONFIG, "v6srv0");
+    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
+    let server = Server::start6(&srv, &["-c", &cfg.to_string_lossy()], &env);
+    let d = &dir.0;
+    // dhclient runs the script once per IA per event; each call appends to env-$reason.
+    let script = dir.file(
+        "dhclient-script",
+        &format!(
+            "#!/bin/sh\nenv | sort >> {d}/env-$reason\nexit 0\n",
+            d = d.display()
+        ),
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let lf = d.join("dhclient6.leases");
+    let pf = d.join("dhclient6.pid");
+    let dhclient = |extra: &[&str]| {
+        cli.command(Path::new("dhclient"))
+            .args(["-6", "-N", "-P", "-v"])
+            .args(extra)
+            .args(["-lf", &lf.to_string_lossy()])
+            .args(["-pf", &pf.to_string_lossy()])
+            .args(["-sf", &script.to_string_lossy()])
+            .arg("v6cli0")
+            .status()
+            .expect("dhclient (isc-dhcp-client)")
+    };
+    // Stops the daemonised dhclient on any failure below (the PID of a process this test
+    // started); after `dhclient -r` the PID file is gone and this does nothing.
+    struct StopDhclient(PathBuf);
+    impl Drop for StopDhclient {
+        fn drop(&mut self) {
+            if let Some(pid) = std::fs::read_to_string(&self.0)
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok())
+            {
+                // SAFETY: kill(2) on the dhclient this test started.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+        }
+    }
+    let _stop = StopDhclient(pf.clone());
+    assert!(dhclient(&["-1"]).success(), "dhclient -6 got no lease");
+    let both = |file: &str, what: &str| {
+        let path = d.join(file);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let s = std::fs::read_to_string(&path).unwrap_or_default();
+            if s.contains("new_ip6_address=") && s.contains("new_ip6_prefix=") {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} of the address and the prefix within 15 s:\n{s}\n{}",
+                server.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let bound = both("env-BOUND6", "BOUND6");
+    let address = env_value(&bound, "new_ip6_address")
+        .unwrap_or_else(|| panic!("new_ip6_address in {bound}"))
+        .to_string();
+    let prefix = env_value(&bound, "new_ip6_prefix")
+        .unwrap_or_else(|| panic!("new_ip6_prefix in {bound}"))
+        .to_string();
+    let prefix_addr = prefix.split('/').next().unwrap_or("").to_string();
+    assert!(address.starts_with("fd00:2::1"), "{address} from the pool");
+    assert!(prefix.ends_with("/56"), "{prefix}");
+    let first_na = exported_expire(&cfg, &address, "0").expect("address lease logged");
+    let first_pd = exported_expire(&cfg, &prefix_addr, "2").expect("prefix lease logged");
+
+    // At T1 (2 s) dhclient sends a Renew for both IAs; the server extends both leases and
+    // logs the new expiry (now + valid-lifetime, later than the first).
+    let renewed = both("env-RENEW6", "RENEW6");
+    assert!(
+        renewed.contains(&format!("new_ip6_address={address}"))
+            || renewed.contains(&format!("new_ip6_address='{address}'")),
+        "same address renewed:\n{renewed}"
+    );
+    assert!(
+        renewed.contains(&format!("new_ip6_prefix={prefix}"))
+            || renewed.contains(&format!("new_ip6_prefix='{prefix}'")),
+        "same prefix renewed:\n{renewed}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let na = exported_expire(&cfg, &address, "0").unwrap_or(0);
+        let pd = exported_expire(&cfg, &prefix_addr, "2").unwrap_or(0);
+        if na > first_na && pd > first_pd {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "lease log: address expire {first_na} -> {na}, prefix expire {first_pd} -> {pd}\n{}",
+            server.output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Release: dhclient -r stops the daemon (by its PID file) and sends a Release for both IAs.
+    assert!(dhclient(&["-r"]).success(), "dhclient -6 -r");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = server.output();
+        if out.contains("DHCP6_RELEASE_NA") && out.contains("DHCP6_RELEASE_PD") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no DHCP6_RELEASE_NA and DHCP6_RELEASE_PD logged:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = server.stop();
+    assert!(shutdown_stat(&out, "pkt6-renew-received") >= 1, "{out}");
+    assert!(shutdown_stat(&out, "pkt6-release-received") >= 1, "{out}");
+    assert_eq!(
+        shutdown_stat(&out, "subnet[5].assigned-nas"),
+        0,
+        "released: {out}"
+    );
+    assert_eq!(
+        shutdown_stat(&out, "subnet[5].assigned-pds"),
+        0,
+        "released: {out}"
+    );
+    assert_eq!(
+        shutdown_stat(&out, "subnet[5].cumulative-assigned-nas"),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        shutdown_stat(&out, "subnet[5].cumulative-assigned-pds"),
+        1,
+        "{out}"
+    );
+    // The lease log keeps each released lease with valid lifetime 0 (Kea writes the same row
+    // when it releases a lease, and its memfile treats it as gone on load).
+    let (header, rows) = export(&cfg);
+    for (addr, kind) in [(address.as_str(), "0"), (prefix_addr.as_str(), "2")] {
+        let live: Vec<&String> = rows
+            .iter()
+            .filter(|r| {
+                column(&header, r, "address") == addr && column(&header, r, "lease_type") == kind
+            })
+            .filter(|r| column(&header, r, "valid_lifetime") != "0")
+            .collect();
+        assert!(
+            live.is_empty(),
+            "{addr} released, yet exported live: {live:?}\n{header}"
+        );
+    }
+}
