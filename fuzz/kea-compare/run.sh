@@ -4,6 +4,7 @@
 #   sudo fuzz/kea-compare/run.sh 6 cases6-a.py             # v6 cases (B*, C*, D*, E*)
 #   sudo fuzz/kea-compare/run.sh 6 cases6-b.py             # v6 cases (R*, U*, T*, S*, E7-E10)
 #   sudo fuzz/kea-compare/run.sh 6 cases6-option-table.py  # option code x payload table
+#   sudo fuzz/kea-compare/run.sh 6 cases6-std-options.py   # standard option encodings
 #   sudo SOCKTYPE=udp fuzz/kea-compare/run.sh 4 cases4.py  # v4 oversized datagrams (A*)
 # Kea's files go under $KEA_COMPARE_DIR (default /tmp/kea-compare). Traffic stays on the
 # namespace's loopback.

@@ -19,6 +19,11 @@ pub struct StdOption6Def {
     pub option_type: OptionType,
     pub array: bool,
     pub record_types: &'static [OptionType],
+    /// The option spaces this definition lives in: "dhcp6" for a top-level option; the
+    /// s46-* sub-options live only inside their containers (Kea rejects `s46-br` in "dhcp6").
+    pub spaces: &'static [&'static str],
+    /// The space of the sub-options carried after this option's own data ("" = none).
+    pub encapsulate: &'static str,
 }
 
 impl StdOption6Def {
@@ -32,11 +37,17 @@ impl StdOption6Def {
             option_type: self.option_type,
             array: self.array,
             record_types: self.record_types,
-            encapsulate: "",
+            encapsulate: self.encapsulate,
             tuple_length: TupleLength::TwoBytes,
         }
     }
+
+    fn in_space(&self, space: &str) -> bool {
+        self.spaces.iter().any(|s| *s == space)
+    }
 }
+
+const TOP: &[&str] = &[DHCP6_SPACE];
 
 const fn d(
     name: &'static str,
@@ -51,8 +62,31 @@ const fn d(
         option_type,
         array,
         record_types,
+        spaces: TOP,
+        encapsulate: "",
     }
 }
+
+/// A definition in other spaces than "dhcp6", or one that encapsulates a space.
+const fn sub(
+    def: StdOption6Def,
+    spaces: &'static [&'static str],
+    encapsulate: &'static str,
+) -> StdOption6Def {
+    StdOption6Def {
+        spaces,
+        encapsulate,
+        ..def
+    }
+}
+
+// RFC 7598 (ARM 10.2.12): the Softwire46 containers and the spaces of their sub-options, as
+// Kea's std_option_defs.h names them.
+const S46_MAPE: &str = "s46-cont-mape-options";
+const S46_MAPT: &str = "s46-cont-mapt-options";
+const S46_LW: &str = "s46-cont-lw-options";
+const S46_RULE: &str = "s46-rule-options";
+const S46_V4V6BIND: &str = "s46-v4v6bind-options";
 
 /// ARM 10.2.11 table 1. `lq-*` and `client-data` have definitions but no logic, as in Kea.
 pub static STD_V6_OPTION_DEFS: &[StdOption6Def] = &[
@@ -109,26 +143,42 @@ pub static STD_V6_OPTION_DEFS: &[StdOption6Def] = &[
     d("solmax-rt", 82, Uint32, false, &[]),
     d("inf-max-rt", 83, Uint32, false, &[]),
     d("dhcp4o6-server-addr", 88, Ipv6Address, true, &[]),
-    d(
-        "s46-rule",
-        89,
-        Record,
-        false,
-        &[Uint8, Uint8, Uint8, Ipv4Address, Ipv6Prefix],
+    sub(
+        d(
+            "s46-rule",
+            89,
+            Record,
+            false,
+            &[Uint8, Uint8, Uint8, Ipv4Address, Ipv6Prefix],
+        ),
+        &[S46_MAPE, S46_MAPT],
+        S46_RULE,
     ),
-    d("s46-br", 90, Ipv6Address, false, &[]),
-    d("s46-dmr", 91, Ipv6Prefix, false, &[]),
-    d(
-        "s46-v4v6bind",
-        92,
-        Record,
-        false,
-        &[Ipv4Address, Ipv6Prefix],
+    sub(
+        d("s46-br", 90, Ipv6Address, false, &[]),
+        &[S46_MAPE, S46_LW],
+        "",
     ),
-    d("s46-portparams", 93, Record, false, &[Uint8, Psid]),
-    d("s46-cont-mape", 94, Empty, false, &[]),
-    d("s46-cont-mapt", 95, Empty, false, &[]),
-    d("s46-cont-lw", 96, Empty, false, &[]),
+    sub(d("s46-dmr", 91, Ipv6Prefix, false, &[]), &[S46_MAPT], ""),
+    sub(
+        d(
+            "s46-v4v6bind",
+            92,
+            Record,
+            false,
+            &[Ipv4Address, Ipv6Prefix],
+        ),
+        &[S46_LW],
+        S46_V4V6BIND,
+    ),
+    sub(
+        d("s46-portparams", 93, Record, false, &[Uint8, Psid]),
+        &[S46_RULE, S46_V4V6BIND],
+        "",
+    ),
+    sub(d("s46-cont-mape", 94, Empty, false, &[]), TOP, S46_MAPE),
+    sub(d("s46-cont-mapt", 95, Empty, false, &[]), TOP, S46_MAPT),
+    sub(d("s46-cont-lw", 96, Empty, false, &[]), TOP, S46_LW),
     d("v6-captive-portal", 103, String, false, &[]),
     d("v6-sztp-redirect", 136, Tuple, true, &[]),
     d("ipv6-address-andsf", 143, Ipv6Address, true, &[]),
@@ -145,12 +195,81 @@ pub static STD_V6_OPTION_DEFS: &[StdOption6Def] = &[
 /// Options the server builds itself (ARM 10.2.11 table 2): configuring them is refused.
 pub const SERVER_MANAGED_V6_CODES: &[u16] = &[1, 2, 3, 4, 5, 6, 8, 9, 11, 13, 14, 18, 25, 26];
 
+/// Kea's other built-in DHCPv6 definitions (ARM 10.2.16): the Vendor-Specific Information
+/// option (RFC 8415 section 21.17; its uint32 enterprise-number selects the space
+/// "vendor-<number>" of the sub-options after it), ISC's 4o6 options (vendor-2495) and
+/// DOCSIS 3 (vendor-4491, Kea's docsis3_option_defs.h; the codes are those Kea 2.2 sends).
+pub static OTHER_V6_OPTION_DEFS: &[StdOption6Def] = &[
+    d("vendor-opts", VENDOR_OPTS_CODE, Uint32, false, &[]),
+    sub(
+        d("4o6-interface", 60000, String, false, &[]),
+        &["vendor-2495"],
+        "",
+    ),
+    sub(
+        d("4o6-source-address", 60001, Ipv6Address, false, &[]),
+        &["vendor-2495"],
+        "",
+    ),
+    sub(
+        d("4o6-source-port", 60002, Uint16, false, &[]),
+        &["vendor-2495"],
+        "",
+    ),
+    sub(d("oro", 1, Uint16, true, &[]), &["vendor-4491"], ""),
+    sub(
+        d("tftp-servers", 32, Ipv6Address, true, &[]),
+        &["vendor-4491"],
+        "",
+    ),
+    sub(
+        d("config-file", 33, String, false, &[]),
+        &["vendor-4491"],
+        "",
+    ),
+    sub(
+        d("syslog-servers", 34, Ipv6Address, true, &[]),
+        &["vendor-4491"],
+        "",
+    ),
+    sub(d("device-id", 36, Binary, false, &[]), &["vendor-4491"], ""),
+    sub(
+        d("time-servers", 37, Ipv6Address, true, &[]),
+        &["vendor-4491"],
+        "",
+    ),
+    sub(
+        d("time-offset", 38, Int32, false, &[]),
+        &["vendor-4491"],
+        "",
+    ),
+];
+
+/// Option 144, DNR (RFC 9463), given in Kea's own notation (ARM 10.2.13).
+pub const DNR_V6_CODE: u16 = 144;
+
+/// Option 17, Vendor-Specific Information (RFC 8415 section 21.17).
+pub const VENDOR_OPTS_CODE: u16 = 17;
+
+fn all_std_defs() -> impl Iterator<Item = &'static StdOption6Def> {
+    STD_V6_OPTION_DEFS.iter().chain(OTHER_V6_OPTION_DEFS)
+}
+
+/// The built-in definition of top-level option `code`.
 pub fn std_option6_def(code: u16) -> Option<&'static StdOption6Def> {
-    STD_V6_OPTION_DEFS.iter().find(|d| d.code == code)
+    std_option6_def_in_space(DHCP6_SPACE, code)
+}
+
+pub fn std_option6_def_in_space(space: &str, code: u16) -> Option<&'static StdOption6Def> {
+    all_std_defs().find(|d| d.code == code && d.in_space(space))
+}
+
+pub fn std_option6_def_in_space_by_name(space: &str, name: &str) -> Option<&'static StdOption6Def> {
+    all_std_defs().find(|d| d.name == name && d.in_space(space))
 }
 
 pub fn std_option6_def_by_name(name: &str) -> Option<&'static StdOption6Def> {
-    STD_V6_OPTION_DEFS.iter().find(|d| d.name == name)
+    std_option6_def_in_space_by_name(DHCP6_SPACE, name)
 }
 
 /// A Dhcp6 `option-def` entry (ARM 10.2.12 "Custom DHCPv6 Options"): 16-bit code.
@@ -216,6 +335,87 @@ impl OptionSet6 {
 
     pub fn is_empty(&self) -> bool {
         self.options.is_empty()
+    }
+}
+
+/// The space whose options are carried inside option `code` of `space`, if any.
+fn encapsulated_space6(
+    custom: &[OptionDef6],
+    space: &str,
+    code: u16,
+    own_payload: &[u8],
+) -> Option<std::string::String> {
+    if let Some(def) = custom.iter().find(|d| d.space == space && d.code == code) {
+        return def.encapsulate.clone();
+    }
+    if space == DHCP6_SPACE && code == VENDOR_OPTS_CODE {
+        // RFC 8415 section 21.17: the enterprise-number selects the vendor's space
+        // (ARM 10.2.16, "vendor-<enterprise-number>").
+        let enterprise = own_payload.get(..4)?;
+        let mut be = [0u8; 4];
+        be.copy_from_slice(enterprise);
+        return Some(format!("vendor-{}", u32::from_be_bytes(be)));
+    }
+    std_option6_def_in_space(space, code)
+        .map(|d| d.encapsulate)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Appends to each option the sub-options configured in the same scope for the space it
+/// encapsulates (Kea's `CfgOption::encapsulate`): the s46 containers (ARM 10.2.12), vendor-opts
+/// (ARM 10.2.16), custom `encapsulate` spaces. DHCPv6 sub-options carry 16-bit codes and
+/// lengths (RFC 8415 section 21.1), and go in code order, as Kea packs them (its sub-options
+/// live in a map keyed by code; checked with kea-compare/cases6-std-options.py).
+pub(crate) fn encapsulate6(set: &mut OptionSet6, custom: &[OptionDef6]) {
+    let mut original = set.options.clone();
+    original.sort_by_key(|o| o.code);
+    for option in set.options.iter_mut() {
+        let mut payload = Vec::from(&*option.data);
+        append_suboptions6(
+            &original,
+            custom,
+            &option.space,
+            option.code,
+            &mut payload,
+            0,
+        );
+        option.data = payload.into_boxed_slice();
+    }
+}
+
+const MAX_ENCAPSULATION_DEPTH: usize = 4;
+
+fn append_suboptions6(
+    all: &[ConfiguredOption6],
+    custom: &[OptionDef6],
+    space: &str,
+    code: u16,
+    payload: &mut Vec<u8>,
+    depth: usize,
+) {
+    if depth >= MAX_ENCAPSULATION_DEPTH {
+        return;
+    }
+    let Some(sub_space) = encapsulated_space6(custom, space, code, payload) else {
+        return;
+    };
+    for sub in all.iter().filter(|o| o.space == sub_space) {
+        let mut sub_payload = Vec::from(&*sub.data);
+        append_suboptions6(
+            all,
+            custom,
+            &sub.space,
+            sub.code,
+            &mut sub_payload,
+            depth + 1,
+        );
+        payload.extend_from_slice(&sub.code.to_be_bytes());
+        // The sum is checked against u16::MAX where the top-level option is used; a longer
+        // sub-option is cut off at the 16-bit length, as it could not be sent anyway.
+        let len = u16::try_from(sub_payload.len()).unwrap_or(u16::MAX);
+        payload.extend_from_slice(&len.to_be_bytes());
+        payload.extend_from_slice(sub_payload.get(..usize::from(len)).unwrap_or(&sub_payload));
     }
 }
 

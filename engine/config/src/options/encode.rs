@@ -106,6 +106,126 @@ pub fn encode_csv(def: &DefView<'_>, data: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The DHCPv6 DNR option (RFC 9463 section 4.1) from Kea's notation (ARM 10.2.13):
+/// "priority, adn[, addresses[, svc-params]]" where the addresses are space-separated and the
+/// SvcParams are space-separated key=value pairs (alpn, port, dohpath; an alpn list separates
+/// its ids with escaped commas). Two fields give the ADN-only form (RFC 9463 section 3.1.6).
+pub fn encode_dnr_v6(data: &str) -> Result<Vec<u8>, String> {
+    let fields = split_csv(data);
+    let (priority, adn) = match (fields.first(), fields.get(1)) {
+        (Some(p), Some(a)) => (p, a),
+        _ => {
+            return Err(format!(
+                "DNR option data \"{data}\" needs at least a service priority and an authentication-domain-name (ARM 10.2.13)"
+            ))
+        }
+    };
+    if fields.len() > 4 {
+        return Err(format!(
+            "DNR option data \"{data}\" has {} comma-separated fields; at most 4 (priority, ADN, addresses, SvcParams)",
+            fields.len()
+        ));
+    }
+    let mut out = Vec::new();
+    let priority: u16 = priority.parse().map_err(|_| {
+        format!("DNR service priority '{priority}' is not a 16-bit unsigned integer")
+    })?;
+    out.extend_from_slice(&priority.to_be_bytes());
+    let mut name = Vec::new();
+    write_fqdn(adn, &mut name)?;
+    push_u16_len(&mut out, name.len())?;
+    out.extend_from_slice(&name);
+    let Some(addresses) = fields.get(2) else {
+        return Ok(out);
+    };
+    let mut addrs = Vec::new();
+    for a in addresses.split_whitespace() {
+        let ip: Ipv6Addr = a
+            .parse()
+            .map_err(|_| format!("DNR address '{a}' is not an IPv6 address"))?;
+        addrs.extend_from_slice(&ip.octets());
+    }
+    if addrs.is_empty() {
+        return Err("DNR option: the address field is empty; give at least one IPv6 address or only priority and ADN".to_string());
+    }
+    push_u16_len(&mut out, addrs.len())?;
+    out.extend_from_slice(&addrs);
+    if let Some(params) = fields.get(3) {
+        write_svc_params(params, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn push_u16_len(out: &mut Vec<u8>, len: usize) -> Result<(), String> {
+    let len = u16::try_from(len).map_err(|_| format!("{len} bytes do not fit a 16-bit length"))?;
+    out.extend_from_slice(&len.to_be_bytes());
+    Ok(())
+}
+
+/// SvcParams in wire form (RFC 9460 section 2.2: key, length, value, keys in increasing
+/// order). Kea supports alpn (1), port (3) and dohpath (7) in DNR (ARM 10.2.13).
+fn write_svc_params(text: &str, out: &mut Vec<u8>) -> Result<(), String> {
+    let mut params: Vec<(u16, Vec<u8>)> = Vec::new();
+    let mut http = false;
+    for pair in text.split_whitespace() {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("DNR SvcParam '{pair}' is not key=value"));
+        };
+        let (code, bytes) = match key {
+            "alpn" => {
+                let mut v = Vec::new();
+                for id in value.split(',') {
+                    let len = u8::try_from(id.len())
+                        .ok()
+                        .filter(|l| *l > 0)
+                        .ok_or_else(|| format!("DNR alpn-id '{id}' must be 1 to 255 bytes"))?;
+                    http |= id.starts_with('h');
+                    v.push(len);
+                    v.extend_from_slice(id.as_bytes());
+                }
+                (1, v)
+            }
+            "port" => {
+                let port: u16 = value
+                    .parse()
+                    .map_err(|_| format!("DNR port '{value}' is not a 16-bit unsigned integer"))?;
+                (3, port.to_be_bytes().to_vec())
+            }
+            "dohpath" => {
+                // RFC 9461 section 5: the URI Template MUST contain a "dns" variable.
+                if !value.contains("{?dns}") {
+                    return Err(format!(
+                        "DNR dohpath '{value}' must contain the \"dns\" variable ({{?dns}}, RFC 9461 section 5)"
+                    ));
+                }
+                (7, value.as_bytes().to_vec())
+            }
+            other => {
+                return Err(format!(
+                    "DNR SvcParamKey '{other}' is not supported (alpn, port and dohpath are, ARM 10.2.13)"
+                ))
+            }
+        };
+        if params.iter().any(|(c, _)| *c == code) {
+            return Err(format!("DNR SvcParamKey '{key}' is given twice"));
+        }
+        params.push((code, bytes));
+    }
+    // RFC 9461 section 5: an alpn naming HTTP (h2, h3) needs dohpath.
+    if http && !params.iter().any(|(c, _)| *c == 7) {
+        return Err(
+            "DNR alpn names HTTP (h2/h3) but no dohpath is given (RFC 9461 section 5)".to_string(),
+        );
+    }
+    params.sort_by_key(|(c, _)| *c);
+    for (code, value) in params {
+        out.extend_from_slice(&code.to_be_bytes());
+        push_u16_len(out, value.len())?;
+        out.extend_from_slice(&value);
+    }
+    Ok(())
+}
+
 /// Writes one value of type `ty`. `in_record` relaxes the non-empty rule for strings, which
 /// only applies to whole string options.
 fn write_value(

@@ -8,8 +8,9 @@ use super::*;
 use crate::keys6::IGNORED_TOP_LEVEL6;
 use crate::model6::*;
 use crate::options::defs6::{
-    std_option6_def, std_option6_def_by_name, ConfiguredOption6, OptionDef6, OptionSet6,
-    DHCP6_SPACE, SERVER_MANAGED_V6_CODES,
+    std_option6_def, std_option6_def_by_name, std_option6_def_in_space,
+    std_option6_def_in_space_by_name, ConfiguredOption6, OptionDef6, OptionSet6, DHCP6_SPACE,
+    DNR_V6_CODE, SERVER_MANAGED_V6_CODES,
 };
 use std::net::Ipv6Addr;
 
@@ -1133,6 +1134,19 @@ fn parse_option_data6(
     // the engine takes the first value of a code whose tags admit the packet, so the tagged
     // values of a scope go first (a stable partition: config order otherwise).
     set.options.sort_by_key(|o| o.client_classes.is_empty());
+    crate::options::defs6::encapsulate6(&mut set, defs);
+    for o in &set.options {
+        if o.data.len() > usize::from(u16::MAX) {
+            f.error(
+                path,
+                format!(
+                    "option {} with its sub-options is {} bytes, more than a DHCPv6 option holds (65535)",
+                    o.code,
+                    o.data.len()
+                ),
+            );
+        }
+    }
     set
 }
 
@@ -1175,40 +1189,37 @@ fn parse_one_option6(
         .str_at(map, "space", path)
         .unwrap_or(DHCP6_SPACE)
         .to_string();
-    if space != DHCP6_SPACE {
-        // Sub-option spaces (s46-*, vendor-*, custom encapsulated spaces) need encapsulation,
-        // not done yet for DHCPv6.
-        f.unsupported.push(PathIssue::new(
-            format!("{path}.space"),
-            format!("option space '{space}' not supported yet"),
-        ));
-        return None;
-    }
     let name = f.str_at(map, "name", path);
     let code = f.int_in(map, "code", path, 1, 65535).map(|c| c as u16);
     if map.get("code").is_some() && code.is_none() {
         return None;
     }
+    // Sub-option spaces (s46-*, vendor-*, custom `encapsulate` spaces) have their own
+    // definitions; their options are appended to the option that encapsulates the space.
     let by_code = |c: u16| {
-        std_option6_def(c).map(Def6::Std).or_else(|| {
-            defs.iter()
-                .find(|d| d.space == DHCP6_SPACE && d.code == c)
-                .map(Def6::Custom)
-        })
+        std_option6_def_in_space(&space, c)
+            .map(Def6::Std)
+            .or_else(|| {
+                defs.iter()
+                    .find(|d| d.space == space && d.code == c)
+                    .map(Def6::Custom)
+            })
     };
     let by_name = |n: &str| {
-        std_option6_def_by_name(n).map(Def6::Std).or_else(|| {
-            defs.iter()
-                .find(|d| d.space == DHCP6_SPACE && d.name == n)
-                .map(Def6::Custom)
-        })
+        std_option6_def_in_space_by_name(&space, n)
+            .map(Def6::Std)
+            .or_else(|| {
+                defs.iter()
+                    .find(|d| d.space == space && d.name == n)
+                    .map(Def6::Custom)
+            })
     };
     let def = match (code, name) {
         (Some(c), n) => {
             let def = by_code(c);
             if let (Some(d), Some(n)) = (&def, n) {
                 if d.name() != n {
-                    f.error(format!("{path}.name"), format!("option name '{n}' does not match the definition of code {c}: 'dhcp6.{}'", d.name()));
+                    f.error(format!("{path}.name"), format!("option name '{n}' does not match the definition of code {c}: '{space}.{}'", d.name()));
                     return None;
                 }
             }
@@ -1217,7 +1228,7 @@ fn parse_one_option6(
         (None, Some(n)) => match by_name(n) {
             Some(d) => Some(d),
             None => {
-                f.error(format!("{path}.name"), format!("unknown option '{n}' in space 'dhcp6' (no standard or option-def definition)"));
+                f.error(format!("{path}.name"), format!("unknown option '{n}' in space '{space}' (no standard or option-def definition)"));
                 return None;
             }
         },
@@ -1227,7 +1238,7 @@ fn parse_one_option6(
         }
     };
     let code = code.or(def.as_ref().map(Def6::code))?;
-    if SERVER_MANAGED_V6_CODES.contains(&code) {
+    if space == DHCP6_SPACE && SERVER_MANAGED_V6_CODES.contains(&code) {
         f.error(format!("{path}.code"), format!("option {code} is managed by the server itself and cannot be configured (ARM 10.2.11 table 2)"));
         return None;
     }
@@ -1235,10 +1246,14 @@ fn parse_one_option6(
     let csv_format = f.bool_at(map, "csv-format", path);
     let client_classes = option_client_classes(f, map, path);
     let payload = match &def {
+        // ARM 10.2.13: Kea 3.0 reads v6-dnr in its own notation, not as the plain record.
+        Some(Def6::Std(d)) if csv_format.unwrap_or(true) && d.code == DNR_V6_CODE => {
+            encode::encode_dnr_v6(data)
+        }
         Some(d) if csv_format.unwrap_or(true) => encode::encode_csv(&d.view(), data),
         Some(d) => encode::decode_hex(data).and_then(|b| encode::check_wire(&d.view(), &b).map(|()| b)),
         None if csv_format == Some(false) => encode::decode_hex(data),
-        None => Err(format!("option code {code} in space 'dhcp6' has no definition; give its data as hex with \"csv-format\": false, or define it in option-def")),
+        None => Err(format!("option code {code} in space '{space}' has no definition; give its data as hex with \"csv-format\": false, or define it in option-def")),
     };
     match payload {
         Ok(bytes) if bytes.len() <= usize::from(u16::MAX) => Some(ConfiguredOption6 {
