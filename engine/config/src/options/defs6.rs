@@ -43,7 +43,7 @@ impl StdOption6Def {
     }
 
     fn in_space(&self, space: &str) -> bool {
-        self.spaces.iter().any(|s| *s == space)
+        self.spaces.contains(&space)
     }
 }
 
