@@ -983,7 +983,25 @@ fn parse_interfaces6(f: &mut Findings, map: &Map<String, Value>, path: &str) -> 
                 continue;
             }
             let (name, unicast) = match s.split_once('/') {
-                Some((n, a)) => (n, parse_v6_addr(f, a, &p)),
+                Some((n, a)) => {
+                    // ARM 10.2.5: "eth0/2001:db8::1" makes Kea also accept direct unicast
+                    // from clients on that address. The shard sockets drop direct unicast (as
+                    // kea-dhcp6 without it); relayed messages to the address are answered, so
+                    // the config is kept and the gap named (a Kea config for relays on "lo/::1"
+                    // runs as before).
+                    let unicast = parse_v6_addr(f, a, &p);
+                    if unicast.is_some() {
+                        f.unsupported.push(PathIssue::new(
+                            p.clone(),
+                            format!(
+                                "unicast address '{a}' on interface '{n}' is not supported yet: \
+                                 relayed messages to it are answered, direct unicast from \
+                                 clients is dropped"
+                            ),
+                        ));
+                    }
+                    (n, unicast)
+                }
                 None => (s, None),
             };
             if name.is_empty() {

@@ -21,7 +21,7 @@ fn a(s: &str) -> Ipv6Addr {
 
 const FULL: &str = r#"{ "Dhcp6": {
     // Kea dialect: comments and all
-    "interfaces-config": { "interfaces": [ "eth0", "eth1/2001:db8::1" ] },
+    "interfaces-config": { "interfaces": [ "eth0", "eth1" ] },
     "preferred-lifetime": 3000, "valid-lifetime": 4000,
     "renew-timer": 1000, "rebind-timer": 2000,
     "rapid-commit": true,
@@ -87,7 +87,7 @@ fn full_dhcp6_config_resolves_inheritance_pools_and_pd_pools() {
     assert_eq!(t.preferred.default, 100);
     assert_eq!(t.shared_network, Some(0));
     assert_eq!(cfg.shared_networks[0].subnets, vec![1]);
-    assert_eq!(cfg.interfaces.interfaces[1].unicast, Some(a("2001:db8::1")));
+    assert_eq!(cfg.interfaces.interfaces[1].name, "eth1");
     assert_eq!(cfg.server_id.duid_type, DuidType::En);
     assert_eq!(
         cfg.server_id.configured_duid(),
@@ -629,5 +629,27 @@ fn option_data_client_classes_tag_options() {
             r#"{ "Dhcp6": { "option-data": [ { "name": "dns-servers", "data": "2001:db8::53", "client-classes": [ 5 ] } ] } }"#
         ),
         ["Dhcp6.option-data[0].client-classes[0]: expected a string, found integer"]
+    );
+}
+
+#[test]
+fn unicast_interface_form_is_named_not_supported_yet() {
+    let loaded = load(
+        r#"{ "Dhcp6": { "interfaces-config": { "interfaces": [ "eth0", "eth1/2001:db8::1" ] } } }"#,
+    )
+    .map_err(|e| e.to_string());
+    let Ok(loaded) = loaded else {
+        panic!("{loaded:?}");
+    };
+    assert_eq!(
+        loaded.config.interfaces.interfaces[1].unicast,
+        Some(a("2001:db8::1"))
+    );
+    let issues: Vec<String> = loaded.unsupported.iter().map(|i| i.to_string()).collect();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(
+        issues[0].contains("Dhcp6.interfaces-config.interfaces[1]")
+            && issues[0].contains("not supported yet"),
+        "{issues:?}"
     );
 }
