@@ -631,11 +631,30 @@ pub fn read_leases6(r: impl BufRead) -> Result<Vec<Lease>, StorageError> {
     read_leases6_file(r).map(|f| f.leases)
 }
 
+/// Kea 2.x leases6 header (what kea-dhcp6 2.2 writes: the 3.0 one without `pool_id`).
+pub const LEASES6_HEADER_2_X: &str = "address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,\
+lease_type,iaid,prefix_len,fqdn_fwd,fqdn_rev,hostname,hwaddr,state,user_context,hwtype,\
+hwaddr_source";
+
 /// Writes `leases` (v6 ones; others are skipped) as a Kea 3.0 leases6 file, with each hardware
 /// address's source (Kea's HWADDR_SOURCE_* bit, 0 when unknown).
-pub fn write_leases6(mut w: impl Write, leases: &[Lease]) -> Result<(), StorageError> {
+pub fn write_leases6(w: impl Write, leases: &[Lease]) -> Result<(), StorageError> {
+    write_leases6_as(w, leases, KeaSchema::V3_0)
+}
+
+/// Writes `leases` (v6 ones) as a leases6 file of the given Kea schema (`V2` for a Kea 2.x
+/// memfile, which refuses the 3.0 `pool_id` column).
+pub fn write_leases6_as(
+    mut w: impl Write,
+    leases: &[Lease],
+    schema: KeaSchema,
+) -> Result<(), StorageError> {
     let io = |source| StorageError::CsvIo { source };
-    writeln!(w, "{LEASES6_HEADER_3_0}").map_err(io)?;
+    let header = match schema {
+        KeaSchema::V3_0 => LEASES6_HEADER_3_0,
+        KeaSchema::V2 => LEASES6_HEADER_2_X,
+    };
+    writeln!(w, "{header}").map_err(io)?;
     let mut row = String::with_capacity(256);
     for lease in leases.iter().filter(|l| l.kind != LeaseKind::V4) {
         row.clear();
@@ -668,6 +687,12 @@ pub fn write_leases6(mut w: impl Write, leases: &[Lease]) -> Result<(), StorageE
             hwsource,
             lease.pool_id.0,
         );
+        if schema == KeaSchema::V2 {
+            // Drop the trailing pool_id column.
+            if let Some(cut) = row.rfind(',') {
+                row.truncate(cut);
+            }
+        }
         writeln!(w, "{row}").map_err(io)?;
     }
     w.flush().map_err(io)
@@ -815,5 +840,28 @@ mod tests {
         assert_eq!(read_leases6(out.as_slice()).unwrap(), file.leases);
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("\n2001:db8::10,00:03:00:01:0a:0b:0c:0d:0e:0f,500,1600,1,300,0,7,128,0,0,,0a:0b:0c:0d:0e:0f,0,,1,4,0\n"), "{text}");
+    }
+
+    #[test]
+    fn leases6_kea_2_schema_is_kea_2_2_header_and_rows_without_pool_id() {
+        // The header kea-dhcp6 2.2 writes to a new memfile (captured from a run of it).
+        let kea22 = "address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len,fqdn_fwd,fqdn_rev,hostname,hwaddr,state,user_context,hwtype,hwaddr_source";
+        let row3 = "2001:db8::10,00:01:02,500,1700000500,1,300,0,7,128,0,0,,,0,,,,3";
+        let pd3 = "2001:db8:100::,00:01:02,500,1700000500,1,300,2,8,56,0,0,,,0,,,,0";
+        let csv = format!("{LEASES6_HEADER_3_0}\n{row3}\n{pd3}\n");
+        let leases = read_leases6(csv.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        write_leases6_as(&mut out, &leases, KeaSchema::V2).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            vec![kea22, &row3[..row3.len() - 2], &pd3[..pd3.len() - 2]]
+        );
+        // And the 2.x file reads back to the same leases (pool_id is not in a 2.x file).
+        let back = read_leases6(text.as_bytes()).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].addr, leases[0].addr);
+        assert_eq!(back[1].prefix_len, 56);
     }
 }
