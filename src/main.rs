@@ -27,7 +27,7 @@ Usage:
   corelease dhcp4 [-c FILE] [-t FILE] [-p PORT] [-P PORT] [-d] [-v] [-V]
   corelease dhcp6 [-c FILE] [-t FILE] [-p PORT] [-P PORT] [-d] [-v] [-V]
   corelease perf [perfdhcp options] SERVER
-  corelease lease export -c FILE --format kea-csv
+  corelease lease export -c FILE --format kea-csv|kea2-csv
   corelease lease import -c FILE LEASES.csv
   corelease --version
 

@@ -1157,7 +1157,7 @@ pub fn lease_main(args: Vec<OsString>) -> i32 {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let usage = "usage: corelease lease export -c FILE [--format kea-csv] | corelease lease import -c FILE LEASES.csv";
+    let usage = "usage: corelease lease export -c FILE [--format kea-csv|kea2-csv] | corelease lease import -c FILE LEASES.csv";
     let Some(verb) = args.first() else {
         eprintln!("{usage}");
         return 1;
@@ -1177,10 +1177,18 @@ pub fn lease_main(args: Vec<OsString>) -> i32 {
             }
         }
     }
-    if format != "kea-csv" {
-        eprintln!("corelease lease: format {format:?} is not supported (kea-csv is)");
-        return 1;
-    }
+    // kea-csv: Kea 3.0's lease file (with pool_id); kea2-csv: Kea 2.x's, which a 2.x memfile
+    // loads (it refuses a header with columns it does not know).
+    let schema = match format.as_str() {
+        "kea-csv" => corelease_storage::KeaSchema::V3_0,
+        "kea2-csv" => corelease_storage::KeaSchema::V2,
+        _ => {
+            eprintln!(
+                "corelease lease: format {format:?} is not supported (kea-csv and kea2-csv are)"
+            );
+            return 1;
+        }
+    };
     let Some(config) = config else {
         eprintln!("{usage}");
         return 1;
@@ -1190,7 +1198,7 @@ pub fn lease_main(args: Vec<OsString>) -> i32 {
         Err(e) => {
             // A Dhcp6 configuration: its leases6 CSV (src/server6.rs).
             if let Ok(v6) = corelease_config::load_dhcp6_file(Path::new(&config)) {
-                return match crate::server6::lease_command(verb, &v6, file) {
+                return match crate::server6::lease_command(verb, &v6, file, schema) {
                     Ok(()) => 0,
                     Err(e) => {
                         eprintln!("corelease lease {verb}: {e}");
@@ -1206,7 +1214,7 @@ pub fn lease_main(args: Vec<OsString>) -> i32 {
     let result = match (verb.as_str(), file) {
         ("export", None) => {
             let stdout = std::io::stdout();
-            corelease_storage::export_kea_csv(&dir, Family::V4, stdout.lock()).map(|s| {
+            corelease_storage::export_kea_csv_as(&dir, Family::V4, schema, stdout.lock()).map(|s| {
                 for r in &s.reports {
                     eprintln!("{r}");
                 }

@@ -908,12 +908,13 @@ pub(crate) fn lease_command(
     verb: &str,
     loaded: &Loaded<Dhcp6Config>,
     file: Option<String>,
+    schema: corelease_storage::KeaSchema,
 ) -> Result<(), String> {
     let dir = lease_dir(&loaded.config);
     match (verb, file) {
         ("export", None) => {
             let stdout = std::io::stdout();
-            corelease_storage::export_kea_csv(&dir, Family::V6, stdout.lock())
+            corelease_storage::export_kea_csv_as(&dir, Family::V6, schema, stdout.lock())
                 .map(|s| {
                     for r in &s.reports {
                         eprintln!("{r}");

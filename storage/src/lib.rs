@@ -71,13 +71,16 @@ mod transfer;
 pub mod kea_csv;
 
 pub use corelease_types::{Lease, LeaseKind, LeaseState};
+pub use kea_csv::KeaSchema;
 pub use log::{
     log_file_name, CompactionJob, CompactionStats, CompactionStep, Durability, LeaseLog,
     LogOptions, PreparedCompaction, RetiredLog,
 };
 pub use record::Damage;
 pub use recovery::{list_logs, recover, LogReport, Recovery};
-pub use transfer::{export_kea_csv, import_kea_csv, ExportSummary, ImportSummary};
+pub use transfer::{
+    export_kea_csv, export_kea_csv_as, import_kea_csv, ExportSummary, ImportSummary,
+};
 
 use std::net::IpAddr;
 use std::path::PathBuf;

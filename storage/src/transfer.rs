@@ -34,11 +34,22 @@ pub fn export_kea_csv(
     family: Family,
     out: impl Write,
 ) -> Result<ExportSummary, StorageError> {
+    export_kea_csv_as(dir, family, kea_csv::KeaSchema::V3_0, out)
+}
+
+/// [`export_kea_csv`] in a chosen Kea layout: `KeaSchema::V2` is the file a Kea 2.x memfile
+/// loads (no `pool_id` column), the way back from corelease to a Kea 2.x server.
+pub fn export_kea_csv_as(
+    dir: &Path,
+    family: Family,
+    schema: kea_csv::KeaSchema,
+    out: impl Write,
+) -> Result<ExportSummary, StorageError> {
     let mut recovery = recover(dir, family)?;
     recovery.leases.sort_by_key(|l| (l.addr, l.kind as u8));
     match family {
-        Family::V4 => kea_csv::write_leases4(out, &recovery.leases)?,
-        Family::V6 => kea_csv::write_leases6(out, &recovery.leases)?,
+        Family::V4 => kea_csv::write_leases4_as(out, &recovery.leases, schema)?,
+        Family::V6 => kea_csv::write_leases6_as(out, &recovery.leases, schema)?,
     }
     Ok(ExportSummary {
         leases: recovery.leases.len(),

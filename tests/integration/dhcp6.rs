@@ -65,8 +65,14 @@ fn no_dad(ns: &NetNs) {
 
 /// `corelease lease export` of a config: (header, rows).
 pub(crate) fn export(cfg: &Path) -> (String, Vec<String>) {
+    export_as(cfg, "kea-csv")
+}
+
+/// `corelease lease export --format FORMAT` of a config: (header, rows).
+pub(crate) fn export_as(cfg: &Path, format: &str) -> (String, Vec<String>) {
     let out = std::process::Command::new(bin())
         .args(["lease", "export", "-c", &cfg.to_string_lossy()])
+        .args(["--format", format])
         .output()
         .expect("corelease lease export");
     assert!(
@@ -232,6 +238,30 @@ fn perfdhcp6_relayed_addresses_and_prefixes_are_unique_counted_and_kept_across_r
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), rows.len(), "no address or prefix leased twice");
+
+    // The way back to Kea 2.x: the same rows in the leases6 layout kea-dhcp6 2.2 writes and
+    // loads (no pool_id column, which a 2.x memfile refuses).
+    let (header2, rows2) = export_as(&cfg, "kea2-csv");
+    assert_eq!(header2, corelease_storage::kea_csv::LEASES6_HEADER_2_X);
+    let pool_id = header
+        .split(',')
+        .position(|c| c == "pool_id")
+        .expect("pool_id column");
+    let without_pool_id: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r.split(',')
+                .enumerate()
+                .filter(|(i, _)| *i != pool_id)
+                .map(|(_, c)| c)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    assert_eq!(
+        rows2, without_pool_id,
+        "kea2-csv rows are the kea-csv rows without pool_id"
+    );
 
     // Restart: the server DUID comes back from kea-dhcp6-serverid and every lease is
     // recovered (the assigned counts are rebuilt from the log).
