@@ -935,6 +935,25 @@ fn flex_id_library_is_read_natively_and_checked() {
                "parameters": { "identifier-expression": "option[60].text", "replace-client-id": true } }]"#,
     );
     assert_eq!(replace.flex_id.map(|f| f.replace_client_id), Some(true));
+    // With several shards (Kea's default multi-threading) a new device would land on another
+    // shard than the lease it should keep: named, not silently half-working.
+    let hook = r#""hooks-libraries": [{ "library": "libdhcp_flex_id.so",
+               "parameters": { "identifier-expression": "option[60].text", "replace-client-id": true } }]"#;
+    let several = load(hook).unwrap();
+    assert_eq!(
+        several.unsupported.first().map(|u| u.path.as_str()),
+        Some("Dhcp4.hooks-libraries[0].parameters.replace-client-id")
+    );
+    let one = load(&format!(
+        r#""multi-threading": {{ "enable-multi-threading": true, "thread-pool-size": 1 }}, {hook}"#
+    ))
+    .unwrap();
+    assert!(one.unsupported.is_empty(), "{:?}", one.unsupported);
+    let off = load(&format!(
+        r#""multi-threading": {{ "enable-multi-threading": false }}, {hook}"#
+    ))
+    .unwrap();
+    assert!(off.unsupported.is_empty(), "{:?}", off.unsupported);
     assert_error(
         r#""hooks-libraries": [{ "library": "libdhcp_flex_id.so",
                "parameters": { "identifier-expression": "option[60].text", "replace-client-id": "yes" } }]"#,

@@ -330,6 +330,7 @@ fn parse_dhcp4(f: &mut Findings, map: &Map<String, Value>) -> Dhcp4Config {
         .unwrap_or_default();
     let mut hooks_libraries = Vec::new();
     let mut flex_id = None;
+    let mut flex_entry = None;
     if let Some(list) = f.list_at(map, "hooks-libraries", path) {
         for (i, v) in list.iter().enumerate() {
             let entry = format!("{path}.hooks-libraries[{i}]");
@@ -338,6 +339,7 @@ fn parse_dhcp4(f: &mut Findings, map: &Map<String, Value>) -> Dhcp4Config {
             };
             if services::is_flex_id_library(&library.library) {
                 flex_id = services::parse_flex_id(f, &library, &entry, &option_defs);
+                flex_entry = Some(entry);
                 continue;
             }
             services::check_run_script(f, &library, &entry, !hooks_libraries.is_empty());
@@ -410,6 +412,21 @@ fn parse_dhcp4(f: &mut Findings, map: &Map<String, Value>) -> Dhcp4Config {
         .and_then(|v| as_map(f, v, &format!("{path}.multi-threading")))
         .map(|m| parse_multi_threading(f, m, &format!("{path}.multi-threading")))
         .unwrap_or_default();
+    // The kernel steers a DHCPv4 client to a shard by its chaddr, and a lease lives on its
+    // client's shard. A replaced client identifier exists so that a new device (new chaddr)
+    // with the same flex-id keeps the lease, but that device lands on another shard than the
+    // lease. Until the steering evaluates the flex-id, replace-client-id needs one shard (as
+    // for DHCPv6).
+    let one_shard = !multi_threading.enable || multi_threading.thread_pool_size == 1;
+    if let Some(entry) = flex_entry {
+        if flex_id.as_ref().is_some_and(|x| x.replace_client_id) && !one_shard {
+            f.unsupported.push(PathIssue::new(
+                format!("{entry}.parameters.replace-client-id"),
+                "not supported yet with more than one thread: set multi-threading \
+                 enable-multi-threading false or thread-pool-size 1",
+            ));
+        }
+    }
     let expired_leases_processing = map
         .get("expired-leases-processing")
         .and_then(|v| as_map(f, v, &format!("{path}.expired-leases-processing")))
