@@ -394,26 +394,39 @@ fn env_value<'a>(env: &'a str, key: &str) -> Option<&'a str> {
         .map(|v| v.trim_matches('\''))
 }
 
-#[test]
-fn dhclient6_gets_an_address_and_a_prefix_that_are_in_the_lease_log() {
-    let _g = serial();
-    let (srv, cli) = link("dc6");
-    let dir = TempDir::new("dc6");
-    let (cfg, _) = config(&dir, DIRECT_CONFIG, "v6srv0");
+/// A dhcp6 server in namespace `{tag}s`, linked by a veth to a client namespace `{tag}c`,
+/// started from `template` on v6srv0: (server ns, client ns, temp dir, config path, server).
+/// Bound in this order, they drop server first and the namespaces last.
+fn linked_server6(tag: &str, template: &str) -> (NetNs, NetNs, TempDir, PathBuf, Server) {
+    let (srv, cli) = link(tag);
+    let dir = TempDir::new(tag);
+    let (cfg, _) = config(&dir, template, "v6srv0");
     let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
     let server = Server::start6(&srv, &["-c", &cfg.to_string_lossy()], &env);
-    let d = &dir.0;
-    // The script records what dhclient learned (dhclient runs it once per IA, so each call
-    // appends); it configures nothing.
+    (srv, cli, dir, cfg, server)
+}
+
+/// A dhclient-script that configures nothing and records what dhclient learned: dhclient
+/// runs it once per IA per event, and each call appends `env` to `env-$reason` in `dir`.
+fn recording_script(dir: &TempDir) -> PathBuf {
     let script = dir.file(
         "dhclient-script",
         &format!(
             "#!/bin/sh\nenv | sort >> {d}/env-$reason\nexit 0\n",
-            d = d.display()
+            d = dir.0.display()
         ),
     );
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
+    script
+}
+
+#[test]
+fn dhclient6_gets_an_address_and_a_prefix_that_are_in_the_lease_log() {
+    let _g = serial();
+    let (_srv, cli, dir, cfg, server) = linked_server6("dc6", DIRECT_CONFIG);
+    let d = &dir.0;
+    let script = recording_script(&dir);
     let lf = d.join("dhclient6.leases");
     let pf = d.join("dhclient6.pid");
     // -N -P: one IA_NA and one IA_PD in the same exchange.
@@ -745,21 +758,9 @@ const RESERVED_CONFIG: &str = r#"{
 #[test]
 fn dhclient6_with_a_reserved_duid_gets_its_reserved_address_prefix_and_options() {
     let _g = serial();
-    let (srv, cli) = link("rv6");
-    let dir = TempDir::new("rv6");
-    let (cfg, _) = config(&dir, RESERVED_CONFIG, "v6srv0");
-    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
-    let server = Server::start6(&srv, &["-c", &cfg.to_string_lossy()], &env);
+    let (_srv, cli, dir, cfg, server) = linked_server6("rv6", RESERVED_CONFIG);
     let d = &dir.0;
-    let script = dir.file(
-        "dhclient-script",
-        &format!(
-            "#!/bin/sh\nenv | sort >> {d}/env-$reason\nexit 0\n",
-            d = d.display()
-        ),
-    );
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    let script = recording_script(&dir);
     // dhclient takes its DUID from the lease file's default-duid (octal-escaped bytes).
     let lf = dir.file(
         "dhclient6.leases",
@@ -960,22 +961,9 @@ fn exported_expire(cfg: &Path, addr: &str, kind: &str) -> Option<u64> {
 #[test]
 fn dhclient6_renews_its_address_and_prefix_and_releases_them() {
     let _g = serial();
-    let (srv, cli) = link("dr6");
-    let dir = TempDir::new("dr6");
-    let (cfg, _) = config(&dir, SHORT_TIMERS_CONFIG, "v6srv0");
-    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
-    let server = Server::start6(&srv, &["-c", &cfg.to_string_lossy()], &env);
+    let (_srv, cli, dir, cfg, server) = linked_server6("dr6", SHORT_TIMERS_CONFIG);
     let d = &dir.0;
-    // dhclient runs the script once per IA per event; each call appends to env-$reason.
-    let script = dir.file(
-        "dhclient-script",
-        &format!(
-            "#!/bin/sh\nenv | sort >> {d}/env-$reason\nexit 0\n",
-            d = d.display()
-        ),
-    );
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    let script = recording_script(&dir);
     let lf = d.join("dhclient6.leases");
     let pf = d.join("dhclient6.pid");
     let dhclient = |extra: &[&str]| {

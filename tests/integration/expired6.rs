@@ -9,12 +9,11 @@
 
 use crate::hostile::{stat, unix_command};
 use crate::hostile6::{
-    client_msg, duid, exchange, lease6, relay_socket, relayed, sarr, ADVERTISE, RENEW, REPLY,
-    SOLICIT,
+    client_msg, duid, exchange, lease6, relay_socket, relayed, sarr, start_relayed6, ADVERTISE,
+    RENEW, REPLY, SOLICIT,
 };
 use crate::support::*;
 use serde_json::json;
-use std::path::PathBuf;
 use std::time::Duration;
 
 const CONFIG: &str = r#"{
@@ -34,19 +33,7 @@ const CONFIG: &str = r#"{
 #[test]
 fn a_dhcp6_client_whose_lease_expired_gets_the_same_address_back_as_from_kea() {
     let _g = serial();
-    let ns = NetNs::new("expired6");
-    ns.ip(&["addr", "add", "fd00:99::2/128", "dev", "lo", "nodad"]);
-    let dir = TempDir::new("expired6");
-    let socket: PathBuf = dir.0.join("kea6-ctrl-socket");
-    let leases = dir.0.join("kea-leases6.csv");
-    let cfg = dir.file(
-        "kea-dhcp6.json",
-        &CONFIG
-            .replace("LEASES", &leases.to_string_lossy())
-            .replace("SOCKET", &socket.to_string_lossy()),
-    );
-    let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
-    let server = Server::start6(&ns, &["-c", &cfg.to_string_lossy(), "-p", "5547"], &env);
+    let (ns, _dir, _cfg, socket, server) = start_relayed6("expired6", CONFIG);
     let relay = relay_socket(&ns);
     let s = |name: &str| stat(&socket, name);
 

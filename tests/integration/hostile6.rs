@@ -270,22 +270,33 @@ fn stat_reaching(socket: &Path, name: &str, want: i64) -> i64 {
     stat(socket, name)
 }
 
-#[test]
-fn forged_v6_messages_are_dropped_or_refused_counted_and_change_no_lease() {
-    let _g = serial();
-    let ns = NetNs::new("hostile6");
+/// A dhcp6 server on port 5547 in a namespace of its own (named `tag`) with the relay
+/// address fd00:99::2 on its loopback, started from `config` (its LEASES and SOCKET filled
+/// in): (namespace, temp dir, config path, control socket path, server).
+pub(crate) fn start_relayed6(
+    tag: &str,
+    config: &str,
+) -> (NetNs, TempDir, PathBuf, PathBuf, Server) {
+    let ns = NetNs::new(tag);
     ns.ip(&["addr", "add", "fd00:99::2/128", "dev", "lo", "nodad"]);
-    let dir = TempDir::new("hostile6");
+    let dir = TempDir::new(tag);
     let socket: PathBuf = dir.0.join("kea6-ctrl-socket");
     let leases = dir.0.join("kea-leases6.csv");
     let cfg = dir.file(
         "kea-dhcp6.json",
-        &CONFIG
+        &config
             .replace("LEASES", &leases.to_string_lossy())
             .replace("SOCKET", &socket.to_string_lossy()),
     );
     let env = [("KEA_DHCP_DATA_DIR", dir.0.as_path())];
     let server = Server::start6(&ns, &["-c", &cfg.to_string_lossy(), "-p", "5547"], &env);
+    (ns, dir, cfg, socket, server)
+}
+
+#[test]
+fn forged_v6_messages_are_dropped_or_refused_counted_and_change_no_lease() {
+    let _g = serial();
+    let (ns, _dir, cfg, socket, server) = start_relayed6("hostile6", CONFIG);
     let relay = relay_socket(&ns);
     let s = |name: &str| stat(&socket, name);
 
