@@ -21,6 +21,7 @@
 //! chosen by the script); the IPC messages on the way can be corrupted by one byte.
 #![no_main]
 
+use corelease_fuzz::{option6, Script};
 use corelease_storage::MemorySink;
 use corelease_v4::{InterfaceInfo, Ports, Prepared4, V4Shard};
 use corelease_v6::{Dhcp4Query, Interface6Info, Meta6, Prepared6, V6Shard};
@@ -144,36 +145,6 @@ fn addr4(i: u8) -> Ipv4Addr {
 
 /// Interface names an IPC message may carry: ours, unknown, empty, not UTF-8.
 const IFACES: [&[u8]; 6] = [b"eth0", b"eth1", b"eth9", b"", b"eth0\0", b"\xff\xfe"];
-
-/// Reads the fuzz input front to back; an exhausted input reads as zeros.
-struct Script<'a>(&'a [u8]);
-
-impl<'a> Script<'a> {
-    fn byte(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((&b, rest)) => {
-                self.0 = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (head, rest) = self.0.split_at(n.min(self.0.len()));
-        self.0 = rest;
-        head
-    }
-}
-
-/// Appends DHCPv6 option `code` with `data`; the length saturates (a lie the codec must
-/// catch).
-fn option6(p: &mut Vec<u8>, code: u16, data: &[u8]) {
-    let len = u16::try_from(data.len()).unwrap_or(u16::MAX);
-    p.extend_from_slice(&code.to_be_bytes());
-    p.extend_from_slice(&len.to_be_bytes());
-    p.extend_from_slice(data);
-}
 
 /// Builds one BOOTREQUEST-shaped DHCPv4 message from the script into `p`.
 fn dhcpv4(s: &mut Script<'_>, p: &mut Vec<u8>) {

@@ -9,6 +9,7 @@
 //! server identifier and client identifier, followed by fuzzer-chosen raw option bytes.
 #![no_main]
 
+use corelease_fuzz::Script;
 use corelease_storage::MemorySink;
 use corelease_v4::{InterfaceInfo, Meta4, Ports, Prepared4, V4Shard};
 use corelease_wire::v4::{fuzz_reencodes, Dhcp4Packet};
@@ -78,27 +79,6 @@ const ADDRS: [Ipv4Addr; 16] = [
 
 fn addr(i: u8) -> Ipv4Addr {
     ADDRS[usize::from(i) % ADDRS.len()]
-}
-
-/// Reads the fuzz input front to back; an exhausted input reads as zeros.
-struct Script<'a>(&'a [u8]);
-
-impl<'a> Script<'a> {
-    fn byte(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((&b, rest)) => {
-                self.0 = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (head, rest) = self.0.split_at(n.min(self.0.len()));
-        self.0 = rest;
-        head
-    }
 }
 
 fn relay_meta() -> Meta4 {

@@ -11,6 +11,7 @@
 //! Interface-ID, Relay Source Port chosen by the script).
 #![no_main]
 
+use corelease_fuzz::{option6, Script};
 use corelease_storage::MemorySink;
 use corelease_v6::{Interface6Info, Meta6, Prepared6, V6Shard};
 use corelease_wire::v6::{fuzz_reencodes6, Dhcp6Packet, ALL_DHCP_RELAY_AGENTS_AND_SERVERS};
@@ -97,35 +98,6 @@ fn addr(i: u8) -> Ipv6Addr {
 /// Relay-reply, unknown).
 const TYPES: [u8; 16] = [1, 3, 4, 5, 6, 7, 8, 9, 11, 2, 10, 13, 12, 14, 0, 255];
 
-/// Reads the fuzz input front to back; an exhausted input reads as zeros.
-struct Script<'a>(&'a [u8]);
-
-impl<'a> Script<'a> {
-    fn byte(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((&b, rest)) => {
-                self.0 = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (head, rest) = self.0.split_at(n.min(self.0.len()));
-        self.0 = rest;
-        head
-    }
-}
-
-/// Appends option `code` with `data`; the length saturates (a lie the codec must catch).
-fn option(p: &mut Vec<u8>, code: u16, data: &[u8]) {
-    let len = u16::try_from(data.len()).unwrap_or(u16::MAX);
-    p.extend_from_slice(&code.to_be_bytes());
-    p.extend_from_slice(&len.to_be_bytes());
-    p.extend_from_slice(data);
-}
-
 /// Appends an IA (NA, TA or PD) holding at most one address or prefix from the table.
 fn ia(s: &mut Script<'_>, p: &mut Vec<u8>, code: u16) {
     let sel = s.byte();
@@ -147,13 +119,13 @@ fn ia(s: &mut Script<'_>, p: &mut Vec<u8>, code: u16) {
         if code == 25 {
             inner.push([56, 64, 48, 0, 128, 62][usize::from(which >> 4) % 6]);
             inner.extend_from_slice(&addr(which).octets());
-            option(&mut body, 26, &inner);
+            option6(&mut body, 26, &inner);
         } else {
             inner.splice(0..0, addr(which).octets());
-            option(&mut body, 5, &inner);
+            option6(&mut body, 5, &inner);
         }
     }
-    option(p, code, &body);
+    option6(p, code, &body);
 }
 
 /// Builds one client message from the script into `p`.
@@ -164,14 +136,14 @@ fn client_message(s: &mut Script<'_>, p: &mut Vec<u8>) {
     p.clear();
     p.extend_from_slice(&[kind, 0x12, client, kind]);
     if flags & 1 == 0 {
-        option(p, 1, &[0, 3, 0, 1, 2, 0, 0, 0, 0, client]);
+        option6(p, 1, &[0, 3, 0, 1, 2, 0, 0, 0, 0, client]);
     }
-    option(p, 8, &[0, 0]);
+    option6(p, 8, &[0, 0]);
     if flags & 2 != 0 {
         if flags & 4 != 0 {
-            option(p, 2, SERVER_DUID);
+            option6(p, 2, SERVER_DUID);
         } else {
-            option(p, 2, &[0, 3, 0, 1, 2, 0, 0, 0, 0xee, client]);
+            option6(p, 2, &[0, 3, 0, 1, 2, 0, 0, 0, 0xee, client]);
         }
     }
     if flags & 8 != 0 {
@@ -184,10 +156,10 @@ fn client_message(s: &mut Script<'_>, p: &mut Vec<u8>) {
         ia(s, p, if flags & 4 != 0 { 3 } else { 4 });
     }
     if flags & 64 != 0 {
-        option(p, 6, &[0, 23, 0, 24, 0, 31, 0, 67]);
+        option6(p, 6, &[0, 23, 0, 24, 0, 31, 0, 67]);
     }
     if flags & 128 != 0 {
-        option(p, 14, &[]);
+        option6(p, 14, &[]);
     }
     let extra = usize::from(s.byte() % 64);
     p.extend_from_slice(s.take(extra));
@@ -207,16 +179,16 @@ fn relay(s: &mut Script<'_>, p: &mut Vec<u8>, depth: u8, scratch: &mut Vec<u8>) 
         scratch.extend_from_slice(&link.octets());
         scratch.extend_from_slice(&CLIENT_LL.octets());
         if sel & 2 != 0 {
-            option(
+            option6(
                 scratch,
                 18,
                 if sel & 8 != 0 { b"port-7" } else { b"port-9" },
             );
         }
         if sel & 4 != 0 {
-            option(scratch, 135, &[2, 35]);
+            option6(scratch, 135, &[2, 35]);
         }
-        option(scratch, 9, p);
+        option6(scratch, 9, p);
         std::mem::swap(p, scratch);
     }
 }
