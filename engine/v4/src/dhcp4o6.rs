@@ -506,16 +506,11 @@ mod tests {
     /// once. A plain DHCPv4 query after it parks as before.
     #[test]
     fn a_4o6_query_is_answered_without_parking_on_an_awaited_script() {
-        use corelease_hooks::{Contract, RunScript, RunScriptConfig};
-        use std::os::unix::fs::PermissionsExt;
+        use crate::hooked::tests::{script, script_hooks};
+        use corelease_hooks::Contract;
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("hook.sh");
-        std::fs::write(&path, "#!/bin/sh\nexit 0\n").expect("script");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let mut cfg = RunScriptConfig::new(Contract::KeaHookRunscript, path);
-        cfg.wait = true;
-        let mut hooks = Hooks::new();
-        hooks.set_script(RunScript::new(cfg).expect("spawner"));
+        let path = script(dir.path(), "hook.sh", "#!/bin/sh\nexit 0\n");
+        let hooks = script_hooks(Contract::KeaHookRunscript, path, true, false);
         let p = prepared();
         let mut s = V4Shard::new(Arc::clone(&p), 0, 1, MemorySink::default());
         s.set_hooks(Some(hooks));

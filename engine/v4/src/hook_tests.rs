@@ -513,14 +513,19 @@ fn skip_at_lease4_release_keeps_the_lease() {
 
 // ---- parking on real scripts ----
 
-fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+pub(crate) fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, body).expect("write script");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     path
 }
 
-fn script_hooks(contract: Contract, path: PathBuf, wait: bool, exit_code_drops: bool) -> Hooks {
+pub(crate) fn script_hooks(
+    contract: Contract,
+    path: PathBuf,
+    wait: bool,
+    exit_code_drops: bool,
+) -> Hooks {
     let mut cfg = RunScriptConfig::new(contract, path);
     cfg.wait = wait;
     cfg.exit_code_drops = exit_code_drops;

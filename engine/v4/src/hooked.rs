@@ -490,4 +490,4 @@ impl<S: LeaseSink> V4Shard<S> {
 
 #[cfg(test)]
 #[path = "hook_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -632,16 +632,11 @@ fn skip_at_lease4_select_logs_no_offered_lease_and_gives_the_address_back() {
 
 #[test]
 fn a_discover_parked_on_a_script_logs_its_offered_lease_when_it_resumes() {
-    use corelease_hooks::{Contract, RunScript, RunScriptConfig};
-    use std::os::unix::fs::PermissionsExt;
+    use crate::hooked::tests::{script, script_hooks};
+    use corelease_hooks::Contract;
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("hook.sh");
-    std::fs::write(&path, "#!/bin/sh\nexit 0\n").expect("script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let mut cfg = RunScriptConfig::new(Contract::KeaHookRunscript, path);
-    cfg.wait = true;
-    let mut hooks = Hooks::new();
-    hooks.set_script(RunScript::new(cfg).expect("spawner"));
+    let path = script(dir.path(), "hook.sh", "#!/bin/sh\nexit 0\n");
+    let hooks = script_hooks(Contract::KeaHookRunscript, path, true, false);
     let p = offer_config(r#""offer-lifetime": 60,"#, "192.0.2.10 - 192.0.2.19");
     let mut s = shard(&p, MemorySink::default());
     s.set_hooks(Some(hooks));
